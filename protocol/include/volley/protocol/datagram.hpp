@@ -1,0 +1,34 @@
+// Whole-datagram steps around the command codec: the order ENet applies CRC32 and range coding.
+// Sender: assemble header + CRC slot + commands, then finish_datagram() (CRC over the
+// uncompressed commands, then compression). Receiver: decode_header(), open_body() (decompress),
+// verify_checksum() with the peer's seed, then CommandReader over the result.
+#pragma once
+
+#include <cstddef>
+
+#include "volley/protocol/enet_wire.hpp"
+
+namespace volley::protocol {
+
+// libenet decompresses into a 4096-byte buffer minus the header; larger results are dropped.
+inline constexpr std::size_t kMaxDecompressedBody = kMaxMtu;
+
+// The command bytes of a datagram: `view.body` itself, or its range-decoded form in `scratch`
+// (at least kMaxDecompressedBody bytes). Errors: kCompressedNotEnabled, kDecompressFailed.
+DecodeResult<Bytes> open_body(const HeaderView& view, bool compression_enabled,
+                              MutableBytes scratch) noexcept;
+
+struct FinishOptions {
+  bool checksum = false;
+  ChecksumSeed seed{};    // used when checksum is set
+  bool compress = false;  // range-code the commands when that makes them strictly shorter
+};
+
+// `datagram` holds the encoded header (with its zeroed CRC slot in checksum mode) followed by
+// the uncompressed commands, `header_size` bytes of header excluding the CRC slot. Sets the
+// COMPRESSED flag and replaces the commands when compression wins, then writes the CRC.
+// Returns the final datagram length (never more than datagram.size()).
+std::size_t finish_datagram(MutableBytes datagram, std::size_t header_size,
+                            const FinishOptions& options) noexcept;
+
+}  // namespace volley::protocol

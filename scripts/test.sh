@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The README's test command: install what is missing, build a preset, run its tests.
+#   scripts/test.sh                 preset "default", every test
+#   scripts/test.sh asan [-L label] preset "asan", optionally a ctest label filter
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset=${1:-default}
+shift || true
+case "$preset" in default|release|asan|tsan) ;;
+  *) echo "test.sh: unknown preset '$preset' (default, release, asan, tsan)" >&2; exit 2;; esac
+
+scripts/install-deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$jobs"
+ctest --preset "$preset" -j "$jobs" "$@"
