@@ -32,3 +32,24 @@ std::size_t finish_datagram(MutableBytes datagram, std::size_t header_size,
                             const FinishOptions& options) noexcept;
 
 }  // namespace volley::protocol
+
+namespace volley::protocol {
+
+struct OpenOptions {
+  bool checksum = false;     // this host runs ENet's CRC32 mode
+  bool compression = false;  // this host runs ENet's range coder
+};
+
+struct OpenedDatagram {
+  HeaderView view;
+  Bytes commands;  // uncompressed, checksum verified; feed to CommandReader
+};
+
+// The receive pipeline in one call: header, then decompression, then the checksum (seeded with
+// `peer_seed` unless the header's peer id is 0xFFF, which ENet seeds with zero). Errors:
+// kTruncatedHeader, kTruncatedChecksum, kCompressedNotEnabled, kDecompressFailed, kBadChecksum.
+DecodeResult<OpenedDatagram> open_datagram(Bytes datagram, const OpenOptions& options,
+                                           const ChecksumSeed& peer_seed,
+                                           MutableBytes scratch) noexcept;
+
+}  // namespace volley::protocol

@@ -1,0 +1,285 @@
+// The 12 ENet commands: fixed-size table, decode into values, encode from values. The stream
+// walk mirrors libenet's enet_protocol_handle_incoming_commands: each check that makes libenet
+// stop parsing is a named DecodeError here, and commands before the failure stay valid.
+#include <array>
+#include <type_traits>
+
+#include "byte_io.hpp"
+#include "volley/protocol/enet_wire.hpp"
+
+namespace volley::protocol {
+namespace {
+
+// libenet protocol.c commandSizes[]; index 0 is the invalid command number.
+constexpr std::array<std::size_t, kCommandTypeCount> kCommandSizes = {
+    0, 8, 48, 44, 8, 4, 6, 8, 24, 8, 12, 16, 24};
+
+constexpr std::array<std::string_view, kCommandTypeCount> kCommandNames = {
+    "NONE",           "ACKNOWLEDGE",     "CONNECT",           "VERIFY_CONNECT",
+    "DISCONNECT",     "PING",            "SEND_RELIABLE",     "SEND_UNRELIABLE",
+    "SEND_FRAGMENT",  "SEND_UNSEQUENCED", "BANDWIDTH_LIMIT",  "THROTTLE_CONFIGURE",
+    "SEND_UNRELIABLE_FRAGMENT"};
+
+constexpr std::array<std::string_view, kDecodeErrorCount> kDecodeErrorNames = {
+    "truncated_header",  "truncated_checksum", "bad_checksum",      "compressed_not_enabled",
+    "decompress_failed", "trailing_bytes",     "unknown_command",   "command_truncated",
+    "payload_past_end",  "payload_too_large",  "too_many_commands", "not_connect"};
+
+constexpr std::size_t kCommandHeaderSize = 4;
+
+ConnectParams read_connect_params(detail::Reader& r) noexcept {
+  ConnectParams p;
+  p.outgoing_peer_id = r.u16();
+  p.incoming_session_id = r.u8();
+  p.outgoing_session_id = r.u8();
+  p.mtu = r.u32();
+  p.window_size = r.u32();
+  p.channel_count = r.u32();
+  p.incoming_bandwidth = r.u32();
+  p.outgoing_bandwidth = r.u32();
+  p.packet_throttle_interval = r.u32();
+  p.packet_throttle_acceleration = r.u32();
+  p.packet_throttle_deceleration = r.u32();
+  const auto id = r.bytes(4);
+  if (id.size() == 4) std::copy(id.begin(), id.end(), p.connect_id.begin());
+  return p;
+}
+
+void write_connect_params(detail::Writer& w, const ConnectParams& p) noexcept {
+  w.u16(p.outgoing_peer_id);
+  w.u8(p.incoming_session_id);
+  w.u8(p.outgoing_session_id);
+  w.u32(p.mtu);
+  w.u32(p.window_size);
+  w.u32(p.channel_count);
+  w.u32(p.incoming_bandwidth);
+  w.u32(p.outgoing_bandwidth);
+  w.u32(p.packet_throttle_interval);
+  w.u32(p.packet_throttle_acceleration);
+  w.u32(p.packet_throttle_deceleration);
+  w.bytes(p.connect_id);
+}
+
+// Decodes the fixed part of command `type` (the reader is positioned after the command header
+// and holds exactly the fixed part). Payload lengths are returned for the caller to check.
+CommandBody read_fixed(CommandType type, detail::Reader& r, std::uint16_t& payload_length) noexcept {
+  payload_length = 0;
+  switch (type) {
+    case CommandType::kAcknowledge: {
+      Acknowledge a;
+      a.received_reliable_sequence = r.u16();
+      a.received_sent_time = r.u16();
+      return a;
+    }
+    case CommandType::kConnect: {
+      Connect c;
+      c.params = read_connect_params(r);
+      c.data = r.u32();
+      return c;
+    }
+    case CommandType::kVerifyConnect:
+      return VerifyConnect{read_connect_params(r)};
+    case CommandType::kDisconnect:
+      return Disconnect{r.u32()};
+    case CommandType::kPing:
+      return Ping{};
+    case CommandType::kSendReliable:
+      payload_length = r.u16();
+      return SendReliable{};
+    case CommandType::kSendUnreliable: {
+      SendUnreliable s;
+      s.unreliable_sequence = r.u16();
+      payload_length = r.u16();
+      return s;
+    }
+    case CommandType::kSendFragment:
+    case CommandType::kSendUnreliableFragment: {
+      SendFragment f;
+      f.start_sequence = r.u16();
+      payload_length = r.u16();
+      f.fragment_count = r.u32();
+      f.fragment_number = r.u32();
+      f.total_length = r.u32();
+      f.fragment_offset = r.u32();
+      return f;
+    }
+    case CommandType::kSendUnsequenced: {
+      SendUnsequenced s;
+      s.unsequenced_group = r.u16();
+      payload_length = r.u16();
+      return s;
+    }
+    case CommandType::kBandwidthLimit: {
+      BandwidthLimit b;
+      b.incoming_bandwidth = r.u32();
+      b.outgoing_bandwidth = r.u32();
+      return b;
+    }
+    case CommandType::kThrottleConfigure: {
+      ThrottleConfigure t;
+      t.interval = r.u32();
+      t.acceleration = r.u32();
+      t.deceleration = r.u32();
+      return t;
+    }
+  }
+  return Ping{};  // unreachable: the caller validated the number
+}
+
+bool has_payload(CommandType type) noexcept {
+  switch (type) {
+    case CommandType::kSendReliable:
+    case CommandType::kSendUnreliable:
+    case CommandType::kSendFragment:
+    case CommandType::kSendUnsequenced:
+    case CommandType::kSendUnreliableFragment:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void set_payload(CommandBody& body, Bytes payload) noexcept {
+  std::visit(
+      [payload](auto& b) {
+        if constexpr (requires { b.payload; }) b.payload = payload;
+      },
+      body);
+}
+
+Bytes payload_of(const CommandBody& body) noexcept {
+  return std::visit(
+      [](const auto& b) -> Bytes {
+        if constexpr (requires { b.payload; }) {
+          return b.payload;
+        } else {
+          return {};
+        }
+      },
+      body);
+}
+
+}  // namespace
+
+std::size_t command_size(CommandType type) noexcept {
+  const auto n = static_cast<std::size_t>(type);
+  return n < kCommandSizes.size() ? kCommandSizes[n] : 0;
+}
+
+std::string_view command_name(CommandType type) noexcept {
+  const auto n = static_cast<std::size_t>(type);
+  return n < kCommandNames.size() ? kCommandNames[n] : "UNKNOWN";
+}
+
+std::string_view decode_error_name(DecodeError error) noexcept {
+  const auto n = static_cast<std::size_t>(error);
+  return n < kDecodeErrorNames.size() ? kDecodeErrorNames[n] : "unknown_error";
+}
+
+CommandReader::CommandReader(Bytes commands, bool from_unknown_peer, CommandLimits limits) noexcept
+    : rest_(commands), from_unknown_peer_(from_unknown_peer), limits_(limits) {}
+
+bool CommandReader::next(Command& out) noexcept {
+  if (error_ || rest_.empty()) return false;
+  const auto fail = [this](DecodeError e) {
+    error_ = e;
+    rest_ = {};
+    return false;
+  };
+  if (rest_.size() < kCommandHeaderSize) return fail(DecodeError::kTrailingBytes);
+
+  detail::Reader header_reader(rest_.first(kCommandHeaderSize));
+  const std::uint8_t raw = header_reader.u8();
+  const std::uint8_t number = raw & kCommandNumberMask;
+  if (number == 0 || number >= kCommandTypeCount) return fail(DecodeError::kUnknownCommand);
+  const auto type = static_cast<CommandType>(number);
+  const std::size_t fixed = kCommandSizes[number];
+  if (fixed > rest_.size()) return fail(DecodeError::kCommandTruncated);
+  if (from_unknown_peer_ && type != CommandType::kConnect) return fail(DecodeError::kNotConnect);
+  if (count_ >= limits_.max_commands) return fail(DecodeError::kTooManyCommands);
+
+  out.header.type = type;
+  out.header.acknowledge = (raw & kCommandFlagAcknowledge) != 0;
+  out.header.unsequenced = (raw & kCommandFlagUnsequenced) != 0;
+  out.header.channel = header_reader.u8();
+  out.header.reliable_sequence = header_reader.u16();
+
+  detail::Reader fixed_reader(rest_.subspan(kCommandHeaderSize, fixed - kCommandHeaderSize));
+  std::uint16_t payload_length = 0;
+  out.body = read_fixed(type, fixed_reader, payload_length);
+  std::size_t consumed = fixed;
+  if (has_payload(type)) {
+    if (payload_length > limits_.max_packet_size) return fail(DecodeError::kPayloadTooLarge);
+    if (payload_length > rest_.size() - fixed) return fail(DecodeError::kPayloadPastEnd);
+    set_payload(out.body, rest_.subspan(fixed, payload_length));
+    consumed += payload_length;
+  }
+  rest_ = rest_.subspan(consumed);
+  ++count_;
+  return true;
+}
+
+std::size_t encoded_size(const Command& command) noexcept {
+  return command_size(command.header.type) + payload_of(command.body).size();
+}
+
+std::size_t encode_command(const Command& command, MutableBytes out) noexcept {
+  const CommandType type = command.header.type;
+  const auto number = static_cast<std::size_t>(type);
+  if (number == 0 || number >= kCommandTypeCount) return 0;
+  const Bytes payload = payload_of(command.body);
+  if (payload.size() > 0xFFFF) return 0;  // dataLength is 16 bits on the wire
+
+  detail::Writer w(out);
+  std::uint8_t raw = static_cast<std::uint8_t>(number);
+  if (command.header.acknowledge) raw |= kCommandFlagAcknowledge;
+  if (command.header.unsequenced) raw |= kCommandFlagUnsequenced;
+  w.u8(raw);
+  w.u8(command.header.channel);
+  w.u16(command.header.reliable_sequence);
+  const auto length = static_cast<std::uint16_t>(payload.size());
+  std::visit(
+      [&](const auto& b) {
+        using T = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<T, Acknowledge>) {
+          w.u16(b.received_reliable_sequence);
+          w.u16(b.received_sent_time);
+        } else if constexpr (std::is_same_v<T, Connect>) {
+          write_connect_params(w, b.params);
+          w.u32(b.data);
+        } else if constexpr (std::is_same_v<T, VerifyConnect>) {
+          write_connect_params(w, b.params);
+        } else if constexpr (std::is_same_v<T, Disconnect>) {
+          w.u32(b.data);
+        } else if constexpr (std::is_same_v<T, SendReliable>) {
+          w.u16(length);
+        } else if constexpr (std::is_same_v<T, SendUnreliable>) {
+          w.u16(b.unreliable_sequence);
+          w.u16(length);
+        } else if constexpr (std::is_same_v<T, SendFragment>) {
+          w.u16(b.start_sequence);
+          w.u16(length);
+          w.u32(b.fragment_count);
+          w.u32(b.fragment_number);
+          w.u32(b.total_length);
+          w.u32(b.fragment_offset);
+        } else if constexpr (std::is_same_v<T, SendUnsequenced>) {
+          w.u16(b.unsequenced_group);
+          w.u16(length);
+        } else if constexpr (std::is_same_v<T, BandwidthLimit>) {
+          w.u32(b.incoming_bandwidth);
+          w.u32(b.outgoing_bandwidth);
+        } else if constexpr (std::is_same_v<T, ThrottleConfigure>) {
+          w.u32(b.interval);
+          w.u32(b.acceleration);
+          w.u32(b.deceleration);
+        }
+      },
+      command.body);
+  // The body variant must match the header's type, or the size would disagree with the table.
+  if (!w.ok() || w.size() != kCommandSizes[number]) return 0;
+  w.bytes(payload);
+  return w.ok() ? w.size() : 0;
+}
+
+}  // namespace volley::protocol
