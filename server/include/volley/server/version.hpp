@@ -1,0 +1,11 @@
+// Library identity, for diagnostics and for consumers checking what they linked.
+#pragma once
+
+#include <string_view>
+
+namespace volley::server {
+
+// "volley <semver> (ENet 1.3 wire protocol)".
+std::string_view version() noexcept;
+
+}  // namespace volley::server

@@ -1,0 +1,7 @@
+#include "volley/server/version.hpp"
+
+namespace volley::server {
+
+std::string_view version() noexcept { return "volley " VOLLEY_VERSION " (ENet 1.3 wire protocol)"; }
+
+}  // namespace volley::server
