@@ -1,0 +1,86 @@
+// Per-peer counters: every datagram or command the peer drops increments one named reason, plus
+// traffic totals. Names are stable snake_case strings usable as stats-JSON keys; tables are sized
+// by Counter::kCount so a new reason cannot be forgotten in the name table.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace volley::protocol {
+
+enum class Counter : std::uint8_t {
+  // traffic
+  kDatagramsIn,
+  kDatagramsOut,
+  kBytesIn,
+  kBytesOut,
+  kPacketsIn,        // application packets delivered
+  kPacketsOut,       // application packets queued by send()
+  kPayloadBytesIn,
+  kPayloadBytesOut,
+  kCommandsIn,
+  kCommandsOut,
+  kAcksOut,
+  kAcksIn,
+  kPingsOut,
+  kRetransmits,      // reliable commands re-queued after their RTO
+  // whole datagram dropped
+  kDropTruncatedHeader,
+  kDropBadChecksum,
+  kDropCompressedNotEnabled,
+  kDropDecompressFailed,
+  kDropWrongPeerId,
+  kDropWrongSession,
+  kDropPeerNotLive,        // DISCONNECTED or ZOMBIE peer (libenet drops at the header)
+  kDropUnexpectedConnect,  // CONNECT to a peer that is not a free server slot
+  // rest of a datagram dropped (libenet stops parsing)
+  kDropMalformedCommand,   // codec: unknown number, truncated, payload past end or too large
+  kDropNotConnect,         // header id 0xFFF carried something other than CONNECT
+  kDropWrongState,         // handler refused the command in this state
+  kDropBadChannel,
+  kDropBadChannelCount,    // CONNECT / VERIFY_CONNECT channel count outside [1, 255]
+  kDropBadFragment,
+  kDropWaitingDataLimit,
+  kDropAckWithoutSentTime, // reliable command in a datagram without header sentTime
+  kDropUnexpectedAck,      // ACK that breaks the ACKNOWLEDGING_CONNECT / DISCONNECTING hook
+  kDropVerifyMismatch,     // VERIFY_CONNECT echo does not match: connection aborted
+  kDropAckQueueFull,
+  // single command dropped, parsing continues
+  kDropAckFromFuture,      // echoed sentTime rebuilds to a future time: ACK ignored
+  kDropOutsideWindow,      // reliable window distance says too far ahead or old
+  kDropDuplicate,          // reliable / unreliable / fragment already held or delivered
+  kDropStaleUnreliable,    // older unreliable sequence number than already delivered
+  kDropAbandonedUnreliable,// superseded or out-of-epoch queued unreliable packet
+  kDropUnsequencedOld,     // unsequenced group outside the 32x1024 window
+  kDropUnsequencedDuplicate,
+  kDropDisconnectLater,    // data received in DISCONNECT_LATER: acked, discarded
+  kDropTrailingBytes,      // 1..3 bytes after the last command (libenet ignores them)
+  // sender side
+  kThrottleDropped,        // unreliable packet dropped by the packet throttle
+  kCount
+};
+
+inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::kCount);
+
+std::string_view counter_name(Counter counter) noexcept;
+
+class Counters {
+ public:
+  void add(Counter counter, std::uint64_t amount = 1) noexcept {
+    values_[static_cast<std::size_t>(counter)] += amount;
+  }
+  std::uint64_t operator[](Counter counter) const noexcept {
+    return values_[static_cast<std::size_t>(counter)];
+  }
+  const std::array<std::uint64_t, kCounterCount>& values() const noexcept { return values_; }
+  // Sum of every kDrop* counter.
+  std::uint64_t drops() const noexcept;
+  void clear() noexcept { values_ = {}; }
+
+ private:
+  std::array<std::uint64_t, kCounterCount> values_{};
+};
+
+}  // namespace volley::protocol

@@ -1,0 +1,177 @@
+// The sans-IO ENet 1.3.17 peer: one connection's state machine, in either role. Bytes and `now`
+// go in; datagrams, events and the next deadline come out. No sockets, threads or clock reads.
+// A server Host routes a datagram by (address, 12-bit peer id, session) to the slot's Peer, and
+// for a CONNECT (peer id 0xFFF) calls peek_connect() to choose a slot first. States and
+// transitions: docs/peer-states.md. Behaviour: shared docs/enet-protocol.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "volley/protocol/counters.hpp"
+#include "volley/protocol/enet_wire.hpp"
+#include "volley/protocol/peer_config.hpp"
+#include "volley/protocol/time.hpp"
+
+namespace volley::protocol {
+
+enum class PeerRole : std::uint8_t { kClient, kServer };
+
+// enet.h ENetPeerState, same order.
+enum class PeerState : std::uint8_t {
+  kDisconnected,
+  kConnecting,
+  kAcknowledgingConnect,
+  kConnectionPending,
+  kConnectionSucceeded,
+  kConnected,
+  kDisconnectLater,
+  kDisconnecting,
+  kAcknowledgingDisconnect,
+  kZombie,
+  kCount
+};
+std::string_view peer_state_name(PeerState state) noexcept;
+
+// ENet packet flags (enet.h ENetPacketFlag) that steer the choice of command.
+enum class PacketFlags : std::uint8_t {
+  kUnreliable = 0,
+  kReliable = 1,
+  kUnsequenced = 2,
+  kUnreliableFragment = 8,
+};
+constexpr PacketFlags operator|(PacketFlags a, PacketFlags b) noexcept {
+  return static_cast<PacketFlags>(static_cast<std::uint8_t>(a) | static_cast<std::uint8_t>(b));
+}
+constexpr bool has_flag(PacketFlags set, PacketFlags flag) noexcept {
+  return (static_cast<std::uint8_t>(set) & static_cast<std::uint8_t>(flag)) != 0;
+}
+
+// How a received packet travelled: the command that carried it.
+enum class Delivery : std::uint8_t { kReliable, kUnreliable, kUnsequenced, kUnreliableFragment, kCount };
+std::string_view delivery_name(Delivery delivery) noexcept;
+
+enum class DisconnectReason : std::uint8_t {
+  kRemote,          // the remote sent DISCONNECT (data = its data word)
+  kLocal,           // our own disconnect() completed (acked)
+  kTimeout,         // reliable data went unacknowledged past the timeout limits
+  kRefused,         // DISCONNECT received while CONNECTING (fast refusal, data = reason)
+  kVerifyMismatch,  // VERIFY_CONNECT did not echo our parameters
+  kCount
+};
+std::string_view disconnect_reason_name(DisconnectReason reason) noexcept;
+
+struct PeerEvent {
+  enum class Type : std::uint8_t { kConnect, kReceive, kDisconnect };
+  Type type = Type::kReceive;
+  std::uint32_t data = 0;  // connect / disconnect data word
+  DisconnectReason reason = DisconnectReason::kRemote;
+  std::uint8_t channel = 0;
+  Delivery delivery = Delivery::kReliable;
+  std::vector<std::uint8_t> payload;
+};
+
+enum class SendError : std::uint8_t { kOk, kNotConnected, kBadChannel, kTooLarge, kTooManyFragments };
+
+struct PeerStats {
+  std::uint32_t rtt_ms = 0;
+  std::uint32_t rtt_variance_ms = 0;
+  std::uint32_t lowest_rtt_ms = 0;
+  std::uint32_t highest_rtt_variance_ms = 0;
+  std::uint32_t last_rtt_ms = 0;
+  std::uint32_t last_rtt_variance_ms = 0;
+  std::uint32_t packet_loss = 0;  // scale 65536 (ENET_PEER_PACKET_LOSS_SCALE)
+  std::uint32_t packet_loss_variance = 0;
+  std::uint32_t packet_throttle = 0;  // 0..32
+  std::uint32_t packet_throttle_limit = 0;
+  std::uint32_t window_size = 0;
+  std::uint32_t mtu = 0;
+  std::uint32_t reliable_data_in_transit = 0;
+  std::size_t channel_count = 0;
+  std::size_t queued_outgoing = 0;  // commands not yet sent
+  std::size_t sent_unacked = 0;     // reliable commands awaiting an ACK
+  std::size_t waiting_data = 0;     // undelivered received payload bytes
+};
+
+// A CONNECT seen by a server before it picks a slot (enet_protocol_handle_connect's inputs).
+struct ConnectRequest {
+  ConnectParams params;
+  std::uint32_t data = 0;
+};
+
+// Decodes a datagram addressed to peer id 0xFFF far enough to read its CONNECT: header,
+// range decoding and CRC (seed 0) per `config`. nullopt for anything else.
+std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& config) noexcept;
+
+struct StateTransition {
+  PeerState from;
+  PeerState to;
+  std::string_view cause;
+};
+
+class Peer {
+ public:
+  // `incoming_peer_id` is this peer's own slot index (< 0xFFF): the id the remote puts in headers.
+  Peer(PeerRole role, std::uint16_t incoming_peer_id, const PeerConfig& config = {});
+  ~Peer();
+  Peer(Peer&&) noexcept;
+  Peer& operator=(Peer&&) noexcept;
+
+  // --- client role -------------------------------------------------------------------------
+  // enet_host_connect: queues CONNECT. `connect_id` is opaque (libenet: ++host->randomSeed).
+  bool connect(TimePoint now, std::uint32_t channel_count, std::uint32_t data,
+               std::array<std::uint8_t, 4> connect_id);
+
+  // --- both roles --------------------------------------------------------------------------
+  // A whole UDP datagram from the remote. A free server-role peer accepts a CONNECT here.
+  void on_datagram(TimePoint now, Bytes datagram);
+  // Runs due timers (retransmission / timeout). Safe to call at any time.
+  void on_deadline(TimePoint now);
+  // Next datagram to send (acks first), or 0 when nothing is due. Call until it returns 0.
+  // `out` should hold at least mtu() bytes (4096 always suffices).
+  std::size_t poll_datagram(TimePoint now, MutableBytes out);
+  std::optional<PeerEvent> poll_event();
+  // When on_deadline / poll_datagram next has work that no input will trigger.
+  std::optional<TimePoint> next_deadline() const;
+
+  SendError send(std::uint8_t channel, Bytes payload, PacketFlags flags);
+  void disconnect(std::uint32_t data);        // enet_peer_disconnect
+  void disconnect_later(std::uint32_t data);  // enet_peer_disconnect_later
+  void disconnect_now(std::uint32_t data);    // enet_peer_disconnect_now: one datagram, then reset
+  void reset();                               // enet_peer_reset: silent; keeps the session IDs
+  void ping();                                // enet_peer_ping
+
+  // --- per-peer knobs (restored from PeerConfig by every reset, as in libenet) ---------------
+  void set_ping_interval(std::uint32_t interval_ms);  // 0 = default
+  void set_timeout(std::uint32_t limit, std::uint32_t minimum_ms, std::uint32_t maximum_ms);
+  void throttle_configure(std::uint32_t interval_ms, std::uint32_t acceleration,
+                          std::uint32_t deceleration);  // also sends THROTTLE_CONFIGURE
+  void bandwidth_limit(std::uint32_t incoming, std::uint32_t outgoing);  // sends BANDWIDTH_LIMIT
+  void set_packet_throttle_limit(std::uint32_t limit);  // host bandwidth throttle hook (0..32)
+
+  // --- observation ---------------------------------------------------------------------------
+  PeerRole role() const noexcept;
+  PeerState state() const noexcept;
+  std::uint16_t incoming_peer_id() const noexcept;
+  std::uint16_t outgoing_peer_id() const noexcept;  // 0xFFF until known
+  std::uint8_t incoming_session_id() const noexcept;
+  std::uint8_t outgoing_session_id() const noexcept;
+  std::array<std::uint8_t, 4> connect_id() const noexcept;
+  std::uint32_t mtu() const noexcept;
+  std::size_t channel_count() const noexcept;
+  PeerStats stats() const noexcept;
+  const Counters& counters() const noexcept;
+  // Observer for every state change (conformance tests compare it with docs/peer-states.md).
+  void set_transition_observer(std::function<void(const StateTransition&)> observer);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace volley::protocol

@@ -1,0 +1,57 @@
+// Settings of one protocol Peer: the host-level values libenet keeps on ENetHost (MTU, bandwidth,
+// channel limit, CRC and range-coder mode), the per-peer knob defaults, and a limit on everything
+// the remote side controls. libenet_defaults() reproduces libenet 1.3.17; server_defaults() is
+// what a public server should use: same wire behaviour, smaller memory exposure.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "volley/protocol/enet_wire.hpp"
+
+namespace volley::protocol {
+
+struct PeerConfig {
+  // --- wire mode: never negotiated, must match the remote host's configuration -------------
+  bool checksum = false;  // host->checksum = enet_crc32
+  bool compress = false;  // enet_host_compress_with_range_coder
+
+  // --- host settings ---------------------------------------------------------------------------
+  // Client role: the MTU offered in CONNECT. Server role: a cap on the negotiated MTU (libenet
+  // 1.3.17 ignores its own MTU there; the client adopts any smaller value, enet-protocol.md 3.1.7).
+  std::uint32_t mtu = kDefaultMtu;
+  std::uint32_t channel_limit = kMaxChannelCount;  // server: channels = min(requested, limit)
+  std::uint32_t incoming_bandwidth = 0;            // bytes/s, 0 = unlimited
+  std::uint32_t outgoing_bandwidth = 0;
+
+  // --- limits on what the remote controls ----------------------------------------------------
+  std::uint32_t max_packet_size = kDefaultMaxPacketSize;  // payload and fragment totalLength
+  std::size_t max_waiting_data = 32u * 1024 * 1024;       // queued + undelivered payload bytes
+  std::uint32_t max_fragment_count = kMaxFragmentCount;
+  std::size_t max_queued_acks = 65536;                    // acks owed but not yet polled out
+
+  // --- per-peer knob defaults (enet_peer_ping_interval / _timeout / _throttle_configure) --------
+  std::uint32_t ping_interval_ms = 500;
+  std::uint32_t timeout_limit = 32;
+  std::uint32_t timeout_minimum_ms = 5000;
+  std::uint32_t timeout_maximum_ms = 30000;
+  std::uint32_t throttle_interval_ms = 5000;
+  std::uint32_t throttle_acceleration = 2;
+  std::uint32_t throttle_deceleration = 2;
+
+  static constexpr PeerConfig libenet_defaults() noexcept { return PeerConfig{}; }
+
+  // Public-server defaults: 4 MiB packets (about 3,000 fragments at MTU 1400, far below the
+  // ~28,000 a stock sender can complete), 8 MiB of undelivered data per peer, fragment count
+  // bounded by the packet size at the minimum MTU.
+  static constexpr PeerConfig server_defaults() noexcept {
+    PeerConfig c;
+    c.max_packet_size = 4u * 1024 * 1024;
+    c.max_waiting_data = 8u * 1024 * 1024;
+    c.max_fragment_count = 8192;
+    c.max_queued_acks = 4096;
+    return c;
+  }
+};
+
+}  // namespace volley::protocol

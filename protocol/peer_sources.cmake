@@ -1,0 +1,13 @@
+# Peer state machine sources (issue 4), appended to volley::protocol by CMakeLists.txt.
+list(APPEND VOLLEY_PROTOCOL_SOURCES
+  src/counters.cpp
+  src/fragments.cpp
+  src/handshake.cpp
+  src/inbound.cpp
+  src/outbound.cpp
+  src/peer.cpp
+  src/peer_state.cpp
+  src/receive_channel.cpp
+  src/reliable_send.cpp
+  src/rtt.cpp
+  src/throttle.cpp)

@@ -1,0 +1,268 @@
+// Inbound pipeline and the peer-level command handlers. Mirrors protocol.c
+// enet_protocol_handle_incoming_commands (header checks, decompress, CRC, command loop and ack
+// queueing), enet_protocol_handle_acknowledge, _connect, _verify_connect, _disconnect, _ping,
+// _bandwidth_limit and _throttle_configure (enet-protocol.md sections 1.4, 1.5, 3, 5, 9, 10).
+// Every rejection increments a named counter; "stop" ends the datagram, keeping earlier effects.
+#include <algorithm>
+#include <array>
+
+#include "peer_impl.hpp"
+#include "seq.hpp"
+#include "volley/protocol/datagram.hpp"
+
+namespace volley::protocol {
+
+namespace {
+
+Counter counter_for(DecodeError error) {
+  switch (error) {
+    case DecodeError::kTruncatedHeader:
+    case DecodeError::kTruncatedChecksum: return Counter::kDropTruncatedHeader;
+    case DecodeError::kBadChecksum: return Counter::kDropBadChecksum;
+    case DecodeError::kCompressedNotEnabled: return Counter::kDropCompressedNotEnabled;
+    case DecodeError::kDecompressFailed: return Counter::kDropDecompressFailed;
+    case DecodeError::kTrailingBytes: return Counter::kDropTrailingBytes;
+    case DecodeError::kNotConnect: return Counter::kDropNotConnect;
+    default: return Counter::kDropMalformedCommand;
+  }
+}
+
+// Opens header, body and CRC of a datagram; nullopt (with the counter bumped) when dropped.
+struct Opened {
+  HeaderView view;
+  Bytes commands;
+};
+
+std::optional<Opened> open_datagram(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
+                                    Counters* counters,
+                                    const std::function<std::optional<ChecksumSeed>(const Header&)>& admit) {
+  auto header = decode_header(datagram, config.checksum);
+  if (!header.ok()) {
+    if (counters) counters->add(counter_for(header.error));
+    return std::nullopt;
+  }
+  const std::optional<ChecksumSeed> seed = admit(header.value->header);
+  if (!seed) return std::nullopt;
+  auto body = open_body(*header.value, config.compress, scratch);
+  if (!body.ok()) {
+    if (counters) counters->add(counter_for(body.error));
+    return std::nullopt;
+  }
+  if (config.checksum && !verify_checksum(datagram, *header.value, *body.value, *seed)) {
+    if (counters) counters->add(Counter::kDropBadChecksum);
+    return std::nullopt;
+  }
+  return Opened{*header.value, *body.value};
+}
+
+}  // namespace
+
+std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& config) noexcept {
+  std::array<std::uint8_t, kMaxDecompressedBody> scratch;
+  auto opened = open_datagram(datagram, config, scratch, nullptr,
+                              [](const Header& h) -> std::optional<ChecksumSeed> {
+                                if (h.peer_id != kMaxPeerId) return std::nullopt;
+                                return ChecksumSeed{};
+                              });
+  if (!opened) return std::nullopt;
+  CommandReader reader(opened->commands, true, CommandLimits{config.max_packet_size});
+  Command command;
+  if (!reader.next(command)) return std::nullopt;
+  const auto* connect = std::get_if<Connect>(&command.body);
+  if (!connect) return std::nullopt;
+  return ConnectRequest{connect->params, connect->data};
+}
+
+void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
+  if (now > last_now) last_now = now;
+  counters.add(Counter::kDatagramsIn);
+  counters.add(Counter::kBytesIn, datagram.size());
+  std::array<std::uint8_t, kMaxDecompressedBody> scratch;
+  auto admit = [&](const Header& h) -> std::optional<ChecksumSeed> {
+    if (h.peer_id == kMaxPeerId) {
+      // Only a free server slot takes a CONNECT; the Host already chose it.
+      if (role != PeerRole::kServer || state != PeerState::kDisconnected) {
+        counters.add(Counter::kDropUnexpectedConnect);
+        return std::nullopt;
+      }
+      return ChecksumSeed{};
+    }
+    if (h.peer_id != incoming_peer_id) {
+      counters.add(Counter::kDropWrongPeerId);
+      return std::nullopt;
+    }
+    if (!is_live()) {
+      counters.add(Counter::kDropPeerNotLive);
+      return std::nullopt;
+    }
+    if (outgoing_peer_id < kMaxPeerId && h.session != (incoming_session_id & 3)) {
+      counters.add(Counter::kDropWrongSession);
+      return std::nullopt;
+    }
+    return connect_id;
+  };
+  auto opened = open_datagram(datagram, config, scratch, &counters, admit);
+  if (!opened) return;
+
+  const Header& header = opened->view.header;
+  CommandReader reader(opened->commands, header.peer_id == kMaxPeerId,
+                       CommandLimits{config.max_packet_size});
+  Command command;
+  while (reader.next(command)) {
+    counters.add(Counter::kCommandsIn);
+    if (handle_command(now, command) == detail::Handled::kStop) return;
+    if (!command.header.acknowledge || state == PeerState::kDisconnected) continue;
+    if (!header.sent_time) {
+      // libenet cannot ack without the sender's time: it stops here and the sender retries.
+      counters.add(Counter::kDropAckWithoutSentTime);
+      return;
+    }
+    switch (state) {
+      case PeerState::kDisconnecting:
+      case PeerState::kAcknowledgingConnect:
+      case PeerState::kZombie:
+        break;
+      case PeerState::kAcknowledgingDisconnect:
+        if (command.header.type == CommandType::kDisconnect)
+          queue_acknowledgement(command, *header.sent_time);
+        break;
+      default:
+        queue_acknowledgement(command, *header.sent_time);
+        break;
+    }
+  }
+  if (reader.error()) counters.add(counter_for(*reader.error()));
+}
+
+Handled Peer::Impl::handle_command(TimePoint now, const Command& command) {
+  switch (command.header.type) {
+    case CommandType::kAcknowledge: return handle_acknowledge(now, command);
+    case CommandType::kConnect: return handle_connect(command);
+    case CommandType::kVerifyConnect: return handle_verify_connect(command);
+    case CommandType::kDisconnect: return handle_disconnect(command);
+    case CommandType::kPing:
+      if (state == PeerState::kConnected || state == PeerState::kDisconnectLater) return Handled::kOk;
+      counters.add(Counter::kDropWrongState);
+      return Handled::kStop;
+    case CommandType::kSendReliable: return handle_send_reliable(command);
+    case CommandType::kSendUnreliable: return handle_send_unreliable(command);
+    case CommandType::kSendUnsequenced: return handle_send_unsequenced(command);
+    case CommandType::kSendFragment: return handle_send_fragment(command);
+    case CommandType::kSendUnreliableFragment: return handle_send_unreliable_fragment(command);
+    case CommandType::kBandwidthLimit: return handle_bandwidth_limit(command);
+    case CommandType::kThrottleConfigure: return handle_throttle_configure(command);
+  }
+  counters.add(Counter::kDropMalformedCommand);
+  return Handled::kStop;
+}
+
+// enet_peer_queue_acknowledgement: commands too far ahead (window distance 7-8) are not acked so
+// that the sender retries once the window has moved.
+void Peer::Impl::queue_acknowledgement(const Command& command, std::uint16_t sent_time) {
+  const std::uint8_t channel_id = command.header.channel;
+  if (channel_id < channels.size() &&
+      detail::ack_withheld(command.header.reliable_sequence,
+                           channels[channel_id].incoming_reliable_sequence))
+    return;
+  if (acks.size() >= config.max_queued_acks) {
+    counters.add(Counter::kDropAckQueueFull);
+    return;
+  }
+  acks.push_back(detail::PendingAck{channel_id, command.header.reliable_sequence, sent_time,
+                                    command.header.type});
+  flush_pending = true;
+}
+
+Handled Peer::Impl::handle_acknowledge(TimePoint now, const Command& command) {
+  if (!is_live()) return Handled::kOk;
+  counters.add(Counter::kAcksIn);
+  const auto& ack = std::get<Acknowledge>(command.body);
+  const auto sample = detail::rtt_sample_ms(enet_ms(now), ack.received_sent_time);
+  if (!sample) {
+    counters.add(Counter::kDropAckFromFuture);
+    return Handled::kOk;
+  }
+  detail::rtt_apply_sample(rtt, throttle, *sample, !last_receive_time, now);
+  last_receive_time = now;
+  earliest_timeout.reset();
+
+  const auto acked = remove_sent_reliable(ack.received_reliable_sequence, command.header.channel);
+  switch (state) {
+    case PeerState::kAcknowledgingConnect:
+      if (acked != CommandType::kVerifyConnect) {
+        counters.add(Counter::kDropUnexpectedAck);
+        return Handled::kStop;
+      }
+      notify_connect("verify_connect acked");
+      break;
+    case PeerState::kDisconnecting:
+      if (acked != CommandType::kDisconnect) {
+        counters.add(Counter::kDropUnexpectedAck);
+        return Handled::kStop;
+      }
+      notify_disconnect(DisconnectReason::kLocal, "disconnect acked");
+      break;
+    case PeerState::kDisconnectLater:
+      if (outgoing.empty() && sent_reliable.empty()) disconnect(event_data);
+      break;
+    default:
+      break;
+  }
+  return Handled::kOk;
+}
+
+Handled Peer::Impl::handle_disconnect(const Command& command) {
+  if (state == PeerState::kDisconnected || state == PeerState::kZombie ||
+      state == PeerState::kAcknowledgingDisconnect)
+    return Handled::kOk;
+  const std::uint32_t data = std::get<Disconnect>(command.body).data;
+  reset_queues();
+  switch (state) {
+    case PeerState::kConnecting:
+      enter_zombie(DisconnectReason::kRefused, data, "disconnect received");
+      break;
+    case PeerState::kConnectionSucceeded:
+    case PeerState::kDisconnecting:
+      enter_zombie(DisconnectReason::kRemote, data, "disconnect received");
+      break;
+    case PeerState::kConnected:
+    case PeerState::kDisconnectLater:
+      if (command.header.acknowledge) {
+        change_state(PeerState::kAcknowledgingDisconnect, "disconnect received");
+        event_data = data;
+      } else {
+        enter_zombie(DisconnectReason::kRemote, data, "disconnect_now received");
+      }
+      break;
+    default:  // ACKNOWLEDGING_CONNECT / CONNECTION_PENDING: the app never saw this connection
+      reset_state();
+      break;
+  }
+  return Handled::kOk;
+}
+
+Handled Peer::Impl::handle_bandwidth_limit(const Command& command) {
+  if (state != PeerState::kConnected && state != PeerState::kDisconnectLater) {
+    counters.add(Counter::kDropWrongState);
+    return Handled::kStop;
+  }
+  const auto& limit = std::get<BandwidthLimit>(command.body);
+  remote_incoming_bandwidth = limit.incoming_bandwidth;
+  remote_outgoing_bandwidth = limit.outgoing_bandwidth;
+  window_size = detail::send_window_for(config.outgoing_bandwidth, remote_incoming_bandwidth);
+  return Handled::kOk;
+}
+
+Handled Peer::Impl::handle_throttle_configure(const Command& command) {
+  if (state != PeerState::kConnected && state != PeerState::kDisconnectLater) {
+    counters.add(Counter::kDropWrongState);
+    return Handled::kStop;
+  }
+  const auto& configure = std::get<ThrottleConfigure>(command.body);
+  throttle.interval_ms = configure.interval;
+  throttle.acceleration = configure.acceleration;
+  throttle.deceleration = configure.deceleration;
+  return Handled::kOk;
+}
+
+}  // namespace volley::protocol

@@ -1,0 +1,252 @@
+// Outbound datagram assembly: one pass of libenet's enet_protocol_send_outgoing_commands for one
+// peer, with enet_protocol_send_acknowledgements and enet_protocol_check_outgoing_commands
+// (enet-protocol.md 1.6, 4.3, 7, 9). Order per datagram: queued acks, timed-out commands (already
+// requeued at the front), the outgoing queue under the sequence and byte windows, then a PING.
+// Unlike libenet, the budget counts the CRC too, so no datagram ever exceeds the MTU.
+#include <algorithm>
+#include <cstring>
+
+#include "peer_impl.hpp"
+#include "seq.hpp"
+#include "volley/protocol/datagram.hpp"
+
+namespace volley::protocol {
+
+using detail::OutgoingCommand;
+
+namespace {
+
+constexpr std::size_t kHeaderBudget = 4;  // libenet counts the full 4-byte header
+constexpr std::uint32_t kPacketLossScale = 65536;
+constexpr std::uint32_t kPacketLossIntervalMs = 10000;
+
+}  // namespace
+
+struct Peer::Impl::Assembly {
+  std::array<std::uint8_t, kMaxMtu> body{};
+  std::size_t body_size = 0;
+  std::size_t budget = 0;       // bytes available for the datagram
+  std::size_t packet_size = 0;  // libenet host->packetSize: header + CRC + commands so far
+  std::size_t command_count = 0;
+  bool sent_time = false;
+
+  std::size_t room() const { return budget > packet_size ? budget - packet_size : 0; }
+};
+
+bool Peer::Impl::encode_into(Assembly& a, const Command& command) {
+  const std::size_t written =
+      encode_command(command, MutableBytes(a.body).subspan(a.body_size));
+  if (written == 0) return false;
+  a.body_size += written;
+  a.packet_size += written;
+  ++a.command_count;
+  counters.add(Counter::kCommandsOut);
+  return true;
+}
+
+void Peer::Impl::write_acks(Assembly& a) {
+  while (!acks.empty()) {
+    if (a.command_count >= kMaxCommandsPerDatagram ||
+        a.room() < command_size(CommandType::kAcknowledge)) {
+      continue_sending = true;
+      return;
+    }
+    const detail::PendingAck ack = acks.front();
+    acks.pop_front();
+    Command command{CommandHeader{CommandType::kAcknowledge, false, false, ack.channel,
+                                  ack.reliable_sequence},
+                    Acknowledge{ack.reliable_sequence, ack.sent_time}};
+    encode_into(a, command);
+    counters.add(Counter::kAcksOut);
+    // The remote's DISCONNECT is answered: the event fires once that ack is on its way.
+    if (ack.type == CommandType::kDisconnect && state == PeerState::kAcknowledgingDisconnect)
+      enter_zombie(DisconnectReason::kRemote, event_data, "disconnect ack sent");
+  }
+}
+
+// enet_protocol_check_outgoing_commands; returns libenet's canPing.
+bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
+  bool window_exceeded = false, window_wrap = false, can_ping = true;
+  auto it = outgoing.begin();
+  while (it != outgoing.end()) {
+    OutgoingCommand& command = *it;
+    detail::Channel* channel = nullptr;
+    std::uint16_t window = 0;
+    if (command.header.acknowledge) {
+      channel = command.header.channel < channels.size() ? &channels[command.header.channel] : nullptr;
+      window = command.header.reliable_sequence / detail::kReliableWindowSize;
+      if (channel) {
+        // A never-sent command opening a new window waits while the previous window is full or
+        // any of the next ten windows still has unacked commands.
+        const std::uint32_t mask = (1u << (detail::kFreeReliableWindows + 2)) - 1;
+        const std::uint16_t busy = static_cast<std::uint16_t>(
+            (mask << window) | (mask >> (detail::kReliableWindows - window)));
+        if (!window_wrap && command.send_attempts < 1 &&
+            command.header.reliable_sequence % detail::kReliableWindowSize == 0 &&
+            (channel->reliable_windows[(window + detail::kReliableWindows - 1) %
+                                       detail::kReliableWindows] >= detail::kReliableWindowSize ||
+             (channel->used_reliable_windows & busy) != 0))
+          window_wrap = true;
+        if (window_wrap) { ++it; continue; }
+      }
+      if (command.packet) {
+        if (!window_exceeded &&
+            reliable_data_in_transit + command.fragment_length >
+                detail::reliable_byte_window(throttle, window_size, mtu))
+          window_exceeded = true;
+        if (window_exceeded) { ++it; continue; }
+      }
+      can_ping = false;
+    }
+    const std::size_t size = command_size(command.header.type);
+    if (a.command_count >= kMaxCommandsPerDatagram || a.room() < size ||
+        (command.packet && a.room() < size + command.fragment_length)) {
+      continue_sending = true;
+      break;
+    }
+    auto current = it++;
+    if (command.header.acknowledge) {
+      if (channel && command.send_attempts < 1) {
+        channel->used_reliable_windows |= static_cast<std::uint16_t>(1u << window);
+        ++channel->reliable_windows[window];
+      }
+      ++command.send_attempts;
+      if (!command.rto_ms) {
+        command.rto_ms = detail::initial_rto_ms(rtt);
+        command.rto_limit_ms = timeout_limit * *command.rto_ms;
+      }
+      if (sent_reliable.empty()) next_timeout_ms = whole_ms(now) + *command.rto_ms;
+      command.sent_time = now;
+      a.sent_time = true;
+      reliable_data_in_transit += command.fragment_length;
+      encode_into(a, Command{command.header, command.body});
+      sent_reliable.splice(sent_reliable.end(), outgoing, current);
+    } else {
+      if (command.packet && command.fragment_offset == 0 && detail::throttle_drops_next(throttle)) {
+        // Dropped together with the rest of its fragments.
+        const detail::SharedPayload packet = command.packet;
+        outgoing.erase(current);
+        counters.add(Counter::kThrottleDropped);
+        while (it != outgoing.end() && it->packet == packet && !it->header.acknowledge)
+          it = outgoing.erase(it);
+        continue;
+      }
+      encode_into(a, Command{command.header, command.body});
+      outgoing.erase(current);
+    }
+    ++packets_sent;
+  }
+  return can_ping;
+}
+
+bool Peer::Impl::ping_due(TimePoint now) const {
+  return !last_receive_time ||
+         static_cast<std::uint32_t>(whole_ms(now) - whole_ms(*last_receive_time)) >= ping_interval_ms;
+}
+
+bool Peer::Impl::disconnect_later_drained() const {
+  return state == PeerState::kDisconnectLater && outgoing.empty() && sent_reliable.empty();
+}
+
+// Packet-loss statistics over 10 s epochs (informational; enet-protocol.md section 11).
+void Peer::Impl::update_packet_loss(TimePoint now) {
+  if (!packet_loss_epoch) {
+    packet_loss_epoch = now;
+    return;
+  }
+  if (whole_ms(now) - whole_ms(*packet_loss_epoch) < kPacketLossIntervalMs || packets_sent == 0)
+    return;
+  const std::uint32_t loss =
+      static_cast<std::uint32_t>(std::uint64_t{packets_lost} * kPacketLossScale / packets_sent);
+  const std::uint32_t diff = loss > packet_loss ? loss - packet_loss : packet_loss - loss;
+  packet_loss_variance = (packet_loss_variance * 3 + diff) / 4;
+  packet_loss = (packet_loss * 7 + loss) / 8;
+  packet_loss_epoch = now;
+  packets_sent = 0;
+  packets_lost = 0;
+}
+
+std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_timers) {
+  Assembly a;
+  a.budget = std::min<std::size_t>(mtu, out.size());
+  a.packet_size = kHeaderBudget + (config.checksum ? kChecksumSize : 0);
+  continue_sending = false;
+
+  write_acks(a);
+  if (service_timers && !sent_reliable.empty() && next_timeout_ms &&
+      whole_ms(now) >= *next_timeout_ms && check_timeouts(now))
+    return 0;
+  const bool can_ping = outgoing.empty() || write_outgoing(now, a);
+  if (service_timers && can_ping && sent_reliable.empty() && state == PeerState::kConnected &&
+      ping_due(now) && a.room() >= command_size(CommandType::kPing)) {
+    queue_protocol_command(CommandType::kPing, true, false, Ping{});
+    counters.add(Counter::kPingsOut);
+    write_outgoing(now, a);
+  }
+  if (a.command_count == 0) return 0;
+  update_packet_loss(now);
+
+  Header header;
+  header.peer_id = outgoing_peer_id;
+  const bool known = outgoing_peer_id < kMaxPeerId;
+  header.session = known ? static_cast<std::uint8_t>(outgoing_session_id & 3) : 0;
+  if (a.sent_time) header.sent_time = static_cast<std::uint16_t>(enet_ms(now) & 0xFFFF);
+  const std::size_t header_bytes = encode_header(header, config.checksum, out);
+  if (header_bytes == 0 || header_bytes + a.body_size > out.size()) return 0;
+  std::memcpy(out.data() + header_bytes, a.body.data(), a.body_size);
+  FinishOptions options;
+  options.checksum = config.checksum;
+  if (known) options.seed = connect_id;
+  options.compress = config.compress;
+  const std::size_t length =
+      finish_datagram(out.first(header_bytes + a.body_size),
+                      header_bytes - (config.checksum ? kChecksumSize : 0), options);
+  counters.add(Counter::kDatagramsOut);
+  counters.add(Counter::kBytesOut, length);
+  return length;
+}
+
+std::size_t Peer::Impl::poll_datagram(TimePoint now, MutableBytes out) {
+  if (now > last_now) last_now = now;
+  if (!final_datagram.empty()) {
+    const std::size_t length = std::min(final_datagram.size(), out.size());
+    std::memcpy(out.data(), final_datagram.data(), length);
+    final_datagram.clear();
+    counters.add(Counter::kDatagramsOut);
+    counters.add(Counter::kBytesOut, length);
+    return length;
+  }
+  if (!is_live()) {
+    flush_pending = false;
+    return 0;
+  }
+  std::size_t length = assemble(now, out, true);
+  if (disconnect_later_drained()) {
+    disconnect(event_data);
+    if (length == 0) length = assemble(now, out, true);
+  }
+  if (length == 0) flush_pending = false;
+  return length;
+}
+
+// The one datagram of a non-graceful DISCONNECT (enet_peer_disconnect outside CONNECTED, and
+// enet_peer_disconnect_now): no timers, no PING, sent before the reset.
+std::size_t Peer::Impl::build_final_datagram(MutableBytes out) {
+  return assemble(last_now, out, false);
+}
+
+std::optional<TimePoint> Peer::Impl::next_deadline() const {
+  detail::TimerTable timers;
+  if (!final_datagram.empty() || flush_pending || continue_sending || !acks.empty())
+    timers.set(detail::PeerTimer::kFlush, last_now);
+  if (is_live()) {
+    if (!sent_reliable.empty() && next_timeout_ms)
+      timers.set(detail::PeerTimer::kResend, from_ms(*next_timeout_ms));
+    if (state == PeerState::kConnected && sent_reliable.empty())
+      timers.set(detail::PeerTimer::kPing,
+                 last_receive_time ? from_ms(whole_ms(*last_receive_time) + ping_interval_ms) : last_now);
+  }
+  return timers.earliest();
+}
+
+}  // namespace volley::protocol

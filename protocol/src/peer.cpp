@@ -1,0 +1,138 @@
+// Peer: the public face of the state machine. Forwards to Peer::Impl (peer_impl.hpp), whose
+// concerns live in their own files; the only logic here is event hand-off (a polled disconnect
+// event completes the ZOMBIE -> DISCONNECTED reset, as enet_protocol_dispatch_incoming_commands
+// does) and the knob setters with libenet's "0 means default" rule.
+#include "volley/protocol/peer.hpp"
+
+#include <utility>
+
+#include "peer_impl.hpp"
+
+namespace volley::protocol {
+
+Peer::Peer(PeerRole role, std::uint16_t incoming_peer_id, const PeerConfig& config)
+    : impl_(std::make_unique<Impl>(role, incoming_peer_id, config)) {}
+Peer::~Peer() = default;
+Peer::Peer(Peer&&) noexcept = default;
+Peer& Peer::operator=(Peer&&) noexcept = default;
+
+bool Peer::connect(TimePoint now, std::uint32_t channel_count, std::uint32_t data,
+                   std::array<std::uint8_t, 4> connect_id) {
+  return impl_->connect(now, channel_count, data, connect_id);
+}
+
+void Peer::on_datagram(TimePoint now, Bytes datagram) { impl_->on_datagram(now, datagram); }
+void Peer::on_deadline(TimePoint now) { impl_->run_timers(now); }
+std::size_t Peer::poll_datagram(TimePoint now, MutableBytes out) { return impl_->poll_datagram(now, out); }
+std::optional<TimePoint> Peer::next_deadline() const { return impl_->next_deadline(); }
+
+std::optional<PeerEvent> Peer::poll_event() {
+  Impl& p = *impl_;
+  if (p.events.empty()) return std::nullopt;
+  PeerEvent event = std::move(p.events.front());
+  p.events.pop_front();
+  if (event.type == PeerEvent::Type::kReceive)
+    p.total_waiting_data -= std::min(p.total_waiting_data, event.payload.size());
+  if (event.type == PeerEvent::Type::kDisconnect && p.state == PeerState::kZombie) p.reset_state();
+  return event;
+}
+
+SendError Peer::send(std::uint8_t channel, Bytes payload, PacketFlags flags) {
+  return impl_->send(channel, payload, flags);
+}
+void Peer::disconnect(std::uint32_t data) { impl_->disconnect(data); }
+void Peer::disconnect_later(std::uint32_t data) { impl_->disconnect_later(data); }
+
+void Peer::disconnect_now(std::uint32_t data) {
+  // No event follows a disconnect_now, not even one already pending for a ZOMBIE.
+  std::erase_if(impl_->events, [](const PeerEvent& e) { return e.type == PeerEvent::Type::kDisconnect; });
+  impl_->disconnect_now(data);
+}
+
+void Peer::reset() {
+  std::erase_if(impl_->events, [](const PeerEvent& e) { return e.type == PeerEvent::Type::kDisconnect; });
+  impl_->final_datagram.clear();
+  impl_->reset_state();
+}
+
+void Peer::ping() {
+  if (impl_->state != PeerState::kConnected) return;
+  impl_->queue_protocol_command(CommandType::kPing, true, false, Ping{});
+  impl_->counters.add(Counter::kPingsOut);
+}
+
+void Peer::set_ping_interval(std::uint32_t interval_ms) {
+  impl_->ping_interval_ms = interval_ms ? interval_ms : impl_->config.ping_interval_ms;
+}
+
+void Peer::set_timeout(std::uint32_t limit, std::uint32_t minimum_ms, std::uint32_t maximum_ms) {
+  impl_->timeout_limit = limit ? limit : impl_->config.timeout_limit;
+  impl_->timeout_minimum_ms = minimum_ms ? minimum_ms : impl_->config.timeout_minimum_ms;
+  impl_->timeout_maximum_ms = maximum_ms ? maximum_ms : impl_->config.timeout_maximum_ms;
+}
+
+void Peer::throttle_configure(std::uint32_t interval_ms, std::uint32_t acceleration,
+                              std::uint32_t deceleration) {
+  Impl& p = *impl_;
+  p.throttle.interval_ms = interval_ms;
+  p.throttle.acceleration = acceleration;
+  p.throttle.deceleration = deceleration;
+  if (p.state == PeerState::kDisconnected || p.state == PeerState::kZombie) return;
+  p.queue_protocol_command(CommandType::kThrottleConfigure, true, false,
+                           ThrottleConfigure{interval_ms, acceleration, deceleration});
+}
+
+void Peer::bandwidth_limit(std::uint32_t incoming, std::uint32_t outgoing) {
+  Impl& p = *impl_;
+  p.config.incoming_bandwidth = incoming;
+  p.config.outgoing_bandwidth = outgoing;
+  if (p.state != PeerState::kConnected && p.state != PeerState::kDisconnectLater) return;
+  p.window_size = detail::send_window_for(outgoing, p.remote_incoming_bandwidth);
+  p.queue_protocol_command(CommandType::kBandwidthLimit, true, false, BandwidthLimit{incoming, outgoing});
+}
+
+void Peer::set_packet_throttle_limit(std::uint32_t limit) {
+  Impl& p = *impl_;
+  p.throttle.limit = std::min(limit, detail::kThrottleScale);
+  p.throttle.throttle = std::min(p.throttle.throttle, p.throttle.limit);
+}
+
+PeerRole Peer::role() const noexcept { return impl_->role; }
+PeerState Peer::state() const noexcept { return impl_->state; }
+std::uint16_t Peer::incoming_peer_id() const noexcept { return impl_->incoming_peer_id; }
+std::uint16_t Peer::outgoing_peer_id() const noexcept { return impl_->outgoing_peer_id; }
+std::uint8_t Peer::incoming_session_id() const noexcept { return impl_->incoming_session_id; }
+std::uint8_t Peer::outgoing_session_id() const noexcept { return impl_->outgoing_session_id; }
+std::array<std::uint8_t, 4> Peer::connect_id() const noexcept { return impl_->connect_id; }
+std::uint32_t Peer::mtu() const noexcept { return impl_->mtu; }
+std::size_t Peer::channel_count() const noexcept { return impl_->channels.size(); }
+const Counters& Peer::counters() const noexcept { return impl_->counters; }
+
+void Peer::set_transition_observer(std::function<void(const StateTransition&)> observer) {
+  impl_->observer = std::move(observer);
+}
+
+PeerStats Peer::stats() const noexcept {
+  const Impl& p = *impl_;
+  PeerStats s;
+  s.rtt_ms = p.rtt.rtt_ms;
+  s.rtt_variance_ms = p.rtt.variance_ms;
+  s.lowest_rtt_ms = p.rtt.lowest_ms;
+  s.highest_rtt_variance_ms = p.rtt.highest_variance_ms;
+  s.last_rtt_ms = p.rtt.last_rtt_ms;
+  s.last_rtt_variance_ms = p.rtt.last_variance_ms;
+  s.packet_loss = p.packet_loss;
+  s.packet_loss_variance = p.packet_loss_variance;
+  s.packet_throttle = p.throttle.throttle;
+  s.packet_throttle_limit = p.throttle.limit;
+  s.window_size = p.window_size;
+  s.mtu = p.mtu;
+  s.reliable_data_in_transit = p.reliable_data_in_transit;
+  s.channel_count = p.channels.size();
+  s.queued_outgoing = p.outgoing.size();
+  s.sent_unacked = p.sent_reliable.size();
+  s.waiting_data = p.total_waiting_data;
+  return s;
+}
+
+}  // namespace volley::protocol
