@@ -1,0 +1,144 @@
+// volley::engine::Loop: one completion loop over one UDP socket. Receives arrive in batches at
+// one handler, sends are queued and submitted as one batch per iteration, tasks can be posted
+// from any thread, and timers live in a hashed wheel. All callbacks run on the thread inside
+// run(); every member except post(), stop() and wake-safe queries must be called on that thread
+// (or while the loop is not running).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "volley/engine/clock.hpp"
+#include "volley/engine/udp.hpp"
+
+namespace volley::engine {
+
+enum class Backend : std::uint8_t { kAuto, kIoUring, kEpoll, kIocp, kCount };
+
+std::string_view backend_name(Backend backend) noexcept;
+std::optional<Backend> parse_backend(std::string_view name) noexcept;
+// Concrete backends that work on this machine right now (probed), best first.
+std::vector<Backend> available_backends();
+// Empty when `backend` can run here, else why not (for logs and skipped-test messages).
+std::string backend_unavailable_reason(Backend backend);
+
+enum class Counter : std::uint8_t {
+  kDatagramsIn,
+  kBytesIn,
+  kDatagramsOut,
+  kBytesOut,
+  kRecvBatches,       // handler calls
+  kSendBatches,       // submissions of queued sends to the backend
+  kSyscalls,          // system calls made by the loop thread (io_uring_enter counts once)
+  kSubmissions,       // operations handed to the kernel (SQEs, overlapped calls, mmsg entries)
+  kTruncated,         // datagrams larger than the receive buffer, dropped
+  kRecvExhausted,     // the kernel had no receive buffer to fill (io_uring -ENOBUFS)
+  kRecvErrors,
+  kSendErrors,        // the kernel refused a datagram
+  kSendDropped,       // not sent: too large, queue full, or dropped at close
+  kWakeups,           // cross-thread wake-ups consumed by the loop
+  kCount
+};
+std::string_view counter_name(Counter counter) noexcept;
+
+struct Stats {
+  std::array<std::uint64_t, static_cast<std::size_t>(Counter::kCount)> values{};
+  std::uint64_t operator[](Counter c) const noexcept { return values[static_cast<std::size_t>(c)]; }
+  std::uint64_t& operator[](Counter c) noexcept { return values[static_cast<std::size_t>(c)]; }
+};
+
+// Operations and buffers the loop still owns. All zero after close(): the leak check.
+struct LiveOps {
+  std::size_t kernel_ops = 0;     // receives/sends/wake reads the kernel still references
+  std::size_t send_buffers = 0;   // queued or in-flight outgoing datagrams
+  std::size_t tasks = 0;          // posted, not yet run
+  std::size_t timers = 0;         // scheduled, not yet fired or cancelled
+  bool operator==(const LiveOps&) const = default;
+};
+
+struct SocketBuffers {
+  int recv_bytes = 0;  // as granted by the kernel (Linux reports double what was asked)
+  int send_bytes = 0;
+};
+
+struct LoopConfig {
+  Address bind = Address::any_v6(0);   // IPv6 binds are dual-stack
+  Backend backend = Backend::kAuto;
+  int recv_buffer_bytes = 0;           // 0 keeps the OS default
+  int send_buffer_bytes = 0;
+  std::size_t max_datagram_bytes = 2048;   // larger datagrams are counted truncated and dropped
+  std::size_t batch = 64;                  // datagrams per recvmmsg/sendmmsg/completion batch
+  std::size_t recv_buffers = 512;          // io_uring provided buffers / IOCP receives in flight
+  std::size_t max_queued_sends = 8192;     // beyond this, send() drops and counts
+  DatagramHandler on_datagrams;
+  // Where startup notes (such as a backend fallback reason) go; default: stderr.
+  std::function<void(std::string_view)> log;
+};
+
+struct TimerId {
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;  // 0 never names a live timer
+  explicit operator bool() const noexcept { return generation != 0; }
+  bool operator==(const TimerId&) const = default;
+};
+
+using Task = std::function<void()>;
+using TimerCallback = std::function<void()>;
+
+class Loop {
+ public:
+  struct Opened;
+  static Opened open(LoopConfig config);
+
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // Runs until stop(). Returns immediately if stop() was called since the last run() returned.
+  void run();
+  void stop();               // any thread
+  void post(Task task);      // any thread; runs once on the loop thread, in posting order per thread
+  // Cancels everything in flight, waits for the kernel to let go of every buffer, closes the
+  // socket. Called by the destructor; idempotent. Not while run() is active.
+  void close();
+
+  void send(std::span<const OutDatagram> datagrams);
+  void send(const OutDatagram& datagram) { send(std::span<const OutDatagram>(&datagram, 1)); }
+  void set_handler(DatagramHandler handler);
+
+  // Deadlines use engine::now() time. Equal deadlines fire in scheduling order; a timer whose
+  // deadline has passed fires on the next iteration.
+  TimerId schedule(TimePoint deadline, TimerCallback callback);
+  bool cancel(TimerId id);
+  bool reschedule(TimerId id, TimePoint deadline);  // keeps the callback; counts as re-scheduled
+  TimePoint time() const noexcept;                  // cached at the start of each iteration
+
+  Backend backend() const noexcept;
+  const std::string& backend_note() const noexcept;  // why auto picked what it did, if not best
+  Address local_address() const;
+  SocketBuffers socket_buffers() const noexcept;
+  const Stats& stats() const noexcept;
+  LiveOps live() const noexcept;
+
+  class Impl;
+
+ private:
+  explicit Loop(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct Loop::Opened {
+  std::unique_ptr<Loop> loop;
+  std::string error;  // set when loop is null
+  explicit operator bool() const noexcept { return loop != nullptr; }
+};
+
+}  // namespace volley::engine

@@ -1,0 +1,80 @@
+// Datapath: the internal interface every backend implements, and nothing more than submit and
+// complete. Batching limits, counters, timers, tasks and addresses are decided in shared code
+// (loop.cpp) and handed in; a backend reports what the kernel did through DatapathSink.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "os.hpp"
+#include "send_pool.hpp"
+#include "volley/engine/loop.hpp"
+
+namespace volley::engine {
+
+enum class SendResult : std::uint8_t { kSent, kFailed, kCancelled };
+
+class DatapathSink {
+ public:
+  // Views point into backend buffers that are recycled as soon as this returns.
+  virtual void on_datagrams(std::span<const DatagramView> batch) = 0;
+  // Every op accepted by Datapath::submit() comes back here exactly once.
+  virtual void on_sent(SendOp* op, SendResult result) = 0;
+  // The socket can take sends again after submit() accepted fewer than offered.
+  virtual void on_writable() = 0;
+  virtual void on_wake() = 0;
+
+ protected:
+  ~DatapathSink() = default;
+};
+
+struct DatapathParams {
+  os::SocketHandle socket = os::kInvalidSocket;
+  AddressFamily family = AddressFamily::kIpv6;
+  std::size_t max_datagram_bytes = 2048;
+  std::size_t batch = 64;
+  std::size_t recv_buffers = 512;
+  Stats* stats = nullptr;  // backends add kSyscalls, kSubmissions, kTruncated, kRecvExhausted,
+                           // kRecvErrors; the loop counts the rest
+  DatapathSink* sink = nullptr;
+};
+
+class Datapath {
+ public:
+  virtual ~Datapath() = default;
+  virtual Backend kind() const noexcept = 0;
+  // Takes ops from the front of `ops` until the kernel refuses (returns how many it took). A
+  // short count means "retry after on_writable()" or, for a full submission queue, next wait.
+  virtual std::size_t submit(std::span<SendOp* const> ops) = 0;
+  // Blocks up to timeout_us (negative: no limit) and reports completions to the sink. Sends
+  // taken by submit() but not yet handed to the kernel are handed over here at the latest.
+  virtual void wait(std::int64_t timeout_us) = 0;
+  virtual void wake() noexcept = 0;  // any thread
+  // Cancels receives, lets in-flight sends finish or cancel, and returns only when the kernel
+  // holds no buffer of ours: kernel_ops() is then 0.
+  virtual void shutdown() = 0;
+  virtual std::size_t kernel_ops() const noexcept = 0;
+};
+
+// Each returns nullptr and an error text when the backend cannot run here.
+std::unique_ptr<Datapath> create_io_uring_datapath(const DatapathParams& params, std::string* error);
+std::unique_ptr<Datapath> create_epoll_datapath(const DatapathParams& params, std::string* error);
+std::unique_ptr<Datapath> create_iocp_datapath(const DatapathParams& params, std::string* error);
+// Cheap check without a socket: empty when the backend should work, else the reason.
+std::string probe_backend(Backend backend);
+#ifdef __linux__
+std::string probe_io_uring();  // backend_io_uring.cpp
+#endif
+
+// backend_select.cpp: resolves kAuto and falls back with a reason (io_uring -> epoll).
+struct SelectedDatapath {
+  std::unique_ptr<Datapath> datapath;
+  std::string note;   // fallback reason, empty when the first choice worked
+  std::string error;  // set when nothing could be created
+};
+SelectedDatapath select_datapath(Backend requested, const DatapathParams& params);
+
+}  // namespace volley::engine

@@ -1,0 +1,70 @@
+// SendPool: engine-owned buffers for outgoing datagrams. send() copies into a SendOp, so a
+// datagram stays valid while the kernel (io_uring, IOCP) still reads it after submission. Slots
+// come in fixed chunks that never move; released slots are reused LIFO to stay cache-warm.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "volley/engine/udp.hpp"
+
+namespace volley::engine {
+
+struct SendOp {
+  std::byte* data = nullptr;
+  std::uint32_t size = 0;
+  Address to;
+  // Per-operation room for the backend's kernel-facing structures (msghdr + iovec, or
+  // OVERLAPPED + WSABUF), which must live exactly as long as the operation.
+  alignas(16) std::byte scratch[112];
+};
+
+class SendPool {
+ public:
+  SendPool(std::size_t datagram_bytes, std::size_t max_slots)
+      : datagram_bytes_(datagram_bytes), max_slots_(max_slots) {}
+
+  SendOp* acquire() {
+    if (free_.empty() && !grow()) return nullptr;
+    SendOp* op = free_.back();
+    free_.pop_back();
+    ++in_use_;
+    return op;
+  }
+  void release(SendOp* op) noexcept {
+    free_.push_back(op);
+    --in_use_;
+  }
+  std::size_t in_use() const noexcept { return in_use_; }
+
+ private:
+  static constexpr std::size_t kChunk = 256;
+
+  bool grow() {
+    if (chunks_.size() * kChunk >= max_slots_) return false;
+    auto chunk = std::make_unique<Chunk>();
+    chunk->ops = std::make_unique<SendOp[]>(kChunk);
+    chunk->bytes = std::make_unique<std::byte[]>(kChunk * datagram_bytes_);
+    free_.reserve(free_.size() + kChunk);
+    for (std::size_t i = kChunk; i-- > 0;) {
+      chunk->ops[i].data = chunk->bytes.get() + i * datagram_bytes_;
+      free_.push_back(&chunk->ops[i]);
+    }
+    chunks_.push_back(std::move(chunk));
+    return true;
+  }
+
+  struct Chunk {
+    std::unique_ptr<SendOp[]> ops;
+    std::unique_ptr<std::byte[]> bytes;
+  };
+  std::size_t datagram_bytes_;
+  std::size_t max_slots_;
+  std::vector<std::unique_ptr<Chunk>> chunks_;
+  std::vector<SendOp*> free_;
+  std::size_t in_use_ = 0;
+};
+
+}  // namespace volley::engine

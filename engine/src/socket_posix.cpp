@@ -1,0 +1,83 @@
+// POSIX socket creation and options for the loop's one UDP socket: non-blocking, dual-stack for
+// IPv6 binds, buffer sizes requested and then read back (Linux doubles the request and clamps it
+// to rmem_max/wmem_max, so the granted size is never assumed).
+#ifndef _WIN32
+#include "os.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace volley::engine::os {
+
+std::string error_text(const char* what, int code) {
+  return std::string(what) + ": " + std::strerror(code);
+}
+
+std::string last_error_text(const char* what) { return error_text(what, errno); }
+
+void close_socket(SocketHandle handle) noexcept {
+  if (handle != kInvalidSocket) ::close(handle);
+}
+
+namespace {
+
+int read_int_option(int fd, int name) {
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (::getsockopt(fd, SOL_SOCKET, name, &value, &len) != 0) return -1;
+  return value;
+}
+
+}  // namespace
+
+bool open_udp_socket(const Address& bind, int recv_buffer_bytes, int send_buffer_bytes,
+                     OpenedSocket* out, std::string* error) {
+  const int family = bind.family() == AddressFamily::kIpv6 ? AF_INET6 : AF_INET;
+  if (bind.family() == AddressFamily::kNone) {
+    *error = "bind address is empty";
+    return false;
+  }
+  const int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (fd < 0) {
+    *error = last_error_text("socket");
+    return false;
+  }
+  auto fail = [&](const char* what) {
+    *error = last_error_text(what);
+    ::close(fd);
+    return false;
+  };
+  if (family == AF_INET6) {
+    const int off = 0;
+    if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) != 0) {
+      return fail("setsockopt(IPV6_V6ONLY)");
+    }
+  }
+  if (recv_buffer_bytes > 0 &&
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &recv_buffer_bytes, sizeof(int)) != 0) {
+    return fail("setsockopt(SO_RCVBUF)");
+  }
+  if (send_buffer_bytes > 0 &&
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof(int)) != 0) {
+    return fail("setsockopt(SO_SNDBUF)");
+  }
+  if (::bind(fd, static_cast<const sockaddr*>(bind.sockaddr()),
+             static_cast<socklen_t>(bind.size())) != 0) {
+    return fail(("bind " + bind.to_string()).c_str());
+  }
+  sockaddr_storage local{};
+  socklen_t local_len = sizeof(local);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+    return fail("getsockname");
+  }
+  out->handle = fd;
+  out->local = Address::from_sockaddr(&local, local_len);
+  out->buffers.recv_bytes = read_int_option(fd, SO_RCVBUF);
+  out->buffers.send_bytes = read_int_option(fd, SO_SNDBUF);
+  return true;
+}
+
+}  // namespace volley::engine::os
+#endif  // !_WIN32

@@ -1,0 +1,52 @@
+// Address: numeric parsing and formatting, equality and hashing on exactly the endpoint
+// (family, IP, port), and IPv4-mapped conversion for dual-stack sockets.
+#include <doctest/doctest.h>
+
+#include <unordered_set>
+
+#include "volley/engine/udp.hpp"
+
+using volley::engine::Address;
+using volley::engine::AddressFamily;
+
+TEST_CASE("address: parse and format IPv4 and IPv6") {
+  const auto v4 = Address::parse("127.0.0.1:4000");
+  REQUIRE(v4.has_value());
+  CHECK(v4->family() == AddressFamily::kIpv4);
+  CHECK(v4->port() == 4000);
+  CHECK(v4->to_string() == "127.0.0.1:4000");
+  const auto v6 = Address::parse("[::1]:65535");
+  REQUIRE(v6.has_value());
+  CHECK(v6->family() == AddressFamily::kIpv6);
+  CHECK(v6->port() == 65535);
+  CHECK(v6->to_string() == "[::1]:65535");
+  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:5", "[::1]5",
+                          "localhost:5", "1.2.3.4:5x", "[1.2.3.4]:5"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(Address::parse(bad).has_value());
+  }
+  CHECK(Address{}.empty());
+  CHECK(Address{}.family() == AddressFamily::kNone);
+}
+
+TEST_CASE("address: equality and hash cover the endpoint only") {
+  const Address a = *Address::parse("10.0.0.1:5");
+  const Address b = *Address::from_ip("10.0.0.1", 5);
+  const Address c = *Address::parse("10.0.0.1:6");
+  CHECK(a == b);
+  CHECK(a.hash() == b.hash());
+  CHECK_FALSE(a == c);
+  std::unordered_set<Address> set{a, b, c, Address::loopback_v6(5)};
+  CHECK(set.size() == 3);
+}
+
+TEST_CASE("address: IPv4-mapped IPv6 round trip") {
+  const Address v4 = Address::loopback_v4(7);
+  const Address mapped = v4.mapped_v6();
+  CHECK(mapped.family() == AddressFamily::kIpv6);
+  CHECK(mapped.to_string() == "[::ffff:127.0.0.1]:7");
+  CHECK(mapped.unmapped() == v4);
+  CHECK(Address::loopback_v6(7).unmapped() == Address::loopback_v6(7));
+  CHECK(Address::from_sockaddr(v4.sockaddr(), v4.size()) == v4);
+  CHECK(Address::from_sockaddr(v4.sockaddr(), 3).empty());
+}

@@ -1,0 +1,109 @@
+// Shared helpers for the loop tests: the backends to run (every one available here, with a
+// message for any that is skipped and why), opening a loop that must really use the requested
+// backend, a watchdog so no test can hang, and the leak check every loop test ends with.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "volley/engine/loop.hpp"
+
+namespace volley::engine::test {
+
+inline std::vector<Backend> backends_under_test() {
+  std::vector<Backend> out;
+  for (const Backend b : {Backend::kIoUring, Backend::kEpoll, Backend::kIocp}) {
+    const std::string reason = backend_unavailable_reason(b);
+    if (reason.empty()) {
+      out.push_back(b);
+    } else {
+#ifdef _WIN32
+      const bool native = b == Backend::kIocp;
+#else
+      const bool native = b != Backend::kIocp;
+#endif
+      // Only a backend this platform should have is worth a message.
+      if (native) MESSAGE("skipping backend ", backend_name(b), ": ", reason);
+    }
+  }
+  REQUIRE_FALSE(out.empty());
+  return out;
+}
+
+inline std::unique_ptr<Loop> open_loop(Backend backend, LoopConfig config) {
+  config.backend = backend;
+  if (config.recv_buffer_bytes == 0) config.recv_buffer_bytes = 1 << 20;
+  if (config.send_buffer_bytes == 0) config.send_buffer_bytes = 1 << 20;
+  Loop::Opened opened = Loop::open(std::move(config));
+  INFO("open failed: ", opened.error);
+  REQUIRE(opened);
+  REQUIRE(opened.loop->backend() == backend);  // no silent fallback inside a test
+  return std::move(opened.loop);
+}
+
+inline std::unique_ptr<Loop> open_loop(Backend backend, Address bind = Address::loopback_v4(0)) {
+  LoopConfig config;
+  config.bind = bind;
+  return open_loop(backend, std::move(config));
+}
+
+// Stops the loop after `seconds` and records that it had to: tests then fail instead of hang.
+class Watchdog {
+ public:
+  Watchdog(Loop& loop, double seconds) {
+    loop.schedule(now() + static_cast<TimePoint>(seconds * 1e6), [this, &loop] {
+      fired_ = true;
+      loop.stop();
+    });
+  }
+  bool fired() const { return fired_; }
+
+ private:
+  bool fired_ = false;
+};
+
+// Every loop test ends here: after close() the loop owns nothing.
+inline void check_no_leaks(Loop& loop) {
+  loop.close();
+  const LiveOps live = loop.live();
+  CHECK(live.kernel_ops == 0);
+  CHECK(live.send_buffers == 0);
+  CHECK(live.tasks == 0);
+  CHECK(live.timers == 0);
+}
+
+inline std::vector<std::byte> pattern(std::uint32_t seq, std::size_t size) {
+  std::vector<std::byte> bytes(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    bytes[i] = static_cast<std::byte>((seq * 131u + i * 7u) & 0xffu);
+  }
+  for (std::size_t i = 0; i < 4 && i < size; ++i) {
+    bytes[i] = static_cast<std::byte>((seq >> (8 * i)) & 0xffu);
+  }
+  return bytes;
+}
+
+inline std::uint32_t seq_of(std::span<const std::byte> bytes) {
+  std::uint32_t seq = 0;
+  for (std::size_t i = 0; i < 4 && i < bytes.size(); ++i) {
+    seq |= static_cast<std::uint32_t>(bytes[i]) << (8 * i);
+  }
+  return seq;
+}
+
+inline bool matches_pattern(std::span<const std::byte> bytes) {
+  const std::uint32_t seq = seq_of(bytes);
+  for (std::size_t i = 4; i < bytes.size(); ++i) {
+    if (bytes[i] != static_cast<std::byte>((seq * 131u + i * 7u) & 0xffu)) return false;
+  }
+  return true;
+}
+
+}  // namespace volley::engine::test
