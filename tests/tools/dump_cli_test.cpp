@@ -1,0 +1,224 @@
+// End to end: volley-capture-enet records a real stock-libenet session (plain, CRC32, range
+// coder; Ethernet and raw-IP link types) and volley-dump must name every command of it with no
+// error object. Also the failure paths of the executables: hex garbage on stdin, a truncated or
+// bogus pcap file, bad flags. The session takes about 1.4 s per capture.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "json_check.hpp"
+
+namespace {
+
+using volley::test::JsonCheck;
+
+struct Run {
+  bool exited = false;  // false: killed by a signal (a crash)
+  int code = -1;
+  std::vector<std::string> lines;  // stdout
+  std::string err;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/volley-tools-test-XXXXXX";
+    const char* made = mkdtemp(pattern);
+    REQUIRE(made != nullptr);
+    path_ = made;
+  }
+  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Run run(const TempDir& dir, const std::string& command, const std::string& input = {}) {
+  {
+    std::ofstream(dir.file("stdin"), std::ios::binary) << input;
+  }
+  const std::string full = command + " < '" + dir.file("stdin") + "' > '" + dir.file("stdout") + "' 2> '" +
+                           dir.file("stderr") + "'";
+  const int status = std::system(full.c_str());
+  Run result;
+  result.exited = status != -1 && WIFEXITED(status);
+  result.code = result.exited ? WEXITSTATUS(status) : -1;
+  std::istringstream out(read_file(dir.file("stdout")));
+  for (std::string line; std::getline(out, line);) result.lines.push_back(line);
+  result.err = read_file(dir.file("stderr"));
+  return result;
+}
+
+std::string dump_exe() { return VOLLEY_DUMP_EXE; }
+std::string capture_exe() { return VOLLEY_CAPTURE_EXE; }
+
+// Counts of "command":"NAME" across the output.
+std::map<std::string, int> command_counts(const std::vector<std::string>& lines) {
+  std::map<std::string, int> counts;
+  const std::string key = "\"command\":\"";
+  for (const auto& line : lines) {
+    for (std::size_t at = line.find(key); at != std::string::npos; at = line.find(key, at + 1)) {
+      const std::size_t start = at + key.size();
+      ++counts[line.substr(start, line.find('"', start) - start)];
+    }
+  }
+  return counts;
+}
+
+void check_session(const std::string& capture_flags, const std::string& dump_flags) {
+  TempDir dir;
+  const std::string pcap = dir.file("session.pcap");
+  const Run capture = run(dir, capture_exe() + " --out '" + pcap + "' " + capture_flags);
+  INFO("capture: ", capture.err);
+  REQUIRE(capture.exited);
+  REQUIRE(capture.code == 0);
+
+  const Run dump = run(dir, dump_exe() + " --pcap '" + pcap + "' " + dump_flags);
+  INFO("dump stderr: ", dump.err);
+  REQUIRE(dump.exited);
+  CHECK(dump.code == 0);
+  REQUIRE(dump.lines.size() >= 15);
+  for (const auto& line : dump.lines) {
+    INFO(line);
+    CHECK(JsonCheck::is_object(line));
+    CHECK(line.find("\"error\"") == std::string::npos);
+    CHECK(line.find("\"src\":\"127.0.0.1:") != std::string::npos);
+    if (dump_flags.find("--checksum") != std::string::npos) {
+      CHECK(line.find("\"checksum\":\"ok\"") != std::string::npos);
+    }
+  }
+  const std::map<std::string, int> counts = command_counts(dump.lines);
+  for (const char* name : {"CONNECT", "VERIFY_CONNECT", "ACKNOWLEDGE", "PING", "BANDWIDTH_LIMIT", "SEND_RELIABLE",
+                           "SEND_UNRELIABLE", "SEND_UNSEQUENCED", "SEND_FRAGMENT", "SEND_UNRELIABLE_FRAGMENT",
+                           "DISCONNECT"}) {
+    INFO("command ", name);
+    CHECK(counts.count(name) == 1);
+  }
+  // 3000-byte packets at the 1400-byte MTU: three fragments each.
+  CHECK(counts.at("SEND_FRAGMENT") == 3);
+  CHECK(counts.at("SEND_UNRELIABLE_FRAGMENT") == 3);
+  CHECK(counts.at("CONNECT") == 1);
+  CHECK(counts.at("DISCONNECT") == 1);
+
+  std::size_t compressed = 0;
+  for (const auto& line : dump.lines) compressed += line.find("\"compressed\":true") != std::string::npos;
+  if (capture_flags.find("--range-coder") != std::string::npos) {
+    CHECK(compressed > 0);
+  } else {
+    CHECK(compressed == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("tools: stock libenet session, plain, every command named") { check_session("", ""); }
+
+TEST_CASE("tools: stock libenet session with CRC32, every checksum verified") {
+  check_session("--checksum", "--checksum");
+}
+
+TEST_CASE("tools: stock libenet session with the range coder, decompressed") {
+  check_session("--range-coder", "--range-coder");
+}
+
+TEST_CASE("tools: stock libenet session, raw-IP link type, CRC32 and range coder together") {
+  check_session("--link raw --checksum --range-coder", "--checksum --range-coder");
+}
+
+TEST_CASE("tools: --port keeps only the session's datagrams") {
+  TempDir dir;
+  const std::string pcap = dir.file("session.pcap");
+  const Run capture = run(dir, capture_exe() + " --out '" + pcap + "'");
+  REQUIRE(capture.code == 0);
+  const Run all = run(dir, dump_exe() + " --pcap '" + pcap + "'");
+  REQUIRE(!all.lines.empty());
+  // The server's port, from the first datagram (the client's CONNECT).
+  const std::string& first = all.lines.front();
+  const std::size_t at = first.find("\"dst\":\"127.0.0.1:") + 17;
+  const std::string port = first.substr(at, first.find('"', at) - at);
+  CHECK(run(dir, dump_exe() + " --pcap '" + pcap + "' --port " + port).lines.size() == all.lines.size());
+  const std::string other = port == "9" ? "10" : "9";
+  const Run none = run(dir, dump_exe() + " --pcap '" + pcap + "' --port " + other);
+  CHECK(none.code == 0);
+  CHECK(none.lines.empty());
+}
+
+TEST_CASE("tools: truncated and garbage hex datagrams on stdin are error objects") {
+  TempDir dir;
+  const Run dump = run(dir, dump_exe(),
+                       "8F FF FA 6B 82 FF 00 01\n"     // CONNECT cut after its command header
+                       "8F\n"                          // header cut
+                       "\n# comment lines and blank lines are skipped\n"
+                       "00 00 0F 00 00 01\n"           // unknown command
+                       "not hex at all\n"
+                       "00 00 85 FF 00 02\n");         // a good PING
+  REQUIRE(dump.exited);
+  CHECK(dump.code == 0);
+  REQUIRE(dump.lines.size() == 5);
+  for (const auto& line : dump.lines) CHECK(JsonCheck::is_object(line));
+  CHECK(dump.lines[0].find("\"error\":\"command_truncated\"") != std::string::npos);
+  CHECK(dump.lines[1].find("\"error\":\"truncated_header\"") != std::string::npos);
+  CHECK(dump.lines[2].find("\"error\":\"unknown_command\"") != std::string::npos);
+  CHECK(dump.lines[3].find("\"error\":\"bad_hex\"") != std::string::npos);
+  CHECK(dump.lines[4].find("\"error\"") == std::string::npos);
+  CHECK(dump.lines[4].find("\"line\":7") != std::string::npos);
+}
+
+TEST_CASE("tools: a truncated pcap file is reported, not a crash") {
+  TempDir dir;
+  const std::string pcap = dir.file("session.pcap");
+  REQUIRE(run(dir, capture_exe() + " --out '" + pcap + "' --range-coder").code == 0);
+  const std::string whole = read_file(pcap);
+  for (const std::size_t keep : {std::size_t{10}, std::size_t{24}, std::size_t{30}, std::size_t{700},
+                                 whole.size() / 2, whole.size() - 1}) {
+    INFO("kept ", keep, " of ", whole.size(), " bytes");
+    const std::string cut = dir.file("cut.pcap");
+    std::ofstream(cut, std::ios::binary).write(whole.data(), static_cast<std::streamsize>(keep));
+    const Run dump = run(dir, dump_exe() + " --pcap '" + cut + "' --range-coder");
+    REQUIRE(dump.exited);
+    CHECK((dump.code == 1 || dump.code == 2 || dump.code == 0));
+    CHECK(std::count(dump.err.begin(), dump.err.end(), '\n') <= 1);
+    for (const auto& line : dump.lines) {
+      CHECK(JsonCheck::is_object(line));
+      CHECK(line.find("\"error\"") == std::string::npos);  // whole records are intact
+    }
+  }
+}
+
+TEST_CASE("tools: bad flags and unreadable files exit 2 with one line on stderr") {
+  TempDir dir;
+  std::ofstream(dir.file("garbage.pcap")) << "this is not a capture file, not even close";
+  for (const std::string& args : std::vector<std::string>{"--bogus", "--port", "--port 0", "--port abc", "--pcap",
+                                 "--checksum=1", "--pcap /nonexistent/x.pcap",
+                                 "--pcap '" + dir.file("garbage.pcap") + "'"}) {
+    INFO("args: ", args);
+    const Run dump = run(dir, dump_exe() + " " + args);
+    REQUIRE(dump.exited);
+    CHECK(dump.code == 2);
+    CHECK(dump.lines.empty());
+    CHECK(std::count(dump.err.begin(), dump.err.end(), '\n') == 1);
+  }
+  for (const std::string& args : std::vector<std::string>{"", "--bogus", "--out", "--out x --link token-ring"}) {
+    INFO("capture args: ", args);
+    const Run capture = run(dir, capture_exe() + " " + args);
+    REQUIRE(capture.exited);
+    CHECK(capture.code == 2);
+    CHECK(std::count(capture.err.begin(), capture.err.end(), '\n') == 1);
+  }
+}
