@@ -167,7 +167,7 @@ TEST_CASE("loop: stop from another thread, before run, while busy, and run again
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     loop->stop();
     idle.join();
-    CHECK(now() - t0 < 10'000'000);
+    CHECK(now() - t0 < static_cast<TimePoint>(10'000'000 * time_scale()));
 
     // Stop before run: run returns at once.
     loop->stop();
