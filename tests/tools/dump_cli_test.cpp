@@ -103,18 +103,24 @@ void check_session(const std::string& capture_flags, const std::string& dump_fla
       CHECK(line.find("\"checksum\":\"ok\"") != std::string::npos);
     }
   }
-  const std::map<std::string, int> counts = command_counts(dump.lines);
+  std::map<std::string, int> counts = command_counts(dump.lines);
   for (const char* name : {"CONNECT", "VERIFY_CONNECT", "ACKNOWLEDGE", "PING", "BANDWIDTH_LIMIT", "SEND_RELIABLE",
                            "SEND_UNRELIABLE", "SEND_UNSEQUENCED", "SEND_FRAGMENT", "SEND_UNRELIABLE_FRAGMENT",
                            "DISCONNECT"}) {
     INFO("command ", name);
     CHECK(counts.count(name) == 1);
   }
-  // 3000-byte packets at the 1400-byte MTU: three fragments each.
-  CHECK(counts.at("SEND_FRAGMENT") == 3);
-  CHECK(counts.at("SEND_UNRELIABLE_FRAGMENT") == 3);
-  CHECK(counts.at("CONNECT") == 1);
-  CHECK(counts.at("DISCONNECT") == 1);
+  // 3000-byte packets at the 1400-byte MTU: three fragments each. Counts are lower bounds:
+  // on a loaded machine libenet's few-millisecond retransmission timeout on loopback can fire
+  // and resend reliable commands, which is part of a genuine session.
+  CHECK(counts["SEND_FRAGMENT"] >= 3);
+  CHECK(counts["SEND_UNRELIABLE_FRAGMENT"] == 3);
+  for (const char* number : {"0", "1", "2"}) {
+    const std::string fragment = std::string("\"fragment_count\":3,\"fragment_number\":") + number;
+    std::size_t seen = 0;
+    for (const auto& line : dump.lines) seen += line.find(fragment) != std::string::npos;
+    CHECK(seen >= 2);  // one reliable and one unreliable fragment with this number
+  }
 
   std::size_t compressed = 0;
   for (const auto& line : dump.lines) compressed += line.find("\"compressed\":true") != std::string::npos;
@@ -214,7 +220,7 @@ TEST_CASE("tools: bad flags and unreadable files exit 2 with one line on stderr"
     CHECK(dump.lines.empty());
     CHECK(std::count(dump.err.begin(), dump.err.end(), '\n') == 1);
   }
-  for (const std::string& args : std::vector<std::string>{"", "--bogus", "--out", "--out x --link token-ring"}) {
+  for (const std::string& args : std::vector<std::string>{"", "--bogus", "--out", "--out x --link token-ring", "--out x --server-port 99999"}) {
     INFO("capture args: ", args);
     const Run capture = run(dir, capture_exe() + " " + args);
     REQUIRE(capture.exited);

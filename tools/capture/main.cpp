@@ -6,8 +6,10 @@
 #include <enet/enet.h>
 #include <sys/time.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -37,15 +39,18 @@ constexpr int kPacketsFromClient = 5;
 
 const char* const kUsage =
     "usage: volley-capture-enet --out FILE [--checksum] [--range-coder] [--link ethernet|raw]\n"
+    "                           [--server-port P]\n"
     "  runs a stock libenet server and client on 127.0.0.1 through one scripted session and\n"
     "  writes every datagram they exchange to FILE (pcap; link type EN10MB like `tcpdump -i lo`,\n"
-    "  or RAW)\n";
+    "  or RAW); --server-port fixes the server's port (default: an ephemeral one), e.g. to\n"
+    "  record the same session with tcpdump as well\n";
 
 struct Options {
   std::string out;
   bool checksum = false;
   bool range_coder = false;
   CaptureLink link = CaptureLink::kEthernet;
+  std::uint16_t server_port = 0;
 };
 
 // libenet's intercept callback has no user pointer, so the recording lives here.
@@ -91,11 +96,21 @@ bool parse_options(int argc, char** argv, Options& options, std::string& error) 
         error = "--link: '" + std::string(link) + "' is not ethernet or raw";
         return false;
       }
+    } else if (arg == "--server-port" && i + 1 < argc) {
+      const std::string_view text = argv[++i];
+      unsigned port = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+      if (ec != std::errc{} || end != text.data() + text.size() || port > 65535) {
+        error = "--server-port: '" + std::string(text) + "' is not a port number";
+        return false;
+      }
+      options.server_port = static_cast<std::uint16_t>(port);
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(kExitOk);
     } else {
-      error = (arg == "--out" || arg == "--link") ? std::string(arg) + " needs a value"
+      error = (arg == "--out" || arg == "--link" || arg == "--server-port")
+                  ? std::string(arg) + " needs a value"
                                                   : "unknown argument '" + std::string(arg) + "' (try --help)";
       return false;
     }
@@ -231,8 +246,10 @@ int main(int argc, char** argv) {
   }
   ENetAddress bind{};
   enet_address_set_host_ip(&bind, "127.0.0.1");
-  bind.port = 0;  // ephemeral: libenet reads the chosen port back into host->address
+  // Port 0 is ephemeral: libenet reads the chosen port back into host->address.
+  bind.port = options.server_port;
   ENetHost* server = enet_host_create(&bind, 4, kChannels, 0, 0);
+  bind.port = 0;
   ENetHost* client = enet_host_create(&bind, 1, kChannels, 0, 0);
   if (server == nullptr || client == nullptr) {
     std::fprintf(stderr, "volley-capture-enet: cannot create ENet hosts on 127.0.0.1\n");
