@@ -28,13 +28,15 @@ Delivery delivery_for(CommandType type) {
 
 }  // namespace
 
+// Both failures stop the datagram, as in libenet; the state is tested first so that data still
+// arriving after a local disconnect (channels already released) is counted as wrong-state.
 bool Peer::Impl::data_state_ok(const Command& command) {
-  if (command.header.channel >= channels.size()) {
-    counters.add(Counter::kDropBadChannel);
-    return false;
-  }
   if (state != PeerState::kConnected && state != PeerState::kDisconnectLater) {
     counters.add(Counter::kDropWrongState);
+    return false;
+  }
+  if (command.header.channel >= channels.size()) {
+    counters.add(Counter::kDropBadChannel);
     return false;
   }
   return true;

@@ -1,0 +1,165 @@
+// Bounded memory and hostile input: what a remote controls is limited by PeerConfig, and every
+// rejected datagram or command is counted by reason (enet-protocol.md 1.4, 1.5, 8, 13). Crafted
+// datagrams are injected into a connected server-role peer; random garbage must never crash.
+#include "peer_test_util.hpp"
+
+using namespace volley;
+using namespace volley::protocol;
+using volley::test::connect_pair;
+using volley::test::received;
+
+namespace {
+
+// A datagram from the client to the server slot, with the live session and a sentTime.
+std::vector<std::uint8_t> craft(const Peer& server, const std::vector<Command>& commands,
+                                std::optional<std::uint16_t> sent_time = 0x1234) {
+  std::vector<std::uint8_t> out(70000);
+  Header header;
+  header.peer_id = server.incoming_peer_id();
+  header.session = server.incoming_session_id() & 3;
+  header.sent_time = sent_time;
+  std::size_t n = encode_header(header, false, out);
+  for (const auto& c : commands) n += encode_command(c, MutableBytes(out).subspan(n));
+  out.resize(n);
+  return out;
+}
+
+Command fragment(std::uint16_t rsn, std::uint16_t start, std::uint32_t count, std::uint32_t number,
+                 std::uint32_t total, std::uint32_t offset, Bytes payload, std::uint8_t channel = 0) {
+  return Command{CommandHeader{CommandType::kSendFragment, true, false, channel, rsn},
+                 SendFragment{start, count, number, total, offset, payload}};
+}
+
+struct Connected {
+  sim::Harness h{sim::HarnessOptions{}};
+  Connected(PeerConfig server_config = PeerConfig::server_defaults())
+      : h([&] {
+          sim::HarnessOptions o;
+          o.server_config = server_config;
+          return o;
+        }()) {
+    REQUIRE(connect_pair(h, 2));
+    h.run_for(sim::kSecond);
+  }
+  Peer& server() { return h.server().peer; }
+  std::uint64_t count(Counter c) { return server().counters()[c]; }
+  std::size_t acks_out_after(const std::vector<std::uint8_t>& dgram) {
+    const auto before = count(Counter::kAcksOut);
+    server().on_datagram(h.now(), dgram);
+    std::array<std::uint8_t, kMaxMtu> buf{};
+    while (server().poll_datagram(h.now(), buf) > 0) {}
+    return count(Counter::kAcksOut) - before;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("limits: bad fragments are errors (no ack, parsing stops), each counted") {
+  Connected c;
+  const std::vector<std::uint8_t> data(100, 0xAB);
+  const Bytes payload(data);
+  struct Bad { const char* what; Command command; };
+  const Bad bad[] = {
+      {"count above limit", fragment(1, 1, 9000, 0, 9000 * 100, 0, payload)},
+      {"number >= count", fragment(1, 1, 2, 2, 200, 0, payload)},
+      {"total above max packet", fragment(1, 1, 2, 0, 5u * 1024 * 1024, 0, payload)},
+      {"offset >= total", fragment(1, 1, 2, 0, 200, 200, payload)},
+      {"len > total - offset", fragment(1, 1, 2, 0, 150, 100, payload)},
+      {"empty fragment", fragment(1, 1, 2, 0, 200, 0, Bytes())},
+      {"total < count", fragment(1, 1, 200, 0, 100, 0, payload)},
+  };
+  for (const auto& b : bad) {
+    CAPTURE(b.what);
+    const auto before = c.count(Counter::kDropBadFragment);
+    const auto dgram = craft(c.server(), {b.command, Command{CommandHeader{CommandType::kPing, true, false, 0xFF, 50}, Ping{}}});
+    CHECK(c.acks_out_after(dgram) == 0);  // neither the fragment nor the PING after it
+    CHECK(c.count(Counter::kDropBadFragment) == before + 1);
+  }
+  // A second fragment that disagrees with the first on totalLength is an error too.
+  CHECK(c.acks_out_after(craft(c.server(), {fragment(1, 1, 2, 0, 200, 0, payload)})) == 1);
+  CHECK(c.acks_out_after(craft(c.server(), {fragment(2, 1, 2, 1, 300, 100, payload)})) == 0);
+  CHECK(c.acks_out_after(craft(c.server(), {fragment(2, 1, 2, 1, 200, 100, payload)})) == 1);
+  REQUIRE(received(c.h.server()).empty());
+  c.h.flush();
+  REQUIRE(received(c.h.server()).size() == 1);
+  CHECK(received(c.h.server())[0].payload == std::vector<std::uint8_t>(200, 0xAB));
+  CHECK(c.server().stats().waiting_data == 0);
+}
+
+TEST_CASE("limits: the waiting-data budget bounds reassembly memory; send() refuses oversize") {
+  PeerConfig config = PeerConfig::server_defaults();
+  config.max_waiting_data = 64 * 1024;
+  Connected c(config);
+  // A reliable packet larger than the budget can never be reassembled: refused, unacked.
+  REQUIRE(c.h.client().peer.send(0, volley::test::pattern(100 * 1024, 1), PacketFlags::kReliable) == SendError::kOk);
+  c.h.run_for(2 * sim::kSecond);
+  CHECK(c.count(Counter::kDropWaitingDataLimit) > 0);
+  CHECK(c.server().stats().waiting_data <= config.max_waiting_data);
+  CHECK(received(c.h.server()).empty());
+  CHECK(c.server().send(0, volley::test::pattern(config.max_packet_size + 1, 1), PacketFlags::kReliable) ==
+        SendError::kTooLarge);
+  CHECK(c.server().send(7, volley::test::pattern(1, 1), PacketFlags::kReliable) == SendError::kBadChannel);
+}
+
+TEST_CASE("limits: header and pipeline drops are counted by reason") {
+  Connected c;
+  Peer& s = c.server();
+  const Command ping{CommandHeader{CommandType::kPing, true, false, 0xFF, 60}, Ping{}};
+  s.on_datagram(c.h.now(), std::vector<std::uint8_t>{0x00});
+  CHECK(c.count(Counter::kDropTruncatedHeader) == 1);
+  auto wrong_session = craft(s, {ping});
+  wrong_session[0] ^= 0x10;
+  s.on_datagram(c.h.now(), wrong_session);
+  CHECK(c.count(Counter::kDropWrongSession) == 1);
+  auto compressed = craft(s, {ping});
+  compressed[0] |= 0x40;
+  s.on_datagram(c.h.now(), compressed);
+  CHECK(c.count(Counter::kDropCompressedNotEnabled) == 1);
+  // Reliable command without header sentTime: parsing stops, no ack.
+  CHECK(c.acks_out_after(craft(s, {ping}, std::nullopt)) == 0);
+  CHECK(c.count(Counter::kDropAckWithoutSentTime) == 1);
+  // Data on a channel >= the count (0xFF too) stops the datagram.
+  const Command bad_channel{CommandHeader{CommandType::kSendReliable, true, false, 5, 1}, SendReliable{}};
+  CHECK(c.acks_out_after(craft(s, {bad_channel, ping})) == 0);
+  CHECK(c.count(Counter::kDropBadChannel) == 1);
+  // An unknown command number ends parsing; earlier commands keep their effect.
+  auto trailing = craft(s, {ping});
+  trailing.insert(trailing.end(), {0x0F, 0xFF, 0x00, 0x01});
+  CHECK(c.acks_out_after(trailing) == 1);
+  CHECK(c.count(Counter::kDropMalformedCommand) == 1);
+  // Window distance 7-8 is not acked; 9+ (old) is acked and discarded.
+  const Command far{CommandHeader{CommandType::kSendReliable, true, false, 0, 7 * 4096 + 5}, SendReliable{}};
+  CHECK(c.acks_out_after(craft(s, {far})) == 0);
+  const Command old{CommandHeader{CommandType::kSendReliable, true, false, 0, 0xF000}, SendReliable{}};
+  CHECK(c.acks_out_after(craft(s, {old})) == 1);
+  CHECK(c.count(Counter::kDropOutsideWindow) == 2);
+  CHECK(s.state() == PeerState::kConnected);
+}
+
+TEST_CASE("limits: random garbage and bit-flipped datagrams never crash a peer") {
+  VOLLEY_SEEDED_RNG(rng, 11);
+  Connected c;
+  std::vector<std::vector<std::uint8_t>> captured;
+  c.h.client().on_send = [&](TimePoint, Bytes d) { captured.emplace_back(d.begin(), d.end()); };
+  for (int i = 0; i < 50; ++i) c.h.client().peer.send(i % 2, volley::test::pattern(i * 97, i), PacketFlags::kReliable);
+  c.h.run_for(sim::kSecond);
+  REQUIRE(!captured.empty());
+  std::array<std::uint8_t, kMaxMtu> buf{};
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<std::uint8_t> d = captured[rng() % captured.size()];
+    const int mode = static_cast<int>(rng() % 3);
+    if (mode == 0) {
+      d.resize(rng() % 64);
+      for (auto& b : d) b = static_cast<std::uint8_t>(rng());
+    } else if (mode == 1) {
+      for (int f = 0; f < 3; ++f) d[rng() % d.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+    } else {
+      d.resize(rng() % (d.size() + 1));
+    }
+    c.server().on_datagram(c.h.now(), d);
+    while (c.server().poll_datagram(c.h.now(), buf) > 0) {}
+    while (c.server().poll_event()) {}
+    if (c.server().state() == PeerState::kDisconnected) break;
+  }
+  CHECK(c.server().counters().drops() > 0);
+}

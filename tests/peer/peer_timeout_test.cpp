@@ -1,0 +1,135 @@
+// Retransmission and timeout bounds (enet-protocol.md section 6) and keepalive (section 7):
+// the CONNECT retry timeline to a silent server, the give-up instant of an established peer
+// for several round-trip times, per-peer timeout knobs, silent reset of an unacknowledged
+// server slot, and no timeout over 10 idle virtual minutes while acks flow.
+#include "peer_test_util.hpp"
+
+using namespace volley;
+using namespace volley::protocol;
+using volley::test::connect_pair;
+using volley::test::last_disconnect;
+
+namespace {
+
+bool carries_reliable(Bytes datagram) { return datagram.size() >= 2 && (datagram[0] & 0x80) != 0; }
+
+// libenet gives up at the first check R(2^k - 1) with k >= 6 (rto reached 32 R) and at least the
+// minimum elapsed, or with the maximum elapsed.
+std::int64_t expected_give_up_ms(std::int64_t rto, std::int64_t limit = 32, std::int64_t min_ms = 5000,
+                                 std::int64_t max_ms = 30000) {
+  for (int k = 1; k < 40; ++k) {
+    const std::int64_t elapsed = rto * ((std::int64_t{1} << k) - 1);
+    const std::int64_t current_rto = rto << (k - 1);
+    if (elapsed >= max_ms || (current_rto >= limit * rto && elapsed >= min_ms)) return elapsed;
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("timeout: CONNECT to a silent server is resent at 0.5/1.5/3.5/7.5/15.5 s and fails at 31.5 s") {
+  sim::Harness h(sim::HarnessOptions{});
+  h.to_server().dead = true;
+  std::vector<TimePoint> sends;
+  const TimePoint start = h.now();
+  h.client().on_send = [&](TimePoint t, Bytes) { sends.push_back(t - start); };
+  h.connect(1, 0);
+  h.run_for(40 * sim::kSecond);
+  const std::vector<TimePoint> expected{0, 500 * sim::kMillisecond, 1500 * sim::kMillisecond,
+                                        3500 * sim::kMillisecond, 7500 * sim::kMillisecond,
+                                        15500 * sim::kMillisecond};
+  CHECK(sends == expected);
+  const auto* event = last_disconnect(h.client());
+  REQUIRE(event);
+  CHECK(event->reason == DisconnectReason::kTimeout);
+  CHECK(h.client().peer.state() == PeerState::kDisconnected);
+  CHECK(h.client().peer.counters()[Counter::kRetransmits] == 5);
+}
+
+TEST_CASE("timeout: an established peer gives up exactly when libenet would, for several RTTs") {
+  for (TimePoint one_way_ms : {1, 6, 40, 120, 300}) {
+    CAPTURE(one_way_ms);
+    sim::HarnessOptions o;
+    o.to_server.latency = o.to_client.latency = one_way_ms * sim::kMillisecond;
+    sim::Harness h(o);
+    TimePoint last_reliable_send = 0;
+    h.client().on_send = [&](TimePoint t, Bytes d) {
+      if (carries_reliable(d)) last_reliable_send = t;
+    };
+    REQUIRE(connect_pair(h));
+    h.run_for(20 * sim::kSecond);  // settle the RTT with pings
+    CHECK(h.client().events.size() == 1);
+    const auto s = h.client().peer.stats();
+    const std::int64_t rto = s.rtt_ms + 4 * s.rtt_variance_ms;
+    // A PING already in flight when the link dies is the first unacked command.
+    std::optional<TimePoint> first_unacked;
+    if (h.client().peer.stats().sent_unacked > 0) first_unacked = last_reliable_send;
+    h.to_client().dead = true;
+    h.client().on_send = [&](TimePoint t, Bytes d) {
+      if (!first_unacked && carries_reliable(d)) first_unacked = t;
+    };
+    REQUIRE(h.drive_until([&] { return last_disconnect(h.client()) != nullptr; }, 120 * sim::kSecond));
+    REQUIRE(first_unacked);
+    const std::int64_t gave_up_ms = (h.now() - *first_unacked) / sim::kMillisecond;
+    CHECK(gave_up_ms == expected_give_up_ms(rto));
+    CHECK(gave_up_ms >= 5000);
+    CHECK(gave_up_ms <= 61000);
+    CHECK(last_disconnect(h.client())->reason == DisconnectReason::kTimeout);
+    CHECK(last_disconnect(h.client())->data == 0);
+  }
+}
+
+TEST_CASE("timeout: per-peer knobs (enet_peer_timeout) shorten the give-up time") {
+  sim::Harness h(sim::HarnessOptions{});
+  REQUIRE(connect_pair(h));
+  h.run_for(5 * sim::kSecond);
+  h.client().peer.set_timeout(4, 1000, 2000);
+  h.client().peer.set_ping_interval(100);
+  const TimePoint dead_at = h.now();
+  h.to_client().dead = true;
+  REQUIRE(h.drive_until([&] { return last_disconnect(h.client()) != nullptr; }, 60 * sim::kSecond));
+  CHECK(h.now() - dead_at <= 2200 * sim::kMillisecond);
+  CHECK(h.now() - dead_at >= 1000 * sim::kMillisecond);
+}
+
+TEST_CASE("timeout: the server notices a vanished client; an unacked VERIFY resets the slot silently") {
+  sim::Harness h(sim::HarnessOptions{});
+  REQUIRE(connect_pair(h));
+  h.run_for(3 * sim::kSecond);
+  h.to_server().dead = true;  // the client goes silent
+  REQUIRE(h.drive_until([&] { return last_disconnect(h.server()) != nullptr; }, 60 * sim::kSecond));
+  CHECK(last_disconnect(h.server())->reason == DisconnectReason::kTimeout);
+
+  sim::Harness h2(sim::HarnessOptions{});
+  h2.to_client().dead = true;  // VERIFY_CONNECT never arrives
+  h2.connect(1, 0);
+  h2.run_for(2 * sim::kSecond);
+  CHECK(h2.server().peer.state() == PeerState::kAcknowledgingConnect);
+  h2.to_server().dead = true;
+  h2.run_for(60 * sim::kSecond);
+  CHECK(h2.server().peer.state() == PeerState::kDisconnected);
+  CHECK(h2.server().events.empty());  // the app never saw this connection
+}
+
+TEST_CASE("keepalive: an idle connection holds for 10 virtual minutes; pings every ~500 ms + RTT") {
+  sim::HarnessOptions o;
+  o.to_server.latency = o.to_client.latency = 20 * sim::kMillisecond;
+  o.to_server.jitter = o.to_client.jitter = 5 * sim::kMillisecond;
+  sim::Harness h(o);
+  REQUIRE(connect_pair(h));
+  const TimePoint start = h.now();
+  h.run_for(600 * sim::kSecond);
+  CHECK(h.now() - start == 600 * sim::kSecond);
+  CHECK(h.client().peer.state() == PeerState::kConnected);
+  CHECK(h.server().peer.state() == PeerState::kConnected);
+  CHECK(h.client().events.size() == 1);
+  CHECK(h.server().events.size() == 1);
+  const auto pings = h.client().peer.counters()[Counter::kPingsOut];
+  CHECK(pings >= 600 * 1000 / 560);
+  CHECK(pings <= 600 * 1000 / 500 + 2);
+  CHECK(h.server().peer.counters()[Counter::kPingsOut] >= 1000);
+  CHECK(h.client().peer.counters().drops() == 0);
+  const auto s = h.client().peer.stats();
+  CHECK(s.rtt_ms >= 40);
+  CHECK(s.rtt_ms <= 55);
+}
