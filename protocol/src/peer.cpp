@@ -125,6 +125,11 @@ PeerStats Peer::stats() const noexcept {
   s.packet_loss_variance = p.packet_loss_variance;
   s.packet_throttle = p.throttle.throttle;
   s.packet_throttle_limit = p.throttle.limit;
+  s.packet_throttle_interval_ms = p.throttle.interval_ms;
+  s.packet_throttle_acceleration = p.throttle.acceleration;
+  s.packet_throttle_deceleration = p.throttle.deceleration;
+  s.remote_incoming_bandwidth = p.remote_incoming_bandwidth;
+  s.remote_outgoing_bandwidth = p.remote_outgoing_bandwidth;
   s.window_size = p.window_size;
   s.mtu = p.mtu;
   s.reliable_data_in_transit = p.reliable_data_in_transit;

@@ -89,6 +89,11 @@ struct PeerStats {
   std::uint32_t packet_loss_variance = 0;
   std::uint32_t packet_throttle = 0;  // 0..32
   std::uint32_t packet_throttle_limit = 0;
+  std::uint32_t packet_throttle_interval_ms = 0;
+  std::uint32_t packet_throttle_acceleration = 0;
+  std::uint32_t packet_throttle_deceleration = 0;
+  std::uint32_t remote_incoming_bandwidth = 0;  // as declared by the remote (CONNECT / VERIFY / 8A)
+  std::uint32_t remote_outgoing_bandwidth = 0;
   std::uint32_t window_size = 0;
   std::uint32_t mtu = 0;
   std::uint32_t reliable_data_in_transit = 0;
