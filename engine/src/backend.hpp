@@ -37,6 +37,7 @@ struct DatapathParams {
   std::size_t max_datagram_bytes = 2048;
   std::size_t batch = 64;
   std::size_t recv_buffers = 512;
+  bool udp_gso = true;
   Stats* stats = nullptr;  // backends add kSyscalls, kSubmissions, kTruncated, kRecvExhausted,
                            // kRecvErrors; the loop counts the rest
   DatapathSink* sink = nullptr;

@@ -1,15 +1,19 @@
 // epoll datapath: readiness on a non-blocking socket turned into completion batches with
 // recvmmsg/sendmmsg (up to params.batch datagrams per system call) and an eventfd for wake-ups.
 // Sends complete synchronously inside submit(); EAGAIN arms EPOLLOUT and reports on_writable().
+// Runs of datagrams to one destination go out as UDP GSO messages (see send_batch.hpp).
 #ifdef __linux__
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "backend.hpp"
+#include "send_batch.hpp"
 
 namespace volley::engine {
 namespace {
@@ -22,7 +26,7 @@ constexpr std::uint64_t kSocketTag = 2;
 
 class EpollDatapath final : public Datapath {
  public:
-  explicit EpollDatapath(const DatapathParams& params) : p_(params) {}
+  explicit EpollDatapath(const DatapathParams& params) : p_(params), gso_(params.udp_gso) {}
   ~EpollDatapath() override { shutdown(); }
 
   bool init(std::string* error) {
@@ -44,6 +48,8 @@ class EpollDatapath final : public Datapath {
     views_.resize(n);
     send_iov_.resize(n);
     send_msgs_.resize(n);
+    send_cmsgs_.resize(n);
+    msg_ops_.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
       recv_iov_[i].iov_base = recv_bytes_.data() + i * p_.max_datagram_bytes;
       recv_iov_[i].iov_len = p_.max_datagram_bytes;
@@ -57,17 +63,17 @@ class EpollDatapath final : public Datapath {
     if (write_blocked_) return 0;
     std::size_t taken = 0;
     while (taken < ops.size()) {
-      const std::size_t n = std::min(ops.size() - taken, p_.batch);
-      for (std::size_t i = 0; i < n; ++i) {
-        SendOp* op = ops[taken + i];
-        send_iov_[i] = {op->data, op->size};
-        send_msgs_[i] = {};
-        send_msgs_[i].msg_hdr.msg_name = const_cast<void*>(op->to.sockaddr());
-        send_msgs_[i].msg_hdr.msg_namelen = static_cast<socklen_t>(op->to.size());
-        send_msgs_[i].msg_hdr.msg_iov = &send_iov_[i];
-        send_msgs_[i].msg_hdr.msg_iovlen = 1;
+      // One sendmmsg: up to `batch` messages over up to `batch` datagrams (iovecs).
+      std::size_t messages = 0;
+      std::size_t covered = 0;
+      while (taken + covered < ops.size() && messages < p_.batch && covered < p_.batch) {
+        const auto rest = ops.subspan(taken + covered);
+        const std::size_t run = gso_ ? gso_run(rest, p_.batch - covered) : 1;
+        fill_message(messages, rest.first(run), covered);
+        msg_ops_[messages++] = run;
+        covered += run;
       }
-      const int sent = sendmmsg(p_.socket, send_msgs_.data(), static_cast<unsigned>(n), 0);
+      const int sent = sendmmsg(p_.socket, send_msgs_.data(), static_cast<unsigned>(messages), 0);
       add(Counter::kSyscalls, 1);
       if (sent < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -75,15 +81,19 @@ class EpollDatapath final : public Datapath {
           return taken;
         }
         if (errno == EINTR) continue;
-        // The first datagram was refused (EMSGSIZE, EPERM, unreachable...): report it alone
-        // and carry on with the rest.
-        p_.sink->on_sent(ops[taken], SendResult::kFailed);
-        ++taken;
+        if (msg_ops_[0] > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+          gso_ = false;  // the route's device cannot segment: send datagram by datagram
+          continue;
+        }
+        // The first message was refused (EMSGSIZE, EPERM, unreachable...): report its
+        // datagrams and carry on with the rest.
+        for (std::size_t i = 0; i < msg_ops_[0]; ++i) p_.sink->on_sent(ops[taken++], SendResult::kFailed);
         continue;
       }
-      add(Counter::kSubmissions, static_cast<std::uint64_t>(sent));
-      for (int i = 0; i < sent; ++i) p_.sink->on_sent(ops[taken + i], SendResult::kSent);
-      taken += static_cast<std::size_t>(sent);
+      for (int m = 0; m < sent; ++m) {
+        add(Counter::kSubmissions, 1);
+        for (std::size_t i = 0; i < msg_ops_[m]; ++i) p_.sink->on_sent(ops[taken++], SendResult::kSent);
+      }
     }
     return taken;
   }
@@ -131,6 +141,28 @@ class EpollDatapath final : public Datapath {
     return false;
   }
   void add(Counter c, std::uint64_t n) noexcept { (*p_.stats)[c] += n; }
+
+  // Message `m` carries `run` datagrams whose iovecs start at send_iov_[first_iov]; more than
+  // one means a GSO message segmented by the kernel at the first datagram's size.
+  void fill_message(std::size_t m, std::span<SendOp* const> run, std::size_t first_iov) {
+    for (std::size_t i = 0; i < run.size(); ++i) send_iov_[first_iov + i] = {run[i]->data, run[i]->size};
+    msghdr& h = send_msgs_[m].msg_hdr;
+    h = {};
+    h.msg_name = const_cast<void*>(run[0]->to.sockaddr());
+    h.msg_namelen = static_cast<socklen_t>(run[0]->to.size());
+    h.msg_iov = &send_iov_[first_iov];
+    h.msg_iovlen = run.size();
+    if (run.size() > 1) {
+      h.msg_control = &send_cmsgs_[m];
+      h.msg_controllen = sizeof(GsoControl);
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+      const auto segment = static_cast<std::uint16_t>(run[0]->size);
+      std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+    }
+  }
 
   void arm_writable(bool on) {
     if (write_blocked_ == on) return;
@@ -187,8 +219,14 @@ class EpollDatapath final : public Datapath {
   std::vector<sockaddr_storage> recv_names_;
   std::vector<mmsghdr> recv_msgs_;
   std::vector<DatagramView> views_;
+  struct GsoControl {
+  alignas(cmsghdr) char space[CMSG_SPACE(sizeof(std::uint16_t))];
+};
   std::vector<iovec> send_iov_;
   std::vector<mmsghdr> send_msgs_;
+  std::vector<GsoControl> send_cmsgs_;
+  std::vector<std::size_t> msg_ops_;  // datagrams carried by each message of the current call
+  bool gso_ = true;
 };
 
 }  // namespace

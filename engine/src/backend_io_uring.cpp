@@ -1,9 +1,11 @@
 // io_uring datapath: one multishot recvmsg fed by a provided-buffer ring (re-armed whenever a
 // completion arrives without IORING_CQE_F_MORE), sends as sendmsg SQEs submitted together with
-// the next wait in a single io_uring_enter, and a read armed on an eventfd for cross-thread
+// the next wait in a single io_uring_enter (runs to one destination as one UDP GSO message, see
+// send_batch.hpp), and a read armed on an eventfd for cross-thread
 // wake-ups. -ENOBUFS (buffer ring empty) and MSG_TRUNC are counted, never delivered.
 #ifdef __linux__
 #include <liburing.h>
+#include <netinet/udp.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "send_batch.hpp"
 
 namespace volley::engine {
 namespace {
@@ -54,9 +57,27 @@ unsigned round_up_pow2(std::size_t n) {
   return p;
 }
 
+struct GsoSlot {
+  iovec iov[kMaxGsoSegments];
+  SendOp* ops[kMaxGsoSegments];
+  std::size_t count;
+};
+
+struct GsoControl {
+  alignas(cmsghdr) char space[CMSG_SPACE(sizeof(std::uint16_t))];
+};
+
+// Lives in SendOp::scratch of the first datagram of each sendmsg, until its completion.
+struct SendScratch {
+  msghdr msg;
+  iovec iov;
+  GsoControl control;
+  GsoSlot* slot;  // null for a single datagram
+};
+
 class IoUringDatapath final : public Datapath {
  public:
-  explicit IoUringDatapath(const DatapathParams& params) : p_(params) {}
+  explicit IoUringDatapath(const DatapathParams& params) : p_(params), gso_(params.udp_gso) {}
   ~IoUringDatapath() override { shutdown(); }
 
   bool init(std::string* error) {
@@ -97,26 +118,45 @@ class IoUringDatapath final : public Datapath {
 
   std::size_t submit(std::span<SendOp* const> ops) override {
     std::size_t taken = 0;
-    for (SendOp* op : ops) {
+    while (taken < ops.size()) {
+      const auto rest = ops.subspan(taken);
+      const std::size_t run = gso_ ? gso_run(rest, kMaxGsoSegments) : 1;
       io_uring_sqe* sqe = next_sqe();
       if (sqe == nullptr) break;
-      struct Scratch {
-        msghdr msg;
-        iovec iov;
-      };
-      static_assert(sizeof(Scratch) <= sizeof(op->scratch));
-      auto* s = new (op->scratch) Scratch{};
-      s->iov = {op->data, op->size};
-      s->msg.msg_name = const_cast<void*>(op->to.sockaddr());
-      s->msg.msg_namelen = static_cast<socklen_t>(op->to.size());
-      s->msg.msg_iov = &s->iov;
-      s->msg.msg_iovlen = 1;
+      SendOp* first = rest[0];
+      static_assert(sizeof(SendScratch) <= sizeof(first->scratch));
+      auto* s = new (first->scratch) SendScratch{};
+      s->msg.msg_name = const_cast<void*>(first->to.sockaddr());
+      s->msg.msg_namelen = static_cast<socklen_t>(first->to.size());
+      if (run == 1) {
+        s->iov = {first->data, first->size};
+        s->msg.msg_iov = &s->iov;
+        s->msg.msg_iovlen = 1;
+      } else {
+        // A GSO message: its iovecs and the ops it carries live in a slot until completion.
+        s->slot = acquire_slot();
+        s->slot->count = run;
+        for (std::size_t i = 0; i < run; ++i) {
+          s->slot->iov[i] = {rest[i]->data, rest[i]->size};
+          s->slot->ops[i] = rest[i];
+        }
+        s->msg.msg_iov = s->slot->iov;
+        s->msg.msg_iovlen = run;
+        s->msg.msg_control = &s->control;
+        s->msg.msg_controllen = sizeof(s->control);
+        cmsghdr* c = CMSG_FIRSTHDR(&s->msg);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+        const auto segment = static_cast<std::uint16_t>(first->size);
+        std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+      }
       io_uring_prep_sendmsg(sqe, p_.socket, &s->msg, 0);
-      io_uring_sqe_set_data(sqe, op);
+      io_uring_sqe_set_data(sqe, first);
       ++sends_in_flight_;
-      ++taken;
+      add(Counter::kSubmissions, 1);
+      taken += run;
     }
-    add(Counter::kSubmissions, taken);
     return taken;
   }
 
@@ -175,6 +215,16 @@ class IoUringDatapath final : public Datapath {
 
  private:
   void add(Counter c, std::uint64_t n) noexcept { (*p_.stats)[c] += n; }
+
+  GsoSlot* acquire_slot() {
+    if (free_slots_.empty()) {
+      slots_.push_back(std::make_unique<GsoSlot>());
+      return slots_.back().get();
+    }
+    GsoSlot* slot = free_slots_.back();
+    free_slots_.pop_back();
+    return slot;
+  }
 
   void enter_submit() {
     io_uring_submit(&ring_);
@@ -322,7 +372,15 @@ class IoUringDatapath final : public Datapath {
       const SendResult result = cqe.res >= 0           ? SendResult::kSent
                                 : cqe.res == -ECANCELED ? SendResult::kCancelled
                                                         : SendResult::kFailed;
-      p_.sink->on_sent(op, result);
+      GsoSlot* slot = reinterpret_cast<SendScratch*>(op->scratch)->slot;
+      if (slot == nullptr) {
+        p_.sink->on_sent(op, result);
+        return;
+      }
+      // A device that cannot segment fails the whole message; later runs go one by one.
+      if (cqe.res == -EIO || cqe.res == -EINVAL || cqe.res == -EOPNOTSUPP) gso_ = false;
+      for (std::size_t i = 0; i < slot->count; ++i) p_.sink->on_sent(slot->ops[i], result);
+      free_slots_.push_back(slot);
     }
   }
 
@@ -360,6 +418,9 @@ class IoUringDatapath final : public Datapath {
   std::vector<DatagramView> views_;
   std::vector<unsigned short> view_bids_;
   std::size_t view_count_ = 0;
+  std::vector<std::unique_ptr<GsoSlot>> slots_;
+  std::vector<GsoSlot*> free_slots_;
+  bool gso_ = true;
 };
 
 }  // namespace

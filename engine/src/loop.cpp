@@ -52,6 +52,7 @@ class Loop::Impl final : public DatapathSink {
     params.max_datagram_bytes = config_.max_datagram_bytes;
     params.batch = config_.batch;
     params.recv_buffers = config_.recv_buffers;
+    params.udp_gso = config_.udp_gso;
     params.stats = &stats_;
     params.sink = this;
     SelectedDatapath selected = select_datapath(config_.backend, params);

@@ -136,7 +136,7 @@ void check_echo(const EchoResult& r, std::uint32_t total) {
 
 }  // namespace
 
-TEST_CASE("loop: loopback echo of 100,000 paced datagrams loses nothing") {
+TEST_CASE("loop: loopback echo of 100000 paced datagrams loses nothing") {
   constexpr std::uint32_t kTotal = 100'000;
   for (const Backend backend : backends_under_test()) {
     CAPTURE(backend_name(backend));

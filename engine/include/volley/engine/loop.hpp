@@ -78,6 +78,8 @@ struct LoopConfig {
   std::size_t batch = 64;                  // datagrams per recvmmsg/sendmmsg/completion batch
   std::size_t recv_buffers = 512;          // io_uring provided buffers / IOCP receives in flight
   std::size_t max_queued_sends = 8192;     // beyond this, send() drops and counts
+  // Linux: send runs of equal-size datagrams to one destination as one UDP GSO message.
+  bool udp_gso = true;
   DatagramHandler on_datagrams;
   // Where startup notes (such as a backend fallback reason) go; default: stderr.
   std::function<void(std::string_view)> log;
