@@ -92,15 +92,17 @@ bool fragment_fields_ok(const SendFragment& f, const PeerConfig& config) {
          !f.payload.empty() && f.total_length >= f.fragment_count;
 }
 
-// Copies one fragment into its reassembly buffer; true when this was the last missing one.
-bool absorb_fragment(IncomingCommand& target, const SendFragment& f) {
+enum class Absorbed : std::uint8_t { kDuplicate, kPartial, kComplete };
+
+// Copies one fragment into its reassembly buffer.
+Absorbed absorb_fragment(IncomingCommand& target, const SendFragment& f) {
   const std::uint32_t word = f.fragment_number / 32, bit = 1u << (f.fragment_number % 32);
-  if (target.fragment_bits[word] & bit) return false;
+  if (target.fragment_bits[word] & bit) return Absorbed::kDuplicate;
   target.fragment_bits[word] |= bit;
   --target.fragments_remaining;
   const std::size_t length = std::min<std::size_t>(f.payload.size(), target.data.size() - f.fragment_offset);
   std::memcpy(target.data.data() + f.fragment_offset, f.payload.data(), length);
-  return target.fragments_remaining == 0;
+  return target.fragments_remaining == 0 ? Absorbed::kComplete : Absorbed::kPartial;
 }
 
 bool same_packet(const IncomingCommand& held, CommandType type, const SendFragment& f) {
@@ -139,7 +141,9 @@ Handled Peer::Impl::handle_send_fragment(const Command& command) {
                                           f.fragment_count, &target);
     if (queued == Handled::kStop || !target) return Handled::kStop;
   }
-  if (absorb_fragment(*target, f)) dispatch_reliable(command.header.channel);
+  const Absorbed absorbed = absorb_fragment(*target, f);
+  if (absorbed == Absorbed::kDuplicate) counters.add(Counter::kDropDuplicate);  // still acked
+  if (absorbed == Absorbed::kComplete) dispatch_reliable(command.header.channel);
   return Handled::kOk;
 }
 
@@ -175,7 +179,9 @@ Handled Peer::Impl::handle_send_unreliable_fragment(const Command& command) {
                                           f.start_sequence, {}, f.total_length, f.fragment_count, &target);
     if (queued == Handled::kStop || !target) return Handled::kStop;
   }
-  if (absorb_fragment(*target, f)) dispatch_unreliable(command.header.channel);
+  const Absorbed absorbed = absorb_fragment(*target, f);
+  if (absorbed == Absorbed::kDuplicate) counters.add(Counter::kDropDuplicate);
+  if (absorbed == Absorbed::kComplete) dispatch_unreliable(command.header.channel);
   return Handled::kOk;
 }
 

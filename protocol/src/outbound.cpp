@@ -64,37 +64,65 @@ void Peer::Impl::write_acks(Assembly& a) {
   }
 }
 
+// The sender windows of enet_protocol_check_outgoing_commands for one reliable command; sets
+// the sticky window_wrap / window_exceeded flags exactly as libenet's pass does.
+bool Peer::Impl::reliable_blocked(const OutgoingCommand& command, bool& window_wrap,
+                                  bool& window_exceeded) {
+  const std::uint8_t channel_id = command.header.channel;
+  if (channel_id < channels.size()) {
+    const detail::Channel& channel = channels[channel_id];
+    const std::uint16_t window = command.header.reliable_sequence / detail::kReliableWindowSize;
+    // A never-sent command opening a new window waits while the previous window is full or
+    // any of the next ten windows still has unacked commands.
+    const std::uint32_t mask = (1u << (detail::kFreeReliableWindows + 2)) - 1;
+    const std::uint16_t busy = static_cast<std::uint16_t>(
+        (mask << window) | (mask >> (detail::kReliableWindows - window)));
+    if (!window_wrap && command.send_attempts < 1 &&
+        command.header.reliable_sequence % detail::kReliableWindowSize == 0 &&
+        (channel.reliable_windows[(window + detail::kReliableWindows - 1) % detail::kReliableWindows] >=
+             detail::kReliableWindowSize ||
+         (channel.used_reliable_windows & busy) != 0))
+      window_wrap = true;
+    if (window_wrap) return true;
+  }
+  if (command.packet) {
+    if (!window_exceeded && reliable_data_in_transit + command.fragment_length >
+                                detail::reliable_byte_window(throttle, window_size, mtu))
+      window_exceeded = true;
+    if (window_exceeded) return true;
+  }
+  return false;
+}
+
+// First (or repeated) transmission of a reliable command: window counters, RTO, sent list.
+void Peer::Impl::mark_reliable_sent(TimePoint now, OutgoingCommand& command) {
+  const std::uint8_t channel_id = command.header.channel;
+  if (channel_id < channels.size() && command.send_attempts < 1) {
+    detail::Channel& channel = channels[channel_id];
+    const std::uint16_t window = command.header.reliable_sequence / detail::kReliableWindowSize;
+    channel.used_reliable_windows |= static_cast<std::uint16_t>(1u << window);
+    ++channel.reliable_windows[window];
+  }
+  ++command.send_attempts;
+  if (!command.rto_ms) {
+    command.rto_ms = detail::initial_rto_ms(rtt);
+    command.rto_limit_ms = timeout_limit * *command.rto_ms;
+  }
+  if (sent_reliable.empty()) next_timeout_ms = whole_ms(now) + *command.rto_ms;
+  command.sent_time = now;
+  reliable_data_in_transit += command.fragment_length;
+}
+
 // enet_protocol_check_outgoing_commands; returns libenet's canPing.
 bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
   bool window_exceeded = false, window_wrap = false, can_ping = true;
   auto it = outgoing.begin();
   while (it != outgoing.end()) {
     OutgoingCommand& command = *it;
-    detail::Channel* channel = nullptr;
-    std::uint16_t window = 0;
     if (command.header.acknowledge) {
-      channel = command.header.channel < channels.size() ? &channels[command.header.channel] : nullptr;
-      window = command.header.reliable_sequence / detail::kReliableWindowSize;
-      if (channel) {
-        // A never-sent command opening a new window waits while the previous window is full or
-        // any of the next ten windows still has unacked commands.
-        const std::uint32_t mask = (1u << (detail::kFreeReliableWindows + 2)) - 1;
-        const std::uint16_t busy = static_cast<std::uint16_t>(
-            (mask << window) | (mask >> (detail::kReliableWindows - window)));
-        if (!window_wrap && command.send_attempts < 1 &&
-            command.header.reliable_sequence % detail::kReliableWindowSize == 0 &&
-            (channel->reliable_windows[(window + detail::kReliableWindows - 1) %
-                                       detail::kReliableWindows] >= detail::kReliableWindowSize ||
-             (channel->used_reliable_windows & busy) != 0))
-          window_wrap = true;
-        if (window_wrap) { ++it; continue; }
-      }
-      if (command.packet) {
-        if (!window_exceeded &&
-            reliable_data_in_transit + command.fragment_length >
-                detail::reliable_byte_window(throttle, window_size, mtu))
-          window_exceeded = true;
-        if (window_exceeded) { ++it; continue; }
+      if (reliable_blocked(command, window_wrap, window_exceeded)) {
+        ++it;
+        continue;
       }
       can_ping = false;
     }
@@ -106,19 +134,8 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
     }
     auto current = it++;
     if (command.header.acknowledge) {
-      if (channel && command.send_attempts < 1) {
-        channel->used_reliable_windows |= static_cast<std::uint16_t>(1u << window);
-        ++channel->reliable_windows[window];
-      }
-      ++command.send_attempts;
-      if (!command.rto_ms) {
-        command.rto_ms = detail::initial_rto_ms(rtt);
-        command.rto_limit_ms = timeout_limit * *command.rto_ms;
-      }
-      if (sent_reliable.empty()) next_timeout_ms = whole_ms(now) + *command.rto_ms;
-      command.sent_time = now;
+      mark_reliable_sent(now, command);
       a.sent_time = true;
-      reliable_data_in_transit += command.fragment_length;
       encode_into(a, Command{command.header, command.body});
       sent_reliable.splice(sent_reliable.end(), outgoing, current);
     } else {

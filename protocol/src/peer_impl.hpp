@@ -163,6 +163,8 @@ struct Peer::Impl {
   std::size_t assemble(TimePoint now, MutableBytes out, bool service_timers);
   void write_acks(Assembly& a);
   bool write_outgoing(TimePoint now, Assembly& a);
+  bool reliable_blocked(const detail::OutgoingCommand& command, bool& window_wrap, bool& window_exceeded);
+  void mark_reliable_sent(TimePoint now, detail::OutgoingCommand& command);
   bool encode_into(Assembly& a, const Command& command);
   void update_packet_loss(TimePoint now);
   bool ping_due(TimePoint now) const;

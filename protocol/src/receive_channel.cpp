@@ -6,6 +6,7 @@
 // delivered at once instead of possibly behind waiting unreliable ones (allowed by 4.6), and
 // bytes of discarded queued packets are returned to the waiting-data budget (1.3.17 leaks them).
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "peer_impl.hpp"
@@ -27,6 +28,24 @@ Delivery delivery_for(CommandType type) {
 }
 
 }  // namespace
+
+namespace detail {
+
+// Where a command goes in a channel's receive queue, ordered by distance ahead of `current`
+// (then by USN for unreliable ones); nullopt for a duplicate of a queued command.
+std::optional<std::list<IncomingCommand>::iterator> insert_position(std::list<IncomingCommand>& list,
+                                                                    std::uint16_t r, std::uint16_t current,
+                                                                    bool reliable, std::uint16_t usn) {
+  const std::uint16_t key = ahead_of(r, current);
+  for (auto it = list.begin(); it != list.end(); ++it) {
+    const std::uint16_t other = ahead_of(it->reliable_sequence, current);
+    if (other == key && (reliable || it->unreliable_sequence == usn)) return std::nullopt;
+    if (other > key || (!reliable && other == key && it->unreliable_sequence > usn)) return it;
+  }
+  return list.end();
+}
+
+}  // namespace detail
 
 // Both failures stop the datagram, as in libenet; the state is tested first so that data still
 // arriving after a local disconnect (channels already released) is counted as wrong-state.
@@ -72,29 +91,11 @@ Handled Peer::Impl::queue_incoming(const CommandHeader& header, CommandType type
 
   const bool reliable = type == CommandType::kSendReliable || type == CommandType::kSendFragment;
   auto& list = reliable ? channel.incoming_reliable : channel.incoming_unreliable;
-  auto position = list.end();
-  if (reliable) {
-    if (r == current) return discard(Counter::kDropDuplicate);
-    const std::uint16_t key = detail::ahead_of(r, current);
-    for (auto it = list.begin(); it != list.end(); ++it) {
-      const std::uint16_t other = detail::ahead_of(it->reliable_sequence, current);
-      if (other == key) return discard(Counter::kDropDuplicate);
-      if (other > key) { position = it; break; }
-    }
-  } else {
-    if (r == current && unreliable_sequence <= channel.incoming_unreliable_sequence)
-      return discard(Counter::kDropStaleUnreliable);
-    const std::uint16_t key = detail::ahead_of(r, current);
-    for (auto it = list.begin(); it != list.end(); ++it) {
-      const std::uint16_t other = detail::ahead_of(it->reliable_sequence, current);
-      if (other == key && it->unreliable_sequence == unreliable_sequence)
-        return discard(Counter::kDropDuplicate);
-      if (other > key || (other == key && it->unreliable_sequence > unreliable_sequence)) {
-        position = it;
-        break;
-      }
-    }
-  }
+  if (reliable && r == current) return discard(Counter::kDropDuplicate);
+  if (!reliable && r == current && unreliable_sequence <= channel.incoming_unreliable_sequence)
+    return discard(Counter::kDropStaleUnreliable);
+  const auto position = detail::insert_position(list, r, current, reliable, unreliable_sequence);
+  if (!position) return discard(Counter::kDropDuplicate);
   const std::size_t length = fragment_count > 0 ? total_length : payload.size();
   if (total_waiting_data + length > config.max_waiting_data) {
     counters.add(Counter::kDropWaitingDataLimit);
@@ -113,7 +114,7 @@ Handled Peer::Impl::queue_incoming(const CommandHeader& header, CommandType type
     command.data.assign(payload.begin(), payload.end());
   }
   total_waiting_data += length;
-  auto inserted = list.insert(position, std::move(command));
+  auto inserted = list.insert(*position, std::move(command));
   *queued = &*inserted;
   if (fragment_count == 0) {
     if (reliable) dispatch_reliable(header.channel);
