@@ -4,6 +4,8 @@
 // (enet_protocol_handle_verify_connect). enet-protocol.md sections 3.1 and 3.2.
 #include <algorithm>
 
+#include "volley/protocol/datagram.hpp"
+
 #include "peer_impl.hpp"
 
 namespace volley::protocol {
@@ -127,6 +129,23 @@ Handled Peer::Impl::handle_verify_connect(const Command& command) {
   remote_outgoing_bandwidth = v.outgoing_bandwidth;
   notify_connect("verify_connect received");
   return Handled::kOk;
+}
+
+std::size_t encode_refusal(const ConnectRequest& request, std::uint32_t reason,
+                           const PeerConfig& config, MutableBytes out) noexcept {
+  Header header;
+  header.peer_id = static_cast<std::uint16_t>(request.params.outgoing_peer_id & kMaxPeerId);
+  const std::size_t header_bytes = encode_header(header, config.checksum, out);
+  if (header_bytes == 0) return 0;
+  const Command refusal{CommandHeader{CommandType::kDisconnect, false, true, kPeerLevelChannel, 1},
+                        Disconnect{reason}};
+  const std::size_t command_bytes = encode_command(refusal, out.subspan(header_bytes));
+  if (command_bytes == 0) return 0;
+  FinishOptions options;
+  options.checksum = config.checksum;
+  options.seed = request.params.connect_id;
+  return finish_datagram(out.first(header_bytes + command_bytes),
+                         header_bytes - (config.checksum ? kChecksumSize : 0), options);
 }
 
 }  // namespace volley::protocol

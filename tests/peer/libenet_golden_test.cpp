@@ -383,3 +383,40 @@ TEST_CASE("golden: our server disconnects a stock libenet client with a data wor
     enet_host_destroy(client);
   }
 }
+
+TEST_CASE("golden: fast refusal (3.5) ends a stock libenet client's CONNECT with the reason") {
+  enet_library();
+  for (const Mode& mode : kModes) {
+    const std::string mode_name = mode.name;
+    CAPTURE(mode_name);
+    const PeerConfig config = config_for(mode);
+    UdpSocket socket;
+    ENetHost* client = enet_host_create(nullptr, 1, 1, 0, 0);
+    REQUIRE(client != nullptr);
+    configure(client, mode);
+    ENetAddress address{};
+    enet_address_set_host_ip(&address, "127.0.0.1");
+    address.port = socket.port();
+    REQUIRE(enet_host_connect(client, &address, 1, 0) != nullptr);
+    std::optional<std::uint32_t> refused;
+    bool answered = false;
+    auto step = [&] {
+      ENetEvent event;
+      while (enet_host_service(client, &event, 0) > 0)
+        if (event.type == ENET_EVENT_TYPE_DISCONNECT) refused = event.data;
+      std::array<std::uint8_t, 65536> buf{};
+      while (auto got = socket.receive(buf)) {
+        const auto request = peek_connect(Bytes(buf.data(), got->first), config);
+        if (!request || answered) continue;
+        std::array<std::uint8_t, kMaxMtu> out{};
+        const std::size_t n = encode_refusal(*request, 0xFULL, config, out);
+        REQUIRE(n > 0);
+        socket.send_to(got->second, Bytes(out.data(), n));
+        answered = true;
+      }
+    };
+    REQUIRE(wait_for(step, [&] { return refused.has_value(); }, 5));
+    CHECK(*refused == 0xF);
+    enet_host_destroy(client);
+  }
+}

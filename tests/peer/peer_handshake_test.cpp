@@ -2,6 +2,8 @@
 // Appendix B (plain and CRC mode), session rotation across reconnects, MTU / window / channel
 // negotiation, connect data word, VERIFY_CONNECT checks, duplicate CONNECT and VERIFY handling.
 #include <array>
+#include <set>
+#include <string_view>
 
 #include "peer_test_util.hpp"
 
@@ -222,5 +224,33 @@ TEST_CASE("handshake: under heavy loss the CONNECT / VERIFY retransmissions stil
     } else {
       CHECK(h.server().events.front().data == 7);
     }
+  }
+}
+
+TEST_CASE("handshake: in ACKNOWLEDGING_CONNECT only the VERIFY_CONNECT's ack is accepted") {
+  Wire w;
+  Peer client(PeerRole::kClient, 0);
+  Peer server(PeerRole::kServer, 0);
+  client.connect(from_ms(100), 1, 0, {1, 1, 1, 1});
+  server.on_datagram(from_ms(101), w.poll(client, from_ms(100)));
+  (void)w.poll(server, from_ms(101));
+  // ACK for (ch 0xFF, RSN 7), then a PING: the wrong ack stops the datagram.
+  server.on_datagram(from_ms(102), hex("80 00 00 66 01 FF 00 07 00 07 00 65 85 FF 00 02"));
+  CHECK(server.state() == PeerState::kAcknowledgingConnect);
+  CHECK(server.counters()[Counter::kDropUnexpectedAck] == 1);
+  // The right one connects, and the PING behind it in the same datagram is accepted and acked.
+  server.on_datagram(from_ms(103), hex("80 00 00 67 01 FF 00 01 00 01 00 65 85 FF 00 02"));
+  CHECK(server.state() == PeerState::kConnected);
+  const auto reply = w.poll(server, from_ms(103));
+  CHECK(to_hex(reply) == to_hex(hex("00 00 01 FF 00 02 00 02 00 67")));
+}
+
+TEST_CASE("counters: every counter has a unique snake_case name usable as a JSON key") {
+  std::set<std::string_view> names;
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    const auto name = counter_name(static_cast<Counter>(i));
+    CHECK(name != "?");
+    CHECK(names.insert(name).second);
+    for (char c : name) CHECK(((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'));
   }
 }

@@ -113,6 +113,14 @@ struct ConnectRequest {
 // range decoding and CRC (seed 0) per `config`. nullopt for anything else.
 std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& config) noexcept;
 
+// Fast refusal (enet-protocol.md 3.5, not done by libenet): one DISCONNECT (44 FF, RSN 1)
+// carrying `reason`, addressed to the CONNECT's client slot with session 0 and no sentTime, CRC
+// seeded with the connectID in checksum mode. A CONNECTING stock client reports a disconnect
+// with data = reason at once. Needs no server slot. Returns the datagram length (0 if `out` is
+// too small).
+std::size_t encode_refusal(const ConnectRequest& request, std::uint32_t reason,
+                           const PeerConfig& config, MutableBytes out) noexcept;
+
 struct StateTransition {
   PeerState from;
   PeerState to;
