@@ -27,15 +27,6 @@ trap cleanup EXIT
 
 "$wineserver" -p
 "$wine" wineboot --init >/dev/null 2>&1
-"$wineserver" -w 2>/dev/null &   # returns when the prefix's boot-time processes are done
-boot_wait=$!
-for _ in $(seq 1 60); do
-  kill -0 "$boot_wait" 2>/dev/null || break
-  # -w waits for every client; with -p the server itself stays, so stop waiting after a bit.
-  sleep 0.5
-done
-kill "$boot_wait" 2>/dev/null || true
-wait "$boot_wait" 2>/dev/null || true
 
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake --preset mingw >/dev/null
