@@ -71,7 +71,8 @@ class Loop::Impl final : public DatapathSink {
   }
 
   void run() {
-    assert(datapath_ && "run() after close()");
+    assert(!closed_ && "run() after close()");
+    if (closed_) return;
     while (!stop_.load(std::memory_order_acquire)) iterate();
     stop_.store(false, std::memory_order_release);
   }
