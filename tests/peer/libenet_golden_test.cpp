@@ -348,7 +348,7 @@ TEST_CASE("golden: a stock libenet client against our server-role Peer, every de
   }
 }
 
-TEST_CASE("golden: our server disconnects a stock libenet client with a data word; disconnect_now too") {
+TEST_CASE("golden: our server disconnects a stock libenet client with a data word - disconnect_now too") {
   enet_library();
   for (bool now : {false, true}) {
     CAPTURE(now);

@@ -108,7 +108,7 @@ TEST_CASE("delivery: reliable is exactly once and in order per channel under los
   }
 }
 
-TEST_CASE("delivery: unreliable sequenced is never older than delivered; unsequenced never duplicated") {
+TEST_CASE("delivery: unreliable sequenced is never older than delivered - unsequenced never duplicated") {
   for (std::uint64_t index = 0; index < 30; ++index) {
     VOLLEY_SEEDED_RNG(rng, index);
     sim::HarnessOptions o;

@@ -71,7 +71,7 @@ TEST_CASE("throttle: accelerate, decelerate, jitter rule and drop counter follow
   CHECK(detail::connect_window(256 * 1024) == 16384);
 }
 
-TEST_CASE("throttle: latency spikes lower the throttle and drop unreliable data; calm restores it") {
+TEST_CASE("throttle: latency spikes lower the throttle and drop unreliable data - calm restores it") {
   sim::HarnessOptions o;
   o.to_server.latency = o.to_client.latency = 20 * sim::kMillisecond;
   sim::Harness h(o);
@@ -133,7 +133,7 @@ TEST_CASE("throttle_configure and bandwidth_limit travel as 8B / 8A, are acked a
   CHECK(h2.client().peer.stats().remote_outgoing_bandwidth == 192 * 1024);
 }
 
-TEST_CASE("statistics: packet loss is measured over 10 s epochs; bytes and packets are counted") {
+TEST_CASE("statistics: packet loss is measured over 10 s epochs - bytes and packets are counted") {
   sim::HarnessOptions o;
   o.to_server.loss = 0.2;
   o.to_client.loss = 0.2;

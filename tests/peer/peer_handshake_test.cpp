@@ -125,7 +125,7 @@ TEST_CASE("handshake: sessions rotate 0/0, 1/1, 2/2 across reconnects of one cli
   }
 }
 
-TEST_CASE("handshake: MTU, window and channel negotiation; connect data word") {
+TEST_CASE("handshake: MTU, window and channel negotiation - connect data word") {
   sim::HarnessOptions o;
   o.client_config.mtu = 1400;
   o.client_config.outgoing_bandwidth = 0;
@@ -157,7 +157,7 @@ TEST_CASE("handshake: MTU, window and channel negotiation; connect data word") {
   CHECK(largest == 1200);
 }
 
-TEST_CASE("handshake: channel count outside [1,255] is refused; duplicate CONNECT is not re-handled") {
+TEST_CASE("handshake: channel count outside 1..255 is refused - duplicate CONNECT is not re-handled") {
   Wire w;
   Peer client(PeerRole::kClient, 3);
   client.connect(from_ms(1000), 1, 0, {1, 2, 3, 4});

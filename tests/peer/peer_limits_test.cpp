@@ -86,7 +86,7 @@ TEST_CASE("limits: bad fragments are errors (no ack, parsing stops), each counte
   CHECK(c.server().stats().waiting_data == 0);
 }
 
-TEST_CASE("limits: the waiting-data budget bounds reassembly memory; send() refuses oversize") {
+TEST_CASE("limits: the waiting-data budget bounds reassembly memory - send() refuses oversize") {
   PeerConfig config = PeerConfig::server_defaults();
   config.max_waiting_data = 64 * 1024;
   Connected c(config);

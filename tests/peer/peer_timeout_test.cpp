@@ -92,7 +92,7 @@ TEST_CASE("timeout: per-peer knobs (enet_peer_timeout) shorten the give-up time"
   CHECK(h.now() - dead_at >= 1000 * sim::kMillisecond);
 }
 
-TEST_CASE("timeout: the server notices a vanished client; an unacked VERIFY resets the slot silently") {
+TEST_CASE("timeout: the server notices a vanished client - an unacked VERIFY resets the slot silently") {
   sim::Harness h(sim::HarnessOptions{});
   REQUIRE(connect_pair(h));
   h.run_for(3 * sim::kSecond);
@@ -111,7 +111,7 @@ TEST_CASE("timeout: the server notices a vanished client; an unacked VERIFY rese
   CHECK(h2.server().events.empty());  // the app never saw this connection
 }
 
-TEST_CASE("keepalive: an idle connection holds for 10 virtual minutes; pings every ~500 ms + RTT") {
+TEST_CASE("keepalive: an idle connection holds for 10 virtual minutes - pings every ~500 ms + RTT") {
   sim::HarnessOptions o;
   o.to_server.latency = o.to_client.latency = 20 * sim::kMillisecond;
   o.to_server.jitter = o.to_client.jitter = 5 * sim::kMillisecond;

@@ -35,7 +35,7 @@ TEST_CASE("wrap: 70,000 reliable packets on one channel cross the 16-bit RSN wra
   h.server().events.clear();
 }
 
-TEST_CASE("wrap: the unreliable sequence number never wraps; packet 65,536 goes reliably") {
+TEST_CASE("wrap: the unreliable sequence number never wraps - packet 65,536 goes reliably") {
   sim::Harness h(sim::HarnessOptions{});
   REQUIRE(connect_pair(h, 1));
   std::size_t unreliable = 0, reliable = 0;
