@@ -12,12 +12,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -140,7 +142,8 @@ PacketFlags flags_for(Delivery d) {
 // Pumps our Peer over the socket: inbound datagrams, timers, all output, then events.
 // A server learns the remote port from the CONNECT, as a Host records a slot's address.
 void pump(Peer& peer, UdpSocket& socket, std::optional<std::uint16_t>& remote_port,
-          const std::function<void(const PeerEvent&)>& on_event, const PeerConfig& config) {
+          const std::function<void(const PeerEvent&)>& on_event, const PeerConfig& config,
+          const std::function<bool()>& drop = nullptr) {
   std::array<std::uint8_t, 65536> buf{};
   const TimePoint now = wall_now();
   while (auto got = socket.receive(buf)) {
@@ -150,12 +153,14 @@ void pump(Peer& peer, UdpSocket& socket, std::optional<std::uint16_t>& remote_po
       remote_port = got->second;
     }
     if (got->second != remote_port) continue;  // the address check a Host performs
+    if (drop && drop()) continue;
     peer.on_datagram(now, datagram);
   }
   peer.on_deadline(now);
   while (remote_port) {
     const std::size_t n = peer.poll_datagram(now, MutableBytes(buf.data(), kMaxMtu));
     if (n == 0) break;
+    if (drop && drop()) continue;
     socket.send_to(*remote_port, Bytes(buf.data(), n));
   }
   while (auto event = peer.poll_event()) on_event(*event);
@@ -418,5 +423,65 @@ TEST_CASE("golden: fast refusal (3.5) ends a stock libenet client's CONNECT with
     REQUIRE(wait_for(step, [&] { return refused.has_value(); }, 5));
     CHECK(*refused == 0xF);
     enet_host_destroy(client);
+  }
+}
+
+TEST_CASE("golden: reliable data survives 10% loss each way between our Peer and libenet, both roles") {
+  enet_library();
+  for (const bool we_are_client : {true, false}) {
+    CAPTURE(we_are_client);
+    std::mt19937_64 rng(we_are_client ? 17 : 23);
+    std::function<bool()> drop = [&] { return rng() % 10 == 0; };
+    const PeerConfig config = PeerConfig::server_defaults();
+    UdpSocket socket;
+    ENetAddress address{};
+    enet_address_set_host_ip(&address, "127.0.0.1");
+    address.port = we_are_client ? 0 : socket.port();
+    ENetHost* host = we_are_client ? enet_host_create(&address, 1, 2, 0, 0) : enet_host_create(nullptr, 1, 2, 0, 0);
+    REQUIRE(host != nullptr);
+    std::optional<std::uint16_t> remote_port;
+    if (we_are_client) remote_port = host->address.port;
+    Peer ours(we_are_client ? PeerRole::kClient : PeerRole::kServer, 0, config);
+    ENetPeer* theirs = nullptr;
+    if (we_are_client) ours.connect(wall_now(), 2, 0, {5, 6, 7, 8});
+    else theirs = enet_host_connect(host, &address, 2, 0);
+    std::vector<std::vector<std::uint8_t>> enet_received, ours_received;
+    bool enet_connected = false;
+    auto step = [&] {
+      ENetEvent event;
+      while (enet_host_service(host, &event, 0) > 0) {
+        if (event.type == ENET_EVENT_TYPE_CONNECT) { enet_connected = true; theirs = event.peer; }
+        if (event.type == ENET_EVENT_TYPE_RECEIVE) {
+          enet_received.emplace_back(event.packet->data, event.packet->data + event.packet->dataLength);
+          enet_packet_destroy(event.packet);
+        }
+      }
+      pump(ours, socket, remote_port, [&](const PeerEvent& e) {
+        if (e.type == PeerEvent::Type::kReceive) ours_received.push_back(e.payload);
+      }, config, drop);
+    };
+    REQUIRE(wait_for(step, [&] { return enet_connected && ours.state() == PeerState::kConnected; }, 20));
+    constexpr int kPackets = 150;
+    for (int i = 0; i < kPackets; ++i) {
+      const auto data = payload(i % 15 == 0 ? 5000 : 50 + i, static_cast<std::uint8_t>(i));
+      REQUIRE(ours.send(static_cast<std::uint8_t>(i % 2), data, PacketFlags::kReliable) == SendError::kOk);
+      REQUIRE(enet_peer_send(theirs, static_cast<std::uint8_t>(i % 2),
+                             enet_packet_create(data.data(), data.size(), ENET_PACKET_FLAG_RELIABLE)) == 0);
+    }
+    REQUIRE(wait_for(step, [&] {
+      return enet_received.size() == kPackets && ours_received.size() == kPackets;
+    }, 30));
+    // In order per channel on both sides.
+    for (auto* got : {&enet_received, &ours_received}) {
+      std::vector<int> order[2];
+      for (const auto& data : *got)
+        for (int i = 0; i < kPackets; ++i)
+          if (data == payload(i % 15 == 0 ? 5000 : 50 + i, static_cast<std::uint8_t>(i))) order[i % 2].push_back(i);
+      for (int ch = 0; ch < 2; ++ch) {
+        CHECK(order[ch].size() == kPackets / 2);
+        CHECK(std::is_sorted(order[ch].begin(), order[ch].end()));
+      }
+    }
+    enet_host_destroy(host);
   }
 }
