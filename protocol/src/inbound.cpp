@@ -5,6 +5,7 @@
 // Every rejection increments a named counter; "stop" ends the datagram, keeping earlier effects.
 #include <algorithm>
 #include <array>
+#include <limits>
 
 #include "peer_impl.hpp"
 #include "seq.hpp"
@@ -27,15 +28,16 @@ Counter counter_for(DecodeError error) {
   }
 }
 
-// Opens header, body and CRC of a datagram; nullopt (with the counter bumped) when dropped.
 struct Opened {
   HeaderView view;
   Bytes commands;
 };
 
+// Header, then the peer's admission check (which also names the CRC seed), then decompression,
+// then the CRC: libenet's order. nullopt (with the counter bumped) when the datagram is dropped.
+template <class Admit>
 std::optional<Opened> open_datagram(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
-                                    Counters* counters,
-                                    const std::function<std::optional<ChecksumSeed>(const Header&)>& admit) {
+                                    Counters* counters, const Admit& admit) {
   auto header = decode_header(datagram, config.checksum);
   if (!header.ok()) {
     if (counters) counters->add(counter_for(header.error));
@@ -105,8 +107,9 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
   if (!opened) return;
 
   const Header& header = opened->view.header;
+  // Senders put at most 32 commands in a datagram, but a libenet receiver imposes no limit.
   CommandReader reader(opened->commands, header.peer_id == kMaxPeerId,
-                       CommandLimits{config.max_packet_size});
+                       CommandLimits{config.max_packet_size, std::numeric_limits<std::size_t>::max()});
   Command command;
   while (reader.next(command)) {
     counters.add(Counter::kCommandsIn);
