@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -42,6 +43,7 @@ struct Options {
   std::vector<int> clients = {1, 32};
   int generator_cpu = 0;
   int loop_cpu = 1;
+  int repeat = 3;        // interleaved rounds; the table shows medians
   std::string servers;  // comma list of case names to run; empty runs all
 };
 
@@ -312,10 +314,55 @@ Result measure(Server& server, sockaddr_in target, const Options& options, std::
   return r;
 }
 
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+std::optional<Result> run_case(const Case& c, std::size_t size, int clients, const Options& options) {
+  if (c.kind == ServerKind::kReference) {
+    ReferenceServer server(options.loop_cpu);
+    Result r = measure<ReferenceServer>(
+        server, server.address(), options, size, clients,
+        [](ReferenceServer& s) { return s.syscalls(); },
+        [](ReferenceServer& s) { return s.batches(); });
+    r.per_message = 1;
+    return r;
+  }
+  EngineServer server(c.backend, c.gso, options.loop_cpu);
+  if (!server.ok() || server.backend() != c.backend) {
+    std::printf("%-7d %-6zu %-16s failed: %s\n", clients, size, c.name.c_str(),
+                server.error().c_str());
+    return std::nullopt;
+  }
+  Result r = measure<EngineServer>(
+      server, server.address(), options, size, clients,
+      [](EngineServer&) { return std::uint64_t{0}; },
+      [](EngineServer&) { return std::uint64_t{0}; });
+  server.finish();
+  const Stats& s = server.final_stats();
+  // Whole-run ratios (warm-up included) from the loop's own counters.
+  const double in = static_cast<double>(s[Counter::kDatagramsIn]);
+  r.syscalls_per_datagram = in > 0 ? static_cast<double>(s[Counter::kSyscalls]) / in : 0;
+  r.batch = s[Counter::kRecvBatches] > 0 ? in / static_cast<double>(s[Counter::kRecvBatches]) : 0;
+  // kSubmissions also counts the few receive/wake (re-)arms; negligible at this volume.
+  r.per_message = s[Counter::kSubmissions] > 0 ? static_cast<double>(s[Counter::kDatagramsOut]) /
+                                                     static_cast<double>(s[Counter::kSubmissions])
+                                               : 0;
+  if (s[Counter::kRecvExhausted] + s[Counter::kTruncated] > 0) {
+    std::printf("  (%s, %d clients, %zu bytes: %llu receive-buffer exhaustions, %llu truncated)\n",
+                c.name.c_str(), clients, size,
+                static_cast<unsigned long long>(s[Counter::kRecvExhausted]),
+                static_cast<unsigned long long>(s[Counter::kTruncated]));
+  }
+  return r;
+}
+
 int usage(const char* error) {
   std::fprintf(stderr,
                "volley-bench-loop: %s\nusage: volley-bench-loop [--seconds S] [--rate DGRAMS_PER_S] "
-               "[--burst N] [--sizes 64,1200] [--clients 1,32] [--cpus GEN,LOOP] "
+               "[--burst N] [--repeat N] [--sizes 64,1200] [--clients 1,32] [--cpus GEN,LOOP] "
                "[--servers recvfrom/sendto,io_uring,epoll,io_uring-nogso,epoll-nogso]\n",
                error);
   return 2;
@@ -349,6 +396,8 @@ int main(int argc, char** argv) {
         if (*p == ',') ++p;
         else if (*p) return usage("bad --clients");
       }
+    } else if (arg == "--repeat") {
+      options.repeat = std::atoi(value);
     } else if (arg == "--servers") {
       options.servers = std::string(",") + value + ",";
     } else if (arg == "--cpus") {
@@ -361,8 +410,8 @@ int main(int argc, char** argv) {
     ++i;
   }
   if (options.seconds <= 0 || options.seconds > 60 || options.rate <= 0 || options.burst < 1 ||
-      options.burst > 1024 || options.sizes.empty()) {
-    return usage("out of range (seconds 0..60, burst 1..1024)");
+      options.burst > 1024 || options.sizes.empty() || options.repeat < 1 || options.repeat > 20) {
+    return usage("out of range (seconds 0..60, burst 1..1024, repeat 1..20)");
   }
   for (std::size_t size : options.sizes) {
     if (size < 1 || size > 2048) return usage("sizes must be 1..2048");
@@ -386,65 +435,59 @@ int main(int argc, char** argv) {
     std::printf("io_uring not measured: %s\n", why.c_str());
   }
   std::printf("offered load %.0f datagrams/s in bursts of %d; %.1f s per case after %.1f s warm-up; "
-              "generator on cpu %d, server on cpu %d\n\n",
-              options.rate, options.burst, options.seconds, options.warmup_seconds,
+              "median of %d interleaved rounds; generator on cpu %d, server on cpu %d\n"
+              "cpu_us/dgram = server CPU (user+sys, all its threads) per echoed datagram; vs_ref = "
+              "that / the recvfrom/sendto loop's, median and range over rounds\n\n",
+              options.rate, options.burst, options.seconds, options.warmup_seconds, options.repeat,
               options.generator_cpu, options.loop_cpu);
-  std::printf("%-7s %-6s %-16s %12s %8s %14s %12s %10s %10s %10s\n", "clients", "bytes", "server", "echoed/s",
-              "lost%", "cpu_us/dgram", "vs_ref", "sys/dgram", "dgram/rx", "dgram/tx");
+  std::printf("%-7s %-6s %-16s %10s %6s %12s %8s %10s %9s %8s %8s\n", "clients", "bytes",
+              "server", "echoed/s", "lost%", "cpu_us/dgram", "vs_ref", "range", "sys/dgram",
+              "dgram/rx", "dgram/tx");
   for (const int clients : options.clients) {
-  for (const std::size_t size : options.sizes) {
-    double reference_cpu = 0;
-    for (const Case& c : cases) {
-      if (!options.servers.empty() && options.servers.find("," + c.name + ",") == std::string::npos) {
-        continue;
-      }
-      Result r;
-      if (c.kind == ServerKind::kReference) {
-        ReferenceServer server(options.loop_cpu);
-        r = measure<ReferenceServer>(
-            server, server.address(), options, size, clients,
-            [](ReferenceServer& s) { return s.syscalls(); },
-            [](ReferenceServer& s) { return s.batches(); });
-        reference_cpu = r.cpu_us_per_datagram;
-        r.per_message = 1;
-      } else {
-        // Without merging opportunities (one datagram per client per burst) GSO cannot act, so
-        // its "off" rows would repeat the "on" rows.
-        if (!c.gso && clients >= options.burst && options.servers.empty()) continue;
-        EngineServer server(c.backend, c.gso, options.loop_cpu);
-        if (!server.ok() || server.backend() != c.backend) {
-          std::printf("%-7d %-6zu %-16s failed: %s\n", clients, size, c.name.c_str(),
-                      server.error().c_str());
+    for (const std::size_t size : options.sizes) {
+      std::vector<const Case*> selected;
+      for (const Case& c : cases) {
+        if (!options.servers.empty() && options.servers.find("," + c.name + ",") == std::string::npos) {
           continue;
         }
-        r = measure<EngineServer>(
-            server, server.address(), options, size, clients,
-            [](EngineServer&) { return std::uint64_t{0}; },
-            [](EngineServer&) { return std::uint64_t{0}; });
-        server.finish();
-        const Stats& s = server.final_stats();
-        // Whole-run ratios (warm-up included) from the loop's own counters.
-        const double in = static_cast<double>(s[Counter::kDatagramsIn]);
-        r.syscalls_per_datagram = in > 0 ? static_cast<double>(s[Counter::kSyscalls]) / in : 0;
-        r.batch = s[Counter::kRecvBatches] > 0 ? in / static_cast<double>(s[Counter::kRecvBatches]) : 0;
-        // kSubmissions also counts the few receive/wake (re-)arms; negligible at this volume.
-        r.per_message = s[Counter::kSubmissions] > 0
-                            ? static_cast<double>(s[Counter::kDatagramsOut]) /
-                                  static_cast<double>(s[Counter::kSubmissions])
-                            : 0;
-        if (s[Counter::kRecvExhausted] + s[Counter::kTruncated] > 0) {
-          std::printf("  (%s: %llu receive-buffer exhaustions, %llu truncated)\n", c.name.c_str(),
-                      static_cast<unsigned long long>(s[Counter::kRecvExhausted]),
-                      static_cast<unsigned long long>(s[Counter::kTruncated]));
+        // With one datagram per client per burst GSO has nothing to merge: "off" rows would
+        // repeat the "on" rows.
+        if (!c.gso && clients >= options.burst && options.servers.empty()) continue;
+        selected.push_back(&c);
+      }
+      // Rounds interleave the cases, so a noisy neighbour hurts them alike; medians are shown.
+      std::vector<std::vector<Result>> results(selected.size());
+      std::vector<std::vector<double>> ratios(selected.size());
+      for (int round = 0; round < options.repeat; ++round) {
+        double reference_cpu = 0;
+        for (std::size_t i = 0; i < selected.size(); ++i) {
+          const std::optional<Result> r = run_case(*selected[i], size, clients, options);
+          if (!r) continue;
+          if (selected[i]->kind == ServerKind::kReference) reference_cpu = r->cpu_us_per_datagram;
+          results[i].push_back(*r);
+          if (reference_cpu > 0) ratios[i].push_back(r->cpu_us_per_datagram / reference_cpu);
         }
       }
-      const double ratio = reference_cpu > 0 ? r.cpu_us_per_datagram / reference_cpu : 0;
-      std::printf("%-7d %-6zu %-16s %12.0f %8.2f %14.3f %11.2fx %10.3f %10.1f %10.1f\n", clients,
-                  size, c.name.c_str(), r.echoed_per_s, r.lost_percent, r.cpu_us_per_datagram, ratio,
-                  r.syscalls_per_datagram, r.batch, r.per_message);
-      std::fflush(stdout);
+      for (std::size_t i = 0; i < selected.size(); ++i) {
+        if (results[i].empty()) continue;
+        auto median = [&](double Result::*field) {
+          std::vector<double> v;
+          for (const Result& r : results[i]) v.push_back(r.*field);
+          return median_of(v);
+        };
+        const auto [low, high] = ratios[i].empty()
+                                     ? std::pair<double, double>{0, 0}
+                                     : std::pair<double, double>{
+                                           *std::min_element(ratios[i].begin(), ratios[i].end()),
+                                           *std::max_element(ratios[i].begin(), ratios[i].end())};
+        std::printf("%-7d %-6zu %-16s %10.0f %6.2f %12.3f %7.2fx %5.2f-%4.2f %9.3f %8.1f %8.1f\n",
+                    clients, size, selected[i]->name.c_str(), median(&Result::echoed_per_s),
+                    median(&Result::lost_percent), median(&Result::cpu_us_per_datagram),
+                    median_of(ratios[i]), low, high, median(&Result::syscalls_per_datagram),
+                    median(&Result::batch), median(&Result::per_message));
+        std::fflush(stdout);
+      }
     }
-  }
   }
   return 0;
 }
