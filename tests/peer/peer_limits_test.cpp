@@ -163,3 +163,28 @@ TEST_CASE("limits: random garbage and bit-flipped datagrams never crash a peer")
   }
   CHECK(c.server().counters().drops() > 0);
 }
+
+TEST_CASE("limits: an incomplete unreliable-fragment packet is abandoned by a newer one, its memory returned") {
+  Connected c;
+  Peer& s = c.server();
+  const std::vector<std::uint8_t> part(100, 0x5A);
+  auto unreliable_fragment = [&](std::uint16_t usn, std::uint32_t number) {
+    return Command{CommandHeader{CommandType::kSendUnreliableFragment, false, false, 1, 0},
+                   SendFragment{usn, 3, number, 300, number * 100, Bytes(part)}};
+  };
+  s.on_datagram(c.h.now(), craft(s, {unreliable_fragment(1, 0), unreliable_fragment(1, 2)}, std::nullopt));
+  CHECK(s.stats().waiting_data == 300);  // fragment 1 of 3 never arrives
+  s.on_datagram(c.h.now(), craft(s, {unreliable_fragment(2, 0), unreliable_fragment(2, 1), unreliable_fragment(2, 2)},
+                                 std::nullopt));
+  c.h.flush();
+  const auto got = received(c.h.server());
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].delivery == Delivery::kUnreliableFragment);
+  CHECK(got[0].payload == std::vector<std::uint8_t>(300, 0x5A));
+  CHECK(c.count(Counter::kDropAbandonedUnreliable) == 1);
+  CHECK(s.stats().waiting_data == 0);
+  // A late fragment of the abandoned packet is now older than what was delivered.
+  s.on_datagram(c.h.now(), craft(s, {unreliable_fragment(1, 1)}, std::nullopt));
+  CHECK(c.count(Counter::kDropStaleUnreliable) == 1);
+  CHECK(s.stats().waiting_data == 0);
+}
