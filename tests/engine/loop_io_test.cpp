@@ -98,8 +98,8 @@ EchoResult run_echo_client(Loop& client, const Address& to, std::uint32_t total,
     }
     top_up();
   });
-  // Stall detector: loopback with a bounded window never loses, so 3 s without progress
-  // means something is broken; fail fast instead of waiting for the watchdog.
+  // Stall detector: loopback with a bounded window never loses, so 10 s without progress
+  // means something is broken; fail before the watchdog.
   std::uint32_t last_received = 0;
   TimePoint last_progress = now();
   TimerId stall;
@@ -107,7 +107,7 @@ EchoResult run_echo_client(Loop& client, const Address& to, std::uint32_t total,
     if (result.received != last_received) {
       last_received = result.received;
       last_progress = now();
-    } else if (now() - last_progress > static_cast<TimePoint>(3'000'000 * time_scale())) {
+    } else if (now() - last_progress > static_cast<TimePoint>(10'000'000 * time_scale())) {
       result.stalled = true;
       client.stop();
       return;
@@ -201,7 +201,9 @@ TEST_CASE("loop: under a burst, receive completions carry more than one datagram
       while (!release.load() && now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     });
     std::thread runner([&] { server->run(); });
-    while (!blocked.load()) std::this_thread::yield();
+    const TimePoint block_limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
+    while (!blocked.load() && now() < block_limit) std::this_thread::yield();
+    CHECK(blocked.load());
 
     auto client = open_loop(backend);
     std::vector<std::vector<std::byte>> payloads;

@@ -159,10 +159,23 @@ TEST_CASE("loop: tasks posted from 4 threads each run once, in each thread's ord
     CHECK(total == kThreads * kPerThread);
     CHECK(out_of_order == 0);
     for (int t = 0; t < kThreads; ++t) CHECK(next[t] == kPerThread);
-    // Wake-ups are coalesced: far fewer than one per post.
+    // Wake-ups are coalesced (how many depends on scheduling, so this is only reported).
     MESSAGE(backend_name(backend), ": ", kThreads * kPerThread, " posts, ",
             loop->stats()[Counter::kWakeups], " wake-ups");
-    CHECK(loop->stats()[Counter::kWakeups] < static_cast<std::uint64_t>(kThreads * kPerThread));
+    check_no_leaks(*loop);
+  }
+}
+
+TEST_CASE("loop: posts that queue up before the loop drains share one wake-up") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    auto loop = open_loop(backend);
+    int ran = 0;
+    for (int i = 0; i < 1000; ++i) loop->post([&ran] { ++ran; });
+    loop->post([&] { loop->stop(); });
+    loop->run();
+    CHECK(ran == 1000);
+    CHECK(loop->stats()[Counter::kWakeups] <= 1);
     check_no_leaks(*loop);
   }
 }
@@ -192,7 +205,11 @@ TEST_CASE("loop: stop from another thread, before run, while busy, and run again
       loop->reschedule(spinner, now());
     });
     std::thread busy([&] { loop->run(); });
-    while (spins.load(std::memory_order_relaxed) < 100) std::this_thread::yield();
+    const TimePoint spin_limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
+    while (spins.load(std::memory_order_relaxed) < 100 && now() < spin_limit) {
+      std::this_thread::yield();
+    }
+    CHECK(spins.load() >= 100);
     loop->stop();
     busy.join();
     CHECK(loop->cancel(spinner));
