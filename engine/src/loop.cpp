@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "backend.hpp"
 #include "os.hpp"
@@ -73,13 +74,16 @@ class Loop::Impl final : public DatapathSink {
   void run() {
     assert(!closed_ && "run() after close()");
     if (closed_) return;
+    loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     while (!stop_.load(std::memory_order_acquire)) iterate();
+    loop_thread_.store(std::thread::id{}, std::memory_order_relaxed);
     stop_.store(false, std::memory_order_release);
   }
 
   void stop() {
     stop_.store(true, std::memory_order_release);
-    wake();
+    // From a callback the loop sees the flag before it waits again: no wake-up needed.
+    if (loop_thread_.load(std::memory_order_relaxed) != std::this_thread::get_id()) wake();
   }
 
   void post(Task task) {
@@ -226,6 +230,7 @@ class Loop::Impl final : public DatapathSink {
   }
 
   std::atomic<bool> stop_{false};
+  std::atomic<std::thread::id> loop_thread_{};
   std::mutex wake_mutex_;
   bool wake_enabled_ = false;
   bool closed_ = false;
