@@ -1,8 +1,8 @@
 // volley::engine::Loop: one completion loop over one UDP socket. Receives arrive in batches at
 // one handler, sends are queued and submitted as one batch per iteration, tasks can be posted
 // from any thread, and timers live in a hashed wheel. All callbacks run on the thread inside
-// run(); every member except post(), stop() and wake-safe queries must be called on that thread
-// (or while the loop is not running).
+// run(); every member except post() and stop() must be called on that thread (or while no
+// thread is inside run()).
 #pragma once
 
 #include <array>
