@@ -209,7 +209,8 @@ class Generator {
   Generator(sockaddr_in target, const Options& options, std::size_t size, int clients, int cpu) {
     for (int i = 0; i < clients; ++i) {
       sockaddr_in self{};
-      fds_.push_back(udp_socket(&self, true, kBufferBytes * 2 / clients));
+      // Large per-client buffers: a descheduled generator must not drop echoes itself.
+      fds_.push_back(udp_socket(&self, true, kBufferBytes));
     }
     thread_ = std::thread([this, target, &options, size, cpu] {
       pin_to(cpu, "bench-generator");
