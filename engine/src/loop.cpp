@@ -87,7 +87,11 @@ class Loop::Impl final : public DatapathSink {
   }
 
   void post(Task task) {
-    if (tasks_.push(std::move(task))) wake();
+    // On the loop thread the next iteration sees the queued task before it waits.
+    if (tasks_.push(std::move(task)) &&
+        loop_thread_.load(std::memory_order_relaxed) != std::this_thread::get_id()) {
+      wake();
+    }
   }
 
   void close() {
