@@ -1,0 +1,36 @@
+// volley-server command line (DESIGN.md "volley-server" contract): parsing and validation into
+// a plain Options value. Every problem is reported as one line; the caller exits with code 2.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "volley/server/server.hpp"
+
+namespace volley::server::app {
+
+enum class Mode : std::uint8_t { kEcho, kDemo };
+enum class LogLevel : std::uint8_t { kError, kWarn, kInfo, kDebug };
+
+struct Options {
+  Mode mode = Mode::kEcho;
+  Config server;
+  double tick_hz = 30;
+  std::optional<double> seconds;
+  std::string stats_json;
+  LogLevel log_level = LogLevel::kInfo;
+  double status_interval_s = 5;  // 0 = off
+  bool help = false;
+};
+
+struct Parsed {
+  Options options;
+  std::string error;  // one line; empty on success
+};
+
+Parsed parse_flags(const std::vector<std::string>& args);
+std::string usage();
+
+}  // namespace volley::server::app

@@ -1,0 +1,137 @@
+// volley-server: the DESIGN.md command-line contract. Parses flags (exit 2 on bad input), opens
+// the Server, prints "listening ADDR:PORT", serves until SIGINT/SIGTERM or --seconds, stops
+// gracefully, writes the stats JSON, exits 0. Signals are taken by a control thread (blocked
+// everywhere else and received with sigtimedwait), which also paces the status line; it talks
+// to the loop only through Server::stop() and Server::post().
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <signal.h>
+
+#include "echo.hpp"
+#include "flags.hpp"
+#include "report.hpp"
+#include "volley/server/server.hpp"
+
+namespace {
+
+using namespace volley::server;
+using namespace volley::server::app;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kExitUsage = 2;
+
+void log_line(const char* level, const std::string& text) {
+  std::fprintf(stderr, "volley-server: %s: %s\n", level, text.c_str());
+}
+
+// Waits for a signal, the --seconds deadline, or the end of run(); asks for the status line.
+void control(Server& server, const Options& options, const std::atomic<bool>& done,
+             StatusLine& status, Clock::time_point start) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  const bool status_on = options.status_interval_s > 0 && options.log_level >= LogLevel::kInfo;
+  const auto interval = std::chrono::duration<double>(options.status_interval_s);
+  auto next_status = start + std::chrono::duration_cast<Clock::duration>(interval);
+  bool stopping = false;
+  while (!done.load()) {
+    timespec wait{0, 50'000'000};
+    const int sig = sigtimedwait(&set, nullptr, &wait);
+    const auto now = Clock::now();
+    if (sig > 0 && !stopping) {
+      if (options.log_level >= LogLevel::kInfo) log_line("info", sig == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
+      stopping = true;
+      server.stop();
+    }
+    if (!stopping && options.seconds &&
+        now - start >= std::chrono::duration<double>(*options.seconds)) {
+      stopping = true;
+      server.stop();
+    }
+    if (status_on && now >= next_status) {
+      next_status += std::chrono::duration_cast<Clock::duration>(interval);
+      if (next_status < now) next_status = now + std::chrono::duration_cast<Clock::duration>(interval);
+      server.post([&server, &status, start] {
+        const double t = std::chrono::duration<double>(Clock::now() - start).count();
+        log_line("info", status.next(server.stats(), t, process_cpu()));
+      });
+    }
+  }
+}
+
+int run(const Options& options) {
+  if (options.mode == Mode::kDemo) {
+    log_line("error", "--mode demo is not implemented yet (only --mode echo)");
+    return kExitUsage;
+  }
+  // Before any thread exists, so every thread inherits the mask and only control() takes them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto created = Server::create(options.server);
+  if (!created) {
+    log_line("error", created.error);
+    return kExitUsage;
+  }
+  Server& server = *created.server;
+  DebugLog debug;
+  if (options.log_level >= LogLevel::kDebug) debug = [](const std::string& s) { log_line("debug", s); };
+  server.set_callbacks(echo_callbacks(server, debug));
+  if (options.log_level >= LogLevel::kWarn && !server.backend_note().empty()) {
+    log_line("warn", "backend: " + server.backend_note());
+  }
+  std::printf("listening %s\n", server.local_address().c_str());
+  std::fflush(stdout);
+  if (options.log_level >= LogLevel::kInfo) {
+    log_line("info", "echo mode, backend " + std::string(server.backend()) + ", max peers " +
+                         std::to_string(options.server.max_peers));
+  }
+
+  std::atomic<bool> done{false};
+  StatusLine status;
+  const auto start = Clock::now();
+  std::thread controller([&] { control(server, options, done, status, start); });
+  server.run();
+  done.store(true);
+  controller.join();
+
+  const ServerStats stats = server.stats();
+  if (!options.stats_json.empty()) {
+    std::string error;
+    if (!write_file(options.stats_json, stats_json(stats, process_cpu(), server), error)) {
+      log_line("error", error);
+      return 1;
+    }
+  }
+  if (options.log_level >= LogLevel::kInfo) {
+    log_line("info", "stopped: connects=" + std::to_string(stats.connects) +
+                         " packets_in=" + std::to_string(stats.packets_in) +
+                         " packets_out=" + std::to_string(stats.packets_out));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const Parsed parsed = parse_flags(args);
+  if (parsed.options.help) {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (!parsed.error.empty()) {
+    log_line("error", parsed.error);
+    return kExitUsage;
+  }
+  return run(parsed.options);
+}

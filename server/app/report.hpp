@@ -1,0 +1,35 @@
+// What volley-server reports: the stats JSON object of the DESIGN.md contract (written once at
+// exit) and the periodic one-line status on stderr. CPU times come from the process itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "volley/server/server.hpp"
+
+namespace volley::server::app {
+
+struct CpuTimes {
+  double user_s = 0;
+  double sys_s = 0;
+};
+CpuTimes process_cpu();
+
+std::string stats_json(const ServerStats& stats, const CpuTimes& cpu, const Server& server);
+// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half.
+bool write_file(const std::string& path, const std::string& text, std::string& error);
+
+// Rates since the previous call: "status peers=… pps_in=… pps_out=… cpu=…%".
+class StatusLine {
+ public:
+  std::string next(const ServerStats& stats, double now_s, const CpuTimes& cpu);
+
+ private:
+  bool primed_ = false;
+  double last_s_ = 0;
+  double last_cpu_ = 0;
+  std::uint64_t last_in_ = 0;
+  std::uint64_t last_out_ = 0;
+};
+
+}  // namespace volley::server::app

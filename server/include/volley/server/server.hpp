@@ -1,0 +1,144 @@
+// volley::server::Server: an ENet 1.3 compatible server on one UDP socket and one completion
+// loop. Stock libenet clients connect to it unmodified. Create it from a Config (errors come
+// back as a string, never as an exception), set callbacks, then run() on the thread that will
+// own it: every callback runs on that thread, and every member except post() and stop() must be
+// called there (from a callback, a posted task, or before run()). Peers are named by PeerHandle,
+// which stays safe after the peer is gone: a stale handle is simply not found.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace volley::server {
+
+// How a packet travels (ENet: RELIABLE, flags 0, UNSEQUENCED, UNRELIABLE_FRAGMENT).
+enum class Delivery : std::uint8_t { kReliable, kUnreliable, kUnsequenced, kUnreliableFragment, kCount };
+std::string_view delivery_name(Delivery delivery) noexcept;
+
+enum class DisconnectReason : std::uint8_t {
+  kRequested,  // the peer sent DISCONNECT (enet_peer_disconnect*)
+  kTimeout,    // the peer stopped acknowledging
+  kLocal,      // our disconnect() / disconnect_later() completed, or shutdown
+  kRefused,    // the remote refused a connection (only for connections we initiate)
+  kCount
+};
+std::string_view disconnect_reason_name(DisconnectReason reason) noexcept;
+
+struct PeerHandle {
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;  // 0 never names a peer
+  explicit operator bool() const noexcept { return generation != 0; }
+  bool operator==(const PeerHandle&) const = default;
+};
+
+struct Packet {
+  PeerHandle peer;
+  std::uint8_t channel = 0;
+  Delivery delivery = Delivery::kReliable;
+  std::span<const std::byte> bytes;  // valid during the callback only
+};
+
+enum class SendResult : std::uint8_t { kOk, kNoSuchPeer, kBadChannel, kTooLarge, kCount };
+
+struct PeerStats {
+  std::string address;  // "ip:port" / "[ip6]:port"
+  std::uint32_t rtt_ms = 0;
+  std::uint32_t rtt_variance_ms = 0;
+  double packet_loss = 0;        // 0..1
+  std::uint32_t packet_throttle = 0;  // 0..32
+  std::uint32_t mtu = 0;
+  std::size_t channels = 0;
+  std::uint64_t packets_in = 0, packets_out = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0;          // payload bytes
+  std::uint64_t datagrams_in = 0, datagrams_out = 0;
+};
+
+// Totals since create(), with the meanings of the volley-server stats JSON (DESIGN.md).
+struct ServerStats {
+  std::uint64_t connects = 0, disconnects = 0, timeouts = 0;
+  std::uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
+  std::uint64_t datagrams_in = 0, datagrams_out = 0, bad_datagrams = 0;
+  std::uint64_t peers_now = 0, peers_peak = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> details;  // drop reasons and loop counters
+};
+
+struct Config {
+  std::string bind = "::";  // numeric address; "::" is dual-stack (IPv4 and IPv6)
+  std::uint16_t port = 0;   // 0 = any free port (see local_port())
+  std::size_t max_peers = 4096;
+  std::size_t per_ip_cap = 0;  // peers per client IP (all ports); 0 = no cap
+  std::uint32_t channel_limit = 255;
+  std::uint32_t incoming_bandwidth = 0;  // bytes/s, 0 = unlimited
+  std::uint32_t outgoing_bandwidth = 0;
+  std::uint32_t mtu = 1400;  // cap on the negotiated MTU, 576..4096
+  std::uint32_t ping_interval_ms = 500;
+  std::uint32_t timeout_limit = 32;
+  std::uint32_t timeout_minimum_ms = 5000;
+  std::uint32_t timeout_maximum_ms = 30000;
+  bool checksum = false;  // ENet CRC32 on every datagram (must match the clients)
+  bool compress = false;  // ENet range coder (must match the clients)
+  bool fast_refusal = true;  // answer refused CONNECTs with a DISCONNECT at once
+  int recv_buffer_bytes = 4 * 1024 * 1024;  // socket buffers; 0 = OS default
+  int send_buffer_bytes = 4 * 1024 * 1024;
+  std::string backend = "auto";  // auto | io_uring | epoll | iocp
+  std::uint32_t shutdown_grace_ms = 1000;  // stop(): how long peers get to ack the DISCONNECT
+};
+
+struct Callbacks {
+  std::function<void(PeerHandle, std::uint32_t data)> on_connect;
+  std::function<void(const Packet&)> on_receive;
+  std::function<void(PeerHandle, DisconnectReason, std::uint32_t data)> on_disconnect;
+};
+
+class Server {
+ public:
+  struct Created;
+  static Created create(const Config& config);
+
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void set_callbacks(Callbacks callbacks);
+  // Serves until stop() has finished: peers were sent a disconnect and acknowledged it, or the
+  // grace time ran out.
+  void run();
+  void stop();                            // any thread; graceful
+  void post(std::function<void()> task);  // any thread; runs on the loop thread
+
+  SendResult send(PeerHandle peer, std::uint8_t channel, std::span<const std::byte> bytes,
+                  Delivery delivery);
+  std::size_t broadcast(std::uint8_t channel, std::span<const std::byte> bytes, Delivery delivery);
+  bool disconnect(PeerHandle peer, std::uint32_t data = 0);        // after queued reliable data
+  bool disconnect_later(PeerHandle peer, std::uint32_t data = 0);  // after all queued data
+  bool disconnect_now(PeerHandle peer, std::uint32_t data = 0);    // at once; no event follows
+
+  std::optional<PeerStats> peer_stats(PeerHandle peer) const;
+  std::size_t peer_count() const noexcept;  // connected now
+  ServerStats stats() const;
+  std::string local_address() const;  // as bound, with the real port
+  std::uint16_t local_port() const;
+  std::string_view backend() const noexcept;
+  const std::string& backend_note() const noexcept;
+
+  class Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct Server::Created {
+  std::unique_ptr<Server> server;
+  std::string error;  // one line, set when server is null
+  explicit operator bool() const noexcept { return server != nullptr; }
+};
+
+}  // namespace volley::server

@@ -1,0 +1,254 @@
+// Host: routing (enet-protocol.md 1.5, 3.1, 3.4), the touched-peer service pass, and the one
+// emit per batch. The only loops here run over the current batch, the touched list, the
+// connected list (broadcast, by request) or, once, the whole table at shutdown.
+#include "host.hpp"
+
+#include <cstring>
+
+namespace volley::server {
+
+using protocol::Bytes;
+using protocol::PeerEvent;
+using protocol::PeerState;
+
+Host::Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostEvents* events)
+    : config_(config),
+      slots_(config.max_peers, config.per_ip_cap, config.peer),
+      deadlines_(timers),
+      sink_(std::move(sink)),
+      events_(events) {
+  touched_.reserve(1024);
+}
+
+void Host::on_datagrams(protocol::TimePoint now, std::span<const engine::DatagramView> batch) {
+  stats_.batches += 1;
+  for (const engine::DatagramView& datagram : batch) route(now, datagram);
+  service_touched(now);
+  emit();
+}
+
+void Host::on_timer(protocol::TimePoint now, std::uint32_t slot) {
+  deadlines_.fired(slot);
+  stats_.timer_fires += 1;
+  if (slot >= slots_.allocated() || !slots_[slot].live) return;
+  Slot& s = slots_[slot];
+  s.peer->on_deadline(now);
+  sync(s);
+  touch(slot);
+  service_touched(now);
+  emit();
+}
+
+void Host::flush(protocol::TimePoint now) {
+  service_touched(now);
+  emit();
+}
+
+void Host::route(protocol::TimePoint now, const engine::DatagramView& datagram) {
+  const Bytes bytes(reinterpret_cast<const std::uint8_t*>(datagram.bytes.data()),
+                    datagram.bytes.size());
+  const auto view = protocol::decode_header(bytes, config_.peer.checksum);
+  if (!view.ok()) {
+    stats_.drop(HostDrop::kTruncatedHeader);
+    return;
+  }
+  // One form per remote: a dual-stack socket reports IPv4 senders as v4-mapped IPv6, and the
+  // engine maps the other way again on send, so replies reach exactly the sending address.
+  const engine::Address from = datagram.from.unmapped();
+  const std::uint16_t id = view.value->header.peer_id;
+  if (id == protocol::kMaxPeerId) {
+    route_connect(now, from, bytes);
+    return;
+  }
+  const auto slot = slots_.find(from, id);
+  if (!slot) {
+    stats_.drop(HostDrop::kUnknownPeer);
+    return;
+  }
+  Slot& s = slots_[*slot];
+  s.peer->on_datagram(now, bytes);
+  sync(s);
+  stats_.datagrams_routed += 1;
+  touch(*slot);
+}
+
+void Host::route_connect(protocol::TimePoint now, const engine::Address& from, Bytes bytes) {
+  const auto request = protocol::peek_connect(bytes, config_.peer);
+  if (!request || request->params.channel_count < protocol::kMinChannelCount ||
+      request->params.channel_count > protocol::kMaxChannelCount) {
+    stats_.drop(HostDrop::kBadConnect);
+    return;
+  }
+  std::uint32_t connect_id = 0;
+  std::memcpy(&connect_id, request->params.connect_id.data(), sizeof(connect_id));
+  if (slots_.holds_connect(from, connect_id)) {
+    stats_.drop(HostDrop::kRetransmittedConnect);
+    return;
+  }
+  if (!accepting_) {
+    stats_.drop(HostDrop::kRefusedShutdown);
+    refuse(*request, from, kRefusedShutdown);
+    return;
+  }
+  const Acquired acquired = slots_.acquire(from, connect_id);
+  if (acquired.error != AcquireError::kOk) {
+    const bool per_ip = acquired.error == AcquireError::kPerIpCap;
+    stats_.drop(per_ip ? HostDrop::kRefusedPerIp : HostDrop::kRefusedFull);
+    refuse(*request, from, per_ip ? kRefusedPerIp : kRefusedFull);
+    return;
+  }
+  Slot& s = slots_[acquired.slot];
+  s.peer->on_datagram(now, bytes);
+  sync(s);
+  stats_.datagrams_routed += 1;
+  touch(acquired.slot);
+}
+
+void Host::refuse(const protocol::ConnectRequest& request, const engine::Address& to,
+                  std::uint32_t reason) {
+  if (!config_.fast_refusal) return;
+  if (batch_.full()) emit();
+  const std::size_t n = protocol::encode_refusal(request, reason, config_.peer, batch_.reserve());
+  if (n == 0) return;
+  batch_.commit(n, to);
+  stats_.refusals_sent += 1;
+}
+
+void Host::touch(std::uint32_t slot) {
+  Slot& s = slots_[slot];
+  if (s.touched) return;
+  s.touched = true;
+  touched_.push_back(slot);
+}
+
+void Host::service_touched(protocol::TimePoint now) {
+  // Callbacks may touch more peers (a send to another peer); they join the end of the list.
+  for (std::size_t i = 0; i < touched_.size(); ++i) service(now, touched_[i]);
+  touched_.clear();
+}
+
+void Host::service(protocol::TimePoint now, std::uint32_t slot) {
+  Slot& s = slots_[slot];
+  stats_.peers_serviced += 1;
+  if (!s.live) {
+    s.touched = false;
+    return;
+  }
+  drain_events(slot);
+  protocol::Peer& peer = *s.peer;
+  for (;;) {
+    if (batch_.full()) emit();
+    const std::size_t n = peer.poll_datagram(now, batch_.reserve());
+    if (n == 0) break;
+    batch_.commit(n, s.address);
+  }
+  drain_events(slot);  // a reset inside the poll may leave a final event
+  sync(s);
+  // Cleared only now: a send to this peer from its own callbacks was polled above, while a send
+  // from a later peer's callback puts it back on the list.
+  s.touched = false;
+  if (peer.state() == PeerState::kDisconnected) {
+    if (s.connected) {
+      slots_.mark_unconnected(slot);
+      stats_.connected -= 1;
+    }
+    deadlines_.clear(slot);
+    slots_.release(slot);
+    return;
+  }
+  deadlines_.update(slot, peer.next_deadline());
+}
+
+void Host::drain_events(std::uint32_t slot) {
+  Slot& s = slots_[slot];
+  const HostHandle handle{slot, s.generation};
+  while (auto event = s.peer->poll_event()) {
+    switch (event->type) {
+      case PeerEvent::Type::kConnect:
+        slots_.mark_connected(slot);
+        stats_.connects += 1;
+        stats_.connected += 1;
+        if (stats_.connected > stats_.connected_peak) stats_.connected_peak = stats_.connected;
+        if (events_) events_->on_connect(handle, event->data);
+        break;
+      case PeerEvent::Type::kReceive:
+        if (events_) events_->on_receive(handle, *event);
+        break;
+      case PeerEvent::Type::kDisconnect:
+        if (s.connected) {
+          slots_.mark_unconnected(slot);
+          stats_.connected -= 1;
+        }
+        if (event->reason == protocol::DisconnectReason::kRemote) stats_.disconnects += 1;
+        if (event->reason == protocol::DisconnectReason::kTimeout) stats_.timeouts += 1;
+        if (event->reason == protocol::DisconnectReason::kLocal) stats_.local_disconnects += 1;
+        if (events_) events_->on_disconnect(handle, event->reason, event->data);
+        break;
+    }
+  }
+}
+
+void Host::emit() { batch_.emit(sink_); }
+
+Slot* Host::resolve(HostHandle handle) {
+  if (handle.generation == 0 || handle.index >= slots_.allocated()) return nullptr;
+  Slot& s = slots_[handle.index];
+  if (!s.live || s.generation != handle.generation) return nullptr;
+  return &s;
+}
+
+const protocol::Peer* Host::peer(HostHandle handle) const {
+  auto* self = const_cast<Host*>(this);
+  const Slot* s = self->resolve(handle);
+  return s ? &*s->peer : nullptr;
+}
+
+const engine::Address* Host::address(HostHandle handle) const {
+  auto* self = const_cast<Host*>(this);
+  const Slot* s = self->resolve(handle);
+  return s ? &s->address : nullptr;
+}
+
+protocol::SendError Host::send(HostHandle handle, std::uint8_t channel, Bytes payload,
+                               protocol::PacketFlags flags) {
+  Slot* s = resolve(handle);
+  if (s == nullptr) return protocol::SendError::kNotConnected;
+  const protocol::SendError result = s->peer->send(channel, payload, flags);
+  sync(*s);
+  if (result == protocol::SendError::kOk) touch(handle.index);
+  return result;
+}
+
+std::size_t Host::broadcast(std::uint8_t channel, Bytes payload, protocol::PacketFlags flags) {
+  std::size_t accepted = 0;
+  for (const std::uint32_t index : slots_.connected()) {
+    Slot& s = slots_[index];
+    if (s.peer->send(channel, payload, flags) == protocol::SendError::kOk) {
+      accepted += 1;
+      touch(index);
+    }
+    sync(s);
+  }
+  return accepted;
+}
+
+bool Host::disconnect(HostHandle handle, std::uint32_t data, DisconnectMode mode) {
+  Slot* s = resolve(handle);
+  if (s == nullptr) return false;
+  switch (mode) {
+    case DisconnectMode::kNormal: s->peer->disconnect(data); break;
+    case DisconnectMode::kLater: s->peer->disconnect_later(data); break;
+    case DisconnectMode::kNow: s->peer->disconnect_now(data); break;
+  }
+  touch(handle.index);
+  return true;
+}
+
+void Host::disconnect_all(std::uint32_t data) {
+  slots_.for_each_live([&](std::uint32_t index) {
+    slots_[index].peer->disconnect(data);
+    touch(index);
+  });
+}
+
+}  // namespace volley::server

@@ -1,0 +1,138 @@
+// PeerSlots: slot choice for new CONNECTs (free list, per-address id, per-IP cap) and the hash
+// indexes that route every later datagram. Peers are constructed once per slot and reused; a
+// slot only builds a new Peer when the id it must answer to changes.
+#include "peer_slots.hpp"
+
+#include <cstring>
+
+namespace volley::server {
+
+PeerSlots::PeerSlots(std::size_t capacity, std::size_t per_ip_cap,
+                     const protocol::PeerConfig& config)
+    : capacity_(capacity), per_ip_cap_(per_ip_cap), config_(config) {
+  // Up to a modest size up front; beyond that the maps grow with use.
+  const std::size_t hint = capacity < 65536 ? capacity : 65536;
+  by_id_.reserve(hint);
+  by_connect_.reserve(hint);
+  addresses_.reserve(hint);
+  connected_.reserve(hint);
+}
+
+std::optional<std::uint32_t> PeerSlots::find(const engine::Address& address,
+                                             std::uint16_t id) const {
+  const auto it = by_id_.find(IdKey{address, id});
+  if (it == by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool PeerSlots::holds_connect(const engine::Address& address, std::uint32_t connect_id) const {
+  return by_connect_.contains(IdKey{address, connect_id});
+}
+
+std::size_t PeerSlots::IpKeyHash::operator()(const IpKey& k) const noexcept {
+  std::size_t h = 1469598103934665603ull;
+  for (std::uint8_t b : k) h = (h ^ b) * 1099511628211ull;
+  return h;
+}
+
+// sockaddr_in keeps the IPv4 address at byte 4 and sockaddr_in6 the IPv6 address at byte 8 on
+// every platform we build for; reading them here keeps OS headers out of the Host.
+PeerSlots::IpKey PeerSlots::ip_key(const engine::Address& address) {
+  IpKey key{};
+  const auto* raw = static_cast<const std::uint8_t*>(address.sockaddr());
+  key[0] = static_cast<std::uint8_t>(address.family());
+  if (address.family() == engine::AddressFamily::kIpv4 && address.size() >= 8) {
+    std::memcpy(key.data() + 1, raw + 4, 4);
+  } else if (address.family() == engine::AddressFamily::kIpv6 && address.size() >= 24) {
+    std::memcpy(key.data() + 1, raw + 8, 16);
+  }
+  return key;
+}
+
+// Round-robin from the last id handed to this address: O(1) for the usual one-client address,
+// and never a rescan from 0 for a host that holds thousands of peers.
+std::uint16_t PeerSlots::pick_id(const engine::Address& address, AddressUse& use) const {
+  std::uint16_t id = use.next_id;
+  while (by_id_.contains(IdKey{address, id})) id = static_cast<std::uint16_t>((id + 1) % kIdsPerAddress);
+  use.next_id = static_cast<std::uint16_t>((id + 1) % kIdsPerAddress);
+  return id;
+}
+
+Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connect_id) {
+  if (live_ >= capacity_) return {0, AcquireError::kFull};
+  IpKey ip{};
+  if (per_ip_cap_ > 0) {
+    ip = ip_key(address);
+    const auto it = per_ip_.find(ip);
+    if (it != per_ip_.end() && it->second >= per_ip_cap_) return {0, AcquireError::kPerIpCap};
+  }
+  AddressUse& use = addresses_[address];
+  if (use.count >= kIdsPerAddress) return {0, AcquireError::kAddressFull};
+
+  std::uint32_t index = 0;
+  if (!free_.empty()) {
+    index = free_.back();
+    free_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& slot = slots_[index];
+  const std::uint16_t id = pick_id(address, use);
+  use.count += 1;
+  if (!slot.peer || slot.peer->incoming_peer_id() != id) {
+    slot.peer.emplace(protocol::PeerRole::kServer, id, config_);
+    slot.seen = {};
+  }
+  slot.address = address;
+  slot.connect_id = connect_id;
+  slot.local_id = id;
+  slot.live = true;
+  slot.connected = false;
+  by_id_.emplace(IdKey{address, id}, index);
+  by_connect_.emplace(IdKey{address, connect_id}, index);
+  if (per_ip_cap_ > 0) per_ip_[ip] += 1;
+  live_ += 1;
+  return {index, AcquireError::kOk};
+}
+
+void PeerSlots::release(std::uint32_t index) {
+  Slot& slot = slots_[index];
+  if (!slot.live) return;
+  if (slot.connected) mark_unconnected(index);
+  by_id_.erase(IdKey{slot.address, slot.local_id});
+  by_connect_.erase(IdKey{slot.address, slot.connect_id});
+  if (const auto it = addresses_.find(slot.address); it != addresses_.end()) {
+    if (--it->second.count == 0) addresses_.erase(it);
+  }
+  if (per_ip_cap_ > 0) {
+    if (const auto it = per_ip_.find(ip_key(slot.address)); it != per_ip_.end()) {
+      if (--it->second == 0) per_ip_.erase(it);
+    }
+  }
+  slot.live = false;
+  slot.generation += 1;
+  if (slot.generation == 0) slot.generation = 1;  // 0 never names a live peer
+  live_ -= 1;
+  free_.push_back(index);
+}
+
+void PeerSlots::mark_connected(std::uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.connected) return;
+  slot.connected = true;
+  slot.connected_index = static_cast<std::uint32_t>(connected_.size());
+  connected_.push_back(index);
+}
+
+void PeerSlots::mark_unconnected(std::uint32_t index) {
+  Slot& slot = slots_[index];
+  if (!slot.connected) return;
+  slot.connected = false;
+  const std::uint32_t last = connected_.back();
+  connected_[slot.connected_index] = last;
+  slots_[last].connected_index = slot.connected_index;
+  connected_.pop_back();
+}
+
+}  // namespace volley::server

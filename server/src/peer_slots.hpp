@@ -1,0 +1,110 @@
+// The slot table of a Host: pooled server-role Peers, each bound to one remote (address, 12-bit
+// id). The id only has to be unique per remote address (a client sends to the id we hand it in
+// VERIFY_CONNECT and we always know its address), so ids repeat across addresses and the table
+// can hold far more than ENet's 4095 peers. All lookups are hash lookups; nothing here walks the
+// table except the explicit for_each_live() used at shutdown.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "volley/engine/udp.hpp"
+#include "volley/protocol/peer.hpp"
+
+namespace volley::server {
+
+// Ids a remote may address: 0..0xFFE (0xFFF means "no peer yet").
+inline constexpr std::uint16_t kIdsPerAddress = protocol::kMaxPeerId;
+
+struct Slot {
+  std::optional<protocol::Peer> peer;  // kept across reuse: the pool
+  engine::Address address;             // normalised (unmapped); key and reply destination
+  std::uint32_t connect_id = 0;
+  std::uint32_t generation = 1;        // bumped on release so stale handles miss
+  std::uint32_t connected_index = 0;   // position in PeerSlots::connected() while connected
+  std::uint16_t local_id = 0;
+  // The peer's counters as last added to the Host totals: the next sync adds only the change.
+  std::array<std::uint64_t, protocol::kCounterCount> seen{};
+  bool live = false;       // bound to a remote
+  bool touched = false;    // already in the Host's touched list
+  bool connected = false;  // connect event seen, no disconnect event yet
+};
+
+enum class AcquireError : std::uint8_t { kOk, kFull, kPerIpCap, kAddressFull };
+
+struct Acquired {
+  std::uint32_t slot = 0;
+  AcquireError error = AcquireError::kOk;
+};
+
+class PeerSlots {
+ public:
+  PeerSlots(std::size_t capacity, std::size_t per_ip_cap, const protocol::PeerConfig& config);
+
+  Slot& operator[](std::uint32_t index) { return slots_[index]; }
+  const Slot& operator[](std::uint32_t index) const { return slots_[index]; }
+  std::size_t allocated() const noexcept { return slots_.size(); }
+  std::size_t capacity() const noexcept { return capacity_; }
+  std::size_t live() const noexcept { return live_; }
+
+  std::optional<std::uint32_t> find(const engine::Address& address, std::uint16_t id) const;
+  // A live slot already holding this (address, connectID): the CONNECT is a retransmission.
+  bool holds_connect(const engine::Address& address, std::uint32_t connect_id) const;
+  // Binds a free slot (its Peer DISCONNECTED) to the remote; the caller feeds it the CONNECT.
+  Acquired acquire(const engine::Address& address, std::uint32_t connect_id);
+  void release(std::uint32_t index);
+
+  // Slots whose connect event has been delivered: broadcast targets. Dense, O(1) add/remove.
+  const std::vector<std::uint32_t>& connected() const noexcept { return connected_; }
+  void mark_connected(std::uint32_t index);
+  void mark_unconnected(std::uint32_t index);
+
+  template <class Fn>
+  void for_each_live(Fn&& fn) {
+    for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].live) fn(i);
+    }
+  }
+
+ private:
+  struct IdKey {
+    engine::Address address;
+    std::uint32_t value;  // 12-bit id or 32-bit connectID
+    bool operator==(const IdKey&) const = default;
+  };
+  struct IdKeyHash {
+    std::size_t operator()(const IdKey& k) const noexcept {
+      return k.address.hash() ^ (static_cast<std::size_t>(k.value) * 0x9E3779B97F4A7C15ull);
+    }
+  };
+  struct AddressUse {
+    std::uint16_t count = 0;
+    std::uint16_t next_id = 0;
+  };
+  // Family byte + the 16 address bytes, port left out: the per-IP cap's key.
+  using IpKey = std::array<std::uint8_t, 17>;
+  struct IpKeyHash {
+    std::size_t operator()(const IpKey& k) const noexcept;
+  };
+  static IpKey ip_key(const engine::Address& address);
+  std::uint16_t pick_id(const engine::Address& address, AddressUse& use) const;
+
+  std::size_t capacity_;
+  std::size_t per_ip_cap_;
+  protocol::PeerConfig config_;
+  std::deque<Slot> slots_;  // deque: growth never moves a Slot
+  std::vector<std::uint32_t> free_;
+  std::size_t live_ = 0;
+  std::unordered_map<IdKey, std::uint32_t, IdKeyHash> by_id_;
+  std::unordered_map<IdKey, std::uint32_t, IdKeyHash> by_connect_;
+  std::unordered_map<engine::Address, AddressUse> addresses_;
+  std::unordered_map<IpKey, std::uint32_t, IpKeyHash> per_ip_;
+  std::vector<std::uint32_t> connected_;
+};
+
+}  // namespace volley::server

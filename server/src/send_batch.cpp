@@ -1,0 +1,37 @@
+// SendBatch: arena bookkeeping. Spans into the arena are built only at emit() time, because the
+// arena may grow (and move) while the batch fills.
+#include "send_batch.hpp"
+
+namespace volley::server {
+
+SendBatch::SendBatch() {
+  arena_.resize(64 * protocol::kMaxMtu);
+  entries_.reserve(256);
+  out_.reserve(256);
+}
+
+protocol::MutableBytes SendBatch::reserve() {
+  if (arena_.size() - used_ < protocol::kMaxMtu) arena_.resize(arena_.size() * 2);
+  return protocol::MutableBytes(arena_.data() + used_, protocol::kMaxMtu);
+}
+
+void SendBatch::commit(std::size_t length, const engine::Address& to) {
+  entries_.push_back(Entry{used_, length, to});
+  used_ += length;
+}
+
+std::size_t SendBatch::emit(const DatagramSink& sink) {
+  const std::size_t count = entries_.size();
+  if (count == 0) return 0;
+  out_.clear();
+  for (const Entry& e : entries_) {
+    const auto* bytes = reinterpret_cast<const std::byte*>(arena_.data() + e.offset);
+    out_.push_back(engine::OutDatagram{std::span<const std::byte>(bytes, e.length), e.to});
+  }
+  if (sink) sink(out_);
+  entries_.clear();
+  used_ = 0;
+  return count;
+}
+
+}  // namespace volley::server

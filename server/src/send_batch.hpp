@@ -1,0 +1,45 @@
+// Outgoing datagrams of one Host flush, gathered into one reusable arena so a batch costs no
+// allocation once the buffers have grown to the working size. The sink receives them all at
+// once (the server hands them to engine::Loop::send, which copies them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "volley/engine/udp.hpp"
+#include "volley/protocol/enet_wire.hpp"
+
+namespace volley::server {
+
+using DatagramSink = std::function<void(std::span<const engine::OutDatagram>)>;
+
+class SendBatch {
+ public:
+  // Beyond this many datagrams in one flush the batch is emitted early, bounding memory.
+  static constexpr std::size_t kMaxDatagrams = 4096;
+
+  SendBatch();
+  // Room for one datagram of up to kMaxMtu bytes; commit() with its real length.
+  protocol::MutableBytes reserve();
+  void commit(std::size_t length, const engine::Address& to);
+  bool full() const noexcept { return entries_.size() >= kMaxDatagrams; }
+  std::size_t size() const noexcept { return entries_.size(); }
+  // Hands everything to the sink (if any) and empties the batch; returns how many.
+  std::size_t emit(const DatagramSink& sink);
+
+ private:
+  struct Entry {
+    std::size_t offset;
+    std::size_t length;
+    engine::Address to;
+  };
+  std::vector<std::uint8_t> arena_;
+  std::size_t used_ = 0;
+  std::vector<Entry> entries_;
+  std::vector<engine::OutDatagram> out_;
+};
+
+}  // namespace volley::server

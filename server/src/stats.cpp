@@ -1,0 +1,46 @@
+// HostStats names and arithmetic.
+#include "stats.hpp"
+
+namespace volley::server {
+
+std::string_view host_drop_name(HostDrop drop) noexcept {
+  switch (drop) {
+    case HostDrop::kTruncatedHeader: return "drop_host_truncated_header";
+    case HostDrop::kUnknownPeer: return "drop_host_unknown_peer";
+    case HostDrop::kBadConnect: return "drop_host_bad_connect";
+    case HostDrop::kRetransmittedConnect: return "drop_host_retransmitted_connect";
+    case HostDrop::kRefusedFull: return "drop_host_refused_full";
+    case HostDrop::kRefusedPerIp: return "drop_host_refused_per_ip";
+    case HostDrop::kRefusedShutdown: return "drop_host_refused_shutdown";
+    case HostDrop::kCount: break;
+  }
+  return "unknown";
+}
+
+std::uint64_t HostStats::bad_datagrams() const noexcept {
+  using protocol::Counter;
+  std::uint64_t n = (*this)[HostDrop::kTruncatedHeader] + (*this)[HostDrop::kUnknownPeer] +
+                    (*this)[HostDrop::kBadConnect];
+  for (Counter c : {Counter::kDropTruncatedHeader, Counter::kDropBadChecksum,
+                    Counter::kDropCompressedNotEnabled, Counter::kDropDecompressFailed,
+                    Counter::kDropWrongPeerId, Counter::kDropWrongSession, Counter::kDropPeerNotLive,
+                    Counter::kDropUnexpectedConnect, Counter::kDropMalformedCommand,
+                    Counter::kDropNotConnect}) {
+    n += peers[c];
+  }
+  return n;
+}
+
+void sync_counters(const protocol::Counters& counters,
+                   std::array<std::uint64_t, protocol::kCounterCount>& seen,
+                   protocol::Counters& totals) noexcept {
+  const auto& now = counters.values();
+  for (std::size_t i = 0; i < protocol::kCounterCount; ++i) {
+    if (now[i] != seen[i]) {
+      totals.add(static_cast<protocol::Counter>(i), now[i] - seen[i]);
+      seen[i] = now[i];
+    }
+  }
+}
+
+}  // namespace volley::server

@@ -1,0 +1,58 @@
+// Host-wide statistics, maintained incrementally: after each Peer call the Host adds what that
+// peer's counters gained since they were last seen, so the totals never require a scan of the
+// slot table. Also the drop reasons that only the Host can see
+// (before a datagram reaches any Peer) and the stats-JSON writer of the volley-server contract.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "volley/protocol/counters.hpp"
+
+namespace volley::server {
+
+enum class HostDrop : std::uint8_t {
+  kTruncatedHeader,       // too short for an ENet header
+  kUnknownPeer,           // no live slot for (source address, peer id)
+  kBadConnect,            // id 0xFFF but no decodable CONNECT, or a bad channel count
+  kRetransmittedConnect,  // same address and connectID as a live slot: its VERIFY covers it
+  kRefusedFull,           // every slot in use
+  kRefusedPerIp,          // the per-IP cap (ENet's duplicatePeers) reached
+  kRefusedShutdown,       // CONNECT while the server is stopping
+  kCount
+};
+inline constexpr std::size_t kHostDropCount = static_cast<std::size_t>(HostDrop::kCount);
+std::string_view host_drop_name(HostDrop drop) noexcept;
+
+struct HostStats {
+  protocol::Counters peers;  // sum over every peer call (traffic and per-peer drop reasons)
+  std::array<std::uint64_t, kHostDropCount> drops{};
+  std::uint64_t datagrams_routed = 0;  // reached a Peer
+  std::uint64_t connects = 0;          // connect events
+  std::uint64_t disconnects = 0;       // remote sent DISCONNECT
+  std::uint64_t timeouts = 0;
+  std::uint64_t local_disconnects = 0; // our disconnect() completed
+  std::uint64_t refusals_sent = 0;     // fast-refusal datagrams
+  std::uint64_t batches = 0;           // on_datagrams calls
+  std::uint64_t peers_serviced = 0;    // service passes over touched peers
+  std::uint64_t timer_fires = 0;
+  std::uint64_t connected = 0;         // now
+  std::uint64_t connected_peak = 0;
+
+  void drop(HostDrop reason) noexcept { drops[static_cast<std::size_t>(reason)] += 1; }
+  std::uint64_t operator[](HostDrop reason) const noexcept {
+    return drops[static_cast<std::size_t>(reason)];
+  }
+  // Datagrams dropped as malformed, misrouted or unverifiable (not retransmissions, refusals or
+  // per-command drops inside an accepted datagram).
+  std::uint64_t bad_datagrams() const noexcept;
+};
+
+// Adds to `totals` what `counters` gained since `seen`, then remembers them in `seen`.
+void sync_counters(const protocol::Counters& counters,
+                   std::array<std::uint64_t, protocol::kCounterCount>& seen,
+                   protocol::Counters& totals) noexcept;
+
+}  // namespace volley::server
