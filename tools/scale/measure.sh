@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# tools/scale/measure.sh: the issue-5 scale check and the stock-ENet comparison in one bounded run.
+#   a. 16,384 protocol-level peers (volley-swarm) on one volley-server socket, one reliable round
+#      trip each: connect time, server peak RSS, server CPU.
+#   b. 4,000 stock-libenet peers (8 hosts x 500) idle for 60 s, against volley-server and then
+#      volley-enet-echo-server: drops, server CPU over the idle window, RSS.
+#   c. server CPU-us per echoed packet at 512 peers and equal offered load (rate x size), rounds
+#      interleaved volley/stock, medians and the ratio.
+#   d. user-space instructions per echoed packet under callgrind (difference of two runs that
+#      differ only in the echo rate, so start-up and handshakes cancel out).
+# Builds nothing. Loopback only. Every process it starts is bounded by its own --seconds and is
+# ended by PID on exit. Usage: tools/scale/measure.sh BUILD_DIR [--quick] [--rounds N]
+#   [--skip a,b,c,d] [--out DIR]
+set -u
+
+usage() { echo "usage: $0 BUILD_DIR [--quick] [--rounds N] [--skip a,b,c,d] [--out DIR]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+BUILD=$1; shift
+QUICK=0; ROUNDS=3; SKIP=""; OUT=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) QUICK=1; shift ;;
+    --rounds) [ $# -ge 2 ] || usage; ROUNDS=$2; shift 2 ;;
+    --skip) [ $# -ge 2 ] || usage; SKIP=$2; shift 2 ;;
+    --out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
+    *) echo "$0: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -d "$BUILD" ] || { echo "$0: no build directory $BUILD" >&2; exit 2; }
+OUT=${OUT:-$(mktemp -d /tmp/volley-scale.XXXXXX)}
+mkdir -p "$OUT"
+
+find_bin() { find "$BUILD" -name "$1" -type f -perm -u+x 2>/dev/null | head -n 1; }
+VOLLEY_SERVER=$(find_bin volley-server)
+ENET_SERVER=$(find_bin volley-enet-echo-server)
+SWARM=$(find_bin volley-swarm)
+ENET_SWARM=$(find_bin volley-enet-swarm)
+for b in ENET_SERVER SWARM ENET_SWARM; do
+  [ -n "${!b}" ] || { echo "$0: $b not built under $BUILD" >&2; exit 2; }
+done
+[ -n "$VOLLEY_SERVER" ] || echo "note: no volley-server under $BUILD: stock-server rows only"
+
+# Quick mode: the same steps, smaller and shorter (a tool check, not a measurement).
+if [ $QUICK = 1 ]; then
+  A_PEERS=2000; B_HOSTS=2; B_PER=250; B_IDLE=5; C_SECONDS=4; ROUNDS=1; D_SECONDS=3
+else
+  A_PEERS=16384; B_HOSTS=8; B_PER=500; B_IDLE=60; C_SECONDS=15; D_SECONDS=6
+fi
+
+# The machine may be shared: server on the last CPU, load generators on the others.
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ]; then
+  SERVER_CPUS=$((NCPU - 1)); LOAD_CPUS="0-$((NCPU - 2))"
+  SERVER_PIN="taskset -c $SERVER_CPUS"; LOAD_PIN="taskset -c $LOAD_CPUS"
+else
+  SERVER_PIN=""; LOAD_PIN=""
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+skipped() { case ",$SKIP," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+jget() {  # FILE KEY: a report field, floats to 4 significant digits; n/a if missing
+  python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2], "n/a"); print(("%.4g" % v) if isinstance(v, float) else v)' "$1" "$2" 2>/dev/null || echo n/a
+}
+calc() { python3 -c "import sys; print(eval(sys.argv[1]))" "$1" 2>/dev/null || echo n/a; }
+median() { python3 -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:] if x!="n/a"]; print(round(s.median(v),2) if v else "n/a")' "$@"; }
+
+# start_server NAME KIND SECONDS ARGS...: starts a server pinned to its CPU, waits for its
+# "listening" line (10 s at most), sets SERVER_PID and SERVER_PORT. KIND: volley | enet.
+start_server() {
+  local name=$1 kind=$2 seconds=$3; shift 3
+  local bin=$ENET_SERVER
+  [ "$kind" = volley ] && bin=$VOLLEY_SERVER
+  $SERVER_PIN "$bin" --bind 127.0.0.1 --port 0 --seconds "$seconds" --stats-json "$OUT/$name.stats.json" \
+    "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  SERVER_PORT=""
+  for _ in $(seq 100); do
+    SERVER_PORT=$(sed -n 's/^listening .*:\([0-9][0-9]*\)$/\1/p' "$OUT/$name.out" | head -n 1)
+    [ -n "$SERVER_PORT" ] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$name: server did not start (see $OUT/$name.err)" >&2
+  return 1
+}
+
+# stop_server: SIGINT, then up to 15 s for the stats JSON; SIGKILL and a note if it hangs.
+stop_server() {
+  kill -INT "$SERVER_PID" 2>/dev/null
+  for _ in $(seq 150); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "ANOMALY: server $SERVER_PID ignored SIGINT for 15 s; killed" >&2
+    kill -KILL "$SERVER_PID" 2>/dev/null
+  fi
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_RC=$?
+  [ "$SERVER_RC" = 0 ] || echo "ANOMALY: server exit code $SERVER_RC" >&2
+}
+
+ROWS=()
+row() { ROWS+=("$*"); echo "  $*"; }
+
+echo "output: $OUT (server on CPU ${SERVER_CPUS:-any}, load on CPUs ${LOAD_CPUS:-any})"
+
+# --- a. 16,384 protocol-level peers on one volley-server socket ------------------------------
+if ! skipped a && [ -n "$VOLLEY_SERVER" ]; then
+  echo "a. $A_PEERS volley-swarm peers, one reliable round trip each"
+  if start_server a-volley volley 150 --max-peers "$A_PEERS"; then
+    $LOAD_PIN "$SWARM" --server "127.0.0.1:$SERVER_PORT" --peers "$A_PEERS" --round-trips 1 \
+      --connect-rate 4000 --idle 2 --seconds 90 --server-pid "$SERVER_PID" \
+      --report-json "$OUT/a.swarm.json" >/dev/null 2>"$OUT/a.swarm.err"
+    rc=$?
+    stop_server
+    f=$OUT/a.swarm.json; s=$OUT/a-volley.stats.json
+    row "| a | volley-server | $A_PEERS peers, 1 RT each (swarm rc=$rc) | connected $(jget $f connected_at_once), failed $(jget $f failed), peers_peak $(jget $s peers_peak) | connect $(jget $f connect_time_s) s, all RT done $(jget $f all_done_time_s) s, RTT p50/p99 $(jget $f rtt_p50_us)/$(jget $f rtt_p99_us) us | server CPU $(jget $f server_cpu_connect_s) s (connect+RT), $(jget $f server_cpu_idle_s) s idle 2 s | VmHWM $(jget $f server_hwm_kib) KiB |"
+  fi
+fi
+
+# --- b. 4,000 stock-libenet peers idle for 60 s ---------------------------------------------
+b_run() {  # KIND
+  local kind=$1
+  [ "$kind" = volley ] && [ -z "$VOLLEY_SERVER" ] && return
+  if start_server "b-$kind" "$kind" $((B_IDLE + 60)) --max-peers 4095; then
+    $LOAD_PIN "$ENET_SWARM" --server "127.0.0.1:$SERVER_PORT" --hosts "$B_HOSTS" --peers-per-host "$B_PER" \
+      --rate 0 --warmup 2 --idle "$B_IDLE" --seconds $((B_IDLE + 45)) --server-pid "$SERVER_PID" \
+      --report-json "$OUT/b-$kind.swarm.json" >/dev/null 2>"$OUT/b-$kind.swarm.err"
+    local rc=$?
+    stop_server
+    local f=$OUT/b-$kind.swarm.json s=$OUT/b-$kind.stats.json
+    row "| b | $kind | $((B_HOSTS * B_PER)) libenet peers idle ${B_IDLE} s (swarm rc=$rc) | connected $(jget $f connected), dropped $(jget $f dropped), server timeouts $(jget $s timeouts) | connect $(jget $f connect_time_s) s | server CPU $(jget $f server_cpu_window_s) s = $(jget $f server_cpu_percent) % of a core | RSS $(jget $f server_rss_kib) KiB, VmHWM $(jget $f server_hwm_kib) KiB |"
+  fi
+}
+if ! skipped b; then
+  echo "b. $((B_HOSTS * B_PER)) stock-libenet peers idle for $B_IDLE s"
+  b_run volley
+  b_run enet
+fi
+
+# --- c. CPU-us per echoed packet, 512 peers x 20 Hz x 64 B reliable --------------------------
+c_run() {  # KIND ROUND -> RESULT (server CPU-us per echo). Runs in this shell so cleanup sees PIDs.
+  local kind=$1 round=$2
+  RESULT=n/a
+  [ "$kind" = volley ] && [ -z "$VOLLEY_SERVER" ] && return
+  start_server "c-$kind-$round" "$kind" $((C_SECONDS + 40)) --max-peers 1024 || return
+  $LOAD_PIN "$ENET_SWARM" --server "127.0.0.1:$SERVER_PORT" --hosts 4 --peers-per-host 128 \
+    --rate 20 --size 64 --warmup 2 --idle "$C_SECONDS" --seconds $((C_SECONDS + 30)) \
+    --server-pid "$SERVER_PID" --report-json "$OUT/c-$kind-$round.swarm.json" >/dev/null \
+    2>"$OUT/c-$kind-$round.swarm.err"
+  local rc=$?
+  stop_server
+  [ $rc = 0 ] || echo "ANOMALY: c $kind round $round swarm rc=$rc (see $OUT/c-$kind-$round.swarm.json)" >&2
+  RESULT=$(jget "$OUT/c-$kind-$round.swarm.json" server_cpu_us_per_echo)
+}
+if ! skipped c; then
+  echo "c. CPU-us per echoed packet: 512 peers x 20 Hz x 64 B reliable, ${C_SECONDS} s window, $ROUNDS interleaved rounds"
+  CV=(); CE=()
+  for r in $(seq "$ROUNDS"); do
+    c_run volley "$r"; v=$RESULT
+    c_run enet "$r"; e=$RESULT
+    echo "  round $r: volley $v us, stock $e us"
+    CV+=("$v"); CE+=("$e")
+  done
+  mv=$(median "${CV[@]}"); me=$(median "${CE[@]}")
+  ratio=$(calc "round($me / $mv, 2)")
+  row "| c | both | 512 libenet peers x 20 Hz x 64 B reliable | volley ${CV[*]} | stock ${CE[*]} | median CPU-us/echo: volley $mv, stock $me | stock/volley = $ratio x |"
+fi
+
+# --- d. instructions per echoed packet (callgrind) -------------------------------------------
+d_run() {  # KIND RATE -> IR, ECHOES. Runs in this shell so cleanup sees the PID.
+  local kind=$1 rate=$2 name="d-$1-$2"
+  local bin=$ENET_SERVER extra=()
+  IR=n/a; ECHOES=n/a
+  # Under valgrind use epoll: the io_uring backend's kernel-side work is invisible to callgrind.
+  [ "$kind" = volley ] && { bin=$VOLLEY_SERVER; extra=(--backend epoll); }
+  valgrind --tool=callgrind --callgrind-out-file="$OUT/$name.callgrind" "$bin" --bind 127.0.0.1 \
+    --port 0 --seconds $((D_SECONDS + 60)) --max-peers 128 "${extra[@]}" \
+    --stats-json "$OUT/$name.stats.json" >"$OUT/$name.out" 2>"$OUT/$name.err" &
+  SERVER_PID=$!; PIDS+=("$SERVER_PID"); SERVER_PORT=""
+  for _ in $(seq 300); do
+    SERVER_PORT=$(sed -n 's/^listening .*:\([0-9][0-9]*\)$/\1/p' "$OUT/$name.out" | head -n 1)
+    [ -n "$SERVER_PORT" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$SERVER_PORT" ] || { echo "$name: server did not start under valgrind" >&2; return; }
+  "$ENET_SWARM" --server "127.0.0.1:$SERVER_PORT" --hosts 1 --peers-per-host 64 --rate "$rate" \
+    --size 64 --warmup 1 --idle "$D_SECONDS" --seconds $((D_SECONDS + 40)) \
+    --report-json "$OUT/$name.swarm.json" >/dev/null 2>"$OUT/$name.swarm.err"
+  stop_server
+  IR=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$OUT/$name.callgrind" 2>/dev/null | head -n 1)
+  IR=${IR:-n/a}
+  ECHOES=$(jget "$OUT/$name.stats.json" packets_out)
+}
+if ! skipped d && command -v valgrind >/dev/null; then
+  echo "d. instructions per echoed packet under callgrind: 64 peers, idle vs 10 Hz, ${D_SECONDS} s"
+  for kind in volley enet; do
+    [ "$kind" = volley ] && [ -z "$VOLLEY_SERVER" ] && continue
+    d_run "$kind" 0; ir0=$IR; p0=$ECHOES
+    d_run "$kind" 10; ir1=$IR; p1=$ECHOES
+    per=$(calc "round(($ir1 - $ir0) / ($p1 - $p0))")
+    eval "D_$kind=\$per"
+    row "| d | $kind | 64 libenet peers, 10 Hz vs idle, ${D_SECONDS} s | Ir $ir0 / $ir1 | echoes $p0 / $p1 | user-space instructions per echo: $per | |"
+  done
+  [ -n "${D_volley:-}" ] && [ -n "${D_enet:-}" ] && row "| d | both | | | | stock/volley = $(calc "round(${D_enet} / ${D_volley}, 2)") x | |"
+fi
+
+echo
+echo "| step | server | load | result | time | CPU | memory |"
+echo "|---|---|---|---|---|---|---|"
+for r in "${ROWS[@]}"; do echo "$r"; done
+echo "raw reports: $OUT"
