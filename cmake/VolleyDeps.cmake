@@ -2,37 +2,41 @@
 # A missing one stops configuration with the package name to install.
 find_package(Threads REQUIRED)
 
-if(VOLLEY_ENGINE_ONLY)
-  return()
-endif()
-
-find_package(PkgConfig REQUIRED)
+find_package(PkgConfig QUIET)
 macro(volley_pkg target module debian_package)
-  pkg_check_modules(${target} IMPORTED_TARGET ${module})
+  if(NOT PkgConfig_FOUND)
+    message(FATAL_ERROR "volley: pkg-config not found: run scripts/install-deps.sh")
+  endif()
+  pkg_check_modules(${target} IMPORTED_TARGET GLOBAL ${module})
   if(NOT ${target}_FOUND)
     message(FATAL_ERROR "volley: ${module} not found: run scripts/install-deps.sh "
                         "(or apt-get install ${debian_package})")
   endif()
 endmacro()
 
-volley_pkg(ENET libenet libenet-dev)
-volley_pkg(ZSTD libzstd libzstd-dev)
-volley_pkg(PCAP libpcap libpcap-dev)
+# What the engine and its tests need, in every build including the engine-only ones.
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   volley_pkg(URING liburing liburing-dev)
 endif()
+if(VOLLEY_BUILD_TESTS AND NOT CMAKE_CROSSCOMPILING)
+  find_package(doctest CONFIG QUIET GLOBAL)
+  if(NOT doctest_FOUND)
+    message(FATAL_ERROR "volley: doctest not found: run scripts/install-deps.sh "
+                        "(or apt-get install doctest-dev)")
+  endif()
+endif()
+
+if(VOLLEY_ENGINE_ONLY)
+  return()
+endif()
+
+volley_pkg(ENET libenet libenet-dev)
+volley_pkg(ZSTD libzstd libzstd-dev)
+volley_pkg(PCAP libpcap libpcap-dev)
 
 find_package(FlatBuffers CONFIG QUIET)
 find_program(VOLLEY_FLATC flatc)
 if(NOT FlatBuffers_FOUND OR NOT VOLLEY_FLATC)
   message(FATAL_ERROR "volley: flatbuffers not found: run scripts/install-deps.sh "
                       "(or apt-get install libflatbuffers-dev flatbuffers-compiler)")
-endif()
-
-if(VOLLEY_BUILD_TESTS)
-  find_package(doctest CONFIG QUIET)
-  if(NOT doctest_FOUND)
-    message(FATAL_ERROR "volley: doctest not found: run scripts/install-deps.sh "
-                        "(or apt-get install doctest-dev)")
-  endif()
 endif()
