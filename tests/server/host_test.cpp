@@ -1,0 +1,304 @@
+// Host under the in-process driver: thousands of client-role Peers, echo of every delivery kind,
+// one flush per batch with the acks inside, idle peers untouched, ids repeating across
+// addresses, per-IP cap, duplicate CONNECT and session checks, slot reuse, garbage input.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "host_driver.hpp"
+#include "support/seed.hpp"
+
+namespace volley::server::test {
+namespace {
+
+using protocol::PeerEvent;
+using protocol::PeerState;
+
+HostConfig config_for(std::size_t max_peers) {
+  HostConfig c;
+  c.max_peers = max_peers;
+  return c;
+}
+
+std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed) {
+  std::vector<std::uint8_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(seed + i * 7);
+  return v;
+}
+
+bool all_connected(HostDriver& d) {
+  return std::all_of(d.clients().begin(), d.clients().end(), [](const auto& c) {
+    return c->peer.state() == PeerState::kConnected || c->muted;
+  });
+}
+
+struct Kind {
+  protocol::PacketFlags flags;
+  protocol::Delivery delivery;
+  std::size_t size;
+};
+const Kind kKinds[] = {
+    {protocol::PacketFlags::kReliable, protocol::Delivery::kReliable, 3000},
+    {protocol::PacketFlags::kUnreliable, protocol::Delivery::kUnreliable, 100},
+    {protocol::PacketFlags::kUnsequenced, protocol::Delivery::kUnsequenced, 0},
+    {protocol::PacketFlags::kUnreliableFragment, protocol::Delivery::kUnreliableFragment, 2500},
+};
+
+TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every delivery kind") {
+  HostDriver d(config_for(5000));
+  for (std::uint16_t a = 0; a < 1500; ++a) {
+    for (std::uint16_t s = 0; s < 3; ++s) {
+      d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(20000 + a), a % 2 == 1), s));
+    }
+  }
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 5 * kSec));
+  CHECK(d.host().connected_peers() == 4500);
+  CHECK(d.host().stats().connected_peak == 4500);
+
+  // More peers than ENet's 4095: the server-side ids the clients address repeat across
+  // addresses but are distinct within one address.
+  std::map<std::uint16_t, std::size_t> per_id;
+  for (std::size_t i = 0; i < d.clients().size(); i += 3) {
+    std::set<std::uint16_t> ids;
+    for (std::size_t k = 0; k < 3; ++k) ids.insert(d.clients()[i + k]->peer.outgoing_peer_id());
+    CHECK(ids.size() == 3);
+    for (auto id : ids) per_id[id] += 1;
+  }
+  CHECK(per_id.size() == 3);
+  CHECK(per_id.begin()->second == 1500);
+
+  for (std::size_t i = 0; i < d.clients().size(); ++i) {
+    for (std::uint8_t ch = 0; ch < 4; ++ch) {
+      const Kind& k = kKinds[ch];
+      REQUIRE(d.clients()[i]->peer.send(ch, pattern(k.size, static_cast<std::uint8_t>(i)), k.flags) ==
+              protocol::SendError::kOk);
+    }
+  }
+  auto echoed = [&] {
+    return std::all_of(d.clients().begin(), d.clients().end(),
+                       [](const auto& c) { return c->count(PeerEvent::Type::kReceive) == 4; });
+  };
+  REQUIRE(d.run_until(echoed, 10 * kSec));
+  for (std::size_t i = 0; i < d.clients().size(); ++i) {
+    for (const auto& e : d.clients()[i]->events) {
+      if (e.type != PeerEvent::Type::kReceive) continue;
+      const Kind& k = kKinds[e.channel];
+      CHECK(e.delivery == k.delivery);
+      CHECK(e.payload == pattern(k.size, static_cast<std::uint8_t>(i)));
+    }
+  }
+  const HostStats& s = d.host().stats();
+  CHECK(s.peers[protocol::Counter::kPacketsIn] == 4 * 4500);
+  CHECK(s.peers[protocol::Counter::kPacketsOut] == 4 * 4500);
+  CHECK(s.bad_datagrams() == 0);
+  // One timer per live peer at most.
+  CHECK(d.timers().armed() <= d.host().live_peers());
+}
+
+TEST_CASE("one batch in, one flush out, every sender's ack inside it") {
+  HostDriver d(config_for(600));
+  for (std::uint16_t i = 0; i < 500; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(30000 + i))));
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 5 * kSec));
+  d.run_for(50 * kMs);
+
+  for (auto& c : d.clients()) REQUIRE(c->peer.send(0, pattern(10, 1), protocol::PacketFlags::kReliable) == protocol::SendError::kOk);
+  auto up = d.gather();
+  REQUIRE(up.size() == 500);
+  const std::size_t calls = d.sink_calls;
+  const std::uint64_t fires = d.host().stats().timer_fires;
+  d.feed(up);  // 8 batches of <= 64
+  CHECK(d.sink_calls - calls == 8);
+  CHECK(d.host().stats().timer_fires == fires);  // no timer was needed for the acks
+  d.deliver();
+  for (auto& c : d.clients()) {
+    CHECK(c->peer.stats().sent_unacked == 0);  // acked by the batch's own flush
+    CHECK(c->count(PeerEvent::Type::kReceive) == 1);  // and the echo came in the same flush
+  }
+}
+
+TEST_CASE("idle peers are not serviced: a batch touches only its senders") {
+  HostDriver d(config_for(1100));
+  for (std::uint16_t i = 0; i < 1000; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(40000 + i))));
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 5 * kSec));
+  d.run_for(100 * kMs);
+
+  const std::uint64_t before = d.host().stats().peers_serviced;
+  const DeadlineOps ops = d.host().deadline_ops();
+  REQUIRE(d.clients()[7]->peer.send(0, pattern(5, 2), protocol::PacketFlags::kReliable) == protocol::SendError::kOk);
+  d.feed(d.gather());
+  CHECK(d.host().stats().peers_serviced - before == 1);
+  const DeadlineOps after = d.host().deadline_ops();
+  CHECK(after.armed + after.moved + after.disarmed - (ops.armed + ops.moved + ops.disarmed) <= 1);
+
+  // Over idle virtual time, services come only from each peer's own timers: no per-tick scan.
+  const std::uint64_t s0 = d.host().stats().peers_serviced;
+  const std::uint64_t f0 = d.host().stats().timer_fires;
+  d.run_for(3 * kSec);
+  const std::uint64_t serviced = d.host().stats().peers_serviced - s0;
+  const std::uint64_t fired = d.host().stats().timer_fires - f0;
+  const std::uint64_t routed = d.host().stats().datagrams_routed;
+  INFO("serviced ", serviced, " fired ", fired);
+  // Each service is caused by a timer of that peer or a datagram from it (client pings).
+  CHECK(serviced <= fired + routed);
+  CHECK(d.timers().armed() <= d.host().live_peers());
+}
+
+TEST_CASE("per-IP cap: excess CONNECTs from one IP are refused at once") {
+  HostConfig c = config_for(100);
+  c.per_ip_cap = 3;
+  HostDriver d(c);
+  for (std::uint16_t i = 0; i < 5; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(50000 + i))));
+  d.connect(d.add_client(HostDriver::address(50100, true)));  // another IP (::1): own budget
+  d.run_until([&] { return false; }, 2 * kSec);
+  std::size_t connected = 0, refused = 0;
+  for (auto& cl : d.clients()) {
+    if (cl->peer.state() == PeerState::kConnected) ++connected;
+    for (const auto& e : cl->events) {
+      if (e.type == PeerEvent::Type::kDisconnect && e.reason == protocol::DisconnectReason::kRefused) {
+        ++refused;
+        CHECK(e.data == kRefusedPerIp);
+      }
+    }
+  }
+  CHECK(connected == 4);
+  CHECK(refused == 2);
+  CHECK(d.host().stats()[HostDrop::kRefusedPerIp] == 2);
+}
+
+TEST_CASE("full server refuses the next client; retransmitted CONNECT is dropped") {
+  HostDriver d(config_for(2));
+  Client& a = d.add_client(HostDriver::address(1000));
+  d.connect(a);
+  auto up = d.gather();
+  REQUIRE(up.size() == 1);
+  up.push_back(up.front());  // the same CONNECT twice in one batch
+  d.feed(up);
+  CHECK(d.host().live_peers() == 1);
+  CHECK(d.host().stats()[HostDrop::kRetransmittedConnect] == 1);
+  d.feed(up);  // and again later
+  CHECK(d.host().stats()[HostDrop::kRetransmittedConnect] == 3);
+  CHECK(d.host().live_peers() == 1);
+
+  d.connect(d.add_client(HostDriver::address(1001)));
+  Client& c = d.add_client(HostDriver::address(1002));
+  d.connect(c);
+  d.run_until([&] { return c.count(PeerEvent::Type::kDisconnect) == 1; }, 2 * kSec);
+  REQUIRE(c.count(PeerEvent::Type::kDisconnect) == 1);
+  CHECK(c.events.back().data == kRefusedFull);
+  CHECK(d.host().stats()[HostDrop::kRefusedFull] == 1);
+  CHECK(d.host().connected_peers() == 2);
+}
+
+TEST_CASE("session mismatch, unknown id and foreign address are dropped and counted") {
+  HostDriver d(config_for(4));
+  Client& a = d.add_client(HostDriver::address(2000));
+  d.connect(a);
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 2 * kSec));
+  d.run_for(10 * kMs);
+  a.peer.ping();
+  auto up = d.gather();
+  REQUIRE(up.size() == 1);
+  auto bad_session = up.front();
+  bad_session.first[0] ^= 0x10;  // header bits 13..12: session
+  auto unknown_id = up.front();
+  unknown_id.first[1] ^= 0x05;
+  auto wrong_port = up.front();
+  wrong_port.second = HostDriver::address(2001);
+  d.feed({bad_session, unknown_id, wrong_port});
+  const HostStats& s = d.host().stats();
+  CHECK(s.peers[protocol::Counter::kDropWrongSession] == 1);
+  CHECK(s[HostDrop::kUnknownPeer] == 2);
+  CHECK(s.bad_datagrams() == 3);
+  CHECK(a.peer.state() == PeerState::kConnected);
+}
+
+TEST_CASE("slots are reused after disconnect and timeout; stale handles miss") {
+  HostDriver d(config_for(2));
+  Client& a = d.add_client(HostDriver::address(3000));
+  Client& b = d.add_client(HostDriver::address(3001));
+  d.connect(a);
+  d.connect(b);
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 2 * kSec));
+  REQUIRE(d.events.connected.size() == 2);
+  const HostHandle ha = d.events.connected[0];
+
+  a.peer.disconnect(9);
+  REQUIRE(d.run_until([&] { return d.host().live_peers() == 1; }, 2 * kSec));
+  CHECK(d.host().stats().disconnects == 1);
+  CHECK(d.host().peer(ha) == nullptr);
+  CHECK(d.host().send(ha, 0, pattern(3, 3), protocol::PacketFlags::kReliable) == protocol::SendError::kNotConnected);
+
+  Client& c = d.add_client(HostDriver::address(3002));
+  d.connect(c);
+  REQUIRE(d.run_until([&] { return c.peer.state() == PeerState::kConnected; }, 2 * kSec));
+  const HostHandle hc = d.events.connected.back();
+  CHECK(hc.index == ha.index);
+  CHECK(hc.generation != ha.generation);
+
+  b.muted = true;  // goes silent: the server times it out within ENet's bounds
+  REQUIRE(d.run_until([&] { return d.host().stats().timeouts == 1; }, 40 * kSec));
+  CHECK(d.host().live_peers() == 1);
+  CHECK(d.host().stats().disconnects == 1);
+  Client& e = d.add_client(HostDriver::address(3003));
+  d.connect(e);
+  REQUIRE(d.run_until([&] { return e.peer.state() == PeerState::kConnected; }, 2 * kSec));
+  CHECK(d.host().connected_peers() == 2);
+  CHECK(d.host().stats().connects == 4);
+}
+
+TEST_CASE("disconnect modes from the server side reach the client") {
+  HostDriver d(config_for(8));
+  for (std::uint16_t i = 0; i < 3; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(4000 + i))));
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 2 * kSec));
+  const auto handles = d.events.connected;
+  REQUIRE(handles.size() == 3);
+  CHECK(d.host().disconnect(handles[0], 11, DisconnectMode::kNormal));
+  CHECK(d.host().disconnect(handles[1], 12, DisconnectMode::kLater));
+  CHECK(d.host().disconnect(handles[2], 13, DisconnectMode::kNow));
+  d.host().flush(d.now());
+  d.run_until([&] { return d.host().live_peers() == 0; }, 5 * kSec);
+  CHECK(d.host().live_peers() == 0);
+  CHECK(d.host().connected_peers() == 0);
+  for (std::size_t i = 0; i < 3; ++i) {
+    REQUIRE(d.clients()[i]->count(PeerEvent::Type::kDisconnect) == 1);
+    CHECK(d.clients()[i]->events.back().data == 11 + i);
+  }
+  CHECK(d.host().stats().local_disconnects == 2);  // disconnect_now raises no event
+  CHECK(d.host().stats().disconnects == 0);
+}
+
+TEST_CASE("random and mutated datagrams never disturb a live peer") {
+  VOLLEY_SEEDED_RNG(rng, 5);
+  for (bool checksum : {false, true}) {
+    HostConfig c = config_for(64);
+    c.peer.checksum = checksum;
+    HostDriver d(c);
+    Client& a = d.add_client(HostDriver::address(5000));
+    d.connect(a);
+    REQUIRE(d.run_until([&] { return all_connected(d); }, 2 * kSec));
+    a.peer.send(0, pattern(40, 4), protocol::PacketFlags::kReliable);
+    auto sample = d.gather();
+    REQUIRE(!sample.empty());
+    std::vector<std::pair<std::vector<std::uint8_t>, engine::Address>> junk;
+    for (int i = 0; i < 5000; ++i) {
+      auto dg = sample[rng() % sample.size()];
+      if (i % 3 == 0) {
+        dg.first.resize(rng() % 64);
+        for (auto& b : dg.first) b = static_cast<std::uint8_t>(rng());
+      } else {
+        dg.first[rng() % dg.first.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+      }
+      if (i % 7 == 0) dg.second = HostDriver::address(static_cast<std::uint16_t>(6000 + rng() % 100));
+      junk.push_back(std::move(dg));
+    }
+    d.feed(junk);
+    d.feed(sample);
+    REQUIRE(d.run_until([&] { return a.count(PeerEvent::Type::kReceive) >= 1; }, 5 * kSec));
+    CHECK(a.peer.state() == PeerState::kConnected);
+    CHECK(d.host().live_peers() <= 64);
+  }
+}
+
+}  // namespace
+}  // namespace volley::server::test
