@@ -1,0 +1,239 @@
+// The public Server over real loopback sockets: IPv4 and IPv6 clients side by side on one
+// dual-stack socket, echo of every delivery kind, peer stats, disconnect reasons, graceful stop,
+// config errors, and a game thread posting sends while the loop serves (run under tsan too).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "loopback_client.hpp"
+#include "volley/server/server.hpp"
+
+namespace volley::server::test {
+namespace {
+
+using protocol::PeerEvent;
+using protocol::PeerState;
+
+std::vector<std::byte> bytes_of(std::size_t n, std::uint8_t seed) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(seed + i * 3);
+  return v;
+}
+std::vector<std::uint8_t> u8_of(std::size_t n, std::uint8_t seed) {
+  std::vector<std::uint8_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(seed + i * 3);
+  return v;
+}
+
+// A Server running echo on its own thread; events are recorded under a mutex for the test.
+struct Running {
+  explicit Running(Config config = {}) {
+    config.recv_buffer_bytes = 0;
+    config.send_buffer_bytes = 0;
+    auto created = Server::create(config);
+    REQUIRE_MESSAGE(created, created.error);
+    server = std::move(created.server);
+    Callbacks cb;
+    cb.on_connect = [this](PeerHandle p, std::uint32_t data) {
+      std::lock_guard lock(mutex);
+      connects.emplace_back(p, data);
+    };
+    cb.on_receive = [this](const Packet& p) {
+      server->send(p.peer, p.channel, p.bytes, p.delivery);
+    };
+    cb.on_disconnect = [this](PeerHandle p, DisconnectReason r, std::uint32_t data) {
+      std::lock_guard lock(mutex);
+      disconnects.push_back({p, r, data});
+    };
+    server->set_callbacks(cb);
+    thread = std::thread([this] { server->run(); });
+  }
+  ~Running() { finish(); }
+  void finish() {
+    if (!thread.joinable()) return;
+    server->stop();
+    thread.join();
+  }
+  std::vector<std::pair<PeerHandle, std::uint32_t>> connects_copy() {
+    std::lock_guard lock(mutex);
+    return connects;
+  }
+  // Runs `fn` on the loop thread and waits for its result.
+  template <class Fn>
+  auto on_loop(Fn fn) {
+    std::promise<decltype(fn())> promise;
+    auto future = promise.get_future();
+    server->post([&] { promise.set_value(fn()); });
+    return future.get();
+  }
+
+  struct Gone {
+    PeerHandle peer;
+    DisconnectReason reason;
+    std::uint32_t data;
+  };
+  std::unique_ptr<Server> server;
+  std::thread thread;
+  std::mutex mutex;
+  std::vector<std::pair<PeerHandle, std::uint32_t>> connects;
+  std::vector<Gone> disconnects;
+};
+
+const struct {
+  protocol::PacketFlags flags;
+  protocol::Delivery delivery;
+  std::size_t size;
+} kKinds[] = {
+    {protocol::PacketFlags::kReliable, protocol::Delivery::kReliable, 20000},
+    {protocol::PacketFlags::kUnreliable, protocol::Delivery::kUnreliable, 200},
+    {protocol::PacketFlags::kUnsequenced, protocol::Delivery::kUnsequenced, 0},
+    {protocol::PacketFlags::kUnreliableFragment, protocol::Delivery::kUnreliableFragment, 5000},
+};
+
+TEST_CASE("IPv4 and IPv6 clients side by side on one dual-stack socket, echo of every kind") {
+  Running run;
+  const std::uint16_t port = run.server->local_port();
+  REQUIRE(port != 0);
+  LoopbackClient v4("127.0.0.1", port);
+  LoopbackClient v6("::1", port);
+  v4.connect(4, 41);
+  v6.connect(4, 61);
+  auto both = [&] {
+    v4.step(1);
+    v6.step(1);
+    return v4.peer().state() == PeerState::kConnected && v6.peer().state() == PeerState::kConnected;
+  };
+  REQUIRE(v4.run_until(both, 5000));
+  for (LoopbackClient* c : {&v4, &v6}) {
+    for (std::uint8_t ch = 0; ch < 4; ++ch) {
+      REQUIRE(c->peer().send(ch, u8_of(kKinds[ch].size, ch), kKinds[ch].flags) == protocol::SendError::kOk);
+    }
+  }
+  auto echoed = [&] {
+    v6.step(1);
+    return v4.count(PeerEvent::Type::kReceive) == 4 && v6.count(PeerEvent::Type::kReceive) == 4;
+  };
+  REQUIRE(v4.run_until(echoed, 5000));
+  for (LoopbackClient* c : {&v4, &v6}) {
+    for (const auto& e : c->events()) {
+      if (e.type != PeerEvent::Type::kReceive) continue;
+      CHECK(e.delivery == kKinds[e.channel].delivery);
+      CHECK(e.payload == u8_of(kKinds[e.channel].size, e.channel));
+    }
+  }
+  const auto connects = run.connects_copy();
+  REQUIRE(connects.size() == 2);
+  const auto stats = run.on_loop([&] { return run.server->peer_stats(connects[0].first); });
+  REQUIRE(stats);
+  CHECK(stats->packets_in == 4);
+  CHECK(stats->packets_out == 4);
+  CHECK(stats->channels == 4);
+  CHECK((stats->address.find("127.0.0.1") != std::string::npos || stats->address.find("::1") != std::string::npos));
+
+  v4.peer().disconnect(5);
+  REQUIRE(v4.run_until([&] { return v4.count(PeerEvent::Type::kDisconnect) == 1; }, 5000));
+  run.finish();  // v6 is still connected: shutdown disconnects it, counted as neither
+  const ServerStats s = run.server->stats();
+  CHECK(s.connects == 2);
+  CHECK(s.disconnects == 1);
+  CHECK(s.timeouts == 0);
+  CHECK(s.packets_in == 8);
+  CHECK(s.peers_peak == 2);
+  REQUIRE(!run.disconnects.empty());
+  CHECK(run.disconnects.front().reason == DisconnectReason::kRequested);
+  CHECK(run.disconnects.front().data == 5);
+}
+
+TEST_CASE("stop() disconnects connected peers and returns within the grace time") {
+  Config config;
+  config.bind = "127.0.0.1";
+  Running run(config);
+  LoopbackClient c("127.0.0.1", run.server->local_port());
+  c.connect(2, 0);
+  REQUIRE(c.run_until([&] { return c.peer().state() == PeerState::kConnected; }, 5000));
+  std::thread stopper([&] { run.server->stop(); });
+  REQUIRE(c.run_until([&] { return c.count(PeerEvent::Type::kDisconnect) == 1; }, 5000));
+  stopper.join();
+  for (int i = 0; i < 20; ++i) c.step(5);  // acknowledge the DISCONNECT
+  run.thread.join();
+  CHECK(run.server->stats().disconnects == 0);
+  CHECK(run.server->stats().timeouts == 0);
+  REQUIRE(run.disconnects.size() == 1);
+  CHECK(run.disconnects.front().reason == DisconnectReason::kLocal);
+}
+
+TEST_CASE("a game thread posting sends into the server is safe") {
+  Running run;
+  LoopbackClient c("127.0.0.1", run.server->local_port());
+  c.connect(2, 0);
+  REQUIRE(c.run_until([&] { return !run.connects_copy().empty(); }, 5000));
+  const PeerHandle peer = run.connects_copy().at(0).first;
+  constexpr int kSends = 1000;
+  std::atomic<int> accepted{0};
+  std::thread game([&] {
+    for (int i = 0; i < kSends; ++i) {
+      run.server->post([&, i] {
+        const auto payload = bytes_of(8, static_cast<std::uint8_t>(i));
+        if (run.server->send(peer, 1, payload, Delivery::kReliable) == SendResult::kOk) accepted += 1;
+      });
+      if (i % 100 == 0) std::this_thread::yield();
+    }
+  });
+  std::thread reader([&] {
+    for (int i = 0; i < 50; ++i) {
+      run.server->post([&] { (void)run.server->stats(); (void)run.server->peer_count(); });
+    }
+  });
+  REQUIRE(c.run_until([&] { return c.count(PeerEvent::Type::kReceive) == kSends; }, 20000));
+  game.join();
+  reader.join();
+  CHECK(accepted.load() == kSends);
+  int i = 0;
+  for (const auto& e : c.events()) {
+    if (e.type != PeerEvent::Type::kReceive) continue;
+    CHECK(e.payload == u8_of(8, static_cast<std::uint8_t>(i++)));  // in order, reliable
+  }
+  // A stale handle after the peer left is simply not found.
+  c.peer().disconnect_now(0);
+  for (int k = 0; k < 10; ++k) c.step(5);
+  const bool gone = [&] {
+    for (int k = 0; k < 200; ++k) {
+      if (run.on_loop([&] { return run.server->peer_count(); }) == 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }();
+  REQUIRE(gone);
+  CHECK(run.on_loop([&] { return run.server->send(peer, 0, bytes_of(1, 0), Delivery::kReliable); }) ==
+        SendResult::kNoSuchPeer);
+}
+
+TEST_CASE("config errors come back as one-line strings") {
+  auto error_of = [](Config c) {
+    auto created = Server::create(c);
+    CHECK(!created);
+    CHECK(created.error.find('\n') == std::string::npos);
+    return created.error;
+  };
+  Config c;
+  c.bind = "not-an-ip";
+  CHECK(error_of(c).find("bind") != std::string::npos);
+  c = {};
+  c.mtu = 100;
+  CHECK(error_of(c).find("mtu") != std::string::npos);
+  c = {};
+  c.backend = "kqueue";
+  CHECK(error_of(c).find("backend") != std::string::npos);
+  c = {};
+  c.channel_limit = 0;
+  CHECK(error_of(c).find("channel") != std::string::npos);
+  c = {};
+  c.max_peers = 0;
+  CHECK(error_of(c).find("max_peers") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace volley::server::test
