@@ -1,0 +1,208 @@
+// The volley-server executable against its DESIGN.md contract: exit 2 with one line on bad
+// flags, demo mode rejected, the "listening ADDR:PORT" line, graceful stop on SIGTERM and on
+// --seconds, and the stats JSON keys.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "loopback_client.hpp"
+
+namespace {
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1;  // stdout pipe
+  int err = -1;  // stderr pipe
+};
+
+Child spawn(const std::vector<std::string>& args) {
+  int out[2], err[2];
+  REQUIRE(pipe(out) == 0);
+  REQUIRE(pipe(err) == 0);
+  Child c;
+  c.pid = fork();
+  REQUIRE(c.pid >= 0);
+  if (c.pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    close(out[0]);
+    close(err[0]);
+    std::vector<char*> argv;
+    std::string exe = VOLLEY_SERVER_EXE;
+    argv.push_back(exe.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  c.out = out[0];
+  c.err = err[0];
+  return c;
+}
+
+// Reads until EOF or `stop_at` appears or the time runs out.
+std::string read_some(int fd, int timeout_ms, const std::string& stop_at = {}) {
+  std::string text;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 20) <= 0) continue;
+    char buf[512];
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (!stop_at.empty() && text.find(stop_at) != std::string::npos) break;
+  }
+  return text;
+}
+
+int wait_exit(pid_t pid, int timeout_ms) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Result run_to_end(const std::vector<std::string>& args, int timeout_ms = 10000) {
+  Child c = spawn(args);
+  std::string err = read_some(c.err, timeout_ms);
+  std::string out = read_some(c.out, 100);
+  const int code = wait_exit(c.pid, timeout_ms);
+  close(c.out);
+  close(c.err);
+  return {code, out, err};
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string temp_path(const char* name) {
+  return "/tmp/volley_server_app_test_" + std::to_string(getpid()) + "_" + name;
+}
+
+const char* const kKeys[] = {"connects", "disconnects", "timeouts", "packets_in", "packets_out",
+                             "bytes_in", "bytes_out", "datagrams_in", "datagrams_out",
+                             "bad_datagrams", "peers_peak", "cpu_user_s", "cpu_sys_s", "backend"};
+
+TEST_CASE("bad flags: exit 2 with one line on stderr") {
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"--mode", "chat"},
+      {"--mode", "echo", "--port", "70000"},
+      {"--mode", "echo", "--port", "12x"},
+      {"--mode", "echo", "--max-peers", "0"},
+      {"--mode", "echo", "--channels", "256"},
+      {"--mode", "echo", "--backend", "kqueue"},
+      {"--mode", "echo", "--log-level", "loud"},
+      {"--mode", "echo", "--seconds", "-1"},
+      {"--mode", "echo", "--bind", "example.com"},
+      {"--mode", "echo", "--frobnicate"},
+      {"--mode", "echo", "--port"},
+      {"--mode", "echo", "--checksum=yes"},
+  };
+  for (const auto& args : cases) {
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    INFO("args: ", joined);
+    const Result r = run_to_end(args);
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(!r.err.empty());
+    CHECK(r.err.find('\n') == r.err.size() - 1);
+  }
+}
+
+TEST_CASE("--mode demo is rejected as not implemented yet") {
+  const Result r = run_to_end({"--mode", "demo", "--port", "0"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("not implemented") != std::string::npos);
+}
+
+TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, exit 0") {
+  const std::string json = temp_path("seconds.json");
+  std::remove(json.c_str());
+  Child c = spawn({"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--seconds", "1.5",
+                   "--stats-json", json, "--log-level", "error"});
+  const std::string line = read_some(c.out, 5000, "\n");
+  REQUIRE(line.rfind("listening 127.0.0.1:", 0) == 0);
+  const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+  REQUIRE(port != 0);
+
+  volley::server::test::LoopbackClient client("127.0.0.1", port);
+  client.connect(2, 0);
+  REQUIRE(client.run_until([&] { return client.peer().state() == volley::protocol::PeerState::kConnected; }, 3000));
+  client.peer().send(1, std::vector<std::uint8_t>{1, 2, 3}, volley::protocol::PacketFlags::kReliable);
+  REQUIRE(client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kReceive) == 1; }, 3000));
+  client.peer().disconnect(0);
+  client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kDisconnect) == 1; }, 3000);
+
+  CHECK(wait_exit(c.pid, 10000) == 0);
+  close(c.out);
+  close(c.err);
+  const std::string text = slurp(json);
+  for (const char* key : kKeys) {
+    INFO("key ", key);
+    CHECK(text.find("\"" + std::string(key) + "\":") != std::string::npos);
+  }
+  CHECK(text.find("\"connects\": 1,") != std::string::npos);
+  CHECK(text.find("\"disconnects\": 1,") != std::string::npos);
+  CHECK(text.find("\"packets_in\": 1,") != std::string::npos);
+  CHECK(text.find("\"bytes_out\": 3,") != std::string::npos);
+  CHECK(text.find("\"peers_peak\": 1,") != std::string::npos);
+  std::remove(json.c_str());
+}
+
+TEST_CASE("SIGTERM stops gracefully: connected peer told, JSON written, exit 0") {
+  const std::string json = temp_path("sigterm.json");
+  std::remove(json.c_str());
+  Child c = spawn({"--mode", "echo", "--port", "0", "--stats-json", json, "--log-level", "error"});
+  const std::string line = read_some(c.out, 5000, "\n");
+  REQUIRE(line.rfind("listening ", 0) == 0);
+  const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+  volley::server::test::LoopbackClient client("127.0.0.1", port);
+  client.connect(1, 0);
+  REQUIRE(client.run_until([&] { return client.peer().state() == volley::protocol::PeerState::kConnected; }, 3000));
+  client.run_until([] { return false; }, 100);
+  kill(c.pid, SIGTERM);
+  CHECK(client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kDisconnect) == 1; }, 3000));
+  for (int i = 0; i < 10; ++i) client.step(5);
+  CHECK(wait_exit(c.pid, 10000) == 0);
+  close(c.out);
+  close(c.err);
+  const std::string text = slurp(json);
+  CHECK(text.find("\"connects\": 1,") != std::string::npos);
+  CHECK(text.find("\"disconnects\": 0,") != std::string::npos);  // dropped at shutdown: neither
+  CHECK(text.find("\"timeouts\": 0,") != std::string::npos);
+  std::remove(json.c_str());
+}
+
+}  // namespace
