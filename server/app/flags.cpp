@@ -43,6 +43,7 @@ const std::map<std::string, Setter>& value_flags() {
       {"--bind", [](const std::string& v, Options& o) -> std::string {
          if (v.empty()) return "--bind needs an address";
          o.server.bind = v;
+         o.bind_given = true;
          return {};
        }},
       {"--port", [](const std::string& v, Options& o) -> std::string {

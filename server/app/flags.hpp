@@ -23,6 +23,7 @@ struct Options {
   LogLevel log_level = LogLevel::kInfo;
   double status_interval_s = 5;  // 0 = off
   bool help = false;
+  bool bind_given = false;  // else "::", falling back to 0.0.0.0 without IPv6
 };
 
 struct Parsed {

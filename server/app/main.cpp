@@ -78,6 +78,12 @@ int run(const Options& options) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   auto created = Server::create(options.server);
+  if (!created && !options.bind_given) {
+    // A host without IPv6 cannot open the dual-stack default; serve IPv4 alone.
+    Config v4 = options.server;
+    v4.bind = "0.0.0.0";
+    if (auto retry = Server::create(v4)) created = std::move(retry);
+  }
   if (!created) {
     log_line("error", created.error);
     return kExitUsage;

@@ -96,6 +96,25 @@ TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every deliver
   CHECK(d.timers().armed() <= d.host().live_peers());
 }
 
+TEST_CASE("16384 peers on one Host (8 client hosts x 2048 ids), one reliable round trip each") {
+  HostDriver d(config_for(16384));
+  for (std::uint16_t a = 0; a < 8; ++a) {
+    for (std::uint16_t s = 0; s < 2048; ++s) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(7000 + a)), s));
+  }
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 10 * kSec));
+  CHECK(d.host().connected_peers() == 16384);
+  for (auto& c : d.clients()) REQUIRE(c->peer.send(0, pattern(16, 9), protocol::PacketFlags::kReliable) == protocol::SendError::kOk);
+  REQUIRE(d.run_until([&] {
+    return std::all_of(d.clients().begin(), d.clients().end(),
+                       [](const auto& c) { return c->count(PeerEvent::Type::kReceive) == 1; });
+  }, 10 * kSec));
+  // One more is refused at once.
+  Client& extra = d.add_client(HostDriver::address(9000));
+  d.connect(extra);
+  REQUIRE(d.run_until([&] { return extra.count(PeerEvent::Type::kDisconnect) == 1; }, 2 * kSec));
+  CHECK(d.host().stats()[HostDrop::kRefusedFull] == 1);
+}
+
 TEST_CASE("one batch in, one flush out, every sender's ack inside it") {
   HostDriver d(config_for(600));
   for (std::uint16_t i = 0; i < 500; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(30000 + i))));
