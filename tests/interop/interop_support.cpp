@@ -148,11 +148,11 @@ ENetPeer* EnetClient::connect_and_wait(std::uint16_t port, std::chrono::millisec
   const bool ok = service_until([&] { return connected(peer) || disconnected(peer); }, limit);
   REQUIRE_MESSAGE(ok, "no CONNECT within ", limit.count(), " ms");
   if (!connected(peer)) {
-    std::uint32_t data = 0;
+    std::uint32_t reason = 0;
     for (const auto& d : disconnects) {
-      if (d.first == peer) data = d.second;
+      if (d.first == peer) reason = d.second;
     }
-    FAIL("the server refused or dropped the connection (DISCONNECT data ", data, ")");
+    FAIL("the server refused or dropped the connection (DISCONNECT data ", reason, ")");
   }
   return peer;
 }
@@ -238,8 +238,8 @@ void EchoTracker::absorb(EnetClient& client) {
     ++s.echoes;
     CHECK_MESSAGE(s.echoes == 1, "duplicate echo");
     if (s.expect_flags == ENET_PACKET_FLAG_RELIABLE) {
-      // Reliable packets of one (tag, channel) are sent with increasing seq: echoes must follow.
-      auto [pos, fresh] = last_reliable_seq_.try_emplace({id.first, r.channel}, id.second);
+      // Reliable packets of one (peer, tag, channel) are sent with increasing seq: echoes must follow.
+      auto [pos, fresh] = last_reliable_seq_.try_emplace({r.peer, id.first, r.channel}, id.second);
       if (!fresh) {
         CHECK_MESSAGE(id.second > pos->second, "reliable echo out of order after seq ", pos->second);
         pos->second = id.second;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "support/server_process.hpp"
@@ -133,7 +134,8 @@ class EchoTracker {
     int echoes = 0;
   };
   std::map<std::pair<std::uint32_t, std::uint32_t>, Sent> sent_;
-  std::map<std::pair<std::uint32_t, std::uint8_t>, std::uint32_t> last_reliable_seq_;  // (tag, ch)
+  // Reliable order holds per connection and channel: (peer, tag, channel) -> last seq.
+  std::map<std::tuple<ENetPeer*, std::uint32_t, std::uint8_t>, std::uint32_t> last_reliable_seq_;
   std::size_t echoed_ = 0;
   std::uint64_t echoed_bytes_ = 0;
 };
