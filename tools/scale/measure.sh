@@ -11,6 +11,8 @@
 # Builds nothing. Loopback only. Every process it starts is bounded by its own --seconds and is
 # ended by PID on exit. Usage: tools/scale/measure.sh BUILD_DIR [--quick] [--rounds N]
 #   [--skip a,b,c,d] [--out DIR]
+# Environment: VOLLEY_SERVER_ARGS adds flags to every volley-server run in a-c (for example
+# "--backend epoll"); step d always runs volley-server with --backend epoll.
 set -u
 
 usage() { echo "usage: $0 BUILD_DIR [--quick] [--rounds N] [--skip a,b,c,d] [--out DIR]" >&2; exit 2; }
@@ -78,7 +80,7 @@ median() { python3 -c 'import sys,statistics as s; v=[float(x) for x in sys.argv
 start_server() {
   local name=$1 kind=$2 seconds=$3; shift 3
   local bin=$ENET_SERVER mode=()
-  [ "$kind" = volley ] && { bin=$VOLLEY_SERVER; mode=(--mode echo); }
+  [ "$kind" = volley ] && { bin=$VOLLEY_SERVER; mode=(--mode echo ${VOLLEY_SERVER_ARGS:-}); }
   $SERVER_PIN "$bin" "${mode[@]}" --bind 127.0.0.1 --port 0 --seconds "$seconds" --stats-json "$OUT/$name.stats.json" \
     "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
   SERVER_PID=$!
@@ -107,6 +109,10 @@ stop_server() {
   [ "$SERVER_RC" = 0 ] || echo "ANOMALY: server exit code $SERVER_RC" >&2
 }
 
+# Machine-wide UDP receive-buffer overflows (/proc/net/snmp RcvbufErrors): loss on loopback means
+# some socket fell behind. Other users' traffic counts too, so it is a hint, not proof.
+udp_drops() { awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $6; exit }' /proc/net/snmp; }
+
 ROWS=()
 row() { ROWS+=("$*"); echo "  $*"; }
 
@@ -116,13 +122,15 @@ echo "output: $OUT (server on CPU ${SERVER_CPUS:-any}, load on CPUs ${LOAD_CPUS:
 if ! skipped a && [ -n "$VOLLEY_SERVER" ]; then
   echo "a. $A_PEERS volley-swarm peers, one reliable round trip each"
   if start_server a-volley volley 150 --max-peers "$A_PEERS"; then
+    drops0=$(udp_drops)
     $LOAD_PIN "$SWARM" --server "127.0.0.1:$SERVER_PORT" --peers "$A_PEERS" --round-trips 1 \
       --connect-rate 4000 --idle 2 --seconds 90 --server-pid "$SERVER_PID" \
       --report-json "$OUT/a.swarm.json" >/dev/null 2>"$OUT/a.swarm.err"
     rc=$?
+    drops=$(( $(udp_drops) - drops0 ))
     stop_server
     f=$OUT/a.swarm.json; s=$OUT/a-volley.stats.json
-    row "| a | volley-server | $A_PEERS peers, 1 RT each (swarm rc=$rc) | connected $(jget $f connected_at_once), failed $(jget $f failed), peers_peak $(jget $s peers_peak) | connect $(jget $f connect_time_s) s, all RT done $(jget $f all_done_time_s) s, RTT p50/p99 $(jget $f rtt_p50_us)/$(jget $f rtt_p99_us) us | server CPU $(jget $f server_cpu_connect_s) s (connect+RT), $(jget $f server_cpu_idle_s) s idle 2 s | VmHWM $(jget $f server_hwm_kib) KiB |"
+    row "| a | volley-server | $A_PEERS peers, 1 RT each (swarm rc=$rc) | connected $(jget $f connected_at_once), failed $(jget $f failed), peers_peak $(jget $s peers_peak), server retransmits $(jget $s retransmits), UDP RcvbufErrors +$drops | connect $(jget $f connect_time_s) s, all RT done $(jget $f all_done_time_s) s, RTT p50/p99 $(jget $f rtt_p50_us)/$(jget $f rtt_p99_us) us | server CPU $(jget $f server_cpu_connect_s) s (connect+RT), $(jget $f server_cpu_idle_s) s idle 2 s | VmHWM $(jget $f server_hwm_kib) KiB |"
   fi
 fi
 
@@ -131,13 +139,14 @@ b_run() {  # KIND
   local kind=$1
   [ "$kind" = volley ] && [ -z "$VOLLEY_SERVER" ] && return
   if start_server "b-$kind" "$kind" $((B_IDLE + 60)) --max-peers 4095; then
+    local drops0; drops0=$(udp_drops)
     $LOAD_PIN "$ENET_SWARM" --server "127.0.0.1:$SERVER_PORT" --hosts "$B_HOSTS" --peers-per-host "$B_PER" \
       --rate 0 --warmup 2 --idle "$B_IDLE" --seconds $((B_IDLE + 45)) --server-pid "$SERVER_PID" \
       --report-json "$OUT/b-$kind.swarm.json" >/dev/null 2>"$OUT/b-$kind.swarm.err"
-    local rc=$?
+    local rc=$? drops=$(( $(udp_drops) - drops0 ))
     stop_server
     local f=$OUT/b-$kind.swarm.json s=$OUT/b-$kind.stats.json
-    row "| b | $kind | $((B_HOSTS * B_PER)) libenet peers idle ${B_IDLE} s (swarm rc=$rc) | connected $(jget $f connected), dropped $(jget $f dropped), server timeouts $(jget $s timeouts) | connect $(jget $f connect_time_s) s | server CPU $(jget $f server_cpu_window_s) s = $(jget $f server_cpu_percent) % of a core | RSS $(jget $f server_rss_kib) KiB, VmHWM $(jget $f server_hwm_kib) KiB |"
+    row "| b | $kind | $((B_HOSTS * B_PER)) libenet peers idle ${B_IDLE} s (swarm rc=$rc) | connected $(jget $f connected), dropped $(jget $f dropped), server timeouts $(jget $s timeouts), UDP RcvbufErrors +$drops | connect $(jget $f connect_time_s) s | server CPU $(jget $f server_cpu_window_s) s = $(jget $f server_cpu_percent) % of a core | RSS $(jget $f server_rss_kib) KiB, VmHWM $(jget $f server_hwm_kib) KiB |"
   fi
 }
 if ! skipped b; then
