@@ -2,6 +2,7 @@
 # The README's test command: install what is missing, build a preset, run its tests.
 #   scripts/test.sh                 preset "default", every test
 #   scripts/test.sh asan [-L label] preset "asan", optionally a ctest label filter
+# VOLLEY_TARGETS="a b" builds only those targets (ctest then runs only the tests they hold).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-default}
@@ -12,5 +13,10 @@ case "$preset" in default|release|asan|tsan) ;;
 scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" -j "$jobs"
+if [[ -n "${VOLLEY_TARGETS:-}" ]]; then
+  read -r -a targets <<< "$VOLLEY_TARGETS"
+  cmake --build --preset "$preset" -j "$jobs" --target "${targets[@]}"
+else
+  cmake --build --preset "$preset" -j "$jobs"
+fi
 ctest --preset "$preset" -j "$jobs" "$@"
