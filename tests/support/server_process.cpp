@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,8 +16,6 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-extern char** environ;
 
 namespace volley::test {
 namespace {
@@ -160,24 +158,30 @@ ServerProcess::ServerProcess(const std::string& exe, std::vector<std::string> ar
                              std::chrono::milliseconds ready_timeout) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  // dup2 onto fd 1 clears close-on-exec for the child's stdout only.
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   std::vector<std::string> argv_store;
   argv_store.push_back(exe);
   for (auto& a : args) argv_store.push_back(std::move(a));
   std::vector<char*> argv;
   for (auto& a : argv_store) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const int rc = ::posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  if (rc != 0) {
+  // fork + exec rather than posix_spawn: the child asks the kernel to SIGKILL it when this test
+  // process dies, so a test that crashes (a sanitizer abort) never leaves a server running that
+  // holds ctest's output pipe open. Only async-signal-safe calls between fork and exec.
+  const pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ < 0) {
     ::close(fds[0]);
-    pid_ = -1;
-    throw std::runtime_error("posix_spawn(" + exe + ") failed: " + std::strerror(rc));
+    ::close(fds[1]);
+    throw std::runtime_error("fork failed");
   }
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent already died
+    ::dup2(fds[1], STDOUT_FILENO);           // dup2 clears close-on-exec on fd 1 only
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
   stdout_fd_ = fds[0];
 
   // Read until the listening line, the child's exit (EOF) or the deadline.

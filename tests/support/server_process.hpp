@@ -38,7 +38,7 @@ class FlatJson {
 
 class ServerProcess {
  public:
-  // Spawns `exe args...` with stdout on a pipe and waits up to `ready_timeout` for a line starting
+  // Starts `exe args...` (fork + exec; the child is killed if this process dies) with stdout on a pipe and waits up to `ready_timeout` for a line starting
   // with "listening ". Throws std::runtime_error (with the child's fate) if it does not come.
   ServerProcess(const std::string& exe, std::vector<std::string> args,
                 std::chrono::milliseconds ready_timeout = std::chrono::seconds(30));
