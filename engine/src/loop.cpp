@@ -143,6 +143,10 @@ class Loop::Impl final : public DatapathSink {
     stats_[Counter::kRecvBatches] += 1;
     stats_[Counter::kDatagramsIn] += batch.size();
     for (const DatagramView& d : batch) stats_[Counter::kBytesIn] += d.bytes.size();
+    // Batches are delivered from inside the backend's wait, which may have blocked for as long
+    // as the next timer is away: without this a handler's time() would predate its datagrams,
+    // and a protocol peer stamping sends with it retransmits early (docs/scale.md).
+    now_ = now();
     if (config_.on_datagrams) config_.on_datagrams(batch);
   }
   void on_sent(SendOp* op, SendResult result) override {

@@ -62,7 +62,10 @@ void Host::route(protocol::TimePoint now, const engine::DatagramView& datagram) 
   }
   const auto slot = slots_.find(from, id);
   if (!slot) {
-    stats_.drop(HostDrop::kUnknownPeer);
+    // A peer we released moments ago: typically its DISCONNECT retransmitted before our ack
+    // reached it (ENet's RTO on a LAN is ~5 ms). libenet drops these as well; they are late,
+    // not bad, and are counted apart so unknown-peer drops keep meaning misrouted traffic.
+    stats_.drop(slots_.departed(from, id, now) ? HostDrop::kDepartedPeer : HostDrop::kUnknownPeer);
     return;
   }
   Slot& s = slots_[*slot];
@@ -153,7 +156,7 @@ void Host::service(protocol::TimePoint now, std::uint32_t slot) {
       stats_.connected -= 1;
     }
     deadlines_.clear(slot);
-    slots_.release(slot);
+    slots_.release(slot, now);
     return;
   }
   deadlines_.update(slot, peer.next_deadline());

@@ -51,9 +51,17 @@ PeerSlots::IpKey PeerSlots::ip_key(const engine::Address& address) {
 
 // Round-robin from the last id handed to this address: O(1) for the usual one-client address,
 // and never a rescan from 0 for a host that holds thousands of peers.
+// A departed id is skipped too while any other id is free, so a straggler from the previous
+// client can never reach (and, with a matching 2-bit session, disturb) a new one.
 std::uint16_t PeerSlots::pick_id(const engine::Address& address, AddressUse& use) const {
   std::uint16_t id = use.next_id;
-  while (by_id_.contains(IdKey{address, id})) id = static_cast<std::uint16_t>((id + 1) % kIdsPerAddress);
+  bool skip_departed = !departed_.empty();
+  for (std::size_t tried = 0;; ++tried) {
+    if (tried == kIdsPerAddress) skip_departed = false;  // every free id departed: reuse one
+    const IdKey key{address, id};
+    if (!by_id_.contains(key) && !(skip_departed && departed_.contains(key))) break;
+    id = static_cast<std::uint16_t>((id + 1) % kIdsPerAddress);
+  }
   use.next_id = static_cast<std::uint16_t>((id + 1) % kIdsPerAddress);
   return id;
 }
@@ -96,9 +104,18 @@ Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connec
   return {index, AcquireError::kOk};
 }
 
-void PeerSlots::release(std::uint32_t index) {
+void PeerSlots::release(std::uint32_t index, protocol::TimePoint now) {
   Slot& slot = slots_[index];
   if (!slot.live) return;
+  expire_departed(now);
+  if (departed_.size() >= capacity_ && !departed_order_.empty()) {  // bound: forget the oldest
+    const auto& [key, at] = departed_order_.front();
+    if (const auto it = departed_.find(key); it != departed_.end() && it->second == at) departed_.erase(it);
+    departed_order_.pop_front();
+  }
+  const IdKey key{slot.address, slot.local_id};
+  departed_[key] = now;
+  departed_order_.emplace_back(key, now);
   if (slot.connected) mark_unconnected(index);
   by_id_.erase(IdKey{slot.address, slot.local_id});
   by_connect_.erase(IdKey{slot.address, slot.connect_id});
@@ -115,6 +132,20 @@ void PeerSlots::release(std::uint32_t index) {
   if (slot.generation == 0) slot.generation = 1;  // 0 never names a live peer
   live_ -= 1;
   free_.push_back(index);
+}
+
+void PeerSlots::expire_departed(protocol::TimePoint now) {
+  while (!departed_order_.empty() && now - departed_order_.front().second >= kDepartedLingerUs) {
+    const auto& [key, at] = departed_order_.front();
+    // A key released again later has a newer time in the map: that entry stays.
+    if (const auto it = departed_.find(key); it != departed_.end() && it->second == at) departed_.erase(it);
+    departed_order_.pop_front();
+  }
+}
+
+bool PeerSlots::departed(const engine::Address& address, std::uint16_t id, protocol::TimePoint now) {
+  expire_departed(now);
+  return departed_.contains(IdKey{address, id});
 }
 
 void PeerSlots::mark_connected(std::uint32_t index) {

@@ -2,7 +2,10 @@
 // id). The id only has to be unique per remote address (a client sends to the id we hand it in
 // VERIFY_CONNECT and we always know its address), so ids repeat across addresses and the table
 // can hold far more than ENet's 4095 peers. All lookups are hash lookups; nothing here walks the
-// table except the explicit for_each_live() used at shutdown.
+// table except the explicit for_each_live() used at shutdown. Released (address, id) pairs linger
+// for a while as "departed": a client's retransmitted final DISCONNECT that crossed our ack is
+// then recognised as late rather than unknown, and the id is not handed to a new client at the
+// same address while such stragglers may still arrive.
 #pragma once
 
 #include <array>
@@ -13,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "volley/protocol/time.hpp"
+
 #include "volley/engine/udp.hpp"
 #include "volley/protocol/peer.hpp"
 
@@ -20,6 +25,10 @@ namespace volley::server {
 
 // Ids a remote may address: 0..0xFFE (0xFFF means "no peer yet").
 inline constexpr std::uint16_t kIdsPerAddress = protocol::kMaxPeerId;
+// How long a released (address, id) stays "departed". A stock client whose DISCONNECT ack we
+// sent keeps retransmitting only until that ack arrives; a lost ack makes it retry until its
+// timeout (ENet's timeout minimum is 5 s), so 5 s covers the stragglers that matter.
+inline constexpr protocol::TimePoint kDepartedLingerUs = 5'000'000;
 
 struct Slot {
   std::optional<protocol::Peer> peer;  // kept across reuse: the pool
@@ -57,7 +66,11 @@ class PeerSlots {
   bool holds_connect(const engine::Address& address, std::uint32_t connect_id) const;
   // Binds a free slot (its Peer DISCONNECTED) to the remote; the caller feeds it the CONNECT.
   Acquired acquire(const engine::Address& address, std::uint32_t connect_id);
-  void release(std::uint32_t index);
+  // Frees the slot; its (address, id) is remembered as departed until now + kDepartedLingerUs.
+  void release(std::uint32_t index, protocol::TimePoint now);
+  // True when (address, id) was released within the linger time: a late datagram, not a bad one.
+  bool departed(const engine::Address& address, std::uint16_t id, protocol::TimePoint now);
+  std::size_t departed_count() const noexcept { return departed_.size(); }
 
   // Slots whose connect event has been delivered: broadcast targets. Dense, O(1) add/remove.
   const std::vector<std::uint32_t>& connected() const noexcept { return connected_; }
@@ -105,6 +118,11 @@ class PeerSlots {
   std::unordered_map<engine::Address, AddressUse> addresses_;
   std::unordered_map<IpKey, std::uint32_t, IpKeyHash> per_ip_;
   std::vector<std::uint32_t> connected_;
+  // Departed (address, id) -> release time, plus the same keys in release order so expiry
+  // is a pop from the front (release times only grow). Bounded by capacity_ entries.
+  void expire_departed(protocol::TimePoint now);
+  std::unordered_map<IdKey, protocol::TimePoint, IdKeyHash> departed_;
+  std::deque<std::pair<IdKey, protocol::TimePoint>> departed_order_;
 };
 
 }  // namespace volley::server

@@ -7,6 +7,7 @@ std::string_view host_drop_name(HostDrop drop) noexcept {
   switch (drop) {
     case HostDrop::kTruncatedHeader: return "drop_host_truncated_header";
     case HostDrop::kUnknownPeer: return "drop_host_unknown_peer";
+    case HostDrop::kDepartedPeer: return "drop_host_departed_peer";
     case HostDrop::kBadConnect: return "drop_host_bad_connect";
     case HostDrop::kRetransmittedConnect: return "drop_host_retransmitted_connect";
     case HostDrop::kRefusedFull: return "drop_host_refused_full";

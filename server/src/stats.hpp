@@ -15,7 +15,8 @@ namespace volley::server {
 
 enum class HostDrop : std::uint8_t {
   kTruncatedHeader,       // too short for an ENet header
-  kUnknownPeer,           // no live slot for (source address, peer id)
+  kUnknownPeer,           // no live slot for (source address, peer id), none released lately
+  kDepartedPeer,          // (address, id) released within kDepartedLingerUs: late, not bad
   kBadConnect,            // id 0xFFF but no decodable CONNECT, or a bad channel count
   kRetransmittedConnect,  // same address and connectID as a live slot: its VERIFY covers it
   kRefusedFull,           // every slot in use

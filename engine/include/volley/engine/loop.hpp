@@ -121,7 +121,8 @@ class Loop {
   TimerId schedule(TimePoint deadline, TimerCallback callback);
   bool cancel(TimerId id);
   bool reschedule(TimerId id, TimePoint deadline);  // keeps the callback; counts as re-scheduled
-  TimePoint time() const noexcept;                  // cached at the start of each iteration
+  // Cached at the start of each iteration and again before each receive batch is handed over.
+  TimePoint time() const noexcept;
 
   Backend backend() const noexcept;
   const std::string& backend_note() const noexcept;  // why auto picked what it did, if not best
