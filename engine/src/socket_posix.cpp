@@ -1,6 +1,7 @@
 // POSIX socket creation and options for the loop's one UDP socket: non-blocking, dual-stack for
-// IPv6 binds, buffer sizes requested and then read back (Linux doubles the request and clamps it
-// to rmem_max/wmem_max, so the granted size is never assumed).
+// IPv6 binds, buffer sizes requested (FORCE first, which needs CAP_NET_ADMIN, then the plain
+// option) and then read back (Linux doubles the request and, without FORCE, clamps it to
+// rmem_max/wmem_max, so the granted size is never assumed).
 #ifndef _WIN32
 #include "os.hpp"
 
@@ -30,6 +31,28 @@ int read_int_option(int fd, int name) {
   return value;
 }
 
+// Plain SO_RCVBUF/SO_SNDBUF are silently capped at net.core.rmem_max/wmem_max (208 KiB by
+// default, too small for a server's connect burst); the FORCE variants bypass the cap but need
+// CAP_NET_ADMIN. Try FORCE, fall back to the capped option; callers read back what was granted.
+struct BufferOptions {
+  int force;
+  int plain;
+};
+#ifdef SO_RCVBUFFORCE
+constexpr BufferOptions kRecvBufferOptions{SO_RCVBUFFORCE, SO_RCVBUF};
+constexpr BufferOptions kSendBufferOptions{SO_SNDBUFFORCE, SO_SNDBUF};
+#else
+constexpr BufferOptions kRecvBufferOptions{-1, SO_RCVBUF};
+constexpr BufferOptions kSendBufferOptions{-1, SO_SNDBUF};
+#endif
+
+bool set_buffer(int fd, BufferOptions options, int bytes) {
+  if (options.force >= 0 && ::setsockopt(fd, SOL_SOCKET, options.force, &bytes, sizeof(int)) == 0) {
+    return true;
+  }
+  return ::setsockopt(fd, SOL_SOCKET, options.plain, &bytes, sizeof(int)) == 0;
+}
+
 }  // namespace
 
 bool open_udp_socket(const Address& bind, int recv_buffer_bytes, int send_buffer_bytes,
@@ -55,12 +78,10 @@ bool open_udp_socket(const Address& bind, int recv_buffer_bytes, int send_buffer
       return fail("setsockopt(IPV6_V6ONLY)");
     }
   }
-  if (recv_buffer_bytes > 0 &&
-      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &recv_buffer_bytes, sizeof(int)) != 0) {
+  if (recv_buffer_bytes > 0 && !set_buffer(fd, kRecvBufferOptions, recv_buffer_bytes)) {
     return fail("setsockopt(SO_RCVBUF)");
   }
-  if (send_buffer_bytes > 0 &&
-      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof(int)) != 0) {
+  if (send_buffer_bytes > 0 && !set_buffer(fd, kSendBufferOptions, send_buffer_bytes)) {
     return fail("setsockopt(SO_SNDBUF)");
   }
   if (::bind(fd, static_cast<const sockaddr*>(bind.sockaddr()),

@@ -79,6 +79,14 @@ const std::map<std::string, Setter>& value_flags() {
          o.server.backend = v;
          return {};
        }},
+      // Bytes requested for the socket buffers; 0 keeps the OS default. What the kernel granted
+      // is logged at info level (it doubles the request, and caps it unless FORCE is allowed).
+      {"--recv-buffer", [](const std::string& v, Options& o) -> std::string {
+         return parse_int<int>(v, 0, 1 << 30, o.server.recv_buffer_bytes) ? "" : "--recv-buffer must be 0..1073741824 bytes, got '" + v + "'";
+       }},
+      {"--send-buffer", [](const std::string& v, Options& o) -> std::string {
+         return parse_int<int>(v, 0, 1 << 30, o.server.send_buffer_bytes) ? "" : "--send-buffer must be 0..1073741824 bytes, got '" + v + "'";
+       }},
       {"--log-level", [](const std::string& v, Options& o) -> std::string {
          if (v == "error") o.log_level = LogLevel::kError;
          else if (v == "warn") o.log_level = LogLevel::kWarn;
@@ -101,6 +109,7 @@ std::string usage() {
          "                     [--per-ip-cap N] [--channels C] [--checksum] [--compress]\n"
          "                     [--tick-hz HZ] [--seconds T] [--stats-json PATH]\n"
          "                     [--backend auto|io_uring|epoll|iocp]\n"
+         "                     [--recv-buffer BYTES] [--send-buffer BYTES]\n"
          "                     [--log-level error|warn|info|debug] [--status-interval S]\n";
 }
 

@@ -100,6 +100,11 @@ int run(const Options& options) {
   if (options.log_level >= LogLevel::kInfo) {
     log_line("info", "echo mode, backend " + std::string(server.backend()) + ", max peers " +
                          std::to_string(options.server.max_peers));
+    // Never assume the request was honoured: rmem_max caps it unless FORCE was allowed.
+    log_line("info", "socket buffers: recv requested " + std::to_string(options.server.recv_buffer_bytes) +
+                         " granted " + std::to_string(server.recv_buffer_granted()) +
+                         ", send requested " + std::to_string(options.server.send_buffer_bytes) +
+                         " granted " + std::to_string(server.send_buffer_granted()));
   }
 
   std::atomic<bool> done{false};

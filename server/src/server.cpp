@@ -345,6 +345,8 @@ std::string_view Server::backend() const noexcept {
   return engine::backend_name(impl_->loop_->backend());
 }
 const std::string& Server::backend_note() const noexcept { return impl_->loop_->backend_note(); }
+int Server::recv_buffer_granted() const noexcept { return impl_->loop_->socket_buffers().recv_bytes; }
+int Server::send_buffer_granted() const noexcept { return impl_->loop_->socket_buffers().send_bytes; }
 
 }  // namespace volley::server
 
