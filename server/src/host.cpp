@@ -93,7 +93,14 @@ void Host::route_connect(protocol::TimePoint now, const engine::Address& from, B
     refuse(*request, from, kRefusedShutdown);
     return;
   }
-  const Acquired acquired = slots_.acquire(from, connect_id);
+  Acquired acquired = slots_.acquire(from, connect_id);
+  if (acquired.error != AcquireError::kOk && !touched_.empty()) {
+    // A peer earlier in this batch may just have left (a DISCONNECT ahead of this CONNECT);
+    // its slot is released when it is serviced. Service now rather than refuse a client that
+    // libenet, which frees slots between datagrams' events, would have let in on its retry.
+    service_touched(now);
+    acquired = slots_.acquire(from, connect_id);
+  }
   if (acquired.error != AcquireError::kOk) {
     const bool per_ip = acquired.error == AcquireError::kPerIpCap;
     stats_.drop(per_ip ? HostDrop::kRefusedPerIp : HostDrop::kRefusedFull);

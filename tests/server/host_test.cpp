@@ -276,6 +276,28 @@ TEST_CASE("a DISCONNECT retransmitted across our ack is departed, not unknown or
   CHECK(s[HostDrop::kDepartedPeer] == 1);
 }
 
+TEST_CASE("a CONNECT in the same batch as the leaving peer's DISCONNECT gets the freed slot") {
+  // libenet frees a slot once the DISCONNECT's event is dispatched and drops a CONNECT that
+  // finds no free slot (the client retries). We fast-refuse a full server, so the slot freed
+  // earlier in the same batch must be seen, not refused (found by the interop suite).
+  HostDriver d(config_for(1));
+  Client& a = d.add_client(HostDriver::address(2200));
+  d.connect(a);
+  REQUIRE(d.run_until([&] { return a.peer.state() == PeerState::kConnected; }, 2 * kSec));
+  Client& b = d.add_client(HostDriver::address(2201));
+  a.peer.disconnect_now(5);
+  d.connect(b);
+  const auto up = d.gather();  // A's unacked DISCONNECT, then B's CONNECT
+  REQUIRE(up.size() == 2);
+  d.feed(up);
+  const HostStats& s = d.host().stats();
+  CHECK(s[HostDrop::kRefusedFull] == 0);
+  CHECK(s.disconnects == 1);
+  REQUIRE(d.run_until([&] { return b.peer.state() == PeerState::kConnected; }, 2 * kSec));
+  CHECK(b.count(PeerEvent::Type::kDisconnect) == 0);
+  CHECK(d.host().live_peers() == 1);
+}
+
 TEST_CASE("slots are reused after disconnect and timeout; stale handles miss") {
   HostDriver d(config_for(2));
   Client& a = d.add_client(HostDriver::address(3000));
