@@ -45,12 +45,12 @@ void Peer::disconnect_later(std::uint32_t data) { impl_->disconnect_later(data);
 
 void Peer::disconnect_now(std::uint32_t data) {
   // No event follows a disconnect_now, not even one already pending for a ZOMBIE.
-  std::erase_if(impl_->events, [](const PeerEvent& e) { return e.type == PeerEvent::Type::kDisconnect; });
+  impl_->events.erase_if([](const PeerEvent& e) { return e.type == PeerEvent::Type::kDisconnect; });
   impl_->disconnect_now(data);
 }
 
 void Peer::reset() {
-  std::erase_if(impl_->events, [](const PeerEvent& e) { return e.type == PeerEvent::Type::kDisconnect; });
+  impl_->events.erase_if([](const PeerEvent& e) { return e.type == PeerEvent::Type::kDisconnect; });
   impl_->final_datagram.clear();
   impl_->reset_state();
 }

@@ -8,13 +8,13 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "fifo.hpp"
 #include "peer_timers.hpp"
 #include "seq.hpp"
 #include "rtt.hpp"
@@ -123,13 +123,13 @@ struct Peer::Impl {
   std::vector<detail::Channel> channels;
   OutList outgoing;
   OutList sent_reliable;
-  std::deque<detail::PendingAck> acks;
+  detail::Fifo<detail::PendingAck> acks;
   bool continue_sending = false;  // last pass stopped on a full datagram
   bool flush_pending = false;     // something was queued since the last empty poll
   TimePoint last_now = 0;  // latest time seen; "due now" deadlines use it
 
   // --- output that outlives the connection ----------------------------------------------------
-  std::deque<PeerEvent> events;
+  detail::Fifo<PeerEvent> events;
   std::vector<std::uint8_t> final_datagram;  // disconnect_now / refusing DISCONNECT, then reset
 
   // peer_state.cpp
