@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "stats.hpp"
 #include "volley/protocol/time.hpp"
 
 #include "volley/engine/udp.hpp"
@@ -38,7 +39,7 @@ struct Slot {
   std::uint32_t connected_index = 0;   // position in PeerSlots::connected() while connected
   std::uint16_t local_id = 0;
   // The peer's counters as last added to the Host totals: the next sync adds only the change.
-  std::array<std::uint64_t, protocol::kCounterCount> seen{};
+  SeenCounters seen{};
   bool live = false;       // bound to a remote
   bool touched = false;    // already in the Host's touched list
   bool connected = false;  // connect event seen, no disconnect event yet

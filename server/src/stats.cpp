@@ -33,13 +33,13 @@ std::uint64_t HostStats::bad_datagrams() const noexcept {
 }
 
 void sync_counters(const protocol::Counters& counters,
-                   std::array<std::uint64_t, protocol::kCounterCount>& seen,
-                   protocol::Counters& totals) noexcept {
+                   SeenCounters& seen, protocol::Counters& totals) noexcept {
   const auto& now = counters.values();
   for (std::size_t i = 0; i < protocol::kCounterCount; ++i) {
-    if (now[i] != seen[i]) {
-      totals.add(static_cast<protocol::Counter>(i), now[i] - seen[i]);
-      seen[i] = now[i];
+    const auto low = static_cast<std::uint32_t>(now[i]);
+    if (low != seen[i]) {
+      totals.add(static_cast<protocol::Counter>(i), static_cast<std::uint32_t>(low - seen[i]));
+      seen[i] = low;
     }
   }
 }

@@ -51,9 +51,14 @@ struct HostStats {
   std::uint64_t bad_datagrams() const noexcept;
 };
 
+// The low 32 bits of a peer's counters as last added to the Host totals. 32 bits halve a slot's
+// copy (kCounterCount x 4 B, not x 8 B); the difference is taken modulo 2^32, which is exact as
+// long as no counter moves by 4 Gi between two syncs. The Host syncs after every Peer call and
+// every service pass, and none of those moves a counter that far.
+using SeenCounters = std::array<std::uint32_t, protocol::kCounterCount>;
+
 // Adds to `totals` what `counters` gained since `seen`, then remembers them in `seen`.
-void sync_counters(const protocol::Counters& counters,
-                   std::array<std::uint64_t, protocol::kCounterCount>& seen,
+void sync_counters(const protocol::Counters& counters, SeenCounters& seen,
                    protocol::Counters& totals) noexcept;
 
 }  // namespace volley::server
