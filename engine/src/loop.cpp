@@ -125,7 +125,7 @@ class Loop::Impl final : public DatapathSink {
       SendOp* op = nullptr;
       const Address to = fit_family(d.to);
       if (d.bytes.size() <= config_.max_datagram_bytes && !to.empty() && !closed_) {
-        op = pool_.acquire();
+        op = pool_.acquire(d.bytes.size());
       }
       if (op == nullptr) {
         stats_[Counter::kSendDropped] += 1;

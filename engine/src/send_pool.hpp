@@ -1,6 +1,11 @@
 // SendPool: engine-owned buffers for outgoing datagrams. send() copies into a SendOp, so a
 // datagram stays valid while the kernel (io_uring, IOCP) still reads it after submission. Slots
 // come in fixed chunks that never move; released slots are reused LIFO to stay cache-warm.
+// A datagram of up to kSmallDatagram bytes (acks, pings, typical game packets) goes into the
+// op's own inline buffer; only a larger one uses the op's full-size buffer. The full-size
+// buffers are allocated uninitialised, so their pages become resident only when a large
+// datagram is written there: a burst of small sends no longer leaves ~4 KiB of RSS per op
+// (docs/scale.md, "Memory").
 #pragma once
 
 #include <cstddef>
@@ -12,13 +17,17 @@
 
 namespace volley::engine {
 
+inline constexpr std::size_t kSmallDatagram = 256;
+
 struct SendOp {
-  std::byte* data = nullptr;
+  std::byte* data = nullptr;  // `small` or `large`, chosen by SendPool::acquire
   std::uint32_t size = 0;
   Address to;
   // Per-operation room for the backend's kernel-facing structures (msghdr + iovec, or
   // OVERLAPPED + WSABUF), which must live exactly as long as the operation.
   alignas(16) std::byte scratch[112];
+  std::byte* large = nullptr;  // datagram_bytes of room, in the chunk's shared block
+  std::byte small[kSmallDatagram];
 };
 
 class SendPool {
@@ -26,11 +35,13 @@ class SendPool {
   SendPool(std::size_t datagram_bytes, std::size_t max_slots)
       : datagram_bytes_(datagram_bytes), max_slots_(max_slots) {}
 
-  SendOp* acquire() {
+  // An op whose `data` holds at least `bytes` (≤ the pool's datagram_bytes).
+  SendOp* acquire(std::size_t bytes) {
     if (free_.empty() && !grow()) return nullptr;
     SendOp* op = free_.back();
     free_.pop_back();
     ++in_use_;
+    op->data = bytes <= kSmallDatagram ? op->small : op->large;
     return op;
   }
   void release(SendOp* op) noexcept {
@@ -46,10 +57,10 @@ class SendPool {
     if (chunks_.size() * kChunk >= max_slots_) return false;
     auto chunk = std::make_unique<Chunk>();
     chunk->ops = std::make_unique<SendOp[]>(kChunk);
-    chunk->bytes = std::make_unique<std::byte[]>(kChunk * datagram_bytes_);
+    chunk->bytes = std::make_unique_for_overwrite<std::byte[]>(kChunk * datagram_bytes_);
     free_.reserve(free_.size() + kChunk);
     for (std::size_t i = kChunk; i-- > 0;) {
-      chunk->ops[i].data = chunk->bytes.get() + i * datagram_bytes_;
+      chunk->ops[i].large = chunk->bytes.get() + i * datagram_bytes_;
       free_.push_back(&chunk->ops[i]);
     }
     chunks_.push_back(std::move(chunk));
