@@ -66,6 +66,8 @@ struct PendingAck {
   CommandType type = CommandType::kPing;
 };
 
+using UnsequencedWindow = std::array<std::uint32_t, kUnsequencedWindowWords>;
+
 // Outcome of a receive handler: libenet's 0 (keep parsing) or -1 (stop the datagram).
 enum class Handled : std::uint8_t { kOk, kStop };
 
@@ -118,7 +120,9 @@ struct Peer::Impl {
   std::uint16_t outgoing_reliable_sequence = 0;  // peer-level (channel 0xFF)
   std::uint16_t outgoing_unsequenced_group = 0;
   std::uint16_t incoming_unsequenced_group = 0;
-  std::array<std::uint32_t, detail::kUnsequencedWindowWords> unsequenced_window{};
+  // The 1024-group bitmap of received unsequenced commands, allocated by the first one: most
+  // peers never send unsequenced data and keep these 128 B off their footprint.
+  std::unique_ptr<detail::UnsequencedWindow> unsequenced_window;
   std::size_t total_waiting_data = 0;
   std::vector<detail::Channel> channels;
   OutList outgoing;

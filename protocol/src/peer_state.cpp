@@ -104,7 +104,7 @@ void Peer::Impl::reset_state() {
   outgoing_reliable_sequence = 0;
   outgoing_unsequenced_group = 0;
   incoming_unsequenced_group = 0;
-  unsequenced_window = {};
+  unsequenced_window.reset();
 }
 
 void Peer::Impl::notify_connect(std::string_view cause) {

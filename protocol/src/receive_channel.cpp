@@ -206,11 +206,13 @@ Handled Peer::Impl::handle_send_unsequenced(const Command& command) {
     return Handled::kOk;
   }
   group &= 0xFFFF;
-  auto& word = unsequenced_window[index / 32];
+  if (!unsequenced_window) unsequenced_window = std::make_unique<detail::UnsequencedWindow>();
+  auto& window = *unsequenced_window;  // value-initialised: all zero, as after a reset
+  auto& word = window[index / 32];
   const std::uint32_t bit = 1u << (index % 32);
   if (group - index != incoming_unsequenced_group) {
     incoming_unsequenced_group = static_cast<std::uint16_t>(group - index);
-    unsequenced_window = {};
+    window = {};
   } else if (word & bit) {
     counters.add(Counter::kDropUnsequencedDuplicate);
     return Handled::kOk;
