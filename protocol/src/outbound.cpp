@@ -23,7 +23,7 @@ constexpr std::uint32_t kPacketLossIntervalMs = 10000;
 }  // namespace
 
 struct Peer::Impl::Assembly {
-  std::array<std::uint8_t, kMaxMtu> body{};
+  std::array<std::uint8_t, kMaxMtu> body;  // only [0, body_size) is ever read: not zeroed per call
   std::size_t body_size = 0;
   std::size_t budget = 0;       // bytes available for the datagram
   std::size_t packet_size = 0;  // libenet host->packetSize: header + CRC + commands so far

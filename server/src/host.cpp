@@ -33,7 +33,6 @@ void Host::on_timer(protocol::TimePoint now, std::uint32_t slot) {
   if (slot >= slots_.allocated() || !slots_[slot].live) return;
   Slot& s = slots_[slot];
   s.peer->on_deadline(now);
-  sync(s);
   touch(slot);
   service_touched(now);
   emit();
@@ -70,7 +69,6 @@ void Host::route(protocol::TimePoint now, const engine::DatagramView& datagram) 
   }
   Slot& s = slots_[*slot];
   s.peer->on_datagram(now, bytes);
-  sync(s);
   stats_.datagrams_routed += 1;
   touch(*slot);
 }
@@ -109,7 +107,6 @@ void Host::route_connect(protocol::TimePoint now, const engine::Address& from, B
   }
   Slot& s = slots_[acquired.slot];
   s.peer->on_datagram(now, bytes);
-  sync(s);
   stats_.datagrams_routed += 1;
   touch(acquired.slot);
 }
@@ -224,8 +221,8 @@ protocol::SendError Host::send(HostHandle handle, std::uint8_t channel, Bytes pa
   Slot* s = resolve(handle);
   if (s == nullptr) return protocol::SendError::kNotConnected;
   const protocol::SendError result = s->peer->send(channel, payload, flags);
-  sync(*s);
   if (result == protocol::SendError::kOk) touch(handle.index);
+  else sync(*s);
   return result;
 }
 
@@ -236,8 +233,9 @@ std::size_t Host::broadcast(std::uint8_t channel, Bytes payload, protocol::Packe
     if (s.peer->send(channel, payload, flags) == protocol::SendError::kOk) {
       accepted += 1;
       touch(index);
+    } else {
+      sync(s);
     }
-    sync(s);
   }
   return accepted;
 }

@@ -89,6 +89,9 @@ class Host {
   void service(protocol::TimePoint now, std::uint32_t slot);
   void drain_events(std::uint32_t slot);
   void emit();
+  // Adds the peer's counter changes to stats_.peers. Every Peer call that can move a counter
+  // touches the peer, and service() syncs after its poll, so routing, timers and successful
+  // sends do not sync themselves: once per service pass, not three times per echoed packet.
   void sync(Slot& slot) { sync_counters(slot.peer->counters(), slot.seen, stats_.peers); }
 
   HostConfig config_;

@@ -53,8 +53,9 @@ struct HostStats {
 
 // The low 32 bits of a peer's counters as last added to the Host totals. 32 bits halve a slot's
 // copy (kCounterCount x 4 B, not x 8 B); the difference is taken modulo 2^32, which is exact as
-// long as no counter moves by 4 Gi between two syncs. The Host syncs after every Peer call and
-// every service pass, and none of those moves a counter that far.
+// long as no counter moves by 4 Gi between two syncs. The Host syncs at the end of every service
+// pass (and after a failed send, which touches nothing); a counter moving that far in between
+// would take 4 GiB of sends queued on one peer before its next service.
 using SeenCounters = std::array<std::uint32_t, protocol::kCounterCount>;
 
 // Adds to `totals` what `counters` gained since `seen`, then remembers them in `seen`.
