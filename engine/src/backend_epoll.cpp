@@ -8,7 +8,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -177,7 +179,10 @@ class EpollDatapath final : public Datapath {
   void receive() {
     const std::size_t n = p_.batch;
     for (int round = 0; round < kMaxRecvRoundsPerWait; ++round) {
-      for (std::size_t i = 0; i < n; ++i) {
+      // Only headers the previous call may have written need resetting: the `got` it filled
+      // plus the one it stopped at. The rest are as set up. At a few datagrams per wait this
+      // saves rewriting the whole batch (64 B a header) every time.
+      for (std::size_t i = 0; i < std::min(recv_dirty_, n); ++i) {
         recv_msgs_[i] = {};
         recv_msgs_[i].msg_hdr.msg_name = &recv_names_[i];
         recv_msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
@@ -186,6 +191,7 @@ class EpollDatapath final : public Datapath {
       }
       const int got = recvmmsg(p_.socket, recv_msgs_.data(), static_cast<unsigned>(n), MSG_DONTWAIT,
                                nullptr);
+      recv_dirty_ = got > 0 ? static_cast<std::size_t>(got) + 1 : 1;
       add(Counter::kSyscalls, 1);
       if (got <= 0) {
         if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -218,6 +224,7 @@ class EpollDatapath final : public Datapath {
   std::vector<iovec> recv_iov_;
   std::vector<sockaddr_storage> recv_names_;
   std::vector<mmsghdr> recv_msgs_;
+  std::size_t recv_dirty_ = SIZE_MAX;  // leading recv_msgs_ to reset before the next recvmmsg
   std::vector<DatagramView> views_;
   struct GsoControl {
   alignas(cmsghdr) char space[CMSG_SPACE(sizeof(std::uint16_t))];
