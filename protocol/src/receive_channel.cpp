@@ -101,6 +101,20 @@ Handled Peer::Impl::queue_incoming(const CommandHeader& header, CommandType type
     counters.add(Counter::kDropWaitingDataLimit);
     return Handled::kStop;
   }
+  if (fragment_count == 0 && reliable && list.empty() && r == static_cast<std::uint16_t>(current + 1)) {
+    // The next reliable packet with nothing queued: insert + dispatch_reliable() would deliver
+    // it at once. Do exactly that here without the list node (the common in-order case).
+    total_waiting_data += length;
+    channel.incoming_reliable_sequence = r;
+    IncomingCommand command;
+    command.type = type;
+    command.reliable_sequence = r;
+    command.data.assign(payload.begin(), payload.end());
+    deliver(header.channel, std::move(command));
+    channel.incoming_unreliable_sequence = 0;  // as dispatch_reliable: a new unreliable epoch
+    if (!channel.incoming_unreliable.empty()) dispatch_unreliable(header.channel);
+    return Handled::kOk;
+  }
   IncomingCommand command;
   command.type = type;
   command.reliable_sequence = r;
