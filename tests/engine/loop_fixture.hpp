@@ -72,22 +72,45 @@ inline std::unique_ptr<Loop> open_loop(Backend backend, Address bind = Address::
 }
 
 // Stops the loop after `seconds` and records that it had to: tests then fail instead of hang.
+// Its timer is cancelled by disarm() or the destructor, so it never outlives the test's frame.
 class Watchdog {
  public:
-  Watchdog(Loop& loop, double seconds) {
-    loop.schedule(now() + static_cast<TimePoint>(seconds * time_scale() * 1e6), [this, &loop] {
+  Watchdog(Loop& loop, double seconds) : loop_(loop) {
+    id_ = loop.schedule(now() + static_cast<TimePoint>(seconds * time_scale() * 1e6), [this] {
       fired_ = true;
-      loop.stop();
+      id_ = TimerId{};
+      loop_.stop();
     });
   }
+  ~Watchdog() { disarm(); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
   bool fired() const { return fired_; }
+  void disarm() {
+    if (id_) loop_.cancel(id_);
+    id_ = TimerId{};
+  }
 
  private:
+  Loop& loop_;
+  TimerId id_;
   bool fired_ = false;
 };
 
-// Every loop test ends here: after close() the loop owns nothing.
-inline void check_no_leaks(Loop& loop) {
+// What a test deliberately leaves pending for close() to drop (only tests of close() itself).
+struct Leftover {
+  std::size_t tasks = 0;
+  std::size_t timers = 0;
+};
+
+// Every loop test ends here. Tasks and timers still pending are counted before close() drains
+// them, so a task that never ran or a timer that was never cancelled fails the test; after
+// close() the loop must own nothing at all.
+inline void check_no_leaks(Loop& loop, Leftover expected = {}) {
+  const LiveOps before = loop.live();
+  CHECK_MESSAGE(before.tasks == expected.tasks, "tasks pending before close: ", before.tasks);
+  CHECK_MESSAGE(before.timers == expected.timers, "timers pending before close: ", before.timers);
   loop.close();
   const LiveOps live = loop.live();
   CHECK(live.kernel_ops == 0);

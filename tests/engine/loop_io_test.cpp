@@ -263,6 +263,7 @@ TEST_CASE("loop: datagrams larger than the receive buffer are counted as truncat
     CHECK(sizes == std::vector<std::size_t>{10});
     CHECK(server->stats()[Counter::kTruncated] == 1);
     CHECK(client->stats()[Counter::kSendDropped] == 1);
+    watchdog.disarm();
     check_no_leaks(*client);
     check_no_leaks(*server);
   }
@@ -335,6 +336,7 @@ TEST_CASE("loop: runs of datagrams to one peer arrive intact and in order (merge
 #ifdef __linux__
     CHECK(s[Counter::kSubmissions] < kCount / 2);  // merged by UDP GSO
 #endif
+    watchdog.disarm();
     check_no_leaks(*client);
     check_no_leaks(*server);
   }
