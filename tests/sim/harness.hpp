@@ -12,10 +12,15 @@
 #include <vector>
 
 #include "sim/clock.hpp"
-#include "sim/link.hpp"
+#include "volley/netsim/link.hpp"
 #include "volley/protocol/peer.hpp"
 
 namespace volley::sim {
+
+// The impairment model is volley-netsim's (tools/netsim/model): one model, two drivers.
+using netsim::Impairment;
+using netsim::Link;
+using netsim::LinkStats;
 
 struct Endpoint {
   explicit Endpoint(protocol::Peer p) : peer(std::move(p)) {}
