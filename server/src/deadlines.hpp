@@ -1,5 +1,5 @@
-// Mirrors each slot's Peer::next_deadline() into a timer wheel it does not own (TimerPort: the
-// engine's wheel in the server, a plain ordered map in tests). One timer per slot at most, and
+// Mirrors each slot's Peer::next_deadline() into a timer wheel it does not own (TimerPort:
+// the engine's wheel, in the server and in the Host tests). One timer per slot at most, and
 // the port is called only when the deadline actually changes, so a peer whose deadline stands
 // still costs nothing per batch and a peer with nothing due holds no timer at all.
 #pragma once

@@ -1,12 +1,11 @@
 // A small multi-peer driver for the sans-IO Host: thousands of client-role protocol Peers on a
-// virtual clock, a map-backed TimerPort standing in for the engine wheel, and zero-latency
+// virtual clock, the engine's TimerWheel behind the Host's TimerPort, and zero-latency
 // delivery both ways (optionally muting chosen clients). The Host sees client datagrams in
 // batches of up to 64, like the engine delivers them. Test code: clarity over speed.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "host.hpp"
+#include "timer_wheel.hpp"
 #include "volley/engine/udp.hpp"
 #include "volley/protocol/peer.hpp"
 
@@ -23,55 +23,43 @@ using protocol::TimePoint;
 inline constexpr TimePoint kMs = 1000;
 inline constexpr TimePoint kSec = 1000 * kMs;
 
-// Ordered by (deadline, arm order), like the engine wheel.
-class MapTimers final : public TimerPort {
+// The Host's TimerPort on the engine's own TimerWheel (the one the Loop runs), so tests see
+// exactly the server's timer order: (deadline, scheduling order), a moved timer taking a new
+// place behind timers already due at the same instant.
+class WheelTimers final : public TimerPort {
  public:
+  using Fire = std::function<void(std::uint32_t slot)>;
+  WheelTimers(TimePoint start, Fire fire) : wheel_(start), fire_(std::move(fire)) {}
+
   TimerToken arm(std::uint32_t slot, TimePoint at) override {
-    const std::uint32_t id = next_++;
-    queue_.emplace(Key{at, id}, slot);
-    by_id_[id] = at;
-    return {id, 1};
+    const engine::TimerId id = wheel_.schedule(at, [this, slot] {
+      ++fired_;
+      fire_(slot);
+    });
+    return {id.index, id.generation};
   }
   void move(TimerToken token, TimePoint at) override {
-    const auto it = by_id_.find(token.index);
-    if (it == by_id_.end()) return;
-    const std::uint32_t slot = queue_.at(Key{it->second, token.index});
-    queue_.erase(Key{it->second, token.index});
-    // Re-scheduling counts as a new arm order, as in the wheel.
-    const std::uint32_t id = token.index;
-    queue_.emplace(Key{at, id}, slot);
-    it->second = at;
+    wheel_.reschedule(engine::TimerId{token.index, token.generation}, at);
   }
   void disarm(TimerToken token) override {
-    const auto it = by_id_.find(token.index);
-    if (it == by_id_.end()) return;
-    queue_.erase(Key{it->second, token.index});
-    by_id_.erase(it);
+    wheel_.cancel(engine::TimerId{token.index, token.generation});
   }
-  std::optional<TimePoint> next() const {
-    if (queue_.empty()) return std::nullopt;
-    return queue_.begin()->first.at;
+  std::optional<TimePoint> next() { return wheel_.next_wake(); }
+  // Fires everything due at `now`, including timers the Host arms for `now` while firing
+  // (the wheel runs those on its next advance, as the Loop's next iteration would).
+  void fire_due(TimePoint now) {
+    std::uint64_t before;
+    do {
+      before = fired_;
+      wheel_.advance(now);
+    } while (fired_ != before);
   }
-  // Pops one due timer (the Host re-arms through the port as it services).
-  std::optional<std::uint32_t> pop_due(TimePoint now) {
-    if (queue_.empty() || queue_.begin()->first.at > now) return std::nullopt;
-    const auto it = queue_.begin();
-    const std::uint32_t slot = it->second;
-    by_id_.erase(it->first.id);
-    queue_.erase(it);
-    return slot;
-  }
-  std::size_t armed() const { return queue_.size(); }
+  std::size_t armed() const { return wheel_.size(); }
 
  private:
-  struct Key {
-    TimePoint at;
-    std::uint32_t id;
-    bool operator<(const Key& o) const { return at != o.at ? at < o.at : id < o.id; }
-  };
-  std::map<Key, std::uint32_t> queue_;
-  std::unordered_map<std::uint32_t, TimePoint> by_id_;
-  std::uint32_t next_ = 1;
+  engine::TimerWheel wheel_;
+  Fire fire_;
+  std::uint64_t fired_ = 0;
 };
 
 struct Client {
@@ -115,7 +103,8 @@ class RecordingEvents final : public HostEvents {
 class HostDriver {
  public:
   explicit HostDriver(HostConfig config, protocol::PeerConfig client_config = {})
-      : client_config_(client_config) {
+      : client_config_(client_config),
+        timers_(now_, [this](std::uint32_t slot) { host_->on_timer(now_, slot); }) {
     client_config_.checksum = config.peer.checksum;
     client_config_.compress = config.peer.compress;
     host_ = std::make_unique<Host>(
@@ -132,7 +121,7 @@ class HostDriver {
   }
 
   Host& host() { return *host_; }
-  MapTimers& timers() { return timers_; }
+  WheelTimers& timers() { return timers_; }
   TimePoint now() const { return now_; }
   std::vector<std::unique_ptr<Client>>& clients() { return clients_; }
 
@@ -211,7 +200,7 @@ class HostDriver {
   }
 
   void fire_due() {
-    while (const auto slot = timers_.pop_due(now_)) host_->on_timer(now_, *slot);
+    timers_.fire_due(now_);
     for (auto& c : clients_) {
       if (const auto d = c->peer.next_deadline(); d && *d <= now_) c->peer.on_deadline(now_);
     }
@@ -252,13 +241,13 @@ class HostDriver {
   struct AddressSlotHash {
     std::size_t operator()(const AddressSlot& k) const { return k.address.hash() * 31 + k.slot; }
   };
+  TimePoint now_ = 10 * kSec;
   protocol::PeerConfig client_config_;
-  MapTimers timers_;
+  WheelTimers timers_;
   std::unique_ptr<Host> host_;
   std::vector<std::unique_ptr<Client>> clients_;
   std::unordered_map<AddressSlot, std::size_t, AddressSlotHash> by_address_;
   std::vector<std::pair<std::vector<std::uint8_t>, engine::Address>> to_clients_;
-  TimePoint now_ = 10 * kSec;
   std::uint32_t connect_seed_ = 0x1000;
 };
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "host_driver.hpp"
@@ -44,6 +45,31 @@ const Kind kKinds[] = {
     {protocol::PacketFlags::kUnsequenced, protocol::Delivery::kUnsequenced, 0},
     {protocol::PacketFlags::kUnreliableFragment, protocol::Delivery::kUnreliableFragment, 2500},
 };
+
+TEST_CASE("deadlines on the wheel: equal deadlines fire in arm order, a moved one goes behind") {
+  // The Host's slot timers run in the order the server's Loop runs them. A slot whose deadline
+  // moves takes a new place after the slots already armed for the same instant.
+  std::vector<std::uint32_t> order;
+  Deadlines* deadlines = nullptr;
+  WheelTimers timers(kSec, [&](std::uint32_t slot) {
+    deadlines->fired(slot);
+    order.push_back(slot);
+  });
+  Deadlines d(timers);
+  deadlines = &d;
+  const TimePoint t = 2 * kSec;
+  d.update(1, t);
+  d.update(2, t + kMs);
+  d.update(3, t);
+  d.update(2, t);      // moved onto the instant 1 and 3 already hold: fires after them
+  d.update(4, t);
+  d.update(1, t + kMs);
+  d.update(1, t);      // moved away and back: behind 3, 2 and 4 now
+  timers.fire_due(t);
+  CHECK(order == std::vector<std::uint32_t>{3, 2, 4, 1});
+  CHECK(timers.armed() == 0);
+  CHECK(d.ops().moved == 3);
+}
 
 TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every delivery kind") {
   HostDriver d(config_for(5000));
