@@ -78,8 +78,11 @@ TEST_CASE("limits: a full server refuses the next client while the others keep e
     REQUIRE_MESSAGE(!extra.connected(refused), "a fifth client connected to --max-peers 4");
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
-  // Either silence (libenet's way) or a fast refusal (a DISCONNECT) is correct.
-  MESSAGE("fifth client: ", extra.disconnected(refused) ? "refused with a DISCONNECT" : "ignored");
+  // Stock libenet would stay silent; volley-server refuses at once (fast refusal, on by default)
+  // with the data word a client reads as "server full".
+  REQUIRE_MESSAGE(extra.disconnected(refused), "the fifth client was not refused");
+  REQUIRE(extra.disconnects.size() == 1);
+  CHECK(extra.disconnects.front().second == 1);  // refusal code: server full
   for (auto& e : echoers) {
     INFO("client tag ", e.tag);
     CHECK(e.tracker.echoed() >= 10);
