@@ -11,7 +11,6 @@
 #include "datagram_dump.hpp"
 #include "hex_input.hpp"
 #include "json_check.hpp"
-#include "json_writer.hpp"
 #include "options.hpp"
 #include "packet_parse.hpp"
 #include "pcap_writer.hpp"
