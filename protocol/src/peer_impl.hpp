@@ -156,7 +156,7 @@ struct Peer::Impl {
   void run_timers(TimePoint now);
 
   // fragments.cpp
-  SendError send(std::uint8_t channel, Bytes payload, PacketFlags flags);
+  SendResult send(std::uint8_t channel, Bytes payload, PacketFlags flags);
   Handled handle_send_fragment(const Command& command);
   Handled handle_send_unreliable_fragment(const Command& command);
 

@@ -29,7 +29,7 @@ inline constexpr std::uint16_t kIdsPerAddress = protocol::kMaxPeerId;
 // How long a released (address, id) stays "departed". A stock client whose DISCONNECT ack we
 // sent keeps retransmitting only until that ack arrives; a lost ack makes it retry until its
 // timeout (ENet's timeout minimum is 5 s), so 5 s covers the stragglers that matter.
-inline constexpr protocol::TimePoint kDepartedLingerUs = 5'000'000;
+inline constexpr TimePoint kDepartedLingerUs = 5'000'000;
 
 struct Slot {
   std::optional<protocol::Peer> peer;  // kept across reuse: the pool
@@ -68,9 +68,9 @@ class PeerSlots {
   // Binds a free slot (its Peer DISCONNECTED) to the remote; the caller feeds it the CONNECT.
   Acquired acquire(const engine::Address& address, std::uint32_t connect_id);
   // Frees the slot; its (address, id) is remembered as departed until now + kDepartedLingerUs.
-  void release(std::uint32_t index, protocol::TimePoint now);
+  void release(std::uint32_t index, TimePoint now);
   // True when (address, id) was released within the linger time: a late datagram, not a bad one.
-  bool departed(const engine::Address& address, std::uint16_t id, protocol::TimePoint now);
+  bool departed(const engine::Address& address, std::uint16_t id, TimePoint now);
   std::size_t departed_count() const noexcept { return departed_.size(); }
 
   // Slots whose connect event has been delivered: broadcast targets. Dense, O(1) add/remove.
@@ -100,12 +100,6 @@ class PeerSlots {
     std::uint16_t count = 0;
     std::uint16_t next_id = 0;
   };
-  // Family byte + the 16 address bytes, port left out: the per-IP cap's key.
-  using IpKey = std::array<std::uint8_t, 17>;
-  struct IpKeyHash {
-    std::size_t operator()(const IpKey& k) const noexcept;
-  };
-  static IpKey ip_key(const engine::Address& address);
   std::uint16_t pick_id(const engine::Address& address, AddressUse& use) const;
 
   std::size_t capacity_;
@@ -117,13 +111,14 @@ class PeerSlots {
   std::unordered_map<IdKey, std::uint32_t, IdKeyHash> by_id_;
   std::unordered_map<IdKey, std::uint32_t, IdKeyHash> by_connect_;
   std::unordered_map<engine::Address, AddressUse> addresses_;
-  std::unordered_map<IpKey, std::uint32_t, IpKeyHash> per_ip_;
+  // Keyed by Address::with_port(0): every port of one client IP counts against its cap.
+  std::unordered_map<engine::Address, std::uint32_t> per_ip_;
   std::vector<std::uint32_t> connected_;
   // Departed (address, id) -> release time, plus the same keys in release order so expiry
   // is a pop from the front (release times only grow). Bounded by capacity_ entries.
-  void expire_departed(protocol::TimePoint now);
-  std::unordered_map<IdKey, protocol::TimePoint, IdKeyHash> departed_;
-  std::deque<std::pair<IdKey, protocol::TimePoint>> departed_order_;
+  void expire_departed(TimePoint now);
+  std::unordered_map<IdKey, TimePoint, IdKeyHash> departed_;
+  std::deque<std::pair<IdKey, TimePoint>> departed_order_;
 };
 
 }  // namespace volley::server

@@ -14,6 +14,7 @@
 #include "interop/interop_support.hpp"
 #include "support/seed.hpp"
 #include "support/udp_socket.hpp"
+#include "volley/vocabulary/delivery.hpp"
 
 using namespace volley::interop;
 
@@ -82,7 +83,7 @@ TEST_CASE("limits: a full server refuses the next client while the others keep e
   // with the data word a client reads as "server full".
   REQUIRE_MESSAGE(extra.disconnected(refused), "the fifth client was not refused");
   REQUIRE(extra.disconnects.size() == 1);
-  CHECK(extra.disconnects.front().second == 1);  // refusal code: server full
+  CHECK(extra.disconnects.front().second == static_cast<std::uint32_t>(volley::RefusalCode::kFull));
   for (auto& e : echoers) {
     INFO("client tag ", e.tag);
     CHECK(e.tracker.echoed() >= 10);

@@ -31,19 +31,14 @@ class WheelTimers final : public TimerPort {
   using Fire = std::function<void(std::uint32_t slot)>;
   WheelTimers(TimePoint start, Fire fire) : wheel_(start), fire_(std::move(fire)) {}
 
-  TimerToken arm(std::uint32_t slot, TimePoint at) override {
-    const engine::TimerId id = wheel_.schedule(at, [this, slot] {
+  TimerId arm(std::uint32_t slot, TimePoint at) override {
+    return wheel_.schedule(at, [this, slot] {
       ++fired_;
       fire_(slot);
     });
-    return {id.index, id.generation};
   }
-  void move(TimerToken token, TimePoint at) override {
-    wheel_.reschedule(engine::TimerId{token.index, token.generation}, at);
-  }
-  void disarm(TimerToken token) override {
-    wheel_.cancel(engine::TimerId{token.index, token.generation});
-  }
+  void move(TimerId token, TimePoint at) override { wheel_.reschedule(token, at); }
+  void disarm(TimerId token) override { wheel_.cancel(token); }
   std::optional<TimePoint> next() { return wheel_.next_wake(); }
   // Fires everything due at `now`, including timers the Host arms for `now` while firing
   // (the wheel runs those on its next advance, as the Loop's next iteration would).
@@ -81,12 +76,12 @@ class RecordingEvents final : public HostEvents {
  public:
   Host* host = nullptr;
   bool echo = true;
-  std::vector<HostHandle> connected;
-  std::vector<std::pair<HostHandle, protocol::DisconnectReason>> disconnected;
+  std::vector<PeerHandle> connected;
+  std::vector<std::pair<PeerHandle, protocol::DisconnectReason>> disconnected;
   std::size_t received = 0;
 
-  void on_connect(HostHandle peer, std::uint32_t) override { connected.push_back(peer); }
-  void on_receive(HostHandle peer, const protocol::PeerEvent& e) override {
+  void on_connect(PeerHandle peer, std::uint32_t) override { connected.push_back(peer); }
+  void on_receive(PeerHandle peer, const protocol::PeerEvent& e) override {
     received += 1;
     if (!echo) return;
     protocol::PacketFlags flags = protocol::PacketFlags::kUnreliable;
@@ -95,7 +90,7 @@ class RecordingEvents final : public HostEvents {
     if (e.delivery == protocol::Delivery::kUnreliableFragment) flags = protocol::PacketFlags::kUnreliableFragment;
     host->send(peer, e.channel, e.payload, flags);
   }
-  void on_disconnect(HostHandle peer, protocol::DisconnectReason reason, std::uint32_t) override {
+  void on_disconnect(PeerHandle peer, protocol::DisconnectReason reason, std::uint32_t) override {
     disconnected.emplace_back(peer, reason);
   }
 };
@@ -112,8 +107,7 @@ class HostDriver {
         [this](std::span<const engine::OutDatagram> out) {
           sink_calls += 1;
           for (const auto& d : out) {
-            const auto* p = reinterpret_cast<const std::uint8_t*>(d.bytes.data());
-            to_clients_.push_back({std::vector<std::uint8_t>(p, p + d.bytes.size()), d.to});
+            to_clients_.push_back({std::vector<std::uint8_t>(d.bytes.begin(), d.bytes.end()), d.to});
           }
         },
         &events);
@@ -162,7 +156,7 @@ class HostDriver {
     for (std::size_t i = 0; i < datagrams.size(); i += 64) {
       views.clear();
       for (std::size_t j = i; j < datagrams.size() && j < i + 64; ++j) {
-        views.push_back({std::as_bytes(std::span(datagrams[j].first)), datagrams[j].second});
+        views.push_back({datagrams[j].first, datagrams[j].second});
       }
       inject(views);
     }

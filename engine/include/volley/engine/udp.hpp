@@ -12,7 +12,11 @@
 #include <string>
 #include <string_view>
 
+#include "volley/vocabulary/bytes.hpp"
+
 namespace volley::engine {
+
+using volley::Bytes;
 
 enum class AddressFamily : std::uint8_t { kNone, kIpv4, kIpv6 };
 
@@ -40,6 +44,9 @@ class Address {
   Address unmapped() const;
   // IPv4 as IPv4-mapped IPv6 (needed to send from a dual-stack IPv6 socket); others unchanged.
   Address mapped_v6() const;
+  // The same IP (and IPv6 scope) with another port. with_port(0) names a whole client IP: the key
+  // for per-IP limits, which must not care which port a client sends from.
+  Address with_port(std::uint16_t port) const;
   std::string to_string() const;
 
   const void* sockaddr() const noexcept { return storage_.data(); }
@@ -57,14 +64,14 @@ class Address {
 // A received datagram. `bytes` is valid only during the handler call that delivers it: the
 // buffer goes straight back to the kernel afterwards.
 struct DatagramView {
-  std::span<const std::byte> bytes;
+  Bytes bytes;
   Address from;
 };
 
 // An outgoing datagram. The loop copies `bytes` when send() is called, so the caller may reuse
 // its buffer immediately.
 struct OutDatagram {
-  std::span<const std::byte> bytes;
+  Bytes bytes;
   Address to;
 };
 
