@@ -20,8 +20,8 @@
 namespace volley::server::test {
 
 using protocol::TimePoint;
-inline constexpr TimePoint kMs = 1000;
-inline constexpr TimePoint kSec = 1000 * kMs;
+inline constexpr TimePoint kMs = volley::kMillisecond;
+inline constexpr TimePoint kSec = volley::kSecond;
 
 // The Host's TimerPort on the engine's own TimerWheel (the one the Loop runs), so tests see
 // exactly the server's timer order: (deadline, scheduling order), a moved timer taking a new

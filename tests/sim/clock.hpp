@@ -4,14 +4,13 @@
 
 #include <algorithm>
 
-#include "volley/protocol/time.hpp"
+#include "volley/vocabulary/time.hpp"
 
 namespace volley::sim {
 
-using protocol::TimePoint;
-
-inline constexpr TimePoint kMillisecond = 1000;
-inline constexpr TimePoint kSecond = 1000 * kMillisecond;
+using volley::TimePoint;
+using volley::kMillisecond;
+using volley::kSecond;
 
 class VirtualClock {
  public:

@@ -11,7 +11,7 @@ namespace volley::protocol {
 
 using volley::TimePoint;  // microseconds on the caller's monotonic clock
 
-inline constexpr TimePoint kMicrosPerMilli = 1000;
+inline constexpr TimePoint kMicrosPerMilli = volley::kMillisecond;
 
 // Whole milliseconds (floor), as a wide integer: differences of these equal libenet's
 // ENET_TIME_DIFFERENCE for any two instants less than 49 days apart.

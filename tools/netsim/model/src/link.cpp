@@ -19,7 +19,7 @@ bool Link::chance(double p) {
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < p;
 }
 
-void Link::send(TimePoint now, protocol::Bytes datagram) {
+void Link::send(TimePoint now, Bytes datagram) {
   ++stats_.sent;
   if (dead || (drop_if && drop_if(datagram))) {
     ++stats_.lost;

@@ -8,4 +8,7 @@ namespace volley {
 
 using TimePoint = std::int64_t;  // microseconds on the caller's monotonic clock
 
+inline constexpr TimePoint kMillisecond = 1000;
+inline constexpr TimePoint kSecond = 1000 * kMillisecond;
+
 }  // namespace volley

@@ -11,13 +11,11 @@
 #include <random>
 #include <vector>
 
-#include "volley/protocol/enet_wire.hpp"
-#include "volley/protocol/time.hpp"
+#include "volley/vocabulary/bytes.hpp"
+#include "volley/vocabulary/time.hpp"
 
 namespace volley::netsim {
 
-using protocol::TimePoint;
-inline constexpr TimePoint kMillisecond = protocol::kMicrosPerMilli;
 
 struct Impairment {
   double loss = 0.0;             // independent loss probability per datagram
@@ -46,7 +44,7 @@ class Link {
  public:
   Link(Impairment impairment, std::uint64_t seed) : impairment_(impairment), rng_(seed) {}
 
-  void send(TimePoint now, protocol::Bytes datagram);
+  void send(TimePoint now, Bytes datagram);
   std::optional<TimePoint> next_delivery() const;
   // Removes and returns every datagram due at `now`, in delivery order.
   std::vector<InFlight> take_due(TimePoint now);
@@ -54,7 +52,7 @@ class Link {
   Impairment& impairment() { return impairment_; }
   const LinkStats& stats() const { return stats_; }
   // Surgical drops: return true to drop this datagram (called before random impairments).
-  std::function<bool(protocol::Bytes)> drop_if;
+  std::function<bool(Bytes)> drop_if;
   bool dead = false;  // drops everything, including datagrams already in flight
 
  private:
