@@ -24,6 +24,8 @@ inline constexpr std::size_t kReplayMaxFileBytes = std::size_t{1} << 30;
 struct Replay {
   std::vector<FieldWidth> fields;
   std::vector<RecordedFrame> frames;  // frame numbers strictly increasing
+
+  bool operator==(const Replay&) const = default;
 };
 
 struct ReplayResult {
