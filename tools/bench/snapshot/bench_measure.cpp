@@ -69,9 +69,16 @@ StreamResult measure_stream(const snapshot::Schema& schema, const snapshot::Code
   // The receiver's first frames arrive as full snapshots (not measured).
   for (std::size_t i = 0; i < first; ++i) {
     const std::size_t n = encoder.encode(nullptr, frames[i], {}, scratch);
-    const auto error = n == 0 ? snapshot::DecodeError::kCount
-                              : decoder.decode(std::span(scratch).first(n), nullptr, decoded[i], events);
-    if (error != snapshot::DecodeError::kOk || !(decoded[i] == frames[i])) note(i, "first full snapshot failed");
+    if (n == 0) {
+      note(i, "the encoder refused the frame (receiver's first full snapshot)");
+      continue;
+    }
+    const auto error = decoder.decode(std::span(scratch).first(n), nullptr, decoded[i], events);
+    if (error != snapshot::DecodeError::kOk) {
+      note(i, "decode error " + std::string(snapshot::decode_error_name(error)) + " (receiver's first full snapshot)");
+    } else if (!(decoded[i] == frames[i])) {
+      note(i, "decoded frame differs from the original (receiver's first full snapshot)");
+    }
   }
 
   // Encode: every packet appended to one buffer; the append is part of the measured loop.
