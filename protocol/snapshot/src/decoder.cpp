@@ -1,0 +1,278 @@
+// Decoder: every length, count and value read from the packet is checked before it is used;
+// the work is bounded by max_packet_bytes and max_entities whatever the packet says.
+#include <zstd.h>
+
+#include <array>
+
+#include "rice.hpp"
+#include "snapshot_generated.h"
+#include "volley/snapshot/checksum.hpp"
+#include "volley/snapshot/codec.hpp"
+#include "wire.hpp"
+
+namespace volley::snapshot {
+
+using detail::BitReader;
+using detail::RiceContext;
+
+namespace {
+// The body is one table of vectors: nothing nests deeper than 2, nothing has more than 1 table.
+constexpr flatbuffers::uoffset_t kMaxDepth = 4;
+constexpr flatbuffers::uoffset_t kMaxTables = 4;
+}  // namespace
+
+struct Decoder::Impl {
+  Schema schema;
+  CodecConfig config;
+  std::vector<std::uint8_t> dictionary;
+  ZSTD_DCtx* dctx = nullptr;
+  ZSTD_DDict* ddict = nullptr;
+  std::vector<std::uint8_t> body;  // max_packet_bytes, allocated once
+  std::vector<std::uint32_t> removed;
+  std::vector<RiceContext> delta_ctx, created_ctx;
+  Frame created;
+
+  Impl(const Schema& s, CodecConfig c) : schema(s), config(c) {
+    dictionary.assign(c.dictionary.begin(), c.dictionary.end());
+    config.dictionary = dictionary;
+    dctx = ZSTD_createDCtx();
+    // Single-segment frames need no window beyond the content; cap it anyway.
+    int window_log = 10;
+    while (window_log < 27 && (std::size_t{1} << window_log) < config.max_packet_bytes) ++window_log;
+    ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, window_log);
+    if (!dictionary.empty()) {
+      ddict = ZSTD_createDDict(dictionary.data(), dictionary.size());
+      ZSTD_DCtx_refDDict(dctx, ddict);
+    }
+    body.resize(config.max_packet_bytes);
+  }
+  ~Impl() {
+    ZSTD_freeDDict(ddict);
+    ZSTD_freeDCtx(dctx);
+  }
+
+  // Reads one created entity (id gap, type, values) into `created`.
+  DecodeError read_created(BitReader& r, RiceContext& gap, RiceContext& type_ctx,
+                           std::uint64_t& next_id, Frame& into) {
+    std::uint32_t z = 0;
+    if (!r.rice(gap, 32, z)) return r.overrun() ? DecodeError::kTruncated : DecodeError::kCorruptStream;
+    const std::uint64_t id = next_id + z;
+    if (id > 0xFFFFFFFFu) return DecodeError::kEntityOutOfRange;
+    next_id = id + 1;
+    std::uint32_t type = 0;
+    if (schema.type_count() > 1 && !r.rice(type_ctx, 16, type))
+      return r.overrun() ? DecodeError::kTruncated : DecodeError::kEntityOutOfRange;
+    if (type >= schema.type_count()) return DecodeError::kEntityOutOfRange;
+    const auto widths = schema.fields(static_cast<std::uint16_t>(type));
+    RiceContext* ctx = &created_ctx[schema.first_field(static_cast<std::uint16_t>(type))];
+    std::array<std::int32_t, kMaxFieldsPerType> values;
+    for (std::size_t k = 0; k < widths.size(); ++k) {
+      if (!r.rice(ctx[k], field_bits(widths[k]), z))
+        return r.overrun() ? DecodeError::kTruncated : DecodeError::kFieldOutOfRange;
+      values[k] = detail::value_from_code(z, widths[k]);
+    }
+    into.add(static_cast<std::uint32_t>(id), static_cast<std::uint16_t>(type),
+             {values.data(), widths.size()});
+    return DecodeError::kOk;
+  }
+
+  DecodeError decode(std::span<const std::uint8_t> packet, const Frame* baseline, Frame& out,
+                     std::vector<Event>& events) {
+    if (packet.size() > config.max_packet_bytes) return DecodeError::kOversize;
+    if (packet.size() < kHeaderBytes) return DecodeError::kTruncated;
+    if (packet[0] != detail::kMagic0 || packet[1] != detail::kMagic1) return DecodeError::kBadMagic;
+    if (packet[2] != kWireVersion) return DecodeError::kBadVersion;
+    const Header h = detail::read_header(packet.data());
+    if ((h.flags & ~detail::kKnownFlags) != 0) return DecodeError::kBadFlags;
+    if (((h.flags & kFlagDictionary) != 0) != !dictionary.empty())
+      return DecodeError::kDictionaryMismatch;
+    const Frame* base = h.delta() ? baseline : nullptr;
+    if (h.delta() && (baseline == nullptr || baseline->number != h.baseline))
+      return DecodeError::kBaselineMismatch;
+
+    const auto zframe = packet.subspan(kHeaderBytes);
+    const unsigned long long content = ZSTD_getFrameContentSize(zframe.data(), zframe.size());
+    if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)
+      return DecodeError::kCorruptCompression;
+    if (content > config.max_packet_bytes) return DecodeError::kOversize;
+    if (ZSTD_findFrameCompressedSize(zframe.data(), zframe.size()) != zframe.size())
+      return DecodeError::kCorruptCompression;
+    const std::size_t n =
+        ZSTD_decompressDCtx(dctx, body.data(), static_cast<std::size_t>(content), zframe.data(), zframe.size());
+    if (ZSTD_isError(n) || n != content) return DecodeError::kCorruptCompression;
+
+    flatbuffers::Verifier verifier(body.data(), n, kMaxDepth, kMaxTables);
+    if (!wire::VerifySnapshotBuffer(verifier)) return DecodeError::kVerifyFailed;
+    const wire::Snapshot* s = wire::GetSnapshot(body.data());
+
+    if (const DecodeError e = read_events(*s, events); e != DecodeError::kOk) return e;
+    if (const DecodeError e = read_entities(*s, base, out); e != DecodeError::kOk) return e;
+    out.number = h.frame;
+    if (state_checksum(out, events) != h.checksum) return DecodeError::kBadChecksum;
+    return DecodeError::kOk;
+  }
+
+  DecodeError read_events(const wire::Snapshot& s, std::vector<Event>& events) {
+    const auto* ids = s.event_ids();
+    const auto* kinds = s.event_kinds();
+    const auto* sizes = s.event_sizes();
+    const auto* payload = s.event_payload();
+    const std::size_t count = ids != nullptr ? ids->size() : 0;
+    if (count > config.max_events) return DecodeError::kEventOutOfRange;
+    if ((kinds != nullptr ? kinds->size() : 0) != count || (sizes != nullptr ? sizes->size() : 0) != count)
+      return DecodeError::kEventOutOfRange;
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < count; ++i) total += sizes->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (total != (payload != nullptr ? payload->size() : 0)) return DecodeError::kEventOutOfRange;
+    events.resize(count);
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto idx = static_cast<flatbuffers::uoffset_t>(i);
+      events[i].id = ids->Get(idx);
+      events[i].kind = kinds->Get(idx);
+      const std::size_t size = sizes->Get(idx);
+      events[i].payload.assign(payload->data() + at, payload->data() + at + size);
+      at += size;
+    }
+    return DecodeError::kOk;
+  }
+
+  DecodeError read_entities(const wire::Snapshot& s, const Frame* base, Frame& out) {
+    const std::size_t base_size = base != nullptr ? base->size() : 0;
+    const std::size_t entities = s.entities(), n_removed = s.removed(), n_changed = s.changed(),
+                      n_created = s.created();
+    if (entities > config.max_entities || n_created > entities || n_removed > base_size ||
+        n_changed > base_size - n_removed || base_size - n_removed + n_created != entities)
+      return DecodeError::kEntityOutOfRange;
+    if (base != nullptr) {
+      for (std::size_t i = 0; i < base_size; ++i)
+        if (base->type(i) >= schema.type_count() ||
+            base->values(i).size() != schema.fields(base->type(i)).size())
+          return DecodeError::kBaselineMismatch;
+    }
+    const auto* masks_v = s.masks();
+    const auto* bits_v = s.bits();
+    const std::span<const std::uint8_t> masks =
+        masks_v != nullptr ? std::span<const std::uint8_t>(masks_v->data(), masks_v->size())
+                           : std::span<const std::uint8_t>();
+    BitReader r(bits_v != nullptr ? std::span<const std::uint8_t>(bits_v->data(), bits_v->size())
+                                  : std::span<const std::uint8_t>());
+    delta_ctx.assign(schema.total_fields(), RiceContext{});
+    created_ctx.assign(schema.total_fields(), RiceContext{});
+    // Gap contexts start from the mean gap the counts imply (the encoder does the same).
+    const std::size_t kept = base_size - n_removed;
+    RiceContext removed_gap(kept / (n_removed + 1)), created_gap, type_ctx;
+    RiceContext changed_gap((kept - n_changed) / (n_changed + 1));
+    std::uint32_t z = 0;
+    const auto stream_error = [&r](DecodeError otherwise) {
+      return r.overrun() ? DecodeError::kTruncated : otherwise;
+    };
+
+    removed.clear();
+    std::uint64_t at = 0;
+    for (std::size_t i = 0; i < n_removed; ++i) {
+      if (!r.rice(removed_gap, 32, z)) return stream_error(DecodeError::kCorruptStream);
+      at += z;
+      if (at >= base_size) return DecodeError::kEntityOutOfRange;
+      removed.push_back(static_cast<std::uint32_t>(at));
+      ++at;
+    }
+
+    out.clear();
+    Frame& created_into = base != nullptr ? created : out;
+    created_into.clear();
+    std::uint64_t next_id = 0;
+    for (std::size_t i = 0; i < n_created; ++i)
+      if (const DecodeError e = read_created(r, created_gap, type_ctx, next_id, created_into);
+          e != DecodeError::kOk)
+        return e;
+    if (base == nullptr) return finish_stream(r, masks.size(), 0);
+
+    // Walk the kept baseline entities in id order, applying the changed ones and merging the
+    // created ones in between.
+    std::size_t next_created = 0, removed_at = 0, kept_at = 0, changed_done = 0, mask_at = 0;
+    std::uint64_t next_changed = ~std::uint64_t{0};
+    const auto read_gap = [&]() -> DecodeError {
+      if (changed_done == n_changed) {
+        next_changed = ~std::uint64_t{0};
+        return DecodeError::kOk;
+      }
+      if (!r.rice(changed_gap, 32, z)) return stream_error(DecodeError::kCorruptStream);
+      next_changed = (changed_done == 0 ? 0 : next_changed + 1) + z;
+      return DecodeError::kOk;
+    };
+    if (const DecodeError e = read_gap(); e != DecodeError::kOk) return e;
+    const auto flush_created = [&](std::uint64_t below) {
+      while (next_created < created.size() && created.id(next_created) < below) {
+        out.add(created.id(next_created), created.type(next_created), created.values(next_created));
+        ++next_created;
+      }
+    };
+    std::array<std::int32_t, kMaxFieldsPerType> values;
+    for (std::size_t b = 0; b < base_size; ++b) {
+      if (removed_at < removed.size() && removed[removed_at] == b) {
+        ++removed_at;
+        continue;
+      }
+      const std::uint32_t id = base->id(b);
+      flush_created(id);
+      if (next_created < created.size() && created.id(next_created) == id)
+        return DecodeError::kEntityOutOfRange;
+      const std::uint16_t type = base->type(b);
+      const auto bv = base->values(b);
+      if (kept_at == next_changed) {
+        const auto widths = schema.fields(type);
+        const std::size_t mask_bytes = (widths.size() + 7) / 8;
+        if (mask_at + mask_bytes > masks.size()) return DecodeError::kCorruptStream;
+        std::uint64_t mask = 0;
+        for (std::size_t i = 0; i < mask_bytes; ++i)
+          mask |= std::uint64_t{masks[mask_at + i]} << (8 * i);
+        mask_at += mask_bytes;
+        if (mask == 0) return DecodeError::kCorruptStream;
+        if (widths.size() < 64 && (mask >> widths.size()) != 0) return DecodeError::kFieldOutOfRange;
+        RiceContext* ctx = &delta_ctx[schema.first_field(type)];
+        for (std::size_t k = 0; k < widths.size(); ++k) {
+          values[k] = bv[k];
+          if (((mask >> k) & 1u) == 0) continue;
+          if (!r.rice(ctx[k], field_bits(widths[k]), z))
+            return stream_error(DecodeError::kFieldOutOfRange);
+          values[k] = detail::apply_residual(bv[k], z, widths[k]);
+        }
+        out.add(id, type, {values.data(), widths.size()});
+        ++changed_done;
+        if (const DecodeError e = read_gap(); e != DecodeError::kOk) return e;
+      } else {
+        out.add(id, type, bv);
+      }
+      ++kept_at;
+    }
+    if (changed_done != n_changed) return DecodeError::kEntityOutOfRange;
+    flush_created(std::uint64_t{1} << 32);
+    return finish_stream(r, masks.size(), mask_at);
+  }
+
+  // Everything the counts announced was read; nothing but the last byte's padding may remain.
+  static DecodeError finish_stream(const BitReader& r, std::size_t masks, std::size_t masks_read) {
+    if (r.overrun()) return DecodeError::kTruncated;
+    if (r.remaining_bits() >= 8 || masks != masks_read) return DecodeError::kCorruptStream;
+    return DecodeError::kOk;
+  }
+};
+
+Decoder::Decoder(const Schema& schema, CodecConfig config)
+    : impl_(std::make_unique<Impl>(schema, config)) {}
+Decoder::~Decoder() = default;
+
+std::optional<Header> Decoder::peek(std::span<const std::uint8_t> packet) noexcept {
+  if (packet.size() < kHeaderBytes || packet[0] != detail::kMagic0 ||
+      packet[1] != detail::kMagic1 || packet[2] != kWireVersion)
+    return std::nullopt;
+  return detail::read_header(packet.data());
+}
+
+DecodeError Decoder::decode(std::span<const std::uint8_t> packet, const Frame* baseline, Frame& out,
+                            std::vector<Event>& events) {
+  return impl_->decode(packet, baseline, out, events);
+}
+
+}  // namespace volley::snapshot

@@ -1,0 +1,146 @@
+// The entropy coder of the snapshot body's bit stream: adaptive Golomb-Rice codes. Each context
+// (one per entity type and field, one for id gaps, ...) keeps a running mean of the values it
+// coded in this packet; the Rice parameter k follows that mean, as in LOCO-I/JPEG-LS. Encoder and
+// decoder update the context identically, so nothing about k is sent. A quotient of kEscape or
+// more is sent as kEscape one-bits and the raw value, which bounds every code to
+// kEscape + 32 bits and every decode loop to a constant.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace volley::snapshot::detail {
+
+inline constexpr int kEscape = 24;
+
+constexpr std::uint32_t zigzag(std::int32_t v) noexcept {
+  return (static_cast<std::uint32_t>(v) << 1) ^ static_cast<std::uint32_t>(v >> 31);
+}
+constexpr std::int32_t unzigzag(std::uint32_t z) noexcept {
+  return static_cast<std::int32_t>((z >> 1) ^ (0u - (z & 1u)));
+}
+
+class RiceContext {
+ public:
+  // `mean`: the expected value, when the counts in the packet predict it (id gaps).
+  explicit RiceContext(std::uint64_t mean = 2) noexcept : sum_(2 * mean) {}
+  int k() const noexcept {
+    int k = 0;
+    while (k < 31 && (static_cast<std::uint64_t>(count_) << k) < sum_) ++k;
+    return k;
+  }
+  void update(std::uint32_t z) noexcept {
+    sum_ += z;
+    if (++count_ == kHalve) {
+      sum_ >>= 1;
+      count_ >>= 1;
+    }
+  }
+
+ private:
+  static constexpr std::uint32_t kHalve = 32;
+  std::uint64_t sum_;
+  std::uint32_t count_ = 2;
+};
+
+class BitWriter {
+ public:
+  explicit BitWriter(std::vector<std::uint8_t>& out) noexcept : out_(out) { out_.clear(); }
+  // bits <= 32
+  void put(std::uint32_t value, int bits) {
+    acc_ |= static_cast<std::uint64_t>(value) << fill_;
+    fill_ += bits;
+    while (fill_ >= 8) {
+      out_.push_back(static_cast<std::uint8_t>(acc_));
+      acc_ >>= 8;
+      fill_ -= 8;
+    }
+  }
+  // z < 2^width (width 1..32).
+  void rice(RiceContext& ctx, std::uint32_t z, int width) {
+    const int k = ctx.k();
+    const std::uint32_t q = k >= 32 ? 0 : (z >> k);
+    if (q < static_cast<std::uint32_t>(kEscape)) {
+      put((1u << q) - 1u, static_cast<int>(q) + 1);
+      if (k > 0) put(z & ((k >= 32) ? ~0u : ((1u << k) - 1u)), k);
+    } else {
+      put((1u << kEscape) - 1u, kEscape);
+      put(z, width);
+    }
+    ctx.update(z);
+  }
+  void finish() {
+    if (fill_ > 0) out_.push_back(static_cast<std::uint8_t>(acc_));
+    acc_ = 0;
+    fill_ = 0;
+  }
+
+ private:
+  std::vector<std::uint8_t>& out_;
+  std::uint64_t acc_ = 0;
+  int fill_ = 0;
+};
+
+// Reading past the end sets overrun() and yields zeros; callers check it once per entity.
+class BitReader {
+ public:
+  explicit BitReader(std::span<const std::uint8_t> in) noexcept : in_(in) {}
+  std::uint32_t get(int bits) noexcept {
+    if (bits == 0) return 0;
+    if (fill_ < bits) refill();
+    if (fill_ < bits) {
+      overrun_ = true;
+      return 0;
+    }
+    const std::uint32_t v = static_cast<std::uint32_t>(acc_ & ((std::uint64_t{1} << bits) - 1));
+    acc_ >>= bits;
+    fill_ -= bits;
+    return v;
+  }
+  // Returns false on overrun or when the value is not below 2^width.
+  bool rice(RiceContext& ctx, int width, std::uint32_t& z) noexcept {
+    const int k = ctx.k();
+    if (fill_ < kEscape + 1) refill();
+    const int ones = std::countr_one(acc_);
+    if (ones >= kEscape) {
+      if (fill_ < kEscape) return overrun_ = true, false;
+      acc_ >>= kEscape;
+      fill_ -= kEscape;
+      z = get(width);
+    } else {
+      if (ones >= fill_) return overrun_ = true, false;
+      acc_ >>= ones + 1;
+      fill_ -= ones + 1;
+      const std::uint64_t v = (static_cast<std::uint64_t>(ones) << k) | get(k);
+      if (v > 0xFFFFFFFFu) return false;
+      z = static_cast<std::uint32_t>(v);
+    }
+    if (overrun_) return false;
+    if (width < 32 && (z >> width) != 0) return false;
+    ctx.update(z);
+    return true;
+  }
+  bool overrun() const noexcept { return overrun_; }
+  // Bits not yet consumed (padding of the last byte included).
+  std::size_t remaining_bits() const noexcept {
+    return static_cast<std::size_t>(fill_) + (in_.size() - pos_) * 8;
+  }
+
+ private:
+  void refill() noexcept {
+    while (fill_ <= 56 && pos_ < in_.size()) {
+      acc_ |= static_cast<std::uint64_t>(in_[pos_++]) << fill_;
+      fill_ += 8;
+    }
+  }
+  std::span<const std::uint8_t> in_;
+  std::size_t pos_ = 0;
+  std::uint64_t acc_ = 0;
+  int fill_ = 0;
+  bool overrun_ = false;
+};
+
+}  // namespace volley::snapshot::detail
