@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "replay.hpp"
-#include "scene_quantize.hpp"
+#include <volley/snapshot/quantize.hpp>
 
 namespace volley::bench {
 namespace {
@@ -198,12 +198,18 @@ void CubeScene::record(RecordedFrame& out) const {
   for (std::size_t i = 0; i < bodies_.size(); ++i) {
     const Body& b = bodies_[i];
     out.ids.push_back(static_cast<std::uint32_t>(i));
-    const auto o = scene::quantize_smallest_three(b.orientation, 9);
+    const Quat& q = b.orientation;
+    const auto o = snapshot::quantize_quaternion(
+        {static_cast<float>(q.x), static_cast<float>(q.y), static_cast<float>(q.z), static_cast<float>(q.w)}, 9);
+    // 1/512 m: x, y within +-16383 units, the height within 0..8191.
+    const auto position = [](double v, float limit) {
+      return snapshot::quantize_position(static_cast<float>(v), 1.0f / 512, limit / 512);
+    };
     const std::int32_t values[kFieldCount] = {o[0], o[1], o[2], o[3],
-                                              scene::quantize_fixed(b.position.x, 512, -16383, 16383),
-                                              scene::quantize_fixed(b.position.y, 512, -16383, 16383),
-                                              scene::quantize_fixed(b.position.z, 512, 0, 8191),
-                                              b.awake ? 1 : 0};
+                                              position(b.position.x, 16383),
+                                              position(b.position.y, 16383),
+                                              std::clamp(position(b.position.z, 8191), 0, 8191),
+                                              snapshot::quantize_bool(b.awake)};
     out.values.insert(out.values.end(), std::begin(values), std::end(values));
   }
 }

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "replay.hpp"
-#include "scene_quantize.hpp"
+#include <volley/snapshot/quantize.hpp>
 
 namespace volley::bench {
 namespace {
@@ -124,15 +124,19 @@ void DemoScene::record(RecordedFrame& out) const {
     // Lean into the run: a small bank about the direction of travel when moving.
     const double bank = e.move_left > 0 ? 0.15 : 0.0;
     const scene::Quat q = scene::Quat::about_axis({0, 0, 1}, e.heading) * scene::Quat::about_axis({1, 0, 0}, bank);
-    const auto o = scene::quantize_smallest_three(q, 9);
-    const std::int32_t values[kFieldCount] = {
-        scene::quantize_fixed(e.position.x, 64, -32768, 32767),
-        scene::quantize_fixed(e.position.y, 64, -32768, 32767),
-        scene::quantize_fixed(e.position.z, 64, 0, 4095),
-        o[0], o[1], o[2], o[3],
-        scene::quantize_fixed(e.velocity.x, 32, -2048, 2047),
-        scene::quantize_fixed(e.velocity.y, 32, -2048, 2047),
-        scene::quantize_fixed(e.velocity.z, 32, -2048, 2047)};
+    namespace s = snapshot;
+    const auto o = s::quantize_quaternion({static_cast<float>(q.x), static_cast<float>(q.y), static_cast<float>(q.z),
+                                           static_cast<float>(q.w)},
+                                          9);
+    const auto position = [](double v) { return s::quantize_position(static_cast<float>(v), 1.0f / 64, 32767.0f / 64); };
+    const auto velocity = [](double v) { return s::quantize_velocity(static_cast<float>(v), 64.0f, 12); };
+    const std::int32_t values[kFieldCount] = {position(e.position.x),
+                                              position(e.position.y),
+                                              std::clamp(position(e.position.z), 0, 4095),
+                                              o[0], o[1], o[2], o[3],
+                                              velocity(e.velocity.x),
+                                              velocity(e.velocity.y),
+                                              velocity(e.velocity.z)};
     out.values.insert(out.values.end(), std::begin(values), std::end(values));
   }
 }

@@ -5,7 +5,7 @@
 //
 // Fields per entity (the codec's field widths): position x, y in 1/64 m (signed 16 bits),
 // height in 1/64 m (unsigned 12 bits), orientation as smallest three (2 + 3 x 9 bits),
-// velocity x, y, z in 1/32 m/s (signed 12 bits).
+// velocity x, y, z within +-64 m/s (signed 12 bits), all through the codec's quantize helpers.
 #pragma once
 
 #include <cstddef>

@@ -9,9 +9,12 @@
 #include <span>
 #include <vector>
 
+#include <volley/snapshot/schema.hpp>
+
 namespace volley::bench {
 
-using FieldWidth = std::int8_t;  // n > 0: unsigned n bits; n < 0: signed |n| bits; 1 <= |n| <= 32
+// n > 0: unsigned n bits; n < 0: signed |n| bits; 1 <= |n| <= 32 (the codec's own definition).
+using snapshot::FieldWidth;
 
 struct RecordedFrame {
   std::uint32_t number = 0;
@@ -24,18 +27,5 @@ struct RecordedFrame {
   }
   bool operator==(const RecordedFrame&) const = default;
 };
-
-// True when `value` fits the field (unsigned 32 bits: any bit pattern, stored as int32).
-constexpr bool fits_width(FieldWidth width, std::int32_t value) {
-  if (width > 0) {
-    if (width >= 32) return true;
-    return value >= 0 && static_cast<std::int64_t>(value) < (std::int64_t{1} << width);
-  }
-  const int bits = -width;
-  const std::int64_t half = std::int64_t{1} << (bits - 1);
-  return value >= -half && value < half;
-}
-
-constexpr bool valid_width(FieldWidth width) { return width != 0 && width >= -32 && width <= 32; }
 
 }  // namespace volley::bench

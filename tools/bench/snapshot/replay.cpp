@@ -47,7 +47,7 @@ std::string check_fields(std::span<const FieldWidth> fields) {
     return "field count " + std::to_string(fields.size()) + " outside 1.." + std::to_string(kReplayMaxFields);
   }
   for (std::size_t f = 0; f < fields.size(); ++f) {
-    if (!valid_width(fields[f])) {
+    if (!snapshot::valid_width(fields[f])) {
       return "field " + std::to_string(f) + " width " + std::to_string(fields[f]) + " outside 1..32 bits";
     }
   }
@@ -64,7 +64,7 @@ std::string check_entities(std::span<const FieldWidth> fields, const RecordedFra
     }
     for (std::size_t f = 0; f < f_count; ++f) {
       const std::int32_t v = frame.values[e * f_count + f];
-      if (!fits_width(fields[f], v)) {
+      if (!snapshot::fits(fields[f], v)) {
         const std::uint32_t raw = static_cast<std::uint32_t>(v);
         return "entity id " + std::to_string(frame.ids[e]) + " field " + std::to_string(f) + " value " +
                (fields[f] > 0 ? std::to_string(raw) : std::to_string(v)) + " outside " + width_name(fields[f]);

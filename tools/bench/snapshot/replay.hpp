@@ -17,7 +17,7 @@
 namespace volley::bench {
 
 inline constexpr std::uint32_t kReplayVersion = 1;
-inline constexpr std::uint32_t kReplayMaxFields = 64;
+inline constexpr std::uint32_t kReplayMaxFields = snapshot::kMaxFieldsPerType;  // the codec's limit
 // The reader refuses larger files (a replay of 901 bodies x 8 fields at 60 Hz is ~2 MB/min).
 inline constexpr std::size_t kReplayMaxFileBytes = std::size_t{1} << 30;
 
