@@ -27,7 +27,7 @@ constexpr std::uint16_t kTiny = 2;  // test_schema(): one unsigned 3-bit field
 
 struct Body {
   std::uint32_t entities = 0, removed = 0, changed = 0, created = 0;
-  std::vector<std::uint8_t> masks, bits;
+  std::vector<std::uint8_t> bits;
   std::vector<std::uint64_t> event_ids;
   std::vector<std::uint16_t> event_kinds;
   std::vector<std::uint8_t> event_sizes, event_payload;
@@ -35,7 +35,7 @@ struct Body {
   std::vector<std::uint8_t> build() const {
     flatbuffers::FlatBufferBuilder fbb;
     fbb.Finish(wire::CreateSnapshotDirect(fbb, entities, removed, changed, created,
-                                          masks.empty() ? nullptr : &masks, bits.empty() ? nullptr : &bits,
+                                          bits.empty() ? nullptr : &bits,
                                           event_ids.empty() ? nullptr : &event_ids,
                                           event_kinds.empty() ? nullptr : &event_kinds,
                                           event_sizes.empty() ? nullptr : &event_sizes,
@@ -272,7 +272,6 @@ TEST_CASE("entity out of range: counts over the limit or inconsistent, unknown t
   Body g;  // a changed-entity gap past the kept entities
   g.entities = 3;
   g.changed = 1;
-  g.masks = {1};
   {
     BitWriter w(g.bits);
     RiceContext gap((3 - 1) / (1 + 1));  // changed-gap start: (kept - changed) / (changed + 1)
@@ -282,7 +281,7 @@ TEST_CASE("entity out of range: counts over the limit or inconsistent, unknown t
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, g.build()), &base) == "entity_out_of_range");
 }
 
-TEST_CASE("field out of range: a value wider than its field, a mask bit past the fields") {
+TEST_CASE("field out of range: a value or residual wider than its field, a predictor source past the fields") {
   Fixture f;
   Body b;
   b.entities = b.created = 1;
@@ -294,16 +293,33 @@ TEST_CASE("field out of range: a value wider than its field, a mask bit past the
   }
   CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) == "field_out_of_range");
 
+  // A changed tiny entity (baseline of 3, none removed): its gap, the type's predictor flag.
   const Frame base = Fixture::tiny_frame(1, 3);
+  Body p;
+  p.entities = 3;
+  p.changed = 1;
+  {
+    BitWriter w(p.bits);
+    RiceContext gap((3 - 1) / (1 + 1));
+    w.rice(gap, 0, 32);
+    w.put(1, 1);        // field 0 is predicted...
+    w.universal(5);     // ...from field 5, which the tiny type does not have
+    w.universal(0);
+    w.universal(2);
+    w.finish();
+  }
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, p.build()), &base) == "field_out_of_range");
   Body m;
   m.entities = 3;
   m.changed = 1;
-  m.masks = {0x02};  // the tiny type has one field
   {
     BitWriter w(m.bits);
-    RiceContext gap((3 - 1) / (1 + 1)), residual;
+    RiceContext gap((3 - 1) / (1 + 1)), mask_index(1), residual;
     w.rice(gap, 0, 32);
-    w.rice(residual, 2, 32);
+    w.put(0, 1);                   // no predictor
+    w.rice(mask_index, 0, 32);     // mask not in the (empty) recent list: sent raw
+    w.put(1, 1);                   // field 0 changed
+    w.rice(residual, 10, 32);      // a residual of 10 in a 3-bit field
     w.finish();
   }
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, m.build()), &base) == "field_out_of_range");
@@ -330,7 +346,7 @@ TEST_CASE("event out of range: too many, columns of different lengths, sizes not
   CHECK(f.decode(packet_of({1, 0, 0, 0}, d.build())) == "event_out_of_range");
 }
 
-TEST_CASE("corrupt stream: trailing bits, an empty change mask, unused masks") {
+TEST_CASE("corrupt stream: trailing bits, an empty change mask, a recent-mask index past the list") {
   Fixture f;
   Body b;
   b.entities = b.created = 1;
@@ -344,19 +360,29 @@ TEST_CASE("corrupt stream: trailing bits, an empty change mask, unused masks") {
   CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) == "corrupt_stream");
 
   const Frame base = Fixture::tiny_frame(1, 3);
-  Body m;
+  Body m;  // a raw change mask of zero
   m.entities = 3;
   m.changed = 1;
-  m.masks = {0};
   {
     BitWriter w(m.bits);
-    RiceContext gap((3 - 1) / (1 + 1));
+    RiceContext gap((3 - 1) / (1 + 1)), mask_index(1);
     w.rice(gap, 0, 32);
+    w.put(0, 1);
+    w.rice(mask_index, 0, 32);
+    w.put(0, 1);
     w.finish();
   }
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, m.build()), &base) == "corrupt_stream");
-  Body u;
+  Body u;  // a recent-mask index past the list
   u.entities = 3;
-  u.masks = {1};  // no changed entity, one mask
+  u.changed = 1;
+  {
+    BitWriter w(u.bits);
+    RiceContext gap((3 - 1) / (1 + 1)), mask_index(1);
+    w.rice(gap, 0, 32);
+    w.put(0, 1);
+    w.rice(mask_index, 3, 32);
+    w.finish();
+  }
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, u.build()), &base) == "corrupt_stream");
 }

@@ -2,8 +2,10 @@
 // the work is bounded by max_packet_bytes and max_entities whatever the packet says.
 #include <zstd.h>
 
+#include <algorithm>
 #include <array>
 
+#include "model.hpp"
 #include "rice.hpp"
 #include "snapshot_generated.h"
 #include "volley/snapshot/checksum.hpp"
@@ -13,7 +15,9 @@
 namespace volley::snapshot {
 
 using detail::BitReader;
+using detail::Predictor;
 using detail::RiceContext;
+using detail::TypeModel;
 
 namespace {
 // The body is one table of vectors: nothing nests deeper than 2, nothing has more than 1 table.
@@ -30,6 +34,10 @@ struct Decoder::Impl {
   std::vector<std::uint8_t> body;  // max_packet_bytes, allocated once
   std::vector<std::uint32_t> removed;
   std::vector<RiceContext> delta_ctx, created_ctx;
+  std::vector<Predictor> predictors;         // per field of every type
+  std::vector<TypeModel> models;             // per type
+  std::vector<std::uint32_t> created_epoch;  // per type: created_ctx reset for this packet
+  std::uint32_t epoch = 0;
   Frame created;
 
   Impl(const Schema& s, CodecConfig c) : schema(s), config(c) {
@@ -45,6 +53,11 @@ struct Decoder::Impl {
       ZSTD_DCtx_refDDict(dctx, ddict);
     }
     body.resize(config.max_packet_bytes);
+    delta_ctx.resize(schema.total_fields());
+    created_ctx.resize(schema.total_fields());
+    predictors.resize(schema.total_fields());
+    models.resize(schema.type_count());
+    created_epoch.assign(schema.type_count(), 0);
   }
   ~Impl() {
     ZSTD_freeDDict(ddict);
@@ -65,6 +78,10 @@ struct Decoder::Impl {
     if (type >= schema.type_count()) return DecodeError::kEntityOutOfRange;
     const auto widths = schema.fields(static_cast<std::uint16_t>(type));
     RiceContext* ctx = &created_ctx[schema.first_field(static_cast<std::uint16_t>(type))];
+    if (created_epoch[type] != epoch) {
+      created_epoch[type] = epoch;
+      std::fill(ctx, ctx + widths.size(), RiceContext{});
+    }
     std::array<std::int32_t, kMaxFieldsPerType> values;
     for (std::size_t k = 0; k < widths.size(); ++k) {
       if (!r.rice(ctx[k], field_bits(widths[k]), z))
@@ -150,15 +167,14 @@ struct Decoder::Impl {
             base->values(i).size() != schema.fields(base->type(i)).size())
           return DecodeError::kBaselineMismatch;
     }
-    const auto* masks_v = s.masks();
     const auto* bits_v = s.bits();
-    const std::span<const std::uint8_t> masks =
-        masks_v != nullptr ? std::span<const std::uint8_t>(masks_v->data(), masks_v->size())
-                           : std::span<const std::uint8_t>();
     BitReader r(bits_v != nullptr ? std::span<const std::uint8_t>(bits_v->data(), bits_v->size())
                                   : std::span<const std::uint8_t>());
-    delta_ctx.assign(schema.total_fields(), RiceContext{});
-    created_ctx.assign(schema.total_fields(), RiceContext{});
+    if (++epoch == 0) {  // after 2^32 packets: make every stale epoch stale again
+      for (TypeModel& m : models) m.epoch = 0;
+      std::fill(created_epoch.begin(), created_epoch.end(), 0);
+      epoch = 1;
+    }
     // Gap contexts start from the mean gap the counts imply (the encoder does the same).
     const std::size_t kept = base_size - n_removed;
     RiceContext removed_gap(kept / (n_removed + 1)), created_gap, type_ctx;
@@ -186,11 +202,11 @@ struct Decoder::Impl {
       if (const DecodeError e = read_created(r, created_gap, type_ctx, next_id, created_into);
           e != DecodeError::kOk)
         return e;
-    if (base == nullptr) return finish_stream(r, masks.size(), 0);
+    if (base == nullptr) return finish_stream(r);
 
     // Walk the kept baseline entities in id order, applying the changed ones and merging the
     // created ones in between.
-    std::size_t next_created = 0, removed_at = 0, kept_at = 0, changed_done = 0, mask_at = 0;
+    std::size_t next_created = 0, removed_at = 0, kept_at = 0, changed_done = 0;
     std::uint64_t next_changed = ~std::uint64_t{0};
     const auto read_gap = [&]() -> DecodeError {
       if (changed_done == n_changed) {
@@ -222,21 +238,45 @@ struct Decoder::Impl {
       const auto bv = base->values(b);
       if (kept_at == next_changed) {
         const auto widths = schema.fields(type);
-        const std::size_t mask_bytes = (widths.size() + 7) / 8;
-        if (mask_at + mask_bytes > masks.size()) return DecodeError::kCorruptStream;
+        const std::size_t first = schema.first_field(type);
+        RiceContext* ctx = &delta_ctx[first];
+        Predictor* pred = &predictors[first];
+        TypeModel& model = models[type];
+        if (model.epoch != epoch) {  // first changed entity of this type: its predictors
+          model.reset(epoch);
+          std::fill(ctx, ctx + widths.size(), RiceContext{});
+          for (std::size_t k = 0; k < widths.size(); ++k) {
+            pred[k] = Predictor{};
+            if (r.get(1) == 0) continue;
+            std::uint32_t source = 0, a = 0, c = 0;
+            if (!r.universal(source) || !r.universal(a) || !r.universal(c))
+              return stream_error(DecodeError::kCorruptStream);
+            if (source >= widths.size()) return DecodeError::kFieldOutOfRange;
+            pred[k].used = true;
+            pred[k].source = static_cast<std::uint8_t>(source);
+            pred[k].a = detail::unzigzag(a);
+            pred[k].c = detail::unzigzag(c);
+          }
+        }
+        std::uint32_t slot = 0;
+        if (!r.rice(model.mask_index, 32, slot)) return stream_error(DecodeError::kCorruptStream);
+        if (slot > model.recent_size) return DecodeError::kCorruptStream;
         std::uint64_t mask = 0;
-        for (std::size_t i = 0; i < mask_bytes; ++i)
-          mask |= std::uint64_t{masks[mask_at + i]} << (8 * i);
-        mask_at += mask_bytes;
-        if (mask == 0) return DecodeError::kCorruptStream;
-        if (widths.size() < 64 && (mask >> widths.size()) != 0) return DecodeError::kFieldOutOfRange;
-        RiceContext* ctx = &delta_ctx[schema.first_field(type)];
+        if (slot == model.recent_size) {
+          for (std::size_t k = 0; k < widths.size(); k += 32)
+            mask |= std::uint64_t{r.get(static_cast<int>(std::min<std::size_t>(32, widths.size() - k)))} << k;
+          if (r.overrun()) return DecodeError::kTruncated;
+          if (mask == 0) return DecodeError::kCorruptStream;
+        } else {
+          mask = model.recent[slot];
+        }
+        model.to_front(slot, mask);
         for (std::size_t k = 0; k < widths.size(); ++k) {
           values[k] = bv[k];
           if (((mask >> k) & 1u) == 0) continue;
           if (!r.rice(ctx[k], field_bits(widths[k]), z))
             return stream_error(DecodeError::kFieldOutOfRange);
-          values[k] = detail::apply_residual(bv[k], z, widths[k]);
+          values[k] = detail::apply_residual(static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), z, widths[k]);
         }
         out.add(id, type, {values.data(), widths.size()});
         ++changed_done;
@@ -248,13 +288,13 @@ struct Decoder::Impl {
     }
     if (changed_done != n_changed) return DecodeError::kEntityOutOfRange;
     flush_created(std::uint64_t{1} << 32);
-    return finish_stream(r, masks.size(), mask_at);
+    return finish_stream(r);
   }
 
   // Everything the counts announced was read; nothing but the last byte's padding may remain.
-  static DecodeError finish_stream(const BitReader& r, std::size_t masks, std::size_t masks_read) {
+  static DecodeError finish_stream(const BitReader& r) {
     if (r.overrun()) return DecodeError::kTruncated;
-    if (r.remaining_bits() >= 8 || masks != masks_read) return DecodeError::kCorruptStream;
+    if (r.remaining_bits() >= 8) return DecodeError::kCorruptStream;
     return DecodeError::kOk;
   }
 };
