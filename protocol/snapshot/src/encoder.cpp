@@ -20,7 +20,10 @@
 namespace volley::snapshot {
 
 using detail::BitWriter;
+using detail::BitModel;
+using detail::FieldFlags;
 using detail::Predictor;
+using detail::RangeWriter;
 using detail::RiceContext;
 using detail::TypeModel;
 
@@ -52,7 +55,7 @@ struct Encoder::Impl {
   ZSTD_CCtx* cctx = nullptr;
   ZSTD_CDict* cdict = nullptr;
   flatbuffers::FlatBufferBuilder fbb{4096};
-  std::vector<std::uint8_t> bits, event_sizes, event_payload;
+  std::vector<std::uint8_t> bits, flags, data, event_sizes, event_payload;
   std::vector<std::uint64_t> event_ids;
   std::vector<std::uint16_t> event_kinds;
   std::vector<std::uint32_t> removed, created;           // baseline / next indices
@@ -60,6 +63,7 @@ struct Encoder::Impl {
   std::vector<std::uint32_t> changed_kept;                // index among kept baseline entities
   std::vector<RiceContext> delta_ctx, created_ctx;
   std::vector<Predictor> predictors;      // per field of every type
+  std::vector<FieldFlags> field_flags;    // per field of every type
   std::vector<TypeModel> models;          // per type
   std::vector<std::uint32_t> created_epoch;  // per type: created_ctx reset for this packet
   std::uint32_t epoch = 0;
@@ -82,6 +86,7 @@ struct Encoder::Impl {
     delta_ctx.resize(schema.total_fields());
     created_ctx.resize(schema.total_fields());
     predictors.resize(schema.total_fields());
+    field_flags.resize(schema.total_fields());
     models.resize(schema.type_count());
     created_epoch.assign(schema.type_count(), 0);
   }
@@ -199,12 +204,52 @@ struct Encoder::Impl {
     }
   }
 
+  // One changed entity: its mask (flags column); the type's predictors if first; residuals.
+  void write_changed(BitWriter& w, RangeWriter& f, const Frame& base, const Frame& next,
+                     std::size_t c) {
+    const std::uint16_t type = next.type(changed_next[c]);
+    const auto widths = schema.fields(type);
+    const auto bv = base.values(changed_base[c]);
+    const auto nv = next.values(changed_next[c]);
+    const std::size_t first = schema.first_field(type);
+    RiceContext* ctx = &delta_ctx[first];
+    FieldFlags* ff = &field_flags[first];
+    const Predictor* pred = &predictors[first];
+    TypeModel& model = models[type];
+    if (model.epoch != epoch) {  // first changed entity of this type in the packet
+      model.reset(epoch);
+      std::fill(ctx, ctx + widths.size(), RiceContext{});
+      std::fill(ff, ff + widths.size(), FieldFlags{});
+      for (std::size_t k = 0; k < widths.size(); ++k) {
+        w.put(pred[k].used ? 1u : 0u, 1);
+        if (!pred[k].used) continue;
+        w.universal(pred[k].source);
+        w.universal(detail::zz(pred[k].a));
+        w.universal(detail::zz(pred[k].c));
+      }
+    }
+    bool previous = true;
+    for (std::size_t k = 0; k < widths.size(); ++k) {
+      const bool changed = bv[k] != nv[k];
+      f.bit(ff[k].changed[previous], changed);
+      previous = changed;
+    }
+    for (std::size_t k = 0; k < widths.size(); ++k) {
+      if (bv[k] == nv[k]) continue;
+      const int b = field_bits(widths[k]);
+      w.rice(ctx[k], detail::residual(nv[k], static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), b), b);
+    }
+  }
+
   void write_stream(const Frame* base, const Frame& next) {
     BitWriter w(bits);
     const std::size_t base_size = base != nullptr ? base->size() : 0;
     const std::size_t kept = base_size - removed.size();
+    w.universal(static_cast<std::uint32_t>(next.size()));
+    w.universal(static_cast<std::uint32_t>(removed.size()));
+    w.universal(static_cast<std::uint32_t>(changed_kept.size()));
+    w.universal(static_cast<std::uint32_t>(created.size()));
     RiceContext removed_gap(kept / (removed.size() + 1)), created_gap, type_ctx;
-    RiceContext changed_gap((kept - changed_kept.size()) / (changed_kept.size() + 1));
     std::uint32_t prev = 0;
     for (std::size_t i = 0; i < removed.size(); ++i) {
       w.rice(removed_gap, removed[i] - (i == 0 ? 0 : prev + 1), 32);
@@ -226,43 +271,18 @@ struct Encoder::Impl {
       for (std::size_t k = 0; k < widths.size(); ++k)
         w.rice(ctx[k], detail::value_code(values[k], widths[k]), field_bits(widths[k]));
     }
-    for (std::size_t c = 0; c < changed_kept.size(); ++c) {
-      w.rice(changed_gap, changed_kept[c] - (c == 0 ? 0 : changed_kept[c - 1] + 1), 32);
-      const std::uint16_t type = next.type(changed_next[c]);
-      const auto widths = schema.fields(type);
-      const auto bv = base->values(changed_base[c]);
-      const auto nv = next.values(changed_next[c]);
-      const std::size_t first = schema.first_field(type);
-      RiceContext* ctx = &delta_ctx[first];
-      const Predictor* pred = &predictors[first];
-      TypeModel& model = models[type];
-      if (model.epoch != epoch) {  // first changed entity of this type: its predictors
-        model.reset(epoch);
-        std::fill(ctx, ctx + widths.size(), RiceContext{});
-        for (std::size_t k = 0; k < widths.size(); ++k) {
-          w.put(pred[k].used ? 1u : 0u, 1);
-          if (!pred[k].used) continue;
-          w.universal(pred[k].source);
-          w.universal(detail::zz(pred[k].a));
-          w.universal(detail::zz(pred[k].c));
-        }
-      }
-      std::uint64_t mask = 0;
-      for (std::size_t k = 0; k < widths.size(); ++k)
-        if (bv[k] != nv[k]) mask |= std::uint64_t{1} << k;
-      const std::uint32_t at = model.find(mask);
-      w.rice(model.mask_index, at, 32);
-      if (at == model.recent_size) {
-        for (std::size_t k = 0; k < widths.size(); k += 32)
-          w.put(static_cast<std::uint32_t>(mask >> k), static_cast<int>(std::min<std::size_t>(32, widths.size() - k)));
-      }
-      model.to_front(at, mask);
-      for (std::size_t k = 0; k < widths.size(); ++k) {
-        if (((mask >> k) & 1u) == 0) continue;
-        const int b = field_bits(widths[k]);
-        w.rice(ctx[k], detail::residual(nv[k], static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), b), b);
-      }
+    RangeWriter f(flags);
+    BitModel changed_flag[2];
+    const bool every_kept_changed = changed_kept.size() == kept;
+    std::size_t c = 0;
+    bool previous_changed = false;
+    for (std::size_t k = 0; k < kept && c < changed_kept.size(); ++k) {
+      const bool changed = changed_kept[c] == k;
+      if (!every_kept_changed) f.bit(changed_flag[previous_changed], changed);
+      previous_changed = changed;
+      if (changed) write_changed(w, f, *base, next, c++);
     }
+    if (!changed_kept.empty()) f.finish();
     w.finish();
   }
 
@@ -284,6 +304,7 @@ struct Encoder::Impl {
     } else {
       for (std::size_t n = 0; n < next.size(); ++n) created.push_back(static_cast<std::uint32_t>(n));
     }
+    flags.clear();
     write_stream(base, next);
 
     event_ids.clear(), event_kinds.clear(), event_sizes.clear(), event_payload.clear();
@@ -296,7 +317,14 @@ struct Encoder::Impl {
     }
 
     fbb.Clear();
-    const auto bits_v = fbb.CreateVector(bits);
+    data.clear();
+    for (std::size_t v = flags.size(); ; v >>= 7) {  // LEB128 length of the flags
+      data.push_back(static_cast<std::uint8_t>((v & 0x7F) | (v >= 0x80 ? 0x80 : 0)));
+      if (v < 0x80) break;
+    }
+    data.insert(data.end(), flags.begin(), flags.end());
+    data.insert(data.end(), bits.begin(), bits.end());
+    const auto data_v = fbb.CreateVector(data);
     flatbuffers::Offset<flatbuffers::Vector<std::uint64_t>> ids_v;
     flatbuffers::Offset<flatbuffers::Vector<std::uint16_t>> kinds_v;
     flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> sizes_v, payload_v;
@@ -307,11 +335,7 @@ struct Encoder::Impl {
       payload_v = fbb.CreateVector(event_payload);
     }
     wire::SnapshotBuilder sb(fbb);
-    sb.add_entities(static_cast<std::uint32_t>(next.size()));
-    sb.add_removed(static_cast<std::uint32_t>(removed.size()));
-    sb.add_changed(static_cast<std::uint32_t>(changed_kept.size()));
-    sb.add_created(static_cast<std::uint32_t>(created.size()));
-    if (!bits.empty()) sb.add_bits(bits_v);
+    sb.add_data(data_v);
     if (!events.empty()) {
       sb.add_event_ids(ids_v);
       sb.add_event_kinds(kinds_v);
