@@ -1,13 +1,16 @@
 // Every malformed class is rejected with its own named error. Bodies are crafted with the
-// generated FlatBuffer code and the codec's own stream coder, then really compressed, so each
-// check is reached past every layer in front of it.
+// generated FlatBuffer code and the codec's own coders, then really compressed, so each check is
+// reached past every layer in front of it.
 #include <doctest/doctest.h>
 #include <zstd.h>
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "model.hpp"
+#include "range_bits.hpp"
 #include "rice.hpp"
 #include "snapshot/world.hpp"
 #include "snapshot_generated.h"
@@ -18,7 +21,9 @@
 
 using namespace volley::snapshot;
 namespace wire = volley::snapshot::wire;
+using detail::BitModel;
 using detail::BitWriter;
+using detail::RangeWriter;
 using detail::RiceContext;
 
 namespace {
@@ -27,15 +32,38 @@ constexpr std::uint16_t kTiny = 2;  // test_schema(): one unsigned 3-bit field
 
 struct Body {
   std::uint32_t entities = 0, removed = 0, changed = 0, created = 0;
-  std::vector<std::uint8_t> masks, bits;
+  std::function<void(BitWriter&)> stream;      // the Rice stream after the counts
+  std::function<void(RangeWriter&)> flag_bits;  // the flags column, if any
+  bool extra_stream_byte = false, extra_flags_byte = false;
+  bool no_data = false;
   std::vector<std::uint64_t> event_ids;
   std::vector<std::uint16_t> event_kinds;
   std::vector<std::uint8_t> event_sizes, event_payload;
 
+  std::vector<std::uint8_t> data() const {
+    std::vector<std::uint8_t> bits, flags;
+    {
+      BitWriter w(bits);
+      for (std::uint32_t c : {entities, removed, changed, created}) w.universal(c);
+      if (stream) stream(w);
+      w.finish();
+    }
+    if (flag_bits) {
+      RangeWriter f(flags);
+      flag_bits(f);
+      f.finish();
+    }
+    if (extra_stream_byte) bits.push_back(0);
+    if (extra_flags_byte) flags.push_back(0);
+    std::vector<std::uint8_t> d{static_cast<std::uint8_t>(flags.size())};  // < 128 here
+    d.insert(d.end(), flags.begin(), flags.end());
+    d.insert(d.end(), bits.begin(), bits.end());
+    return d;
+  }
   std::vector<std::uint8_t> build() const {
     flatbuffers::FlatBufferBuilder fbb;
-    fbb.Finish(wire::CreateSnapshotDirect(fbb, entities, removed, changed, created,
-                                          masks.empty() ? nullptr : &masks, bits.empty() ? nullptr : &bits,
+    const std::vector<std::uint8_t> d = data();
+    fbb.Finish(wire::CreateSnapshotDirect(fbb, no_data ? nullptr : &d,
                                           event_ids.empty() ? nullptr : &event_ids,
                                           event_kinds.empty() ? nullptr : &event_kinds,
                                           event_sizes.empty() ? nullptr : &event_sizes,
@@ -82,12 +110,25 @@ struct Fixture {
   }
 };
 
-// Writes one created tiny entity the way the encoder does (id gap, type, value code).
-void put_created(BitWriter& w, RiceContext& gap, RiceContext& type, RiceContext& value,
-                 std::uint32_t id_gap, std::uint32_t type_id, std::uint32_t value_code) {
-  w.rice(gap, id_gap, 32);
-  w.rice(type, type_id, 16);
-  w.rice(value, value_code, 32);
+// One created entity the way the encoder writes it (id gap, type, value code), fresh contexts.
+std::function<void(BitWriter&)> one_created(std::uint32_t id_gap, std::uint32_t type, std::uint32_t code) {
+  return [=](BitWriter& w) {
+    RiceContext gap, type_ctx, value;
+    w.rice(gap, id_gap, 32);
+    w.rice(type_ctx, type, 16);
+    w.rice(value, code, 32);
+  };
+}
+
+// Against tiny_frame(1, 3): the first kept entity changed (flags: its changed bit, then the mask
+// bit of the tiny type's one field).
+std::function<void(RangeWriter&)> first_changed(bool field_changed) {
+  return [=](RangeWriter& f) {
+    BitModel changed[2];
+    detail::FieldFlags field;
+    f.bit(changed[0], true);
+    f.bit(field.changed[1], field_changed);
+  };
 }
 
 }  // namespace
@@ -100,25 +141,37 @@ TEST_CASE("every decode error has its own name") {
   CHECK(names.count("unknown") == 0);
 }
 
-TEST_CASE("a crafted well-formed body decodes: the crafting itself is right") {
+TEST_CASE("crafted well-formed bodies decode: the crafting itself is right") {
   Fixture f;
-  std::vector<std::uint8_t> bits;
-  {
-    BitWriter w(bits);
-    RiceContext gap, type, value;
-    put_created(w, gap, type, value, 5, kTiny, 7);
-    w.finish();
-  }
   Body b;
   b.entities = b.created = 1;
-  b.bits = bits;
+  b.stream = one_created(5, kTiny, 7);
   Frame expect;
   const std::int32_t v[1] = {7};
   expect.add(5, kTiny, v);
   expect.number = 9;
-  const std::vector<std::uint8_t> p = packet_of({9, 0, 0, state_checksum(expect, {})}, b.build());
-  CHECK(f.decode(p) == "ok");
+  CHECK(f.decode(packet_of({9, 0, 0, state_checksum(expect, {})}, b.build())) == "ok");
   CHECK(f.out == expect);
+
+  const Frame base = Fixture::tiny_frame(1, 3);
+  Body d;  // entity 1 of the baseline goes from 1 to 4
+  d.entities = 3;
+  d.changed = 1;
+  d.flag_bits = first_changed(true);
+  d.stream = [](BitWriter& w) {
+    RiceContext residual;
+    w.put(0, 1);  // no predictor
+    w.rice(residual, detail::zigzag(3), 32);
+  };
+  Frame next = base;
+  next.clear();
+  next.number = 2;
+  for (std::uint32_t i = 1; i <= 3; ++i) {
+    const std::int32_t value[1] = {i == 1 ? 4 : static_cast<std::int32_t>(i)};
+    next.add(i, kTiny, value);
+  }
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, state_checksum(next, {})}, d.build()), &base) == "ok");
+  CHECK(f.out == next);
 }
 
 TEST_CASE("truncated: shorter than the header, or a stream shorter than its counts") {
@@ -129,6 +182,9 @@ TEST_CASE("truncated: shorter than the header, or a stream shorter than its coun
   Body b;
   b.entities = b.created = 3;  // three created entities, bits for none
   CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) == "truncated");
+  Body none;  // no data column at all
+  none.no_data = true;
+  CHECK(f.decode(packet_of({1, 0, 0, 0}, none.build())) == "truncated");
 }
 
 TEST_CASE("bad magic, bad version, unknown flags, dictionary mismatch") {
@@ -215,14 +271,19 @@ TEST_CASE("a body failing FlatBuffers verification") {
   std::vector<std::uint8_t> junk{1, 2, 3};
   CHECK(f.decode(packet_of({1, 0, 0, 0}, junk)) == "verify_failed");
   Body good;
-  good.bits = {1, 2, 3, 4, 5, 6, 7, 8};
+  good.event_ids = {1};
+  good.event_kinds = {1};
+  good.event_sizes = {8};
+  good.event_payload = {1, 2, 3, 4, 5, 6, 7, 8};
   std::vector<std::uint8_t> vec = good.build();
-  // Grow the bits vector's length field so it runs past the buffer.
-  for (std::size_t i = 0; i + 4 <= vec.size(); ++i)
-    if (vec[i] == 8 && vec[i + 1] == 0 && vec[i + 2] == 0 && vec[i + 3] == 0 && i + 4 < vec.size() && vec[i + 4] == 1) {
+  // Grow the payload vector's length field so it runs past the buffer.
+  bool grown = false;
+  for (std::size_t i = 0; i + 5 <= vec.size() && !grown; ++i)
+    if (vec[i] == 8 && vec[i + 1] == 0 && vec[i + 2] == 0 && vec[i + 3] == 0 && vec[i + 4] == 1) {
       vec[i + 2] = 1;
-      break;
+      grown = true;
     }
+  REQUIRE(grown);
   CHECK(f.decode(packet_of({1, 0, 0, 0}, vec)) == "verify_failed");
 }
 
@@ -239,12 +300,7 @@ TEST_CASE("entity out of range: counts over the limit or inconsistent, unknown t
 
   Body t;
   t.entities = t.created = 1;
-  {
-    BitWriter w(t.bits);
-    RiceContext gap, type, value;
-    put_created(w, gap, type, value, 0, 9, 0);  // type 9 does not exist
-    w.finish();
-  }
+  t.stream = one_created(0, 9, 0);  // type 9 does not exist
   CHECK(f.decode(packet_of({1, 0, 0, 0}, t.build())) == "entity_out_of_range");
 
   // Delta: a created entity whose id is already kept from the baseline.
@@ -252,60 +308,54 @@ TEST_CASE("entity out of range: counts over the limit or inconsistent, unknown t
   Body d;
   d.entities = 4;
   d.created = 1;
-  {
-    BitWriter w(d.bits);
-    RiceContext gap, type, value;
-    put_created(w, gap, type, value, 2, kTiny, 1);  // id 2
-    w.finish();
-  }
+  d.stream = one_created(2, kTiny, 1);  // id 2
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, d.build()), &base) == "entity_out_of_range");
   Body r;  // remove baseline index 7 of 3
   r.entities = 2;
   r.removed = 1;
-  {
-    BitWriter w(r.bits);
+  r.stream = [](BitWriter& w) {
     RiceContext gap((3 - 1) / (1 + 1));  // the decoder's removed-gap start: kept / (removed + 1)
     w.rice(gap, 7, 32);
-    w.finish();
-  }
+  };
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, r.build()), &base) == "entity_out_of_range");
-  Body g;  // a changed-entity gap past the kept entities
+  Body g;  // one changed entity announced, the flags mark none of the 3 kept
   g.entities = 3;
   g.changed = 1;
-  g.masks = {1};
-  {
-    BitWriter w(g.bits);
-    RiceContext gap((3 - 1) / (1 + 1));  // changed-gap start: (kept - changed) / (changed + 1)
-    w.rice(gap, 5, 32);
-    w.finish();
-  }
+  g.flag_bits = [](RangeWriter& w) {
+    BitModel changed[2];
+    for (int i = 0; i < 3; ++i) w.bit(changed[0], false);
+  };
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, g.build()), &base) == "entity_out_of_range");
 }
 
-TEST_CASE("field out of range: a value wider than its field, a mask bit past the fields") {
+TEST_CASE("field out of range: a value or residual wider than its field, a predictor source past the fields") {
   Fixture f;
   Body b;
   b.entities = b.created = 1;
-  {
-    BitWriter w(b.bits);
-    RiceContext gap, type, value;
-    put_created(w, gap, type, value, 0, kTiny, 10);  // 10 does not fit in 3 bits
-    w.finish();
-  }
+  b.stream = one_created(0, kTiny, 10);  // 10 does not fit in 3 bits
   CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) == "field_out_of_range");
 
   const Frame base = Fixture::tiny_frame(1, 3);
+  Body p;
+  p.entities = 3;
+  p.changed = 1;
+  p.flag_bits = first_changed(true);
+  p.stream = [](BitWriter& w) {
+    w.put(1, 1);     // field 0 is predicted...
+    w.universal(5);  // ...from field 5, which the tiny type does not have
+    w.universal(0);
+    w.universal(2);
+  };
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, p.build()), &base) == "field_out_of_range");
   Body m;
   m.entities = 3;
   m.changed = 1;
-  m.masks = {0x02};  // the tiny type has one field
-  {
-    BitWriter w(m.bits);
-    RiceContext gap((3 - 1) / (1 + 1)), residual;
-    w.rice(gap, 0, 32);
-    w.rice(residual, 2, 32);
-    w.finish();
-  }
+  m.flag_bits = first_changed(true);
+  m.stream = [](BitWriter& w) {
+    RiceContext residual;
+    w.put(0, 1);               // no predictor
+    w.rice(residual, 10, 32);  // a residual of 10 in a 3-bit field
+  };
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, m.build()), &base) == "field_out_of_range");
 }
 
@@ -330,33 +380,34 @@ TEST_CASE("event out of range: too many, columns of different lengths, sizes not
   CHECK(f.decode(packet_of({1, 0, 0, 0}, d.build())) == "event_out_of_range");
 }
 
-TEST_CASE("corrupt stream: trailing bits, an empty change mask, unused masks") {
+TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask") {
   Fixture f;
   Body b;
   b.entities = b.created = 1;
-  {
-    BitWriter w(b.bits);
-    RiceContext gap, type, value;
-    put_created(w, gap, type, value, 0, kTiny, 1);
-    w.finish();
-  }
-  b.bits.push_back(0);
+  b.stream = one_created(0, kTiny, 1);
+  b.extra_stream_byte = true;
   CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) == "corrupt_stream");
 
   const Frame base = Fixture::tiny_frame(1, 3);
-  Body m;
+  Body m;  // a changed entity whose mask says nothing changed
   m.entities = 3;
   m.changed = 1;
-  m.masks = {0};
-  {
-    BitWriter w(m.bits);
-    RiceContext gap((3 - 1) / (1 + 1));
-    w.rice(gap, 0, 32);
-    w.finish();
-  }
+  m.flag_bits = first_changed(false);
+  m.stream = [](BitWriter& w) { w.put(0, 1); };
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, m.build()), &base) == "corrupt_stream");
-  Body u;
-  u.entities = 3;
-  u.masks = {1};  // no changed entity, one mask
-  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, u.build()), &base) == "corrupt_stream");
+  Body x;  // a well-formed change with one byte too many in the flags column
+  x.entities = 3;
+  x.changed = 1;
+  x.flag_bits = first_changed(true);
+  x.stream = [](BitWriter& w) {
+    RiceContext residual;
+    w.put(0, 1);
+    w.rice(residual, 2, 32);
+  };
+  x.extra_flags_byte = true;
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, x.build()), &base) == "corrupt_stream");
+  Body y;  // flags where no entity changed
+  y.entities = 3;
+  y.flag_bits = first_changed(true);
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, y.build()), &base) == "corrupt_stream");
 }

@@ -2,8 +2,10 @@
 // the work is bounded by max_packet_bytes and max_entities whatever the packet says.
 #include <zstd.h>
 
+#include <algorithm>
 #include <array>
 
+#include "model.hpp"
 #include "rice.hpp"
 #include "snapshot_generated.h"
 #include "volley/snapshot/checksum.hpp"
@@ -12,8 +14,13 @@
 
 namespace volley::snapshot {
 
+using detail::BitModel;
 using detail::BitReader;
+using detail::FieldFlags;
+using detail::RangeReader;
+using detail::Predictor;
 using detail::RiceContext;
+using detail::TypeModel;
 
 namespace {
 // The body is one table of vectors: nothing nests deeper than 2, nothing has more than 1 table.
@@ -30,6 +37,11 @@ struct Decoder::Impl {
   std::vector<std::uint8_t> body;  // max_packet_bytes, allocated once
   std::vector<std::uint32_t> removed;
   std::vector<RiceContext> delta_ctx, created_ctx;
+  std::vector<Predictor> predictors;         // per field of every type
+  std::vector<FieldFlags> field_flags;       // per field of every type
+  std::vector<TypeModel> models;             // per type
+  std::vector<std::uint32_t> created_epoch;  // per type: created_ctx reset for this packet
+  std::uint32_t epoch = 0;
   Frame created;
 
   Impl(const Schema& s, CodecConfig c) : schema(s), config(c) {
@@ -45,6 +57,12 @@ struct Decoder::Impl {
       ZSTD_DCtx_refDDict(dctx, ddict);
     }
     body.resize(config.max_packet_bytes);
+    delta_ctx.resize(schema.total_fields());
+    created_ctx.resize(schema.total_fields());
+    predictors.resize(schema.total_fields());
+    field_flags.resize(schema.total_fields());
+    models.resize(schema.type_count());
+    created_epoch.assign(schema.type_count(), 0);
   }
   ~Impl() {
     ZSTD_freeDDict(ddict);
@@ -65,6 +83,10 @@ struct Decoder::Impl {
     if (type >= schema.type_count()) return DecodeError::kEntityOutOfRange;
     const auto widths = schema.fields(static_cast<std::uint16_t>(type));
     RiceContext* ctx = &created_ctx[schema.first_field(static_cast<std::uint16_t>(type))];
+    if (created_epoch[type] != epoch) {
+      created_epoch[type] = epoch;
+      std::fill(ctx, ctx + widths.size(), RiceContext{});
+    }
     std::array<std::int32_t, kMaxFieldsPerType> values;
     for (std::size_t k = 0; k < widths.size(); ++k) {
       if (!r.rice(ctx[k], field_bits(widths[k]), z))
@@ -139,8 +161,24 @@ struct Decoder::Impl {
 
   DecodeError read_entities(const wire::Snapshot& s, const Frame* base, Frame& out) {
     const std::size_t base_size = base != nullptr ? base->size() : 0;
-    const std::size_t entities = s.entities(), n_removed = s.removed(), n_changed = s.changed(),
-                      n_created = s.created();
+    const auto* data_v = s.data();
+    if (data_v == nullptr) return DecodeError::kTruncated;
+    const std::span<const std::uint8_t> data(data_v->data(), data_v->size());
+    std::size_t flags_size = 0, at_byte = 0;
+    for (int shift = 0;; shift += 7) {  // LEB128 length of the flags
+      if (at_byte >= data.size() || shift > 28) return DecodeError::kTruncated;
+      const std::uint8_t byte = data[at_byte++];
+      flags_size |= static_cast<std::size_t>(byte & 0x7F) << shift;
+      if ((byte & 0x80) == 0) break;
+    }
+    if (flags_size > data.size() - at_byte) return DecodeError::kTruncated;
+    const auto flags = data.subspan(at_byte, flags_size);
+    BitReader r(data.subspan(at_byte + flags_size));
+    std::uint32_t counts[4] = {};
+    for (std::uint32_t& c : counts)
+      if (!r.universal(c)) return DecodeError::kTruncated;
+    const std::size_t entities = counts[0], n_removed = counts[1], n_changed = counts[2],
+                      n_created = counts[3];
     if (entities > config.max_entities || n_created > entities || n_removed > base_size ||
         n_changed > base_size - n_removed || base_size - n_removed + n_created != entities)
       return DecodeError::kEntityOutOfRange;
@@ -150,19 +188,14 @@ struct Decoder::Impl {
             base->values(i).size() != schema.fields(base->type(i)).size())
           return DecodeError::kBaselineMismatch;
     }
-    const auto* masks_v = s.masks();
-    const auto* bits_v = s.bits();
-    const std::span<const std::uint8_t> masks =
-        masks_v != nullptr ? std::span<const std::uint8_t>(masks_v->data(), masks_v->size())
-                           : std::span<const std::uint8_t>();
-    BitReader r(bits_v != nullptr ? std::span<const std::uint8_t>(bits_v->data(), bits_v->size())
-                                  : std::span<const std::uint8_t>());
-    delta_ctx.assign(schema.total_fields(), RiceContext{});
-    created_ctx.assign(schema.total_fields(), RiceContext{});
-    // Gap contexts start from the mean gap the counts imply (the encoder does the same).
+    if (++epoch == 0) {  // after 2^32 packets: make every stale epoch stale again
+      for (TypeModel& m : models) m.epoch = 0;
+      std::fill(created_epoch.begin(), created_epoch.end(), 0);
+      epoch = 1;
+    }
+    // The removed-gap context starts from the mean gap the counts imply (as the encoder's does).
     const std::size_t kept = base_size - n_removed;
     RiceContext removed_gap(kept / (n_removed + 1)), created_gap, type_ctx;
-    RiceContext changed_gap((kept - n_changed) / (n_changed + 1));
     std::uint32_t z = 0;
     const auto stream_error = [&r](DecodeError otherwise) {
       return r.overrun() ? DecodeError::kTruncated : otherwise;
@@ -186,22 +219,16 @@ struct Decoder::Impl {
       if (const DecodeError e = read_created(r, created_gap, type_ctx, next_id, created_into);
           e != DecodeError::kOk)
         return e;
-    if (base == nullptr) return finish_stream(r, masks.size(), 0);
+    if (base == nullptr) return flags.empty() ? finish_stream(r) : DecodeError::kCorruptStream;
 
     // Walk the kept baseline entities in id order, applying the changed ones and merging the
     // created ones in between.
-    std::size_t next_created = 0, removed_at = 0, kept_at = 0, changed_done = 0, mask_at = 0;
-    std::uint64_t next_changed = ~std::uint64_t{0};
-    const auto read_gap = [&]() -> DecodeError {
-      if (changed_done == n_changed) {
-        next_changed = ~std::uint64_t{0};
-        return DecodeError::kOk;
-      }
-      if (!r.rice(changed_gap, 32, z)) return stream_error(DecodeError::kCorruptStream);
-      next_changed = (changed_done == 0 ? 0 : next_changed + 1) + z;
-      return DecodeError::kOk;
-    };
-    if (const DecodeError e = read_gap(); e != DecodeError::kOk) return e;
+    std::size_t next_created = 0, removed_at = 0, changed_done = 0;
+    RangeReader f(n_changed > 0 ? flags : std::span<const std::uint8_t>());
+    if (n_changed == 0 && !flags.empty()) return DecodeError::kCorruptStream;
+    BitModel changed_flag[2];
+    const bool every_kept_changed = n_changed == kept;
+    bool previous_changed = false;
     const auto flush_created = [&](std::uint64_t below) {
       while (next_created < created.size() && created.id(next_created) < below) {
         out.add(created.id(next_created), created.type(next_created), created.values(next_created));
@@ -220,41 +247,67 @@ struct Decoder::Impl {
         return DecodeError::kEntityOutOfRange;
       const std::uint16_t type = base->type(b);
       const auto bv = base->values(b);
-      if (kept_at == next_changed) {
+      bool changed = false;
+      if (changed_done < n_changed) {
+        changed = every_kept_changed || f.bit(changed_flag[previous_changed]);
+        previous_changed = changed;
+      }
+      if (changed) {
         const auto widths = schema.fields(type);
-        const std::size_t mask_bytes = (widths.size() + 7) / 8;
-        if (mask_at + mask_bytes > masks.size()) return DecodeError::kCorruptStream;
+        const std::size_t first = schema.first_field(type);
+        RiceContext* ctx = &delta_ctx[first];
+        FieldFlags* ff = &field_flags[first];
+        Predictor* pred = &predictors[first];
+        TypeModel& model = models[type];
+        if (model.epoch != epoch) {  // first changed entity of this type: its predictors
+          model.reset(epoch);
+          std::fill(ctx, ctx + widths.size(), RiceContext{});
+          std::fill(ff, ff + widths.size(), FieldFlags{});
+          for (std::size_t k = 0; k < widths.size(); ++k) {
+            pred[k] = Predictor{};
+            if (r.get(1) == 0) continue;
+            std::uint32_t source = 0, a = 0, c = 0;
+            if (!r.universal(source) || !r.universal(a) || !r.universal(c))
+              return stream_error(DecodeError::kCorruptStream);
+            if (source >= widths.size()) return DecodeError::kFieldOutOfRange;
+            pred[k].used = true;
+            pred[k].source = static_cast<std::uint8_t>(source);
+            pred[k].a = detail::unzigzag(a);
+            pred[k].c = detail::unzigzag(c);
+          }
+        }
         std::uint64_t mask = 0;
-        for (std::size_t i = 0; i < mask_bytes; ++i)
-          mask |= std::uint64_t{masks[mask_at + i]} << (8 * i);
-        mask_at += mask_bytes;
+        bool previous = true;
+        for (std::size_t k = 0; k < widths.size(); ++k) {
+          previous = f.bit(ff[k].changed[previous]);
+          mask |= std::uint64_t{previous} << k;
+        }
+        if (f.overrun()) return DecodeError::kTruncated;
         if (mask == 0) return DecodeError::kCorruptStream;
-        if (widths.size() < 64 && (mask >> widths.size()) != 0) return DecodeError::kFieldOutOfRange;
-        RiceContext* ctx = &delta_ctx[schema.first_field(type)];
         for (std::size_t k = 0; k < widths.size(); ++k) {
           values[k] = bv[k];
           if (((mask >> k) & 1u) == 0) continue;
           if (!r.rice(ctx[k], field_bits(widths[k]), z))
             return stream_error(DecodeError::kFieldOutOfRange);
-          values[k] = detail::apply_residual(bv[k], z, widths[k]);
+          values[k] = detail::apply_residual(static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), z, widths[k]);
         }
         out.add(id, type, {values.data(), widths.size()});
         ++changed_done;
-        if (const DecodeError e = read_gap(); e != DecodeError::kOk) return e;
       } else {
         out.add(id, type, bv);
       }
-      ++kept_at;
     }
     if (changed_done != n_changed) return DecodeError::kEntityOutOfRange;
+    if (n_changed > 0 && f.overrun()) return DecodeError::kTruncated;
+    if (f.remaining() != 0) return DecodeError::kCorruptStream;
     flush_created(std::uint64_t{1} << 32);
-    return finish_stream(r, masks.size(), mask_at);
+    return finish_stream(r);
   }
 
   // Everything the counts announced was read; nothing but the last byte's padding may remain.
-  static DecodeError finish_stream(const BitReader& r, std::size_t masks, std::size_t masks_read) {
+  static DecodeError finish_stream(const BitReader& r) {
     if (r.overrun()) return DecodeError::kTruncated;
-    if (r.remaining_bits() >= 8 || masks != masks_read) return DecodeError::kCorruptStream;
+    if (r.remaining_bits() >= 8) return DecodeError::kCorruptStream;
     return DecodeError::kOk;
   }
 };

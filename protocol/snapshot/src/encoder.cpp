@@ -1,11 +1,16 @@
 // Encoder: frame (+ baseline) -> columns -> FlatBuffer -> zstd, behind the fixed header.
 // Body stream order (the decoder reads it in the same order): removed baseline indices as gaps,
-// created entities (id gap, type, values), then changed kept entities (gap in kept order,
-// residuals of the fields their mask names). Every buffer is a member, reused from call to call.
+// created entities (id gap, type, values), then changed kept entities (gap in kept order; the
+// type's predictors the first time the type appears; the change mask; the residuals of the
+// fields the mask names). Every buffer is a member, reused from call to call.
 #include <zstd.h>
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 
+#include "model.hpp"
 #include "rice.hpp"
 #include "snapshot_generated.h"
 #include "volley/snapshot/checksum.hpp"
@@ -15,7 +20,33 @@
 namespace volley::snapshot {
 
 using detail::BitWriter;
+using detail::BitModel;
+using detail::FieldFlags;
+using detail::Predictor;
+using detail::RangeWriter;
 using detail::RiceContext;
+using detail::TypeModel;
+
+namespace {
+
+// Rough cost in bits of coding `z` with a well-adapted Rice code: enough to rank predictors.
+int cost_bits(std::uint32_t z) noexcept { return std::bit_width(z) + 1; }
+
+std::int32_t signed_residual(std::uint32_t next, std::uint32_t target, int bits) noexcept {
+  const std::uint32_t m = detail::width_mask(bits);
+  std::uint32_t d = (next - target) & m;
+  if (bits < 32 && ((d >> (bits - 1)) & 1u)) d |= ~m;
+  return static_cast<std::int32_t>(d);
+}
+
+int universal_bits(std::uint32_t v) noexcept {
+  return 2 * (std::bit_width(std::uint64_t{v} + 1) - 1) + 1;
+}
+
+// Fields of types wider than this are not searched for a linear source (CPU bound).
+constexpr std::size_t kMaxPredictorSearch = 16;
+
+}  // namespace
 
 struct Encoder::Impl {
   Schema schema;
@@ -24,13 +55,20 @@ struct Encoder::Impl {
   ZSTD_CCtx* cctx = nullptr;
   ZSTD_CDict* cdict = nullptr;
   flatbuffers::FlatBufferBuilder fbb{4096};
-  std::vector<std::uint8_t> bits, masks, event_sizes, event_payload;
+  std::vector<std::uint8_t> bits, flags, data, event_sizes, event_payload;
   std::vector<std::uint64_t> event_ids;
   std::vector<std::uint16_t> event_kinds;
   std::vector<std::uint32_t> removed, created;           // baseline / next indices
   std::vector<std::uint32_t> changed_base, changed_next;  // pairs of indices
   std::vector<std::uint32_t> changed_kept;                // index among kept baseline entities
   std::vector<RiceContext> delta_ctx, created_ctx;
+  std::vector<Predictor> predictors;      // per field of every type
+  std::vector<FieldFlags> field_flags;    // per field of every type
+  std::vector<TypeModel> models;          // per type
+  std::vector<std::uint32_t> created_epoch;  // per type: created_ctx reset for this packet
+  std::uint32_t epoch = 0;
+  std::vector<std::pair<std::uint16_t, std::uint32_t>> by_type;  // (type, changed index)
+  std::vector<std::uint32_t> fit_set;
   std::span<const std::uint8_t> last_body;
 
   Impl(const Schema& s, CodecConfig c) : schema(s), config(c) {
@@ -45,6 +83,12 @@ struct Encoder::Impl {
       cdict = ZSTD_createCDict(dictionary.data(), dictionary.size(), config.zstd_level);
       ZSTD_CCtx_refCDict(cctx, cdict);
     }
+    delta_ctx.resize(schema.total_fields());
+    created_ctx.resize(schema.total_fields());
+    predictors.resize(schema.total_fields());
+    field_flags.resize(schema.total_fields());
+    models.resize(schema.type_count());
+    created_epoch.assign(schema.type_count(), 0);
   }
   ~Impl() {
     ZSTD_freeCDict(cdict);
@@ -88,12 +132,124 @@ struct Encoder::Impl {
     }
   }
 
+  // Chooses field i's predictor for `type` over the changed entities in by_type[lo, hi).
+  Predictor fit(const Frame& base, const Frame& next, std::uint16_t type, std::size_t i,
+                std::size_t lo, std::size_t hi) {
+    const auto widths = schema.fields(type);
+    const int width = field_bits(widths[i]);
+    fit_set.clear();
+    for (std::size_t e = lo; e < hi; ++e) {
+      const std::uint32_t c = by_type[e].second;
+      if (base.values(changed_base[c])[i] != next.values(changed_next[c])[i]) fit_set.push_back(c);
+    }
+    Predictor none;
+    if (fit_set.size() < 8) return none;
+    const auto cost_of = [&](const Predictor& p) {
+      std::int64_t total = 0;
+      for (const std::uint32_t c : fit_set) {
+        const auto bv = base.values(changed_base[c]);
+        const auto nv = next.values(changed_next[c]);
+        total += cost_bits(detail::zz(signed_residual(static_cast<std::uint32_t>(nv[i]), p.target(bv[i], bv.data()), width)));
+      }
+      return total;
+    };
+    const std::int64_t plain = cost_of(none);
+    Predictor best = none;
+    std::int64_t best_cost = plain;
+    const auto consider = [&](Predictor p) {
+      p.used = true;
+      const std::int64_t header = universal_bits(p.source) + universal_bits(detail::zz(p.a)) +
+                                  universal_bits(detail::zz(p.c));
+      const std::int64_t cost = cost_of(p) + header;
+      if (cost < best_cost) best = p, best_cost = cost;
+    };
+    const std::size_t sources = widths.size() <= kMaxPredictorSearch ? widths.size() : 0;
+    for (std::size_t j = 0; j < sources; ++j) {
+      // Least squares of the change of field i on baseline field j, with an intercept.
+      double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+      for (const std::uint32_t c : fit_set) {
+        const auto bv = base.values(changed_base[c]);
+        const auto nv = next.values(changed_next[c]);
+        const double x = bv[j];
+        const double y = signed_residual(static_cast<std::uint32_t>(nv[i]), static_cast<std::uint32_t>(bv[i]), width);
+        n += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
+      }
+      const double det = n * sxx - sx * sx;
+      if (det <= 0) continue;
+      const double slope = (n * sxy - sx * sy) / det;
+      const double icept = (sy - slope * sx) / n;
+      const double scaled = slope * (1 << detail::kPredictorShift);
+      if (!(std::fabs(scaled) < 1e9) || !(std::fabs(icept) < 1e9)) continue;
+      Predictor p;
+      p.source = static_cast<std::uint8_t>(j);
+      p.c = static_cast<std::int32_t>(std::lround(scaled));
+      p.a = static_cast<std::int32_t>(std::lround(icept));
+      if (p.c != 0) consider(p);
+    }
+    return best;
+  }
+
+  void fit_predictors(const Frame& base, const Frame& next) {
+    by_type.clear();
+    for (std::uint32_t c = 0; c < changed_kept.size(); ++c) by_type.emplace_back(next.type(changed_next[c]), c);
+    std::sort(by_type.begin(), by_type.end());
+    for (std::size_t lo = 0; lo < by_type.size();) {
+      std::size_t hi = lo;
+      const std::uint16_t type = by_type[lo].first;
+      while (hi < by_type.size() && by_type[hi].first == type) ++hi;
+      const std::size_t first = schema.first_field(type);
+      const std::size_t fields = schema.fields(type).size();
+      for (std::size_t i = 0; i < fields; ++i) predictors[first + i] = fit(base, next, type, i, lo, hi);
+      lo = hi;
+    }
+  }
+
+  // One changed entity: its mask (flags column); the type's predictors if first; residuals.
+  void write_changed(BitWriter& w, RangeWriter& f, const Frame& base, const Frame& next,
+                     std::size_t c) {
+    const std::uint16_t type = next.type(changed_next[c]);
+    const auto widths = schema.fields(type);
+    const auto bv = base.values(changed_base[c]);
+    const auto nv = next.values(changed_next[c]);
+    const std::size_t first = schema.first_field(type);
+    RiceContext* ctx = &delta_ctx[first];
+    FieldFlags* ff = &field_flags[first];
+    const Predictor* pred = &predictors[first];
+    TypeModel& model = models[type];
+    if (model.epoch != epoch) {  // first changed entity of this type in the packet
+      model.reset(epoch);
+      std::fill(ctx, ctx + widths.size(), RiceContext{});
+      std::fill(ff, ff + widths.size(), FieldFlags{});
+      for (std::size_t k = 0; k < widths.size(); ++k) {
+        w.put(pred[k].used ? 1u : 0u, 1);
+        if (!pred[k].used) continue;
+        w.universal(pred[k].source);
+        w.universal(detail::zz(pred[k].a));
+        w.universal(detail::zz(pred[k].c));
+      }
+    }
+    bool previous = true;
+    for (std::size_t k = 0; k < widths.size(); ++k) {
+      const bool changed = bv[k] != nv[k];
+      f.bit(ff[k].changed[previous], changed);
+      previous = changed;
+    }
+    for (std::size_t k = 0; k < widths.size(); ++k) {
+      if (bv[k] == nv[k]) continue;
+      const int b = field_bits(widths[k]);
+      w.rice(ctx[k], detail::residual(nv[k], static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), b), b);
+    }
+  }
+
   void write_stream(const Frame* base, const Frame& next) {
     BitWriter w(bits);
     const std::size_t base_size = base != nullptr ? base->size() : 0;
     const std::size_t kept = base_size - removed.size();
+    w.universal(static_cast<std::uint32_t>(next.size()));
+    w.universal(static_cast<std::uint32_t>(removed.size()));
+    w.universal(static_cast<std::uint32_t>(changed_kept.size()));
+    w.universal(static_cast<std::uint32_t>(created.size()));
     RiceContext removed_gap(kept / (removed.size() + 1)), created_gap, type_ctx;
-    RiceContext changed_gap((kept - changed_kept.size()) / (changed_kept.size() + 1));
     std::uint32_t prev = 0;
     for (std::size_t i = 0; i < removed.size(); ++i) {
       w.rice(removed_gap, removed[i] - (i == 0 ? 0 : prev + 1), 32);
@@ -108,25 +264,25 @@ struct Encoder::Impl {
       const auto widths = schema.fields(type);
       const auto values = next.values(n);
       RiceContext* ctx = &created_ctx[schema.first_field(type)];
+      if (created_epoch[type] != epoch) {
+        created_epoch[type] = epoch;
+        std::fill(ctx, ctx + widths.size(), RiceContext{});
+      }
       for (std::size_t k = 0; k < widths.size(); ++k)
         w.rice(ctx[k], detail::value_code(values[k], widths[k]), field_bits(widths[k]));
     }
-    for (std::size_t c = 0; c < changed_kept.size(); ++c) {
-      w.rice(changed_gap, changed_kept[c] - (c == 0 ? 0 : changed_kept[c - 1] + 1), 32);
-      const std::uint16_t type = next.type(changed_next[c]);
-      const auto widths = schema.fields(type);
-      const auto bv = base->values(changed_base[c]);
-      const auto nv = next.values(changed_next[c]);
-      RiceContext* ctx = &delta_ctx[schema.first_field(type)];
-      std::uint64_t mask = 0;
-      for (std::size_t k = 0; k < widths.size(); ++k) {
-        if (bv[k] == nv[k]) continue;
-        mask |= std::uint64_t{1} << k;
-        w.rice(ctx[k], detail::residual(nv[k], bv[k], field_bits(widths[k])), field_bits(widths[k]));
-      }
-      for (std::size_t byte = 0; byte < (widths.size() + 7) / 8; ++byte)
-        masks.push_back(static_cast<std::uint8_t>(mask >> (8 * byte)));
+    RangeWriter f(flags);
+    BitModel changed_flag[2];
+    const bool every_kept_changed = changed_kept.size() == kept;
+    std::size_t c = 0;
+    bool previous_changed = false;
+    for (std::size_t k = 0; k < kept && c < changed_kept.size(); ++k) {
+      const bool changed = changed_kept[c] == k;
+      if (!every_kept_changed) f.bit(changed_flag[previous_changed], changed);
+      previous_changed = changed;
+      if (changed) write_changed(w, f, *base, next, c++);
     }
+    if (!changed_kept.empty()) f.finish();
     w.finish();
   }
 
@@ -136,14 +292,19 @@ struct Encoder::Impl {
     if (!valid(next) || (base != nullptr && !valid(*base)) || events.size() > config.max_events)
       return 0;
     removed.clear(), created.clear(), changed_base.clear(), changed_next.clear();
-    changed_kept.clear(), masks.clear();
-    delta_ctx.assign(schema.total_fields(), RiceContext{});
-    created_ctx.assign(schema.total_fields(), RiceContext{});
+    changed_kept.clear();
+    if (++epoch == 0) {  // after 2^32 packets: make every stale epoch stale again
+      for (TypeModel& m : models) m.epoch = 0;
+      std::fill(created_epoch.begin(), created_epoch.end(), 0);
+      epoch = 1;
+    }
     if (base != nullptr) {
       diff(*base, next);
+      fit_predictors(*base, next);
     } else {
       for (std::size_t n = 0; n < next.size(); ++n) created.push_back(static_cast<std::uint32_t>(n));
     }
+    flags.clear();
     write_stream(base, next);
 
     event_ids.clear(), event_kinds.clear(), event_sizes.clear(), event_payload.clear();
@@ -156,8 +317,14 @@ struct Encoder::Impl {
     }
 
     fbb.Clear();
-    const auto masks_v = fbb.CreateVector(masks);
-    const auto bits_v = fbb.CreateVector(bits);
+    data.clear();
+    for (std::size_t v = flags.size(); ; v >>= 7) {  // LEB128 length of the flags
+      data.push_back(static_cast<std::uint8_t>((v & 0x7F) | (v >= 0x80 ? 0x80 : 0)));
+      if (v < 0x80) break;
+    }
+    data.insert(data.end(), flags.begin(), flags.end());
+    data.insert(data.end(), bits.begin(), bits.end());
+    const auto data_v = fbb.CreateVector(data);
     flatbuffers::Offset<flatbuffers::Vector<std::uint64_t>> ids_v;
     flatbuffers::Offset<flatbuffers::Vector<std::uint16_t>> kinds_v;
     flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> sizes_v, payload_v;
@@ -168,12 +335,7 @@ struct Encoder::Impl {
       payload_v = fbb.CreateVector(event_payload);
     }
     wire::SnapshotBuilder sb(fbb);
-    sb.add_entities(static_cast<std::uint32_t>(next.size()));
-    sb.add_removed(static_cast<std::uint32_t>(removed.size()));
-    sb.add_changed(static_cast<std::uint32_t>(changed_kept.size()));
-    sb.add_created(static_cast<std::uint32_t>(created.size()));
-    if (!masks.empty()) sb.add_masks(masks_v);
-    if (!bits.empty()) sb.add_bits(bits_v);
+    sb.add_data(data_v);
     if (!events.empty()) {
       sb.add_event_ids(ids_v);
       sb.add_event_kinds(kinds_v);

@@ -72,6 +72,27 @@ class BitWriter {
     }
     ctx.update(z);
   }
+  // Exp-Golomb (order 0) of v: for the few per-packet parameters whose scale is unknown.
+  void universal(std::uint32_t v) {
+    const std::uint64_t x = std::uint64_t{v} + 1;
+    const int n = std::bit_width(x);  // 1..33
+    const int ones = n - 1;
+    if (ones >= 32) {
+      put(~0u, 32);
+      put(0, 1);
+    } else {
+      put((1u << ones) - 1u, ones + 1);
+    }
+    if (ones > 0) {
+      const std::uint64_t low = x & ((std::uint64_t{1} << ones) - 1);
+      if (ones > 16) {
+        put(static_cast<std::uint32_t>(low & 0xFFFF), 16);
+        put(static_cast<std::uint32_t>(low >> 16), ones - 16);
+      } else {
+        put(static_cast<std::uint32_t>(low), ones);
+      }
+    }
+  }
   void finish() {
     if (fill_ > 0) out_.push_back(static_cast<std::uint8_t>(acc_));
     acc_ = 0;
@@ -121,6 +142,22 @@ class BitReader {
     if (overrun_) return false;
     if (width < 32 && (z >> width) != 0) return false;
     ctx.update(z);
+    return true;
+  }
+  bool universal(std::uint32_t& v) noexcept {
+    int ones = 0;
+    while (ones <= 32 && get(1) == 1u) ++ones;
+    if (overrun_ || ones > 32) return false;
+    std::uint64_t low = 0;
+    if (ones > 16) {
+      low = get(16);
+      low |= std::uint64_t{get(ones - 16)} << 16;
+    } else {
+      low = get(ones);
+    }
+    const std::uint64_t x = (std::uint64_t{1} << ones) | low;
+    if (overrun_ || x - 1 > 0xFFFFFFFFu) return false;
+    v = static_cast<std::uint32_t>(x - 1);
     return true;
   }
   bool overrun() const noexcept { return overrun_; }
