@@ -313,4 +313,17 @@ TEST_CASE("cube scene: 901 bodies quantized like the challenge, mostly at rest, 
   CHECK(mean_changed < 200);   // most of the 901 rest
   CHECK(max_changed > 40);     // a blast moves a group at once
   CHECK(interacting_total > 0);
+
+  // Cubes push each other: none ends up inside another (centres of 1 m cubes >= 0.8 m apart).
+  std::size_t inside = 0;
+  const RecordedFrame& last = a.frames.back();
+  for (std::size_t e = 1; e < last.size(); ++e) {
+    for (std::size_t g = e + 1; g < last.size(); ++g) {
+      const auto p = last.entity(e, fields);
+      const auto q = last.entity(g, fields);
+      const double dx = (p[4] - q[4]) / 512.0, dy = (p[5] - q[5]) / 512.0, dz = (p[6] - q[6]) / 512.0;
+      inside += dx * dx + dy * dy + dz * dz < 0.8 * 0.8 ? 1 : 0;
+    }
+  }
+  CHECK(inside == 0);
 }

@@ -101,6 +101,46 @@ void CubeScene::collide_ground(Body& b) {
   b.position.z -= lowest;  // out of the ground
 }
 
+void CubeScene::collide_bodies() {
+  constexpr double kRestitution = 0.2;
+  constexpr double kWakeSpeed = 0.5;  // m/s a hit must give a sleeping cube to wake it
+  for (std::size_t i = 0; i < bodies_.size(); ++i) {
+    Body& a = bodies_[i];
+    if (!a.awake) continue;
+    for (std::size_t j = 0; j < bodies_.size(); ++j) {
+      Body& b = bodies_[j];
+      if (j == i || (b.awake && j < i)) continue;  // awake pairs once
+      const Vec3 gap = b.position - a.position;
+      const double reach = a.half + b.half;
+      if (std::fabs(gap.x) >= reach || std::fabs(gap.y) >= reach || std::fabs(gap.z) >= reach) continue;
+      const double distance = gap.length();
+      if (distance >= reach || distance < 1e-9) continue;
+      const Vec3 n = gap * (1.0 / distance);
+      const double inv_a = 1.0 / mass_of(a.half);
+      double inv_b = 1.0 / mass_of(b.half);
+      const double closing = (b.velocity - a.velocity).dot(n);
+      if (closing < 0) {
+        double impulse = -(1 + kRestitution) * closing / (inv_a + inv_b);
+        if (!b.awake && impulse * inv_b < kWakeSpeed) {
+          inv_b = 0;  // too soft a touch: the sleeper stays put, like a wall
+          impulse = -(1 + kRestitution) * closing / inv_a;
+        }
+        a.velocity += n * (-impulse * inv_a);
+        if (inv_b > 0) {
+          b.velocity += n * (impulse * inv_b);
+          b.awake = true;
+          b.quiet_steps = 0;
+        }
+      }
+      // Separate them, the lighter (or the only awake one) moving more.
+      const double overlap = reach - distance;
+      const double share_a = inv_a / (inv_a + (b.awake ? inv_b : 0));
+      a.position += n * (-overlap * share_a);
+      if (b.awake) b.position += n * (overlap * (1 - share_a));
+    }
+  }
+}
+
 void CubeScene::integrate(Body& b, double dt) {
   if (!b.awake) return;
   b.velocity.z -= kGravity * dt;
@@ -170,6 +210,7 @@ void CubeScene::step() {
   for (int s = 0; s < kSubsteps; ++s) {
     drive_player(dt);
     for (Body& b : bodies_) integrate(b, dt);
+    collide_bodies();
   }
   // A blast throws up the cubes around one of them.
   if (bodies_.size() > 1 && random_.chance(config_.blasts_per_second / config_.hz)) {

@@ -2,8 +2,9 @@
 // 30 x 30 grid of 1 m cubes plus one larger "player" cube (id 0) that wanders and shoves the
 // cubes it reaches, and now and then a blast throws a group up. Cubes fall under gravity,
 // bounce and tumble on the ground plane (impulses at the corners with friction) and fall asleep
-// once settled, so most of the scene rests most of the time. Cubes do not collide with each
-// other; only the ground. Deterministic for a seed.
+// once settled, so most of the scene rests most of the time. Cubes push each other as spheres
+// (their inscribed spheres: cheap, and enough to keep thrown cubes from landing inside others);
+// a hard enough hit wakes a sleeping cube. Deterministic for a seed.
 //
 // Fields, quantized like the challenge: orientation smallest three (largest index 2 bits,
 // a, b, c unsigned 9 bits), position x, y in 1/512 m (signed 15 bits: +-16383), height in
@@ -51,6 +52,7 @@ class CubeScene {
 
   void integrate(Body& b, double dt);
   void collide_ground(Body& b);
+  void collide_bodies();
   void shove(Body& b, scene::Vec3 push, double spin);
   void drive_player(double dt);
 
