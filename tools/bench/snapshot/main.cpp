@@ -4,7 +4,6 @@
 // fails (exit 1) only when a packet does not decode to the frame it was made from.
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
