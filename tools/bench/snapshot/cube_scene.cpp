@@ -101,42 +101,60 @@ void CubeScene::collide_ground(Body& b) {
   b.position.z -= lowest;  // out of the ground
 }
 
-void CubeScene::collide_bodies() {
+void CubeScene::collide_pair(Body& a, Body& b) {
   constexpr double kRestitution = 0.2;
   constexpr double kWakeSpeed = 0.5;  // m/s a hit must give a sleeping cube to wake it
+  const Vec3 gap = b.position - a.position;
+  const double reach = a.half + b.half;
+  if (std::fabs(gap.y) >= reach || std::fabs(gap.z) >= reach) return;
+  const double distance = gap.length();
+  if (distance >= reach || distance < 1e-9) return;
+  const Vec3 n = gap * (1.0 / distance);
+  const double inv_a = 1.0 / mass_of(a.half);
+  double inv_b = 1.0 / mass_of(b.half);
+  const double closing = (b.velocity - a.velocity).dot(n);
+  if (closing < 0) {
+    double impulse = -(1 + kRestitution) * closing / (inv_a + inv_b);
+    if (!b.awake && impulse * inv_b < kWakeSpeed) {
+      inv_b = 0;  // too soft a touch: the sleeper stays put, like a wall
+      impulse = -(1 + kRestitution) * closing / inv_a;
+    }
+    a.velocity += n * (-impulse * inv_a);
+    if (inv_b > 0) {
+      b.velocity += n * (impulse * inv_b);
+      b.awake = true;
+      b.quiet_steps = 0;
+    }
+  }
+  // Separate them, the lighter (or the only awake one) moving more.
+  const double overlap = reach - distance;
+  const double share_a = inv_a / (inv_a + (b.awake ? inv_b : 0));
+  a.position += n * (-overlap * share_a);
+  if (b.awake) b.position += n * (overlap * (1 - share_a));
+}
+
+void CubeScene::collide_bodies() {
+  // Sweep along x: only pairs closer in x than the largest reach are looked at.
+  double max_half = 0;
+  order_.resize(bodies_.size());
   for (std::size_t i = 0; i < bodies_.size(); ++i) {
-    Body& a = bodies_[i];
-    if (!a.awake) continue;
-    for (std::size_t j = 0; j < bodies_.size(); ++j) {
-      Body& b = bodies_[j];
-      if (j == i || (b.awake && j < i)) continue;  // awake pairs once
-      const Vec3 gap = b.position - a.position;
-      const double reach = a.half + b.half;
-      if (std::fabs(gap.x) >= reach || std::fabs(gap.y) >= reach || std::fabs(gap.z) >= reach) continue;
-      const double distance = gap.length();
-      if (distance >= reach || distance < 1e-9) continue;
-      const Vec3 n = gap * (1.0 / distance);
-      const double inv_a = 1.0 / mass_of(a.half);
-      double inv_b = 1.0 / mass_of(b.half);
-      const double closing = (b.velocity - a.velocity).dot(n);
-      if (closing < 0) {
-        double impulse = -(1 + kRestitution) * closing / (inv_a + inv_b);
-        if (!b.awake && impulse * inv_b < kWakeSpeed) {
-          inv_b = 0;  // too soft a touch: the sleeper stays put, like a wall
-          impulse = -(1 + kRestitution) * closing / inv_a;
-        }
-        a.velocity += n * (-impulse * inv_a);
-        if (inv_b > 0) {
-          b.velocity += n * (impulse * inv_b);
-          b.awake = true;
-          b.quiet_steps = 0;
-        }
+    order_[i] = static_cast<std::uint32_t>(i);
+    max_half = std::max(max_half, bodies_[i].half);
+  }
+  std::sort(order_.begin(), order_.end(), [&](std::uint32_t l, std::uint32_t r) {
+    const double xl = bodies_[l].position.x, xr = bodies_[r].position.x;
+    return xl < xr || (xl == xr && l < r);
+  });
+  for (std::size_t p = 0; p < order_.size(); ++p) {
+    for (std::size_t q = p + 1; q < order_.size(); ++q) {
+      Body& a = bodies_[order_[p]];
+      Body& b = bodies_[order_[q]];
+      if (b.position.x - a.position.x >= 2 * max_half) break;
+      if (a.awake) {
+        collide_pair(a, b);
+      } else if (b.awake) {
+        collide_pair(b, a);
       }
-      // Separate them, the lighter (or the only awake one) moving more.
-      const double overlap = reach - distance;
-      const double share_a = inv_a / (inv_a + (b.awake ? inv_b : 0));
-      a.position += n * (-overlap * share_a);
-      if (b.awake) b.position += n * (overlap * (1 - share_a));
     }
   }
 }

@@ -53,12 +53,14 @@ class CubeScene {
   void integrate(Body& b, double dt);
   void collide_ground(Body& b);
   void collide_bodies();
+  void collide_pair(Body& awake, Body& other);
   void shove(Body& b, scene::Vec3 push, double spin);
   void drive_player(double dt);
 
   CubeSceneConfig config_;
   scene::Random random_;
   std::vector<Body> bodies_;  // index = entity id
+  std::vector<std::uint32_t> order_;  // bodies by x, for the collision sweep
   scene::Vec3 player_goal_;
   double goal_left_ = 0;
   std::uint32_t frame_ = 1;
