@@ -46,7 +46,7 @@ struct Body {
       BitWriter w(bits);
       for (std::uint32_t c : {entities, removed, changed, created}) w.universal(c);
       if (stream) stream(w);
-      w.finish();
+      bits.resize(w.finish());
     }
     if (flag_bits) {
       RangeWriter f(flags);

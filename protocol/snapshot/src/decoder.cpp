@@ -87,14 +87,12 @@ struct Decoder::Impl {
       created_epoch[type] = epoch;
       std::fill(ctx, ctx + widths.size(), RiceContext{});
     }
-    std::array<std::int32_t, kMaxFieldsPerType> values;
+    const auto values = into.emplace(static_cast<std::uint32_t>(id), static_cast<std::uint16_t>(type), widths.size());
     for (std::size_t k = 0; k < widths.size(); ++k) {
       if (!r.rice(ctx[k], field_bits(widths[k]), z))
         return r.overrun() ? DecodeError::kTruncated : DecodeError::kFieldOutOfRange;
       values[k] = detail::value_from_code(z, widths[k]);
     }
-    into.add(static_cast<std::uint32_t>(id), static_cast<std::uint16_t>(type),
-             {values.data(), widths.size()});
     return DecodeError::kOk;
   }
 
@@ -201,6 +199,9 @@ struct Decoder::Impl {
       return r.overrun() ? DecodeError::kTruncated : otherwise;
     };
 
+    // One allocation at most per frame, not a growth sequence (a fresh `out` reaches its size
+    // at once; a reused one already has it).
+    out.reserve(entities, base != nullptr ? base->all_values().size() + n_created * 8 : entities * 8);
     removed.clear();
     std::uint64_t at = 0;
     for (std::size_t i = 0; i < n_removed; ++i) {
@@ -229,16 +230,23 @@ struct Decoder::Impl {
     BitModel changed_flag[2];
     const bool every_kept_changed = n_changed == kept;
     bool previous_changed = false;
+    // Unchanged kept entities are copied in runs, not one by one.
+    std::size_t run_first = 0, run_count = 0;
+    const auto flush_run = [&]() {
+      out.append(*base, run_first, run_count);
+      run_count = 0;
+    };
     const auto flush_created = [&](std::uint64_t below) {
+      if (next_created < created.size() && created.id(next_created) < below) flush_run();
       while (next_created < created.size() && created.id(next_created) < below) {
         out.add(created.id(next_created), created.type(next_created), created.values(next_created));
         ++next_created;
       }
     };
-    std::array<std::int32_t, kMaxFieldsPerType> values;
     for (std::size_t b = 0; b < base_size; ++b) {
       if (removed_at < removed.size() && removed[removed_at] == b) {
         ++removed_at;
+        flush_run();
         continue;
       }
       const std::uint32_t id = base->id(b);
@@ -253,6 +261,7 @@ struct Decoder::Impl {
         previous_changed = changed;
       }
       if (changed) {
+        flush_run();
         const auto widths = schema.fields(type);
         const std::size_t first = schema.first_field(type);
         RiceContext* ctx = &delta_ctx[first];
@@ -284,6 +293,7 @@ struct Decoder::Impl {
         }
         if (f.overrun()) return DecodeError::kTruncated;
         if (mask == 0) return DecodeError::kCorruptStream;
+        const auto values = out.emplace(id, type, widths.size());
         for (std::size_t k = 0; k < widths.size(); ++k) {
           values[k] = bv[k];
           if (((mask >> k) & 1u) == 0) continue;
@@ -291,12 +301,13 @@ struct Decoder::Impl {
             return stream_error(DecodeError::kFieldOutOfRange);
           values[k] = detail::apply_residual(static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), z, widths[k]);
         }
-        out.add(id, type, {values.data(), widths.size()});
         ++changed_done;
       } else {
-        out.add(id, type, bv);
+        if (run_count == 0) run_first = b;
+        ++run_count;
       }
     }
+    flush_run();
     if (changed_done != n_changed) return DecodeError::kEntityOutOfRange;
     if (n_changed > 0 && f.overrun()) return DecodeError::kTruncated;
     if (f.remaining() != 0) return DecodeError::kCorruptStream;

@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -56,6 +57,7 @@ struct Encoder::Impl {
   ZSTD_CDict* cdict = nullptr;
   flatbuffers::FlatBufferBuilder fbb{4096};
   std::vector<std::uint8_t> bits, flags, data, event_sizes, event_payload;
+  std::size_t bits_size = 0;  // bytes of `bits` in use (the buffer keeps its size)
   std::vector<std::uint64_t> event_ids;
   std::vector<std::uint16_t> event_kinds;
   std::vector<std::uint32_t> removed, created;           // baseline / next indices
@@ -63,6 +65,7 @@ struct Encoder::Impl {
   std::vector<std::uint32_t> changed_kept;                // index among kept baseline entities
   std::vector<RiceContext> delta_ctx, created_ctx;
   std::vector<Predictor> predictors;      // per field of every type
+  std::vector<std::pair<std::int32_t, std::int32_t>> ranges;  // per field: the values it holds
   std::vector<FieldFlags> field_flags;    // per field of every type
   std::vector<TypeModel> models;          // per type
   std::vector<std::uint32_t> created_epoch;  // per type: created_ctx reset for this packet
@@ -86,6 +89,13 @@ struct Encoder::Impl {
     delta_ctx.resize(schema.total_fields());
     created_ctx.resize(schema.total_fields());
     predictors.resize(schema.total_fields());
+    for (std::uint16_t t = 0; t < schema.type_count(); ++t)
+      for (const FieldWidth w : schema.fields(t)) {
+        const int b = field_bits(w);
+        if (b >= 32) ranges.emplace_back(INT32_MIN, INT32_MAX);
+        else if (field_signed(w)) ranges.emplace_back(-(std::int32_t{1} << (b - 1)), (std::int32_t{1} << (b - 1)) - 1);
+        else ranges.emplace_back(0, static_cast<std::int32_t>((std::int64_t{1} << b) - 1));
+      }
     field_flags.resize(schema.total_fields());
     models.resize(schema.type_count());
     created_epoch.assign(schema.type_count(), 0);
@@ -103,8 +113,9 @@ struct Encoder::Impl {
       const auto widths = schema.fields(f.type(i));
       const auto values = f.values(i);
       if (values.size() != widths.size()) return false;
+      const auto* range = &ranges[schema.first_field(f.type(i))];
       for (std::size_t k = 0; k < values.size(); ++k)
-        if (!fits(widths[k], values[k])) return false;
+        if (values[k] < range[k].first || values[k] > range[k].second) return false;
     }
     return true;
   }
@@ -116,7 +127,8 @@ struct Encoder::Impl {
         removed.push_back(static_cast<std::uint32_t>(b++));
       } else if (b == base.size() || next.id(n) < base.id(b)) {
         created.push_back(static_cast<std::uint32_t>(n++));
-      } else if (base.type(b) != next.type(n)) {  // same id, new type: replace it
+      } else if (base.type(b) != next.type(n) || base.values(b).size() != next.values(n).size()) {
+        // Same id, new type (or a baseline entity of the wrong shape): replace it.
         removed.push_back(static_cast<std::uint32_t>(b++));
         created.push_back(static_cast<std::uint32_t>(n++));
       } else {
@@ -163,29 +175,42 @@ struct Encoder::Impl {
       const std::int64_t cost = cost_of(p) + header;
       if (cost < best_cost) best = p, best_cost = cost;
     };
+    // Least squares of the change of field i on each baseline field j (with an intercept); the
+    // source explaining most of the variance is the one whose real cost is measured.
     const std::size_t sources = widths.size() <= kMaxPredictorSearch ? widths.size() : 0;
-    for (std::size_t j = 0; j < sources; ++j) {
-      // Least squares of the change of field i on baseline field j, with an intercept.
-      double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-      for (const std::uint32_t c : fit_set) {
-        const auto bv = base.values(changed_base[c]);
-        const auto nv = next.values(changed_next[c]);
+    std::array<double, kMaxPredictorSearch> sx{}, sxx{}, sxy{};
+    double n = 0, sy = 0, syy = 0;
+    for (const std::uint32_t c : fit_set) {
+      const auto bv = base.values(changed_base[c]);
+      const auto nv = next.values(changed_next[c]);
+      const double y = signed_residual(static_cast<std::uint32_t>(nv[i]), static_cast<std::uint32_t>(bv[i]), width);
+      n += 1, sy += y, syy += y * y;
+      for (std::size_t j = 0; j < sources; ++j) {
         const double x = bv[j];
-        const double y = signed_residual(static_cast<std::uint32_t>(nv[i]), static_cast<std::uint32_t>(bv[i]), width);
-        n += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
+        sx[j] += x, sxx[j] += x * x, sxy[j] += x * y;
       }
-      const double det = n * sxx - sx * sx;
-      if (det <= 0) continue;
-      const double slope = (n * sxy - sx * sy) / det;
-      const double icept = (sy - slope * sx) / n;
-      const double scaled = slope * (1 << detail::kPredictorShift);
-      if (!(std::fabs(scaled) < 1e9) || !(std::fabs(icept) < 1e9)) continue;
-      Predictor p;
-      p.source = static_cast<std::uint8_t>(j);
-      p.c = static_cast<std::int32_t>(std::lround(scaled));
-      p.a = static_cast<std::int32_t>(std::lround(icept));
-      if (p.c != 0) consider(p);
     }
+    const double vy = n * syy - sy * sy;
+    double best_r2 = 0.05;  // below this, no source is worth its header
+    std::size_t best_j = sources;
+    for (std::size_t j = 0; j < sources; ++j) {
+      const double vx = n * sxx[j] - sx[j] * sx[j];
+      if (vx <= 0 || vy <= 0) continue;
+      const double cov = n * sxy[j] - sx[j] * sy;
+      const double r2 = cov * cov / (vx * vy);
+      if (r2 > best_r2) best_r2 = r2, best_j = j;
+    }
+    if (best_j == sources) return none;
+    const double vx = n * sxx[best_j] - sx[best_j] * sx[best_j];
+    const double slope = (n * sxy[best_j] - sx[best_j] * sy) / vx;
+    const double icept = (sy - slope * sx[best_j]) / n;
+    const double scaled = slope * (1 << detail::kPredictorShift);
+    if (!(std::fabs(scaled) < 1e9) || !(std::fabs(icept) < 1e9)) return none;
+    Predictor p;
+    p.source = static_cast<std::uint8_t>(best_j);
+    p.c = static_cast<std::int32_t>(std::lround(scaled));
+    p.a = static_cast<std::int32_t>(std::lround(icept));
+    if (p.c != 0) consider(p);
     return best;
   }
 
@@ -242,7 +267,9 @@ struct Encoder::Impl {
   }
 
   void write_stream(const Frame* base, const Frame& next) {
-    BitWriter w(bits);
+    // Worst case: 7 bytes per Rice code, predictor headers (< 25 bytes per field of a type,
+    // once per packet) below 32 per value of the frame.
+    BitWriter w(bits, 64 + 7 * (removed.size() + 2 * created.size()) + 32 * next.all_values().size());
     const std::size_t base_size = base != nullptr ? base->size() : 0;
     const std::size_t kept = base_size - removed.size();
     w.universal(static_cast<std::uint32_t>(next.size()));
@@ -283,13 +310,16 @@ struct Encoder::Impl {
       if (changed) write_changed(w, f, *base, next, c++);
     }
     if (!changed_kept.empty()) f.finish();
-    w.finish();
+    bits_size = w.finish();
   }
 
   std::size_t encode(const Frame* base, const Frame& next, std::span<const Event> events,
                      std::span<std::uint8_t> out) {
     last_body = {};
-    if (!valid(next) || (base != nullptr && !valid(*base)) || events.size() > config.max_events)
+    // The baseline is not validated again: it was a checked `next` once, and a wrong one only
+    // makes the receiver's checksum fail (diff() replaces entities of the wrong shape).
+    if (!valid(next) || (base != nullptr && base->size() > config.max_entities) ||
+        events.size() > config.max_events)
       return 0;
     removed.clear(), created.clear(), changed_base.clear(), changed_next.clear();
     changed_kept.clear();
@@ -323,7 +353,7 @@ struct Encoder::Impl {
       if (v < 0x80) break;
     }
     data.insert(data.end(), flags.begin(), flags.end());
-    data.insert(data.end(), bits.begin(), bits.end());
+    data.insert(data.end(), bits.begin(), bits.begin() + static_cast<std::ptrdiff_t>(bits_size));
     const auto data_v = fbb.CreateVector(data);
     flatbuffers::Offset<flatbuffers::Vector<std::uint64_t>> ids_v;
     flatbuffers::Offset<flatbuffers::Vector<std::uint16_t>> kinds_v;

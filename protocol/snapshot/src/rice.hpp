@@ -27,9 +27,15 @@ class RiceContext {
  public:
   // `mean`: the expected value, when the counts in the packet predict it (id gaps).
   explicit RiceContext(std::uint64_t mean = 2) noexcept : sum_(2 * mean) {}
+  // The smallest k with count << k >= sum (k <= 31): from the bit widths, then at most a step
+  // or two, instead of a loop over every k.
   int k() const noexcept {
-    int k = 0;
-    while (k < 31 && (static_cast<std::uint64_t>(count_) << k) < sum_) ++k;
+    int k = std::bit_width(sum_) - std::bit_width(std::uint64_t{count_});
+    if (k < 0) k = 0;
+    if (k > 31) k = 31;
+    const std::uint64_t count = count_;
+    while (k < 31 && (count << k) < sum_) ++k;
+    while (k > 0 && (count << (k - 1)) >= sum_) --k;
     return k;
   }
   void update(std::uint32_t z) noexcept {
@@ -46,17 +52,27 @@ class RiceContext {
   std::uint32_t count_ = 2;
 };
 
+// Writes whole 64-bit words into a buffer sized up front for the packet's worst case (no
+// per-byte capacity checks); the buffer keeps its size from packet to packet.
 class BitWriter {
  public:
-  explicit BitWriter(std::vector<std::uint8_t>& out) noexcept : out_(out) { out_.clear(); }
+  explicit BitWriter(std::vector<std::uint8_t>& buffer, std::size_t max_bytes = 4096) : buf_(buffer) {
+    if (buf_.size() < max_bytes + 16) buf_.resize(max_bytes + 16);
+  }
   // bits <= 32
-  void put(std::uint32_t value, int bits) {
+  void put(std::uint32_t value, int bits) noexcept {
     acc_ |= static_cast<std::uint64_t>(value) << fill_;
     fill_ += bits;
-    while (fill_ >= 8) {
-      out_.push_back(static_cast<std::uint8_t>(acc_));
-      acc_ >>= 8;
-      fill_ -= 8;
+    if (fill_ >= 32) {
+      const auto low = static_cast<std::uint32_t>(acc_);
+      std::uint8_t* p = buf_.data() + pos_;
+      p[0] = static_cast<std::uint8_t>(low);
+      p[1] = static_cast<std::uint8_t>(low >> 8);
+      p[2] = static_cast<std::uint8_t>(low >> 16);
+      p[3] = static_cast<std::uint8_t>(low >> 24);
+      pos_ += 4;
+      acc_ >>= 32;
+      fill_ -= 32;
     }
   }
   // z < 2^width (width 1..32).
@@ -93,14 +109,19 @@ class BitWriter {
       }
     }
   }
-  void finish() {
-    if (fill_ > 0) out_.push_back(static_cast<std::uint8_t>(acc_));
-    acc_ = 0;
-    fill_ = 0;
+  // Flushes the last bits; returns the stream's length in bytes.
+  std::size_t finish() noexcept {
+    while (fill_ > 0) {
+      buf_[pos_++] = static_cast<std::uint8_t>(acc_);
+      acc_ >>= 8;
+      fill_ = fill_ > 8 ? fill_ - 8 : 0;
+    }
+    return pos_;
   }
 
  private:
-  std::vector<std::uint8_t>& out_;
+  std::vector<std::uint8_t>& buf_;
+  std::size_t pos_ = 0;
   std::uint64_t acc_ = 0;
   int fill_ = 0;
 };
@@ -168,6 +189,15 @@ class BitReader {
 
  private:
   void refill() noexcept {
+    if (in_.size() - pos_ >= 8) {  // a whole word at once
+      std::uint64_t word = 0;
+      for (int i = 0; i < 8; ++i) word |= static_cast<std::uint64_t>(in_[pos_ + static_cast<std::size_t>(i)]) << (8 * i);
+      acc_ |= word << fill_;
+      const int take = (63 - fill_) >> 3;
+      pos_ += static_cast<std::size_t>(take);
+      fill_ += take * 8;
+      return;
+    }
     while (fill_ <= 56 && pos_ < in_.size()) {
       acc_ |= static_cast<std::uint64_t>(in_[pos_++]) << fill_;
       fill_ += 8;

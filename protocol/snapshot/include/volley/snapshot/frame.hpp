@@ -18,6 +18,10 @@ class Frame {
   // Appends an entity. Ids must be strictly increasing within a frame and values.size() must be
   // the type's field count; the encoder rejects frames that break either rule.
   void add(std::uint32_t id, std::uint16_t type, std::span<const std::int32_t> values);
+  // Appends an entity with `count` values left for the caller to fill (same rules as add()).
+  std::span<std::int32_t> emplace(std::uint32_t id, std::uint16_t type, std::size_t count);
+  // Appends entities [first, first + count) of `from` (their ids must stay increasing here).
+  void append(const Frame& from, std::size_t first, std::size_t count);
   std::size_t size() const noexcept { return ids_.size(); }
   bool empty() const noexcept { return ids_.empty(); }
   std::uint32_t id(std::size_t i) const noexcept { return ids_[i]; }
