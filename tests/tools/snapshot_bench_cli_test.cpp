@@ -75,6 +75,7 @@ TEST_CASE("snapshot bench: bad flags are one line on stderr and exit code 2") {
   check_usage_error(run(dir, bench() + " --train-dict c"), "nothing to do");
   check_usage_error(run(dir, bench() + " --demo-table --train-dict c"), "--train-dict needs --replay");
   check_usage_error(run(dir, bench() + " --replay '" + dir.file("missing") + "'"), "cannot open");
+  check_usage_error(run(dir, bench() + " --replay x --seed 3"), "a replay is scored as it is");
 }
 
 TEST_CASE("snapshot bench: a malformed replay is one line on stderr and exit code 2") {

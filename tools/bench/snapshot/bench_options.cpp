@@ -42,6 +42,7 @@ bool parse_number(std::string_view text, T& out) {
 
 ParsedBenchOptions parse_bench_options(std::span<const char* const> args) {
   BenchOptions options;
+  bool scene_flags = false;
   const auto fail = [](std::string message) { return ParsedBenchOptions{std::nullopt, std::move(message)}; };
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
@@ -105,10 +106,13 @@ ParsedBenchOptions parse_bench_options(std::span<const char* const> args) {
     } else if (arg == "--dict-size") {
       error = integer(options.dict_bytes, 256, 1 << 20);
     } else if (arg == "--seed") {
+      scene_flags = true;
       error = integer(options.seed, 0, UINT64_MAX);
     } else if (arg == "--frames") {
+      scene_flags = true;
       error = integer(options.frames, 1, 100000);
     } else if (arg == "--entities") {
+      scene_flags = true;
       error = integer(options.entities, 1, 65536);
     } else if (arg == "--demo-table") {
       options.demo_table = true;
@@ -126,6 +130,9 @@ ParsedBenchOptions parse_bench_options(std::span<const char* const> args) {
     return fail("nothing to do: give --replay FILE, --demo-table or --write-*-replay FILE (try --help)");
   }
   if (options.dict && options.train_dict) return fail("--dict and --train-dict exclude each other");
+  if (scene_flags && !options.demo_table && !options.write_demo_replay && !options.write_cubes_replay) {
+    return fail("--seed, --frames and --entities set the scene generators; a replay is scored as it is");
+  }
   if (options.train_dict && !options.replay) return fail("--train-dict needs --replay");
   if (options.demo_table && options.dict) {
     return fail("--demo-table trains its own dictionary on another seed; --dict does not apply");
