@@ -117,8 +117,8 @@ struct Decoder::Impl {
     if (content > config.max_packet_bytes) return DecodeError::kOversize;
     if (ZSTD_findFrameCompressedSize(zframe.data(), zframe.size()) != zframe.size())
       return DecodeError::kCorruptCompression;
-    const std::size_t n =
-        ZSTD_decompressDCtx(dctx, body.data(), static_cast<std::size_t>(content), zframe.data(), zframe.size());
+    // Capacity is the buffer's, not the declared size: the check above is not the only guard.
+    const std::size_t n = ZSTD_decompressDCtx(dctx, body.data(), body.size(), zframe.data(), zframe.size());
     if (ZSTD_isError(n) || n != content) return DecodeError::kCorruptCompression;
 
     flatbuffers::Verifier verifier(body.data(), n, kMaxDepth, kMaxTables);
