@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A sans-IO library (the protocol layer, the server's Host) takes bytes and a clock and returns
-# bytes and events: no socket calls, no clock reads, no threads, no sleeping. Checked on the
-# built archive's undefined symbols, so it holds whatever the headers happen to include.
+# A sans-IO library (the protocol layer, the snapshot codec, the server's Host) takes bytes and
+# a clock and returns bytes and events: no socket calls, no clock reads, no threads, no
+# sleeping. Checked on the built archive's undefined symbols, so it holds whatever the headers
+# happen to include.
 # Usage: check_sans_io.sh <archive> <name for messages>
 set -euo pipefail
 archive=$1

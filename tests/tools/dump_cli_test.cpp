@@ -14,56 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "cli_run.hpp"
 #include "json_check.hpp"
 
 namespace {
 
 using volley::test::JsonCheck;
-
-struct Run {
-  bool exited = false;  // false: killed by a signal (a crash)
-  int code = -1;
-  std::vector<std::string> lines;  // stdout
-  std::string err;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/volley-tools-test-XXXXXX";
-    const char* made = mkdtemp(pattern);
-    REQUIRE(made != nullptr);
-    path_ = made;
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-Run run(const TempDir& dir, const std::string& command, const std::string& input = {}) {
-  {
-    std::ofstream(dir.file("stdin"), std::ios::binary) << input;
-  }
-  const std::string full = command + " < '" + dir.file("stdin") + "' > '" + dir.file("stdout") + "' 2> '" +
-                           dir.file("stderr") + "'";
-  const int status = std::system(full.c_str());
-  Run result;
-  result.exited = status != -1 && WIFEXITED(status);
-  result.code = result.exited ? WEXITSTATUS(status) : -1;
-  std::istringstream out(read_file(dir.file("stdout")));
-  for (std::string line; std::getline(out, line);) result.lines.push_back(line);
-  result.err = read_file(dir.file("stderr"));
-  return result;
-}
+using volley::test::Run;
+using volley::test::TempDir;
+using volley::test::read_file;
+using volley::test::run;
 
 std::string dump_exe() { return VOLLEY_DUMP_EXE; }
 std::string capture_exe() { return VOLLEY_CAPTURE_EXE; }

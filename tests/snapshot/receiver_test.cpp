@@ -1,0 +1,165 @@
+// The Receiver: newest frame wins, late and duplicate frames are ignored, unknown baselines and
+// checksum failures are dropped and counted, and every event is delivered exactly once however
+// many frames carry it and in whatever order they arrive.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "snapshot/world.hpp"
+#include "support/seed.hpp"
+#include "volley/snapshot/codec.hpp"
+#include "volley/snapshot/receiver.hpp"
+
+using namespace volley::snapshot;
+
+namespace {
+
+struct Server {
+  Schema schema = volley::test::test_schema();
+  Encoder encoder{schema, CodecConfig{}};
+  std::vector<Frame> frames;  // frames[n] has number n
+  std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(64 * 1024);
+
+  explicit Server(std::mt19937_64& rng, std::uint32_t count) {
+    frames.push_back(volley::test::random_frame(rng, schema, 60, 0));
+    for (std::uint32_t n = 1; n < count; ++n)
+      frames.push_back(volley::test::evolve(rng, schema, frames.back(), 0.3, n));
+  }
+  std::vector<std::uint8_t> packet(std::uint32_t n, const Frame* base,
+                                   const std::vector<Event>& events = {}) {
+    const std::size_t size = encoder.encode(base, frames[n], events, buffer);
+    REQUIRE(size > 0);
+    return {buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(size)};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("newest applied wins: older and duplicate frames are ignored, ack follows the newest") {
+  VOLLEY_SEEDED_RNG(rng, 40);
+  Server s(rng, 10);
+  Receiver r(s.schema, CodecConfig{});
+  std::vector<Event> events;
+  CHECK_FALSE(r.ack());
+  CHECK(r.latest() == nullptr);
+  CHECK(r.receive(s.packet(3, nullptr), events) == ReceiveResult::kApplied);
+  CHECK(r.ack() == 3u);
+  CHECK(r.receive(s.packet(5, &s.frames[3]), events) == ReceiveResult::kApplied);
+  CHECK(r.receive(s.packet(4, &s.frames[3]), events) == ReceiveResult::kOld);  // late
+  CHECK(r.receive(s.packet(5, &s.frames[3]), events) == ReceiveResult::kOld);  // duplicate
+  CHECK(r.ack() == 5u);
+  CHECK(*r.latest() == s.frames[5]);
+  CHECK(r.frame(3) != nullptr);
+  CHECK(r.frame(4) == nullptr);
+  CHECK(r.counters().dropped_old == 2);
+  CHECK(r.counters().applied == 2);
+}
+
+TEST_CASE("unknown baseline dropped and counted; a full snapshot recovers") {
+  VOLLEY_SEEDED_RNG(rng, 41);
+  Server s(rng, 50);
+  ReceiverConfig config;
+  config.history = 4;
+  Receiver r(s.schema, CodecConfig{}, config);
+  std::vector<Event> events;
+  CHECK(r.receive(s.packet(2, &s.frames[1]), events) == ReceiveResult::kNoBaseline);
+  CHECK(r.receive(s.packet(10, nullptr), events) == ReceiveResult::kApplied);
+  for (std::uint32_t n = 11; n < 16; ++n)
+    CHECK(r.receive(s.packet(n, &s.frames[n - 1]), events) == ReceiveResult::kApplied);
+  // Frame 10 has left the 4-frame ring.
+  CHECK(r.receive(s.packet(20, &s.frames[10]), events) == ReceiveResult::kNoBaseline);
+  CHECK(r.receive(s.packet(21, &s.frames[12]), events) == ReceiveResult::kApplied);
+  CHECK(r.counters().dropped_no_baseline == 2);
+  CHECK(r.counters().decode_errors[static_cast<std::size_t>(DecodeError::kBaselineMismatch)] == 2);
+  CHECK(*r.latest() == s.frames[21]);
+}
+
+TEST_CASE("checksum failures are dropped and counted; the ring is left untouched") {
+  VOLLEY_SEEDED_RNG(rng, 42);
+  Server s(rng, 10);
+  Receiver r(s.schema, CodecConfig{});
+  std::vector<Event> events;
+  CHECK(r.receive(s.packet(1, nullptr), events) == ReceiveResult::kApplied);
+  auto p = s.packet(2, &s.frames[1]);
+  p[13] ^= 0x40;
+  DecodeError error = DecodeError::kOk;
+  CHECK(r.receive(p, events, &error) == ReceiveResult::kBadChecksum);
+  CHECK(error == DecodeError::kBadChecksum);
+  CHECK(r.counters().dropped_checksum == 1);
+  CHECK(r.ack() == 1u);
+  std::vector<std::uint8_t> junk(40, 0x55);
+  CHECK(r.receive(junk, events, &error) == ReceiveResult::kCorrupt);
+  CHECK(error == DecodeError::kBadMagic);
+  CHECK(r.counters().dropped_corrupt == 1);
+  CHECK(r.receive(s.packet(3, &s.frames[1]), events) == ReceiveResult::kApplied);
+}
+
+TEST_CASE("events riding in many frames, arriving in any order, are delivered exactly once") {
+  for (std::uint64_t round = 0; round < 20; ++round) {
+    VOLLEY_SEEDED_RNG(rng, 43 + round);
+    Server s(rng, 120);
+    // Event i is raised at frame 2i and rides in frames 2i .. 2i + 9 (until "acknowledged").
+    std::vector<Event> all = volley::test::random_events(rng, 1'000'000 + round * 1000, 55);
+    std::vector<std::vector<std::uint8_t>> packets;
+    for (std::uint32_t n = 1; n < 120; ++n) {
+      std::vector<Event> riding;
+      for (std::size_t i = 0; i < all.size(); ++i)
+        if (2 * i <= n && n < 2 * i + 10) riding.push_back(all[i]);
+      // Against a frame 1..6 back, or full: which one the receiver holds decides.
+      const Frame* base = n > 6 && rng() % 5 != 0 ? &s.frames[n - 1 - rng() % 6] : nullptr;
+      packets.push_back(s.packet(n, base, riding));
+      if (rng() % 4 == 0) packets.push_back(packets.back());  // duplicated on the wire
+    }
+    // Reorder: shuffle within windows of 8 so most frames still apply.
+    for (std::size_t i = 0; i + 8 <= packets.size(); i += 8)
+      std::shuffle(packets.begin() + static_cast<std::ptrdiff_t>(i),
+                   packets.begin() + static_cast<std::ptrdiff_t>(i + 8), rng);
+    Receiver r(s.schema, CodecConfig{});
+    std::vector<Event> delivered;
+    std::set<std::uint32_t> applied;
+    for (const auto& p : packets) {
+      const std::size_t before = delivered.size();
+      const ReceiveResult result = r.receive(p, delivered);
+      if (result == ReceiveResult::kApplied) applied.insert(Decoder::peek(p)->frame);
+      else CHECK(delivered.size() == before);
+    }
+    std::map<std::uint64_t, int> count;
+    for (const Event& e : delivered) ++count[e.id];
+    for (const auto& [id, n] : count) CHECK(n == 1);
+    // An event is delivered iff one of the frames it rode in was applied, with its contents.
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      bool rode_in_applied = false;
+      for (std::uint32_t n = 1; n < 120; ++n)
+        rode_in_applied = rode_in_applied || (2 * i <= n && n < 2 * i + 10 && applied.count(n) > 0);
+      INFO("event ", i);
+      CHECK(count[all[i].id] == (rode_in_applied ? 1 : 0));
+      const auto it = std::find_if(delivered.begin(), delivered.end(),
+                                   [&](const Event& e) { return e.id == all[i].id; });
+      if (it != delivered.end()) CHECK(*it == all[i]);
+    }
+    CHECK(delivered.size() > all.size() / 2);  // the scenario delivers most events
+    CHECK(r.counters().events_delivered == delivered.size());
+    CHECK(r.counters().events_duplicate > 0);
+  }
+}
+
+TEST_CASE("event id memory is bounded: ids far behind the newest are treated as delivered") {
+  VOLLEY_SEEDED_RNG(rng, 44);
+  Server s(rng, 6);
+  ReceiverConfig config;
+  config.event_window = 64;
+  Receiver r(s.schema, CodecConfig{}, config);
+  std::vector<Event> delivered;
+  r.receive(s.packet(1, nullptr, {{1000, 1, {}}}), delivered);
+  r.receive(s.packet(2, nullptr, {{1000, 1, {}}, {900, 2, {}}}), delivered);  // 100 behind: too old
+  r.receive(s.packet(3, nullptr, {{990, 3, {}}, {1000, 1, {}}}), delivered);  // inside the window
+  r.receive(s.packet(4, nullptr, {{990, 3, {}}, {1001, 4, {}}}), delivered);
+  std::vector<std::uint64_t> ids;
+  for (const Event& e : delivered) ids.push_back(e.id);
+  CHECK(ids == std::vector<std::uint64_t>{1000, 990, 1001});
+  CHECK(r.counters().events_too_old == 1);
+  CHECK(r.counters().events_duplicate == 3);
+}
