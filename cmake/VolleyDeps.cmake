@@ -40,3 +40,9 @@ if(NOT FlatBuffers_FOUND OR NOT VOLLEY_FLATC)
   message(FATAL_ERROR "volley: flatbuffers not found: run scripts/install-deps.sh "
                       "(or apt-get install libflatbuffers-dev flatbuffers-compiler)")
 endif()
+
+find_package(CLI11 CONFIG QUIET)
+if(NOT CLI11_FOUND)
+  message(FATAL_ERROR "volley: CLI11 not found: run scripts/install-deps.sh "
+                      "(or apt-get install libcli11-dev)")
+endif()

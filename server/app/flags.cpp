@@ -1,108 +1,14 @@
-// Flag parsing for volley-server. Accepts "--flag value" and "--flag=value"; numbers must be
-// whole tokens in range, so "--port 80x" or "--max-peers -1" are errors, not silent truncation.
+// volley-server's flags, declared on CLI11 (volley/support/cli.hpp): "--flag value" and
+// "--flag=value"; numbers must be whole tokens in range, so "--port 80x" or "--max-peers -1" are
+// errors, not silent truncation. Every problem is one line.
 #include "flags.hpp"
 
-#include <charconv>
 #include <cmath>
-#include <functional>
 #include <map>
 
+#include "volley/support/cli.hpp"
+
 namespace volley::server::app {
-
-namespace {
-
-template <class T>
-bool parse_int(const std::string& text, T min, T max, T& out) {
-  long long v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) return false;
-  if (v < static_cast<long long>(min) || v > static_cast<long long>(max)) return false;
-  out = static_cast<T>(v);
-  return true;
-}
-
-bool parse_double(const std::string& text, double min, double max, double& out) {
-  double v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) return false;
-  if (v < min || v > max) return false;
-  out = v;
-  return true;
-}
-
-using Setter = std::function<std::string(const std::string&, Options&)>;
-
-// Flag name → setter returning an error message (empty = ok). Value-less flags are separate.
-const std::map<std::string, Setter>& value_flags() {
-  static const std::map<std::string, Setter> table = {
-      {"--mode", [](const std::string& v, Options& o) -> std::string {
-         if (v == "echo") { o.mode = Mode::kEcho; return {}; }
-         if (v == "demo") { o.mode = Mode::kDemo; return {}; }
-         return "--mode must be echo or demo, got '" + v + "'";
-       }},
-      {"--bind", [](const std::string& v, Options& o) -> std::string {
-         if (v.empty()) return "--bind needs an address";
-         o.server.bind = v;
-         o.bind_given = true;
-         return {};
-       }},
-      {"--port", [](const std::string& v, Options& o) -> std::string {
-         return parse_int<std::uint16_t>(v, 0, 65535, o.server.port) ? "" : "--port must be 0..65535, got '" + v + "'";
-       }},
-      {"--max-peers", [](const std::string& v, Options& o) -> std::string {
-         return parse_int<std::size_t>(v, 1, 1u << 20, o.server.max_peers) ? "" : "--max-peers must be 1..1048576, got '" + v + "'";
-       }},
-      {"--per-ip-cap", [](const std::string& v, Options& o) -> std::string {
-         return parse_int<std::size_t>(v, 0, 1u << 20, o.server.per_ip_cap) ? "" : "--per-ip-cap must be 0..1048576 (0 = no cap), got '" + v + "'";
-       }},
-      {"--channels", [](const std::string& v, Options& o) -> std::string {
-         return parse_int<std::uint32_t>(v, 1, 255, o.server.channel_limit) ? "" : "--channels must be 1..255, got '" + v + "'";
-       }},
-      {"--tick-hz", [](const std::string& v, Options& o) -> std::string {
-         return parse_double(v, 0.001, 10000, o.tick_hz) ? "" : "--tick-hz must be a number in (0, 10000], got '" + v + "'";
-       }},
-      {"--seconds", [](const std::string& v, Options& o) -> std::string {
-         double s = 0;
-         if (!parse_double(v, 0, 1e9, s) || s <= 0) return "--seconds must be a positive number, got '" + v + "'";
-         o.seconds = s;
-         return {};
-       }},
-      {"--stats-json", [](const std::string& v, Options& o) -> std::string {
-         if (v.empty()) return "--stats-json needs a path";
-         o.stats_json = v;
-         return {};
-       }},
-      {"--backend", [](const std::string& v, Options& o) -> std::string {
-         if (v != "auto" && v != "io_uring" && v != "epoll" && v != "iocp") {
-           return "--backend must be auto, io_uring, epoll or iocp, got '" + v + "'";
-         }
-         o.server.backend = v;
-         return {};
-       }},
-      // Bytes requested for the socket buffers; 0 keeps the OS default. What the kernel granted
-      // is logged at info level (it doubles the request, and caps it unless FORCE is allowed).
-      {"--recv-buffer", [](const std::string& v, Options& o) -> std::string {
-         return parse_int<int>(v, 0, 1 << 30, o.server.recv_buffer_bytes) ? "" : "--recv-buffer must be 0..1073741824 bytes, got '" + v + "'";
-       }},
-      {"--send-buffer", [](const std::string& v, Options& o) -> std::string {
-         return parse_int<int>(v, 0, 1 << 30, o.server.send_buffer_bytes) ? "" : "--send-buffer must be 0..1073741824 bytes, got '" + v + "'";
-       }},
-      {"--log-level", [](const std::string& v, Options& o) -> std::string {
-         if (v == "error") o.log_level = LogLevel::kError;
-         else if (v == "warn") o.log_level = LogLevel::kWarn;
-         else if (v == "info") o.log_level = LogLevel::kInfo;
-         else if (v == "debug") o.log_level = LogLevel::kDebug;
-         else return "--log-level must be error, warn, info or debug, got '" + v + "'";
-         return {};
-       }},
-      {"--status-interval", [](const std::string& v, Options& o) -> std::string {
-         return parse_double(v, 0, 86400, o.status_interval_s) ? "" : "--status-interval must be 0..86400 seconds, got '" + v + "'";
-       }},
-  };
-  return table;
-}
-
-}  // namespace
 
 std::string usage() {
   return "usage: volley-server --mode echo|demo [--bind ADDR] [--port P] [--max-peers N]\n"
@@ -116,36 +22,54 @@ std::string usage() {
 Parsed parse_flags(const std::vector<std::string>& args) {
   Parsed parsed;
   Options& o = parsed.options;
-  bool have_mode = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> value;
-    if (const auto eq = flag.find('='); flag.starts_with("--") && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag.resize(eq);
-    }
-    if (flag == "--help" || flag == "-h") { o.help = true; return parsed; }
-    if (flag == "--checksum" || flag == "--compress") {
-      if (value) { parsed.error = flag + " takes no value"; return parsed; }
-      (flag == "--checksum" ? o.server.checksum : o.server.compress) = true;
-      continue;
-    }
-    const auto it = value_flags().find(flag);
-    if (it == value_flags().end()) {
-      parsed.error = "unknown flag '" + args[i] + "' (see --help)";
-      return parsed;
-    }
-    if (!value) {
-      if (i + 1 >= args.size()) { parsed.error = flag + " needs a value"; return parsed; }
-      value = args[++i];
-    }
-    if (std::string error = it->second(*value, o); !error.empty()) {
-      parsed.error = std::move(error);
-      return parsed;
-    }
-    if (flag == "--mode") have_mode = true;
+  const std::map<std::string, Mode> modes = {{"echo", Mode::kEcho}, {"demo", Mode::kDemo}};
+  const std::map<std::string, LogLevel> levels = {{"error", LogLevel::kError},
+                                                  {"warn", LogLevel::kWarn},
+                                                  {"info", LogLevel::kInfo},
+                                                  {"debug", LogLevel::kDebug}};
+  double seconds = 0;
+  CLI::App app("volley-server");
+  std::string mode, level;
+  app.add_option("--mode", mode)->required()->check(CLI::IsMember({"echo", "demo"}));
+  app.add_option("--bind", o.server.bind);
+  app.add_option("--port", o.server.port)->check(CLI::Range(0, 65535));
+  app.add_option("--max-peers", o.server.max_peers)->check(CLI::Range(1, 1 << 20));
+  app.add_option("--per-ip-cap", o.server.per_ip_cap, "0 = no cap")->check(CLI::Range(0, 1 << 20));
+  app.add_option("--channels", o.server.channel_limit)->check(CLI::Range(1, 255));
+  app.add_flag("--checksum", o.server.checksum)->disable_flag_override();
+  app.add_flag("--compress", o.server.compress)->disable_flag_override();
+  app.add_option("--tick-hz", o.tick_hz)->check(CLI::Range(0.001, 10000.0));
+  app.add_option("--seconds", seconds)->check(CLI::Range(0.0, 1e9));
+  app.add_option("--stats-json", o.stats_json);
+  app.add_option("--backend", o.server.backend)
+      ->check(CLI::IsMember({"auto", "io_uring", "epoll", "iocp"}));
+  // Bytes requested for the socket buffers; 0 keeps the OS default. What the kernel granted is
+  // logged at info level (it doubles the request, and caps it unless FORCE is allowed).
+  app.add_option("--recv-buffer", o.server.recv_buffer_bytes)->check(CLI::Range(0, 1 << 30));
+  app.add_option("--send-buffer", o.server.send_buffer_bytes)->check(CLI::Range(0, 1 << 30));
+  app.add_option("--log-level", level)->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  app.add_option("--status-interval", o.status_interval_s, "0 = off")->check(CLI::Range(0.0, 86400.0));
+
+  const support::CliOutcome outcome = support::parse_cli(app, args);
+  if (outcome.help) {
+    o.help = true;
+    return parsed;
   }
-  if (!have_mode) parsed.error = "--mode echo|demo is required (see --help)";
+  parsed.error = outcome.error;
+  if (!parsed.error.empty()) return parsed;
+  o.mode = modes.at(mode);
+  if (!level.empty()) o.log_level = levels.at(level);
+  // Range checks let NaN through (every comparison with it is false).
+  if (!std::isfinite(o.tick_hz)) parsed.error = "--tick-hz must be a number in (0, 10000]";
+  if (app.count("--seconds") > 0) {
+    if (!std::isfinite(seconds) || seconds <= 0) parsed.error = "--seconds must be a positive number";
+    o.seconds = seconds;
+  }
+  if (app.count("--bind") > 0) {
+    if (o.server.bind.empty()) parsed.error = "--bind needs an address";
+    o.bind_given = true;
+  }
+  if (app.count("--stats-json") > 0 && o.stats_json.empty()) parsed.error = "--stats-json needs a path";
   return parsed;
 }
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "volley/engine/loop.hpp"
+#include "volley/support/cli.hpp"
 #include "volley/support/process_cpu.hpp"
 
 namespace {
@@ -356,65 +357,48 @@ std::optional<Result> run_case(const Case& c, std::size_t size, int clients, con
   return r;
 }
 
-int usage(const char* error) {
-  std::fprintf(stderr,
-               "volley-bench-loop: %s\nusage: volley-bench-loop [--seconds S] [--rate DGRAMS_PER_S] "
-               "[--burst N] [--repeat N] [--sizes 64,1200] [--clients 1,32] [--cpus GEN,LOOP] "
-               "[--servers recvfrom/sendto,io_uring,epoll,io_uring-nogso,epoll-nogso]\n",
-               error);
-  return 2;
+const char* const kUsage =
+    "usage: volley-bench-loop [--seconds S] [--rate DGRAMS_PER_S] [--burst N] [--repeat N]\n"
+    "                         [--sizes 64,1200] [--clients 1,32] [--cpus GEN,LOOP]\n"
+    "                         [--servers recvfrom/sendto,io_uring,epoll,io_uring-nogso,epoll-nogso]\n";
+
+// The flags on CLI11 (volley/support/cli.hpp); an empty error means options are ready.
+std::string parse_options(int argc, char** argv, Options& options, bool& help) {
+  std::vector<int> cpus;
+  std::string servers;
+  CLI::App app("volley-bench-loop");
+  app.add_option("--seconds", options.seconds)->check(CLI::Range(0.001, 60.0));
+  app.add_option("--rate", options.rate)->check(CLI::Range(1.0, 1e9));
+  app.add_option("--burst", options.burst)->check(CLI::Range(1, 1024));
+  app.add_option("--repeat", options.repeat)->check(CLI::Range(1, 20));
+  app.add_option("--sizes", options.sizes)->delimiter(',')->check(CLI::Range(1, 2048));
+  app.add_option("--clients", options.clients)->delimiter(',')->check(CLI::Range(1, 256));
+  app.add_option("--cpus", cpus)->delimiter(',')->expected(2)->check(CLI::Range(0, 1023));
+  app.add_option("--servers", servers);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const volley::support::CliOutcome outcome = volley::support::parse_cli(app, args);
+  help = outcome.help;
+  if (!outcome.error.empty() || help) return outcome.error;
+  if (cpus.size() == 2) {
+    options.generator_cpu = cpus[0];
+    options.loop_cpu = cpus[1];
+  }
+  if (!servers.empty()) options.servers = "," + servers + ",";
+  return {};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-    if (value == nullptr) return usage("missing value");
-    if (arg == "--seconds") {
-      options.seconds = std::atof(value);
-    } else if (arg == "--rate") {
-      options.rate = std::atof(value);
-    } else if (arg == "--burst") {
-      options.burst = std::atoi(value);
-    } else if (arg == "--sizes") {
-      options.sizes.clear();
-      for (const char* p = value; *p;) {
-        options.sizes.push_back(std::strtoul(p, const_cast<char**>(&p), 10));
-        if (*p == ',') ++p;
-        else if (*p) return usage("bad --sizes");
-      }
-    } else if (arg == "--clients") {
-      options.clients.clear();
-      for (const char* p = value; *p;) {
-        options.clients.push_back(static_cast<int>(std::strtol(p, const_cast<char**>(&p), 10)));
-        if (*p == ',') ++p;
-        else if (*p) return usage("bad --clients");
-      }
-    } else if (arg == "--repeat") {
-      options.repeat = std::atoi(value);
-    } else if (arg == "--servers") {
-      options.servers = std::string(",") + value + ",";
-    } else if (arg == "--cpus") {
-      if (std::sscanf(value, "%d,%d", &options.generator_cpu, &options.loop_cpu) != 2) {
-        return usage("bad --cpus");
-      }
-    } else {
-      return usage("unknown flag");
-    }
-    ++i;
+  bool help = false;
+  if (const std::string error = parse_options(argc, argv, options, help); !error.empty()) {
+    std::fprintf(stderr, "volley-bench-loop: %s\n", error.c_str());
+    return 2;
   }
-  if (options.seconds <= 0 || options.seconds > 60 || options.rate <= 0 || options.burst < 1 ||
-      options.burst > 1024 || options.sizes.empty() || options.repeat < 1 || options.repeat > 20) {
-    return usage("out of range (seconds 0..60, burst 1..1024, repeat 1..20)");
-  }
-  for (std::size_t size : options.sizes) {
-    if (size < 1 || size > 2048) return usage("sizes must be 1..2048");
-  }
-  for (int clients : options.clients) {
-    if (clients < 1 || clients > 256) return usage("clients must be 1..256");
+  if (help) {
+    std::fputs(kUsage, stdout);
+    return 0;
   }
   if (std::thread::hardware_concurrency() < 2) {
     std::fprintf(stderr, "volley-bench-loop: fewer than 2 CPUs, results will be meaningless\n");

@@ -6,7 +6,6 @@
 #include <enet/enet.h>
 #include <sys/time.h>
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "pcap_writer.hpp"
+#include "volley/support/cli.hpp"
 
 namespace {
 
@@ -78,48 +78,23 @@ int ENET_CALLBACK record_datagram(ENetHost* host, ENetEvent* /*event*/) {
 }
 
 bool parse_options(int argc, char** argv, Options& options, std::string& error) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--out" && i + 1 < argc) {
-      options.out = argv[++i];
-    } else if (arg == "--checksum") {
-      options.checksum = true;
-    } else if (arg == "--range-coder" || arg == "--compressed") {
-      options.range_coder = true;
-    } else if (arg == "--link" && i + 1 < argc) {
-      const std::string_view link = argv[++i];
-      if (link == "ethernet" || link == "en10mb") {
-        options.link = CaptureLink::kEthernet;
-      } else if (link == "raw") {
-        options.link = CaptureLink::kRaw;
-      } else {
-        error = "--link: '" + std::string(link) + "' is not ethernet or raw";
-        return false;
-      }
-    } else if (arg == "--server-port" && i + 1 < argc) {
-      const std::string_view text = argv[++i];
-      unsigned port = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-      if (ec != std::errc{} || end != text.data() + text.size() || port > 65535) {
-        error = "--server-port: '" + std::string(text) + "' is not a port number";
-        return false;
-      }
-      options.server_port = static_cast<std::uint16_t>(port);
-    } else if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(kExitOk);
-    } else {
-      error = (arg == "--out" || arg == "--link" || arg == "--server-port")
-                  ? std::string(arg) + " needs a value"
-                                                  : "unknown argument '" + std::string(arg) + "' (try --help)";
-      return false;
-    }
+  std::string link = "ethernet";
+  CLI::App app("volley-capture-enet");
+  app.add_option("--out", options.out)->required();
+  app.add_flag("--checksum", options.checksum)->disable_flag_override();
+  app.add_flag("--range-coder,--compressed", options.range_coder)->disable_flag_override();
+  app.add_option("--link", link)->check(CLI::IsMember({"ethernet", "en10mb", "raw"}));
+  app.add_option("--server-port", options.server_port)->check(CLI::Range(0, 65535));
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const volley::support::CliOutcome outcome = volley::support::parse_cli(app, args);
+  if (outcome.help) {
+    std::fputs(kUsage, stdout);
+    std::exit(kExitOk);
   }
-  if (options.out.empty()) {
-    error = "--out FILE is required";
-    return false;
-  }
-  return true;
+  error = outcome.error;
+  if (error.empty() && options.out.empty()) error = "--out needs a file name";
+  options.link = link == "raw" ? CaptureLink::kRaw : CaptureLink::kEthernet;
+  return error.empty();
 }
 
 ENetPacket* make_packet(std::size_t size, char fill, enet_uint32 flags, std::string_view text = {}) {

@@ -1,8 +1,11 @@
-// Flag parsing for volley-dump: "--flag value" and "--flag=value" forms, strict numbers.
+// volley-dump's flags, declared on CLI11 (volley/support/cli.hpp): "--flag value" and
+// "--flag=value", strict numbers, one-line errors.
 #include "options.hpp"
 
-#include <charconv>
-#include <string_view>
+#include <string>
+#include <vector>
+
+#include "volley/support/cli.hpp"
 
 namespace volley::tools {
 
@@ -18,47 +21,26 @@ const char* const kDumpUsage =
 
 ParsedDumpOptions parse_dump_options(std::span<const char* const> args) {
   DumpOptions options;
-  const auto fail = [](std::string message) { return ParsedDumpOptions{std::nullopt, std::move(message)}; };
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    std::optional<std::string_view> inline_value;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      inline_value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    }
-    const auto take_value = [&]() -> std::optional<std::string_view> {
-      if (inline_value) return inline_value;
-      if (i + 1 < args.size()) return std::string_view(args[++i]);
-      return std::nullopt;
-    };
-    const auto no_value = [&](bool& flag) -> bool {
-      flag = true;
-      return !inline_value;
-    };
-
-    if (arg == "--pcap") {
-      const auto value = take_value();
-      if (!value || value->empty()) return fail("--pcap needs a file name");
-      options.pcap_path = std::string(*value);
-    } else if (arg == "--port") {
-      const auto value = take_value();
-      if (!value) return fail("--port needs a number");
-      unsigned port = 0;
-      const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), port);
-      if (ec != std::errc{} || end != value->data() + value->size() || port == 0 || port > 65535) {
-        return fail("--port: '" + std::string(*value) + "' is not a port number (1-65535)");
-      }
-      options.port = static_cast<std::uint16_t>(port);
-    } else if (arg == "--checksum") {
-      if (!no_value(options.checksum)) return fail("--checksum takes no value");
-    } else if (arg == "--range-coder" || arg == "--compressed") {
-      if (!no_value(options.range_coder)) return fail(std::string(arg) + " takes no value");
-    } else if (arg == "--help" || arg == "-h") {
-      options.help = true;
-    } else {
-      return fail("unknown argument '" + std::string(args[i]) + "' (try --help)");
-    }
+  std::string pcap;
+  std::uint16_t port = 0;
+  CLI::App app("volley-dump");
+  app.option_defaults()->always_capture_default(false);
+  app.add_option("--pcap", pcap);
+  app.add_option("--port", port)->check(CLI::Range(1, 65535));
+  app.add_flag("--checksum", options.checksum)->disable_flag_override();
+  app.add_flag("--range-coder,--compressed", options.range_coder)->disable_flag_override();
+  const std::vector<std::string> words(args.begin(), args.end());
+  const support::CliOutcome outcome = support::parse_cli(app, words);
+  if (outcome.help) {
+    options.help = true;
+    return ParsedDumpOptions{options, {}};
   }
+  if (!outcome.error.empty()) return ParsedDumpOptions{std::nullopt, outcome.error};
+  if (app.count("--pcap") > 0) {
+    if (pcap.empty()) return ParsedDumpOptions{std::nullopt, "--pcap needs a file name"};
+    options.pcap_path = pcap;
+  }
+  if (app.count("--port") > 0) options.port = port;
   return ParsedDumpOptions{options, {}};
 }
 

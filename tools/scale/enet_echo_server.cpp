@@ -31,17 +31,15 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  FlagReader r(kTool, argc, argv);
-  while (r.next()) {
-    if (r.flag() == "--bind") o.bind = r.text();
-    else if (r.flag() == "--port") o.port = r.integer<std::uint16_t>(0, 65535);
-    else if (r.flag() == "--max-peers") o.max_peers = r.integer<std::size_t>(1, ENET_PROTOCOL_MAXIMUM_PEER_ID);
-    else if (r.flag() == "--channels") o.channels = r.integer<std::size_t>(1, ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT);
-    else if (r.flag() == "--seconds") o.seconds = r.number(0, 1e7);
-    else if (r.flag() == "--service-ms") o.service_ms = r.integer<int>(0, 1000);
-    else if (r.flag() == "--stats-json") o.stats_json = r.text();
-    else r.unknown();
-  }
+  CLI::App app("stock libenet echo server with volley-server's echo contract (docs/scale.md)", kTool);
+  app.add_option("--bind", o.bind);
+  app.add_option("--port", o.port)->check(CLI::Range(0, 65535));
+  app.add_option("--max-peers", o.max_peers)->check(CLI::Range(1, int{ENET_PROTOCOL_MAXIMUM_PEER_ID}));
+  app.add_option("--channels", o.channels)->check(CLI::Range(1, int{ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT}));
+  app.add_option("--seconds", o.seconds, "0 = until a signal")->check(CLI::Range(0.0, 1e7));
+  app.add_option("--service-ms", o.service_ms)->check(CLI::Range(0, 1000));
+  app.add_option("--stats-json", o.stats_json);
+  support::parse_cli_or_exit(app, argc, argv);
   // libenet 1.3.17 is IPv4-only; refuse an address it would silently misread.
   in_addr probe{};
   if (inet_pton(AF_INET, o.bind.c_str(), &probe) != 1) {

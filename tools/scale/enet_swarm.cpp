@@ -43,32 +43,24 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  bool have_server = false;
-  FlagReader r(kTool, argc, argv);
-  while (r.next()) {
-    if (r.flag() == "--server") {
-      have_server = split_host_port(r.text(), o.host, o.port);
-      if (!have_server) usage_error(kTool, "--server wants HOST:PORT, got '" + r.text() + "'");
-    } else if (r.flag() == "--hosts") o.hosts = r.integer<int>(1, 256);
-    else if (r.flag() == "--peers-per-host") o.peers_per_host = r.integer<int>(1, ENET_PROTOCOL_MAXIMUM_PEER_ID);
-    else if (r.flag() == "--connect-rate") o.connect_rate = r.number(1, 1e6);
-    else if (r.flag() == "--idle") o.idle = r.number(0, 1e5);
-    else if (r.flag() == "--warmup") o.warmup = r.number(0, 1e3);
-    else if (r.flag() == "--rate") o.rate = r.number(0, 1000);
-    else if (r.flag() == "--size") o.size = r.integer<std::size_t>(16, 1 << 20);
-    else if (r.flag() == "--channels") o.channels = r.integer<int>(1, ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT);
-    else if (r.flag() == "--kind") {
-      std::string k = r.text();
-      if (k == "reliable") o.flags = ENET_PACKET_FLAG_RELIABLE;
-      else if (k == "unreliable") o.flags = 0;
-      else if (k == "unsequenced") o.flags = ENET_PACKET_FLAG_UNSEQUENCED;
-      else usage_error(kTool, "--kind wants reliable|unreliable|unsequenced, got '" + k + "'");
-    } else if (r.flag() == "--seconds") o.seconds = r.number(1, 1e5);
-    else if (r.flag() == "--server-pid") o.server_pid = r.integer<long>(1, 1L << 30);
-    else if (r.flag() == "--report-json") o.report_json = r.text();
-    else r.unknown();
-  }
-  if (!have_server) usage_error(kTool, "--server HOST:PORT is required");
+  std::string server, kind = "reliable";
+  CLI::App app("load generator: stock libenet peers echoing against a server (docs/scale.md)", kTool);
+  app.add_option("--server", server, "HOST:PORT")->required();
+  app.add_option("--hosts", o.hosts)->check(CLI::Range(1, 256));
+  app.add_option("--peers-per-host", o.peers_per_host)->check(CLI::Range(1, int{ENET_PROTOCOL_MAXIMUM_PEER_ID}));
+  app.add_option("--connect-rate", o.connect_rate)->check(CLI::Range(1.0, 1e6));
+  app.add_option("--idle", o.idle)->check(CLI::Range(0.0, 1e5));
+  app.add_option("--warmup", o.warmup)->check(CLI::Range(0.0, 1e3));
+  app.add_option("--rate", o.rate)->check(CLI::Range(0.0, 1000.0));
+  app.add_option("--size", o.size)->check(CLI::Range(16, 1 << 20));
+  app.add_option("--channels", o.channels)->check(CLI::Range(1, int{ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT}));
+  app.add_option("--kind", kind)->check(CLI::IsMember({"reliable", "unreliable", "unsequenced"}));
+  app.add_option("--seconds", o.seconds)->check(CLI::Range(1.0, 1e5));
+  app.add_option("--server-pid", o.server_pid)->check(CLI::Range(1L, 1L << 30));
+  app.add_option("--report-json", o.report_json);
+  support::parse_cli_or_exit(app, argc, argv);
+  if (!split_host_port(server, o.host, o.port)) usage_error(kTool, "--server wants HOST:PORT, got '" + server + "'");
+  o.flags = kind == "reliable" ? ENET_PACKET_FLAG_RELIABLE : kind == "unsequenced" ? ENET_PACKET_FLAG_UNSEQUENCED : 0;
   return o;
 }
 

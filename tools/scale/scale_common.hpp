@@ -1,5 +1,5 @@
 // Shared helpers of the scale tools (volley-enet-echo-server, volley-swarm, volley-enet-swarm):
-// strict flag parsing (a bad flag is one line on stderr and exit code 2), another process's CPU
+// the usage-error exit (flags themselves are parsed with CLI11), another process's CPU
 // and memory from /proc, latency percentiles, and the flat JSON report object. Header-only
 // because each tool is one translation unit; this process's CPU and the JSON writer itself are
 // volley_support's.
@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "volley/support/cli.hpp"
 #include "volley/support/json_writer.hpp"
 #include "volley/support/process_cpu.hpp"
 
@@ -31,54 +32,6 @@ inline constexpr int kExitUsage = 2;
   std::fprintf(stderr, "%s: %s\n", tool, message.c_str());
   std::exit(kExitUsage);
 }
-
-// Walks argv as "--flag value" pairs; every flag this project's tools take has a value.
-class FlagReader {
- public:
-  FlagReader(const char* tool, int argc, char** argv) : tool_(tool), argc_(argc), argv_(argv) {}
-
-  bool next() {
-    if (index_ >= argc_) return false;
-    flag_ = argv_[index_++];
-    if (flag_ == "--help" || flag_ == "-h") usage_error(tool_, "see docs/scale.md for flags");
-    if (index_ >= argc_) usage_error(tool_, "missing value for " + std::string(flag_));
-    value_ = argv_[index_++];
-    return true;
-  }
-  std::string_view flag() const { return flag_; }
-  std::string text() const { return std::string(value_); }
-
-  template <class Int>
-  Int integer(Int min, Int max) const {
-    Int v{};
-    auto [end, ec] = std::from_chars(value_.data(), value_.data() + value_.size(), v);
-    if (ec != std::errc() || end != value_.data() + value_.size() || v < min || v > max) {
-      usage_error(tool_, std::string(flag_) + " wants an integer in [" + std::to_string(min) +
-                             ", " + std::to_string(max) + "], got '" + std::string(value_) + "'");
-    }
-    return v;
-  }
-  double number(double min, double max) const {
-    char* end = nullptr;
-    std::string copy(value_);
-    double v = std::strtod(copy.c_str(), &end);
-    if (copy.empty() || *end != '\0' || !(v >= min && v <= max)) {
-      usage_error(tool_, std::string(flag_) + " wants a number in [" + std::to_string(min) + ", " +
-                             std::to_string(max) + "], got '" + copy + "'");
-    }
-    return v;
-  }
-  [[noreturn]] void unknown() const { usage_error(tool_, "unknown flag " + std::string(flag_)); }
-  const char* tool() const { return tool_; }
-
- private:
-  const char* tool_;
-  int argc_;
-  char** argv_;
-  int index_ = 1;
-  std::string_view flag_;
-  std::string_view value_;
-};
 
 // "HOST:PORT" or "[V6]:PORT" split into host and port; false if malformed.
 inline bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port) {

@@ -44,27 +44,26 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  FlagReader r(kTool, argc, argv);
-  while (r.next()) {
-    if (r.flag() == "--server") {
-      std::string host;
-      std::uint16_t port = 0;
-      std::optional<engine::Address> a;
-      if (split_host_port(r.text(), host, port)) a = engine::Address::from_ip(host, port);
-      if (!a) usage_error(kTool, "--server wants a numeric HOST:PORT, got '" + r.text() + "'");
-      o.server = *a;
-    } else if (r.flag() == "--peers") o.peers = r.integer<std::size_t>(1, 1'000'000);
-    else if (r.flag() == "--peers-per-socket") o.peers_per_socket = r.integer<std::size_t>(1, protocol::kMaxPeerId);
-    else if (r.flag() == "--connect-rate") o.connect_rate = r.number(1, 1e7);
-    else if (r.flag() == "--round-trips") o.round_trips = r.integer<std::uint32_t>(0, 1'000'000);
-    else if (r.flag() == "--size") o.size = r.integer<std::size_t>(8, 1 << 20);
-    else if (r.flag() == "--channels") o.channels = r.integer<std::uint32_t>(1, protocol::kMaxChannelCount);
-    else if (r.flag() == "--idle") o.idle = r.number(0, 1e5);
-    else if (r.flag() == "--seconds") o.seconds = r.number(1, 1e5);
-    else if (r.flag() == "--server-pid") o.server_pid = r.integer<long>(1, 1L << 30);
-    else if (r.flag() == "--report-json") o.report_json = r.text();
-    else r.unknown();
-  }
+  std::string server;
+  CLI::App app("load generator: protocol-level client Peers on the engine's loop (docs/scale.md)", kTool);
+  app.add_option("--server", server, "HOST:PORT")->required();
+  app.add_option("--peers", o.peers)->check(CLI::Range(1, 1'000'000));
+  app.add_option("--peers-per-socket", o.peers_per_socket)->check(CLI::Range(1, int{protocol::kMaxPeerId}));
+  app.add_option("--connect-rate", o.connect_rate)->check(CLI::Range(1.0, 1e7));
+  app.add_option("--round-trips", o.round_trips)->check(CLI::Range(0, 1'000'000));
+  app.add_option("--size", o.size)->check(CLI::Range(8, 1 << 20));
+  app.add_option("--channels", o.channels)->check(CLI::Range(1, int{protocol::kMaxChannelCount}));
+  app.add_option("--idle", o.idle)->check(CLI::Range(0.0, 1e5));
+  app.add_option("--seconds", o.seconds)->check(CLI::Range(1.0, 1e5));
+  app.add_option("--server-pid", o.server_pid)->check(CLI::Range(1L, 1L << 30));
+  app.add_option("--report-json", o.report_json);
+  support::parse_cli_or_exit(app, argc, argv);
+  std::string host;
+  std::uint16_t port = 0;
+  std::optional<engine::Address> a;
+  if (split_host_port(server, host, port)) a = engine::Address::from_ip(host, port);
+  if (!a) usage_error(kTool, "--server wants a numeric HOST:PORT, got '" + server + "'");
+  o.server = *a;
   if (o.server.empty()) usage_error(kTool, "--server HOST:PORT is required");
   return o;
 }

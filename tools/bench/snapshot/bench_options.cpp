@@ -1,10 +1,13 @@
-// Flag parsing for volley-snapshot-bench: "--flag value" and "--flag=value", strict numbers.
+// volley-snapshot-bench's flags, declared on CLI11 (volley/support/cli.hpp): "--flag value" and
+// "--flag=value", strict numbers, one-line errors; then the checks between flags.
 #include "bench_options.hpp"
 
-#include <charconv>
 #include <cmath>
-#include <string_view>
-#include <type_traits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "volley/support/cli.hpp"
 
 namespace volley::bench {
 
@@ -30,100 +33,48 @@ const char* const kBenchUsage =
     "output: one JSON line, then a table; exit 0, 1 if any packet decodes wrong, 2 on bad usage or\n"
     "a malformed replay\n";
 
-namespace {
-
-template <typename T>
-bool parse_number(std::string_view text, T& out) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
-}
-
-}  // namespace
-
 ParsedBenchOptions parse_bench_options(std::span<const char* const> args) {
   BenchOptions options;
-  bool scene_flags = false;
   const auto fail = [](std::string message) { return ParsedBenchOptions{std::nullopt, std::move(message)}; };
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    std::optional<std::string_view> inline_value;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      inline_value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    }
-    const auto take_value = [&]() -> std::optional<std::string_view> {
-      if (inline_value) return inline_value;
-      if (i + 1 < args.size()) return std::string_view(args[++i]);
-      return std::nullopt;
-    };
-    const auto file = [&](std::optional<std::string>& slot) -> std::string {
-      const auto value = take_value();
-      if (!value || value->empty()) return std::string(arg) + " needs a file name";
-      slot = std::string(*value);
-      return {};
-    };
-    // An integer within [lo, hi].
-    const auto integer = [&](auto& slot, std::uint64_t lo, std::uint64_t hi) -> std::string {
-      const auto value = take_value();
-      std::uint64_t n = 0;
-      if (!value || !parse_number(*value, n) || n < lo || n > hi) {
-        return std::string(arg) + ": '" + std::string(value.value_or("")) + "' is not an integer in " +
-               std::to_string(lo) + ".." + std::to_string(hi);
-      }
-      slot = static_cast<std::remove_reference_t<decltype(slot)>>(n);
-      return {};
-    };
-
-    std::string error;
-    if (arg == "--replay") {
-      error = file(options.replay);
-    } else if (arg == "--write-demo-replay") {
-      error = file(options.write_demo_replay);
-    } else if (arg == "--write-cubes-replay") {
-      error = file(options.write_cubes_replay);
-    } else if (arg == "--dict") {
-      error = file(options.dict);
-    } else if (arg == "--train-dict") {
-      error = file(options.train_dict);
-    } else if (arg == "--baseline-distance") {
-      error = integer(options.baseline_distance, 1, 1000);
-      options.baseline_distance_given = true;
-    } else if (arg == "--hz") {
-      const auto value = take_value();
-      double hz = 0;
-      if (!value || !parse_number(*value, hz) || !std::isfinite(hz) || hz <= 0 || hz > 10000) {
-        error = "--hz: '" + std::string(value.value_or("")) + "' is not a rate in (0, 10000]";
-      }
-      options.hz = hz;
-      options.hz_given = true;
-    } else if (arg == "--zstd-level") {
-      const auto value = take_value();
-      int level = 0;
-      if (!value || !parse_number(*value, level) || level < -7 || level > 22) {
-        error = "--zstd-level: '" + std::string(value.value_or("")) + "' is not a level in -7..22";
-      }
-      options.zstd_level = level;
-    } else if (arg == "--dict-size") {
-      error = integer(options.dict_bytes, 256, 1 << 20);
-    } else if (arg == "--seed") {
-      scene_flags = true;
-      error = integer(options.seed, 0, UINT64_MAX);
-    } else if (arg == "--frames") {
-      scene_flags = true;
-      error = integer(options.frames, 1, 100000);
-    } else if (arg == "--entities") {
-      scene_flags = true;
-      error = integer(options.entities, 1, 65536);
-    } else if (arg == "--demo-table") {
-      options.demo_table = true;
-      if (inline_value) error = "--demo-table takes no value";
-    } else if (arg == "--help" || arg == "-h") {
-      options.help = true;
-    } else {
-      error = "unknown argument '" + std::string(args[i]) + "' (try --help)";
-    }
-    if (!error.empty()) return fail(error);
+  std::string replay, write_demo, write_cubes, dict, train_dict;
+  CLI::App app("volley-snapshot-bench");
+  app.add_option("--replay", replay);
+  app.add_option("--write-demo-replay", write_demo);
+  app.add_option("--write-cubes-replay", write_cubes);
+  app.add_option("--dict", dict);
+  app.add_option("--train-dict", train_dict);
+  app.add_option("--baseline-distance", options.baseline_distance)->check(CLI::Range(1, 1000));
+  app.add_option("--hz", options.hz)->check(CLI::Range(0.001, 10000.0));
+  app.add_option("--zstd-level", options.zstd_level)->check(CLI::Range(-7, 22));
+  app.add_option("--dict-size", options.dict_bytes)->check(CLI::Range(256, 1 << 20));
+  app.add_option("--seed", options.seed);
+  app.add_option("--frames", options.frames)->check(CLI::Range(1, 100000));
+  app.add_option("--entities", options.entities)->check(CLI::Range(1, 65536));
+  app.add_flag("--demo-table", options.demo_table)->disable_flag_override();
+  const std::vector<std::string> words(args.begin(), args.end());
+  const support::CliOutcome outcome = support::parse_cli(app, words);
+  if (outcome.help) {
+    options.help = true;
+    return ParsedBenchOptions{options, {}};
   }
+  if (!outcome.error.empty()) return fail(outcome.error);
+  // File flags: given means a non-empty name.
+  const std::pair<const char*, std::pair<std::string*, std::optional<std::string>*>> files[] = {
+      {"--replay", {&replay, &options.replay}},
+      {"--write-demo-replay", {&write_demo, &options.write_demo_replay}},
+      {"--write-cubes-replay", {&write_cubes, &options.write_cubes_replay}},
+      {"--dict", {&dict, &options.dict}},
+      {"--train-dict", {&train_dict, &options.train_dict}}};
+  for (const auto& [flag, slot] : files) {
+    if (app.count(flag) == 0) continue;
+    if (slot.first->empty()) return fail(std::string(flag) + " needs a file name");
+    *slot.second = *slot.first;
+  }
+  // A range check lets NaN through (every comparison with it is false).
+  if (!std::isfinite(options.hz)) return fail("--hz: 'nan' is not a rate in (0, 10000]");
+  options.baseline_distance_given = app.count("--baseline-distance") > 0;
+  options.hz_given = app.count("--hz") > 0;
+  const bool scene_flags = app.count("--seed") + app.count("--frames") + app.count("--entities") > 0;
   if (options.help) return ParsedBenchOptions{options, {}};
   if (options.replay && options.demo_table) return fail("--replay and --demo-table are separate runs");
   if (!options.replay && !options.demo_table && !options.write_demo_replay && !options.write_cubes_replay) {

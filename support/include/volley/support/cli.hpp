@@ -1,0 +1,26 @@
+// Command lines of every Volley executable are parsed with CLI11 (Debian's libcli11-dev), with one
+// contract: "--flag value" and "--flag=value", --help, and every problem as one line for the
+// caller to print before exiting with code 2. Each program declares its flags on a CLI::App and
+// calls parse_cli; parsing stays separate from main so tests can reach every error path.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace volley::support {
+
+struct CliOutcome {
+  bool help = false;  // --help or -h was given: print app.help() (or the program's usage)
+  std::string error;  // one line, no newline; empty on success
+};
+
+// Parses `args` (without the program name). Flags declared with no value refuse "--flag=x".
+CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args);
+
+// For tools whose main needs nothing more: parses argv; on --help prints app.help() and exits 0,
+// on an error prints "<app name>: <error>" on stderr and exits 2.
+void parse_cli_or_exit(CLI::App& app, int argc, char** argv);
+
+}  // namespace volley::support

@@ -1,0 +1,52 @@
+// parse_cli: CLI11 with Volley's one-line-error contract (see volley/support/cli.hpp).
+#include "volley/support/cli.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+namespace volley::support {
+
+namespace {
+
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args) {
+  CliOutcome outcome;
+  // CLI11 consumes its argument vector from the back.
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    outcome.help = true;
+  } catch (const CLI::CallForAllHelp&) {
+    outcome.help = true;
+  } catch (const CLI::ParseError& e) {
+    outcome.error = one_line(e.what());
+    if (outcome.error.empty()) outcome.error = "bad command line (see --help)";
+  }
+  return outcome;
+}
+
+void parse_cli_or_exit(CLI::App& app, int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const CliOutcome outcome = parse_cli(app, args);
+  if (outcome.help) {
+    std::fputs(app.help().c_str(), stdout);
+    std::exit(0);
+  }
+  if (!outcome.error.empty()) {
+    std::fprintf(stderr, "%s: %s\n", app.get_name().c_str(), outcome.error.c_str());
+    std::exit(2);
+  }
+}
+
+}  // namespace volley::support
