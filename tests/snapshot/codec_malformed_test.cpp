@@ -36,6 +36,7 @@ struct Body {
   std::function<void(RangeWriter&)> flag_bits;  // the flags column, if any
   bool extra_stream_byte = false, extra_flags_byte = false;
   bool no_data = false;
+  bool no_hint = false;  // changed flags to code: the hint field (0 = none) follows the counts
   std::vector<std::uint64_t> event_ids;
   std::vector<std::uint16_t> event_kinds;
   std::vector<std::uint8_t> event_sizes, event_payload;
@@ -45,6 +46,7 @@ struct Body {
     {
       BitWriter w(bits);
       for (std::uint32_t c : {entities, removed, changed, created}) w.universal(c);
+      if (changed > 0 && !no_hint) w.universal(0);
       if (stream) stream(w);
       bits.resize(w.finish());
     }
@@ -380,7 +382,7 @@ TEST_CASE("event out of range: too many, columns of different lengths, sizes not
   CHECK(f.decode(packet_of({1, 0, 0, 0}, d.build())) == "event_out_of_range");
 }
 
-TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask") {
+TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask, a bad hint field") {
   Fixture f;
   Body b;
   b.entities = b.created = 1;
@@ -406,6 +408,13 @@ TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask
   };
   x.extra_flags_byte = true;
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, x.build()), &base) == "corrupt_stream");
+  Body h;  // a hint field past any type's fields
+  h.entities = 3;
+  h.changed = 1;
+  h.no_hint = true;
+  h.flag_bits = first_changed(true);
+  h.stream = [](BitWriter& w) { w.universal(kMaxFieldsPerType + 5); };
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, h.build()), &base) == "corrupt_stream");
   Body y;  // flags where no entity changed
   y.entities = 3;
   y.flag_bits = first_changed(true);

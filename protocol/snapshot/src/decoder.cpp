@@ -180,6 +180,14 @@ struct Decoder::Impl {
     if (entities > config.max_entities || n_created > entities || n_removed > base_size ||
         n_changed > base_size - n_removed || base_size - n_removed + n_created != entities)
       return DecodeError::kEntityOutOfRange;
+    // The changed flags' hint field follows the counts when there are flags to code.
+    std::uint32_t hint = detail::kNoHint;
+    if (n_changed > 0 && n_changed != base_size - n_removed) {
+      std::uint32_t coded = 0;
+      if (!r.universal(coded)) return DecodeError::kTruncated;
+      if (coded > kMaxFieldsPerType) return DecodeError::kCorruptStream;
+      if (coded > 0) hint = coded - 1;
+    }
     if (base != nullptr) {
       for (std::size_t i = 0; i < base_size; ++i)
         if (base->type(i) >= schema.type_count() ||
@@ -227,8 +235,9 @@ struct Decoder::Impl {
     std::size_t next_created = 0, removed_at = 0, changed_done = 0;
     RangeReader f(n_changed > 0 ? flags : std::span<const std::uint8_t>());
     if (n_changed == 0 && !flags.empty()) return DecodeError::kCorruptStream;
-    BitModel changed_flag[2];
+    BitModel changed_flag[2][2];
     const bool every_kept_changed = n_changed == kept;
+
     bool previous_changed = false;
     // Unchanged kept entities are copied in runs, not one by one.
     std::size_t run_first = 0, run_count = 0;
@@ -257,7 +266,7 @@ struct Decoder::Impl {
       const auto bv = base->values(b);
       bool changed = false;
       if (changed_done < n_changed) {
-        changed = every_kept_changed || f.bit(changed_flag[previous_changed]);
+        changed = every_kept_changed || f.bit(changed_flag[previous_changed][detail::hinted(bv, hint)]);
         previous_changed = changed;
       }
       if (changed) {

@@ -58,6 +58,7 @@ struct Encoder::Impl {
   flatbuffers::FlatBufferBuilder fbb{4096};
   std::vector<std::uint8_t> bits, flags, data, event_sizes, event_payload;
   std::size_t bits_size = 0;  // bytes of `bits` in use (the buffer keeps its size)
+  std::uint32_t hint = detail::kNoHint;  // see choose_hint()
   std::vector<std::uint64_t> event_ids;
   std::vector<std::uint16_t> event_kinds;
   std::vector<std::uint32_t> removed, created;           // baseline / next indices
@@ -266,6 +267,39 @@ struct Encoder::Impl {
     }
   }
 
+  // The baseline field whose being non-zero best predicts which kept entities changed (a
+  // velocity, an "awake" bit), by the entropy of the changed flags in each context.
+  std::uint32_t choose_hint(const Frame& base) {
+    constexpr std::size_t kFields = kMaxFieldsPerType;
+    std::array<std::array<std::uint32_t, 4>, kFields> counts{};  // [field][nonzero * 2 + changed]
+    std::array<std::uint32_t, 2> all{};
+    std::size_t c = 0, removed_at = 0, k = 0, widest = 0;
+    for (std::size_t b = 0; b < base.size() && c < changed_kept.size(); ++b) {
+      if (removed_at < removed.size() && removed[removed_at] == b) {
+        ++removed_at;
+        continue;
+      }
+      const bool changed = changed_kept[c] == k++;
+      if (changed) ++c;
+      const auto bv = base.values(b);
+      widest = std::max(widest, bv.size());
+      ++all[changed];
+      for (std::size_t h = 0; h < bv.size(); ++h) ++counts[h][(bv[h] != 0 ? 2 : 0) + changed];
+    }
+    const auto entropy = [](double zeros, double ones) {
+      const double n = zeros + ones;
+      if (zeros == 0 || ones == 0) return 0.0;
+      return -(zeros * std::log2(zeros / n) + ones * std::log2(ones / n));
+    };
+    double best = entropy(all[0], all[1]) - 16;  // a hint must pay for itself
+    std::uint32_t hint_field = detail::kNoHint;
+    for (std::size_t h = 0; h < widest; ++h) {
+      const double cost = entropy(counts[h][0], counts[h][1]) + entropy(counts[h][2], counts[h][3]);
+      if (cost < best) best = cost, hint_field = static_cast<std::uint32_t>(h);
+    }
+    return hint_field;
+  }
+
   void write_stream(const Frame* base, const Frame& next) {
     // Worst case: 7 bytes per Rice code, predictor headers (< 25 bytes per field of a type,
     // once per packet) below 32 per value of the frame.
@@ -276,6 +310,11 @@ struct Encoder::Impl {
     w.universal(static_cast<std::uint32_t>(removed.size()));
     w.universal(static_cast<std::uint32_t>(changed_kept.size()));
     w.universal(static_cast<std::uint32_t>(created.size()));
+    hint = detail::kNoHint;
+    if (!changed_kept.empty() && changed_kept.size() != kept) {
+      hint = choose_hint(*base);
+      w.universal(hint == detail::kNoHint ? 0u : hint + 1);
+    }
     RiceContext removed_gap(kept / (removed.size() + 1)), created_gap, type_ctx;
     std::uint32_t prev = 0;
     for (std::size_t i = 0; i < removed.size(); ++i) {
@@ -299,13 +338,18 @@ struct Encoder::Impl {
         w.rice(ctx[k], detail::value_code(values[k], widths[k]), field_bits(widths[k]));
     }
     RangeWriter f(flags);
-    BitModel changed_flag[2];
+    BitModel changed_flag[2][2];
     const bool every_kept_changed = changed_kept.size() == kept;
-    std::size_t c = 0;
+    std::size_t c = 0, removed_at = 0, k = 0;
     bool previous_changed = false;
-    for (std::size_t k = 0; k < kept && c < changed_kept.size(); ++k) {
-      const bool changed = changed_kept[c] == k;
-      if (!every_kept_changed) f.bit(changed_flag[previous_changed], changed);
+    for (std::size_t b = 0; b < base_size && c < changed_kept.size(); ++b) {
+      if (removed_at < removed.size() && removed[removed_at] == b) {
+        ++removed_at;
+        continue;
+      }
+      const bool changed = changed_kept[c] == k++;
+      if (!every_kept_changed)
+        f.bit(changed_flag[previous_changed][detail::hinted(base->values(b), hint)], changed);
       previous_changed = changed;
       if (changed) write_changed(w, f, *base, next, c++);
     }

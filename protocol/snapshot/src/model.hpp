@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 
 #include "range_bits.hpp"
 #include "rice.hpp"
@@ -39,6 +40,12 @@ struct TypeModel {
 struct FieldFlags {
   BitModel changed[2];
 };
+
+// The changed flags' context: whether the baseline entity's hint field is non-zero.
+inline constexpr std::uint32_t kNoHint = 0xFFFFFFFFu;
+inline bool hinted(std::span<const std::int32_t> base, std::uint32_t hint) noexcept {
+  return hint < base.size() && base[hint] != 0;
+}
 
 inline constexpr std::uint32_t zz(std::int32_t v) noexcept { return zigzag(v); }
 

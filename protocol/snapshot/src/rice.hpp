@@ -109,6 +109,7 @@ class BitWriter {
       }
     }
   }
+  std::size_t bit_count() const noexcept { return pos_ * 8 + static_cast<std::size_t>(fill_); }
   // Flushes the last bits; returns the stream's length in bytes.
   std::size_t finish() noexcept {
     while (fill_ > 0) {
