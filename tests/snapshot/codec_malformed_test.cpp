@@ -162,6 +162,7 @@ TEST_CASE("crafted well-formed bodies decode: the crafting itself is right") {
   d.flag_bits = first_changed(true);
   d.stream = [](BitWriter& w) {
     RiceContext residual;
+    w.universal(1);  // the field's residual context starts at k = 1
     w.put(0, 1);  // no predictor
     w.rice(residual, detail::zigzag(3), 32);
   };
@@ -343,6 +344,7 @@ TEST_CASE("field out of range: a value or residual wider than its field, a predi
   p.changed = 1;
   p.flag_bits = first_changed(true);
   p.stream = [](BitWriter& w) {
+    w.universal(1);  // the field's residual context starts at k = 1
     w.put(1, 1);     // field 0 is predicted...
     w.universal(5);  // ...from field 5, which the tiny type does not have
     w.universal(0);
@@ -355,6 +357,7 @@ TEST_CASE("field out of range: a value or residual wider than its field, a predi
   m.flag_bits = first_changed(true);
   m.stream = [](BitWriter& w) {
     RiceContext residual;
+    w.universal(1);  // the field's residual context starts at k = 1
     w.put(0, 1);               // no predictor
     w.rice(residual, 10, 32);  // a residual of 10 in a 3-bit field
   };
@@ -395,7 +398,10 @@ TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask
   m.entities = 3;
   m.changed = 1;
   m.flag_bits = first_changed(false);
-  m.stream = [](BitWriter& w) { w.put(0, 1); };
+  m.stream = [](BitWriter& w) {
+    w.universal(1);  // the residual context starts at k = 1
+    w.put(0, 1);
+  };
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, m.build()), &base) == "corrupt_stream");
   Body x;  // a well-formed change with one byte too many in the flags column
   x.entities = 3;
@@ -403,6 +409,7 @@ TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask
   x.flag_bits = first_changed(true);
   x.stream = [](BitWriter& w) {
     RiceContext residual;
+    w.universal(1);  // the field's residual context starts at k = 1
     w.put(0, 1);
     w.rice(residual, 2, 32);
   };

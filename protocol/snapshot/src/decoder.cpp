@@ -279,10 +279,13 @@ struct Decoder::Impl {
         TypeModel& model = models[type];
         if (model.epoch != epoch) {  // first changed entity of this type: its predictors
           model.reset(epoch);
-          std::fill(ctx, ctx + widths.size(), RiceContext{});
           std::fill(ff, ff + widths.size(), FieldFlags{});
           for (std::size_t k = 0; k < widths.size(); ++k) {
             pred[k] = Predictor{};
+            std::uint32_t k0 = 0;
+            if (!r.universal(k0)) return stream_error(DecodeError::kCorruptStream);
+            if (k0 > 31) return DecodeError::kCorruptStream;
+            ctx[k] = RiceContext(std::uint64_t{1} << k0);
             if (r.get(1) == 0) continue;
             std::uint32_t source = 0, a = 0, c = 0;
             if (!r.universal(source) || !r.universal(a) || !r.universal(c))

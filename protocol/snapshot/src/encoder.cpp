@@ -225,7 +225,23 @@ struct Encoder::Impl {
       while (hi < by_type.size() && by_type[hi].first == type) ++hi;
       const std::size_t first = schema.first_field(type);
       const std::size_t fields = schema.fields(type).size();
-      for (std::size_t i = 0; i < fields; ++i) predictors[first + i] = fit(base, next, type, i, lo, hi);
+      for (std::size_t i = 0; i < fields; ++i) {
+        Predictor& p = predictors[first + i];
+        p = fit(base, next, type, i, lo, hi);
+        // Starting Rice parameter: the one a context would reach on the first residuals.
+        RiceContext start(0);
+        int seen = 0;
+        const int width = field_bits(schema.fields(type)[i]);
+        for (std::size_t e = lo; e < hi && seen < 8; ++e) {
+          const std::uint32_t c = by_type[e].second;
+          const auto bv = base.values(changed_base[c]);
+          const auto nv = next.values(changed_next[c]);
+          if (bv[i] == nv[i]) continue;
+          start.update(detail::residual(nv[i], static_cast<std::int32_t>(p.target(bv[i], bv.data())), width));
+          ++seen;
+        }
+        p.k0 = static_cast<std::uint8_t>(seen > 0 ? start.k() : 0);
+      }
       lo = hi;
     }
   }
@@ -244,9 +260,10 @@ struct Encoder::Impl {
     TypeModel& model = models[type];
     if (model.epoch != epoch) {  // first changed entity of this type in the packet
       model.reset(epoch);
-      std::fill(ctx, ctx + widths.size(), RiceContext{});
       std::fill(ff, ff + widths.size(), FieldFlags{});
       for (std::size_t k = 0; k < widths.size(); ++k) {
+        w.universal(pred[k].k0);
+        ctx[k] = RiceContext(std::uint64_t{1} << pred[k].k0);
         w.put(pred[k].used ? 1u : 0u, 1);
         if (!pred[k].used) continue;
         w.universal(pred[k].source);
