@@ -306,11 +306,14 @@ struct Decoder::Impl {
         if (f.overrun()) return DecodeError::kTruncated;
         if (mask == 0) return DecodeError::kCorruptStream;
         const auto values = out.emplace(id, type, widths.size());
+        int shift = 0;  // as the encoder's write_changed()
         for (std::size_t k = 0; k < widths.size(); ++k) {
           values[k] = bv[k];
           if (((mask >> k) & 1u) == 0) continue;
-          if (!r.rice(ctx[k], field_bits(widths[k]), z))
+          const int used = std::clamp(ctx[k].k() + shift, 0, 31);
+          if (!r.rice(ctx[k], field_bits(widths[k]), z, shift))
             return stream_error(DecodeError::kFieldOutOfRange);
+          shift = detail::nudge(z, used);
           values[k] = detail::apply_residual(static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), z, widths[k]);
         }
         ++changed_done;

@@ -277,10 +277,14 @@ struct Encoder::Impl {
       f.bit(ff[k].changed[previous], changed);
       previous = changed;
     }
+    int shift = 0;
     for (std::size_t k = 0; k < widths.size(); ++k) {
       if (bv[k] == nv[k]) continue;
       const int b = field_bits(widths[k]);
-      w.rice(ctx[k], detail::residual(nv[k], static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), b), b);
+      const std::uint32_t z = detail::residual(nv[k], static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), b);
+      const int used = std::clamp(ctx[k].k() + shift, 0, 31);
+      w.rice(ctx[k], z, b, shift);
+      shift = detail::nudge(z, used);
     }
   }
 

@@ -6,6 +6,7 @@
 // kEscape + 32 bits and every decode loop to a constant.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +55,14 @@ class RiceContext {
 
 // Writes whole 64-bit words into a buffer sized up front for the packet's worst case (no
 // per-byte capacity checks); the buffer keeps its size from packet to packet.
+// After coding z with parameter k, how to nudge the next field's parameter of the same entity:
+// an entity that moved far in one field usually moved far in the others.
+inline int nudge(std::uint32_t z, int k) noexcept {
+  if (k < 31 && (z >> (k + 1)) != 0) return 1;
+  if (k > 0 && (z >> (k - 1)) == 0) return -1;
+  return 0;
+}
+
 class BitWriter {
  public:
   explicit BitWriter(std::vector<std::uint8_t>& buffer, std::size_t max_bytes = 4096) : buf_(buffer) {
@@ -76,8 +85,9 @@ class BitWriter {
     }
   }
   // z < 2^width (width 1..32).
-  void rice(RiceContext& ctx, std::uint32_t z, int width) {
-    const int k = ctx.k();
+  // `shift` nudges the context's parameter for this value only (see detail::nudge).
+  void rice(RiceContext& ctx, std::uint32_t z, int width, int shift = 0) {
+    const int k = std::clamp(ctx.k() + shift, 0, 31);
     const std::uint32_t q = k >= 32 ? 0 : (z >> k);
     if (q < static_cast<std::uint32_t>(kEscape)) {
       put((1u << q) - 1u, static_cast<int>(q) + 1);
@@ -144,8 +154,8 @@ class BitReader {
     return v;
   }
   // Returns false on overrun or when the value is not below 2^width.
-  bool rice(RiceContext& ctx, int width, std::uint32_t& z) noexcept {
-    const int k = ctx.k();
+  bool rice(RiceContext& ctx, int width, std::uint32_t& z, int shift = 0) noexcept {
+    const int k = std::clamp(ctx.k() + shift, 0, 31);
     if (fill_ < kEscape + 1) refill();
     const int ones = std::countr_one(acc_);
     if (ones >= kEscape) {
