@@ -164,7 +164,7 @@ TEST_CASE("crafted well-formed bodies decode: the crafting itself is right") {
     RiceContext residual;
     w.universal(1);  // the field's residual context starts at k = 1
     w.put(0, 1);  // no predictor
-    w.rice(residual, detail::zigzag(3), 32);
+    w.rice(residual, detail::zigzag(3) - 1, 32);  // unpredicted: z - 1 is sent
   };
   Frame next = base;
   next.clear();
@@ -362,6 +362,14 @@ TEST_CASE("field out of range: a value or residual wider than its field, a predi
     w.rice(residual, 10, 32);  // a residual of 10 in a 3-bit field
   };
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, m.build()), &base) == "field_out_of_range");
+  Body o = m;  // z - 1 = 7 fits 3 bits, z = 8 does not
+  o.stream = [](BitWriter& w) {
+    RiceContext residual;
+    w.universal(1);
+    w.put(0, 1);
+    w.rice(residual, 7, 32);
+  };
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, o.build()), &base) == "field_out_of_range");
 }
 
 TEST_CASE("event out of range: too many, columns of different lengths, sizes not matching") {

@@ -310,10 +310,18 @@ struct Decoder::Impl {
         for (std::size_t k = 0; k < widths.size(); ++k) {
           values[k] = bv[k];
           if (((mask >> k) & 1u) == 0) continue;
-          const int used = std::clamp(ctx[k].k() + shift, 0, 31);
-          if (!r.rice(ctx[k], field_bits(widths[k]), z, shift))
-            return stream_error(DecodeError::kFieldOutOfRange);
-          shift = detail::nudge(z, used);
+          const int bits = field_bits(widths[k]);
+          if (!pred[k].used && bits == 1) {
+            z = 1;  // the only change a 1-bit field has
+          } else {
+            const int used = std::clamp(ctx[k].k() + shift, 0, 31);
+            if (!r.rice(ctx[k], bits, z, shift)) return stream_error(DecodeError::kFieldOutOfRange);
+            shift = detail::nudge(z, used);
+            if (!pred[k].used) {  // z - 1 was sent
+              if (bits < 32 ? (z + 1) >> bits != 0 : z == 0xFFFFFFFFu) return DecodeError::kFieldOutOfRange;
+              ++z;
+            }
+          }
           values[k] = detail::apply_residual(static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), z, widths[k]);
         }
         ++changed_done;

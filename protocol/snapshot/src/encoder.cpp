@@ -282,9 +282,12 @@ struct Encoder::Impl {
       if (bv[k] == nv[k]) continue;
       const int b = field_bits(widths[k]);
       const std::uint32_t z = detail::residual(nv[k], static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), b);
+      // Unpredicted, a changed field's residual is never 0: send z - 1 (and nothing for 1 bit).
+      const std::uint32_t coded = pred[k].used ? z : z - 1;
+      if (!pred[k].used && b == 1) continue;
       const int used = std::clamp(ctx[k].k() + shift, 0, 31);
-      w.rice(ctx[k], z, b, shift);
-      shift = detail::nudge(z, used);
+      w.rice(ctx[k], coded, b, shift);
+      shift = detail::nudge(coded, used);
     }
   }
 
