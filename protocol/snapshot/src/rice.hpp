@@ -10,6 +10,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -28,16 +29,13 @@ class RiceContext {
  public:
   // `mean`: the expected value, when the counts in the packet predict it (id gaps).
   explicit RiceContext(std::uint64_t mean = 2) noexcept : sum_(2 * mean) {}
-  // The smallest k with count << k >= sum (k <= 31): from the bit widths, then at most a step
-  // or two, instead of a loop over every k.
+  // The smallest k with count << k >= sum, at most 31. With sum in [2^(a-1), 2^a) and count in
+  // [2^(b-1), 2^b), count << (a - b) lies in [2^(a-1), 2^a) too: k is a - b or a - b + 1.
   int k() const noexcept {
-    int k = std::bit_width(sum_) - std::bit_width(std::uint64_t{count_});
-    if (k < 0) k = 0;
-    if (k > 31) k = 31;
-    const std::uint64_t count = count_;
-    while (k < 31 && (count << k) < sum_) ++k;
-    while (k > 0 && (count << (k - 1)) >= sum_) --k;
-    return k;
+    const int k0 = std::bit_width(sum_) - std::bit_width(std::uint64_t{count_});
+    if (k0 <= 0) return (k0 == 0 && std::uint64_t{count_} < sum_) ? 1 : 0;
+    const int k = k0 + ((std::uint64_t{count_} << k0) < sum_ ? 1 : 0);
+    return k > 31 ? 31 : k;
   }
   void update(std::uint32_t z) noexcept {
     sum_ += z;
@@ -201,8 +199,13 @@ class BitReader {
  private:
   void refill() noexcept {
     if (in_.size() - pos_ >= 8) {  // a whole word at once
-      std::uint64_t word = 0;
-      for (int i = 0; i < 8; ++i) word |= static_cast<std::uint64_t>(in_[pos_ + static_cast<std::size_t>(i)]) << (8 * i);
+      std::uint64_t word;
+      std::memcpy(&word, in_.data() + pos_, 8);
+      if constexpr (std::endian::native == std::endian::big) {
+        std::uint64_t le = 0;
+        for (int i = 0; i < 8; ++i) le |= ((word >> (8 * i)) & 0xFF) << (8 * (7 - i));
+        word = le;
+      }
       acc_ |= word << fill_;
       const int take = (63 - fill_) >> 3;
       pos_ += static_cast<std::size_t>(take);
