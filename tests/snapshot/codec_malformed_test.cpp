@@ -36,6 +36,7 @@ struct Body {
   std::function<void(RangeWriter&)> flag_bits;  // the flags column, if any
   bool extra_stream_byte = false, extra_flags_byte = false;
   bool no_data = false;
+  bool no_hint = false;  // changed flags to code: the hint field (0 = none) follows the counts
   std::vector<std::uint64_t> event_ids;
   std::vector<std::uint16_t> event_kinds;
   std::vector<std::uint8_t> event_sizes, event_payload;
@@ -45,6 +46,7 @@ struct Body {
     {
       BitWriter w(bits);
       for (std::uint32_t c : {entities, removed, changed, created}) w.universal(c);
+      if (changed > 0 && !no_hint) w.universal(0);
       if (stream) stream(w);
       bits.resize(w.finish());
     }
@@ -160,8 +162,9 @@ TEST_CASE("crafted well-formed bodies decode: the crafting itself is right") {
   d.flag_bits = first_changed(true);
   d.stream = [](BitWriter& w) {
     RiceContext residual;
+    w.universal(1);  // the field's residual context starts at k = 1
     w.put(0, 1);  // no predictor
-    w.rice(residual, detail::zigzag(3), 32);
+    w.rice(residual, detail::zigzag(3) - 1, 32);  // unpredicted: z - 1 is sent
   };
   Frame next = base;
   next.clear();
@@ -341,6 +344,7 @@ TEST_CASE("field out of range: a value or residual wider than its field, a predi
   p.changed = 1;
   p.flag_bits = first_changed(true);
   p.stream = [](BitWriter& w) {
+    w.universal(1);  // the field's residual context starts at k = 1
     w.put(1, 1);     // field 0 is predicted...
     w.universal(5);  // ...from field 5, which the tiny type does not have
     w.universal(0);
@@ -353,10 +357,19 @@ TEST_CASE("field out of range: a value or residual wider than its field, a predi
   m.flag_bits = first_changed(true);
   m.stream = [](BitWriter& w) {
     RiceContext residual;
+    w.universal(1);  // the field's residual context starts at k = 1
     w.put(0, 1);               // no predictor
     w.rice(residual, 10, 32);  // a residual of 10 in a 3-bit field
   };
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, m.build()), &base) == "field_out_of_range");
+  Body o = m;  // z - 1 = 7 fits 3 bits, z = 8 does not
+  o.stream = [](BitWriter& w) {
+    RiceContext residual;
+    w.universal(1);
+    w.put(0, 1);
+    w.rice(residual, 7, 32);
+  };
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, o.build()), &base) == "field_out_of_range");
 }
 
 TEST_CASE("event out of range: too many, columns of different lengths, sizes not matching") {
@@ -380,7 +393,7 @@ TEST_CASE("event out of range: too many, columns of different lengths, sizes not
   CHECK(f.decode(packet_of({1, 0, 0, 0}, d.build())) == "event_out_of_range");
 }
 
-TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask") {
+TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask, a bad hint field") {
   Fixture f;
   Body b;
   b.entities = b.created = 1;
@@ -393,7 +406,10 @@ TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask
   m.entities = 3;
   m.changed = 1;
   m.flag_bits = first_changed(false);
-  m.stream = [](BitWriter& w) { w.put(0, 1); };
+  m.stream = [](BitWriter& w) {
+    w.universal(1);  // the residual context starts at k = 1
+    w.put(0, 1);
+  };
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, m.build()), &base) == "corrupt_stream");
   Body x;  // a well-formed change with one byte too many in the flags column
   x.entities = 3;
@@ -401,11 +417,19 @@ TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask
   x.flag_bits = first_changed(true);
   x.stream = [](BitWriter& w) {
     RiceContext residual;
+    w.universal(1);  // the field's residual context starts at k = 1
     w.put(0, 1);
     w.rice(residual, 2, 32);
   };
   x.extra_flags_byte = true;
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, x.build()), &base) == "corrupt_stream");
+  Body h;  // a hint field past any type's fields
+  h.entities = 3;
+  h.changed = 1;
+  h.no_hint = true;
+  h.flag_bits = first_changed(true);
+  h.stream = [](BitWriter& w) { w.universal(kMaxFieldsPerType + 5); };
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, h.build()), &base) == "corrupt_stream");
   Body y;  // flags where no entity changed
   y.entities = 3;
   y.flag_bits = first_changed(true);

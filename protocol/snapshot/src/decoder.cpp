@@ -180,6 +180,14 @@ struct Decoder::Impl {
     if (entities > config.max_entities || n_created > entities || n_removed > base_size ||
         n_changed > base_size - n_removed || base_size - n_removed + n_created != entities)
       return DecodeError::kEntityOutOfRange;
+    // The changed flags' hint field follows the counts when there are flags to code.
+    std::uint32_t hint = detail::kNoHint;
+    if (n_changed > 0 && n_changed != base_size - n_removed) {
+      std::uint32_t coded = 0;
+      if (!r.universal(coded)) return DecodeError::kTruncated;
+      if (coded > kMaxFieldsPerType) return DecodeError::kCorruptStream;
+      if (coded > 0) hint = coded - 1;
+    }
     if (base != nullptr) {
       for (std::size_t i = 0; i < base_size; ++i)
         if (base->type(i) >= schema.type_count() ||
@@ -227,8 +235,9 @@ struct Decoder::Impl {
     std::size_t next_created = 0, removed_at = 0, changed_done = 0;
     RangeReader f(n_changed > 0 ? flags : std::span<const std::uint8_t>());
     if (n_changed == 0 && !flags.empty()) return DecodeError::kCorruptStream;
-    BitModel changed_flag[2];
+    BitModel changed_flag[2][2];
     const bool every_kept_changed = n_changed == kept;
+
     bool previous_changed = false;
     // Unchanged kept entities are copied in runs, not one by one.
     std::size_t run_first = 0, run_count = 0;
@@ -257,7 +266,7 @@ struct Decoder::Impl {
       const auto bv = base->values(b);
       bool changed = false;
       if (changed_done < n_changed) {
-        changed = every_kept_changed || f.bit(changed_flag[previous_changed]);
+        changed = every_kept_changed || f.bit(changed_flag[previous_changed][detail::hinted(bv, hint)]);
         previous_changed = changed;
       }
       if (changed) {
@@ -270,10 +279,13 @@ struct Decoder::Impl {
         TypeModel& model = models[type];
         if (model.epoch != epoch) {  // first changed entity of this type: its predictors
           model.reset(epoch);
-          std::fill(ctx, ctx + widths.size(), RiceContext{});
           std::fill(ff, ff + widths.size(), FieldFlags{});
           for (std::size_t k = 0; k < widths.size(); ++k) {
             pred[k] = Predictor{};
+            std::uint32_t k0 = 0;
+            if (!r.universal(k0)) return stream_error(DecodeError::kCorruptStream);
+            if (k0 > 31) return DecodeError::kCorruptStream;
+            ctx[k] = RiceContext(std::uint64_t{1} << k0);
             if (r.get(1) == 0) continue;
             std::uint32_t source = 0, a = 0, c = 0;
             if (!r.universal(source) || !r.universal(a) || !r.universal(c))
@@ -294,11 +306,22 @@ struct Decoder::Impl {
         if (f.overrun()) return DecodeError::kTruncated;
         if (mask == 0) return DecodeError::kCorruptStream;
         const auto values = out.emplace(id, type, widths.size());
+        int shift = 0;  // as the encoder's write_changed()
         for (std::size_t k = 0; k < widths.size(); ++k) {
           values[k] = bv[k];
           if (((mask >> k) & 1u) == 0) continue;
-          if (!r.rice(ctx[k], field_bits(widths[k]), z))
-            return stream_error(DecodeError::kFieldOutOfRange);
+          const int bits = field_bits(widths[k]);
+          if (!pred[k].used && bits == 1) {
+            z = 1;  // the only change a 1-bit field has
+          } else {
+            const int used = std::clamp(ctx[k].k() + shift, 0, 31);
+            if (!r.rice(ctx[k], bits, z, shift)) return stream_error(DecodeError::kFieldOutOfRange);
+            shift = detail::nudge(z, used);
+            if (!pred[k].used) {  // z - 1 was sent
+              if (bits < 32 ? (z + 1) >> bits != 0 : z == 0xFFFFFFFFu) return DecodeError::kFieldOutOfRange;
+              ++z;
+            }
+          }
           values[k] = detail::apply_residual(static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), z, widths[k]);
         }
         ++changed_done;

@@ -58,6 +58,7 @@ struct Encoder::Impl {
   flatbuffers::FlatBufferBuilder fbb{4096};
   std::vector<std::uint8_t> bits, flags, data, event_sizes, event_payload;
   std::size_t bits_size = 0;  // bytes of `bits` in use (the buffer keeps its size)
+  std::uint32_t hint = detail::kNoHint;  // see choose_hint()
   std::vector<std::uint64_t> event_ids;
   std::vector<std::uint16_t> event_kinds;
   std::vector<std::uint32_t> removed, created;           // baseline / next indices
@@ -224,7 +225,23 @@ struct Encoder::Impl {
       while (hi < by_type.size() && by_type[hi].first == type) ++hi;
       const std::size_t first = schema.first_field(type);
       const std::size_t fields = schema.fields(type).size();
-      for (std::size_t i = 0; i < fields; ++i) predictors[first + i] = fit(base, next, type, i, lo, hi);
+      for (std::size_t i = 0; i < fields; ++i) {
+        Predictor& p = predictors[first + i];
+        p = fit(base, next, type, i, lo, hi);
+        // Starting Rice parameter: the one a context would reach on the first residuals.
+        RiceContext start(0);
+        int seen = 0;
+        const int width = field_bits(schema.fields(type)[i]);
+        for (std::size_t e = lo; e < hi && seen < 8; ++e) {
+          const std::uint32_t c = by_type[e].second;
+          const auto bv = base.values(changed_base[c]);
+          const auto nv = next.values(changed_next[c]);
+          if (bv[i] == nv[i]) continue;
+          start.update(detail::residual(nv[i], static_cast<std::int32_t>(p.target(bv[i], bv.data())), width));
+          ++seen;
+        }
+        p.k0 = static_cast<std::uint8_t>(seen > 0 ? start.k() : 0);
+      }
       lo = hi;
     }
   }
@@ -243,9 +260,10 @@ struct Encoder::Impl {
     TypeModel& model = models[type];
     if (model.epoch != epoch) {  // first changed entity of this type in the packet
       model.reset(epoch);
-      std::fill(ctx, ctx + widths.size(), RiceContext{});
       std::fill(ff, ff + widths.size(), FieldFlags{});
       for (std::size_t k = 0; k < widths.size(); ++k) {
+        w.universal(pred[k].k0);
+        ctx[k] = RiceContext(std::uint64_t{1} << pred[k].k0);
         w.put(pred[k].used ? 1u : 0u, 1);
         if (!pred[k].used) continue;
         w.universal(pred[k].source);
@@ -259,11 +277,51 @@ struct Encoder::Impl {
       f.bit(ff[k].changed[previous], changed);
       previous = changed;
     }
+    int shift = 0;
     for (std::size_t k = 0; k < widths.size(); ++k) {
       if (bv[k] == nv[k]) continue;
       const int b = field_bits(widths[k]);
-      w.rice(ctx[k], detail::residual(nv[k], static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), b), b);
+      const std::uint32_t z = detail::residual(nv[k], static_cast<std::int32_t>(pred[k].target(bv[k], bv.data())), b);
+      // Unpredicted, a changed field's residual is never 0: send z - 1 (and nothing for 1 bit).
+      const std::uint32_t coded = pred[k].used ? z : z - 1;
+      if (!pred[k].used && b == 1) continue;
+      const int used = std::clamp(ctx[k].k() + shift, 0, 31);
+      w.rice(ctx[k], coded, b, shift);
+      shift = detail::nudge(coded, used);
     }
+  }
+
+  // The baseline field whose being non-zero best predicts which kept entities changed (a
+  // velocity, an "awake" bit), by the entropy of the changed flags in each context.
+  std::uint32_t choose_hint(const Frame& base) {
+    constexpr std::size_t kFields = kMaxFieldsPerType;
+    std::array<std::array<std::uint32_t, 4>, kFields> counts{};  // [field][nonzero * 2 + changed]
+    std::array<std::uint32_t, 2> all{};
+    std::size_t c = 0, removed_at = 0, k = 0, widest = 0;
+    for (std::size_t b = 0; b < base.size() && c < changed_kept.size(); ++b) {
+      if (removed_at < removed.size() && removed[removed_at] == b) {
+        ++removed_at;
+        continue;
+      }
+      const bool changed = changed_kept[c] == k++;
+      if (changed) ++c;
+      const auto bv = base.values(b);
+      widest = std::max(widest, bv.size());
+      ++all[changed];
+      for (std::size_t h = 0; h < bv.size(); ++h) ++counts[h][(bv[h] != 0 ? 2 : 0) + changed];
+    }
+    const auto entropy = [](double zeros, double ones) {
+      const double n = zeros + ones;
+      if (zeros == 0 || ones == 0) return 0.0;
+      return -(zeros * std::log2(zeros / n) + ones * std::log2(ones / n));
+    };
+    double best = entropy(all[0], all[1]) - 16;  // a hint must pay for itself
+    std::uint32_t hint_field = detail::kNoHint;
+    for (std::size_t h = 0; h < widest; ++h) {
+      const double cost = entropy(counts[h][0], counts[h][1]) + entropy(counts[h][2], counts[h][3]);
+      if (cost < best) best = cost, hint_field = static_cast<std::uint32_t>(h);
+    }
+    return hint_field;
   }
 
   void write_stream(const Frame* base, const Frame& next) {
@@ -276,6 +334,11 @@ struct Encoder::Impl {
     w.universal(static_cast<std::uint32_t>(removed.size()));
     w.universal(static_cast<std::uint32_t>(changed_kept.size()));
     w.universal(static_cast<std::uint32_t>(created.size()));
+    hint = detail::kNoHint;
+    if (!changed_kept.empty() && changed_kept.size() != kept) {
+      hint = choose_hint(*base);
+      w.universal(hint == detail::kNoHint ? 0u : hint + 1);
+    }
     RiceContext removed_gap(kept / (removed.size() + 1)), created_gap, type_ctx;
     std::uint32_t prev = 0;
     for (std::size_t i = 0; i < removed.size(); ++i) {
@@ -299,13 +362,18 @@ struct Encoder::Impl {
         w.rice(ctx[k], detail::value_code(values[k], widths[k]), field_bits(widths[k]));
     }
     RangeWriter f(flags);
-    BitModel changed_flag[2];
+    BitModel changed_flag[2][2];
     const bool every_kept_changed = changed_kept.size() == kept;
-    std::size_t c = 0;
+    std::size_t c = 0, removed_at = 0, k = 0;
     bool previous_changed = false;
-    for (std::size_t k = 0; k < kept && c < changed_kept.size(); ++k) {
-      const bool changed = changed_kept[c] == k;
-      if (!every_kept_changed) f.bit(changed_flag[previous_changed], changed);
+    for (std::size_t b = 0; b < base_size && c < changed_kept.size(); ++b) {
+      if (removed_at < removed.size() && removed[removed_at] == b) {
+        ++removed_at;
+        continue;
+      }
+      const bool changed = changed_kept[c] == k++;
+      if (!every_kept_changed)
+        f.bit(changed_flag[previous_changed][detail::hinted(base->values(b), hint)], changed);
       previous_changed = changed;
       if (changed) write_changed(w, f, *base, next, c++);
     }

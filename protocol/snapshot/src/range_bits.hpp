@@ -16,7 +16,7 @@ class BitModel {
  public:
   static constexpr std::uint32_t kBits = 11;
   static constexpr std::uint32_t kOne = 1u << kBits;
-  static constexpr int kShift = 4;
+  static constexpr int kShift = 3;
   std::uint32_t p = kOne / 2;  // probability of a 0, in 1/2048
   void update(bool bit) noexcept {
     if (bit) p -= p >> kShift;

@@ -6,9 +6,11 @@
 // kEscape + 32 bits and every decode loop to a constant.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -27,16 +29,13 @@ class RiceContext {
  public:
   // `mean`: the expected value, when the counts in the packet predict it (id gaps).
   explicit RiceContext(std::uint64_t mean = 2) noexcept : sum_(2 * mean) {}
-  // The smallest k with count << k >= sum (k <= 31): from the bit widths, then at most a step
-  // or two, instead of a loop over every k.
+  // The smallest k with count << k >= sum, at most 31. With sum in [2^(a-1), 2^a) and count in
+  // [2^(b-1), 2^b), count << (a - b) lies in [2^(a-1), 2^a) too: k is a - b or a - b + 1.
   int k() const noexcept {
-    int k = std::bit_width(sum_) - std::bit_width(std::uint64_t{count_});
-    if (k < 0) k = 0;
-    if (k > 31) k = 31;
-    const std::uint64_t count = count_;
-    while (k < 31 && (count << k) < sum_) ++k;
-    while (k > 0 && (count << (k - 1)) >= sum_) --k;
-    return k;
+    const int k0 = std::bit_width(sum_) - std::bit_width(std::uint64_t{count_});
+    if (k0 <= 0) return (k0 == 0 && std::uint64_t{count_} < sum_) ? 1 : 0;
+    const int k = k0 + ((std::uint64_t{count_} << k0) < sum_ ? 1 : 0);
+    return k > 31 ? 31 : k;
   }
   void update(std::uint32_t z) noexcept {
     sum_ += z;
@@ -54,6 +53,14 @@ class RiceContext {
 
 // Writes whole 64-bit words into a buffer sized up front for the packet's worst case (no
 // per-byte capacity checks); the buffer keeps its size from packet to packet.
+// After coding z with parameter k, how to nudge the next field's parameter of the same entity:
+// an entity that moved far in one field usually moved far in the others.
+inline int nudge(std::uint32_t z, int k) noexcept {
+  if (k < 31 && (z >> (k + 1)) != 0) return 1;
+  if (k > 0 && (z >> (k - 1)) == 0) return -1;
+  return 0;
+}
+
 class BitWriter {
  public:
   explicit BitWriter(std::vector<std::uint8_t>& buffer, std::size_t max_bytes = 4096) : buf_(buffer) {
@@ -76,8 +83,9 @@ class BitWriter {
     }
   }
   // z < 2^width (width 1..32).
-  void rice(RiceContext& ctx, std::uint32_t z, int width) {
-    const int k = ctx.k();
+  // `shift` nudges the context's parameter for this value only (see detail::nudge).
+  void rice(RiceContext& ctx, std::uint32_t z, int width, int shift = 0) {
+    const int k = std::clamp(ctx.k() + shift, 0, 31);
     const std::uint32_t q = k >= 32 ? 0 : (z >> k);
     if (q < static_cast<std::uint32_t>(kEscape)) {
       put((1u << q) - 1u, static_cast<int>(q) + 1);
@@ -109,6 +117,7 @@ class BitWriter {
       }
     }
   }
+  std::size_t bit_count() const noexcept { return pos_ * 8 + static_cast<std::size_t>(fill_); }
   // Flushes the last bits; returns the stream's length in bytes.
   std::size_t finish() noexcept {
     while (fill_ > 0) {
@@ -143,8 +152,8 @@ class BitReader {
     return v;
   }
   // Returns false on overrun or when the value is not below 2^width.
-  bool rice(RiceContext& ctx, int width, std::uint32_t& z) noexcept {
-    const int k = ctx.k();
+  bool rice(RiceContext& ctx, int width, std::uint32_t& z, int shift = 0) noexcept {
+    const int k = std::clamp(ctx.k() + shift, 0, 31);
     if (fill_ < kEscape + 1) refill();
     const int ones = std::countr_one(acc_);
     if (ones >= kEscape) {
@@ -190,8 +199,13 @@ class BitReader {
  private:
   void refill() noexcept {
     if (in_.size() - pos_ >= 8) {  // a whole word at once
-      std::uint64_t word = 0;
-      for (int i = 0; i < 8; ++i) word |= static_cast<std::uint64_t>(in_[pos_ + static_cast<std::size_t>(i)]) << (8 * i);
+      std::uint64_t word;
+      std::memcpy(&word, in_.data() + pos_, 8);
+      if constexpr (std::endian::native == std::endian::big) {
+        std::uint64_t le = 0;
+        for (int i = 0; i < 8; ++i) le |= ((word >> (8 * i)) & 0xFF) << (8 * (7 - i));
+        word = le;
+      }
       acc_ |= word << fill_;
       const int take = (63 - fill_) >> 3;
       pos_ += static_cast<std::size_t>(take);
