@@ -70,8 +70,9 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
   auto it = outgoing.begin();
   while (it != outgoing.end()) {
     OutgoingCommand& command = *it;
-    detail::SendChannel* channel = send_channel(command.header.channel);
+    detail::SendChannel* channel = nullptr;
     if (command.header.acknowledge) {
+      channel = send_channel(command.header.channel);
       if (send_window.blocked(command, channel, byte_window, window_wrap, window_exceeded)) {
         ++it;
         continue;

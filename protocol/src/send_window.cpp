@@ -27,9 +27,7 @@ void SendChannel::count_acked(std::uint16_t reliable_sequence) noexcept {
     used_reliable_windows &= static_cast<std::uint16_t>(~(1u << window));
 }
 
-bool SendChannel::new_window_blocked(std::uint16_t reliable_sequence) const noexcept {
-  if (reliable_sequence % kReliableWindowSize != 0) return false;
-  const std::uint16_t window = window_of(reliable_sequence);
+bool SendChannel::window_busy(std::uint16_t window) const noexcept {
   const std::uint32_t mask = (1u << (kFreeReliableWindows + 2)) - 1;
   const std::uint16_t busy =
       static_cast<std::uint16_t>((mask << window) | (mask >> (kReliableWindows - window)));
@@ -119,20 +117,6 @@ SendWindow::TimeoutResult SendWindow::check_timeouts(TimePoint now, const Timeou
     if (it == sent_.begin() && it != sent_.end()) next_timeout_ms_ = whole_ms(*it->sent_time) + *it->rto_ms;
   }
   return result;
-}
-
-bool SendWindow::blocked(const OutgoingCommand& command, const SendChannel* channel, std::uint32_t byte_window,
-                         bool& window_wrap, bool& window_exceeded) const noexcept {
-  if (channel) {
-    if (!window_wrap && command.send_attempts < 1 && channel->new_window_blocked(command.header.reliable_sequence))
-      window_wrap = true;
-    if (window_wrap) return true;
-  }
-  if (command.packet) {
-    if (!window_exceeded && in_transit_ + command.fragment_length > byte_window) window_exceeded = true;
-    if (window_exceeded) return true;
-  }
-  return false;
 }
 
 void SendWindow::send_reliable(TimePoint now, List::iterator it, SendChannel* channel,

@@ -48,7 +48,12 @@ struct SendChannel {
   void count_acked(std::uint16_t reliable_sequence) noexcept;
   // A never-sent command opening a new window waits while the previous window is full or any
   // of the next ten windows still has unacked commands.
-  bool new_window_blocked(std::uint16_t reliable_sequence) const noexcept;
+  bool new_window_blocked(std::uint16_t reliable_sequence) const noexcept {
+    return reliable_sequence % kReliableWindowSize == 0 && window_busy(reliable_sequence / kReliableWindowSize);
+  }
+
+ private:
+  bool window_busy(std::uint16_t window) const noexcept;
 };
 
 struct TimeoutLimits {
@@ -82,8 +87,20 @@ class SendWindow {
 
   // The sender windows for one reliable command; sets the sticky wrap / exceeded flags of one
   // pass exactly as libenet does. `byte_window` = reliable_byte_window() of the throttle.
+  // Inline: called for every queued reliable command on every pass.
   bool blocked(const OutgoingCommand& command, const SendChannel* channel, std::uint32_t byte_window,
-               bool& window_wrap, bool& window_exceeded) const noexcept;
+               bool& window_wrap, bool& window_exceeded) const noexcept {
+    if (channel) {
+      if (!window_wrap && command.send_attempts < 1 && channel->new_window_blocked(command.header.reliable_sequence))
+        window_wrap = true;
+      if (window_wrap) return true;
+    }
+    if (command.packet) {
+      if (!window_exceeded && in_transit_ + command.fragment_length > byte_window) window_exceeded = true;
+      if (window_exceeded) return true;
+    }
+    return false;
+  }
   // First (or repeated) transmission of the reliable command at `it`: counters, RTO, and the
   // move to the sent list. `initial_rto_ms` is used only on its first transmission.
   void send_reliable(TimePoint now, List::iterator it, SendChannel* channel, std::uint32_t initial_rto_ms,
