@@ -28,40 +28,22 @@ Counter counter_for(DecodeError error) {
   }
 }
 
-struct Opened {
-  HeaderView view;
-  Bytes commands;
-};
+OpenOptions open_options(const PeerConfig& config) { return OpenOptions{config.checksum, config.compress}; }
 
-// Header, then the peer's admission check (which also names the CRC seed), then decompression,
-// then the CRC: libenet's order. nullopt (with the counter bumped) when the datagram is dropped.
+// open_admitted_datagram with the Peer's counters: a refused admission has counted itself.
 template <class Admit>
-std::optional<Opened> open_datagram(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
-                                    Counters* counters, const Admit& admit) {
-  auto header = decode_header(datagram, config.checksum);
-  if (!header.ok()) {
-    if (counters) counters->add(counter_for(header.error));
-    return std::nullopt;
-  }
-  const std::optional<ChecksumSeed> seed = admit(header.value->header);
-  if (!seed) return std::nullopt;
-  auto body = open_body(*header.value, config.compress, scratch);
-  if (!body.ok()) {
-    if (counters) counters->add(counter_for(body.error));
-    return std::nullopt;
-  }
-  if (config.checksum && !verify_checksum(datagram, *header.value, *body.value, *seed)) {
-    if (counters) counters->add(Counter::kDropBadChecksum);
-    return std::nullopt;
-  }
-  return Opened{*header.value, *body.value};
+std::optional<OpenedDatagram> open_counted(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
+                                           Counters* counters, const Admit& admit) {
+  auto opened = open_admitted_datagram(datagram, open_options(config), scratch, admit);
+  if (!opened.ok() && counters && opened.error != DecodeError::kCount) counters->add(counter_for(opened.error));
+  return std::move(opened.value);
 }
 
 }  // namespace
 
 std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& config) noexcept {
   std::array<std::uint8_t, kMaxDecompressedBody> scratch;
-  auto opened = open_datagram(datagram, config, scratch, nullptr,
+  auto opened = open_counted(datagram, config, scratch, nullptr,
                               [](const Header& h) -> std::optional<ChecksumSeed> {
                                 if (h.peer_id != kMaxPeerId) return std::nullopt;
                                 return ChecksumSeed{};
@@ -103,7 +85,7 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
     }
     return connect_id;
   };
-  auto opened = open_datagram(datagram, config, scratch, &counters, admit);
+  auto opened = open_counted(datagram, config, scratch, &counters, admit);
   if (!opened) return;
 
   const Header& header = opened->view.header;
