@@ -15,14 +15,16 @@
 
 namespace volley::engine {
 
-enum class SendResult : std::uint8_t { kSent, kFailed, kCancelled };
+// How the kernel finished one queued datagram (not to be confused with volley::SendResult, the
+// outcome of queuing a packet on a peer).
+enum class SendCompletion : std::uint8_t { kSent, kFailed, kCancelled };
 
 class DatapathSink {
  public:
   // Views point into backend buffers that are recycled as soon as this returns.
   virtual void on_datagrams(std::span<const DatagramView> batch) = 0;
   // Every op accepted by Datapath::submit() comes back here exactly once.
-  virtual void on_sent(SendOp* op, SendResult result) = 0;
+  virtual void on_sent(SendOp* op, SendCompletion result) = 0;
   // The socket can take sends again after submit() accepted fewer than offered.
   virtual void on_writable() = 0;
   virtual void on_wake() = 0;

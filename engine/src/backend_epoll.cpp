@@ -89,12 +89,12 @@ class EpollDatapath final : public Datapath {
         }
         // The first message was refused (EMSGSIZE, EPERM, unreachable...): report its
         // datagrams and carry on with the rest.
-        for (std::size_t i = 0; i < msg_ops_[0]; ++i) p_.sink->on_sent(ops[taken++], SendResult::kFailed);
+        for (std::size_t i = 0; i < msg_ops_[0]; ++i) p_.sink->on_sent(ops[taken++], SendCompletion::kFailed);
         continue;
       }
       for (int m = 0; m < sent; ++m) {
         add(Counter::kSubmissions, 1);
-        for (std::size_t i = 0; i < msg_ops_[m]; ++i) p_.sink->on_sent(ops[taken++], SendResult::kSent);
+        for (std::size_t i = 0; i < msg_ops_[m]; ++i) p_.sink->on_sent(ops[taken++], SendCompletion::kSent);
       }
     }
     return taken;
@@ -207,8 +207,7 @@ class EpollDatapath final : public Datapath {
           continue;
         }
         views_[count++] = DatagramView{
-            std::span<const std::byte>(static_cast<const std::byte*>(recv_iov_[i].iov_base),
-                                       recv_msgs_[i].msg_len),
+            Bytes(static_cast<const std::uint8_t*>(recv_iov_[i].iov_base), recv_msgs_[i].msg_len),
             Address::from_sockaddr(&recv_names_[i], h.msg_namelen)};
       }
       if (count > 0) p_.sink->on_datagrams(std::span<const DatagramView>(views_.data(), count));
@@ -220,7 +219,7 @@ class EpollDatapath final : public Datapath {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool write_blocked_ = false;
-  std::vector<std::byte> recv_bytes_;
+  std::vector<std::uint8_t> recv_bytes_;
   std::vector<iovec> recv_iov_;
   std::vector<sockaddr_storage> recv_names_;
   std::vector<mmsghdr> recv_msgs_;

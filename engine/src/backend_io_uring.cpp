@@ -273,7 +273,7 @@ class IoUringDatapath final : public Datapath {
     return true;
   }
 
-  std::byte* buffer(unsigned bid) { return buffers_.data() + static_cast<std::size_t>(bid) * buf_size_; }
+  std::uint8_t* buffer(unsigned bid) { return buffers_.data() + static_cast<std::size_t>(bid) * buf_size_; }
 
   void recycle(std::span<const unsigned short> bids) {
     const int mask = io_uring_buf_ring_mask(buf_count_);
@@ -348,9 +348,9 @@ class IoUringDatapath final : public Datapath {
       recycle(std::span<const unsigned short>(&bid, 1));
       return;
     }
-    const auto* payload = static_cast<const std::byte*>(io_uring_recvmsg_payload(out, &recv_msg_));
+    const auto* payload = static_cast<const std::uint8_t*>(io_uring_recvmsg_payload(out, &recv_msg_));
     const auto length = io_uring_recvmsg_payload_length(out, cqe.res, &recv_msg_);
-    views_[view_count_] = DatagramView{std::span<const std::byte>(payload, length),
+    views_[view_count_] = DatagramView{Bytes(payload, length),
                                        Address::from_sockaddr(io_uring_recvmsg_name(out),
                                                               std::min(out->namelen, kNameBytes))};
     view_bids_[view_count_] = bid;
@@ -369,9 +369,9 @@ class IoUringDatapath final : public Datapath {
     } else {
       --sends_in_flight_;
       auto* op = reinterpret_cast<SendOp*>(static_cast<std::uintptr_t>(tag));
-      const SendResult result = cqe.res >= 0           ? SendResult::kSent
-                                : cqe.res == -ECANCELED ? SendResult::kCancelled
-                                                        : SendResult::kFailed;
+      const SendCompletion result = cqe.res >= 0              ? SendCompletion::kSent
+                                    : cqe.res == -ECANCELED ? SendCompletion::kCancelled
+                                                            : SendCompletion::kFailed;
       GsoSlot* slot = reinterpret_cast<SendScratch*>(op->scratch)->slot;
       if (slot == nullptr) {
         p_.sink->on_sent(op, result);
@@ -407,7 +407,7 @@ class IoUringDatapath final : public Datapath {
   std::size_t buf_ring_bytes_ = 0;
   unsigned buf_count_ = 0;
   unsigned buf_size_ = 0;
-  std::vector<std::byte> buffers_;
+  std::vector<std::uint8_t> buffers_;
   msghdr recv_msg_{};
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;

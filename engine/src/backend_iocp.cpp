@@ -101,7 +101,7 @@ class IocpDatapath final : public Datapath {
       add(Counter::kSyscalls, 1);
       if (rc == 0) {
         add(Counter::kSubmissions, 1);
-        p_.sink->on_sent(op, SendResult::kSent);  // completed inline: no packet will come
+        p_.sink->on_sent(op, SendCompletion::kSent);  // completed inline: no packet will come
       } else if (const int err = WSAGetLastError(); err == WSA_IO_PENDING) {
         add(Counter::kSubmissions, 1);
         ++sends_in_flight_;
@@ -109,7 +109,7 @@ class IocpDatapath final : public Datapath {
         send_blocked_ = true;  // retried on the next iteration, which wait() makes prompt
         break;
       } else {
-        p_.sink->on_sent(op, SendResult::kFailed);
+        p_.sink->on_sent(op, SendCompletion::kFailed);
       }
       ++taken;
     }
@@ -153,9 +153,9 @@ class IocpDatapath final : public Datapath {
       } else {
         --sends_in_flight_;
         SendOp* op = reinterpret_cast<SendScratch*>(header)->op;
-        p_.sink->on_sent(op, status == 0                  ? SendResult::kSent
-                             : status == kStatusCancelled ? SendResult::kCancelled
-                                                          : SendResult::kFailed);
+        p_.sink->on_sent(op, status == 0                  ? SendCompletion::kSent
+                             : status == kStatusCancelled ? SendCompletion::kCancelled
+                                                          : SendCompletion::kFailed);
       }
     }
     deliver();
@@ -229,7 +229,7 @@ class IocpDatapath final : public Datapath {
       return;
     }
     views_.push_back(DatagramView{
-        std::span<const std::byte>(reinterpret_cast<const std::byte*>(op->buf.buf), bytes),
+        Bytes(reinterpret_cast<const std::uint8_t*>(op->buf.buf), bytes),
         Address::from_sockaddr(&op->from, static_cast<std::size_t>(op->from_len))});
     view_ops_.push_back(op);
     if (views_.size() == p_.batch) deliver();
@@ -248,7 +248,7 @@ class IocpDatapath final : public Datapath {
   bool shutting_down_ = false;
   bool send_blocked_ = false;
   std::vector<RecvOp> recv_ops_;
-  std::vector<std::byte> recv_bytes_;
+  std::vector<std::uint8_t> recv_bytes_;
   std::vector<OVERLAPPED_ENTRY> entries_;
   std::vector<RecvOp*> ready_;   // completed inline, not yet delivered
   std::vector<RecvOp*> repost_;  // free, to be posted again at the next wait()

@@ -149,16 +149,16 @@ class Loop::Impl final : public DatapathSink {
     now_ = now();
     if (config_.on_datagrams) config_.on_datagrams(batch);
   }
-  void on_sent(SendOp* op, SendResult result) override {
+  void on_sent(SendOp* op, SendCompletion result) override {
     switch (result) {
-      case SendResult::kSent:
+      case SendCompletion::kSent:
         stats_[Counter::kDatagramsOut] += 1;
         stats_[Counter::kBytesOut] += op->size;
         break;
-      case SendResult::kFailed:
+      case SendCompletion::kFailed:
         stats_[Counter::kSendErrors] += 1;
         break;
-      case SendResult::kCancelled:
+      case SendCompletion::kCancelled:
         stats_[Counter::kSendDropped] += 1;
         break;
     }

@@ -37,7 +37,7 @@ std::optional<PeerEvent> Peer::poll_event() {
   return event;
 }
 
-SendError Peer::send(std::uint8_t channel, Bytes payload, PacketFlags flags) {
+SendResult Peer::send(std::uint8_t channel, Bytes payload, PacketFlags flags) {
   return impl_->send(channel, payload, flags);
 }
 void Peer::disconnect(std::uint32_t data) { impl_->disconnect(data); }

@@ -115,7 +115,7 @@ struct Peer::Impl {
   bool is_live() const;
 
   // reliable_send.cpp
-  SendError send(std::uint8_t channel, Bytes payload, PacketFlags flags);
+  SendResult send(std::uint8_t channel, Bytes payload, PacketFlags flags);
   void queue_outgoing(detail::OutgoingCommand command);
   void queue_protocol_command(CommandType type, bool acknowledge, bool unsequenced, CommandBody body);
   bool check_timeouts(TimePoint now);  // true = the peer timed out

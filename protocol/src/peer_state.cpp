@@ -26,29 +26,6 @@ std::string_view peer_state_name(PeerState state) noexcept {
   return "?";
 }
 
-std::string_view delivery_name(Delivery delivery) noexcept {
-  switch (delivery) {
-    case Delivery::kReliable: return "reliable";
-    case Delivery::kUnreliable: return "unreliable";
-    case Delivery::kUnsequenced: return "unsequenced";
-    case Delivery::kUnreliableFragment: return "unreliable_fragment";
-    case Delivery::kCount: break;
-  }
-  return "?";
-}
-
-std::string_view disconnect_reason_name(DisconnectReason reason) noexcept {
-  switch (reason) {
-    case DisconnectReason::kRemote: return "remote";
-    case DisconnectReason::kLocal: return "local";
-    case DisconnectReason::kTimeout: return "timeout";
-    case DisconnectReason::kRefused: return "refused";
-    case DisconnectReason::kVerifyMismatch: return "verify_mismatch";
-    case DisconnectReason::kCount: break;
-  }
-  return "?";
-}
-
 void Peer::Impl::change_state(PeerState to, std::string_view cause) {
   const PeerState from = state;
   state = to;

@@ -17,10 +17,10 @@ constexpr std::size_t kSendFragmentSize = 24;  // command_size(kSendFragment)
 
 }  // namespace
 
-SendError Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags flags) {
-  if (state != PeerState::kConnected) return SendError::kNotConnected;
-  if (channel_id >= channels.size()) return SendError::kBadChannel;
-  if (payload.size() > config.max_packet_size) return SendError::kTooLarge;
+SendResult Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags flags) {
+  if (state != PeerState::kConnected) return SendResult::kNotConnected;
+  if (channel_id >= channels.size()) return SendResult::kBadChannel;
+  if (payload.size() > config.max_packet_size) return SendResult::kTooLarge;
   const detail::SendChannel& channel = channels[channel_id].send;
   // libenet sizes fragments from its 4-byte header and the fragment command, minus the CRC.
   const std::size_t fragment_size =
@@ -31,7 +31,7 @@ SendError Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags f
 
   if (payload.size() > fragment_size) {
     const std::size_t count = (payload.size() + fragment_size - 1) / fragment_size;
-    if (count > kMaxFragmentCount) return SendError::kTooManyFragments;
+    if (count > kMaxFragmentCount) return SendResult::kTooManyFragments;
     const bool unreliable =
         (static_cast<std::uint8_t>(flags) & 0x9) == static_cast<std::uint8_t>(PacketFlags::kUnreliableFragment) &&
         channel.outgoing_unreliable_sequence < 0xFFFF;
@@ -53,7 +53,7 @@ SendError Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags f
                                    Bytes(packet->data() + offset, length)};
       queue_outgoing(std::move(fragment));
     }
-    return SendError::kOk;
+    return SendResult::kOk;
   }
 
   OutgoingCommand command;
@@ -75,7 +75,7 @@ SendError Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags f
     command.body = SendUnreliable{0, bytes};
   }
   queue_outgoing(std::move(command));
-  return SendError::kOk;
+  return SendResult::kOk;
 }
 
 void Peer::Impl::queue_outgoing(OutgoingCommand command) {

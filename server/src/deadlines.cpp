@@ -8,7 +8,7 @@ Deadlines::Entry& Deadlines::entry(std::uint32_t slot) {
   return entries_[slot];
 }
 
-void Deadlines::update(std::uint32_t slot, std::optional<protocol::TimePoint> next) {
+void Deadlines::update(std::uint32_t slot, std::optional<TimePoint> next) {
   Entry& e = entry(slot);
   if (!next) {
     if (e.armed) {
@@ -36,7 +36,7 @@ void Deadlines::fired(std::uint32_t slot) {
   ops_.fired += 1;
 }
 
-std::optional<protocol::TimePoint> Deadlines::armed_at(std::uint32_t slot) const {
+std::optional<TimePoint> Deadlines::armed_at(std::uint32_t slot) const {
   if (slot >= entries_.size() || !entries_[slot].armed) return std::nullopt;
   return entries_[slot].at;
 }

@@ -8,22 +8,18 @@
 #include <optional>
 #include <vector>
 
-#include "volley/protocol/time.hpp"
+#include "volley/vocabulary/handle.hpp"
+#include "volley/vocabulary/time.hpp"
 
 namespace volley::server {
-
-struct TimerToken {
-  std::uint32_t index = 0;
-  std::uint32_t generation = 0;  // 0 = none
-};
 
 class TimerPort {
  public:
   virtual ~TimerPort() = default;
   // Arrange a call of Host::on_timer(slot) at `at`.
-  virtual TimerToken arm(std::uint32_t slot, protocol::TimePoint at) = 0;
-  virtual void move(TimerToken token, protocol::TimePoint at) = 0;
-  virtual void disarm(TimerToken token) = 0;
+  virtual TimerId arm(std::uint32_t slot, TimePoint at) = 0;
+  virtual void move(TimerId token, TimePoint at) = 0;
+  virtual void disarm(TimerId token) = 0;
 };
 
 struct DeadlineOps {
@@ -37,17 +33,17 @@ class Deadlines {
  public:
   explicit Deadlines(TimerPort& port) : port_(port) {}
 
-  void update(std::uint32_t slot, std::optional<protocol::TimePoint> next);
+  void update(std::uint32_t slot, std::optional<TimePoint> next);
   // The port ran the slot's timer: it is gone.
   void fired(std::uint32_t slot);
   void clear(std::uint32_t slot) { update(slot, std::nullopt); }
-  std::optional<protocol::TimePoint> armed_at(std::uint32_t slot) const;
+  std::optional<TimePoint> armed_at(std::uint32_t slot) const;
   const DeadlineOps& ops() const noexcept { return ops_; }
 
  private:
   struct Entry {
-    TimerToken token;
-    protocol::TimePoint at = 0;
+    TimerId token;
+    TimePoint at = 0;
     bool armed = false;
   };
   Entry& entry(std::uint32_t slot);

@@ -7,7 +7,6 @@
 
 namespace volley::server {
 
-using protocol::Bytes;
 using protocol::PeerEvent;
 using protocol::PeerState;
 
@@ -20,14 +19,14 @@ Host::Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostE
   touched_.reserve(1024);
 }
 
-void Host::on_datagrams(protocol::TimePoint now, std::span<const engine::DatagramView> batch) {
+void Host::on_datagrams(TimePoint now, std::span<const engine::DatagramView> batch) {
   stats_.batches += 1;
   for (const engine::DatagramView& datagram : batch) route(now, datagram);
   service_touched(now);
   emit();
 }
 
-void Host::on_timer(protocol::TimePoint now, std::uint32_t slot) {
+void Host::on_timer(TimePoint now, std::uint32_t slot) {
   deadlines_.fired(slot);
   stats_.timer_fires += 1;
   if (slot >= slots_.allocated() || !slots_[slot].live) return;
@@ -38,14 +37,13 @@ void Host::on_timer(protocol::TimePoint now, std::uint32_t slot) {
   emit();
 }
 
-void Host::flush(protocol::TimePoint now) {
+void Host::flush(TimePoint now) {
   service_touched(now);
   emit();
 }
 
-void Host::route(protocol::TimePoint now, const engine::DatagramView& datagram) {
-  const Bytes bytes(reinterpret_cast<const std::uint8_t*>(datagram.bytes.data()),
-                    datagram.bytes.size());
+void Host::route(TimePoint now, const engine::DatagramView& datagram) {
+  const Bytes bytes = datagram.bytes;
   const auto view = protocol::decode_header(bytes, config_.peer.checksum);
   if (!view.ok()) {
     stats_.drop(HostDrop::kTruncatedHeader);
@@ -73,7 +71,7 @@ void Host::route(protocol::TimePoint now, const engine::DatagramView& datagram) 
   touch(*slot);
 }
 
-void Host::route_connect(protocol::TimePoint now, const engine::Address& from, Bytes bytes) {
+void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes) {
   const auto request = protocol::peek_connect(bytes, config_.peer);
   if (!request || request->params.channel_count < protocol::kMinChannelCount ||
       request->params.channel_count > protocol::kMaxChannelCount) {
@@ -88,7 +86,7 @@ void Host::route_connect(protocol::TimePoint now, const engine::Address& from, B
   }
   if (!accepting_) {
     stats_.drop(HostDrop::kRefusedShutdown);
-    refuse(*request, from, kRefusedShutdown);
+    refuse(*request, from, RefusalCode::kShuttingDown);
     return;
   }
   Acquired acquired = slots_.acquire(from, connect_id);
@@ -102,7 +100,7 @@ void Host::route_connect(protocol::TimePoint now, const engine::Address& from, B
   if (acquired.error != AcquireError::kOk) {
     const bool per_ip = acquired.error == AcquireError::kPerIpCap;
     stats_.drop(per_ip ? HostDrop::kRefusedPerIp : HostDrop::kRefusedFull);
-    refuse(*request, from, per_ip ? kRefusedPerIp : kRefusedFull);
+    refuse(*request, from, per_ip ? RefusalCode::kPerIp : RefusalCode::kFull);
     return;
   }
   Slot& s = slots_[acquired.slot];
@@ -112,10 +110,11 @@ void Host::route_connect(protocol::TimePoint now, const engine::Address& from, B
 }
 
 void Host::refuse(const protocol::ConnectRequest& request, const engine::Address& to,
-                  std::uint32_t reason) {
+                  RefusalCode code) {
   if (!config_.fast_refusal) return;
   if (batch_.full()) emit();
-  const std::size_t n = protocol::encode_refusal(request, reason, config_.peer, batch_.reserve());
+  const std::size_t n = protocol::encode_refusal(request, static_cast<std::uint32_t>(code), config_.peer,
+                                                  batch_.reserve());
   if (n == 0) return;
   batch_.commit(n, to);
   stats_.refusals_sent += 1;
@@ -128,13 +127,13 @@ void Host::touch(std::uint32_t slot) {
   touched_.push_back(slot);
 }
 
-void Host::service_touched(protocol::TimePoint now) {
+void Host::service_touched(TimePoint now) {
   // Callbacks may touch more peers (a send to another peer); they join the end of the list.
   for (std::size_t i = 0; i < touched_.size(); ++i) service(now, touched_[i]);
   touched_.clear();
 }
 
-void Host::service(protocol::TimePoint now, std::uint32_t slot) {
+void Host::service(TimePoint now, std::uint32_t slot) {
   Slot& s = slots_[slot];
   stats_.peers_serviced += 1;
   if (!s.live) {
@@ -168,7 +167,7 @@ void Host::service(protocol::TimePoint now, std::uint32_t slot) {
 
 void Host::drain_events(std::uint32_t slot) {
   Slot& s = slots_[slot];
-  const HostHandle handle{slot, s.generation};
+  const PeerHandle handle{slot, s.generation};
   while (auto event = s.peer->poll_event()) {
     switch (event->type) {
       case PeerEvent::Type::kConnect:
@@ -197,31 +196,31 @@ void Host::drain_events(std::uint32_t slot) {
 
 void Host::emit() { batch_.emit(sink_); }
 
-Slot* Host::resolve(HostHandle handle) {
+Slot* Host::resolve(PeerHandle handle) {
   if (handle.generation == 0 || handle.index >= slots_.allocated()) return nullptr;
   Slot& s = slots_[handle.index];
   if (!s.live || s.generation != handle.generation) return nullptr;
   return &s;
 }
 
-const protocol::Peer* Host::peer(HostHandle handle) const {
+const protocol::Peer* Host::peer(PeerHandle handle) const {
   auto* self = const_cast<Host*>(this);
   const Slot* s = self->resolve(handle);
   return s ? &*s->peer : nullptr;
 }
 
-const engine::Address* Host::address(HostHandle handle) const {
+const engine::Address* Host::address(PeerHandle handle) const {
   auto* self = const_cast<Host*>(this);
   const Slot* s = self->resolve(handle);
   return s ? &s->address : nullptr;
 }
 
-protocol::SendError Host::send(HostHandle handle, std::uint8_t channel, Bytes payload,
+SendResult Host::send(PeerHandle handle, std::uint8_t channel, Bytes payload,
                                protocol::PacketFlags flags) {
   Slot* s = resolve(handle);
-  if (s == nullptr) return protocol::SendError::kNotConnected;
-  const protocol::SendError result = s->peer->send(channel, payload, flags);
-  if (result == protocol::SendError::kOk) touch(handle.index);
+  if (s == nullptr) return SendResult::kNoSuchPeer;
+  const SendResult result = s->peer->send(channel, payload, flags);
+  if (result == SendResult::kOk) touch(handle.index);
   else sync(*s);
   return result;
 }
@@ -230,7 +229,7 @@ std::size_t Host::broadcast(std::uint8_t channel, Bytes payload, protocol::Packe
   std::size_t accepted = 0;
   for (const std::uint32_t index : slots_.connected()) {
     Slot& s = slots_[index];
-    if (s.peer->send(channel, payload, flags) == protocol::SendError::kOk) {
+    if (s.peer->send(channel, payload, flags) == SendResult::kOk) {
       accepted += 1;
       touch(index);
     } else {
@@ -240,7 +239,7 @@ std::size_t Host::broadcast(std::uint8_t channel, Bytes payload, protocol::Packe
   return accepted;
 }
 
-bool Host::disconnect(HostHandle handle, std::uint32_t data, DisconnectMode mode) {
+bool Host::disconnect(PeerHandle handle, std::uint32_t data, DisconnectMode mode) {
   Slot* s = resolve(handle);
   if (s == nullptr) return false;
   switch (mode) {

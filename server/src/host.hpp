@@ -18,8 +18,14 @@
 #include "stats.hpp"
 #include "volley/engine/udp.hpp"
 #include "volley/protocol/peer.hpp"
+#include "volley/vocabulary/delivery.hpp"
+#include "volley/vocabulary/handle.hpp"
 
 namespace volley::server {
+
+using volley::PeerHandle;
+using volley::RefusalCode;
+using volley::SendResult;
 
 struct HostConfig {
   protocol::PeerConfig peer = protocol::PeerConfig::server_defaults();
@@ -28,23 +34,12 @@ struct HostConfig {
   bool fast_refusal = true;    // answer a refused CONNECT at once (enet-protocol.md 3.5)
 };
 
-// Data word of a fast refusal, as the refused client sees it in its disconnect event.
-inline constexpr std::uint32_t kRefusedFull = 1;
-inline constexpr std::uint32_t kRefusedPerIp = 2;
-inline constexpr std::uint32_t kRefusedShutdown = 3;
-
-struct HostHandle {
-  std::uint32_t index = 0;
-  std::uint32_t generation = 0;  // 0 never names a peer
-  bool operator==(const HostHandle&) const = default;
-};
-
 class HostEvents {
  public:
   virtual ~HostEvents() = default;
-  virtual void on_connect(HostHandle peer, std::uint32_t data) = 0;
-  virtual void on_receive(HostHandle peer, const protocol::PeerEvent& event) = 0;
-  virtual void on_disconnect(HostHandle peer, protocol::DisconnectReason reason,
+  virtual void on_connect(PeerHandle peer, std::uint32_t data) = 0;
+  virtual void on_receive(PeerHandle peer, const protocol::PeerEvent& event) = 0;
+  virtual void on_disconnect(PeerHandle peer, protocol::DisconnectReason reason,
                              std::uint32_t data) = 0;
 };
 
@@ -55,24 +50,24 @@ class Host {
   Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostEvents* events);
 
   // One receive batch: route everything, then service the touched peers and emit once.
-  void on_datagrams(protocol::TimePoint now, std::span<const engine::DatagramView> batch);
+  void on_datagrams(TimePoint now, std::span<const engine::DatagramView> batch);
   // The TimerPort's timer for `slot` fired (the port forgets it first).
-  void on_timer(protocol::TimePoint now, std::uint32_t slot);
+  void on_timer(TimePoint now, std::uint32_t slot);
   // Services peers touched by API calls outside a batch and emits their datagrams.
-  void flush(protocol::TimePoint now);
+  void flush(TimePoint now);
 
-  protocol::SendError send(HostHandle peer, std::uint8_t channel, protocol::Bytes payload,
+  SendResult send(PeerHandle peer, std::uint8_t channel, Bytes payload,
                            protocol::PacketFlags flags);
   // To every connected peer; returns how many accepted it.
-  std::size_t broadcast(std::uint8_t channel, protocol::Bytes payload, protocol::PacketFlags flags);
-  bool disconnect(HostHandle peer, std::uint32_t data, DisconnectMode mode);
+  std::size_t broadcast(std::uint8_t channel, Bytes payload, protocol::PacketFlags flags);
+  bool disconnect(PeerHandle peer, std::uint32_t data, DisconnectMode mode);
   // Shutdown: every live peer (walks the table once, by design).
   void disconnect_all(std::uint32_t data);
   // While false, new CONNECTs are refused (shutdown).
   void set_accepting(bool accepting) noexcept { accepting_ = accepting; }
 
-  const protocol::Peer* peer(HostHandle handle) const;
-  const engine::Address* address(HostHandle handle) const;
+  const protocol::Peer* peer(PeerHandle handle) const;
+  const engine::Address* address(PeerHandle handle) const;
   const HostStats& stats() const noexcept { return stats_; }
   const DeadlineOps& deadline_ops() const noexcept { return deadlines_.ops(); }
   std::size_t live_peers() const noexcept { return slots_.live(); }
@@ -80,13 +75,13 @@ class Host {
   std::size_t max_peers() const noexcept { return slots_.capacity(); }
 
  private:
-  Slot* resolve(HostHandle handle);
-  void route(protocol::TimePoint now, const engine::DatagramView& datagram);
-  void route_connect(protocol::TimePoint now, const engine::Address& from, protocol::Bytes bytes);
-  void refuse(const protocol::ConnectRequest& request, const engine::Address& to, std::uint32_t reason);
+  Slot* resolve(PeerHandle handle);
+  void route(TimePoint now, const engine::DatagramView& datagram);
+  void route_connect(TimePoint now, const engine::Address& from, Bytes bytes);
+  void refuse(const protocol::ConnectRequest& request, const engine::Address& to, RefusalCode code);
   void touch(std::uint32_t slot);
-  void service_touched(protocol::TimePoint now);
-  void service(protocol::TimePoint now, std::uint32_t slot);
+  void service_touched(TimePoint now);
+  void service(TimePoint now, std::uint32_t slot);
   void drain_events(std::uint32_t slot);
   void emit();
   // Adds the peer's counter changes to stats_.peers. Every Peer call that can move a counter

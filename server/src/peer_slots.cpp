@@ -104,7 +104,7 @@ Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connec
   return {index, AcquireError::kOk};
 }
 
-void PeerSlots::release(std::uint32_t index, protocol::TimePoint now) {
+void PeerSlots::release(std::uint32_t index, TimePoint now) {
   Slot& slot = slots_[index];
   if (!slot.live) return;
   expire_departed(now);
@@ -134,7 +134,7 @@ void PeerSlots::release(std::uint32_t index, protocol::TimePoint now) {
   free_.push_back(index);
 }
 
-void PeerSlots::expire_departed(protocol::TimePoint now) {
+void PeerSlots::expire_departed(TimePoint now) {
   while (!departed_order_.empty() && now - departed_order_.front().second >= kDepartedLingerUs) {
     const auto& [key, at] = departed_order_.front();
     // A key released again later has a newer time in the map: that entry stays.
@@ -143,7 +143,7 @@ void PeerSlots::expire_departed(protocol::TimePoint now) {
   }
 }
 
-bool PeerSlots::departed(const engine::Address& address, std::uint16_t id, protocol::TimePoint now) {
+bool PeerSlots::departed(const engine::Address& address, std::uint16_t id, TimePoint now) {
   expire_departed(now);
   return departed_.contains(IdKey{address, id});
 }

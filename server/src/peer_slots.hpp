@@ -29,7 +29,7 @@ inline constexpr std::uint16_t kIdsPerAddress = protocol::kMaxPeerId;
 // How long a released (address, id) stays "departed". A stock client whose DISCONNECT ack we
 // sent keeps retransmitting only until that ack arrives; a lost ack makes it retry until its
 // timeout (ENet's timeout minimum is 5 s), so 5 s covers the stragglers that matter.
-inline constexpr protocol::TimePoint kDepartedLingerUs = 5'000'000;
+inline constexpr TimePoint kDepartedLingerUs = 5'000'000;
 
 struct Slot {
   std::optional<protocol::Peer> peer;  // kept across reuse: the pool
@@ -68,9 +68,9 @@ class PeerSlots {
   // Binds a free slot (its Peer DISCONNECTED) to the remote; the caller feeds it the CONNECT.
   Acquired acquire(const engine::Address& address, std::uint32_t connect_id);
   // Frees the slot; its (address, id) is remembered as departed until now + kDepartedLingerUs.
-  void release(std::uint32_t index, protocol::TimePoint now);
+  void release(std::uint32_t index, TimePoint now);
   // True when (address, id) was released within the linger time: a late datagram, not a bad one.
-  bool departed(const engine::Address& address, std::uint16_t id, protocol::TimePoint now);
+  bool departed(const engine::Address& address, std::uint16_t id, TimePoint now);
   std::size_t departed_count() const noexcept { return departed_.size(); }
 
   // Slots whose connect event has been delivered: broadcast targets. Dense, O(1) add/remove.
@@ -121,9 +121,9 @@ class PeerSlots {
   std::vector<std::uint32_t> connected_;
   // Departed (address, id) -> release time, plus the same keys in release order so expiry
   // is a pop from the front (release times only grow). Bounded by capacity_ entries.
-  void expire_departed(protocol::TimePoint now);
-  std::unordered_map<IdKey, protocol::TimePoint, IdKeyHash> departed_;
-  std::deque<std::pair<IdKey, protocol::TimePoint>> departed_order_;
+  void expire_departed(TimePoint now);
+  std::unordered_map<IdKey, TimePoint, IdKeyHash> departed_;
+  std::deque<std::pair<IdKey, TimePoint>> departed_order_;
 };
 
 }  // namespace volley::server

@@ -10,9 +10,9 @@ SendBatch::SendBatch() {
   out_.reserve(256);
 }
 
-protocol::MutableBytes SendBatch::reserve() {
+MutableBytes SendBatch::reserve() {
   if (arena_.size() - used_ < protocol::kMaxMtu) arena_.resize(arena_.size() * 2);
-  return protocol::MutableBytes(arena_.data() + used_, protocol::kMaxMtu);
+  return MutableBytes(arena_.data() + used_, protocol::kMaxMtu);
 }
 
 void SendBatch::commit(std::size_t length, const engine::Address& to) {
@@ -25,8 +25,7 @@ std::size_t SendBatch::emit(const DatagramSink& sink) {
   if (count == 0) return 0;
   out_.clear();
   for (const Entry& e : entries_) {
-    const auto* bytes = reinterpret_cast<const std::byte*>(arena_.data() + e.offset);
-    out_.push_back(engine::OutDatagram{std::span<const std::byte>(bytes, e.length), e.to});
+    out_.push_back(engine::OutDatagram{Bytes(arena_.data() + e.offset, e.length), e.to});
   }
   if (sink) sink(out_);
   entries_.clear();

@@ -23,7 +23,7 @@ class SendBatch {
 
   SendBatch();
   // Room for one datagram of up to kMaxMtu bytes; commit() with its real length.
-  protocol::MutableBytes reserve();
+  MutableBytes reserve();
   void commit(std::size_t length, const engine::Address& to);
   bool full() const noexcept { return entries_.size() >= kMaxDatagrams; }
   std::size_t size() const noexcept { return entries_.size(); }

@@ -14,46 +14,6 @@ namespace volley::server {
 
 namespace {
 
-Delivery from_protocol(protocol::Delivery d) {
-  switch (d) {
-    case protocol::Delivery::kReliable: return Delivery::kReliable;
-    case protocol::Delivery::kUnreliable: return Delivery::kUnreliable;
-    case protocol::Delivery::kUnsequenced: return Delivery::kUnsequenced;
-    default: return Delivery::kUnreliableFragment;
-  }
-}
-
-protocol::PacketFlags to_flags(Delivery d) {
-  switch (d) {
-    case Delivery::kReliable: return protocol::PacketFlags::kReliable;
-    case Delivery::kUnsequenced: return protocol::PacketFlags::kUnsequenced;
-    case Delivery::kUnreliableFragment: return protocol::PacketFlags::kUnreliableFragment;
-    default: return protocol::PacketFlags::kUnreliable;
-  }
-}
-
-DisconnectReason from_protocol(protocol::DisconnectReason r) {
-  switch (r) {
-    case protocol::DisconnectReason::kRemote: return DisconnectReason::kRequested;
-    case protocol::DisconnectReason::kTimeout: return DisconnectReason::kTimeout;
-    case protocol::DisconnectReason::kRefused: return DisconnectReason::kRefused;
-    default: return DisconnectReason::kLocal;
-  }
-}
-
-SendResult from_protocol(protocol::SendError e) {
-  switch (e) {
-    case protocol::SendError::kOk: return SendResult::kOk;
-    case protocol::SendError::kNotConnected: return SendResult::kNoSuchPeer;
-    case protocol::SendError::kBadChannel: return SendResult::kBadChannel;
-    default: return SendResult::kTooLarge;
-  }
-}
-
-protocol::Bytes as_bytes(std::span<const std::byte> s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
 
 struct Settings {
   engine::LoopConfig loop;
@@ -188,35 +148,26 @@ class Server::Impl final : public HostEvents, public TimerPort {
   }
 
   // --- TimerPort --------------------------------------------------------------------------
-  TimerToken arm(std::uint32_t slot, protocol::TimePoint at) override {
-    const engine::TimerId id = loop_->schedule(at, [this, slot] {
+  TimerId arm(std::uint32_t slot, TimePoint at) override {
+    return loop_->schedule(at, [this, slot] {
       const Guard guard(*this);
       host_->on_timer(loop_->time(), slot);
     });
-    return {id.index, id.generation};
   }
-  void move(TimerToken token, protocol::TimePoint at) override {
-    loop_->reschedule(engine::TimerId{token.index, token.generation}, at);
-  }
-  void disarm(TimerToken token) override {
-    loop_->cancel(engine::TimerId{token.index, token.generation});
-  }
+  void move(TimerId timer, TimePoint at) override { loop_->reschedule(timer, at); }
+  void disarm(TimerId timer) override { loop_->cancel(timer); }
 
   // --- HostEvents -------------------------------------------------------------------------
-  void on_connect(HostHandle peer, std::uint32_t data) override {
-    if (callbacks_.on_connect) callbacks_.on_connect(to_public(peer), data);
+  void on_connect(PeerHandle peer, std::uint32_t data) override {
+    if (callbacks_.on_connect) callbacks_.on_connect(peer, data);
   }
-  void on_receive(HostHandle peer, const protocol::PeerEvent& event) override {
-    if (!callbacks_.on_receive) return;
-    const Packet packet{to_public(peer), event.channel, from_protocol(event.delivery),
-                        std::span<const std::byte>(
-                            reinterpret_cast<const std::byte*>(event.payload.data()),
-                            event.payload.size())};
-    callbacks_.on_receive(packet);
+  void on_receive(PeerHandle peer, const protocol::PeerEvent& event) override {
+    if (callbacks_.on_receive) {
+      callbacks_.on_receive(Packet{peer, event.channel, event.delivery, event.payload});
+    }
   }
-  void on_disconnect(HostHandle peer, protocol::DisconnectReason reason,
-                     std::uint32_t data) override {
-    if (callbacks_.on_disconnect) callbacks_.on_disconnect(to_public(peer), from_protocol(reason), data);
+  void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t data) override {
+    if (callbacks_.on_disconnect) callbacks_.on_disconnect(peer, reason, data);
   }
 
   // --- operations -------------------------------------------------------------------------
@@ -264,12 +215,9 @@ class Server::Impl final : public HostEvents, public TimerPort {
     shutting_down_ = true;
     host_->set_accepting(false);
     host_->disconnect_all(0);
-    const engine::TimePoint grace = static_cast<engine::TimePoint>(config_.shutdown_grace_ms) * 1000;
+    const TimePoint grace = static_cast<TimePoint>(config_.shutdown_grace_ms) * 1000;
     loop_->schedule(engine::now() + grace, [this] { loop_->stop(); });
   }
-
-  static PeerHandle to_public(HostHandle h) { return {h.index, h.generation}; }
-  static HostHandle to_host(PeerHandle h) { return {h.index, h.generation}; }
 
   Config config_;
   Callbacks callbacks_;
@@ -294,42 +242,40 @@ void Server::run() { impl_->run(); }
 void Server::stop() { impl_->stop(); }
 void Server::post(std::function<void()> task) { impl_->post(std::move(task)); }
 
-SendResult Server::send(PeerHandle peer, std::uint8_t channel, std::span<const std::byte> bytes,
-                        Delivery delivery) {
-  const auto result = impl_->host_->send(Impl::to_host(peer), channel, as_bytes(bytes), to_flags(delivery));
+SendResult Server::send(PeerHandle peer, std::uint8_t channel, Bytes bytes, Delivery delivery) {
+  const SendResult result = impl_->host_->send(peer, channel, bytes, protocol::packet_flags(delivery));
   impl_->maybe_flush();
-  return from_protocol(result);
+  return result;
 }
 
-std::size_t Server::broadcast(std::uint8_t channel, std::span<const std::byte> bytes,
-                              Delivery delivery) {
-  const std::size_t n = impl_->host_->broadcast(channel, as_bytes(bytes), to_flags(delivery));
+std::size_t Server::broadcast(std::uint8_t channel, Bytes bytes, Delivery delivery) {
+  const std::size_t n = impl_->host_->broadcast(channel, bytes, protocol::packet_flags(delivery));
   impl_->maybe_flush();
   return n;
 }
 
 bool Server::disconnect(PeerHandle peer, std::uint32_t data) {
-  const bool ok = impl_->host_->disconnect(Impl::to_host(peer), data, DisconnectMode::kNormal);
+  const bool ok = impl_->host_->disconnect(peer, data, DisconnectMode::kNormal);
   impl_->maybe_flush();
   return ok;
 }
 
 bool Server::disconnect_later(PeerHandle peer, std::uint32_t data) {
-  const bool ok = impl_->host_->disconnect(Impl::to_host(peer), data, DisconnectMode::kLater);
+  const bool ok = impl_->host_->disconnect(peer, data, DisconnectMode::kLater);
   impl_->maybe_flush();
   return ok;
 }
 
 bool Server::disconnect_now(PeerHandle peer, std::uint32_t data) {
-  const bool ok = impl_->host_->disconnect(Impl::to_host(peer), data, DisconnectMode::kNow);
+  const bool ok = impl_->host_->disconnect(peer, data, DisconnectMode::kNow);
   impl_->maybe_flush();
   return ok;
 }
 
 std::optional<PeerStats> Server::peer_stats(PeerHandle handle) const {
-  const protocol::Peer* peer = impl_->host_->peer(Impl::to_host(handle));
+  const protocol::Peer* peer = impl_->host_->peer(handle);
   if (peer == nullptr) return std::nullopt;
-  return make_peer_stats(*peer, *impl_->host_->address(Impl::to_host(handle)));
+  return make_peer_stats(*peer, *impl_->host_->address(handle));
 }
 
 std::size_t Server::peer_count() const noexcept { return impl_->host_->connected_peers(); }
@@ -347,31 +293,5 @@ std::string_view Server::backend() const noexcept {
 const std::string& Server::backend_note() const noexcept { return impl_->loop_->backend_note(); }
 int Server::recv_buffer_granted() const noexcept { return impl_->loop_->socket_buffers().recv_bytes; }
 int Server::send_buffer_granted() const noexcept { return impl_->loop_->socket_buffers().send_bytes; }
-
-}  // namespace volley::server
-
-namespace volley::server {
-
-std::string_view delivery_name(Delivery delivery) noexcept {
-  switch (delivery) {
-    case Delivery::kReliable: return "reliable";
-    case Delivery::kUnreliable: return "unreliable";
-    case Delivery::kUnsequenced: return "unsequenced";
-    case Delivery::kUnreliableFragment: return "unreliable_fragment";
-    case Delivery::kCount: break;
-  }
-  return "unknown";
-}
-
-std::string_view disconnect_reason_name(DisconnectReason reason) noexcept {
-  switch (reason) {
-    case DisconnectReason::kRequested: return "requested";
-    case DisconnectReason::kTimeout: return "timeout";
-    case DisconnectReason::kLocal: return "local";
-    case DisconnectReason::kRefused: return "refused";
-    case DisconnectReason::kCount: break;
-  }
-  return "unknown";
-}
 
 }  // namespace volley::server

@@ -96,18 +96,18 @@ inline void check_no_leaks(Loop& loop) {
   CHECK(live.timers == 0);
 }
 
-inline std::vector<std::byte> pattern(std::uint32_t seq, std::size_t size) {
-  std::vector<std::byte> bytes(size);
+inline std::vector<std::uint8_t> pattern(std::uint32_t seq, std::size_t size) {
+  std::vector<std::uint8_t> bytes(size);
   for (std::size_t i = 0; i < size; ++i) {
-    bytes[i] = static_cast<std::byte>((seq * 131u + i * 7u) & 0xffu);
+    bytes[i] = static_cast<std::uint8_t>((seq * 131u + i * 7u) & 0xffu);
   }
   for (std::size_t i = 0; i < 4 && i < size; ++i) {
-    bytes[i] = static_cast<std::byte>((seq >> (8 * i)) & 0xffu);
+    bytes[i] = static_cast<std::uint8_t>((seq >> (8 * i)) & 0xffu);
   }
   return bytes;
 }
 
-inline std::uint32_t seq_of(std::span<const std::byte> bytes) {
+inline std::uint32_t seq_of(std::span<const std::uint8_t> bytes) {
   std::uint32_t seq = 0;
   for (std::size_t i = 0; i < 4 && i < bytes.size(); ++i) {
     seq |= static_cast<std::uint32_t>(bytes[i]) << (8 * i);
@@ -115,10 +115,10 @@ inline std::uint32_t seq_of(std::span<const std::byte> bytes) {
   return seq;
 }
 
-inline bool matches_pattern(std::span<const std::byte> bytes) {
+inline bool matches_pattern(std::span<const std::uint8_t> bytes) {
   const std::uint32_t seq = seq_of(bytes);
   for (std::size_t i = 4; i < bytes.size(); ++i) {
-    if (bytes[i] != static_cast<std::byte>((seq * 131u + i * 7u) & 0xffu)) return false;
+    if (bytes[i] != static_cast<std::uint8_t>((seq * 131u + i * 7u) & 0xffu)) return false;
   }
   return true;
 }

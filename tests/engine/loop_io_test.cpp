@@ -64,7 +64,7 @@ EchoResult run_echo_client(Loop& client, const Address& to, std::uint32_t total,
   std::vector<bool> seen(total, false);
   std::uint32_t next = 0;
   std::uint32_t outstanding = 0;
-  std::vector<std::vector<std::byte>> payloads;
+  std::vector<std::vector<std::uint8_t>> payloads;
   std::vector<OutDatagram> out;
   auto top_up = [&] {
     payloads.clear();
@@ -206,7 +206,7 @@ TEST_CASE("loop: under a burst, receive completions carry more than one datagram
     CHECK(blocked.load());
 
     auto client = open_loop(backend);
-    std::vector<std::vector<std::byte>> payloads;
+    std::vector<std::vector<std::uint8_t>> payloads;
     std::vector<OutDatagram> out;
     for (int i = 0; i < kBurst; ++i) payloads.push_back(pattern(static_cast<std::uint32_t>(i), 64));
     const Address to = Address::loopback_v4(server->local_address().port());
@@ -254,7 +254,7 @@ TEST_CASE("loop: datagrams larger than the receive buffer are counted as truncat
     client->send(OutDatagram{big, to});
     client->send(OutDatagram{small, to});
     // Oversize for the client's own limit: dropped before it reaches the kernel.
-    const std::vector<std::byte> huge(4096);
+    const std::vector<std::uint8_t> huge(4096);
     client->send(OutDatagram{huge, to});
     client->post([&] { client->stop(); });
     client->run();
@@ -316,7 +316,7 @@ TEST_CASE("loop: runs of datagrams to one peer arrive intact and in order (merge
     Watchdog watchdog(*server, 20.0);
     auto client = open_loop(backend);
     const Address to = Address::loopback_v4(server->local_address().port());
-    std::vector<std::vector<std::byte>> payloads;
+    std::vector<std::vector<std::uint8_t>> payloads;
     std::vector<OutDatagram> out;
     for (std::uint32_t i = 0; i < kCount; ++i) payloads.push_back(pattern(i, i + 1 == kCount ? 100 : 300));
     for (const auto& p : payloads) out.push_back(OutDatagram{p, to});

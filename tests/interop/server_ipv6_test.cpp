@@ -109,7 +109,7 @@ TEST_CASE("ipv6: a ::1 protocol Peer and an IPv4 libenet client on one --bind ::
     v4.send(v4peer, static_cast<std::uint8_t>(seq % 2), p4, ENET_PACKET_FLAG_RELIABLE);
     const auto p6 = make_payload(50 + seq, 101, seq);
     v6_sent.push_back(p6);
-    REQUIRE(v6.peer().send(static_cast<std::uint8_t>(seq % 2), p6, vp::PacketFlags::kReliable) == vp::SendError::kOk);
+    REQUIRE(v6.peer().send(static_cast<std::uint8_t>(seq % 2), p6, vp::PacketFlags::kReliable) == vp::SendResult::kOk);
   }
   std::vector<vp::PeerEvent> v6_echoes;
   std::size_t v6_unsequenced = 0;
@@ -140,7 +140,7 @@ TEST_CASE("ipv6: a ::1 protocol Peer and an IPv4 libenet client on one --bind ::
     if (v6_unsequenced == 0 && probe < 200 && v6_echoes.size() > kPackets / 2) {
       // An unsequenced probe every pass until one comes back (unsequenced may be lost).
       const auto p = make_payload(40, 102, ++probe);
-      REQUIRE(v6.peer().send(0, p, vp::PacketFlags::kUnsequenced) == vp::SendError::kOk);
+      REQUIRE(v6.peer().send(0, p, vp::PacketFlags::kUnsequenced) == vp::SendResult::kOk);
     }
     v6.step(1);
     v4.service(0);

@@ -238,7 +238,7 @@ TEST_CASE("golden: our client-role Peer against a stock libenet server, every de
     const auto sends = sends_for(mode);
     for (std::size_t i = 0; i < sends.size(); ++i)
       REQUIRE(client.send(static_cast<std::uint8_t>(i % 3), payload(sends[i].size, static_cast<std::uint8_t>(i)),
-                          sends[i].flags) == SendError::kOk);
+                          sends[i].flags) == SendResult::kOk);
     auto receives = [&] {
       return std::count_if(events.begin(), events.end(),
                            [](const PeerEvent& e) { return e.type == PeerEvent::Type::kReceive; });
@@ -464,7 +464,7 @@ TEST_CASE("golden: reliable data survives 10% loss each way between our Peer and
     constexpr int kPackets = 150;
     for (int i = 0; i < kPackets; ++i) {
       const auto data = payload(i % 15 == 0 ? 5000 : 50 + i, static_cast<std::uint8_t>(i));
-      REQUIRE(ours.send(static_cast<std::uint8_t>(i % 2), data, PacketFlags::kReliable) == SendError::kOk);
+      REQUIRE(ours.send(static_cast<std::uint8_t>(i % 2), data, PacketFlags::kReliable) == SendResult::kOk);
       REQUIRE(enet_peer_send(theirs, static_cast<std::uint8_t>(i % 2),
                              enet_packet_create(data.data(), data.size(), ENET_PACKET_FLAG_RELIABLE)) == 0);
     }

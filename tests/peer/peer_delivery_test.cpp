@@ -52,7 +52,7 @@ TEST_CASE("delivery: every kind arrives with its delivery kind, both directions"
     auto* other = side == &h.client() ? &h.server() : &h.client();
     const std::size_t before = received(*other).size();
     for (std::size_t i = 0; i < std::size(cases); ++i)
-      REQUIRE(side->peer.send(1, pattern(cases[i].size, static_cast<std::uint32_t>(i)), cases[i].flags) == SendError::kOk);
+      REQUIRE(side->peer.send(1, pattern(cases[i].size, static_cast<std::uint32_t>(i)), cases[i].flags) == SendResult::kOk);
     h.run_for(2 * sim::kSecond);
     const auto got = received(*other);
     REQUIRE(got.size() == before + std::size(cases));
@@ -93,7 +93,7 @@ TEST_CASE("delivery: reliable is exactly once and in order per channel under los
     for (std::uint32_t i = 0; i < kPerChannel; ++i)
       for (std::uint8_t ch = 0; ch < 4; ++ch)
         REQUIRE(h.client().peer.send(ch, tagged(ch << 16 | i, i % 7 == 0 ? 3000 : 20), PacketFlags::kReliable) ==
-                SendError::kOk);
+                SendResult::kOk);
     REQUIRE(h.drive_until([&] { return received(h.server()).size() >= 4 * kPerChannel; }, 3600 * sim::kSecond));
     h.run_for(5 * sim::kSecond);
     std::array<std::uint32_t, 4> next{};
@@ -156,7 +156,7 @@ TEST_CASE("delivery: 1 MiB reliable and 100 KiB unreliable-fragment packets unde
   sim::Harness h(o);
   REQUIRE(connect_pair(h, 2));
   const auto big = pattern(1024 * 1024, 99);
-  REQUIRE(h.client().peer.send(0, big, PacketFlags::kReliable) == SendError::kOk);
+  REQUIRE(h.client().peer.send(0, big, PacketFlags::kReliable) == SendResult::kOk);
   REQUIRE(h.drive_until([&] { return received(h.server()).size() == 1; }, 120 * sim::kSecond));
   CHECK(received(h.server())[0].payload == big);
   CHECK(received(h.server())[0].delivery == Delivery::kReliable);
@@ -166,7 +166,7 @@ TEST_CASE("delivery: 1 MiB reliable and 100 KiB unreliable-fragment packets unde
   h.to_client().impairment().reorder = 0.2;
   const auto medium = pattern(100 * 1024, 5);
   for (int i = 0; i < 3; ++i)
-    REQUIRE(h.server().peer.send(1, medium, PacketFlags::kUnreliableFragment) == SendError::kOk);
+    REQUIRE(h.server().peer.send(1, medium, PacketFlags::kUnreliableFragment) == SendResult::kOk);
   h.run_for(5 * sim::kSecond);
   const auto got = received(h.client());
   REQUIRE(got.size() == 3);
@@ -185,8 +185,8 @@ TEST_CASE("delivery: all 255 channels, interleaved") {
   for (int round = 0; round < 3; ++round)
     for (int ch = 0; ch < 255; ++ch)
       REQUIRE(h.client().peer.send(static_cast<std::uint8_t>(ch), tagged(static_cast<std::uint32_t>(ch << 8 | round)),
-                                   PacketFlags::kReliable) == SendError::kOk);
-  CHECK(h.client().peer.send(255, tagged(1), PacketFlags::kReliable) == SendError::kBadChannel);
+                                   PacketFlags::kReliable) == SendResult::kOk);
+  CHECK(h.client().peer.send(255, tagged(1), PacketFlags::kReliable) == SendResult::kBadChannel);
   REQUIRE(h.drive_until([&] { return received(h.server()).size() == 3 * 255; }, 30 * sim::kSecond));
   std::array<int, 255> next{};
   for (const auto& e : received(h.server())) {
@@ -203,7 +203,7 @@ TEST_CASE("delivery: 5,000 queued reliable packets drain through the sequence an
   REQUIRE(connect_pair(h, 1));
   std::size_t max_in_flight = 0;
   for (std::uint32_t i = 0; i < 5000; ++i)
-    REQUIRE(h.client().peer.send(0, tagged(i, 1000), PacketFlags::kReliable) == SendError::kOk);
+    REQUIRE(h.client().peer.send(0, tagged(i, 1000), PacketFlags::kReliable) == SendResult::kOk);
   REQUIRE(h.drive_until([&] {
     max_in_flight = std::max<std::size_t>(max_in_flight, h.client().peer.stats().reliable_data_in_transit);
     return received(h.server()).size() == 5000;

@@ -50,7 +50,7 @@ TEST_CASE("disconnect_later: queued reliable data drains before the DISCONNECT")
     h.client().peer.send(0, volley::test::pattern(500, i), PacketFlags::kReliable);
   h.client().peer.disconnect_later(5);
   CHECK(h.client().peer.state() == PeerState::kDisconnectLater);
-  CHECK(h.client().peer.send(0, volley::test::pattern(10, 0), PacketFlags::kReliable) == SendError::kNotConnected);
+  CHECK(h.client().peer.send(0, volley::test::pattern(10, 0), PacketFlags::kReliable) == SendResult::kNotConnected);
   REQUIRE(h.drive_until([&] { return last_disconnect(h.server()) != nullptr; }, 60 * sim::kSecond));
   CHECK(received(h.server()).size() == 100);
   CHECK(last_disconnect(h.server())->data == 5);

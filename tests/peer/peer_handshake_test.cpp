@@ -71,11 +71,11 @@ TEST_CASE("handshake: byte-exact against the libenet 1.3.17 capture (Appendix B)
 
   // Unreliable x2 and unsequenced vectors (captured on channel 1).
   // Fresh pair with 2 channels: reuse the established one.
-  REQUIRE(server.send(1, hex("61 62 63"), PacketFlags::kUnreliable) == SendError::kOk);
-  REQUIRE(server.send(1, hex("61 62 64"), PacketFlags::kUnreliable) == SendError::kOk);
+  REQUIRE(server.send(1, hex("61 62 63"), PacketFlags::kUnreliable) == SendResult::kOk);
+  REQUIRE(server.send(1, hex("61 62 64"), PacketFlags::kUnreliable) == SendResult::kOk);
   CHECK(to_hex(w.poll(server, at_ms(0xFA6F))) ==
         to_hex(hex("00 00 07 01 00 00 00 01 00 03 61 62 63 07 01 00 00 00 02 00 03 61 62 64")));
-  REQUIRE(server.send(1, hex("78 79"), PacketFlags::kUnsequenced) == SendError::kOk);
+  REQUIRE(server.send(1, hex("78 79"), PacketFlags::kUnsequenced) == SendResult::kOk);
   CHECK(to_hex(w.poll(server, at_ms(0xFA70))) == to_hex(hex("00 00 49 01 00 00 00 01 00 02 78 79")));
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("handshake: MTU, window and channel negotiation - connect data word") 
   // Datagrams respect the negotiated MTU.
   std::size_t largest = 0;
   h.server().on_send = [&](TimePoint, Bytes d) { largest = std::max(largest, d.size()); };
-  REQUIRE(h.server().peer.send(0, volley::test::pattern(20000, 1), PacketFlags::kReliable) == SendError::kOk);
+  REQUIRE(h.server().peer.send(0, volley::test::pattern(20000, 1), PacketFlags::kReliable) == SendResult::kOk);
   h.run_for(2 * sim::kSecond);
   CHECK(largest == 1200);
 }

@@ -91,14 +91,14 @@ TEST_CASE("limits: the waiting-data budget bounds reassembly memory - send() ref
   config.max_waiting_data = 64 * 1024;
   Connected c(config);
   // A reliable packet larger than the budget can never be reassembled: refused, unacked.
-  REQUIRE(c.h.client().peer.send(0, volley::test::pattern(100 * 1024, 1), PacketFlags::kReliable) == SendError::kOk);
+  REQUIRE(c.h.client().peer.send(0, volley::test::pattern(100 * 1024, 1), PacketFlags::kReliable) == SendResult::kOk);
   c.h.run_for(2 * sim::kSecond);
   CHECK(c.count(Counter::kDropWaitingDataLimit) > 0);
   CHECK(c.server().stats().waiting_data <= config.max_waiting_data);
   CHECK(received(c.h.server()).empty());
   CHECK(c.server().send(0, volley::test::pattern(config.max_packet_size + 1, 1), PacketFlags::kReliable) ==
-        SendError::kTooLarge);
-  CHECK(c.server().send(7, volley::test::pattern(1, 1), PacketFlags::kReliable) == SendError::kBadChannel);
+        SendResult::kTooLarge);
+  CHECK(c.server().send(7, volley::test::pattern(1, 1), PacketFlags::kReliable) == SendResult::kBadChannel);
 }
 
 TEST_CASE("limits: header and pipeline drops are counted by reason") {

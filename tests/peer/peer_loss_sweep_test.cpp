@@ -70,8 +70,8 @@ void run_seed(double loss, std::uint64_t index, SweepTotals& totals) {
     for (std::uint32_t ch = 0; ch < kChannels; ++ch) {
       const std::uint32_t tag = ch << 12 | i;
       const std::size_t size = (i % 10 == 5 && ch == 1) ? 3000 + rng() % 3000 : 8 + rng() % 40;
-      REQUIRE(h.client().peer.send(static_cast<std::uint8_t>(ch), make(tag, size), PacketFlags::kReliable) == SendError::kOk);
-      REQUIRE(h.server().peer.send(static_cast<std::uint8_t>(ch), make(tag, size), PacketFlags::kReliable) == SendError::kOk);
+      REQUIRE(h.client().peer.send(static_cast<std::uint8_t>(ch), make(tag, size), PacketFlags::kReliable) == SendResult::kOk);
+      REQUIRE(h.server().peer.send(static_cast<std::uint8_t>(ch), make(tag, size), PacketFlags::kReliable) == SendResult::kOk);
     }
     h.client().peer.send(0, make(0x800 | i, 10), PacketFlags::kUnreliable);
     h.client().peer.send(2, make(0x900 | i, 10), PacketFlags::kUnsequenced);

@@ -109,7 +109,7 @@ TEST_CASE("script: random API calls and link faults keep both life cycles valid"
           const std::size_t size = rng() % 3 == 0 ? rng() % 6000 : rng() % 100;
           Side& s = sides[who];
           const std::uint32_t n = flags == PacketFlags::kReliable ? s.sent[channel] : 0xFFFFFFFF;
-          if (p.send(channel, numbered(s.connection, n, size), flags) == SendError::kOk && flags == PacketFlags::kReliable)
+          if (p.send(channel, numbered(s.connection, n, size), flags) == SendResult::kOk && flags == PacketFlags::kReliable)
             ++s.sent[channel];
           break;
         }

@@ -25,7 +25,7 @@ TEST_CASE("wrap: 70,000 reliable packets on one channel cross the 16-bit RSN wra
     while (next_to_send < kCount && next_to_send < next_expected + 2000) {
       const std::uint8_t b[3] = {static_cast<std::uint8_t>(next_to_send >> 16),
                                  static_cast<std::uint8_t>(next_to_send >> 8), static_cast<std::uint8_t>(next_to_send)};
-      REQUIRE(h.client().peer.send(0, Bytes(b, 3), PacketFlags::kReliable) == SendError::kOk);
+      REQUIRE(h.client().peer.send(0, Bytes(b, 3), PacketFlags::kReliable) == SendResult::kOk);
       ++next_to_send;
     }
     return next_expected == kCount;
@@ -45,7 +45,7 @@ TEST_CASE("wrap: the unreliable sequence number never wraps - packet 65,536 goes
     e.events.pop_back();
   };
   for (std::uint32_t i = 0; i < 65536; ++i) {
-    REQUIRE(h.server().peer.send(0, Bytes(), PacketFlags::kUnreliable) == SendError::kOk);
+    REQUIRE(h.server().peer.send(0, Bytes(), PacketFlags::kUnreliable) == SendResult::kOk);
     if (i % 1000 == 999) h.run_for(20 * sim::kMillisecond);
   }
   h.run_for(2 * sim::kSecond);

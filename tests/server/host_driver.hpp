@@ -26,13 +26,13 @@ inline constexpr TimePoint kSec = 1000 * kMs;
 // Ordered by (deadline, arm order), like the engine wheel.
 class MapTimers final : public TimerPort {
  public:
-  TimerToken arm(std::uint32_t slot, TimePoint at) override {
+  TimerId arm(std::uint32_t slot, TimePoint at) override {
     const std::uint32_t id = next_++;
     queue_.emplace(Key{at, id}, slot);
     by_id_[id] = at;
     return {id, 1};
   }
-  void move(TimerToken token, TimePoint at) override {
+  void move(TimerId token, TimePoint at) override {
     const auto it = by_id_.find(token.index);
     if (it == by_id_.end()) return;
     const std::uint32_t slot = queue_.at(Key{it->second, token.index});
@@ -42,7 +42,7 @@ class MapTimers final : public TimerPort {
     queue_.emplace(Key{at, id}, slot);
     it->second = at;
   }
-  void disarm(TimerToken token) override {
+  void disarm(TimerId token) override {
     const auto it = by_id_.find(token.index);
     if (it == by_id_.end()) return;
     queue_.erase(Key{it->second, token.index});
@@ -93,12 +93,12 @@ class RecordingEvents final : public HostEvents {
  public:
   Host* host = nullptr;
   bool echo = true;
-  std::vector<HostHandle> connected;
-  std::vector<std::pair<HostHandle, protocol::DisconnectReason>> disconnected;
+  std::vector<PeerHandle> connected;
+  std::vector<std::pair<PeerHandle, protocol::DisconnectReason>> disconnected;
   std::size_t received = 0;
 
-  void on_connect(HostHandle peer, std::uint32_t) override { connected.push_back(peer); }
-  void on_receive(HostHandle peer, const protocol::PeerEvent& e) override {
+  void on_connect(PeerHandle peer, std::uint32_t) override { connected.push_back(peer); }
+  void on_receive(PeerHandle peer, const protocol::PeerEvent& e) override {
     received += 1;
     if (!echo) return;
     protocol::PacketFlags flags = protocol::PacketFlags::kUnreliable;
@@ -107,7 +107,7 @@ class RecordingEvents final : public HostEvents {
     if (e.delivery == protocol::Delivery::kUnreliableFragment) flags = protocol::PacketFlags::kUnreliableFragment;
     host->send(peer, e.channel, e.payload, flags);
   }
-  void on_disconnect(HostHandle peer, protocol::DisconnectReason reason, std::uint32_t) override {
+  void on_disconnect(PeerHandle peer, protocol::DisconnectReason reason, std::uint32_t) override {
     disconnected.emplace_back(peer, reason);
   }
 };
@@ -123,8 +123,7 @@ class HostDriver {
         [this](std::span<const engine::OutDatagram> out) {
           sink_calls += 1;
           for (const auto& d : out) {
-            const auto* p = reinterpret_cast<const std::uint8_t*>(d.bytes.data());
-            to_clients_.push_back({std::vector<std::uint8_t>(p, p + d.bytes.size()), d.to});
+            to_clients_.push_back({std::vector<std::uint8_t>(d.bytes.begin(), d.bytes.end()), d.to});
           }
         },
         &events);
@@ -173,7 +172,7 @@ class HostDriver {
     for (std::size_t i = 0; i < datagrams.size(); i += 64) {
       views.clear();
       for (std::size_t j = i; j < datagrams.size() && j < i + 64; ++j) {
-        views.push_back({std::as_bytes(std::span(datagrams[j].first)), datagrams[j].second});
+        views.push_back({datagrams[j].first, datagrams[j].second});
       }
       inject(views);
     }

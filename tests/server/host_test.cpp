@@ -72,7 +72,7 @@ TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every deliver
     for (std::uint8_t ch = 0; ch < 4; ++ch) {
       const Kind& k = kKinds[ch];
       REQUIRE(d.clients()[i]->peer.send(ch, pattern(k.size, static_cast<std::uint8_t>(i)), k.flags) ==
-              protocol::SendError::kOk);
+              protocol::SendResult::kOk);
     }
   }
   auto echoed = [&] {
@@ -103,7 +103,7 @@ TEST_CASE("16384 peers on one Host (8 client hosts x 2048 ids), one reliable rou
   }
   REQUIRE(d.run_until([&] { return all_connected(d); }, 10 * kSec));
   CHECK(d.host().connected_peers() == 16384);
-  for (auto& c : d.clients()) REQUIRE(c->peer.send(0, pattern(16, 9), protocol::PacketFlags::kReliable) == protocol::SendError::kOk);
+  for (auto& c : d.clients()) REQUIRE(c->peer.send(0, pattern(16, 9), protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
   REQUIRE(d.run_until([&] {
     return std::all_of(d.clients().begin(), d.clients().end(),
                        [](const auto& c) { return c->count(PeerEvent::Type::kReceive) == 1; });
@@ -121,7 +121,7 @@ TEST_CASE("one batch in, one flush out, every sender's ack inside it") {
   REQUIRE(d.run_until([&] { return all_connected(d); }, 5 * kSec));
   d.run_for(50 * kMs);
 
-  for (auto& c : d.clients()) REQUIRE(c->peer.send(0, pattern(10, 1), protocol::PacketFlags::kReliable) == protocol::SendError::kOk);
+  for (auto& c : d.clients()) REQUIRE(c->peer.send(0, pattern(10, 1), protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
   auto up = d.gather();
   REQUIRE(up.size() == 500);
   const std::size_t calls = d.sink_calls;
@@ -144,7 +144,7 @@ TEST_CASE("idle peers are not serviced: a batch touches only its senders") {
 
   const std::uint64_t before = d.host().stats().peers_serviced;
   const DeadlineOps ops = d.host().deadline_ops();
-  REQUIRE(d.clients()[7]->peer.send(0, pattern(5, 2), protocol::PacketFlags::kReliable) == protocol::SendError::kOk);
+  REQUIRE(d.clients()[7]->peer.send(0, pattern(5, 2), protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
   d.feed(d.gather());
   CHECK(d.host().stats().peers_serviced - before == 1);
   const DeadlineOps after = d.host().deadline_ops();
@@ -176,7 +176,7 @@ TEST_CASE("per-IP cap: excess CONNECTs from one IP are refused at once") {
     for (const auto& e : cl->events) {
       if (e.type == PeerEvent::Type::kDisconnect && e.reason == protocol::DisconnectReason::kRefused) {
         ++refused;
-        CHECK(e.data == kRefusedPerIp);
+        CHECK(e.data == static_cast<std::uint32_t>(RefusalCode::kPerIp));
       }
     }
   }
@@ -204,7 +204,7 @@ TEST_CASE("full server refuses the next client; retransmitted CONNECT is dropped
   d.connect(c);
   d.run_until([&] { return c.count(PeerEvent::Type::kDisconnect) == 1; }, 2 * kSec);
   REQUIRE(c.count(PeerEvent::Type::kDisconnect) == 1);
-  CHECK(c.events.back().data == kRefusedFull);
+  CHECK(c.events.back().data == static_cast<std::uint32_t>(RefusalCode::kFull));
   CHECK(d.host().stats()[HostDrop::kRefusedFull] == 1);
   CHECK(d.host().connected_peers() == 2);
 }
@@ -306,18 +306,18 @@ TEST_CASE("slots are reused after disconnect and timeout; stale handles miss") {
   d.connect(b);
   REQUIRE(d.run_until([&] { return all_connected(d); }, 2 * kSec));
   REQUIRE(d.events.connected.size() == 2);
-  const HostHandle ha = d.events.connected[0];
+  const PeerHandle ha = d.events.connected[0];
 
   a.peer.disconnect(9);
   REQUIRE(d.run_until([&] { return d.host().live_peers() == 1; }, 2 * kSec));
   CHECK(d.host().stats().disconnects == 1);
   CHECK(d.host().peer(ha) == nullptr);
-  CHECK(d.host().send(ha, 0, pattern(3, 3), protocol::PacketFlags::kReliable) == protocol::SendError::kNotConnected);
+  CHECK(d.host().send(ha, 0, pattern(3, 3), protocol::PacketFlags::kReliable) == SendResult::kNoSuchPeer);
 
   Client& c = d.add_client(HostDriver::address(3002));
   d.connect(c);
   REQUIRE(d.run_until([&] { return c.peer.state() == PeerState::kConnected; }, 2 * kSec));
-  const HostHandle hc = d.events.connected.back();
+  const PeerHandle hc = d.events.connected.back();
   CHECK(hc.index == ha.index);
   CHECK(hc.generation != ha.generation);
 

@@ -17,11 +17,6 @@ namespace {
 using protocol::PeerEvent;
 using protocol::PeerState;
 
-std::vector<std::byte> bytes_of(std::size_t n, std::uint8_t seed) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(seed + i * 3);
-  return v;
-}
 std::vector<std::uint8_t> u8_of(std::size_t n, std::uint8_t seed) {
   std::vector<std::uint8_t> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(seed + i * 3);
@@ -109,7 +104,7 @@ TEST_CASE("IPv4 and IPv6 clients side by side on one dual-stack socket, echo of 
   REQUIRE(v4.run_until(both, 5000));
   for (LoopbackClient* c : {&v4, &v6}) {
     for (std::uint8_t ch = 0; ch < 4; ++ch) {
-      REQUIRE(c->peer().send(ch, u8_of(kKinds[ch].size, ch), kKinds[ch].flags) == protocol::SendError::kOk);
+      REQUIRE(c->peer().send(ch, u8_of(kKinds[ch].size, ch), kKinds[ch].flags) == protocol::SendResult::kOk);
     }
   }
   auto echoed = [&] {
@@ -143,7 +138,7 @@ TEST_CASE("IPv4 and IPv6 clients side by side on one dual-stack socket, echo of 
   CHECK(s.packets_in == 8);
   CHECK(s.peers_peak == 2);
   REQUIRE(!run.disconnects.empty());
-  CHECK(run.disconnects.front().reason == DisconnectReason::kRequested);
+  CHECK(run.disconnects.front().reason == DisconnectReason::kRemote);
   CHECK(run.disconnects.front().data == 5);
 }
 
@@ -179,7 +174,7 @@ TEST_CASE("a game thread posting sends into the server is safe") {
   std::thread game([&] {
     for (int i = 0; i < kSends; ++i) {
       run.server->post([&, i] {
-        const auto payload = bytes_of(8, static_cast<std::uint8_t>(i));
+        const auto payload = u8_of(8, static_cast<std::uint8_t>(i));
         if (run.server->send(peer, 1, payload, Delivery::kReliable) == SendResult::kOk) accepted += 1;
       });
       if (i % 100 == 0) std::this_thread::yield();
@@ -210,7 +205,7 @@ TEST_CASE("a game thread posting sends into the server is safe") {
     return false;
   }();
   REQUIRE(gone);
-  CHECK(run.on_loop([&] { return run.server->send(peer, 0, bytes_of(1, 0), Delivery::kReliable); }) ==
+  CHECK(run.on_loop([&] { return run.server->send(peer, 0, u8_of(1, 0), Delivery::kReliable); }) ==
         SendResult::kNoSuchPeer);
 }
 

@@ -183,11 +183,10 @@ class Shard {
     for (const engine::DatagramView& d : batch) {
       if (d.bytes.size() < 2) continue;
       // The header's low 12 bits name the receiving peer: our slot index.
-      auto id = static_cast<std::size_t>(((std::to_integer<unsigned>(d.bytes[0]) << 8) |
-                                          std::to_integer<unsigned>(d.bytes[1])) & protocol::kMaxPeerId);
+      auto id = static_cast<std::size_t>(((d.bytes[0] << 8) | d.bytes[1]) & protocol::kMaxPeerId);
       if (id >= slots_.size()) continue;
       Slot& s = slots_[id];
-      s.peer.on_datagram(now, protocol::Bytes(reinterpret_cast<const std::uint8_t*>(d.bytes.data()), d.bytes.size()));
+      s.peer.on_datagram(now, d.bytes);
       if (!s.touched) {
         s.touched = true;
         touched_.push_back(static_cast<std::uint32_t>(id));
@@ -214,7 +213,7 @@ class Shard {
     Slot& s = slots_[i];
     while (auto ev = s.peer.poll_event()) handle(i, *ev, now);
     while (std::size_t n = s.peer.poll_datagram(now, protocol::MutableBytes(buffer_))) {
-      loop_->send(engine::OutDatagram{std::as_bytes(std::span(buffer_.data(), n)), o_.server});
+      loop_->send(engine::OutDatagram{volley::Bytes(buffer_.data(), n), o_.server});
     }
     std::optional<engine::TimePoint> deadline = s.peer.next_deadline();
     if (!deadline) {
@@ -229,7 +228,7 @@ class Shard {
     std::uint32_t header[2] = {static_cast<std::uint32_t>(first_ + i), s.seq};
     std::memcpy(payload_.data(), header, sizeof header);
     s.sent_at = now;
-    if (s.peer.send(0, payload_, protocol::PacketFlags::kReliable) != protocol::SendError::kOk) {
+    if (s.peer.send(0, payload_, protocol::PacketFlags::kReliable) != protocol::SendResult::kOk) {
       ++progress_.bad_echoes;
     }
   }

@@ -3,11 +3,12 @@
 
 #include <cstdint>
 
+#include "volley/vocabulary/time.hpp"
+
 namespace volley::engine {
 
-// Microseconds on a monotonic clock with an arbitrary epoch. A plain integer so the sans-IO
-// protocol layer can use the same representation without depending on the engine.
-using TimePoint = std::int64_t;
+// Microseconds on a monotonic clock with an arbitrary epoch: the shared volley::TimePoint.
+using volley::TimePoint;
 
 TimePoint now() noexcept;
 

@@ -18,6 +18,7 @@
 
 #include "volley/engine/clock.hpp"
 #include "volley/engine/udp.hpp"
+#include "volley/vocabulary/handle.hpp"
 
 namespace volley::engine {
 
@@ -85,12 +86,7 @@ struct LoopConfig {
   std::function<void(std::string_view)> log;
 };
 
-struct TimerId {
-  std::uint32_t index = 0;
-  std::uint32_t generation = 0;  // 0 never names a live timer
-  explicit operator bool() const noexcept { return generation != 0; }
-  bool operator==(const TimerId&) const = default;
-};
+using volley::TimerId;  // generation 0 never names a live timer
 
 using Task = std::function<void()>;
 using TimerCallback = std::function<void()>;

@@ -12,7 +12,11 @@
 #include <string>
 #include <string_view>
 
+#include "volley/vocabulary/bytes.hpp"
+
 namespace volley::engine {
+
+using volley::Bytes;
 
 enum class AddressFamily : std::uint8_t { kNone, kIpv4, kIpv6 };
 
@@ -57,14 +61,14 @@ class Address {
 // A received datagram. `bytes` is valid only during the handler call that delivers it: the
 // buffer goes straight back to the kernel afterwards.
 struct DatagramView {
-  std::span<const std::byte> bytes;
+  Bytes bytes;
   Address from;
 };
 
 // An outgoing datagram. The loop copies `bytes` when send() is called, so the caller may reuse
 // its buffer immediately.
 struct OutDatagram {
-  std::span<const std::byte> bytes;
+  Bytes bytes;
   Address to;
 };
 

@@ -11,10 +11,12 @@
 #include <string_view>
 #include <variant>
 
+#include "volley/vocabulary/bytes.hpp"
+
 namespace volley::protocol {
 
-using Bytes = std::span<const std::uint8_t>;
-using MutableBytes = std::span<std::uint8_t>;
+using volley::Bytes;
+using volley::MutableBytes;
 
 // --- constants (libenet 1.3.17 protocol.h / enet.h) -------------------------------------------
 inline constexpr std::uint16_t kHeaderFlagSentTime = 0x8000;

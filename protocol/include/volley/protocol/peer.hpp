@@ -17,6 +17,7 @@
 #include "volley/protocol/enet_wire.hpp"
 #include "volley/protocol/peer_config.hpp"
 #include "volley/protocol/time.hpp"
+#include "volley/vocabulary/delivery.hpp"
 
 namespace volley::protocol {
 
@@ -52,19 +53,27 @@ constexpr bool has_flag(PacketFlags set, PacketFlags flag) noexcept {
   return (static_cast<std::uint8_t>(set) & static_cast<std::uint8_t>(flag)) != 0;
 }
 
-// How a received packet travelled: the command that carried it.
-enum class Delivery : std::uint8_t { kReliable, kUnreliable, kUnsequenced, kUnreliableFragment, kCount };
-std::string_view delivery_name(Delivery delivery) noexcept;
+// The command flags that send a packet the way `delivery` names (a received packet reports the
+// command that carried it as its Delivery).
+constexpr PacketFlags packet_flags(Delivery delivery) noexcept {
+  switch (delivery) {
+    case Delivery::kReliable: return PacketFlags::kReliable;
+    case Delivery::kUnsequenced: return PacketFlags::kUnsequenced;
+    case Delivery::kUnreliableFragment: return PacketFlags::kUnreliableFragment;
+    default: return PacketFlags::kUnreliable;
+  }
+}
 
-enum class DisconnectReason : std::uint8_t {
-  kRemote,          // the remote sent DISCONNECT (data = its data word)
-  kLocal,           // our own disconnect() completed (acked)
-  kTimeout,         // reliable data went unacknowledged past the timeout limits
-  kRefused,         // DISCONNECT received while CONNECTING (fast refusal, data = reason)
-  kVerifyMismatch,  // VERIFY_CONNECT did not echo our parameters
-  kCount
-};
-std::string_view disconnect_reason_name(DisconnectReason reason) noexcept;
+// Shared words (volley/vocabulary): Delivery, DisconnectReason (kRemote: data = the remote's
+// data word; kRefused: DISCONNECT while CONNECTING, data = a RefusalCode), SendResult (a Peer
+// answers kOk, kNotConnected, kBadChannel, kTooLarge or kTooManyFragments).
+using volley::Delivery;
+using volley::delivery_name;
+using volley::DisconnectReason;
+using volley::disconnect_reason_name;
+using volley::RefusalCode;
+using volley::refusal_code_name;
+using volley::SendResult;
 
 struct PeerEvent {
   enum class Type : std::uint8_t { kConnect, kReceive, kDisconnect };
@@ -75,8 +84,6 @@ struct PeerEvent {
   Delivery delivery = Delivery::kReliable;
   std::vector<std::uint8_t> payload;
 };
-
-enum class SendError : std::uint8_t { kOk, kNotConnected, kBadChannel, kTooLarge, kTooManyFragments };
 
 struct PeerStats {
   std::uint32_t rtt_ms = 0;
@@ -152,7 +159,7 @@ class Peer {
   // When on_deadline / poll_datagram next has work that no input will trigger.
   std::optional<TimePoint> next_deadline() const;
 
-  SendError send(std::uint8_t channel, Bytes payload, PacketFlags flags);
+  SendResult send(std::uint8_t channel, Bytes payload, PacketFlags flags);
   void disconnect(std::uint32_t data);        // enet_peer_disconnect
   void disconnect_later(std::uint32_t data);  // enet_peer_disconnect_later
   void disconnect_now(std::uint32_t data);    // enet_peer_disconnect_now: one datagram, then reset

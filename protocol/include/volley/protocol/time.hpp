@@ -1,14 +1,15 @@
-// Protocol time: one integer microsecond TimePoint, passed in by the caller (the protocol layer
-// never reads a clock). Same representation as volley::engine::TimePoint, but protocol/ must not
-// include engine/, so it is declared here too. ENet's 32-bit millisecond clock is derived from it
+// Protocol time: the shared volley::TimePoint (integer microseconds), passed in by the caller
+// (the protocol layer never reads a clock). ENet's 32-bit millisecond clock is derived from it
 // only where libenet's millisecond arithmetic has to be reproduced (RTT, RTO, the wire sentTime).
 #pragma once
 
 #include <cstdint>
 
+#include "volley/vocabulary/time.hpp"
+
 namespace volley::protocol {
 
-using TimePoint = std::int64_t;  // microseconds on the caller's monotonic clock
+using volley::TimePoint;  // microseconds on the caller's monotonic clock
 
 inline constexpr TimePoint kMicrosPerMilli = 1000;
 

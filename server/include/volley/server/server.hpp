@@ -17,36 +17,34 @@
 #include <utility>
 #include <vector>
 
+#include "volley/vocabulary/bytes.hpp"
+#include "volley/vocabulary/delivery.hpp"
+#include "volley/vocabulary/handle.hpp"
+
 namespace volley::server {
 
-// How a packet travels (ENet: RELIABLE, flags 0, UNSEQUENCED, UNRELIABLE_FRAGMENT).
-enum class Delivery : std::uint8_t { kReliable, kUnreliable, kUnsequenced, kUnreliableFragment, kCount };
-std::string_view delivery_name(Delivery delivery) noexcept;
-
-enum class DisconnectReason : std::uint8_t {
-  kRequested,  // the peer sent DISCONNECT (enet_peer_disconnect*)
-  kTimeout,    // the peer stopped acknowledging
-  kLocal,      // our disconnect() / disconnect_later() completed, or shutdown
-  kRefused,    // the remote refused a connection (only for connections we initiate)
-  kCount
-};
-std::string_view disconnect_reason_name(DisconnectReason reason) noexcept;
-
-struct PeerHandle {
-  std::uint32_t index = 0;
-  std::uint32_t generation = 0;  // 0 never names a peer
-  explicit operator bool() const noexcept { return generation != 0; }
-  bool operator==(const PeerHandle&) const = default;
-};
+// Shared words (volley/vocabulary). A server's peers end with kRemote (the peer sent
+// DISCONNECT), kTimeout (it stopped acknowledging) or kLocal (our disconnect() /
+// disconnect_later() completed, or shutdown); kRefused and kVerifyMismatch only end connections
+// we initiate. send() answers kOk, kNoSuchPeer (stale handle), kNotConnected (the peer is
+// disconnecting), kBadChannel, kTooLarge or kTooManyFragments.
+using volley::Bytes;
+using volley::Delivery;
+using volley::delivery_name;
+using volley::DisconnectReason;
+using volley::disconnect_reason_name;
+using volley::PeerHandle;  // generation 0 never names a peer
+using volley::RefusalCode;
+using volley::refusal_code_name;
+using volley::SendResult;
+using volley::send_result_name;
 
 struct Packet {
   PeerHandle peer;
   std::uint8_t channel = 0;
   Delivery delivery = Delivery::kReliable;
-  std::span<const std::byte> bytes;  // valid during the callback only
+  Bytes bytes;  // valid during the callback only
 };
-
-enum class SendResult : std::uint8_t { kOk, kNoSuchPeer, kBadChannel, kTooLarge, kCount };
 
 struct PeerStats {
   std::string address;  // "ip:port" / "[ip6]:port"
@@ -116,9 +114,8 @@ class Server {
   void stop();                            // any thread; graceful
   void post(std::function<void()> task);  // any thread; runs on the loop thread
 
-  SendResult send(PeerHandle peer, std::uint8_t channel, std::span<const std::byte> bytes,
-                  Delivery delivery);
-  std::size_t broadcast(std::uint8_t channel, std::span<const std::byte> bytes, Delivery delivery);
+  SendResult send(PeerHandle peer, std::uint8_t channel, Bytes bytes, Delivery delivery);
+  std::size_t broadcast(std::uint8_t channel, Bytes bytes, Delivery delivery);
   bool disconnect(PeerHandle peer, std::uint32_t data = 0);        // after queued reliable data
   bool disconnect_later(PeerHandle peer, std::uint32_t data = 0);  // after all queued data
   bool disconnect_now(PeerHandle peer, std::uint32_t data = 0);    // at once; no event follows
