@@ -6,7 +6,6 @@
 #include <array>
 #include <cstring>
 
-#include "byte_io.hpp"
 #include "volley/protocol/datagram.hpp"
 #include "volley/protocol/range_coder.hpp"
 
