@@ -125,10 +125,7 @@ Handled Peer::Impl::handle_command(TimePoint now, const Command& command) {
     case CommandType::kConnect: return handle_connect(command);
     case CommandType::kVerifyConnect: return handle_verify_connect(command);
     case CommandType::kDisconnect: return handle_disconnect(command);
-    case CommandType::kPing:
-      if (state == PeerState::kConnected || state == PeerState::kDisconnectLater) return Handled::kOk;
-      counters.add(Counter::kDropWrongState);
-      return Handled::kStop;
+    case CommandType::kPing: return session_state_ok() ? Handled::kOk : Handled::kStop;
     case CommandType::kSendReliable:
     case CommandType::kSendUnreliable:
     case CommandType::kSendFragment:
@@ -226,10 +223,7 @@ Handled Peer::Impl::handle_disconnect(const Command& command) {
 }
 
 Handled Peer::Impl::handle_bandwidth_limit(const Command& command) {
-  if (state != PeerState::kConnected && state != PeerState::kDisconnectLater) {
-    counters.add(Counter::kDropWrongState);
-    return Handled::kStop;
-  }
+  if (!session_state_ok()) return Handled::kStop;
   const auto& limit = std::get<BandwidthLimit>(command.body);
   remote_incoming_bandwidth = limit.incoming_bandwidth;
   remote_outgoing_bandwidth = limit.outgoing_bandwidth;
@@ -238,10 +232,7 @@ Handled Peer::Impl::handle_bandwidth_limit(const Command& command) {
 }
 
 Handled Peer::Impl::handle_throttle_configure(const Command& command) {
-  if (state != PeerState::kConnected && state != PeerState::kDisconnectLater) {
-    counters.add(Counter::kDropWrongState);
-    return Handled::kStop;
-  }
+  if (!session_state_ok()) return Handled::kStop;
   const auto& configure = std::get<ThrottleConfigure>(command.body);
   throttle.interval_ms = configure.interval;
   throttle.acceleration = configure.acceleration;
@@ -249,13 +240,18 @@ Handled Peer::Impl::handle_throttle_configure(const Command& command) {
   return Handled::kOk;
 }
 
+// CONNECTED or DISCONNECT_LATER take data, PING and the peer-level control commands; in any
+// other state the command is counted as wrong-state and stops the datagram.
+bool Peer::Impl::session_state_ok() {
+  if (state == PeerState::kConnected || state == PeerState::kDisconnectLater) return true;
+  counters.add(Counter::kDropWrongState);
+  return false;
+}
+
 // Both failures stop the datagram, as in libenet; the state is tested first so that data still
 // arriving after a local disconnect (channels already released) is counted as wrong-state.
 bool Peer::Impl::data_state_ok(const Command& command) {
-  if (state != PeerState::kConnected && state != PeerState::kDisconnectLater) {
-    counters.add(Counter::kDropWrongState);
-    return false;
-  }
+  if (!session_state_ok()) return false;
   if (command.header.channel >= channels.size()) {
     counters.add(Counter::kDropBadChannel);
     return false;

@@ -4,7 +4,7 @@
 // UnsequencedWindow, RttState / ThrottleState (rtt.hpp, throttle.hpp), PacketLoss and the ack
 // Fifo. The Impl's own member functions live in the file of their concern: peer_state.cpp
 // (states, reset, events), reliable_send.cpp (queueing and timeouts), outbound.cpp (datagram
-// assembly), inbound.cpp (command handlers), handshake.cpp, fragments.cpp (send()).
+// assembly), inbound.cpp (receive pipeline and command handlers), handshake.cpp.
 #pragma once
 
 #include <array>
@@ -150,6 +150,7 @@ struct Peer::Impl {
   Handled handle_send(const Command& command);
   Handled handle_send_unsequenced(const Command& command);
   void queue_acknowledgement(const Command& command, std::uint16_t sent_time);
+  bool session_state_ok();
   bool data_state_ok(const Command& command);
 };
 
