@@ -121,6 +121,29 @@ Address Address::mapped_v6() const {
   return from_sockaddr(&v6, sizeof(v6));
 }
 
+Address Address::with_port(std::uint16_t port) const {
+  Address out = *this;
+  switch (family()) {
+    case AddressFamily::kIpv4: {
+      sockaddr_in v4{};
+      std::memcpy(&v4, storage_.data(), sizeof(v4));
+      v4.sin_port = htons(port);
+      std::memcpy(out.storage_.data(), &v4, sizeof(v4));
+      break;
+    }
+    case AddressFamily::kIpv6: {
+      sockaddr_in6 v6{};
+      std::memcpy(&v6, storage_.data(), sizeof(v6));
+      v6.sin6_port = htons(port);
+      std::memcpy(out.storage_.data(), &v6, sizeof(v6));
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
 std::string Address::to_string() const {
   char host[64] = {};
   switch (family()) {

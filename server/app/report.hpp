@@ -1,19 +1,18 @@
 // What volley-server reports: the stats JSON object of the DESIGN.md contract (written once at
-// exit) and the periodic one-line status on stderr. CPU times come from the process itself.
+// exit) and the periodic one-line status on stderr. CPU times come from the process itself
+// (volley::support::process_cpu); the JSON from volley::support::JsonWriter.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "volley/server/server.hpp"
+#include "volley/support/process_cpu.hpp"
 
 namespace volley::server::app {
 
-struct CpuTimes {
-  double user_s = 0;
-  double sys_s = 0;
-};
-CpuTimes process_cpu();
+using support::CpuTimes;
+using support::process_cpu;
 
 std::string stats_json(const ServerStats& stats, const CpuTimes& cpu, const Server& server);
 // Writes `text` to `path` through a temporary file and a rename, so a reader never sees half.

@@ -112,11 +112,11 @@ void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes
 void Host::refuse(const protocol::ConnectRequest& request, const engine::Address& to,
                   RefusalCode code) {
   if (!config_.fast_refusal) return;
-  if (batch_.full()) emit();
+  if (outbox_.full()) emit();
   const std::size_t n = protocol::encode_refusal(request, static_cast<std::uint32_t>(code), config_.peer,
-                                                  batch_.reserve());
+                                                  outbox_.reserve());
   if (n == 0) return;
-  batch_.commit(n, to);
+  outbox_.commit(n, to);
   stats_.refusals_sent += 1;
 }
 
@@ -143,10 +143,10 @@ void Host::service(TimePoint now, std::uint32_t slot) {
   drain_events(slot);
   protocol::Peer& peer = *s.peer;
   for (;;) {
-    if (batch_.full()) emit();
-    const std::size_t n = peer.poll_datagram(now, batch_.reserve());
+    if (outbox_.full()) emit();
+    const std::size_t n = peer.poll_datagram(now, outbox_.reserve());
     if (n == 0) break;
-    batch_.commit(n, s.address);
+    outbox_.commit(n, s.address);
   }
   drain_events(slot);  // a reset inside the poll may leave a final event
   sync(s);
@@ -194,7 +194,7 @@ void Host::drain_events(std::uint32_t slot) {
   }
 }
 
-void Host::emit() { batch_.emit(sink_); }
+void Host::emit() { outbox_.emit(sink_); }
 
 Slot* Host::resolve(PeerHandle handle) {
   if (handle.generation == 0 || handle.index >= slots_.allocated()) return nullptr;

@@ -14,7 +14,7 @@
 
 #include "deadlines.hpp"
 #include "peer_slots.hpp"
-#include "send_batch.hpp"
+#include "outbox.hpp"
 #include "stats.hpp"
 #include "volley/engine/udp.hpp"
 #include "volley/protocol/peer.hpp"
@@ -94,7 +94,7 @@ class Host {
   Deadlines deadlines_;
   DatagramSink sink_;
   HostEvents* events_;
-  SendBatch batch_;
+  Outbox outbox_;
   HostStats stats_;
   std::vector<std::uint32_t> touched_;
   bool accepting_ = true;

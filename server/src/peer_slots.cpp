@@ -3,8 +3,6 @@
 // slot only builds a new Peer when the id it must answer to changes.
 #include "peer_slots.hpp"
 
-#include <cstring>
-
 namespace volley::server {
 
 PeerSlots::PeerSlots(std::size_t capacity, std::size_t per_ip_cap,
@@ -29,26 +27,6 @@ bool PeerSlots::holds_connect(const engine::Address& address, std::uint32_t conn
   return by_connect_.contains(IdKey{address, connect_id});
 }
 
-std::size_t PeerSlots::IpKeyHash::operator()(const IpKey& k) const noexcept {
-  std::size_t h = 1469598103934665603ull;
-  for (std::uint8_t b : k) h = (h ^ b) * 1099511628211ull;
-  return h;
-}
-
-// sockaddr_in keeps the IPv4 address at byte 4 and sockaddr_in6 the IPv6 address at byte 8 on
-// every platform we build for; reading them here keeps OS headers out of the Host.
-PeerSlots::IpKey PeerSlots::ip_key(const engine::Address& address) {
-  IpKey key{};
-  const auto* raw = static_cast<const std::uint8_t*>(address.sockaddr());
-  key[0] = static_cast<std::uint8_t>(address.family());
-  if (address.family() == engine::AddressFamily::kIpv4 && address.size() >= 8) {
-    std::memcpy(key.data() + 1, raw + 4, 4);
-  } else if (address.family() == engine::AddressFamily::kIpv6 && address.size() >= 24) {
-    std::memcpy(key.data() + 1, raw + 8, 16);
-  }
-  return key;
-}
-
 // Round-robin from the last id handed to this address: O(1) for the usual one-client address,
 // and never a rescan from 0 for a host that holds thousands of peers.
 // A departed id is skipped too while any other id is free, so a straggler from the previous
@@ -68,9 +46,9 @@ std::uint16_t PeerSlots::pick_id(const engine::Address& address, AddressUse& use
 
 Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connect_id) {
   if (live_ >= capacity_) return {0, AcquireError::kFull};
-  IpKey ip{};
+  engine::Address ip;
   if (per_ip_cap_ > 0) {
-    ip = ip_key(address);
+    ip = address.with_port(0);
     const auto it = per_ip_.find(ip);
     if (it != per_ip_.end() && it->second >= per_ip_cap_) return {0, AcquireError::kPerIpCap};
   }
@@ -123,7 +101,7 @@ void PeerSlots::release(std::uint32_t index, TimePoint now) {
     if (--it->second.count == 0) addresses_.erase(it);
   }
   if (per_ip_cap_ > 0) {
-    if (const auto it = per_ip_.find(ip_key(slot.address)); it != per_ip_.end()) {
+    if (const auto it = per_ip_.find(slot.address.with_port(0)); it != per_ip_.end()) {
       if (--it->second == 0) per_ip_.erase(it);
     }
   }

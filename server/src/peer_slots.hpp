@@ -100,12 +100,6 @@ class PeerSlots {
     std::uint16_t count = 0;
     std::uint16_t next_id = 0;
   };
-  // Family byte + the 16 address bytes, port left out: the per-IP cap's key.
-  using IpKey = std::array<std::uint8_t, 17>;
-  struct IpKeyHash {
-    std::size_t operator()(const IpKey& k) const noexcept;
-  };
-  static IpKey ip_key(const engine::Address& address);
   std::uint16_t pick_id(const engine::Address& address, AddressUse& use) const;
 
   std::size_t capacity_;
@@ -117,7 +111,8 @@ class PeerSlots {
   std::unordered_map<IdKey, std::uint32_t, IdKeyHash> by_id_;
   std::unordered_map<IdKey, std::uint32_t, IdKeyHash> by_connect_;
   std::unordered_map<engine::Address, AddressUse> addresses_;
-  std::unordered_map<IpKey, std::uint32_t, IpKeyHash> per_ip_;
+  // Keyed by Address::with_port(0): every port of one client IP counts against its cap.
+  std::unordered_map<engine::Address, std::uint32_t> per_ip_;
   std::vector<std::uint32_t> connected_;
   // Departed (address, id) -> release time, plus the same keys in release order so expiry
   // is a pop from the front (release times only grow). Bounded by capacity_ entries.

@@ -1,7 +1,8 @@
 // Host-wide statistics, maintained incrementally: after each Peer call the Host adds what that
 // peer's counters gained since they were last seen, so the totals never require a scan of the
-// slot table. Also the drop reasons that only the Host can see
-// (before a datagram reaches any Peer) and the stats-JSON writer of the volley-server contract.
+// slot table. Also the drop reasons that only the Host can see (before a datagram reaches any
+// Peer). The public ServerStats are assembled from these in server_stats.cpp; the stats JSON is
+// written by volley-server (server/app/report.cpp).
 #pragma once
 
 #include <array>

@@ -1,5 +1,5 @@
 // Address: numeric parsing and formatting, equality and hashing on exactly the endpoint
-// (family, IP, port), and IPv4-mapped conversion for dual-stack sockets.
+// (family, IP, port), IPv4-mapped conversion for dual-stack sockets, and the per-IP key.
 #include <doctest/doctest.h>
 
 #include <unordered_set>
@@ -49,4 +49,20 @@ TEST_CASE("address: IPv4-mapped IPv6 round trip") {
   CHECK(Address::loopback_v6(7).unmapped() == Address::loopback_v6(7));
   CHECK(Address::from_sockaddr(v4.sockaddr(), v4.size()) == v4);
   CHECK(Address::from_sockaddr(v4.sockaddr(), 3).empty());
+}
+
+TEST_CASE("address: with_port keeps the IP, so with_port(0) keys a whole client IP") {
+  const Address a = *Address::parse("10.1.2.3:4000");
+  const Address b = *Address::parse("10.1.2.3:5000");
+  const Address c = *Address::parse("10.1.2.4:4000");
+  CHECK(a.with_port(0) == b.with_port(0));
+  CHECK(a.with_port(0).hash() == b.with_port(0).hash());
+  CHECK_FALSE(a.with_port(0) == c.with_port(0));
+  CHECK(a.with_port(5000) == b);
+  CHECK(a.with_port(0).to_string() == "10.1.2.3:0");
+  const Address v6 = *Address::parse("[2001:db8::1]:9");
+  CHECK(v6.with_port(77).to_string() == "[2001:db8::1]:77");
+  CHECK(v6.with_port(0) == Address::parse("[2001:db8::1]:10")->with_port(0));
+  CHECK_FALSE(v6.with_port(0) == Address::parse("[2001:db8::2]:9")->with_port(0));
+  CHECK(Address().with_port(5).empty());
 }

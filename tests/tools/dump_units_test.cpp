@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,7 +12,6 @@
 #include "datagram_dump.hpp"
 #include "hex_input.hpp"
 #include "json_check.hpp"
-#include "json_writer.hpp"
 #include "options.hpp"
 #include "packet_parse.hpp"
 #include "pcap_writer.hpp"
@@ -227,6 +227,24 @@ TEST_CASE("dump: JSON strings are escaped") {
   CHECK(JsonCheck::is_object(json.str()));
   CHECK_FALSE(JsonCheck::is_object("{\"a\":1,}"));
   CHECK_FALSE(JsonCheck::is_object("{\"a\":\"\x01\"}"));
+}
+
+// The layout of volley-server's stats file (scripts and tests grep `"key": value,`).
+TEST_CASE("json writer: indented layout puts one member per line") {
+  JsonWriter json(JsonWriter::Layout::kIndented);
+  json.begin_object()
+      .field("a", std::uint64_t{1})
+      .begin_object("o")
+      .field("s", "x")
+      .end_object()
+      .begin_array("e")
+      .end_array()
+      .number("f", 0.25, "%.3f")
+      .number("nan", std::nan(""))
+      .end_object();
+  CHECK(json.str() == "{\n  \"a\": 1,\n  \"o\": {\n    \"s\": \"x\"\n  },\n  \"e\": [],\n  \"f\": 0.250,\n"
+                      "  \"nan\": null\n}");
+  CHECK(JsonCheck::is_object(json.str()));
 }
 
 TEST_CASE("dump: command-line errors are one line each") {

@@ -7,7 +7,6 @@
 // CPU, over a measurement window after a warm-up.
 #include <pthread.h>
 #include <sched.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "volley/engine/loop.hpp"
+#include "volley/support/process_cpu.hpp"
 
 namespace {
 
@@ -74,11 +74,7 @@ bool pin_to(int cpu, const char* name) {
   return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
 }
 
-double process_cpu_us() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
-}
+double process_cpu_us() { return volley::support::process_cpu().total_s() * 1e6; }
 
 double thread_cpu_us(pthread_t thread) {
   clockid_t clock;

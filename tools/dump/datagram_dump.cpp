@@ -6,7 +6,7 @@
 
 #include <variant>
 
-#include "json_writer.hpp"
+#include "hex_input.hpp"
 #include "volley/protocol/byte_io.hpp"
 
 namespace volley::tools {

@@ -12,10 +12,13 @@
 #include <utility>
 
 #include "packet_parse.hpp"
+#include "volley/support/json_writer.hpp"
 #include "volley/protocol/datagram.hpp"
 #include "volley/protocol/enet_wire.hpp"
 
 namespace volley::tools {
+
+using support::JsonWriter;
 
 // Where a datagram came from; everything optional because hex lines carry no addresses.
 struct DatagramOrigin {

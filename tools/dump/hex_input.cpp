@@ -1,4 +1,4 @@
-// Hex-line parsing for volley-dump's stdin mode.
+// Hex-line parsing for volley-dump's stdin mode, and hex output for its JSON.
 #include "hex_input.hpp"
 
 namespace volley::tools {
@@ -34,6 +34,18 @@ HexLine parse_hex_line(std::string_view line, std::vector<std::uint8_t>& out) {
   }
   if (high >= 0) return HexLine::kBad;
   return out.empty() ? HexLine::kBlank : HexLine::kDatagram;
+}
+
+std::string hex_string(std::span<const std::uint8_t> bytes, std::size_t max_bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  const std::size_t n = bytes.size() < max_bytes ? bytes.size() : max_bytes;
+  out.reserve(2 * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out += kDigits[bytes[i] >> 4];
+    out += kDigits[bytes[i] & 15];
+  }
+  return out;
 }
 
 }  // namespace volley::tools

@@ -8,7 +8,6 @@
 
 #include "datagram_dump.hpp"
 #include "hex_input.hpp"
-#include "json_writer.hpp"
 #include "options.hpp"
 #include "pcap_reader.hpp"
 

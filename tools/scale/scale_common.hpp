@@ -1,10 +1,10 @@
 // Shared helpers of the scale tools (volley-enet-echo-server, volley-swarm, volley-enet-swarm):
-// strict flag parsing (a bad flag is one line on stderr and exit code 2), process CPU from
-// getrusage, latency percentiles, and a tiny flat JSON object writer for the reports. Header-only
-// because each tool is one translation unit and they share nothing else.
+// strict flag parsing (a bad flag is one line on stderr and exit code 2), another process's CPU
+// and memory from /proc, latency percentiles, and the flat JSON report object. Header-only
+// because each tool is one translation unit; this process's CPU and the JSON writer itself are
+// volley_support's.
 #pragma once
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +18,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "volley/support/json_writer.hpp"
+#include "volley/support/process_cpu.hpp"
 
 namespace volley::tools {
 
@@ -94,17 +97,9 @@ inline bool split_host_port(std::string_view text, std::string& host, std::uint1
   return true;
 }
 
-struct CpuTimes {
-  double user_s = 0;
-  double sys_s = 0;
-};
-
 // Whole-process CPU, all threads (what the stats JSON contract asks a server to report).
-inline CpuTimes process_cpu() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return {u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6, u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6};
-}
+using support::CpuTimes;
+using support::process_cpu;
 
 // Another process's CPU (user + system, all its threads) from /proc/<pid>/stat, in seconds at
 // clock-tick resolution (10 ms); negative if the process cannot be read. The swarms sample the
@@ -146,35 +141,30 @@ inline std::uint64_t percentile(std::vector<std::uint32_t>& samples, double p) {
   return samples[std::min(rank, samples.size() - 1)];
 }
 
-// One flat JSON object, keys in insertion order. Values are numbers, booleans or plain strings
-// (callers pass no characters that need escaping).
+// One flat JSON report object, keys in insertion order, written by the shared JsonWriter.
+// Doubles keep 6 significant digits; a negative int is reported as 0.
 class JsonObject {
  public:
-  void add(std::string_view key, double value) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.6g", value);
-    fields_.emplace_back(std::string(key), buf);
-  }
-  void add(std::string_view key, std::uint64_t value) {
-    fields_.emplace_back(std::string(key), std::to_string(value));
-  }
+  JsonObject() { json_.begin_object(); }
+  void add(std::string_view key, double value) { json_.number(key, value); }
+  void add(std::string_view key, std::uint64_t value) { json_.field(key, value); }
   void add(std::string_view key, int value) { add(key, static_cast<std::uint64_t>(value < 0 ? 0 : value)); }
-  void add(std::string_view key, bool value) { fields_.emplace_back(std::string(key), value ? "true" : "false"); }
-  void add(std::string_view key, std::string_view value) {
-    fields_.emplace_back(std::string(key), "\"" + std::string(value) + "\"");
-  }
-  std::string text() const {
-    std::string out = "{";
-    for (std::size_t i = 0; i < fields_.size(); ++i) {
-      out += (i ? ", \"" : "\"") + fields_[i].first + "\": " + fields_[i].second;
+  void add(std::string_view key, bool value) { json_.field(key, value); }
+  void add(std::string_view key, std::string_view value) { json_.field(key, value); }
+  // The finished object and a newline; closes the object on first use (add nothing after).
+  const std::string& text() {
+    if (!closed_) {
+      json_.end_object();
+      closed_ = true;
+      text_ = json_.str() + "\n";
     }
-    return out + "}\n";
+    return text_;
   }
   // Empty path: nothing written. Returns false (after a message) when the file cannot be written.
-  bool write(const std::string& path, const char* tool) const {
+  bool write(const std::string& path, const char* tool) {
     if (path.empty()) return true;
+    const std::string& t = text();
     std::FILE* f = std::fopen(path.c_str(), "w");
-    std::string t = text();
     bool ok = f && std::fwrite(t.data(), 1, t.size(), f) == t.size();
     if (f) ok = std::fclose(f) == 0 && ok;
     if (!ok) std::fprintf(stderr, "%s: cannot write %s\n", tool, path.c_str());
@@ -182,7 +172,9 @@ class JsonObject {
   }
 
  private:
-  std::vector<std::pair<std::string, std::string>> fields_;
+  support::JsonWriter json_;
+  std::string text_;
+  bool closed_ = false;
 };
 
 // The data word both swarms put in their DISCONNECT. libenet 1.3.17 reports a timed-out peer as

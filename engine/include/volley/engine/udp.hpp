@@ -44,6 +44,9 @@ class Address {
   Address unmapped() const;
   // IPv4 as IPv4-mapped IPv6 (needed to send from a dual-stack IPv6 socket); others unchanged.
   Address mapped_v6() const;
+  // The same IP (and IPv6 scope) with another port. with_port(0) names a whole client IP: the key
+  // for per-IP limits, which must not care which port a client sends from.
+  Address with_port(std::uint16_t port) const;
   std::string to_string() const;
 
   const void* sockaddr() const noexcept { return storage_.data(); }

@@ -1,26 +1,26 @@
-// SendBatch: arena bookkeeping. Spans into the arena are built only at emit() time, because the
-// arena may grow (and move) while the batch fills.
-#include "send_batch.hpp"
+// Outbox: arena bookkeeping. Spans into the arena are built only at emit() time, because the
+// arena may grow (and move) while the outbox fills.
+#include "outbox.hpp"
 
 namespace volley::server {
 
-SendBatch::SendBatch() {
+Outbox::Outbox() {
   arena_.resize(64 * protocol::kMaxMtu);
   entries_.reserve(256);
   out_.reserve(256);
 }
 
-MutableBytes SendBatch::reserve() {
+MutableBytes Outbox::reserve() {
   if (arena_.size() - used_ < protocol::kMaxMtu) arena_.resize(arena_.size() * 2);
   return MutableBytes(arena_.data() + used_, protocol::kMaxMtu);
 }
 
-void SendBatch::commit(std::size_t length, const engine::Address& to) {
+void Outbox::commit(std::size_t length, const engine::Address& to) {
   entries_.push_back(Entry{used_, length, to});
   used_ += length;
 }
 
-std::size_t SendBatch::emit(const DatagramSink& sink) {
+std::size_t Outbox::emit(const DatagramSink& sink) {
   const std::size_t count = entries_.size();
   if (count == 0) return 0;
   out_.clear();

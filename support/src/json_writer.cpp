@@ -1,13 +1,20 @@
-// JSON output for volley-dump: compact, one object per line, strings escaped per RFC 8259.
-#include "json_writer.hpp"
+// JsonWriter: strings escaped per RFC 8259; control bytes and anything non-ASCII as \u00XX, so
+// the output is valid UTF-8 whatever the input bytes were.
+#include "volley/support/json_writer.hpp"
 
+#include <cmath>
+#include <cstdio>
 
-namespace volley::tools {
+namespace volley::support {
 
 void JsonWriter::separate() {
   if (has_member_.empty()) return;
   if (has_member_.back()) out_ += ',';
   has_member_.back() = true;
+  if (layout_ == Layout::kIndented) {
+    out_ += '\n';
+    out_.append(2 * has_member_.size(), ' ');
+  }
 }
 
 void JsonWriter::quoted(std::string_view text) {
@@ -16,24 +23,12 @@ void JsonWriter::quoted(std::string_view text) {
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"':
-        out_ += "\\\"";
-        break;
-      case '\\':
-        out_ += "\\\\";
-        break;
-      case '\n':
-        out_ += "\\n";
-        break;
-      case '\r':
-        out_ += "\\r";
-        break;
-      case '\t':
-        out_ += "\\t";
-        break;
+      case '"': out_ += "\\\""; break;
+      case '\\': out_ += "\\\\"; break;
+      case '\n': out_ += "\\n"; break;
+      case '\r': out_ += "\\r"; break;
+      case '\t': out_ += "\\t"; break;
       default:
-        // Control bytes and anything non-ASCII are escaped so the output is valid UTF-8
-        // whatever the input file contains.
         if (u < 0x20 || u >= 0x7F) {
           out_ += "\\u00";
           out_ += kDigits[u >> 4];
@@ -50,8 +45,18 @@ void JsonWriter::key(std::string_view name) {
   separate();
   if (!name.empty()) {
     quoted(name);
-    out_ += ':';
+    out_ += layout_ == Layout::kIndented ? ": " : ":";
   }
+}
+
+void JsonWriter::close(char bracket) {
+  const bool had_members = !has_member_.empty() && has_member_.back();
+  if (!has_member_.empty()) has_member_.pop_back();
+  if (layout_ == Layout::kIndented && had_members) {
+    out_ += '\n';
+    out_.append(2 * has_member_.size(), ' ');
+  }
+  out_ += bracket;
 }
 
 JsonWriter& JsonWriter::begin_object(std::string_view name) {
@@ -62,8 +67,7 @@ JsonWriter& JsonWriter::begin_object(std::string_view name) {
 }
 
 JsonWriter& JsonWriter::end_object() {
-  out_ += '}';
-  if (!has_member_.empty()) has_member_.pop_back();
+  close('}');
   return *this;
 }
 
@@ -75,8 +79,7 @@ JsonWriter& JsonWriter::begin_array(std::string_view name) {
 }
 
 JsonWriter& JsonWriter::end_array() {
-  out_ += ']';
-  if (!has_member_.empty()) has_member_.pop_back();
+  close(']');
   return *this;
 }
 
@@ -98,6 +101,18 @@ JsonWriter& JsonWriter::field(std::string_view name, bool flag) {
   return *this;
 }
 
+JsonWriter& JsonWriter::number(std::string_view name, double value, const char* format) {
+  key(name);
+  if (!std::isfinite(value)) {
+    out_ += "null";
+    return *this;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, value);
+  out_ += buf;
+  return *this;
+}
+
 JsonWriter& JsonWriter::raw_field(std::string_view name, std::string_view number) {
   key(name);
   out_ += number;
@@ -110,16 +125,4 @@ JsonWriter& JsonWriter::value(std::string_view text) {
   return *this;
 }
 
-std::string hex_string(std::span<const std::uint8_t> bytes, std::size_t max_bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  const std::size_t n = bytes.size() < max_bytes ? bytes.size() : max_bytes;
-  out.reserve(2 * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 15];
-  }
-  return out;
-}
-
-}  // namespace volley::tools
+}  // namespace volley::support

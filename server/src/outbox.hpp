@@ -1,5 +1,5 @@
-// Outgoing datagrams of one Host flush, gathered into one reusable arena so a batch costs no
-// allocation once the buffers have grown to the working size. The sink receives them all at
+// The Host's outbox: the outgoing datagrams of one flush, gathered into one reusable arena so a
+// flush costs no allocation once the buffers have grown to the working size. The sink receives them all at
 // once (the server hands them to engine::Loop::send, which copies them).
 #pragma once
 
@@ -16,12 +16,12 @@ namespace volley::server {
 
 using DatagramSink = std::function<void(std::span<const engine::OutDatagram>)>;
 
-class SendBatch {
+class Outbox {
  public:
   // Beyond this many datagrams in one flush the batch is emitted early, bounding memory.
   static constexpr std::size_t kMaxDatagrams = 4096;
 
-  SendBatch();
+  Outbox();
   // Room for one datagram of up to kMaxMtu bytes; commit() with its real length.
   MutableBytes reserve();
   void commit(std::size_t length, const engine::Address& to);

@@ -1,0 +1,70 @@
+// make_peer_stats / make_server_stats: field-by-field copies (the public structs must not expose
+// protocol or engine types), and the `details` list of named drop and loop counters.
+#include "server_stats.hpp"
+
+#include <string>
+
+namespace volley::server {
+
+PeerStats make_peer_stats(const protocol::Peer& peer, const engine::Address& address) {
+  const protocol::PeerStats s = peer.stats();
+  const protocol::Counters& k = peer.counters();
+  PeerStats out;
+  out.address = address.to_string();
+  out.rtt_ms = s.rtt_ms;
+  out.rtt_variance_ms = s.rtt_variance_ms;
+  out.packet_loss = static_cast<double>(s.packet_loss) / 65536.0;
+  out.packet_throttle = s.packet_throttle;
+  out.mtu = s.mtu;
+  out.channels = s.channel_count;
+  out.packets_in = k[protocol::Counter::kPacketsIn];
+  out.packets_out = k[protocol::Counter::kPacketsOut];
+  out.bytes_in = k[protocol::Counter::kPayloadBytesIn];
+  out.bytes_out = k[protocol::Counter::kPayloadBytesOut];
+  out.datagrams_in = k[protocol::Counter::kDatagramsIn];
+  out.datagrams_out = k[protocol::Counter::kDatagramsOut];
+  return out;
+}
+
+ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const engine::Stats& l) {
+  using protocol::Counter;
+  ServerStats s;
+  s.connects = h.connects;
+  s.disconnects = h.disconnects;
+  s.timeouts = h.timeouts;
+  s.packets_in = h.peers[Counter::kPacketsIn];
+  s.packets_out = h.peers[Counter::kPacketsOut];
+  s.bytes_in = h.peers[Counter::kPayloadBytesIn];
+  s.bytes_out = h.peers[Counter::kPayloadBytesOut];
+  s.datagrams_in = l[engine::Counter::kDatagramsIn];
+  s.datagrams_out = l[engine::Counter::kDatagramsOut];
+  s.bad_datagrams = h.bad_datagrams() + l[engine::Counter::kTruncated];
+  s.peers_now = h.connected;
+  s.peers_peak = h.connected_peak;
+  auto& x = s.details;
+  for (std::size_t i = 0; i < kHostDropCount; ++i) {
+    x.emplace_back(std::string(host_drop_name(static_cast<HostDrop>(i))), h.drops[i]);
+  }
+  for (std::size_t i = 0; i < protocol::kCounterCount; ++i) {
+    const auto c = static_cast<Counter>(i);
+    const std::string_view name = protocol::counter_name(c);
+    if (name.starts_with("drop_") || c == Counter::kRetransmits || c == Counter::kThrottleDropped) {
+      x.emplace_back(std::string(name), h.peers[c]);
+    }
+  }
+  x.emplace_back("local_disconnects", h.local_disconnects);
+  x.emplace_back("refusals_sent", h.refusals_sent);
+  x.emplace_back("recv_batches", h.batches);
+  x.emplace_back("peers_serviced", h.peers_serviced);
+  x.emplace_back("timer_fires", h.timer_fires);
+  x.emplace_back("timers_armed", d.armed);
+  x.emplace_back("timers_moved", d.moved);
+  x.emplace_back("timers_disarmed", d.disarmed);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(engine::Counter::kCount); ++i) {
+    const auto c = static_cast<engine::Counter>(i);
+    x.emplace_back("loop_" + std::string(engine::counter_name(c)), l[c]);
+  }
+  return s;
+}
+
+}  // namespace volley::server

@@ -1,0 +1,17 @@
+// The public stats structs assembled from the layers' own counters: the Host's totals and drop
+// reasons, its deadline bookkeeping, and the loop's datagram counters (DESIGN.md stats JSON).
+#pragma once
+
+#include "deadlines.hpp"
+#include "stats.hpp"
+#include "volley/engine/loop.hpp"
+#include "volley/protocol/peer.hpp"
+#include "volley/server/server.hpp"
+
+namespace volley::server {
+
+PeerStats make_peer_stats(const protocol::Peer& peer, const engine::Address& address);
+ServerStats make_server_stats(const HostStats& host, const DeadlineOps& deadlines,
+                              const engine::Stats& loop);
+
+}  // namespace volley::server

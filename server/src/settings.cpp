@@ -1,0 +1,51 @@
+// make_settings: the limits the public Config promises, then field-by-field translation.
+#include "settings.hpp"
+
+#include <algorithm>
+
+namespace volley::server {
+
+std::string make_settings(const Config& c, Settings& out) {
+  constexpr std::size_t kMaxPeers = 1u << 20;
+  if (c.max_peers < 1 || c.max_peers > kMaxPeers) return "max_peers must be 1..1048576";
+  if (c.channel_limit < protocol::kMinChannelCount || c.channel_limit > protocol::kMaxChannelCount) {
+    return "channel_limit must be 1..255";
+  }
+  if (c.mtu < protocol::kMinMtu || c.mtu > protocol::kMaxMtu) return "mtu must be 576..4096";
+  if (c.ping_interval_ms == 0) return "ping_interval_ms must be positive";
+  if (c.timeout_minimum_ms > c.timeout_maximum_ms) return "timeout_minimum_ms exceeds timeout_maximum_ms";
+  if (c.recv_buffer_bytes < 0 || c.send_buffer_bytes < 0) return "socket buffer sizes must be >= 0";
+  const auto bind = engine::Address::from_ip(c.bind, c.port);
+  if (!bind) return "bad bind address '" + c.bind + "' (want a numeric IPv4 or IPv6 address)";
+  const auto backend = engine::parse_backend(c.backend);
+  if (!backend) return "unknown backend '" + c.backend + "' (want auto, io_uring, epoll or iocp)";
+
+  protocol::PeerConfig& p = out.host.peer;
+  p = protocol::PeerConfig::server_defaults();
+  p.checksum = c.checksum;
+  p.compress = c.compress;
+  p.mtu = c.mtu;
+  p.channel_limit = c.channel_limit;
+  p.incoming_bandwidth = c.incoming_bandwidth;
+  p.outgoing_bandwidth = c.outgoing_bandwidth;
+  p.ping_interval_ms = c.ping_interval_ms;
+  p.timeout_limit = c.timeout_limit;
+  p.timeout_minimum_ms = c.timeout_minimum_ms;
+  p.timeout_maximum_ms = c.timeout_maximum_ms;
+  out.host.max_peers = c.max_peers;
+  out.host.per_ip_cap = c.per_ip_cap;
+  out.host.fast_refusal = c.fast_refusal;
+
+  engine::LoopConfig& l = out.loop;
+  l.bind = *bind;
+  l.backend = *backend;
+  l.recv_buffer_bytes = c.recv_buffer_bytes;
+  l.send_buffer_bytes = c.send_buffer_bytes;
+  // A 1.3.17 sender in CRC mode exceeds its MTU (at most 4096) by 4 bytes; leave some headroom.
+  l.max_datagram_bytes = protocol::kMaxMtu + 64;
+  // One broadcast can queue a datagram per peer in a single iteration.
+  l.max_queued_sends = std::clamp<std::size_t>(2 * c.max_peers, 8192, 65536);
+  return {};
+}
+
+}  // namespace volley::server

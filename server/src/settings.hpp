@@ -1,0 +1,21 @@
+// Config → the engine's LoopConfig and the Host's HostConfig, with the validation that makes a
+// bad Config a one-line error instead of a broken server.
+#pragma once
+
+#include <string>
+
+#include "host.hpp"
+#include "volley/engine/loop.hpp"
+#include "volley/server/server.hpp"
+
+namespace volley::server {
+
+struct Settings {
+  engine::LoopConfig loop;
+  HostConfig host;
+};
+
+// Fills `out` from `config`; a non-empty result is a one-line error.
+std::string make_settings(const Config& config, Settings& out);
+
+}  // namespace volley::server
