@@ -43,11 +43,10 @@ std::optional<OpenedDatagram> open_counted(Bytes datagram, const PeerConfig& con
 
 std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& config) noexcept {
   std::array<std::uint8_t, kMaxDecompressedBody> scratch;
-  auto opened = open_counted(datagram, config, scratch, nullptr,
-                              [](const Header& h) -> std::optional<ChecksumSeed> {
-                                if (h.peer_id != kMaxPeerId) return std::nullopt;
-                                return ChecksumSeed{};
-                              });
+  auto opened = open_counted(datagram, config, scratch, nullptr, [](const Header& h) -> std::optional<ChecksumSeed> {
+    if (h.peer_id != kMaxPeerId) return std::nullopt;
+    return ChecksumSeed{};
+  });
   if (!opened) return std::nullopt;
   CommandReader reader(opened->commands, true, CommandLimits{config.max_packet_size});
   Command command;
