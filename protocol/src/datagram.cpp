@@ -6,7 +6,6 @@
 #include <array>
 #include <cstring>
 
-#include "byte_io.hpp"
 #include "volley/protocol/datagram.hpp"
 #include "volley/protocol/range_coder.hpp"
 
@@ -52,17 +51,9 @@ namespace volley::protocol {
 DecodeResult<OpenedDatagram> open_datagram(Bytes datagram, const OpenOptions& options,
                                            const ChecksumSeed& peer_seed,
                                            MutableBytes scratch) noexcept {
-  const auto header = decode_header(datagram, options.checksum);
-  if (!header.ok()) return {std::nullopt, header.error};
-  const auto body = open_body(*header.value, options.compression, scratch);
-  if (!body.ok()) return {std::nullopt, body.error};
-  if (options.checksum) {
-    const ChecksumSeed seed = header.value->header.peer_id == kMaxPeerId ? ChecksumSeed{} : peer_seed;
-    if (!verify_checksum(datagram, *header.value, *body.value, seed)) {
-      return {std::nullopt, DecodeError::kBadChecksum};
-    }
-  }
-  return {OpenedDatagram{*header.value, *body.value}, DecodeError::kCount};
+  return open_admitted_datagram(datagram, options, scratch, [&](const Header& h) -> std::optional<ChecksumSeed> {
+    return h.peer_id == kMaxPeerId ? ChecksumSeed{} : peer_seed;
+  });
 }
 
 }  // namespace volley::protocol

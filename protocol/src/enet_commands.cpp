@@ -4,7 +4,7 @@
 #include <array>
 #include <type_traits>
 
-#include "byte_io.hpp"
+#include "volley/protocol/byte_io.hpp"
 #include "volley/protocol/enet_wire.hpp"
 
 namespace volley::protocol {
@@ -27,7 +27,7 @@ constexpr std::array<std::string_view, kDecodeErrorCount> kDecodeErrorNames = {
 
 constexpr std::size_t kCommandHeaderSize = 4;
 
-ConnectParams read_connect_params(detail::Reader& r) noexcept {
+ConnectParams read_connect_params(ByteReader& r) noexcept {
   ConnectParams p;
   p.outgoing_peer_id = r.u16();
   p.incoming_session_id = r.u8();
@@ -45,7 +45,7 @@ ConnectParams read_connect_params(detail::Reader& r) noexcept {
   return p;
 }
 
-void write_connect_params(detail::Writer& w, const ConnectParams& p) noexcept {
+void write_connect_params(ByteWriter& w, const ConnectParams& p) noexcept {
   w.u16(p.outgoing_peer_id);
   w.u8(p.incoming_session_id);
   w.u8(p.outgoing_session_id);
@@ -62,7 +62,7 @@ void write_connect_params(detail::Writer& w, const ConnectParams& p) noexcept {
 
 // Decodes the fixed part of command `type` (the reader is positioned after the command header
 // and holds exactly the fixed part). Payload lengths are returned for the caller to check.
-CommandBody read_fixed(CommandType type, detail::Reader& r, std::uint16_t& payload_length) noexcept {
+CommandBody read_fixed(CommandType type, ByteReader& r, std::uint16_t& payload_length) noexcept {
   payload_length = 0;
   switch (type) {
     case CommandType::kAcknowledge: {
@@ -188,7 +188,7 @@ bool CommandReader::next(Command& out) noexcept {
   };
   if (rest_.size() < kCommandHeaderSize) return fail(DecodeError::kTrailingBytes);
 
-  detail::Reader header_reader(rest_.first(kCommandHeaderSize));
+  ByteReader header_reader(rest_.first(kCommandHeaderSize));
   const std::uint8_t raw = header_reader.u8();
   const std::uint8_t number = raw & kCommandNumberMask;
   if (number == 0 || number >= kCommandTypeCount) return fail(DecodeError::kUnknownCommand);
@@ -204,7 +204,7 @@ bool CommandReader::next(Command& out) noexcept {
   out.header.channel = header_reader.u8();
   out.header.reliable_sequence = header_reader.u16();
 
-  detail::Reader fixed_reader(rest_.subspan(kCommandHeaderSize, fixed - kCommandHeaderSize));
+  ByteReader fixed_reader(rest_.subspan(kCommandHeaderSize, fixed - kCommandHeaderSize));
   std::uint16_t payload_length = 0;
   out.body = read_fixed(type, fixed_reader, payload_length);
   std::size_t consumed = fixed;
@@ -230,7 +230,7 @@ std::size_t encode_command(const Command& command, MutableBytes out) noexcept {
   const Bytes payload = payload_of(command.body);
   if (payload.size() > 0xFFFF) return 0;  // dataLength is 16 bits on the wire
 
-  detail::Writer w(out);
+  ByteWriter w(out);
   std::uint8_t raw = static_cast<std::uint8_t>(number);
   if (command.header.acknowledge) raw |= kCommandFlagAcknowledge;
   if (command.header.unsequenced) raw |= kCommandFlagUnsequenced;

@@ -4,14 +4,14 @@
 // UNcompressed commands, so compression and checksumming must be applied in ENet's order.
 #include <algorithm>
 
-#include "byte_io.hpp"
+#include "volley/protocol/byte_io.hpp"
 #include "volley/protocol/crc32.hpp"
 #include "volley/protocol/enet_wire.hpp"
 
 namespace volley::protocol {
 
 DecodeResult<HeaderView> decode_header(Bytes datagram, bool checksum_mode) noexcept {
-  detail::Reader reader(datagram);
+  ByteReader reader(datagram);
   const std::uint16_t raw = reader.u16();
   if (!reader.ok()) return {std::nullopt, DecodeError::kTruncatedHeader};
 
@@ -35,7 +35,7 @@ DecodeResult<HeaderView> decode_header(Bytes datagram, bool checksum_mode) noexc
 }
 
 std::size_t encode_header(const Header& header, bool checksum_mode, MutableBytes out) noexcept {
-  detail::Writer writer(out);
+  ByteWriter writer(out);
   std::uint16_t raw = static_cast<std::uint16_t>(header.peer_id & kMaxPeerId);
   raw |= static_cast<std::uint16_t>((header.session & 3u) << kHeaderSessionShift);
   if (header.compressed) raw |= kHeaderFlagCompressed;
@@ -68,7 +68,7 @@ void write_checksum(MutableBytes datagram, std::size_t header_size, const Checks
   const Bytes whole(datagram.data(), datagram.size());
   const std::uint32_t crc =
       checksum_of(whole.first(header_size), seed, whole.subspan(header_size + kChecksumSize));
-  detail::Writer writer(datagram.subspan(header_size, kChecksumSize));
+  ByteWriter writer(datagram.subspan(header_size, kChecksumSize));
   writer.u32(crc);
 }
 

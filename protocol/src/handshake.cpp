@@ -118,7 +118,7 @@ Handled Peer::Impl::handle_verify_connect(const Command& command) {
     enter_zombie(DisconnectReason::kVerifyMismatch, 0, "verify_connect mismatch");
     return Handled::kStop;
   }
-  remove_sent_reliable(1, kPeerLevelChannel);
+  send_window.acknowledge(1, kPeerLevelChannel, nullptr);
   if (v.channel_count < channels.size()) channels.resize(v.channel_count);
   outgoing_peer_id = v.outgoing_peer_id;
   incoming_session_id = v.incoming_session_id;

@@ -28,44 +28,25 @@ Counter counter_for(DecodeError error) {
   }
 }
 
-struct Opened {
-  HeaderView view;
-  Bytes commands;
-};
+OpenOptions open_options(const PeerConfig& config) { return OpenOptions{config.checksum, config.compress}; }
 
-// Header, then the peer's admission check (which also names the CRC seed), then decompression,
-// then the CRC: libenet's order. nullopt (with the counter bumped) when the datagram is dropped.
+// open_admitted_datagram with the Peer's counters: a refused admission has counted itself.
 template <class Admit>
-std::optional<Opened> open_datagram(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
-                                    Counters* counters, const Admit& admit) {
-  auto header = decode_header(datagram, config.checksum);
-  if (!header.ok()) {
-    if (counters) counters->add(counter_for(header.error));
-    return std::nullopt;
-  }
-  const std::optional<ChecksumSeed> seed = admit(header.value->header);
-  if (!seed) return std::nullopt;
-  auto body = open_body(*header.value, config.compress, scratch);
-  if (!body.ok()) {
-    if (counters) counters->add(counter_for(body.error));
-    return std::nullopt;
-  }
-  if (config.checksum && !verify_checksum(datagram, *header.value, *body.value, *seed)) {
-    if (counters) counters->add(Counter::kDropBadChecksum);
-    return std::nullopt;
-  }
-  return Opened{*header.value, *body.value};
+std::optional<OpenedDatagram> open_counted(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
+                                           Counters* counters, const Admit& admit) {
+  auto opened = open_admitted_datagram(datagram, open_options(config), scratch, admit);
+  if (!opened.ok() && counters && opened.error != DecodeError::kCount) counters->add(counter_for(opened.error));
+  return std::move(opened.value);
 }
 
 }  // namespace
 
 std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& config) noexcept {
   std::array<std::uint8_t, kMaxDecompressedBody> scratch;
-  auto opened = open_datagram(datagram, config, scratch, nullptr,
-                              [](const Header& h) -> std::optional<ChecksumSeed> {
-                                if (h.peer_id != kMaxPeerId) return std::nullopt;
-                                return ChecksumSeed{};
-                              });
+  auto opened = open_counted(datagram, config, scratch, nullptr, [](const Header& h) -> std::optional<ChecksumSeed> {
+    if (h.peer_id != kMaxPeerId) return std::nullopt;
+    return ChecksumSeed{};
+  });
   if (!opened) return std::nullopt;
   CommandReader reader(opened->commands, true, CommandLimits{config.max_packet_size});
   Command command;
@@ -103,7 +84,7 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
     }
     return connect_id;
   };
-  auto opened = open_datagram(datagram, config, scratch, &counters, admit);
+  auto opened = open_counted(datagram, config, scratch, &counters, admit);
   if (!opened) return;
 
   const Header& header = opened->view.header;
@@ -143,15 +124,12 @@ Handled Peer::Impl::handle_command(TimePoint now, const Command& command) {
     case CommandType::kConnect: return handle_connect(command);
     case CommandType::kVerifyConnect: return handle_verify_connect(command);
     case CommandType::kDisconnect: return handle_disconnect(command);
-    case CommandType::kPing:
-      if (state == PeerState::kConnected || state == PeerState::kDisconnectLater) return Handled::kOk;
-      counters.add(Counter::kDropWrongState);
-      return Handled::kStop;
-    case CommandType::kSendReliable: return handle_send_reliable(command);
-    case CommandType::kSendUnreliable: return handle_send_unreliable(command);
+    case CommandType::kPing: return session_state_ok() ? Handled::kOk : Handled::kStop;
+    case CommandType::kSendReliable:
+    case CommandType::kSendUnreliable:
+    case CommandType::kSendFragment:
+    case CommandType::kSendUnreliableFragment: return handle_send(command);
     case CommandType::kSendUnsequenced: return handle_send_unsequenced(command);
-    case CommandType::kSendFragment: return handle_send_fragment(command);
-    case CommandType::kSendUnreliableFragment: return handle_send_unreliable_fragment(command);
     case CommandType::kBandwidthLimit: return handle_bandwidth_limit(command);
     case CommandType::kThrottleConfigure: return handle_throttle_configure(command);
   }
@@ -163,9 +141,7 @@ Handled Peer::Impl::handle_command(TimePoint now, const Command& command) {
 // that the sender retries once the window has moved.
 void Peer::Impl::queue_acknowledgement(const Command& command, std::uint16_t sent_time) {
   const std::uint8_t channel_id = command.header.channel;
-  if (channel_id < channels.size() &&
-      detail::ack_withheld(command.header.reliable_sequence,
-                           channels[channel_id].incoming_reliable_sequence))
+  if (channel_id < channels.size() && channels[channel_id].receive.ack_withheld(command.header.reliable_sequence))
     return;
   if (acks.size() >= config.max_queued_acks) {
     counters.add(Counter::kDropAckQueueFull);
@@ -187,9 +163,10 @@ Handled Peer::Impl::handle_acknowledge(TimePoint now, const Command& command) {
   }
   detail::rtt_apply_sample(rtt, throttle, *sample, !last_receive_time, now);
   last_receive_time = now;
-  earliest_timeout.reset();
+  send_window.heard_from_peer();
 
-  const auto acked = remove_sent_reliable(ack.received_reliable_sequence, command.header.channel);
+  const std::uint8_t channel = command.header.channel;
+  const auto acked = send_window.acknowledge(ack.received_reliable_sequence, channel, send_channel(channel));
   switch (state) {
     case PeerState::kAcknowledgingConnect:
       if (acked != CommandType::kVerifyConnect) {
@@ -206,7 +183,7 @@ Handled Peer::Impl::handle_acknowledge(TimePoint now, const Command& command) {
       notify_disconnect(DisconnectReason::kLocal, "disconnect acked");
       break;
     case PeerState::kDisconnectLater:
-      if (outgoing.empty() && sent_reliable.empty()) disconnect(event_data);
+      if (send_window.idle()) disconnect(event_data);
       break;
     default:
       break;
@@ -245,10 +222,7 @@ Handled Peer::Impl::handle_disconnect(const Command& command) {
 }
 
 Handled Peer::Impl::handle_bandwidth_limit(const Command& command) {
-  if (state != PeerState::kConnected && state != PeerState::kDisconnectLater) {
-    counters.add(Counter::kDropWrongState);
-    return Handled::kStop;
-  }
+  if (!session_state_ok()) return Handled::kStop;
   const auto& limit = std::get<BandwidthLimit>(command.body);
   remote_incoming_bandwidth = limit.incoming_bandwidth;
   remote_outgoing_bandwidth = limit.outgoing_bandwidth;
@@ -257,14 +231,80 @@ Handled Peer::Impl::handle_bandwidth_limit(const Command& command) {
 }
 
 Handled Peer::Impl::handle_throttle_configure(const Command& command) {
-  if (state != PeerState::kConnected && state != PeerState::kDisconnectLater) {
-    counters.add(Counter::kDropWrongState);
-    return Handled::kStop;
-  }
+  if (!session_state_ok()) return Handled::kStop;
   const auto& configure = std::get<ThrottleConfigure>(command.body);
   throttle.interval_ms = configure.interval;
   throttle.acceleration = configure.acceleration;
   throttle.deceleration = configure.deceleration;
+  return Handled::kOk;
+}
+
+// CONNECTED or DISCONNECT_LATER take data, PING and the peer-level control commands; in any
+// other state the command is counted as wrong-state and stops the datagram.
+bool Peer::Impl::session_state_ok() {
+  if (state == PeerState::kConnected || state == PeerState::kDisconnectLater) return true;
+  counters.add(Counter::kDropWrongState);
+  return false;
+}
+
+// Both failures stop the datagram, as in libenet; the state is tested first so that data still
+// arriving after a local disconnect (channels already released) is counted as wrong-state.
+bool Peer::Impl::data_state_ok(const Command& command) {
+  if (!session_state_ok()) return false;
+  if (command.header.channel >= channels.size()) {
+    counters.add(Counter::kDropBadChannel);
+    return false;
+  }
+  return true;
+}
+
+// SEND_RELIABLE, SEND_UNRELIABLE and both fragment kinds: the channel orders and reassembles.
+Handled Peer::Impl::handle_send(const Command& command) {
+  if (!data_state_ok(command)) return Handled::kStop;
+  const CommandHeader& header = command.header;
+  detail::ReceiveChannel& channel = channels[header.channel].receive;
+  detail::ReceiveContext ctx = receive_context(header.channel);
+  switch (header.type) {
+    case CommandType::kSendReliable:
+      return channel.receive(ctx, header.type, header.reliable_sequence, 0,
+                             std::get<SendReliable>(command.body).payload);
+    case CommandType::kSendUnreliable: {
+      const auto& body = std::get<SendUnreliable>(command.body);
+      return channel.receive(ctx, header.type, header.reliable_sequence, body.unreliable_sequence, body.payload);
+    }
+    default:
+      return channel.receive_fragment(ctx, header.type, header.reliable_sequence,
+                                      std::get<SendFragment>(command.body));
+  }
+}
+
+// enet_protocol_handle_send_unsequenced: no ordering, only the duplicate window.
+Handled Peer::Impl::handle_send_unsequenced(const Command& command) {
+  if (!data_state_ok(command)) return Handled::kStop;
+  const auto& body = std::get<SendUnsequenced>(command.body);
+  switch (unsequenced_window.admit(body.unsequenced_group)) {
+    case detail::UnsequencedWindow::Verdict::kOld:
+      counters.add(Counter::kDropUnsequencedOld);
+      return Handled::kOk;
+    case detail::UnsequencedWindow::Verdict::kDuplicate:
+      counters.add(Counter::kDropUnsequencedDuplicate);
+      return Handled::kOk;
+    case detail::UnsequencedWindow::Verdict::kNew:
+      break;
+  }
+  if (state == PeerState::kDisconnectLater) {
+    counters.add(Counter::kDropDisconnectLater);
+  } else {
+    if (total_waiting_data + body.payload.size() > config.max_waiting_data) {
+      counters.add(Counter::kDropWaitingDataLimit);
+      return Handled::kStop;
+    }
+    total_waiting_data += body.payload.size();
+    detail::ReceiveContext ctx = receive_context(command.header.channel);
+    detail::deliver(ctx, CommandType::kSendUnsequenced,
+                    std::vector<std::uint8_t>(body.payload.begin(), body.payload.end()));
+  }
+  unsequenced_window.mark(body.unsequenced_group);
   return Handled::kOk;
 }
 

@@ -17,8 +17,6 @@ using detail::OutgoingCommand;
 namespace {
 
 constexpr std::size_t kHeaderBudget = 4;  // libenet counts the full 4-byte header
-constexpr std::uint32_t kPacketLossScale = 65536;
-constexpr std::uint32_t kPacketLossIntervalMs = 10000;
 
 }  // namespace
 
@@ -64,63 +62,18 @@ void Peer::Impl::write_acks(Assembly& a) {
   }
 }
 
-// The sender windows of enet_protocol_check_outgoing_commands for one reliable command; sets
-// the sticky window_wrap / window_exceeded flags exactly as libenet's pass does.
-bool Peer::Impl::reliable_blocked(const OutgoingCommand& command, bool& window_wrap,
-                                  bool& window_exceeded) {
-  const std::uint8_t channel_id = command.header.channel;
-  if (channel_id < channels.size()) {
-    const detail::Channel& channel = channels[channel_id];
-    const std::uint16_t window = command.header.reliable_sequence / detail::kReliableWindowSize;
-    // A never-sent command opening a new window waits while the previous window is full or
-    // any of the next ten windows still has unacked commands.
-    const std::uint32_t mask = (1u << (detail::kFreeReliableWindows + 2)) - 1;
-    const std::uint16_t busy = static_cast<std::uint16_t>(
-        (mask << window) | (mask >> (detail::kReliableWindows - window)));
-    if (!window_wrap && command.send_attempts < 1 &&
-        command.header.reliable_sequence % detail::kReliableWindowSize == 0 &&
-        (channel.reliable_windows[(window + detail::kReliableWindows - 1) % detail::kReliableWindows] >=
-             detail::kReliableWindowSize ||
-         (channel.used_reliable_windows & busy) != 0))
-      window_wrap = true;
-    if (window_wrap) return true;
-  }
-  if (command.packet) {
-    if (!window_exceeded && reliable_data_in_transit + command.fragment_length >
-                                detail::reliable_byte_window(throttle, window_size, mtu))
-      window_exceeded = true;
-    if (window_exceeded) return true;
-  }
-  return false;
-}
-
-// First (or repeated) transmission of a reliable command: window counters, RTO, sent list.
-void Peer::Impl::mark_reliable_sent(TimePoint now, OutgoingCommand& command) {
-  const std::uint8_t channel_id = command.header.channel;
-  if (channel_id < channels.size() && command.send_attempts < 1) {
-    detail::Channel& channel = channels[channel_id];
-    const std::uint16_t window = command.header.reliable_sequence / detail::kReliableWindowSize;
-    channel.used_reliable_windows |= static_cast<std::uint16_t>(1u << window);
-    ++channel.reliable_windows[window];
-  }
-  ++command.send_attempts;
-  if (!command.rto_ms) {
-    command.rto_ms = detail::initial_rto_ms(rtt);
-    command.rto_limit_ms = timeout_limit * *command.rto_ms;
-  }
-  if (sent_reliable.empty()) next_timeout_ms = whole_ms(now) + *command.rto_ms;
-  command.sent_time = now;
-  reliable_data_in_transit += command.fragment_length;
-}
-
 // enet_protocol_check_outgoing_commands; returns libenet's canPing.
 bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
   bool window_exceeded = false, window_wrap = false, can_ping = true;
+  const std::uint32_t byte_window = detail::reliable_byte_window(throttle, window_size, mtu);
+  auto& outgoing = send_window.outgoing();
   auto it = outgoing.begin();
   while (it != outgoing.end()) {
     OutgoingCommand& command = *it;
+    detail::SendChannel* channel = nullptr;
     if (command.header.acknowledge) {
-      if (reliable_blocked(command, window_wrap, window_exceeded)) {
+      channel = send_channel(command.header.channel);
+      if (send_window.blocked(command, channel, byte_window, window_wrap, window_exceeded)) {
         ++it;
         continue;
       }
@@ -134,10 +87,9 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
     }
     auto current = it++;
     if (command.header.acknowledge) {
-      mark_reliable_sent(now, command);
+      send_window.send_reliable(now, current, channel, detail::initial_rto_ms(rtt), timeouts.limit);
       a.sent_time = true;
-      encode_into(a, Command{command.header, command.body});
-      sent_reliable.splice(sent_reliable.end(), outgoing, current);
+      encode_into(a, Command{command.header, command.body});  // the node moved, the reference holds
     } else {
       if (command.packet && command.fragment_offset == 0 && detail::throttle_drops_next(throttle)) {
         // Dropped together with the rest of its fragments.
@@ -151,7 +103,7 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
       encode_into(a, Command{command.header, command.body});
       outgoing.erase(current);
     }
-    ++packets_sent;
+    packet_loss.on_sent();
   }
   return can_ping;
 }
@@ -162,25 +114,7 @@ bool Peer::Impl::ping_due(TimePoint now) const {
 }
 
 bool Peer::Impl::disconnect_later_drained() const {
-  return state == PeerState::kDisconnectLater && outgoing.empty() && sent_reliable.empty();
-}
-
-// Packet-loss statistics over 10 s epochs (informational; enet-protocol.md section 11).
-void Peer::Impl::update_packet_loss(TimePoint now) {
-  if (!packet_loss_epoch) {
-    packet_loss_epoch = now;
-    return;
-  }
-  if (whole_ms(now) - whole_ms(*packet_loss_epoch) < kPacketLossIntervalMs || packets_sent == 0)
-    return;
-  const std::uint32_t loss =
-      static_cast<std::uint32_t>(std::uint64_t{packets_lost} * kPacketLossScale / packets_sent);
-  const std::uint32_t diff = loss > packet_loss ? loss - packet_loss : packet_loss - loss;
-  packet_loss_variance = (packet_loss_variance * 3 + diff) / 4;
-  packet_loss = (packet_loss * 7 + loss) / 8;
-  packet_loss_epoch = now;
-  packets_sent = 0;
-  packets_lost = 0;
+  return state == PeerState::kDisconnectLater && send_window.idle();
 }
 
 std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_timers) {
@@ -190,18 +124,16 @@ std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_t
   continue_sending = false;
 
   write_acks(a);
-  if (service_timers && !sent_reliable.empty() && next_timeout_ms &&
-      whole_ms(now) >= *next_timeout_ms && check_timeouts(now))
-    return 0;
-  const bool can_ping = outgoing.empty() || write_outgoing(now, a);
-  if (service_timers && can_ping && sent_reliable.empty() && state == PeerState::kConnected &&
+  if (service_timers && send_window.timeout_due(now) && check_timeouts(now)) return 0;
+  const bool can_ping = send_window.outgoing().empty() || write_outgoing(now, a);
+  if (service_timers && can_ping && send_window.sent().empty() && state == PeerState::kConnected &&
       ping_due(now) && a.room() >= command_size(CommandType::kPing)) {
     queue_protocol_command(CommandType::kPing, true, false, Ping{});
     counters.add(Counter::kPingsOut);
     write_outgoing(now, a);
   }
   if (a.command_count == 0) return 0;
-  update_packet_loss(now);
+  packet_loss.update(now);
 
   Header header;
   header.peer_id = outgoing_peer_id;
@@ -257,9 +189,9 @@ std::optional<TimePoint> Peer::Impl::next_deadline() const {
   if (!final_datagram.empty() || flush_pending || continue_sending || !acks.empty())
     timers.set(detail::PeerTimer::kFlush, last_now);
   if (is_live()) {
-    if (!sent_reliable.empty() && next_timeout_ms)
-      timers.set(detail::PeerTimer::kResend, from_ms(*next_timeout_ms));
-    if (state == PeerState::kConnected && sent_reliable.empty())
+    if (const auto resend = send_window.next_timeout_ms())
+      timers.set(detail::PeerTimer::kResend, from_ms(*resend));
+    if (state == PeerState::kConnected && send_window.sent().empty())
       timers.set(detail::PeerTimer::kPing,
                  last_receive_time ? from_ms(whole_ms(*last_receive_time) + ping_interval_ms) : last_now);
   }

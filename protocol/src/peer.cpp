@@ -66,9 +66,10 @@ void Peer::set_ping_interval(std::uint32_t interval_ms) {
 }
 
 void Peer::set_timeout(std::uint32_t limit, std::uint32_t minimum_ms, std::uint32_t maximum_ms) {
-  impl_->timeout_limit = limit ? limit : impl_->config.timeout_limit;
-  impl_->timeout_minimum_ms = minimum_ms ? minimum_ms : impl_->config.timeout_minimum_ms;
-  impl_->timeout_maximum_ms = maximum_ms ? maximum_ms : impl_->config.timeout_maximum_ms;
+  detail::TimeoutLimits& t = impl_->timeouts;
+  t.limit = limit ? limit : impl_->config.timeout_limit;
+  t.minimum_ms = minimum_ms ? minimum_ms : impl_->config.timeout_minimum_ms;
+  t.maximum_ms = maximum_ms ? maximum_ms : impl_->config.timeout_maximum_ms;
 }
 
 void Peer::throttle_configure(std::uint32_t interval_ms, std::uint32_t acceleration,
@@ -121,8 +122,8 @@ PeerStats Peer::stats() const noexcept {
   s.highest_rtt_variance_ms = p.rtt.highest_variance_ms;
   s.last_rtt_ms = p.rtt.last_rtt_ms;
   s.last_rtt_variance_ms = p.rtt.last_variance_ms;
-  s.packet_loss = p.packet_loss;
-  s.packet_loss_variance = p.packet_loss_variance;
+  s.packet_loss = p.packet_loss.loss();
+  s.packet_loss_variance = p.packet_loss.variance();
   s.packet_throttle = p.throttle.throttle;
   s.packet_throttle_limit = p.throttle.limit;
   s.packet_throttle_interval_ms = p.throttle.interval_ms;
@@ -132,10 +133,10 @@ PeerStats Peer::stats() const noexcept {
   s.remote_outgoing_bandwidth = p.remote_outgoing_bandwidth;
   s.window_size = p.window_size;
   s.mtu = p.mtu;
-  s.reliable_data_in_transit = p.reliable_data_in_transit;
+  s.reliable_data_in_transit = p.send_window.reliable_data_in_transit();
   s.channel_count = p.channels.size();
-  s.queued_outgoing = p.outgoing.size();
-  s.sent_unacked = p.sent_reliable.size();
+  s.queued_outgoing = p.send_window.outgoing().size();
+  s.sent_unacked = p.send_window.sent().size();
   s.waiting_data = p.total_waiting_data;
   return s;
 }

@@ -38,12 +38,7 @@ bool Peer::Impl::is_live() const {
 
 void Peer::Impl::reset_queues() {
   acks.clear();
-  sent_reliable.clear();
-  outgoing.clear();
-  for (auto& channel : channels) {
-    channel.incoming_reliable.clear();
-    channel.incoming_unreliable.clear();
-  }
+  send_window.clear_queues();
   // libenet frees the channels here (channelCount = 0): later data commands fail the channel
   // check. Delivered-but-unpolled events stay: a server may hand them to the app first.
   channels.clear();
@@ -64,23 +59,15 @@ void Peer::Impl::reset_state() {
   remote_incoming_bandwidth = 0;
   remote_outgoing_bandwidth = 0;
   ping_interval_ms = config.ping_interval_ms;
-  timeout_limit = config.timeout_limit;
-  timeout_minimum_ms = config.timeout_minimum_ms;
-  timeout_maximum_ms = config.timeout_maximum_ms;
+  timeouts = detail::TimeoutLimits{config.timeout_limit, config.timeout_minimum_ms, config.timeout_maximum_ms};
   rtt = detail::RttState{};
   throttle = detail::ThrottleState{};
   throttle.interval_ms = config.throttle_interval_ms;
   throttle.acceleration = config.throttle_acceleration;
   throttle.deceleration = config.throttle_deceleration;
   last_receive_time.reset();
-  earliest_timeout.reset();
-  next_timeout_ms.reset();
-  packet_loss_epoch.reset();
-  packets_sent = packets_lost = packet_loss = packet_loss_variance = 0;
-  reliable_data_in_transit = 0;
-  outgoing_reliable_sequence = 0;
-  outgoing_unsequenced_group = 0;
-  incoming_unsequenced_group = 0;
+  packet_loss.reset();
+  send_window.reset();
   unsequenced_window.reset();
 }
 
@@ -141,7 +128,7 @@ void Peer::Impl::disconnect_now(std::uint32_t data) {
 
 void Peer::Impl::disconnect_later(std::uint32_t data) {
   if ((state == PeerState::kConnected || state == PeerState::kDisconnectLater) &&
-      !(outgoing.empty() && sent_reliable.empty())) {
+      !send_window.idle()) {
     change_state(PeerState::kDisconnectLater, "disconnect_later");
     event_data = data;
     return;

@@ -1,20 +1,16 @@
-// Per-channel receive ordering and delivery: the reliable window and in-order dispatch, the
-// unreliable-sequenced epochs, and the unsequenced duplicate window. Mirrors peer.c
-// enet_peer_queue_incoming_command, enet_peer_dispatch_incoming_reliable_commands and
-// enet_peer_dispatch_incoming_unreliable_commands, and protocol.c enet_protocol_handle_send_*
-// (enet-protocol.md 4.2, 4.4, 4.5, 4.6). Two deliberate differences: unsequenced packets are
-// delivered at once instead of possibly behind waiting unreliable ones (allowed by 4.6), and
-// bytes of discarded queued packets are returned to the waiting-data budget (1.3.17 leaks them).
+// One channel's receive ordering and delivery; see receive_channel.hpp. Two deliberate
+// differences from libenet: unsequenced packets are delivered at once instead of possibly
+// behind waiting unreliable ones (allowed by 4.6), and bytes of discarded queued packets are
+// returned to the waiting-data budget (1.3.17 leaks them).
+#include "receive_channel.hpp"
+
 #include <algorithm>
 #include <optional>
 #include <utility>
 
-#include "peer_impl.hpp"
 #include "seq.hpp"
 
-namespace volley::protocol {
-
-using detail::IncomingCommand;
+namespace volley::protocol::detail {
 
 namespace {
 
@@ -27,9 +23,9 @@ Delivery delivery_for(CommandType type) {
   }
 }
 
-}  // namespace
-
-namespace detail {
+bool is_reliable(CommandType type) {
+  return type == CommandType::kSendReliable || type == CommandType::kSendFragment;
+}
 
 // Where a command goes in a channel's receive queue, ordered by distance ahead of `current`
 // (then by USN for unreliable ones); nullopt for a duplicate of a queued command.
@@ -45,207 +41,177 @@ std::optional<std::list<IncomingCommand>::iterator> insert_position(std::list<In
   return list.end();
 }
 
-}  // namespace detail
+}  // namespace
 
-// Both failures stop the datagram, as in libenet; the state is tested first so that data still
-// arriving after a local disconnect (channels already released) is counted as wrong-state.
-bool Peer::Impl::data_state_ok(const Command& command) {
-  if (state != PeerState::kConnected && state != PeerState::kDisconnectLater) {
-    counters.add(Counter::kDropWrongState);
-    return false;
-  }
-  if (command.header.channel >= channels.size()) {
-    counters.add(Counter::kDropBadChannel);
-    return false;
-  }
-  return true;
-}
-
-void Peer::Impl::deliver(std::uint8_t channel_id, IncomingCommand&& command) {
+void deliver(ReceiveContext& ctx, CommandType type, std::vector<std::uint8_t>&& payload) {
   PeerEvent event;
   event.type = PeerEvent::Type::kReceive;
-  event.channel = channel_id;
-  event.delivery = delivery_for(command.type);
-  event.payload = std::move(command.data);
-  counters.add(Counter::kPacketsIn);
-  counters.add(Counter::kPayloadBytesIn, event.payload.size());
-  events.push_back(std::move(event));
+  event.channel = ctx.channel_id;
+  event.delivery = delivery_for(type);
+  event.payload = std::move(payload);
+  ctx.counters.add(Counter::kPacketsIn);
+  ctx.counters.add(Counter::kPayloadBytesIn, event.payload.size());
+  ctx.events.push_back(std::move(event));
 }
 
-Handled Peer::Impl::queue_incoming(const CommandHeader& header, CommandType type,
-                                   std::uint16_t unreliable_sequence, Bytes payload,
-                                   std::uint32_t total_length, std::uint32_t fragment_count,
-                                   IncomingCommand** queued) {
+bool ReceiveChannel::ack_withheld(std::uint16_t reliable_sequence) const noexcept {
+  return detail::ack_withheld(reliable_sequence, reliable_sequence_);
+}
+
+void ReceiveChannel::clear() noexcept {
+  reliable_.clear();
+  unreliable_.clear();
+}
+
+Handled ReceiveChannel::receive(ReceiveContext& ctx, CommandType type, std::uint16_t reliable_sequence,
+                                std::uint16_t unreliable_sequence, Bytes payload) {
+  IncomingCommand* queued = nullptr;
+  return queue(ctx, type, reliable_sequence, unreliable_sequence, payload, 0, 0, &queued);
+}
+
+Handled ReceiveChannel::queue(ReceiveContext& ctx, CommandType type, std::uint16_t r, std::uint16_t usn,
+                              Bytes payload, std::uint32_t total_length, std::uint32_t fragment_count,
+                              IncomingCommand** queued) {
   *queued = nullptr;
   // A fragment that cannot be queued is an error (no ack); anything else is just discarded.
   auto discard = [&](Counter reason) {
-    counters.add(reason);
+    ctx.counters.add(reason);
     if (fragment_count > 0) return Handled::kStop;
     return Handled::kOk;
   };
-  if (state == PeerState::kDisconnectLater) return discard(Counter::kDropDisconnectLater);
-  detail::Channel& channel = channels[header.channel];
-  const std::uint16_t current = channel.incoming_reliable_sequence;
-  const std::uint16_t r = header.reliable_sequence;
-  if (!detail::in_receive_window(r, current)) return discard(Counter::kDropOutsideWindow);
+  if (ctx.discard) return discard(Counter::kDropDisconnectLater);
+  const std::uint16_t current = reliable_sequence_;
+  if (!in_receive_window(r, current)) return discard(Counter::kDropOutsideWindow);
 
-  const bool reliable = type == CommandType::kSendReliable || type == CommandType::kSendFragment;
-  auto& list = reliable ? channel.incoming_reliable : channel.incoming_unreliable;
+  const bool reliable = is_reliable(type);
+  List& list = reliable ? reliable_ : unreliable_;
   if (reliable && r == current) return discard(Counter::kDropDuplicate);
-  if (!reliable && r == current && unreliable_sequence <= channel.incoming_unreliable_sequence)
-    return discard(Counter::kDropStaleUnreliable);
-  const auto position = detail::insert_position(list, r, current, reliable, unreliable_sequence);
+  if (!reliable && r == current && usn <= unreliable_sequence_) return discard(Counter::kDropStaleUnreliable);
+  const auto position = insert_position(list, r, current, reliable, usn);
   if (!position) return discard(Counter::kDropDuplicate);
   const std::size_t length = fragment_count > 0 ? total_length : payload.size();
-  if (total_waiting_data + length > config.max_waiting_data) {
-    counters.add(Counter::kDropWaitingDataLimit);
+  if (ctx.waiting_data + length > ctx.max_waiting_data) {
+    ctx.counters.add(Counter::kDropWaitingDataLimit);
     return Handled::kStop;
   }
+  ctx.waiting_data += length;
   if (fragment_count == 0 && reliable && list.empty() && r == static_cast<std::uint16_t>(current + 1)) {
     // The next reliable packet with nothing queued: insert + dispatch_reliable() would deliver
     // it at once. Do exactly that here without the list node (the common in-order case).
-    total_waiting_data += length;
-    channel.incoming_reliable_sequence = r;
-    IncomingCommand command;
-    command.type = type;
-    command.reliable_sequence = r;
-    command.data.assign(payload.begin(), payload.end());
-    deliver(header.channel, std::move(command));
-    channel.incoming_unreliable_sequence = 0;  // as dispatch_reliable: a new unreliable epoch
-    if (!channel.incoming_unreliable.empty()) dispatch_unreliable(header.channel);
+    reliable_sequence_ = r;
+    deliver(ctx, type, std::vector<std::uint8_t>(payload.begin(), payload.end()));
+    unreliable_sequence_ = 0;  // as dispatch_reliable: a new unreliable epoch
+    if (!unreliable_.empty()) dispatch_unreliable(ctx);
     return Handled::kOk;
   }
   IncomingCommand command;
   command.type = type;
   command.reliable_sequence = r;
-  command.unreliable_sequence = unreliable_sequence;
-  command.fragment_count = fragment_count;
-  command.fragments_remaining = fragment_count;
+  command.unreliable_sequence = usn;
   if (fragment_count > 0) {
-    command.fragment_bits.assign((fragment_count + 31) / 32, 0);
-    command.data.assign(total_length, 0);  // zero-filled: never deliver uninitialised bytes
+    begin_reassembly(command, fragment_count, total_length);
   } else {
     command.data.assign(payload.begin(), payload.end());
   }
-  total_waiting_data += length;
   auto inserted = list.insert(*position, std::move(command));
   *queued = &*inserted;
   if (fragment_count == 0) {
-    if (reliable) dispatch_reliable(header.channel);
-    else dispatch_unreliable(header.channel);
+    if (reliable) dispatch_reliable(ctx);
+    else dispatch_unreliable(ctx);
   }
   return Handled::kOk;
 }
 
-void Peer::Impl::dispatch_reliable(std::uint8_t channel_id) {
-  detail::Channel& channel = channels[channel_id];
+void ReceiveChannel::dispatch_reliable(ReceiveContext& ctx) {
   bool delivered = false;
-  while (!channel.incoming_reliable.empty()) {
-    IncomingCommand& head = channel.incoming_reliable.front();
-    if (head.fragments_remaining > 0 ||
-        head.reliable_sequence != static_cast<std::uint16_t>(channel.incoming_reliable_sequence + 1))
+  while (!reliable_.empty()) {
+    IncomingCommand& head = reliable_.front();
+    if (head.fragments_remaining > 0 || head.reliable_sequence != static_cast<std::uint16_t>(reliable_sequence_ + 1))
       break;
-    channel.incoming_reliable_sequence = head.reliable_sequence;
+    reliable_sequence_ = head.reliable_sequence;
     if (head.fragment_count > 0)
-      channel.incoming_reliable_sequence =
-          static_cast<std::uint16_t>(channel.incoming_reliable_sequence + head.fragment_count - 1);
-    deliver(channel_id, std::move(head));
-    channel.incoming_reliable.pop_front();
+      reliable_sequence_ = static_cast<std::uint16_t>(reliable_sequence_ + head.fragment_count - 1);
+    deliver(ctx, head.type, std::move(head.data));
+    reliable_.pop_front();
     delivered = true;
   }
   if (!delivered) return;
   // A reliable delivery opens a new epoch for unreliable packets sent after it.
-  channel.incoming_unreliable_sequence = 0;
-  if (!channel.incoming_unreliable.empty()) dispatch_unreliable(channel_id);
+  unreliable_sequence_ = 0;
+  if (!unreliable_.empty()) dispatch_unreliable(ctx);
 }
 
 // Delivers the complete unreliable packets of the current epoch in USN order; drops packets of
 // past epochs and incomplete fragment sets overtaken by a newer delivery; keeps future epochs.
-void Peer::Impl::dispatch_unreliable(std::uint8_t channel_id) {
-  detail::Channel& channel = channels[channel_id];
-  auto& list = channel.incoming_unreliable;
-  auto drop = [&](std::list<IncomingCommand>::iterator it) {
-    total_waiting_data -= std::min(total_waiting_data, it->data.size());
-    counters.add(Counter::kDropAbandonedUnreliable);
-    return list.erase(it);
+void ReceiveChannel::dispatch_unreliable(ReceiveContext& ctx) {
+  auto drop = [&](List::iterator it) {
+    ctx.waiting_data -= std::min(ctx.waiting_data, it->data.size());
+    ctx.counters.add(Counter::kDropAbandonedUnreliable);
+    return unreliable_.erase(it);
   };
-  auto it = list.begin();
-  auto first_incomplete = list.end();
-  while (it != list.end()) {
-    const std::uint16_t current = channel.incoming_reliable_sequence;
+  auto it = unreliable_.begin();
+  auto first_incomplete = unreliable_.end();
+  while (it != unreliable_.end()) {
+    const std::uint16_t current = reliable_sequence_;
     if (it->reliable_sequence == current) {
       if (it->fragments_remaining > 0) {
-        if (first_incomplete == list.end()) first_incomplete = it;
+        if (first_incomplete == unreliable_.end()) first_incomplete = it;
         ++it;
         continue;
       }
-      while (first_incomplete != list.end() && first_incomplete != it) first_incomplete = drop(first_incomplete);
-      first_incomplete = list.end();
-      channel.incoming_unreliable_sequence = it->unreliable_sequence;
-      deliver(channel_id, std::move(*it));
-      it = list.erase(it);
+      while (first_incomplete != unreliable_.end() && first_incomplete != it) first_incomplete = drop(first_incomplete);
+      first_incomplete = unreliable_.end();
+      unreliable_sequence_ = it->unreliable_sequence;
+      deliver(ctx, it->type, std::move(it->data));
+      it = unreliable_.erase(it);
       continue;
     }
-    if (detail::in_receive_window(it->reliable_sequence, current)) break;  // a future epoch
+    if (in_receive_window(it->reliable_sequence, current)) break;  // a future epoch
     it = drop(it);
   }
 }
 
-Handled Peer::Impl::handle_send_reliable(const Command& command) {
-  if (!data_state_ok(command)) return Handled::kStop;
-  const auto& body = std::get<SendReliable>(command.body);
-  IncomingCommand* queued = nullptr;
-  return queue_incoming(command.header, CommandType::kSendReliable, 0, body.payload, 0, 0, &queued);
-}
-
-Handled Peer::Impl::handle_send_unreliable(const Command& command) {
-  if (!data_state_ok(command)) return Handled::kStop;
-  const auto& body = std::get<SendUnreliable>(command.body);
-  IncomingCommand* queued = nullptr;
-  return queue_incoming(command.header, CommandType::kSendUnreliable, body.unreliable_sequence,
-                        body.payload, 0, 0, &queued);
-}
-
-// enet_protocol_handle_send_unsequenced: a 1024-group bitmap whose base moves forward by whole
-// blocks; groups more than 32 blocks ahead (i.e. behind, after wrap) are dropped.
-Handled Peer::Impl::handle_send_unsequenced(const Command& command) {
-  if (!data_state_ok(command)) return Handled::kStop;
-  const auto& body = std::get<SendUnsequenced>(command.body);
-  std::uint32_t group = body.unsequenced_group;
-  const std::uint32_t index = group % detail::kUnsequencedWindowSize;
-  if (group < incoming_unsequenced_group) group += 0x10000;
-  if (group >= std::uint32_t{incoming_unsequenced_group} +
-                   detail::kFreeUnsequencedWindows * detail::kUnsequencedWindowSize) {
-    counters.add(Counter::kDropUnsequencedOld);
+// Reliable fragments are accepted on the packet's start sequence (the ack goes on the
+// fragment's own RSN); unreliable ones on their RSN, with the start as their USN.
+Handled ReceiveChannel::receive_fragment(ReceiveContext& ctx, CommandType type, std::uint16_t r,
+                                         const SendFragment& f) {
+  const bool reliable = type == CommandType::kSendFragment;
+  const std::uint16_t accept_on = reliable ? f.start_sequence : r;
+  if (!in_receive_window(accept_on, reliable_sequence_)) {
+    ctx.counters.add(Counter::kDropOutsideWindow);
     return Handled::kOk;
   }
-  group &= 0xFFFF;
-  if (!unsequenced_window) unsequenced_window = std::make_unique<detail::UnsequencedWindow>();
-  auto& window = *unsequenced_window;  // value-initialised: all zero, as after a reset
-  auto& word = window[index / 32];
-  const std::uint32_t bit = 1u << (index % 32);
-  if (group - index != incoming_unsequenced_group) {
-    incoming_unsequenced_group = static_cast<std::uint16_t>(group - index);
-    window = {};
-  } else if (word & bit) {
-    counters.add(Counter::kDropUnsequencedDuplicate);
+  if (!reliable && r == reliable_sequence_ && f.start_sequence <= unreliable_sequence_) {
+    ctx.counters.add(Counter::kDropStaleUnreliable);
     return Handled::kOk;
   }
-  if (state == PeerState::kDisconnectLater) {
-    counters.add(Counter::kDropDisconnectLater);
-  } else {
-    if (total_waiting_data + body.payload.size() > config.max_waiting_data) {
-      counters.add(Counter::kDropWaitingDataLimit);
+  if (!fragment_fields_ok(f, ctx.fragment_limits)) {
+    ctx.counters.add(Counter::kDropBadFragment);
+    return Handled::kStop;
+  }
+  IncomingCommand* target = nullptr;
+  for (auto& held : reliable ? reliable_ : unreliable_) {
+    if (held.reliable_sequence != accept_on || (!reliable && held.unreliable_sequence != f.start_sequence))
+      continue;
+    if (!same_packet(held, type, f)) {
+      ctx.counters.add(Counter::kDropBadFragment);
       return Handled::kStop;
     }
-    IncomingCommand packet;
-    packet.type = CommandType::kSendUnsequenced;
-    packet.data.assign(body.payload.begin(), body.payload.end());
-    total_waiting_data += packet.data.size();
-    deliver(command.header.channel, std::move(packet));
+    target = &held;
+    break;
   }
-  word |= bit;
+  if (!target) {
+    const std::uint16_t usn = reliable ? 0 : f.start_sequence;
+    const Handled queued = queue(ctx, type, accept_on, usn, {}, f.total_length, f.fragment_count, &target);
+    if (queued == Handled::kStop || !target) return Handled::kStop;
+  }
+  const Absorbed absorbed = absorb_fragment(*target, f);
+  if (absorbed == Absorbed::kDuplicate) ctx.counters.add(Counter::kDropDuplicate);  // still acked
+  if (absorbed == Absorbed::kComplete) {
+    if (reliable) dispatch_reliable(ctx);
+    else dispatch_unreliable(ctx);
+  }
   return Handled::kOk;
 }
 
-}  // namespace volley::protocol
+}  // namespace volley::protocol::detail

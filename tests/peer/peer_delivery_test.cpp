@@ -6,6 +6,7 @@
 #include <set>
 
 #include "peer_test_util.hpp"
+#include "volley/protocol/byte_io.hpp"
 
 using namespace volley;
 using namespace volley::protocol;
@@ -16,17 +17,12 @@ using volley::test::received;
 namespace {
 
 std::uint32_t tag_of(const PeerEvent& e) {
-  return e.payload.size() >= 4 ? (std::uint32_t{e.payload[0]} << 24 | std::uint32_t{e.payload[1]} << 16 |
-                                  std::uint32_t{e.payload[2]} << 8 | e.payload[3])
-                               : 0xFFFFFFFF;
+  return e.payload.size() >= 4 ? load_be32(e.payload) : 0xFFFFFFFF;
 }
 
 std::vector<std::uint8_t> tagged(std::uint32_t tag, std::size_t size = 16) {
   auto v = pattern(std::max<std::size_t>(size, 4), tag);
-  v[0] = static_cast<std::uint8_t>(tag >> 24);
-  v[1] = static_cast<std::uint8_t>(tag >> 16);
-  v[2] = static_cast<std::uint8_t>(tag >> 8);
-  v[3] = static_cast<std::uint8_t>(tag);
+  store_be32(v, 0, tag);
   return v;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "peer_test_util.hpp"
+#include "volley/protocol/byte_io.hpp"
 
 using namespace volley;
 using namespace volley::protocol;
@@ -15,13 +16,13 @@ namespace {
 
 std::vector<std::uint8_t> numbered(std::uint32_t connection, std::uint32_t n, std::size_t size) {
   auto v = volley::test::pattern(std::max<std::size_t>(size, 8), n);
-  for (int i = 0; i < 4; ++i) v[i] = static_cast<std::uint8_t>(connection >> (24 - 8 * i));
-  for (int i = 0; i < 4; ++i) v[4 + i] = static_cast<std::uint8_t>(n >> (24 - 8 * i));
+  store_be32(v, 0, connection);
+  store_be32(v, 4, n);
   return v;
 }
 
 std::uint32_t word(const std::vector<std::uint8_t>& v, int at) {
-  return std::uint32_t{v[at]} << 24 | std::uint32_t{v[at + 1]} << 16 | std::uint32_t{v[at + 2]} << 8 | v[at + 3];
+  return load_be32(v, static_cast<std::size_t>(at));
 }
 
 struct Side {

@@ -12,12 +12,15 @@
 #include <vector>
 
 #include "support/seed.hpp"
+#include "volley/protocol/byte_io.hpp"
 #include "volley/protocol/range_coder.hpp"
 
 namespace {
 
 using volley::protocol::Bytes;
 using volley::protocol::MutableBytes;
+using volley::protocol::store_be16;
+using volley::protocol::store_be32;
 using volley::protocol::range_coder_compress;
 using volley::protocol::range_coder_decompress;
 using Buffer = std::vector<std::uint8_t>;
@@ -119,12 +122,12 @@ Buffer repetitive_bytes(std::mt19937_64& rng, std::size_t n) {
 }
 
 void put16(Buffer& out, std::uint32_t v) {
-  out.push_back(static_cast<std::uint8_t>(v >> 8));
-  out.push_back(static_cast<std::uint8_t>(v));
+  out.resize(out.size() + 2);
+  store_be16(out, out.size() - 2, static_cast<std::uint16_t>(v));
 }
 void put32(Buffer& out, std::uint32_t v) {
-  put16(out, v >> 16);
-  put16(out, v & 0xFFFF);
+  out.resize(out.size() + 4);
+  store_be32(out, out.size() - 4, v);
 }
 
 // A command stream shaped like what libenet range-codes: acks, pings, sends with small headers

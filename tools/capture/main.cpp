@@ -10,12 +10,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "pcap_writer.hpp"
+#include "volley/protocol/byte_io.hpp"
 #include "volley/support/cli.hpp"
 
 namespace {
@@ -59,8 +61,7 @@ std::vector<CapturedDatagram>* g_recording = nullptr;
 Ipv4Endpoint endpoint_of(const ENetAddress& address) {
   // ENetAddress::host holds the IPv4 address in network byte order.
   const auto* b = reinterpret_cast<const std::uint8_t*>(&address.host);
-  return Ipv4Endpoint{(std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3],
-                      address.port};
+  return Ipv4Endpoint{volley::protocol::load_be32(std::span(b, sizeof address.host)), address.port};
 }
 
 int ENET_CALLBACK record_datagram(ENetHost* host, ENetEvent* /*event*/) {

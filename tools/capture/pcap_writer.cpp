@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include "volley/protocol/byte_io.hpp"
+
 namespace volley::tools {
 namespace {
 
@@ -17,18 +19,14 @@ constexpr std::uint8_t kProtoUdp = 17;
 constexpr int kSnapLength = 65535;
 
 void put16(std::vector<std::uint8_t>& out, std::size_t at, std::uint32_t v) {
-  out[at] = static_cast<std::uint8_t>(v >> 8);
-  out[at + 1] = static_cast<std::uint8_t>(v);
+  protocol::store_be16(out, at, static_cast<std::uint16_t>(v));
 }
 
-void put32(std::vector<std::uint8_t>& out, std::size_t at, std::uint32_t v) {
-  put16(out, at, v >> 16);
-  put16(out, at + 2, v & 0xFFFF);
-}
+void put32(std::vector<std::uint8_t>& out, std::size_t at, std::uint32_t v) { protocol::store_be32(out, at, v); }
 
 // RFC 1071 ones' complement sum over big-endian 16-bit words.
 std::uint32_t sum_words(std::span<const std::uint8_t> bytes, std::uint32_t sum) {
-  for (std::size_t i = 0; i + 1 < bytes.size(); i += 2) sum += (std::uint32_t{bytes[i]} << 8) | bytes[i + 1];
+  for (std::size_t i = 0; i + 1 < bytes.size(); i += 2) sum += protocol::load_be16(bytes, i);
   if (bytes.size() % 2 != 0) sum += std::uint32_t{bytes.back()} << 8;
   return sum;
 }

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "hex_input.hpp"
+#include "volley/protocol/byte_io.hpp"
 
 namespace volley::tools {
 namespace {
@@ -14,9 +15,8 @@ namespace {
 using namespace volley::protocol;
 
 std::string hex32(std::uint32_t value) {
-  const std::array<std::uint8_t, 4> bytes = {
-      static_cast<std::uint8_t>(value >> 24), static_cast<std::uint8_t>(value >> 16),
-      static_cast<std::uint8_t>(value >> 8), static_cast<std::uint8_t>(value)};
+  std::array<std::uint8_t, 4> bytes{};
+  store_be32(bytes, 0, value);
   return hex_string(bytes, bytes.size());
 }
 

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <pcap/dlt.h>
 
+#include "volley/protocol/byte_io.hpp"
+
 namespace volley::tools {
 namespace {
 
@@ -31,14 +33,8 @@ constexpr std::uint32_t kFamilyInet6Bsd = 24;
 constexpr std::uint32_t kFamilyInet6FreeBsd = 28;
 constexpr std::uint32_t kFamilyInet6Darwin = 30;
 
-std::uint16_t be16(ByteView b, std::size_t at) noexcept {
-  return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
-}
-
-std::uint32_t be32(ByteView b, std::size_t at) noexcept {
-  return (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) |
-         (std::uint32_t{b[at + 2]} << 8) | b[at + 3];
-}
+constexpr auto be16 = protocol::load_be16;  // every caller has checked the length first
+constexpr auto be32 = protocol::load_be32;
 
 FrameParse skip(SkipReason reason) noexcept { return FrameParse{std::nullopt, reason}; }
 

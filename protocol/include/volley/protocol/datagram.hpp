@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 
 #include "volley/protocol/enet_wire.hpp"
 
@@ -45,9 +46,28 @@ struct OpenedDatagram {
   Bytes commands;  // uncompressed, checksum verified; feed to CommandReader
 };
 
-// The receive pipeline in one call: header, then decompression, then the checksum (seeded with
-// `peer_seed` unless the header's peer id is 0xFFF, which ENet seeds with zero). Errors:
-// kTruncatedHeader, kTruncatedChecksum, kCompressedNotEnabled, kDecompressFailed, kBadChecksum.
+// The receive pipeline in one call, with an admission step between the header and the body:
+// `admit(const Header&)` returns the CRC seed to verify with, or nullopt to drop the datagram
+// (then the result has no value and `error` is DecodeError::kCount: the admitter knows why).
+// A Peer admits by peer id, session and state; the plain overload below admits everything.
+// Inline so the admitter inlines on the per-datagram path.
+template <class Admit>
+DecodeResult<OpenedDatagram> open_admitted_datagram(Bytes datagram, const OpenOptions& options,
+                                                    MutableBytes scratch, const Admit& admit) {
+  const auto header = decode_header(datagram, options.checksum);
+  if (!header.ok()) return {std::nullopt, header.error};
+  const std::optional<ChecksumSeed> seed = admit(header.value->header);
+  if (!seed) return {std::nullopt, DecodeError::kCount};
+  const auto body = open_body(*header.value, options.compression, scratch);
+  if (!body.ok()) return {std::nullopt, body.error};
+  if (options.checksum && !verify_checksum(datagram, *header.value, *body.value, *seed))
+    return {std::nullopt, DecodeError::kBadChecksum};
+  return {OpenedDatagram{*header.value, *body.value}, DecodeError::kCount};
+}
+
+// Seeded with `peer_seed` unless the header's peer id is 0xFFF, which ENet seeds with zero.
+// Errors: kTruncatedHeader, kTruncatedChecksum, kCompressedNotEnabled, kDecompressFailed,
+// kBadChecksum.
 DecodeResult<OpenedDatagram> open_datagram(Bytes datagram, const OpenOptions& options,
                                            const ChecksumSeed& peer_seed,
                                            MutableBytes scratch) noexcept;

@@ -1,6 +1,8 @@
-// Bounds-checked big-endian reading and writing over caller-owned spans. Untrusted bytes become
-// values here, field by field: nothing is ever cast over a buffer (alignment and aliasing stay
-// defined), and a short buffer fails softly instead of reading past the end.
+// Big-endian (network order) reading and writing, the one definition for the protocol and the
+// tools and tests around it. Untrusted bytes become values here, field by field: nothing is
+// ever cast over a buffer (alignment and aliasing stay defined). ByteReader / ByteWriter check
+// bounds and fail softly instead of reading or writing past the end; load_be* / store_be* are
+// for callers that have checked the length already.
 #pragma once
 
 #include <cstddef>
@@ -8,11 +10,26 @@
 #include <cstring>
 #include <span>
 
-namespace volley::protocol::detail {
+namespace volley::protocol {
 
-class Reader {
+constexpr std::uint16_t load_be16(std::span<const std::uint8_t> b, std::size_t at = 0) noexcept {
+  return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
+}
+constexpr std::uint32_t load_be32(std::span<const std::uint8_t> b, std::size_t at = 0) noexcept {
+  return (std::uint32_t{load_be16(b, at)} << 16) | load_be16(b, at + 2);
+}
+constexpr void store_be16(std::span<std::uint8_t> b, std::size_t at, std::uint16_t v) noexcept {
+  b[at] = static_cast<std::uint8_t>(v >> 8);
+  b[at + 1] = static_cast<std::uint8_t>(v);
+}
+constexpr void store_be32(std::span<std::uint8_t> b, std::size_t at, std::uint32_t v) noexcept {
+  store_be16(b, at, static_cast<std::uint16_t>(v >> 16));
+  store_be16(b, at + 2, static_cast<std::uint16_t>(v));
+}
+
+class ByteReader {
  public:
-  explicit Reader(std::span<const std::uint8_t> bytes) noexcept : bytes_(bytes) {}
+  explicit ByteReader(std::span<const std::uint8_t> bytes) noexcept : bytes_(bytes) {}
 
   std::size_t remaining() const noexcept { return bytes_.size() - pos_; }
   std::size_t position() const noexcept { return pos_; }
@@ -24,14 +41,13 @@ class Reader {
   }
   std::uint16_t u16() noexcept {
     if (!need(2)) return 0;
-    const auto v = static_cast<std::uint16_t>((bytes_[pos_] << 8) | bytes_[pos_ + 1]);
+    const std::uint16_t v = load_be16(bytes_, pos_);
     pos_ += 2;
     return v;
   }
   std::uint32_t u32() noexcept {
     if (!need(4)) return 0;
-    const std::uint32_t v = (std::uint32_t{bytes_[pos_]} << 24) | (std::uint32_t{bytes_[pos_ + 1]} << 16) |
-                            (std::uint32_t{bytes_[pos_ + 2]} << 8) | std::uint32_t{bytes_[pos_ + 3]};
+    const std::uint32_t v = load_be32(bytes_, pos_);
     pos_ += 4;
     return v;
   }
@@ -57,9 +73,9 @@ class Reader {
   bool ok_ = true;
 };
 
-class Writer {
+class ByteWriter {
  public:
-  explicit Writer(std::span<std::uint8_t> out) noexcept : out_(out) {}
+  explicit ByteWriter(std::span<std::uint8_t> out) noexcept : out_(out) {}
 
   std::size_t size() const noexcept { return pos_; }
   bool ok() const noexcept { return ok_; }
@@ -69,12 +85,13 @@ class Writer {
   }
   void u16(std::uint16_t v) noexcept {
     if (!need(2)) return;
-    out_[pos_++] = static_cast<std::uint8_t>(v >> 8);
-    out_[pos_++] = static_cast<std::uint8_t>(v);
+    store_be16(out_, pos_, v);
+    pos_ += 2;
   }
   void u32(std::uint32_t v) noexcept {
     if (!need(4)) return;
-    for (int shift = 24; shift >= 0; shift -= 8) out_[pos_++] = static_cast<std::uint8_t>(v >> shift);
+    store_be32(out_, pos_, v);
+    pos_ += 4;
   }
   void bytes(std::span<const std::uint8_t> v) noexcept {
     if (!need(v.size())) return;
@@ -96,4 +113,4 @@ class Writer {
   bool ok_ = true;
 };
 
-}  // namespace volley::protocol::detail
+}  // namespace volley::protocol

@@ -1,0 +1,130 @@
+// The reliable send window of one peer: outgoing numbering, the outgoing and sent-reliable
+// lists, retransmission timeouts, the timeout-disconnect rule and the sender-side window gates.
+// Mirrors peer.c enet_peer_setup_outgoing_command and protocol.c
+// enet_protocol_remove_sent_reliable_command, enet_protocol_check_timeouts and the window part
+// of enet_protocol_check_outgoing_commands (enet-protocol.md 4.1, 6, 7). Lists are std::list so
+// commands move between the outgoing and sent lists by splice, as libenet moves its list nodes,
+// without allocation. Times are TimePoints; elapsed milliseconds are differences of whole-ms
+// counts, which is what libenet's ms service clock yields.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "seq.hpp"
+#include "volley/protocol/enet_wire.hpp"
+#include "volley/protocol/time.hpp"
+
+namespace volley::protocol::detail {
+
+using SharedPayload = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+struct OutgoingCommand {
+  CommandHeader header;
+  CommandBody body;           // payload spans point into `packet`
+  SharedPayload packet;       // null for protocol commands
+  std::uint32_t fragment_offset = 0;
+  std::uint16_t fragment_length = 0;
+  std::uint16_t unreliable_sequence = 0;
+  std::uint32_t send_attempts = 0;
+  std::optional<TimePoint> sent_time;
+  std::optional<std::uint32_t> rto_ms;  // fixed at first send, then only doubled
+  std::uint32_t rto_limit_ms = 0;
+};
+
+// One channel's send side: its sequence counters and how many reliable commands are in flight
+// in each of the 16 windows of 4096 sequence numbers.
+struct SendChannel {
+  std::uint16_t outgoing_reliable_sequence = 0;
+  std::uint16_t outgoing_unreliable_sequence = 0;
+  std::uint16_t used_reliable_windows = 0;  // bit w: window w has commands in flight
+  std::array<std::uint16_t, kReliableWindows> reliable_windows{};
+
+  void count_sent(std::uint16_t reliable_sequence) noexcept;
+  void count_acked(std::uint16_t reliable_sequence) noexcept;
+  // A never-sent command opening a new window waits while the previous window is full or any
+  // of the next ten windows still has unacked commands.
+  bool new_window_blocked(std::uint16_t reliable_sequence) const noexcept {
+    return reliable_sequence % kReliableWindowSize == 0 && window_busy(reliable_sequence / kReliableWindowSize);
+  }
+
+ private:
+  bool window_busy(std::uint16_t window) const noexcept;
+};
+
+struct TimeoutLimits {
+  std::uint32_t limit = 32;  // an RTO this many times the first one may end the connection
+  std::uint32_t minimum_ms = 5000;
+  std::uint32_t maximum_ms = 30000;
+};
+
+class SendWindow {
+ public:
+  using List = std::list<OutgoingCommand>;
+
+  // Assigns the RSN / USN / unsequenced group and appends. `channel` is null for peer-level
+  // (channel 0xFF) commands.
+  void queue(OutgoingCommand command, SendChannel* channel);
+
+  // The acked command leaves the sent list (or the outgoing list, if a timeout requeued it);
+  // returns its type, nullopt when nothing matched.
+  std::optional<CommandType> acknowledge(std::uint16_t reliable_sequence, std::uint8_t channel_id,
+                                         SendChannel* channel);
+  // An ACK arrived: the silence measured by the timeout rule starts again.
+  void heard_from_peer() noexcept { earliest_timeout_.reset(); }
+
+  struct TimeoutResult {
+    bool timed_out = false;           // the peer gave up: disconnect
+    std::uint32_t retransmits = 0;    // commands requeued at the front of the outgoing list
+  };
+  // True when the oldest sent command has reached its RTO at `now`.
+  bool timeout_due(TimePoint now) const noexcept;
+  TimeoutResult check_timeouts(TimePoint now, const TimeoutLimits& limits);
+
+  // The sender windows for one reliable command; sets the sticky wrap / exceeded flags of one
+  // pass exactly as libenet does. `byte_window` = reliable_byte_window() of the throttle.
+  // Inline: called for every queued reliable command on every pass.
+  bool blocked(const OutgoingCommand& command, const SendChannel* channel, std::uint32_t byte_window,
+               bool& window_wrap, bool& window_exceeded) const noexcept {
+    if (channel) {
+      if (!window_wrap && command.send_attempts < 1 && channel->new_window_blocked(command.header.reliable_sequence))
+        window_wrap = true;
+      if (window_wrap) return true;
+    }
+    if (command.packet) {
+      if (!window_exceeded && in_transit_ + command.fragment_length > byte_window) window_exceeded = true;
+      if (window_exceeded) return true;
+    }
+    return false;
+  }
+  // First (or repeated) transmission of the reliable command at `it`: counters, RTO, and the
+  // move to the sent list. `initial_rto_ms` is used only on its first transmission.
+  void send_reliable(TimePoint now, List::iterator it, SendChannel* channel, std::uint32_t initial_rto_ms,
+                     std::uint32_t timeout_limit);
+
+  List& outgoing() noexcept { return outgoing_; }
+  const List& outgoing() const noexcept { return outgoing_; }
+  const List& sent() const noexcept { return sent_; }
+  bool idle() const noexcept { return outgoing_.empty() && sent_.empty(); }
+  std::uint32_t reliable_data_in_transit() const noexcept { return in_transit_; }
+  // When the oldest sent command times out (whole ms); nullopt when nothing is in flight.
+  std::optional<std::int64_t> next_timeout_ms() const noexcept;
+
+  void clear_queues() noexcept;  // drops both lists (enet_peer_reset_queues)
+  void reset() noexcept;         // and the numbering and timers (enet_peer_reset)
+
+ private:
+  List outgoing_;
+  List sent_;
+  std::uint32_t in_transit_ = 0;
+  std::optional<std::int64_t> next_timeout_ms_;  // libenet peer->nextTimeout
+  std::optional<TimePoint> earliest_timeout_;
+  std::uint16_t outgoing_reliable_sequence_ = 0;  // peer-level (channel 0xFF)
+  std::uint16_t outgoing_unsequenced_group_ = 0;
+};
+
+}  // namespace volley::protocol::detail
