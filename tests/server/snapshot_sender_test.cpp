@@ -281,5 +281,69 @@ TEST_CASE("a tight byte budget: no snapshot over it, every entity refreshed with
   CHECK(sim.largest > 200);  // the budget is used, not left idle
 }
 
+TEST_CASE("shared encoding: clients with the same acknowledged frame and view cost one encode") {
+  VOLLEY_SEEDED_RNG(rng, 4);
+  for (const bool share : {true, false}) {
+    CAPTURE(share);
+    SenderConfig config;
+    config.share_encodings = share;
+    Sim sim(config, rng(), 64, 0.3);
+    for (int i = 0; i < 20; ++i) sim.add({}, {}, rng());
+    // Five clients see only even ids: a second visible set, so a second encode.
+    for (std::uint32_t i = 0; i < 5; ++i) {
+      sim.sender.set_filter(PeerHandle{i, 1}, [](std::uint32_t id, std::uint16_t) { return id % 2 == 0; });
+    }
+    for (int t = 0; t < 10; ++t) sim.tick(t == 3);
+    const auto before = sim.sender.counters();
+    sim.tick();
+    const auto& after = sim.sender.counters();
+    CHECK(after.snapshots_delta - before.snapshots_delta == 20);
+    CHECK(after.encodes - before.encodes == (share ? 2 : 20));
+    CHECK(after.encodes_shared - before.encodes_shared == (share ? 18 : 0));
+    for (const auto& c : sim.clients) {
+      const Frame* held = c->rx.latest();
+      REQUIRE(held != nullptr);
+      const Frame* world = sim.sender.history(held->number);
+      REQUIRE(world != nullptr);
+      if (c->peer.index < 5) {
+        Frame even;
+        even.number = world->number;
+        for (std::size_t i = 0; i < world->size(); ++i) {
+          if (world->id(i) % 2 == 0) even.append(*world, i, 1);
+        }
+        CHECK(*held == even);
+      } else {
+        CHECK(*held == *world);
+      }
+      CHECK(c->shown.size() == 1);
+    }
+  }
+}
+
+TEST_CASE("events a client never acknowledges expire as undeliverable; bad input is counted") {
+  VOLLEY_SEEDED_RNG(rng, 5);
+  SenderConfig config;
+  config.event_max_age = 10;
+  Sim sim(config, rng(), 8, 0.3);
+  SimClient& deaf = sim.add({}, {}, rng());
+  SimClient& fine = sim.add({}, {}, rng());
+  deaf.down.dead = true;
+  for (int t = 0; t < 30; ++t) sim.tick(t < 5);
+  CHECK(fine.shown.size() == 5);
+  CHECK(sim.sender.counters().events_undeliverable == 5);  // each of the 5, for the deaf client
+  CHECK(sim.sender.counters().events_pending == 0);
+
+  const std::array<std::uint8_t, 3> junk{1, 2, 3};
+  CHECK_FALSE(sim.sender.on_input(fine.peer, junk).has_value());
+  CHECK(sim.sender.counters().inputs_malformed == 1);
+  const auto unknown = sim.sender.counters().acks_unknown;
+  sim.sender.acknowledge(fine.peer, sim.sender.frame_number() + 5);  // never sent
+  CHECK(sim.sender.counters().acks_unknown == unknown + 1);
+  sim.sender.remove_client(deaf.peer);
+  CHECK(sim.sender.clients() == 1);
+  sim.tick();
+  CHECK(equals_world(fine, sim.sender));
+}
+
 }  // namespace
 }  // namespace volley::server
