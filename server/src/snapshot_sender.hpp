@@ -23,6 +23,7 @@
 #include "volley/snapshot/frame.hpp"
 #include "volley/snapshot/schema.hpp"
 #include "volley/snapshot/session.hpp"
+#include "volley/server/server.hpp"  // ViewFilter
 #include "volley/vocabulary/handle.hpp"
 
 namespace volley::server {
@@ -56,9 +57,6 @@ struct ClientSnapshotStats {
   std::uint64_t bytes = 0, full = 0, delta = 0;
   std::optional<std::uint32_t> acked;
 };
-
-// Which entities a client sees; must be a pure function of (id, type) during one tick.
-using ViewFilter = std::function<bool(std::uint32_t id, std::uint16_t type)>;
 
 class SnapshotSender {
  public:
