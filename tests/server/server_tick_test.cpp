@@ -131,6 +131,60 @@ TEST_CASE("the tick through the Server: about tick_hz, snapshots a Receiver appl
   CHECK(detail("snapshot_send_failed") == 0);
 }
 
+TEST_CASE("a game that allows large snapshots gets them as unreliable fragments") {
+  Config config;
+  config.bind = "127.0.0.1";
+  config.recv_buffer_bytes = 0;
+  config.send_buffer_bytes = 0;
+  config.tick_hz = 20;
+  config.snapshots.schema = two_fields();
+  config.snapshots.budget_bytes = 0;  // unlimited
+  auto created = Server::create(config);
+  REQUIRE_MESSAGE(created, created.error);
+  Server& server = *created.server;
+  // 2,000 entities with scrambled values: a full snapshot is several kilobytes.
+  auto big_world = [](std::uint32_t f, snapshot::Frame& world) {
+    for (std::uint32_t id = 1; id <= 2000; ++id) {
+      const std::uint32_t h = (id * 2654435761u) ^ (f / 1000);
+      const std::array<std::int32_t, 2> v{static_cast<std::int32_t>(h % 500000), static_cast<std::int32_t>(h % 4000)};
+      world.add(id, 0, v);
+    }
+  };
+  Callbacks cb;
+  cb.on_tick = [&](std::uint32_t frame, snapshot::Frame& world) { big_world(frame, world); };
+  server.set_callbacks(cb);
+  std::thread thread([&] { server.run(); });
+
+  LoopbackClient client("127.0.0.1", server.local_port());
+  client.connect(snapshot::kSessionChannels, 0);
+  REQUIRE(client.run_until([&] { return client.count(PeerEvent::Type::kConnect) == 1; }, 3000));
+  snapshot::Receiver rx(two_fields(), {});
+  std::vector<snapshot::Event> events;
+  std::size_t fragmented = 0, largest = 0, taken = 0;
+  client.run_until(
+      [&] {
+        auto& all = client.events();
+        for (; taken < all.size(); ++taken) {
+          const PeerEvent& e = all[taken];
+          if (e.type != PeerEvent::Type::kReceive || e.channel != snapshot::kSnapshotChannel) continue;
+          largest = std::max(largest, e.payload.size());
+          if (e.payload.size() > 1400) {
+            CHECK(e.delivery == Delivery::kUnreliableFragment);
+            ++fragmented;
+          }
+          rx.receive(e.payload, events);
+        }
+        return fragmented > 0 && rx.counters().applied > 0;
+      },
+      3000);
+  server.stop();
+  thread.join();
+  MESSAGE("largest snapshot ", largest, " B");
+  CHECK(fragmented > 0);
+  CHECK(rx.counters().applied > 0);
+  CHECK(rx.counters().dropped_corrupt == 0);
+}
+
 TEST_CASE("Config: tick and snapshot limits are checked") {
   Config config;
   config.tick_hz = 5000;
