@@ -345,5 +345,28 @@ TEST_CASE("events a client never acknowledges expire as undeliverable; bad input
   CHECK(equals_world(fine, sim.sender));
 }
 
+TEST_CASE("a world frame that breaks the codec's rules is counted, nothing sent, no crash") {
+  const snapshot::Schema schema = test_schema();
+  SnapshotSender sender(schema, {});
+  sender.add_client(PeerHandle{0, 1});
+  std::size_t sent = 0;
+  const auto count = [&](PeerHandle, std::span<const std::uint8_t>) { ++sent; };
+  const std::array<std::int32_t, 4> ok{1, 2, 3, 4};
+  const std::array<std::int32_t, 4> too_wide{1, 2, 5000, 4};  // 12-bit field
+  Frame& a = sender.begin_tick();
+  a.add(5, 0, ok);
+  a.add(3, 0, ok);  // ids not increasing
+  sender.end_tick(count);
+  Frame& b = sender.begin_tick();
+  b.add(1, 0, too_wide);
+  sender.end_tick(count);
+  CHECK(sent == 0);
+  CHECK(sender.counters().encode_failed == 2);
+  Frame& c = sender.begin_tick();
+  c.add(1, 0, ok);
+  sender.end_tick(count);
+  CHECK(sent == 1);
+}
+
 }  // namespace
 }  // namespace volley::server
