@@ -68,6 +68,15 @@ struct SnapshotSender::Entry {
   FramePtr sent;
 };
 
+// A trimmed packet and the state it leaves a client in; the trim is a pure function of the
+// entry's key and the client's priority list, so clients with equal lists reuse it.
+struct SnapshotSender::Trimmed {
+  const Entry* entry = nullptr;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> priority_in, priority_out;
+  std::vector<std::uint8_t> packet;
+  FramePtr frame;
+};
+
 SnapshotSender::SnapshotSender(const snapshot::Schema& schema, SenderConfig config)
     : config_(config), encoder_(schema, config.codec), all_view_(std::make_unique<View>()) {
   if (config_.history == 0) config_.history = 1;
@@ -232,12 +241,15 @@ void SnapshotSender::end_tick(const Send& send) {
   expire_events();
   entries_used_ = 0;
   entry_index_.clear();
+  trimmed_used_ = 0;
+  trimmed_index_.clear();
   for (std::size_t v = 0; v < views_used_; ++v) views_[v]->frame.reset();
   views_used_ = 0;
   all_view_->frame = building_;
   for (const auto& c : clients_) send_to(*c, send);
   all_view_->frame.reset();
   for (std::size_t e = 0; e < entries_used_; ++e) entries_[e]->sent.reset();
+  for (std::size_t t = 0; t < trimmed_used_; ++t) trimmed_[t]->frame.reset();
   counters_.events_pending = pending_.size();
 }
 
@@ -289,13 +301,42 @@ void SnapshotSender::send_to(Client& client, const Send& send) {
     held = entry->sent;
     client.priority.clear();
   } else {
-    if (!trim(client, base, view, events, entry->size)) {
-      ++counters_.budget_skipped;
-      return;
+    Trimmed* shared = nullptr;
+    std::uint64_t trim_key = 0;
+    if (config_.share_encodings) {
+      trim_key = mix(key, client.priority.size());
+      for (const auto& [id, waited] : client.priority) trim_key = mix(trim_key, (std::uint64_t{id} << 32) | waited);
+      if (const auto it = trimmed_index_.find(trim_key); it != trimmed_index_.end()) {
+        Trimmed* t = trimmed_[it->second].get();
+        if (t->entry == entry && t->priority_in == client.priority) shared = t;
+      }
+    }
+    if (shared != nullptr) {
+      ++counters_.encodes_shared;
+      client.priority = shared->priority_out;
+      packet = std::span(shared->packet.data(), shared->packet.size());
+      held = shared->frame;
+    } else {
+      if (config_.share_encodings) {
+        if (trimmed_used_ == trimmed_.size()) trimmed_.push_back(std::make_unique<Trimmed>());
+        shared = trimmed_[trimmed_used_].get();
+        shared->priority_in = client.priority;
+      }
+      if (!trim(client, base, view, events, entry->size)) {
+        ++counters_.budget_skipped;
+        return;
+      }
+      packet = std::span(trim_out_.data(), trim_out_.size());
+      held = std::move(client.trimmed);
+      if (shared != nullptr) {
+        shared->entry = entry;
+        shared->priority_out = client.priority;
+        shared->packet.assign(packet.begin(), packet.end());
+        shared->frame = held;
+        trimmed_index_.emplace(trim_key, trimmed_used_++);
+      }
     }
     ++counters_.budget_trimmed;
-    packet = std::span(trim_out_.data(), trim_out_.size());
-    held = std::move(client.trimmed);
   }
 
   Sent& record = client.sent[number_ % config_.history];

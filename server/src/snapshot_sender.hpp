@@ -94,6 +94,7 @@ class SnapshotSender {
  private:
   struct Client;
   struct Entry;
+  struct Trimmed;
   struct View;
   using FramePtr = std::shared_ptr<snapshot::Frame>;
 
@@ -127,6 +128,11 @@ class SnapshotSender {
   std::size_t views_used_ = 0;
   std::unique_ptr<View> all_view_;               // the unfiltered view: the world frame itself
   std::unordered_map<std::uint64_t, std::size_t> entry_index_;  // key hash -> entries_ slot
+  // Budget-trimmed packets this tick, shared by clients in the same state (a crowd that joined
+  // together trims identically): key hash -> trimmed_ slot.
+  std::vector<std::unique_ptr<Trimmed>> trimmed_;
+  std::size_t trimmed_used_ = 0;
+  std::unordered_map<std::uint64_t, std::size_t> trimmed_index_;
   // Scratch reused across clients and ticks.
   std::vector<std::uint32_t> visible_;           // indices of one client's view
   std::vector<std::pair<std::uint32_t, std::uint32_t>> candidates_;  // (priority, view index)

@@ -320,6 +320,35 @@ TEST_CASE("shared encoding: clients with the same acknowledged frame and view co
   }
 }
 
+TEST_CASE("a crowd joining together under a tight budget shares its trimmed packets") {
+  VOLLEY_SEEDED_RNG(rng, 6);
+  for (const bool share : {true, false}) {
+    CAPTURE(share);
+    SenderConfig config;
+    config.budget_bytes = 300;
+    config.share_encodings = share;
+    Sim sim(config, rng(), 150, 0.5);
+    for (int i = 0; i < 20; ++i) sim.add({}, {}, rng());
+    std::uint64_t most = 0;
+    for (int t = 0; t < 5; ++t) {
+      const auto before = sim.sender.counters().encodes;
+      sim.tick();
+      most = std::max(most, sim.sender.counters().encodes - before);
+    }
+    CHECK(sim.sender.counters().budget_trimmed >= 20 * 5);
+    CHECK(sim.largest <= 300);
+    if (share) {
+      CHECK(most <= 11);  // one whole-view attempt plus at most 10 trims, for all 20 clients
+    } else {
+      CHECK(most >= 40);
+    }
+    for (const auto& c : sim.clients) {
+      CHECK(c->rx.counters().applied == 5);
+      CHECK(*c->rx.latest() == *sim.clients.front()->rx.latest());
+    }
+  }
+}
+
 TEST_CASE("events a client never acknowledges expire as undeliverable; bad input is counted") {
   VOLLEY_SEEDED_RNG(rng, 5);
   SenderConfig config;
