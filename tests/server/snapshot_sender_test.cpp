@@ -206,6 +206,58 @@ TEST_CASE("sender + receiver under 30% loss, duplication and reordering") {
   CHECK(c.rx.counters().events_duplicate > 0);  // events really rode in several snapshots
 }
 
+TEST_CASE("under 30% loss with a tight budget and a view filter the client still converges") {
+  VOLLEY_SEEDED_RNG(rng, 7);
+  SenderConfig config;
+  config.budget_bytes = 350;
+  Sim sim(config, rng(), 150, 0.5);
+  netsim::Impairment bad;
+  bad.loss = 0.3;
+  bad.duplicate = 0.1;
+  bad.reorder = 0.2;
+  bad.reorder_delay = 70 * kMillisecond;
+  bad.latency = 40 * kMillisecond;
+  SimClient& c = sim.add(bad, bad, rng());
+  const auto sees = [](std::uint32_t id, std::uint16_t) { return id % 3 != 0; };
+  sim.sender.set_filter(c.peer, sees);
+  const auto filtered = [&](std::uint32_t number) {
+    Frame out;
+    const Frame* world = sim.sender.history(number);
+    REQUIRE(world != nullptr);
+    out.number = number;
+    for (std::size_t i = 0; i < world->size(); ++i) {
+      if (sees(world->id(i), 0)) out.append(*world, i, 1);
+    }
+    return out;
+  };
+
+  for (int t = 0; t < 400; ++t) sim.tick(t % 5 == 0);
+  CHECK_FALSE(c.went_backwards);
+  CHECK(sim.sender.counters().budget_trimmed > 100);
+  CHECK(sim.largest <= 350);
+  CHECK(c.rx.counters().dropped_checksum == 0);
+
+  c.down.impairment() = netsim::Impairment{};
+  c.up.impairment() = netsim::Impairment{};
+  int converged_after = -1;
+  for (int t = 0; t < 40; ++t) {
+    sim.tick();
+    const Frame* held = c.rx.latest();
+    if (held->number == sim.sender.frame_number() && *held == filtered(held->number)) {
+      converged_after = t;
+      break;
+    }
+  }
+  MESSAGE("budget + filter: converged after ", converged_after, " ticks");
+  CHECK(converged_after >= 0);
+  CHECK(converged_after <= 15);
+  for (int t = 0; t < 10; ++t) sim.tick();
+  std::vector<std::uint64_t> shown = c.shown;
+  std::sort(shown.begin(), shown.end());
+  CHECK(std::adjacent_find(shown.begin(), shown.end()) == shown.end());
+  CHECK(shown == sim.raised);
+}
+
 TEST_CASE("a client whose acknowledged frame left the ring gets a full snapshot and recovers") {
   VOLLEY_SEEDED_RNG(rng, 2);
   Sim sim({}, rng(), 48, 0.5);
