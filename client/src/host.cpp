@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <enet/enet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -55,8 +56,10 @@ Delivery delivery_of(enet_uint32 flags) {
 }
 
 // A DISCONNECT from the remote is handled within a service call or two of its datagram; a
-// libenet timeout needs at least timeoutMinimum of silence. The gap between tells them apart.
+// libenet timeout needs at least timeoutMinimum of silence. A threshold between the two tells
+// them apart: a second, or half the timeout minimum when that is shorter.
 constexpr enet_uint32 kRecentReceiveMs = 1000;
+constexpr enet_uint32 kDefaultTimeoutMinimumMs = 5000;  // ENET_PEER_TIMEOUT_MINIMUM
 
 struct Counters {
   std::uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
@@ -103,6 +106,7 @@ struct Host::Impl {
   ENetPacket* held = nullptr;  // the packet of the last kReceived event
   std::size_t connecting = 0;
   std::size_t live = 0;
+  enet_uint32 recent_ms = kRecentReceiveMs;
 
   // Runs inside enet_host_service for every datagram: note when each peer was last heard from.
   static int ENET_CALLBACK intercept(ENetHost* host, ENetEvent*) {
@@ -190,8 +194,7 @@ struct Host::Impl {
         return true;
       case ENET_EVENT_TYPE_DISCONNECT: {
         out.type = EventType::kDisconnected;
-        const bool recent = slot->received && host->serviceTime - slot->last_receive_ms <
-                                                  kRecentReceiveMs;
+        const bool recent = slot->received && host->serviceTime - slot->last_receive_ms < recent_ms;
         if (slot->local) {
           out.reason = DisconnectReason::kLocal;
           out.data = slot->local_data;
@@ -218,6 +221,9 @@ Host::Host(const HostOptions& options) : impl_(std::make_unique<Impl>()) {
     throw std::runtime_error("volley::client: max_connections or channels out of range");
   }
   impl_->options = options;
+  const enet_uint32 minimum =
+      options.timeout_minimum_ms != 0 ? options.timeout_minimum_ms : kDefaultTimeoutMinimumMs;
+  impl_->recent_ms = std::min(kRecentReceiveMs, minimum / 2);
   impl_->host = enet_host_create(nullptr, options.max_connections, options.channels,
                                  options.incoming_bandwidth, options.outgoing_bandwidth);
   if (impl_->host == nullptr) throw std::runtime_error("volley::client: enet_host_create failed");
