@@ -119,6 +119,9 @@ TEST_CASE("game connection: frames in order, drops counted, events once, acks ad
       server.send(peer, vs::kSnapshotChannel, ENET_PACKET_FLAG_UNSEQUENCED, bad);
     }
     server.send(peer, vs::kSnapshotChannel, ENET_PACKET_FLAG_UNSEQUENCED, sent.back());
+    if (n == 12) {  // the network duplicates this frame's datagram: the copy is dropped as old
+      server.send(peer, vs::kSnapshotChannel, ENET_PACKET_FLAG_UNSEQUENCED, sent.back());
+    }
     if (n % 10 == 5) {  // a replay of an older packet: dropped as old
       server.send(peer, vs::kSnapshotChannel, ENET_PACKET_FLAG_UNSEQUENCED, sent[n - 3]);
     }
@@ -127,7 +130,7 @@ TEST_CASE("game connection: frames in order, drops counted, events once, acks ad
       const auto orphan = sender.encode(&ghost, world(31));
       server.send(peer, vs::kSnapshotChannel, ENET_PACKET_FLAG_UNSEQUENCED, orphan);
     }
-    const std::uint64_t extra = (n % 10 == 5) + (n == 20) + (n == 30);
+    const std::uint64_t extra = (n % 10 == 5) + (n == 12) + (n == 20) + (n == 30);
     REQUIRE(pump(host, log, &server, [&] { return game.counters().received >= before + 1 + extra; },
                  std::chrono::seconds(5), route));
     REQUIRE(game.frame() != nullptr);
@@ -147,7 +150,7 @@ TEST_CASE("game connection: frames in order, drops counted, events once, acks ad
   for (std::uint32_t i = 0; i < kFrames; ++i) CHECK(applied_order[i] == i + 1);
   const auto& c = game.counters();
   CHECK(c.applied == kFrames);
-  CHECK(c.dropped_old == 4);
+  CHECK(c.dropped_old == 5);
   CHECK(c.dropped_corrupt + c.dropped_checksum == 1);
   CHECK(c.dropped_no_baseline == 1);
   // Every event shown exactly once (the next test makes events ride in many frames).

@@ -55,6 +55,8 @@ TEST_CASE("stock enet: connect data, every delivery kind both ways, server disco
   StockServer server;
   vc::HostOptions options;
   options.channels = 4;
+  options.incoming_bandwidth = 100'000;
+  options.outgoing_bandwidth = 50'000;
   vc::Host host(options);
   ClientLog log;
   const vc::ConnectionId id = connect_ok(host, log, server, 0xC0FFEE);
@@ -62,6 +64,9 @@ TEST_CASE("stock enet: connect data, every delivery kind both ways, server disco
   ENetPeer* peer = server.last_connected();
   CHECK(server.events.back().data == 0xC0FFEE);
   CHECK(peer->channelCount == 4);
+  // The CONNECT carried the host's bandwidth limits, as libenet reads them.
+  CHECK(peer->incomingBandwidth == 100'000);
+  CHECK(peer->outgoingBandwidth == 50'000);
 
   for (const Kind& kind : kKinds) {
     CAPTURE(volley::delivery_name(kind.delivery));
