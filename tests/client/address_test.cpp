@@ -44,7 +44,7 @@ TEST_CASE("address: connect reports malformed, unresolvable and IPv6 addresses a
   CHECK(vc::connect_error_name(vc::ConnectError::kUnresolvable) == "unresolvable");
 }
 
-TEST_CASE("address: names and v4-mapped IPv6 resolve; a full host says so") {
+TEST_CASE("address: names and v4-mapped IPv6 resolve - a full host says so") {
   volley::test::UdpSocket silent("127.0.0.1");
   vc::HostOptions options;
   options.max_connections = 2;

@@ -112,7 +112,7 @@ TEST_CASE("echo server: every delivery kind echoed, stats, disconnect with data"
   CHECK(json.number("bytes_in") == 5000);
 }
 
-TEST_CASE("echo server: a full server refuses with kFull; its shutdown is a remote disconnect") {
+TEST_CASE("echo server: a full server refuses with kFull - its shutdown is a remote disconnect") {
   EchoServer server({"--max-peers", "1"});
   vc::Host first;
   ClientLog first_log;

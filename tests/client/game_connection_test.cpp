@@ -166,7 +166,7 @@ TEST_CASE("game connection: frames in order, drops counted, events once, acks ad
   for (const auto& e : log.events) CHECK(e.type != vc::EventType::kReceived);
 }
 
-TEST_CASE("game connection: events riding in many frames are shown once; the ack is in inputs") {
+TEST_CASE("game connection: events riding in many frames are shown once - the ack is in inputs") {
   const vs::Schema schema = game_schema();
   StockServer server;
   vc::HostOptions options;

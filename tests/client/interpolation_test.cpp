@@ -97,7 +97,7 @@ Run simulate(std::mt19937_64& rng, double loss, int seconds, TimePoint tick) {
 
 }  // namespace
 
-TEST_CASE("interpolation: delay within 2 send intervals + p95 jitter; hitches at 0% and 5% loss") {
+TEST_CASE("interpolation: delay within 2 send intervals + p95 jitter - hitches at 0% and 5% loss") {
   constexpr TimePoint kTick = 33'333;
   VOLLEY_SEEDED_RNG(rng, 1010);
   const Run clean = simulate(rng, 0.0, 60, kTick);
