@@ -21,6 +21,8 @@ namespace {
 struct Run {
   std::uint64_t frames = 0, applied = 0, renders = 0, hitches = 0, hitch_renders = 0;
   std::uint64_t bound_checks = 0, bound_violations = 0;
+  std::uint64_t backwards = 0;  // renders whose position (frame + alpha) went back
+  double max_backwards_ticks = 0;
   TimePoint max_delay = 0;
   double mean_delay_ms = 0;
 };
@@ -56,6 +58,7 @@ Run simulate(std::mt19937_64& rng, double loss, int seconds, TimePoint tick) {
   std::optional<std::uint32_t> newest;
   bool in_hitch = false;
   double delay_sum = 0;
+  double last_position = 0;
   const TimePoint start = arrivals.front().at;
   const TimePoint warmup = start + 2 * kSecond;
   for (TimePoint now = start; now < arrivals.back().at; now += 16'667) {
@@ -88,6 +91,12 @@ Run simulate(std::mt19937_64& rng, double loss, int seconds, TimePoint tick) {
       if (!in_hitch) ++run.hitches;
     }
     in_hitch = point->hitch;
+    const double position = point->from + point->alpha * (point->to - point->from);
+    if (position < last_position) {
+      ++run.backwards;
+      run.max_backwards_ticks = std::max(run.max_backwards_ticks, last_position - position);
+    }
+    last_position = position;
     CHECK(point->alpha >= 0.0);
     CHECK(point->alpha < 1.0);
   }
@@ -105,9 +114,11 @@ TEST_CASE("interpolation: delay within 2 send intervals + p95 jitter - hitches a
   for (const Run* run : {&clean, &lossy}) {
     MESSAGE("frames ", run->frames, " applied ", run->applied, " renders ", run->renders,
             " hitches ", run->hitches, " (", run->hitch_renders, " renders) mean delay ",
-            run->mean_delay_ms, " ms, max ", run->max_delay / 1000.0, " ms");
+            run->mean_delay_ms, " ms, max ", run->max_delay / 1000.0, " ms, backwards ",
+            run->backwards, " (max ", run->max_backwards_ticks, " ticks)");
     CHECK(run->bound_checks > 1000);
     CHECK(run->bound_violations == 0);
+    CHECK(run->backwards == 0);  // the delay adapts without stepping the rendered time back
     CHECK(run->max_delay >= 2 * kTick);
     CHECK(run->max_delay <= 2 * kTick + 20 * kMillisecond);
   }
