@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -136,4 +137,61 @@ TEST_CASE("echo server: a full server refuses with kFull - its shutdown is a rem
   }, std::chrono::seconds(10)));
   CHECK(first_log.find(vc::EventType::kDisconnected, in)->reason == DisconnectReason::kRemote);
   server.stop_and_stats();
+}
+
+TEST_CASE("echo server: one Host drives 500 connections, each echoes its own message") {
+  EchoServer server;
+  constexpr std::size_t kConnections = 500;
+  vc::HostOptions options;
+  options.max_connections = kConnections;
+  vc::Host host(options);
+  ClientLog log;
+  std::vector<vc::ConnectionId> ids;
+  for (std::size_t i = 0; i < kConnections; ++i) {
+    const vc::ConnectResult result = host.connect(server.address(), static_cast<std::uint32_t>(i));
+    REQUIRE(result);
+    ids.push_back(result.connection);
+  }
+  CHECK(host.connect(server.address()).error == vc::ConnectError::kNoFreeSlot);
+  // Each connection sends its own pattern once connected; the echo must come back on it.
+  auto index_of = [&](vc::ConnectionId id) {
+    return static_cast<std::size_t>(std::find(ids.begin(), ids.end(), id) - ids.begin());
+  };
+  std::size_t seen = 0, connected = 0, echoed = 0, wrong = 0;
+  REQUIRE(pump(host, log, nullptr, [&] {
+    for (; seen < log.events.size(); ++seen) {
+      const auto& e = log.events[seen];
+      const std::size_t index = index_of(e.connection);
+      if (index >= ids.size()) {
+        ++wrong;
+      } else if (e.type == vc::EventType::kConnected) {
+        ++connected;
+        if (host.send(e.connection, 0, Delivery::kReliable,
+                      pattern(64, static_cast<std::uint8_t>(index))) != volley::SendResult::kOk) {
+          ++wrong;
+        }
+      } else if (e.type == vc::EventType::kReceived &&
+                 e.bytes == pattern(64, static_cast<std::uint8_t>(index))) {
+        ++echoed;
+      } else {
+        ++wrong;
+      }
+    }
+    return echoed == kConnections || wrong > 0;
+  }, std::chrono::seconds(20)));
+  CHECK(wrong == 0);
+  CHECK(connected == kConnections);
+  CHECK(echoed == kConnections);
+  for (const vc::ConnectionId id : ids) host.disconnect(id);
+  log.events.clear();
+  REQUIRE(pump(host, log, nullptr, [&] { return log.events.size() == kConnections; },
+               std::chrono::seconds(20)));
+  CHECK(host.connection_count() == 0);
+  for (const auto& e : log.events) {
+    CHECK(e.type == vc::EventType::kDisconnected);
+    CHECK(e.reason == DisconnectReason::kLocal);
+  }
+  const auto json = server.stop_and_stats();
+  CHECK(json.number("connects") == kConnections);
+  CHECK(json.number("disconnects") == kConnections);
 }
