@@ -2,8 +2,13 @@
 // peer's `data` points at it, so events map to connections without a lookup.
 #include "volley/client/host.hpp"
 
+#include <enet/enet.h>  // first: on Windows it brings winsock2.h in the right order
+
+#ifdef _WIN32
+#include <ws2tcpip.h>
+#else
 #include <arpa/inet.h>
-#include <enet/enet.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
