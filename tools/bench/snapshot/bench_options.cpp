@@ -21,7 +21,7 @@ const char* const kBenchUsage =
     "                            --demo-table); the first K frames have no baseline and are not\n"
     "                            counted as packets (every frame is also measured as a full snapshot)\n"
     "  --hz H                    ticks per second, for kbit/s (default 60; 30 with --demo-table)\n"
-    "  --zstd-level L            zstd level (default 3)\n"
+    "  --zstd-level L            zstd level (default 1, the codec's)\n"
     "  --dict FILE               a zstd dictionary both ends load\n"
     "  --train-dict OUT          train a dictionary on the replay's packets, write it to OUT, use it\n"
     "  --dict-size BYTES         size of a trained dictionary (default 16384)\n"

@@ -19,7 +19,7 @@ struct BenchOptions {
   bool baseline_distance_given = false;
   double hz = 60;                           // --demo-table: 30 unless given
   bool hz_given = false;
-  int zstd_level = 3;
+  int zstd_level = 1;  // the codec's default
   std::optional<std::string> dict;          // load this dictionary
   std::optional<std::string> train_dict;    // train one from the replay, write it here, use it
   std::size_t dict_bytes = 16 * 1024;

@@ -83,7 +83,7 @@ struct SnapshotConfig {
   std::size_t budget_bytes = 1200;
   std::uint32_t event_max_age_ticks = 90;  // then counted as undeliverable and dropped
   std::size_t history = 32;                // frames kept as baselines
-  int zstd_level = 3;
+  int zstd_level = 1;  // the codec's default (volley/snapshot/codec.hpp)
 };
 
 struct Config {
