@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "host.hpp"
+#include "snapshot_sender.hpp"
 #include "server_stats.hpp"
 #include "settings.hpp"
 #include "volley/engine/loop.hpp"
@@ -30,7 +31,75 @@ class Server::Impl final : public HostEvents, public TimerPort {
     host_ = std::make_unique<Host>(
         settings.host, *this,
         [this](std::span<const engine::OutDatagram> out) { loop_->send(out); }, this);
+    if (config_.tick_hz > 0) {
+      const SnapshotConfig& snap = config_.snapshots;
+      if (snap.schema.type_count() > 0) {
+        SenderConfig sender;
+        sender.history = snap.history;
+        sender.budget_bytes = snap.budget_bytes;
+        sender.event_max_age = snap.event_max_age_ticks;
+        sender.codec.zstd_level = snap.zstd_level;
+        sender_ = std::make_unique<SnapshotSender>(snap.schema, sender);
+      }
+      tick_period_ = 1'000'000 / static_cast<TimePoint>(config_.tick_hz);
+      next_tick_ = loop_->time() + tick_period_;
+      loop_->schedule(next_tick_, [this] { on_tick_timer(); });
+    }
     return {};
+  }
+
+  // --- the tick -----------------------------------------------------------------------------
+  // Fixed rate: the next deadline is the previous one plus the period, so timer lateness does
+  // not accumulate into drift; after a stall longer than a period the missed ticks are skipped
+  // (counted as ticks_late), not run back to back.
+  void on_tick_timer() {
+    if (finished_) return;
+    enter([&](TimePoint now) { tick(now); });
+    next_tick_ += tick_period_;
+    const TimePoint now = loop_->time();
+    if (next_tick_ <= now) {
+      const TimePoint behind = now - next_tick_;
+      ticks_.ticks_late += static_cast<std::uint64_t>(behind / tick_period_) + 1;
+      next_tick_ = now + tick_period_;
+    }
+    loop_->schedule(next_tick_, [this] { on_tick_timer(); });
+  }
+
+  void tick(TimePoint) {
+    ++ticks_.ticks;
+    if (!sender_) {
+      world_.clear();
+      world_.number = ++frame_;
+      if (callbacks_.on_tick) callbacks_.on_tick(frame_, world_);
+      return;
+    }
+    snapshot::Frame& world = sender_->begin_tick();
+    if (callbacks_.on_tick) callbacks_.on_tick(sender_->frame_number(), world);
+    sender_->end_tick([this](PeerHandle peer, std::span<const std::uint8_t> bytes) {
+      send_snapshot(peer, bytes);
+    });
+  }
+
+  // One datagram when it fits the peer's MTU (unsequenced, as the budget intends); otherwise
+  // unreliable fragments asked for explicitly (an over-MTU unsequenced packet would go as
+  // reliable fragments).
+  void send_snapshot(PeerHandle peer, std::span<const std::uint8_t> bytes) {
+    const protocol::Peer* p = host_->peer(peer);
+    if (p == nullptr) return;
+    constexpr std::size_t kEnetOverhead = 32;  // header, command, optional CRC, with headroom
+    const std::size_t mtu = p->stats().mtu;
+    const Delivery delivery = bytes.size() + kEnetOverhead <= mtu ? Delivery::kUnsequenced
+                                                                  : Delivery::kUnreliableFragment;
+    const SendResult r =
+        host_->send(peer, snapshot::kSnapshotChannel, bytes, protocol::packet_flags(delivery));
+    // A peer that is disconnecting (shutdown, or the game's disconnect) simply gets no more.
+    if (r != SendResult::kOk && r != SendResult::kNotConnected) ++ticks_.snapshot_send_failed;
+  }
+
+  TickStats tick_stats() const {
+    TickStats t = ticks_;
+    t.sender = sender_ ? &sender_->counters() : nullptr;
+    return t;
   }
 
   // The one way into the Host from the loop. Entries nest when a callback runs a posted task's
@@ -61,14 +130,21 @@ class Server::Impl final : public HostEvents, public TimerPort {
 
   // --- HostEvents -------------------------------------------------------------------------
   void on_connect(PeerHandle peer, std::uint32_t data) override {
+    if (sender_) sender_->add_client(peer);
     if (callbacks_.on_connect) callbacks_.on_connect(peer, data);
   }
   void on_receive(PeerHandle peer, const protocol::PeerEvent& event) override {
+    if (sender_ && event.channel == snapshot::kInputChannel) {
+      const auto input = sender_->on_input(peer, event.payload);
+      if (input && callbacks_.on_input) callbacks_.on_input(peer, *input);
+      return;
+    }
     if (callbacks_.on_receive) {
       callbacks_.on_receive(Packet{peer, event.channel, event.delivery, event.payload});
     }
   }
   void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t data) override {
+    if (sender_) sender_->remove_client(peer);
     if (callbacks_.on_disconnect) callbacks_.on_disconnect(peer, reason, data);
   }
 
@@ -91,6 +167,9 @@ class Server::Impl final : public HostEvents, public TimerPort {
   Callbacks callbacks_;
   std::unique_ptr<engine::Loop> loop_;
   std::unique_ptr<Host> host_;
+  std::unique_ptr<SnapshotSender> sender_;  // null: no tick, or no schema
+  std::uint32_t frame_ = 0;   // tick count when snapshots are off
+  snapshot::Frame world_;     // the on_tick frame when snapshots are off
 
  private:
   // Counts nested entries; restores the count even if a callback throws.
@@ -119,6 +198,9 @@ class Server::Impl final : public HostEvents, public TimerPort {
   int depth_ = 0;
   bool shutting_down_ = false;
   bool finished_ = false;
+  TimePoint tick_period_ = 0;
+  TimePoint next_tick_ = 0;
+  TickStats ticks_;
 };
 
 Server::Created Server::create(const Config& config) {
@@ -168,14 +250,35 @@ bool Server::disconnect_now(PeerHandle peer, std::uint32_t data) {
 std::optional<PeerStats> Server::peer_stats(PeerHandle handle) const {
   const protocol::Peer* peer = impl_->host_->peer(handle);
   if (peer == nullptr) return std::nullopt;
-  return make_peer_stats(*peer, *impl_->host_->address(handle));
+  PeerStats out = make_peer_stats(*peer, *impl_->host_->address(handle));
+  if (impl_->sender_) {
+    if (const auto s = impl_->sender_->client_stats(handle)) {
+      out.snapshot_bytes = s->bytes;
+      out.snapshots_full = s->full;
+      out.snapshots_delta = s->delta;
+      out.acked_frame = s->acked;
+    }
+  }
+  return out;
+}
+
+std::uint64_t Server::raise_event(std::uint16_t kind, Bytes payload) {
+  return impl_->sender_ ? impl_->sender_->raise_event(kind, payload) : 0;
+}
+
+void Server::set_view_filter(PeerHandle peer, ViewFilter filter) {
+  if (impl_->sender_) impl_->sender_->set_filter(peer, std::move(filter));
+}
+
+std::uint32_t Server::frame_number() const noexcept {
+  return impl_->sender_ ? impl_->sender_->frame_number() : impl_->frame_;
 }
 
 std::size_t Server::peer_count() const noexcept { return impl_->host_->connected_peers(); }
 
 ServerStats Server::stats() const {
   return make_server_stats(impl_->host_->stats(), impl_->host_->deadline_ops(),
-                           impl_->loop_->stats());
+                           impl_->loop_->stats(), impl_->tick_stats());
 }
 
 std::string Server::local_address() const { return impl_->loop_->local_address().to_string(); }

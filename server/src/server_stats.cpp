@@ -26,7 +26,8 @@ PeerStats make_peer_stats(const protocol::Peer& peer, const engine::Address& add
   return out;
 }
 
-ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const engine::Stats& l) {
+ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const engine::Stats& l,
+                              const TickStats& t) {
   using protocol::Counter;
   ServerStats s;
   s.connects = h.connects;
@@ -63,6 +64,29 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
   for (std::size_t i = 0; i < static_cast<std::size_t>(engine::Counter::kCount); ++i) {
     const auto c = static_cast<engine::Counter>(i);
     x.emplace_back("loop_" + std::string(engine::counter_name(c)), l[c]);
+  }
+  x.emplace_back("ticks", t.ticks);
+  x.emplace_back("ticks_late", t.ticks_late);
+  if (t.sender != nullptr) {
+    const SenderCounters& k = *t.sender;
+    x.emplace_back("snapshot_frames", k.frames);
+    x.emplace_back("snapshots_full", k.snapshots_full);
+    x.emplace_back("snapshots_delta", k.snapshots_delta);
+    x.emplace_back("snapshot_bytes", k.snapshot_bytes);
+    const std::uint64_t sent = k.snapshots_full + k.snapshots_delta;
+    x.emplace_back("snapshot_bytes_per_snapshot", sent == 0 ? 0 : k.snapshot_bytes / sent);
+    x.emplace_back("snapshot_encodes", k.encodes);
+    x.emplace_back("snapshot_encodes_shared", k.encodes_shared);
+    x.emplace_back("snapshot_budget_trimmed", k.budget_trimmed);
+    x.emplace_back("snapshot_budget_skipped", k.budget_skipped);
+    x.emplace_back("snapshot_encode_failed", k.encode_failed);
+    x.emplace_back("snapshot_send_failed", t.snapshot_send_failed);
+    x.emplace_back("events_raised", k.events_raised);
+    x.emplace_back("events_pending", k.events_pending);
+    x.emplace_back("events_undeliverable", k.events_undeliverable);
+    x.emplace_back("acks_stale", k.acks_stale);
+    x.emplace_back("acks_unknown", k.acks_unknown);
+    x.emplace_back("inputs_malformed", k.inputs_malformed);
   }
   return s;
 }

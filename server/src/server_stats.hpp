@@ -3,6 +3,7 @@
 #pragma once
 
 #include "deadlines.hpp"
+#include "snapshot_sender.hpp"
 #include "stats.hpp"
 #include "volley/engine/loop.hpp"
 #include "volley/protocol/peer.hpp"
@@ -11,7 +12,13 @@
 namespace volley::server {
 
 PeerStats make_peer_stats(const protocol::Peer& peer, const engine::Address& address);
+// The tick and snapshot figures; `sender` is null when snapshots are off.
+struct TickStats {
+  std::uint64_t ticks = 0, ticks_late = 0, snapshot_send_failed = 0;
+  const SenderCounters* sender = nullptr;
+};
+
 ServerStats make_server_stats(const HostStats& host, const DeadlineOps& deadlines,
-                              const engine::Stats& loop);
+                              const engine::Stats& loop, const TickStats& ticks);
 
 }  // namespace volley::server

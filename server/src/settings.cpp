@@ -15,6 +15,12 @@ std::string make_settings(const Config& c, Settings& out) {
   if (c.ping_interval_ms == 0) return "ping_interval_ms must be positive";
   if (c.timeout_minimum_ms > c.timeout_maximum_ms) return "timeout_minimum_ms exceeds timeout_maximum_ms";
   if (c.recv_buffer_bytes < 0 || c.send_buffer_bytes < 0) return "socket buffer sizes must be >= 0";
+  if (c.tick_hz > 1000) return "tick_hz must be 0..1000";
+  const SnapshotConfig& snap = c.snapshots;
+  if (snap.budget_bytes != 0 && (snap.budget_bytes < 64 || snap.budget_bytes > 60000)) {
+    return "snapshots.budget_bytes must be 0 (unlimited) or 64..60000";
+  }
+  if (snap.history < 2 || snap.history > 256) return "snapshots.history must be 2..256";
   const auto bind = engine::Address::from_ip(c.bind, c.port);
   if (!bind) return "bad bind address '" + c.bind + "' (want a numeric IPv4 or IPv6 address)";
   const auto backend = engine::parse_backend(c.backend);

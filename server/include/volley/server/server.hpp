@@ -17,6 +17,9 @@
 #include <utility>
 #include <vector>
 
+#include "volley/snapshot/frame.hpp"
+#include "volley/snapshot/schema.hpp"
+#include "volley/snapshot/session.hpp"
 #include "volley/vocabulary/bytes.hpp"
 #include "volley/vocabulary/delivery.hpp"
 #include "volley/vocabulary/handle.hpp"
@@ -57,6 +60,9 @@ struct PeerStats {
   std::uint64_t packets_in = 0, packets_out = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0;          // payload bytes
   std::uint64_t datagrams_in = 0, datagrams_out = 0;
+  // Snapshots sent to this peer (Config::snapshots enabled), and the frame it acknowledged.
+  std::uint64_t snapshot_bytes = 0, snapshots_full = 0, snapshots_delta = 0;
+  std::optional<std::uint32_t> acked_frame;
 };
 
 // Totals since create(), with the meanings of the volley-server stats JSON (DESIGN.md).
@@ -66,6 +72,18 @@ struct ServerStats {
   std::uint64_t datagrams_in = 0, datagrams_out = 0, bad_datagrams = 0;
   std::uint64_t peers_now = 0, peers_peak = 0;
   std::vector<std::pair<std::string, std::uint64_t>> details;  // drop reasons and loop counters
+};
+
+// The game session's snapshots (docs/server.md): every connected peer is a client of the
+// snapshot sender once a schema with at least one type is given and tick_hz > 0.
+struct SnapshotConfig {
+  snapshot::Schema schema;           // the game's entity types; none = no snapshots
+  // Per client per tick. Packets up to the peer's single-datagram payload go unsequenced; a
+  // larger budget lets snapshots go as unreliable fragments.
+  std::size_t budget_bytes = 1200;
+  std::uint32_t event_max_age_ticks = 90;  // then counted as undeliverable and dropped
+  std::size_t history = 32;                // frames kept as baselines
+  int zstd_level = 3;
 };
 
 struct Config {
@@ -90,12 +108,24 @@ struct Config {
   int send_buffer_bytes = 8 * 1024 * 1024;
   std::string backend = "auto";  // auto | io_uring | epoll | iocp
   std::uint32_t shutdown_grace_ms = 1000;  // stop(): how long peers get to ack the DISCONNECT
+  std::uint32_t tick_hz = 0;  // the game's fixed tick on the loop's timer wheel; 0 = no tick
+  SnapshotConfig snapshots;
 };
+
+// Which entities a peer sees; a pure function of (id, type) within a tick. Empty = all.
+using ViewFilter = std::function<bool(std::uint32_t id, std::uint16_t type)>;
 
 struct Callbacks {
   std::function<void(PeerHandle, std::uint32_t data)> on_connect;
   std::function<void(const Packet&)> on_receive;
   std::function<void(PeerHandle, DisconnectReason, std::uint32_t data)> on_disconnect;
+  // Each tick (Config::tick_hz): update the world and fill `world` (cleared, numbered `frame`;
+  // ids strictly increasing) with its quantized entities; raise events with raise_event().
+  std::function<void(std::uint32_t frame, snapshot::Frame& world)> on_tick;
+  // With snapshots enabled, messages on snapshot::kInputChannel come here instead of on_receive,
+  // decoded and with their acknowledgement already applied (malformed ones are dropped and
+  // counted as inputs_malformed). `input.bytes` is valid during the callback only.
+  std::function<void(PeerHandle, const snapshot::Input& input)> on_input;
 };
 
 class Server {
@@ -119,6 +149,12 @@ class Server {
   bool disconnect(PeerHandle peer, std::uint32_t data = 0);        // after queued reliable data
   bool disconnect_later(PeerHandle peer, std::uint32_t data = 0);  // after all queued data
   bool disconnect_now(PeerHandle peer, std::uint32_t data = 0);    // at once; no event follows
+
+  // Snapshots: an event for every connected client, carried until each acknowledges it (0 when
+  // refused: payload over snapshot::kMaxEventPayload, too many pending, or snapshots disabled).
+  std::uint64_t raise_event(std::uint16_t kind, Bytes payload);
+  void set_view_filter(PeerHandle peer, ViewFilter filter);
+  std::uint32_t frame_number() const noexcept;  // the latest tick's frame (0 before the first)
 
   std::optional<PeerStats> peer_stats(PeerHandle peer) const;
   std::size_t peer_count() const noexcept;  // connected now

@@ -1,0 +1,107 @@
+// The client host: one stock libenet host (ENetHost) and any number of outgoing connections to
+// it. Single-threaded: the caller owns the Host and polls it for events; nothing runs behind its
+// back. <enet/enet.h> stays inside the library.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "volley/client/stats.hpp"
+#include "volley/vocabulary/bytes.hpp"
+#include "volley/vocabulary/delivery.hpp"
+#include "volley/vocabulary/handle.hpp"
+#include "volley/vocabulary/time.hpp"
+
+namespace volley::client {
+
+// A connection of a Host; stale handles (after its disconnected event) stop resolving.
+using ConnectionId = Handle<struct ConnectionTag>;
+
+struct HostOptions {
+  std::size_t max_connections = 1;     // ENet peer slots of the host
+  std::size_t channels = 2;            // channels asked for on connect (1..255)
+  std::uint32_t incoming_bandwidth = 0;  // bytes/s, 0 = unlimited (ENet bandwidth limits)
+  std::uint32_t outgoing_bandwidth = 0;
+  bool checksum = false;     // ENet CRC32 on every datagram (the server's --checksum)
+  bool range_coder = false;  // ENet's range coder (the server's --compress)
+  TimePoint connect_timeout = 5 * kSecond;  // no VERIFY_CONNECT by then: disconnected, kTimeout
+  // libenet's peer timeouts (enet_peer_timeout) for established connections, milliseconds;
+  // 0 keeps libenet's defaults (32, 5000, 30000).
+  std::uint32_t timeout_limit = 0, timeout_minimum_ms = 0, timeout_maximum_ms = 0;
+  TimePoint stats_window = kSecond;  // the rate window of ConnectionStats
+};
+
+enum class ConnectError : std::uint8_t {
+  kOk,
+  kMalformedAddress,  // not "host:port" (see parse_endpoint)
+  kUnresolvable,      // the name did not resolve to an IPv4 address
+  kIpv6Unsupported,   // an IPv6 literal: stock libenet 1.3.17 addresses are IPv4 only
+  kNoFreeSlot,        // max_connections already in use
+  kCount
+};
+std::string_view connect_error_name(ConnectError error) noexcept;
+
+struct ConnectResult {
+  ConnectionId connection;
+  ConnectError error = ConnectError::kOk;
+  explicit operator bool() const noexcept { return error == ConnectError::kOk; }
+};
+
+enum class EventType : std::uint8_t { kConnected, kReceived, kDisconnected };
+
+struct Event {
+  EventType type = EventType::kConnected;
+  ConnectionId connection;
+  TimePoint time = 0;  // when poll() returned it (steady clock, microseconds)
+  // kReceived: the packet, valid until the next poll() or the Host's destruction.
+  std::uint8_t channel = 0;
+  Delivery delivery = Delivery::kReliable;
+  Bytes bytes;
+  // kDisconnected: why, and the data word (the remote's, a RefusalCode for kRefused, ours for
+  // kLocal). Every connect() that succeeded ends in exactly one kDisconnected event.
+  DisconnectReason reason = DisconnectReason::kLocal;
+  std::uint32_t data = 0;
+};
+
+class Host {
+ public:
+  // Throws std::runtime_error when libenet cannot create the host (no socket, bad options).
+  explicit Host(const HostOptions& options = {});
+  ~Host();  // drops every connection at once (enet_peer_reset), no events
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  // Starts connecting; the connected (or disconnected) event follows from poll().
+  ConnectResult connect(std::string_view address, std::uint32_t data = 0);
+
+  // Queues a packet (sent on the next poll() or flush()). kUnsequenced above the MTU travels as
+  // reliable fragments (libenet's rule); ask for kUnreliableFragment to fragment unreliably.
+  SendResult send(ConnectionId connection, std::uint8_t channel, Delivery delivery, Bytes bytes);
+
+  // The three ways to leave: after the queued reliable data and a handshake (disconnect_later
+  // waits for the outgoing queue to drain first), or at once with one unacknowledged
+  // DISCONNECT datagram. Each ends in a kDisconnected kLocal event (disconnect_now's is queued
+  // immediately). No effect on an unknown or already disconnecting connection.
+  void disconnect(ConnectionId connection, std::uint32_t data = 0);
+  void disconnect_later(ConnectionId connection, std::uint32_t data = 0);
+  void disconnect_now(ConnectionId connection, std::uint32_t data = 0);
+
+  // Services the host (sends queued packets, receives datagrams) and returns the next event.
+  // Waits up to wait_ms for one when none is ready. False when there is none.
+  bool poll(Event& event, std::uint32_t wait_ms = 0);
+  void flush();  // sends what is queued now, without waiting for poll()
+
+  bool connected(ConnectionId connection) const noexcept;
+  std::optional<ConnectionStats> stats(ConnectionId connection);
+  std::size_t connection_count() const noexcept;  // connecting, connected or disconnecting
+  std::uint16_t local_port() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace volley::client

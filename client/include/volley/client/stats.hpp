@@ -1,0 +1,24 @@
+// Per-connection statistics: libenet's own RTT, loss and throttle estimates, and the
+// application packets and bytes this library moved, with rates over a sliding window.
+#pragma once
+
+#include <cstdint>
+
+namespace volley::client {
+
+struct ConnectionStats {
+  std::uint32_t rtt_ms = 0;           // libenet's smoothed round-trip time
+  std::uint32_t rtt_variance_ms = 0;  // libenet's mean deviation of the RTT
+  double packet_loss = 0;             // 0..1, libenet's smoothed reliable-loss estimate
+  double throttle = 0;                // 0..1, libenet's unreliable packet throttle
+  std::uint64_t packets_in = 0;       // application packets received / sent (totals)
+  std::uint64_t packets_out = 0;
+  std::uint64_t bytes_in = 0;         // application payload bytes (totals)
+  std::uint64_t bytes_out = 0;
+  double packets_in_per_s = 0;        // rates over the last window (HostOptions::stats_window)
+  double packets_out_per_s = 0;
+  double bytes_in_per_s = 0;
+  double bytes_out_per_s = 0;
+};
+
+}  // namespace volley::client

@@ -1,0 +1,407 @@
+// Host over stock libenet. Each ENet peer slot of the ENetHost has a Slot here (same index); the
+// peer's `data` points at it, so events map to connections without a lookup.
+#include "volley/client/host.hpp"
+
+#include <arpa/inet.h>
+#include <enet/enet.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "volley/client/address.hpp"
+
+namespace volley::client {
+
+namespace {
+
+// enet_initialize once per process; deinitialized at exit (it only counts on Unix).
+void ensure_enet_initialized() {
+  static const bool ok = [] {
+    if (enet_initialize() != 0) return false;
+    std::atexit(enet_deinitialize);
+    return true;
+  }();
+  if (!ok) throw std::runtime_error("volley::client: enet_initialize failed");
+}
+
+TimePoint steady_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+enet_uint32 packet_flags(Delivery delivery) {
+  switch (delivery) {
+    case Delivery::kReliable: return ENET_PACKET_FLAG_RELIABLE;
+    case Delivery::kUnreliable: return 0;
+    case Delivery::kUnsequenced: return ENET_PACKET_FLAG_UNSEQUENCED;
+    case Delivery::kUnreliableFragment: return ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT;
+    case Delivery::kCount: break;
+  }
+  return ENET_PACKET_FLAG_RELIABLE;
+}
+
+// libenet marks a received packet with the command that carried it.
+Delivery delivery_of(enet_uint32 flags) {
+  if ((flags & ENET_PACKET_FLAG_RELIABLE) != 0) return Delivery::kReliable;
+  if ((flags & ENET_PACKET_FLAG_UNSEQUENCED) != 0) return Delivery::kUnsequenced;
+  if ((flags & ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT) != 0) return Delivery::kUnreliableFragment;
+  return Delivery::kUnreliable;
+}
+
+// A DISCONNECT from the remote is handled within a service call or two of its datagram; a
+// libenet timeout needs at least timeoutMinimum of silence. A threshold between the two tells
+// them apart: a second, or half the timeout minimum when that is shorter.
+constexpr enet_uint32 kRecentReceiveMs = 1000;
+constexpr enet_uint32 kDefaultTimeoutMinimumMs = 5000;  // ENET_PEER_TIMEOUT_MINIMUM
+
+struct Counters {
+  std::uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
+};
+
+struct Sample {
+  TimePoint time = 0;
+  Counters counters;
+};
+
+enum class SlotState : std::uint8_t { kFree, kConnecting, kConnected, kDisconnecting };
+
+struct Slot {
+  std::uint32_t generation = 1;
+  SlotState state = SlotState::kFree;
+  TimePoint connect_deadline = 0;
+  bool local = false;  // we asked to disconnect
+  std::uint32_t local_data = 0;
+  bool received = false;  // a datagram arrived (last_receive_ms valid)
+  enet_uint32 last_receive_ms = 0;
+  Counters counters;
+  Sample older, newer;  // rate window samples
+};
+
+}  // namespace
+
+std::string_view connect_error_name(ConnectError error) noexcept {
+  switch (error) {
+    case ConnectError::kOk: return "ok";
+    case ConnectError::kMalformedAddress: return "malformed_address";
+    case ConnectError::kUnresolvable: return "unresolvable";
+    case ConnectError::kIpv6Unsupported: return "ipv6_unsupported";
+    case ConnectError::kNoFreeSlot: return "no_free_slot";
+    case ConnectError::kCount: break;
+  }
+  return "?";
+}
+
+struct Host::Impl {
+  HostOptions options;
+  ENetHost* host = nullptr;
+  std::vector<Slot> slots;
+  std::deque<Event> pending;  // events made here: disconnect_now, our connect timeout
+  ENetPacket* held = nullptr;  // the packet of the last kReceived event
+  std::size_t connecting = 0;
+  std::size_t live = 0;
+  enet_uint32 recent_ms = kRecentReceiveMs;
+
+  // Runs inside enet_host_service for every datagram: note when each peer was last heard from.
+  static int ENET_CALLBACK intercept(ENetHost* host, ENetEvent*) {
+    if (host->receivedDataLength < 2) return 0;
+    const enet_uint16 raw =
+        static_cast<enet_uint16>((host->receivedData[0] << 8) | host->receivedData[1]);
+    const enet_uint16 peer_id =
+        raw & static_cast<enet_uint16>(~(ENET_PROTOCOL_HEADER_FLAG_MASK |
+                                         ENET_PROTOCOL_HEADER_SESSION_MASK));
+    if (peer_id >= host->peerCount) return 0;
+    ENetPeer& peer = host->peers[peer_id];
+    if (peer.data == nullptr || peer.address.host != host->receivedAddress.host ||
+        peer.address.port != host->receivedAddress.port) {
+      return 0;
+    }
+    auto* slot = static_cast<Slot*>(peer.data);
+    slot->received = true;
+    slot->last_receive_ms = host->serviceTime;
+    return 0;  // libenet processes it as usual
+  }
+
+  Slot* resolve(ConnectionId id) {
+    if (!id || id.index >= slots.size()) return nullptr;
+    Slot& slot = slots[id.index];
+    if (slot.state == SlotState::kFree || slot.generation != id.generation) return nullptr;
+    return &slot;
+  }
+  ENetPeer* peer_of(ConnectionId id) { return &host->peers[id.index]; }
+  ConnectionId id_of(const Slot& slot) const {
+    return {static_cast<std::uint32_t>(&slot - slots.data()), slot.generation};
+  }
+
+  void release(Slot& slot) {
+    if (slot.state == SlotState::kConnecting) --connecting;
+    host->peers[&slot - slots.data()].data = nullptr;
+    slot.state = SlotState::kFree;
+    if (++slot.generation == 0) slot.generation = 1;
+    --live;
+  }
+
+  void queue_disconnected(Slot& slot, DisconnectReason reason, std::uint32_t data) {
+    Event event;
+    event.type = EventType::kDisconnected;
+    event.connection = id_of(slot);
+    event.reason = reason;
+    event.data = data;
+    pending.push_back(event);
+    release(slot);
+  }
+
+  void expire_connects(TimePoint now) {
+    if (connecting == 0) return;
+    for (Slot& slot : slots) {
+      if (slot.state == SlotState::kConnecting && now >= slot.connect_deadline) {
+        enet_peer_reset(&host->peers[&slot - slots.data()]);
+        queue_disconnected(slot, DisconnectReason::kTimeout, 0);
+      }
+    }
+  }
+
+  // Turns a libenet event into ours; false for one that belongs to no connection.
+  bool translate(const ENetEvent& in, Event& out) {
+    auto* slot = in.peer != nullptr ? static_cast<Slot*>(in.peer->data) : nullptr;
+    if (slot == nullptr) {
+      if (in.type == ENET_EVENT_TYPE_RECEIVE) enet_packet_destroy(in.packet);
+      return false;
+    }
+    out = Event{};
+    out.connection = id_of(*slot);
+    switch (in.type) {
+      case ENET_EVENT_TYPE_CONNECT:
+        if (slot->state != SlotState::kConnecting) return false;
+        --connecting;
+        slot->state = SlotState::kConnected;
+        out.type = EventType::kConnected;
+        return true;
+      case ENET_EVENT_TYPE_RECEIVE:
+        held = in.packet;
+        out.type = EventType::kReceived;
+        out.channel = in.channelID;
+        out.delivery = delivery_of(in.packet->flags);
+        out.bytes = Bytes(in.packet->data, in.packet->dataLength);
+        ++slot->counters.packets_in;
+        slot->counters.bytes_in += in.packet->dataLength;
+        return true;
+      case ENET_EVENT_TYPE_DISCONNECT: {
+        out.type = EventType::kDisconnected;
+        const bool recent = slot->received && host->serviceTime - slot->last_receive_ms < recent_ms;
+        if (slot->local) {
+          out.reason = DisconnectReason::kLocal;
+          out.data = slot->local_data;
+        } else if (slot->state == SlotState::kConnecting) {
+          out.reason = recent ? DisconnectReason::kRefused : DisconnectReason::kTimeout;
+          out.data = in.data;
+        } else {
+          out.reason = recent ? DisconnectReason::kRemote : DisconnectReason::kTimeout;
+          out.data = in.data;
+        }
+        release(*slot);
+        return true;
+      }
+      case ENET_EVENT_TYPE_NONE: break;
+    }
+    return false;
+  }
+};
+
+Host::Host(const HostOptions& options) : impl_(std::make_unique<Impl>()) {
+  ensure_enet_initialized();
+  if (options.max_connections == 0 || options.max_connections > ENET_PROTOCOL_MAXIMUM_PEER_ID ||
+      options.channels == 0 || options.channels > ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT) {
+    throw std::runtime_error("volley::client: max_connections or channels out of range");
+  }
+  impl_->options = options;
+  const enet_uint32 minimum =
+      options.timeout_minimum_ms != 0 ? options.timeout_minimum_ms : kDefaultTimeoutMinimumMs;
+  impl_->recent_ms = std::min(kRecentReceiveMs, minimum / 2);
+  impl_->host = enet_host_create(nullptr, options.max_connections, options.channels,
+                                 options.incoming_bandwidth, options.outgoing_bandwidth);
+  if (impl_->host == nullptr) throw std::runtime_error("volley::client: enet_host_create failed");
+  if (options.checksum) impl_->host->checksum = enet_crc32;
+  if (options.range_coder && enet_host_compress_with_range_coder(impl_->host) != 0) {
+    enet_host_destroy(impl_->host);
+    throw std::runtime_error("volley::client: range coder setup failed");
+  }
+  impl_->host->intercept = &Impl::intercept;
+  impl_->slots.resize(options.max_connections);
+}
+
+Host::~Host() {
+  if (impl_->held != nullptr) enet_packet_destroy(impl_->held);
+  for (std::size_t i = 0; i < impl_->slots.size(); ++i) {
+    if (impl_->slots[i].state != SlotState::kFree) enet_peer_reset(&impl_->host->peers[i]);
+  }
+  enet_host_destroy(impl_->host);
+}
+
+ConnectResult Host::connect(std::string_view address, std::uint32_t data) {
+  const std::optional<Endpoint> endpoint = parse_endpoint(address);
+  if (!endpoint) return {{}, ConnectError::kMalformedAddress};
+  ENetAddress target{};
+  target.port = endpoint->port;
+  if (endpoint->bracketed) {
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, endpoint->host.c_str(), &v6) != 1) {
+      return {{}, ConnectError::kMalformedAddress};
+    }
+    if (!IN6_IS_ADDR_V4MAPPED(&v6)) return {{}, ConnectError::kIpv6Unsupported};
+    std::memcpy(&target.host, &v6.s6_addr[12], 4);  // network order, as ENetAddress keeps it
+  } else if (enet_address_set_host(&target, endpoint->host.c_str()) != 0) {
+    return {{}, ConnectError::kUnresolvable};
+  }
+  if (impl_->live == impl_->slots.size()) return {{}, ConnectError::kNoFreeSlot};
+  ENetPeer* peer = enet_host_connect(impl_->host, &target, impl_->options.channels, data);
+  if (peer == nullptr) return {{}, ConnectError::kNoFreeSlot};
+  Slot& slot = impl_->slots[static_cast<std::size_t>(peer - impl_->host->peers)];
+  const std::uint32_t generation = slot.generation;
+  slot = Slot{};
+  slot.generation = generation;
+  slot.state = SlotState::kConnecting;
+  const TimePoint now = steady_now();
+  slot.connect_deadline = now + impl_->options.connect_timeout;
+  slot.older.time = slot.newer.time = now;
+  peer->data = &slot;
+  enet_peer_timeout(peer, impl_->options.timeout_limit, impl_->options.timeout_minimum_ms,
+                    impl_->options.timeout_maximum_ms);
+  ++impl_->connecting;
+  ++impl_->live;
+  return {impl_->id_of(slot), ConnectError::kOk};
+}
+
+SendResult Host::send(ConnectionId connection, std::uint8_t channel, Delivery delivery,
+                      Bytes bytes) {
+  Slot* slot = impl_->resolve(connection);
+  if (slot == nullptr) return SendResult::kNoSuchPeer;
+  if (slot->state != SlotState::kConnected) return SendResult::kNotConnected;
+  ENetPeer* peer = impl_->peer_of(connection);
+  if (channel >= peer->channelCount) return SendResult::kBadChannel;
+  if (bytes.size() > impl_->host->maximumPacketSize) return SendResult::kTooLarge;
+  ENetPacket* packet = enet_packet_create(bytes.data(), bytes.size(), packet_flags(delivery));
+  if (packet == nullptr) return SendResult::kTooLarge;
+  if (enet_peer_send(peer, channel, packet) != 0) {
+    enet_packet_destroy(packet);
+    return SendResult::kTooManyFragments;
+  }
+  ++slot->counters.packets_out;
+  slot->counters.bytes_out += bytes.size();
+  return SendResult::kOk;
+}
+
+void Host::disconnect(ConnectionId connection, std::uint32_t data) {
+  Slot* slot = impl_->resolve(connection);
+  if (slot == nullptr || slot->state == SlotState::kDisconnecting) return;
+  if (slot->state == SlotState::kConnecting) {  // libenet would reset it silently
+    disconnect_now(connection, data);
+    return;
+  }
+  slot->state = SlotState::kDisconnecting;
+  slot->local = true;
+  slot->local_data = data;
+  enet_peer_disconnect(impl_->peer_of(connection), data);
+}
+
+void Host::disconnect_later(ConnectionId connection, std::uint32_t data) {
+  Slot* slot = impl_->resolve(connection);
+  if (slot == nullptr || slot->state == SlotState::kDisconnecting) return;
+  if (slot->state == SlotState::kConnecting) {
+    disconnect_now(connection, data);
+    return;
+  }
+  slot->state = SlotState::kDisconnecting;
+  slot->local = true;
+  slot->local_data = data;
+  enet_peer_disconnect_later(impl_->peer_of(connection), data);
+}
+
+void Host::disconnect_now(ConnectionId connection, std::uint32_t data) {
+  Slot* slot = impl_->resolve(connection);
+  if (slot == nullptr) return;
+  enet_peer_disconnect_now(impl_->peer_of(connection), data);
+  impl_->queue_disconnected(*slot, DisconnectReason::kLocal, data);
+}
+
+bool Host::poll(Event& event, std::uint32_t wait_ms) {
+  if (impl_->held != nullptr) {
+    enet_packet_destroy(impl_->held);
+    impl_->held = nullptr;
+  }
+  impl_->expire_connects(steady_now());
+  if (impl_->pending.empty()) {
+    ENetEvent in{};
+    int result = enet_host_service(impl_->host, &in, wait_ms);
+    // Events of no connection (stale after disconnect_now) are skipped; the queue is finite.
+    while (result > 0) {
+      if (impl_->translate(in, event)) {
+        event.time = steady_now();
+        return true;
+      }
+      result = enet_host_service(impl_->host, &in, 0);
+    }
+    return false;
+  }
+  event = impl_->pending.front();
+  impl_->pending.pop_front();
+  event.time = steady_now();
+  return true;
+}
+
+void Host::flush() { enet_host_flush(impl_->host); }
+
+bool Host::connected(ConnectionId connection) const noexcept {
+  const Slot* slot = impl_->resolve(connection);
+  return slot != nullptr && slot->state == SlotState::kConnected;
+}
+
+std::optional<ConnectionStats> Host::stats(ConnectionId connection) {
+  Slot* slot = impl_->resolve(connection);
+  if (slot == nullptr) return std::nullopt;
+  const ENetPeer* peer = impl_->peer_of(connection);
+  ConnectionStats stats;
+  stats.rtt_ms = peer->roundTripTime;
+  stats.rtt_variance_ms = peer->roundTripTimeVariance;
+  stats.packet_loss = static_cast<double>(peer->packetLoss) /
+                      static_cast<double>(ENET_PEER_PACKET_LOSS_SCALE);
+  stats.throttle = static_cast<double>(peer->packetThrottle) /
+                   static_cast<double>(ENET_PEER_PACKET_THROTTLE_SCALE);
+  const Counters& now_counters = slot->counters;
+  stats.packets_in = now_counters.packets_in;
+  stats.packets_out = now_counters.packets_out;
+  stats.bytes_in = now_counters.bytes_in;
+  stats.bytes_out = now_counters.bytes_out;
+  // Two samples: the rate runs from the older one, between one and two windows back.
+  const TimePoint now = steady_now();
+  if (now - slot->newer.time >= impl_->options.stats_window) {
+    slot->older = slot->newer;
+    slot->newer = {now, now_counters};
+  }
+  const double seconds = static_cast<double>(now - slot->older.time) / kSecond;
+  if (seconds > 0) {
+    const Counters& then = slot->older.counters;
+    stats.packets_in_per_s = static_cast<double>(now_counters.packets_in - then.packets_in) / seconds;
+    stats.packets_out_per_s =
+        static_cast<double>(now_counters.packets_out - then.packets_out) / seconds;
+    stats.bytes_in_per_s = static_cast<double>(now_counters.bytes_in - then.bytes_in) / seconds;
+    stats.bytes_out_per_s = static_cast<double>(now_counters.bytes_out - then.bytes_out) / seconds;
+  }
+  return stats;
+}
+
+std::size_t Host::connection_count() const noexcept { return impl_->live; }
+
+std::uint16_t Host::local_port() const noexcept {
+  ENetAddress address{};
+  if (enet_socket_get_address(impl_->host->socket, &address) != 0) return 0;
+  return address.port;
+}
+
+}  // namespace volley::client

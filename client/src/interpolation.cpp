@@ -1,0 +1,104 @@
+// Interpolator: estimates from a bounded window, recomputed per applied frame (tens per second),
+// with preallocated scratch so nothing allocates after construction.
+#include "volley/client/interpolation.hpp"
+
+#include <algorithm>
+
+namespace volley::client {
+
+Interpolator::Interpolator(InterpolationConfig config) : config_(config) {
+  config_.window = std::max<std::size_t>(config_.window, 4);
+  if (config_.tick_interval <= 0) config_.tick_interval = 1;
+  ring_.reserve(config_.window);
+  scratch_.reserve(config_.window);
+}
+
+void Interpolator::on_frame(std::uint32_t frame, TimePoint arrival) {
+  if (ring_.size() < config_.window) {
+    ring_.push_back({frame, arrival});
+  } else {
+    ring_[head_] = {frame, arrival};
+    head_ = (head_ + 1) % ring_.size();
+  }
+  update_estimates();
+}
+
+void Interpolator::update_estimates() {
+  const TimePoint tick = config_.tick_interval;
+  const std::size_t n = ring_.size();
+  // Offset: the least-delayed arrival defines where frame 0 would have arrived.
+  TimePoint offset = ring_[0].arrival - static_cast<TimePoint>(ring_[0].frame) * tick;
+  for (const Arrival& a : ring_) {
+    offset = std::min(offset, a.arrival - static_cast<TimePoint>(a.frame) * tick);
+  }
+  offset_ = offset;
+  // Jitter: each arrival's lateness over that best case; p95 of the window.
+  scratch_.clear();
+  for (const Arrival& a : ring_) {
+    scratch_.push_back(a.arrival - static_cast<TimePoint>(a.frame) * tick - offset);
+  }
+  const std::size_t p95 = (scratch_.size() * 95 + 99) / 100 - 1;
+  std::nth_element(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(p95),
+                   scratch_.end());
+  jitter_p95_ = scratch_[p95];
+  // Send interval: the median gap between consecutive applied frames (a lost frame is one
+  // wider gap, which the median ignores).
+  if (n >= 2) {
+    scratch_.clear();
+    for (std::size_t i = 1; i < n; ++i) {
+      const Arrival& prev = ring_[(head_ + i - 1) % n];
+      const Arrival& next = ring_[(head_ + i) % n];
+      scratch_.push_back(static_cast<TimePoint>(next.frame - prev.frame) * tick);
+    }
+    const auto mid = scratch_.begin() + static_cast<std::ptrdiff_t>(scratch_.size() / 2);
+    std::nth_element(scratch_.begin(), mid, scratch_.end());
+    send_interval_ = *mid;
+  } else {
+    send_interval_ = tick;
+  }
+  delay_ = 2 * send_interval_ + jitter_p95_;
+}
+
+std::optional<RenderPoint> Interpolator::at(TimePoint now) const {
+  const std::size_t n = ring_.size();
+  if (n < 2) return std::nullopt;
+  const TimePoint tick = config_.tick_interval;
+  const TimePoint render = now - offset_ - delay_;  // server time (frame x tick)
+  const Arrival& newest = ring_[(head_ + n - 1) % n];
+  const Arrival& oldest = ring_[head_ % n];
+  if (render >= static_cast<TimePoint>(newest.frame) * tick) {
+    return RenderPoint{newest.frame, newest.frame, 0.0,
+                       render > static_cast<TimePoint>(newest.frame) * tick};
+  }
+  if (render <= static_cast<TimePoint>(oldest.frame) * tick) {
+    return RenderPoint{oldest.frame, oldest.frame, 0.0, false};
+  }
+  for (std::size_t i = n - 1; i > 0; --i) {
+    const Arrival& a = ring_[(head_ + i - 1) % n];
+    const Arrival& b = ring_[(head_ + i) % n];
+    const TimePoint ta = static_cast<TimePoint>(a.frame) * tick;
+    const TimePoint tb = static_cast<TimePoint>(b.frame) * tick;
+    if (render >= ta && render < tb) {
+      return RenderPoint{a.frame, b.frame, static_cast<double>(render - ta) / (tb - ta), false};
+    }
+  }
+  return RenderPoint{oldest.frame, oldest.frame, 0.0, false};
+}
+
+bool interpolate(const snapshot::Frame& from, const snapshot::Frame& to, double alpha,
+                 std::uint32_t id, std::span<double> out) {
+  const std::size_t i = from.find(id);
+  const std::size_t j = to.find(id);
+  const bool in_from = i < from.size();
+  const bool in_to = j < to.size();
+  if (!in_from && !in_to) return false;
+  const auto a = in_from ? from.values(i) : to.values(j);
+  const auto b = in_to ? to.values(j) : from.values(i);
+  if (a.size() != out.size() || b.size() != out.size()) return false;
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    out[k] = a[k] + alpha * (static_cast<double>(b[k]) - a[k]);
+  }
+  return true;
+}
+
+}  // namespace volley::client

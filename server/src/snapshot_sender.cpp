@@ -1,0 +1,436 @@
+#include "snapshot_sender.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace volley::server {
+
+using snapshot::Event;
+using snapshot::Frame;
+
+namespace {
+
+std::uint64_t peer_key(PeerHandle peer) noexcept {
+  return (std::uint64_t{peer.index} << 32) | peer.generation;
+}
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) noexcept {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h * 0xff51afd7ed558ccdULL;
+}
+
+bool same_entity(const Frame& a, std::size_t i, const Frame& b, std::size_t j) noexcept {
+  if (a.type(i) != b.type(j)) return false;
+  const auto x = a.values(i);
+  const auto y = b.values(j);
+  return std::equal(x.begin(), x.end(), y.begin(), y.end());
+}
+
+}  // namespace
+
+// What one client was sent in one frame: the exact frame it holds if it applies that packet.
+struct Sent {
+  std::uint32_t number = 0;
+  std::shared_ptr<Frame> frame;
+  std::uint64_t events_through = 0;  // newest event id the packet carried (0: none)
+};
+
+struct SnapshotSender::Client {
+  PeerHandle peer;
+  ViewFilter filter;
+  std::vector<Sent> sent;  // indexed by frame number % history
+  std::optional<std::uint32_t> acked;
+  FramePtr baseline;  // what the acknowledged frame holds
+  std::uint64_t events_acked = 0;
+  std::uint64_t events_from = 1;  // events raised before the client joined are not its business
+  // Accumulated priority of the entities it holds stale values of, sorted by id; empty when it
+  // holds the whole view up to date.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> priority;
+  FramePtr trimmed;  // the frame built for it by the budget this tick
+  ClientSnapshotStats stats;
+};
+
+// A client's visible set this tick and the frame of it.
+struct SnapshotSender::View {
+  std::uint64_t hash = 0;
+  std::vector<std::uint32_t> indices;
+  FramePtr frame;
+};
+
+// One encoding this tick, reusable by every client with the same key.
+struct SnapshotSender::Entry {
+  const Frame* base = nullptr;
+  const Frame* next = nullptr;
+  std::uint64_t events_from = 0;
+  std::vector<std::uint8_t> packet;
+  std::size_t size = 0;
+  bool over = false;  // over the budget: each client trims its own
+  FramePtr sent;
+};
+
+// A trimmed packet and the state it leaves a client in; the trim is a pure function of the
+// entry's key and the client's priority list, so clients with equal lists reuse it.
+struct SnapshotSender::Trimmed {
+  const Entry* entry = nullptr;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> priority_in, priority_out;
+  std::vector<std::uint8_t> packet;
+  FramePtr frame;
+};
+
+SnapshotSender::SnapshotSender(const snapshot::Schema& schema, SenderConfig config)
+    : config_(config), encoder_(schema, config.codec), all_view_(std::make_unique<View>()) {
+  if (config_.history == 0) config_.history = 1;
+  ring_.resize(config_.history);
+  building_ = acquire();
+}
+
+SnapshotSender::~SnapshotSender() = default;
+
+SnapshotSender::FramePtr SnapshotSender::acquire() {
+  Frame* frame = nullptr;
+  if (free_.empty()) {
+    owned_.push_back(std::make_unique<Frame>());
+    frame = owned_.back().get();
+  } else {
+    frame = free_.back();
+    free_.pop_back();
+  }
+  frame->clear();
+  return FramePtr(frame, [this](Frame* f) { free_.push_back(f); });
+}
+
+SnapshotSender::Client* SnapshotSender::find(PeerHandle peer) {
+  const auto it = index_.find(peer_key(peer));
+  return it == index_.end() ? nullptr : clients_[it->second].get();
+}
+
+void SnapshotSender::add_client(PeerHandle peer) {
+  if (find(peer) != nullptr) return;
+  auto client = std::make_unique<Client>();
+  client->peer = peer;
+  client->sent.resize(config_.history);
+  client->events_from = next_event_;
+  index_[peer_key(peer)] = clients_.size();
+  clients_.push_back(std::move(client));
+}
+
+void SnapshotSender::remove_client(PeerHandle peer) {
+  const auto it = index_.find(peer_key(peer));
+  if (it == index_.end()) return;
+  const std::size_t slot = it->second;
+  index_.erase(it);
+  if (slot + 1 != clients_.size()) {
+    clients_[slot] = std::move(clients_.back());
+    index_[peer_key(clients_[slot]->peer)] = slot;
+  }
+  clients_.pop_back();
+}
+
+void SnapshotSender::set_filter(PeerHandle peer, ViewFilter filter) {
+  if (Client* c = find(peer)) c->filter = std::move(filter);
+}
+
+std::optional<snapshot::Input> SnapshotSender::on_input(PeerHandle peer,
+                                                        std::span<const std::uint8_t> message) {
+  auto input = snapshot::decode_input(message);
+  if (!input) {
+    ++counters_.inputs_malformed;
+    return std::nullopt;
+  }
+  if (input->ack) acknowledge(peer, *input->ack);
+  return input;
+}
+
+void SnapshotSender::acknowledge(PeerHandle peer, std::uint32_t frame) {
+  Client* c = find(peer);
+  if (c == nullptr) return;
+  if (c->acked && frame <= *c->acked) {
+    ++counters_.acks_stale;
+    return;
+  }
+  const Sent& s = c->sent[frame % config_.history];
+  if (frame > number_ || s.number != frame || !s.frame) {
+    ++counters_.acks_unknown;
+    return;
+  }
+  c->acked = frame;
+  c->baseline = s.frame;
+  c->events_acked = std::max(c->events_acked, s.events_through);
+  c->stats.acked = frame;
+}
+
+Frame& SnapshotSender::begin_tick() {
+  ++number_;
+  if (!building_ || building_.use_count() > 1) building_ = acquire();
+  building_->clear();
+  building_->number = number_;
+  return *building_;
+}
+
+std::uint64_t SnapshotSender::raise_event(std::uint16_t kind,
+                                          std::span<const std::uint8_t> payload) {
+  // An over-long payload or a full window would make every encode fail: refuse the event.
+  if (payload.size() > snapshot::kMaxEventPayload || pending_.size() >= config_.codec.max_events) {
+    return 0;
+  }
+  Event e;
+  e.id = next_event_++;
+  e.kind = kind;
+  e.payload.assign(payload.begin(), payload.end());
+  pending_.push_back(std::move(e));
+  pending_raised_.push_back(number_);
+  ++counters_.events_raised;
+  return pending_.back().id;
+}
+
+void SnapshotSender::expire_events() {
+  // Events every client acknowledged go; so do events older than the age limit, counted once per
+  // client that never acknowledged them.
+  std::uint64_t floor = next_event_ - 1;
+  for (const auto& c : clients_) floor = std::min(floor, std::max(c->events_acked, c->events_from - 1));
+  std::size_t drop = 0;
+  while (drop < pending_.size()) {
+    const std::uint64_t id = pending_[drop].id;
+    if (id > floor && number_ - pending_raised_[drop] <= config_.event_max_age) break;
+    if (id > floor) {
+      for (const auto& c : clients_) {
+        if (id >= c->events_from && id > c->events_acked) ++counters_.events_undeliverable;
+      }
+    }
+    ++drop;
+  }
+  const auto n = static_cast<std::ptrdiff_t>(drop);
+  pending_.erase(pending_.begin(), pending_.begin() + n);
+  pending_raised_.erase(pending_raised_.begin(), pending_raised_.begin() + n);
+}
+
+const SnapshotSender::View& SnapshotSender::view_for(Client& client) {
+  if (!client.filter) return *all_view_;
+  const Frame& world = *building_;
+  visible_.clear();
+  std::uint64_t hash = 0x5a17;
+  for (std::size_t i = 0; i < world.size(); ++i) {
+    if (client.filter(world.id(i), world.type(i))) {
+      visible_.push_back(static_cast<std::uint32_t>(i));
+      hash = mix(hash, i);
+    }
+  }
+  for (std::size_t v = 0; v < views_used_; ++v) {
+    if (views_[v]->hash == hash && views_[v]->indices == visible_) return *views_[v];
+  }
+  if (views_used_ == views_.size()) views_.push_back(std::make_unique<View>());
+  View& view = *views_[views_used_++];
+  view.hash = hash;
+  view.indices = visible_;
+  view.frame = acquire();
+  view.frame->number = number_;
+  for (const std::uint32_t i : visible_) view.frame->append(world, i, 1);
+  return view;
+}
+
+std::size_t SnapshotSender::encode(const Frame* base, const Frame& next,
+                                   std::span<const Event> events, std::vector<std::uint8_t>& out) {
+  if (out.size() < config_.codec.max_packet_bytes) out.resize(config_.codec.max_packet_bytes);
+  ++counters_.encodes;
+  return encoder_.encode(base, next, events, out);
+}
+
+void SnapshotSender::end_tick(const Send& send) {
+  ++counters_.frames;
+  ring_[number_ % config_.history] = building_;
+  expire_events();
+  entries_used_ = 0;
+  entry_index_.clear();
+  trimmed_used_ = 0;
+  trimmed_index_.clear();
+  for (std::size_t v = 0; v < views_used_; ++v) views_[v]->frame.reset();
+  views_used_ = 0;
+  all_view_->frame = building_;
+  for (const auto& c : clients_) send_to(*c, send);
+  all_view_->frame.reset();
+  for (std::size_t e = 0; e < entries_used_; ++e) entries_[e]->sent.reset();
+  for (std::size_t t = 0; t < trimmed_used_; ++t) trimmed_[t]->frame.reset();
+  counters_.events_pending = pending_.size();
+}
+
+void SnapshotSender::send_to(Client& client, const Send& send) {
+  const Frame* base = nullptr;
+  if (client.acked && number_ - *client.acked < config_.history) base = client.baseline.get();
+
+  const View& view = view_for(client);
+  const std::uint64_t first_event = std::max(client.events_acked + 1, client.events_from);
+  const auto from = std::lower_bound(pending_.begin(), pending_.end(), first_event,
+                                     [](const Event& e, std::uint64_t id) { return e.id < id; });
+  const std::span<const Event> events(from, pending_.end());
+
+  Entry* entry = nullptr;
+  std::uint64_t key = 0;
+  if (config_.share_encodings) {
+    key = mix(mix(mix(0, reinterpret_cast<std::uintptr_t>(base)),
+                  reinterpret_cast<std::uintptr_t>(view.frame.get())),
+              first_event);
+    if (const auto it = entry_index_.find(key); it != entry_index_.end()) {
+      Entry* e = entries_[it->second].get();
+      if (e->base == base && e->next == view.frame.get() && e->events_from == first_event) entry = e;
+    }
+  }
+  const bool reused = entry != nullptr;
+  if (entry == nullptr) {
+    if (entries_used_ == entries_.size()) entries_.push_back(std::make_unique<Entry>());
+    const std::size_t slot = entries_used_++;
+    entry = entries_[slot].get();
+    entry->base = base;
+    entry->next = view.frame.get();
+    entry->events_from = first_event;
+    entry->size = encode(base, *view.frame, events, entry->packet);
+    entry->over = config_.budget_bytes != 0 && entry->size > config_.budget_bytes;
+    entry->sent = view.frame;
+    // On a hash collision with a different key the older entry keeps the slot; fine, just unshared.
+    if (config_.share_encodings) entry_index_.emplace(key, slot);
+  }
+  if (entry->size == 0) {
+    ++counters_.encode_failed;
+    return;
+  }
+
+  std::span<const std::uint8_t> packet;
+  FramePtr held;
+  if (!entry->over) {
+    if (reused) ++counters_.encodes_shared;
+    packet = std::span(entry->packet.data(), entry->size);
+    held = entry->sent;
+    client.priority.clear();
+  } else {
+    Trimmed* shared = nullptr;
+    std::uint64_t trim_key = 0;
+    if (config_.share_encodings) {
+      trim_key = mix(key, client.priority.size());
+      for (const auto& [id, waited] : client.priority) trim_key = mix(trim_key, (std::uint64_t{id} << 32) | waited);
+      if (const auto it = trimmed_index_.find(trim_key); it != trimmed_index_.end()) {
+        Trimmed* t = trimmed_[it->second].get();
+        if (t->entry == entry && t->priority_in == client.priority) shared = t;
+      }
+    }
+    if (shared != nullptr) {
+      ++counters_.encodes_shared;
+      client.priority = shared->priority_out;
+      packet = std::span(shared->packet.data(), shared->packet.size());
+      held = shared->frame;
+    } else {
+      if (config_.share_encodings) {
+        if (trimmed_used_ == trimmed_.size()) trimmed_.push_back(std::make_unique<Trimmed>());
+        shared = trimmed_[trimmed_used_].get();
+        shared->priority_in = client.priority;
+      }
+      if (!trim(client, base, view, events, entry->size)) {
+        ++counters_.budget_skipped;
+        return;
+      }
+      packet = std::span(trim_out_.data(), trim_out_.size());
+      held = std::move(client.trimmed);
+      if (shared != nullptr) {
+        shared->entry = entry;
+        shared->priority_out = client.priority;
+        shared->packet.assign(packet.begin(), packet.end());
+        shared->frame = held;
+        trimmed_index_.emplace(trim_key, trimmed_used_++);
+      }
+    }
+    ++counters_.budget_trimmed;
+  }
+
+  Sent& record = client.sent[number_ % config_.history];
+  record.number = number_;
+  record.frame = std::move(held);
+  record.events_through = events.empty() ? 0 : events.back().id;
+  client.stats.bytes += packet.size();
+  counters_.snapshot_bytes += packet.size();
+  if (base == nullptr) {
+    ++client.stats.full;
+    ++counters_.snapshots_full;
+  } else {
+    ++client.stats.delta;
+    ++counters_.snapshots_delta;
+  }
+  send(client.peer, packet);
+}
+
+// The view did not fit the budget against this client's baseline. Entities whose value the
+// client holds stale are candidates, ordered by accumulated priority (ticks spent waiting, +1 per
+// tick; ties by id); the first k go with their new values, the others keep the baseline's values
+// (or stay absent if the client never had them). k shrinks until the packet fits.
+bool SnapshotSender::trim(Client& client, const Frame* base, const View& view,
+                          std::span<const Event> events, std::size_t over_size) {
+  const Frame& next = *view.frame;
+  candidates_.clear();
+  priority_.clear();
+  std::size_t p = 0;
+  for (std::size_t i = 0; i < next.size(); ++i) {
+    const std::uint32_t id = next.id(i);
+    if (base != nullptr) {
+      const std::size_t b = base->find(id);
+      if (b < base->size() && same_entity(*base, b, next, i)) continue;
+    }
+    while (p < client.priority.size() && client.priority[p].first < id) ++p;
+    const std::uint32_t waited =
+        p < client.priority.size() && client.priority[p].first == id ? client.priority[p].second : 0;
+    candidates_.emplace_back(waited + 1, static_cast<std::uint32_t>(i));
+    priority_.emplace_back(id, waited + 1);
+  }
+  std::sort(candidates_.begin(), candidates_.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+
+  selected_.assign(next.size(), 0);
+  const std::size_t budget = config_.budget_bytes;
+  std::size_t k = candidates_.size() * budget / over_size * 9 / 10;
+  k = std::min(k, candidates_.size() - (candidates_.empty() ? 0 : 1));
+  FramePtr frame = acquire();
+  bool fitted = false;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::fill(selected_.begin(), selected_.end(), 0);
+    for (std::size_t c = 0; c < k; ++c) selected_[candidates_[c].second] = 1;
+    frame->clear();
+    frame->number = number_;
+    for (std::size_t i = 0; i < next.size(); ++i) {
+      if (selected_[i] != 0) {
+        frame->append(next, i, 1);
+        continue;
+      }
+      if (base == nullptr) continue;
+      const std::size_t b = base->find(next.id(i));
+      if (b < base->size() && base->type(b) == next.type(i)) frame->append(*base, b, 1);
+    }
+    const std::size_t size = encode(base, *frame, events, trim_out_);
+    if (size != 0 && size <= budget) {
+      trim_out_.resize(size);
+      fitted = true;
+      break;
+    }
+    if (k == 0 || size == 0) break;
+    k = std::min(k - 1, k * budget / size * 9 / 10);
+  }
+  if (!fitted) return false;
+
+  // Sent entities are fresh again; the others keep waiting with their priority raised.
+  client.priority.clear();
+  for (const auto& [id, waited] : priority_) {
+    const std::size_t i = next.find(id);
+    if (selected_[i] == 0) client.priority.emplace_back(id, waited);
+  }
+  client.trimmed = std::move(frame);
+  return true;
+}
+
+std::optional<ClientSnapshotStats> SnapshotSender::client_stats(PeerHandle peer) const {
+  const auto it = index_.find(peer_key(peer));
+  if (it == index_.end()) return std::nullopt;
+  return clients_[it->second]->stats;
+}
+
+const Frame* SnapshotSender::history(std::uint32_t number) const noexcept {
+  const auto& f = ring_[number % config_.history];
+  return f && f->number == number ? f.get() : nullptr;
+}
+
+}  // namespace volley::server

@@ -1,0 +1,84 @@
+// Addresses: the "host:port" syntax, errors as values for malformed, unresolvable and IPv6
+// addresses (stock libenet 1.3.17 is IPv4 only), a full host, and the connect timeout against a
+// port that never answers.
+#include <doctest/doctest.h>
+
+#include <chrono>
+
+#include "loopback.hpp"
+#include "support/udp_socket.hpp"
+#include "volley/client/address.hpp"
+#include "volley/client/host.hpp"
+
+namespace vc = volley::client;
+
+TEST_CASE("address: parse_endpoint accepts host:port forms and rejects the rest") {
+  const auto v4 = vc::parse_endpoint("1.2.3.4:7777");
+  REQUIRE(v4);
+  CHECK(v4->host == "1.2.3.4");
+  CHECK(v4->port == 7777);
+  CHECK_FALSE(v4->bracketed);
+  const auto v6 = vc::parse_endpoint("[::1]:65535");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == 65535);
+  CHECK(v6->bracketed);
+  CHECK(vc::parse_endpoint("localhost:1")->host == "localhost");
+  for (const char* bad : {"", "1.2.3.4", "1.2.3.4:", ":7777", "1.2.3.4:0", "1.2.3.4:65536",
+                          "1.2.3.4:77x", "1.2.3.4:-1", "::1:7777", "[::1]7777", "[::1:7777",
+                          "[]:7777", "a b:7777", "host:7777:1", "[::1]:", "1.2.3.4:+80",
+                          "1.2.3.4:123456"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(vc::parse_endpoint(bad));
+  }
+}
+
+TEST_CASE("address: connect reports malformed, unresolvable and IPv6 addresses as values") {
+  vc::Host host;
+  CHECK(host.connect("127.0.0.1").error == vc::ConnectError::kMalformedAddress);
+  CHECK(host.connect("[not-an-ip]:7777").error == vc::ConnectError::kMalformedAddress);
+  CHECK(host.connect("no-such-host.invalid:7777").error == vc::ConnectError::kUnresolvable);
+  CHECK(host.connect("1.2.3.256:7777").error == vc::ConnectError::kUnresolvable);
+  CHECK(host.connect("[::1]:7777").error == vc::ConnectError::kIpv6Unsupported);
+  CHECK(host.connection_count() == 0);
+  CHECK(vc::connect_error_name(vc::ConnectError::kUnresolvable) == "unresolvable");
+}
+
+TEST_CASE("address: names and v4-mapped IPv6 resolve - a full host says so") {
+  volley::test::UdpSocket silent("127.0.0.1");
+  vc::HostOptions options;
+  options.max_connections = 2;
+  vc::Host host(options);
+  const std::string port = std::to_string(silent.port());
+  CHECK(host.connect("localhost:" + port));
+  CHECK(host.connect("[::ffff:127.0.0.1]:" + port));
+  CHECK(host.connect("127.0.0.1:" + port).error == vc::ConnectError::kNoFreeSlot);
+  CHECK(host.connection_count() == 2);
+  // The silent socket saw ENet CONNECT datagrams.
+  host.flush();
+  CHECK(silent.receive(2000));
+}
+
+TEST_CASE("address: the connect timeout fires against a silent port") {
+  volley::test::UdpSocket silent("127.0.0.1");
+  vc::HostOptions options;
+  options.connect_timeout = 300 * volley::kMillisecond;
+  vc::Host host(options);
+  const auto started = std::chrono::steady_clock::now();
+  const vc::ConnectResult result = host.connect("127.0.0.1:" + std::to_string(silent.port()), 5);
+  REQUIRE(result);
+  vc::test::ClientLog log;
+  REQUIRE(vc::test::pump(host, log, nullptr, [&] { return !log.events.empty(); }, std::chrono::seconds(5)));
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE(log.events.size() == 1);
+  CHECK(log.events[0].type == vc::EventType::kDisconnected);
+  CHECK(log.events[0].connection == result.connection);
+  CHECK(log.events[0].reason == volley::DisconnectReason::kTimeout);
+  CHECK(took >= std::chrono::milliseconds(300));
+  CHECK(took < std::chrono::milliseconds(3000));
+  CHECK(host.connection_count() == 0);
+  // A stale handle does nothing.
+  host.disconnect(result.connection);
+  vc::Event event;
+  CHECK_FALSE(host.poll(event));
+}

@@ -1,0 +1,231 @@
+// The client library against a plain stock-libenet 1.3.17 server written here (enet_host_create
+// on 127.0.0.1): what the library puts on the wire is stock ENet. Connect data, every delivery
+// kind both ways with libenet's own packet flags checked, the three disconnect modes seen from
+// the server, a server-side disconnect and a silent server seen from the client, and the
+// checksum and range-coder options interoperating (and a mismatch failing to connect).
+#include <doctest/doctest.h>
+
+#include "loopback.hpp"
+#include "volley/client/host.hpp"
+
+namespace vc = volley::client;
+using vc::test::ClientLog;
+using vc::test::StockServer;
+using vc::test::pattern;
+using vc::test::pump;
+using volley::Delivery;
+using volley::DisconnectReason;
+
+namespace {
+
+struct Kind {
+  Delivery delivery;
+  std::uint32_t flags;  // how libenet marks it on arrival
+  std::uint8_t channel;
+  std::size_t size;
+};
+// The unreliable fragment is larger than the 1400-byte MTU so that it really is fragmented.
+constexpr Kind kKinds[] = {
+    {Delivery::kReliable, ENET_PACKET_FLAG_RELIABLE, 0, 300},
+    {Delivery::kUnreliable, 0, 1, 200},
+    {Delivery::kUnsequenced, ENET_PACKET_FLAG_UNSEQUENCED, 2, 100},
+    {Delivery::kUnreliableFragment, ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT, 3, 3000},
+};
+
+vc::ConnectionId connect_ok(vc::Host& host, ClientLog& log, StockServer& server,
+                            std::uint32_t data = 0) {
+  const vc::ConnectResult result = host.connect(server.address(), data);
+  REQUIRE(result);
+  REQUIRE(pump(host, log, &server, [&] {
+    return log.find(vc::EventType::kConnected, result.connection) != nullptr;
+  }));
+  REQUIRE(host.connected(result.connection));
+  return result.connection;
+}
+
+std::size_t server_count(const StockServer& server, ENetEventType type) {
+  std::size_t n = 0;
+  for (const auto& e : server.events) n += e.type == type ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("stock enet: connect data, every delivery kind both ways, server disconnect") {
+  StockServer server;
+  vc::HostOptions options;
+  options.channels = 4;
+  options.incoming_bandwidth = 100'000;
+  options.outgoing_bandwidth = 50'000;
+  vc::Host host(options);
+  ClientLog log;
+  const vc::ConnectionId id = connect_ok(host, log, server, 0xC0FFEE);
+  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
+  ENetPeer* peer = server.last_connected();
+  CHECK(server.events.back().data == 0xC0FFEE);
+  CHECK(peer->channelCount == 4);
+  // The CONNECT carried the host's bandwidth limits, as libenet reads them.
+  CHECK(peer->incomingBandwidth == 100'000);
+  CHECK(peer->outgoingBandwidth == 50'000);
+
+  for (const Kind& kind : kKinds) {
+    CAPTURE(volley::delivery_name(kind.delivery));
+    const auto bytes = pattern(kind.size, kind.channel);
+    REQUIRE(host.send(id, kind.channel, kind.delivery, bytes) == volley::SendResult::kOk);
+    const std::size_t before = server.events.size();
+    REQUIRE(pump(host, log, &server, [&] { return server.events.size() > before; }));
+    const auto& got = server.events.back();
+    CHECK(got.type == ENET_EVENT_TYPE_RECEIVE);
+    CHECK(got.channel == kind.channel);
+    CHECK(got.flags == kind.flags);
+    CHECK(got.bytes == bytes);
+
+    server.send(peer, kind.channel, kind.flags, bytes);
+    const std::size_t seen = log.events.size();
+    REQUIRE(pump(host, log, &server, [&] { return log.events.size() > seen; }));
+    const auto& back = log.events.back();
+    CHECK(back.type == vc::EventType::kReceived);
+    CHECK(back.connection == id);
+    CHECK(back.channel == kind.channel);
+    CHECK(back.delivery == kind.delivery);
+    CHECK(back.bytes == bytes);
+  }
+  CHECK(host.send(id, 4, Delivery::kReliable, pattern(8, 1)) == volley::SendResult::kBadChannel);
+
+  const auto stats = host.stats(id);
+  REQUIRE(stats);
+  CHECK(stats->packets_out == 4);
+  CHECK(stats->packets_in == 4);
+  CHECK(stats->bytes_out == 3600);
+  CHECK(stats->bytes_in == 3600);
+  CHECK(stats->bytes_out_per_s > 0);
+  CHECK(stats->packets_in_per_s > 0);
+  CHECK(stats->throttle > 0);
+
+  enet_peer_disconnect(peer, 77);
+  REQUIRE(pump(host, log, &server, [&] {
+    return log.find(vc::EventType::kDisconnected, id) != nullptr;
+  }));
+  const auto* gone = log.find(vc::EventType::kDisconnected, id);
+  CHECK(gone->reason == DisconnectReason::kRemote);
+  CHECK(gone->data == 77);
+  CHECK_FALSE(host.connected(id));
+  CHECK(host.send(id, 0, Delivery::kReliable, pattern(8, 1)) == volley::SendResult::kNoSuchPeer);
+  CHECK(host.connection_count() == 0);
+}
+
+TEST_CASE("stock enet: disconnect, disconnect_later and disconnect_now reach the server") {
+  StockServer server;
+  vc::HostOptions options;
+  options.max_connections = 3;
+  vc::Host host(options);
+  ClientLog log;
+  const vc::ConnectionId a = connect_ok(host, log, server);
+  const vc::ConnectionId b = connect_ok(host, log, server);
+  const vc::ConnectionId c = connect_ok(host, log, server);
+  REQUIRE(pump(host, log, &server, [&] { return server_count(server, ENET_EVENT_TYPE_CONNECT) == 3; }));
+
+  // disconnect_later lets the queued reliable packet go first.
+  const auto last_words = pattern(2000, 9);
+  REQUIRE(host.send(b, 0, Delivery::kReliable, last_words) == volley::SendResult::kOk);
+  host.disconnect(a, 1);
+  host.disconnect_later(b, 2);
+  host.disconnect_now(c, 3);
+  CHECK(host.send(a, 0, Delivery::kReliable, last_words) == volley::SendResult::kNotConnected);
+  // disconnect_now's event is at once; the handshakes take a round trip.
+  ClientLog now_log;
+  now_log.drain(host);
+  REQUIRE(now_log.find(vc::EventType::kDisconnected, c) != nullptr);
+  CHECK(now_log.find(vc::EventType::kDisconnected, c)->reason == DisconnectReason::kLocal);
+  CHECK(now_log.find(vc::EventType::kDisconnected, c)->data == 3);
+  for (auto& e : now_log.events) log.events.push_back(e);
+
+  REQUIRE(pump(host, log, &server, [&] {
+    return server_count(server, ENET_EVENT_TYPE_DISCONNECT) == 3 &&
+           log.find(vc::EventType::kDisconnected, a) && log.find(vc::EventType::kDisconnected, b);
+  }));
+  std::vector<std::uint32_t> data;
+  bool received_before_disconnect = false;
+  for (const auto& e : server.events) {
+    if (e.type == ENET_EVENT_TYPE_DISCONNECT) data.push_back(e.data);
+    if (e.type == ENET_EVENT_TYPE_RECEIVE && e.bytes == last_words) {
+      received_before_disconnect = data.size() < 3;
+    }
+  }
+  std::sort(data.begin(), data.end());
+  CHECK(data == std::vector<std::uint32_t>{1, 2, 3});
+  CHECK(received_before_disconnect);
+  for (const vc::ConnectionId id : {a, b, c}) {
+    CHECK(log.count(vc::EventType::kDisconnected, id) == 1);
+    CHECK(log.find(vc::EventType::kDisconnected, id)->reason == DisconnectReason::kLocal);
+  }
+  CHECK(log.find(vc::EventType::kDisconnected, a)->data == 1);
+  CHECK(log.find(vc::EventType::kDisconnected, b)->data == 2);
+  CHECK(host.connection_count() == 0);
+}
+
+TEST_CASE("stock enet: a server that goes silent times the connection out") {
+  StockServer server;
+  vc::HostOptions options;
+  options.timeout_minimum_ms = 300;
+  options.timeout_maximum_ms = 1000;
+  vc::Host host(options);
+  ClientLog log;
+  const vc::ConnectionId id = connect_ok(host, log, server);
+  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
+  enet_peer_reset(server.last_connected());  // forgets the client without a word
+  REQUIRE(host.send(id, 0, Delivery::kReliable, pattern(16, 2)) == volley::SendResult::kOk);
+  REQUIRE(pump(host, log, &server, [&] {
+    return log.find(vc::EventType::kDisconnected, id) != nullptr;
+  }, std::chrono::seconds(10)));
+  CHECK(log.find(vc::EventType::kDisconnected, id)->reason == DisconnectReason::kTimeout);
+}
+
+TEST_CASE("stock enet: checksum and range coder interoperate when both ends agree") {
+  struct Case {
+    bool checksum, range_coder;
+  };
+  for (const Case c : {Case{true, false}, Case{false, true}, Case{true, true}}) {
+    CAPTURE(c.checksum);
+    CAPTURE(c.range_coder);
+    StockServer::Options server_options;
+    server_options.checksum = c.checksum;
+    server_options.range_coder = c.range_coder;
+    StockServer server(server_options);
+    vc::HostOptions options;
+    options.checksum = c.checksum;
+    options.range_coder = c.range_coder;
+    vc::Host host(options);
+    ClientLog log;
+    const vc::ConnectionId id = connect_ok(host, log, server);
+    const std::vector<std::uint8_t> text(1000, 'a');  // compressible
+    REQUIRE(host.send(id, 0, Delivery::kReliable, text) == volley::SendResult::kOk);
+    REQUIRE(pump(host, log, &server, [&] { return server_count(server, ENET_EVENT_TYPE_RECEIVE) == 1; }));
+    server.send(server.last_connected(), 1, ENET_PACKET_FLAG_RELIABLE, text);
+    REQUIRE(pump(host, log, &server, [&] { return log.find(vc::EventType::kReceived, id) != nullptr; }));
+    CHECK(log.find(vc::EventType::kReceived, id)->bytes == text);
+    if (c.range_coder) {
+      // The datagrams really were compressed: far fewer bytes than the payload went out.
+      CHECK(host.stats(id)->bytes_out == 1000);
+      CHECK(server.host()->totalReceivedData < 600);
+    }
+  }
+}
+
+TEST_CASE("stock enet: a checksum on one end only never connects") {
+  StockServer server;  // no checksum
+  vc::HostOptions options;
+  options.checksum = true;
+  options.connect_timeout = 500 * volley::kMillisecond;
+  vc::Host host(options);
+  ClientLog log;
+  const vc::ConnectResult result = host.connect(server.address());
+  REQUIRE(result);
+  REQUIRE(pump(host, log, &server, [&] {
+    return log.find(vc::EventType::kDisconnected, result.connection) != nullptr;
+  }));
+  CHECK(log.find(vc::EventType::kConnected, result.connection) == nullptr);
+  CHECK(log.find(vc::EventType::kDisconnected, result.connection)->reason ==
+        DisconnectReason::kTimeout);
+  CHECK(server_count(server, ENET_EVENT_TYPE_CONNECT) == 0);
+}

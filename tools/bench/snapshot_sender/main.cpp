@@ -1,0 +1,143 @@
+// volley-snapshot-sender-bench: sender CPU per client per tick (issue 10 target: <= 10 us with
+// 1,000 clients, the 256-entity demo scene, all visible, 30 Hz), shared encodings against one
+// encode per client, side by side. No network: packets are counted and dropped; every client
+// acknowledges a recent frame each tick (client i acks frame n - 1 - i % ack_spread, as a spread
+// of round-trip times would), so shared encoding sees ack_spread distinct baselines.
+#include <chrono>
+#include <ctime>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "demo_scene.hpp"
+#include "snapshot_sender.hpp"
+#include "volley/snapshot/schema.hpp"
+
+namespace {
+
+using volley::PeerHandle;
+using volley::server::SenderConfig;
+using volley::server::SnapshotSender;
+
+struct Options {
+  std::size_t clients = 1000;
+  std::size_t entities = 256;
+  std::size_t ticks = 150;   // measured, after warm-up
+  std::size_t warmup = 40;   // first snapshots (full, trimmed to the budget) not measured
+  std::size_t ack_spread = 3;
+  std::size_t budget = 1200;
+  std::uint64_t seed = 1;
+};
+
+struct Result {
+  double us_per_client_tick = 0;      // wall clock
+  double cpu_us_per_client_tick = 0;  // process CPU time (the machine may be shared)
+  double encodes_per_tick = 0;
+  double bytes_per_client_tick = 0;
+  std::uint64_t full = 0, delta = 0, trimmed = 0;
+};
+
+Result run(const Options& o, bool share) {
+  volley::snapshot::Schema schema;
+  const auto type = schema.add_type(volley::bench::DemoScene::fields());
+  SenderConfig config;
+  config.share_encodings = share;
+  config.budget_bytes = o.budget;
+  SnapshotSender sender(schema, config);
+  for (std::size_t i = 0; i < o.clients; ++i) sender.add_client(PeerHandle{static_cast<std::uint32_t>(i), 1});
+
+  volley::bench::DemoScene scene({.seed = o.seed, .entities = o.entities, .hz = 30});
+  volley::bench::RecordedFrame recorded;
+  const std::size_t fields = volley::bench::DemoScene::kFieldCount;
+  std::uint64_t bytes = 0;
+  const auto count = [&](PeerHandle, std::span<const std::uint8_t> packet) { bytes += packet.size(); };
+
+  std::chrono::steady_clock::duration spent{};
+  std::clock_t cpu = 0;
+  std::uint64_t encodes_before = 0, bytes_before = 0;
+  SnapshotSender::Send send = count;
+  for (std::size_t t = 0; t < o.warmup + o.ticks; ++t) {
+    if (t == o.warmup) {
+      encodes_before = sender.counters().encodes;
+      bytes_before = bytes;
+    }
+    scene.step();
+    scene.record(recorded);
+    const auto start = std::chrono::steady_clock::now();
+    const std::clock_t cpu_start = std::clock();
+    const std::uint32_t n = sender.frame_number();
+    for (std::size_t i = 0; i < o.clients && n > o.ack_spread; ++i) {
+      sender.acknowledge(PeerHandle{static_cast<std::uint32_t>(i), 1},
+                         n - static_cast<std::uint32_t>(i % o.ack_spread));
+    }
+    volley::snapshot::Frame& world = sender.begin_tick();
+    world.reserve(recorded.size(), recorded.values.size());
+    for (std::size_t e = 0; e < recorded.size(); ++e) world.add(recorded.ids[e], *type, recorded.entity(e, fields));
+    sender.end_tick(send);
+    if (t >= o.warmup) {
+      spent += std::chrono::steady_clock::now() - start;
+      cpu += std::clock() - cpu_start;
+    }
+  }
+  Result r;
+  const double cells = static_cast<double>(o.clients * o.ticks);
+  r.us_per_client_tick = std::chrono::duration<double, std::micro>(spent).count() / cells;
+  r.cpu_us_per_client_tick = static_cast<double>(cpu) * 1e6 / CLOCKS_PER_SEC / cells;
+  r.encodes_per_tick = static_cast<double>(sender.counters().encodes - encodes_before) / static_cast<double>(o.ticks);
+  r.bytes_per_client_tick = static_cast<double>(bytes - bytes_before) / cells;
+  r.full = sender.counters().snapshots_full;
+  r.delta = sender.counters().snapshots_delta;
+  r.trimmed = sender.counters().budget_trimmed;
+  return r;
+}
+
+bool parse(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) return a == "--help" ? false : (std::fprintf(stderr, "missing value for %s\n", a.c_str()), false);
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(argv[++i], &end, 10);
+    if (end == nullptr || *end != '\0') {
+      std::fprintf(stderr, "bad number for %s\n", a.c_str());
+      return false;
+    }
+    if (a == "--clients") o.clients = v;
+    else if (a == "--entities") o.entities = v;
+    else if (a == "--ticks") o.ticks = v;
+    else if (a == "--warmup") o.warmup = v;
+    else if (a == "--ack-spread") o.ack_spread = v;
+    else if (a == "--budget") o.budget = v;
+    else if (a == "--seed") o.seed = v;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return false;
+    }
+  }
+  return o.clients > 0 && o.ticks > 0 && o.ack_spread > 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!parse(argc, argv, o)) {
+    std::fprintf(stderr,
+                 "usage: volley-snapshot-sender-bench [--clients 1000] [--entities 256] [--ticks 150]\n"
+                 "       [--warmup 40] [--ack-spread 3] [--budget 1200] [--seed 1]\n");
+    return 2;
+  }
+  std::printf("clients %zu, demo scene %zu entities, 30 Hz, %zu ticks measured after %zu, ack spread %zu, budget %zu B\n",
+              o.clients, o.entities, o.ticks, o.warmup, o.ack_spread, o.budget);
+  std::printf("%-12s %14s %14s %14s %16s %10s %10s %10s\n", "encoding", "wall us/c/tick", "cpu us/c/tick", "encodes/tick",
+              "bytes/client/tick", "full", "delta", "trimmed");
+  for (const bool share : {true, false}) {
+    const Result r = run(o, share);
+    std::printf("%-12s %14.3f %14.3f %14.1f %16.1f %10llu %10llu %10llu\n", share ? "shared" : "per-client",
+                r.us_per_client_tick, r.cpu_us_per_client_tick, r.encodes_per_tick, r.bytes_per_client_tick,
+                static_cast<unsigned long long>(r.full), static_cast<unsigned long long>(r.delta),
+                static_cast<unsigned long long>(r.trimmed));
+  }
+  return 0;
+}
