@@ -32,10 +32,9 @@ SendResult GameConnection::send_input(Bytes game_input) {
                     Bytes(input_.data(), size));
 }
 
-std::vector<snapshot::Event> GameConnection::take_events() {
-  std::vector<snapshot::Event> out;
+void GameConnection::take_events(std::vector<snapshot::Event>& out) {
   out.swap(events_);
-  return out;
+  events_.clear();
 }
 
 }  // namespace volley::client

@@ -2,8 +2,13 @@
 // peer's `data` points at it, so events map to connections without a lookup.
 #include "volley/client/host.hpp"
 
+#include <enet/enet.h>  // first: on Windows it brings winsock2.h in the right order
+
+#ifdef _WIN32
+#include <ws2tcpip.h>
+#else
 #include <arpa/inet.h>
-#include <enet/enet.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -157,14 +162,20 @@ struct Host::Impl {
     release(slot);
   }
 
-  void expire_connects(TimePoint now) {
-    if (connecting == 0) return;
+  // Ends connections whose connect timeout passed; returns the earliest deadline still ahead.
+  std::optional<TimePoint> expire_connects(TimePoint now) {
+    if (connecting == 0) return std::nullopt;
+    std::optional<TimePoint> earliest;
     for (Slot& slot : slots) {
-      if (slot.state == SlotState::kConnecting && now >= slot.connect_deadline) {
+      if (slot.state != SlotState::kConnecting) continue;
+      if (now >= slot.connect_deadline) {
         enet_peer_reset(&host->peers[&slot - slots.data()]);
         queue_disconnected(slot, DisconnectReason::kTimeout, 0);
+      } else if (!earliest || slot.connect_deadline < *earliest) {
+        earliest = slot.connect_deadline;
       }
     }
+    return earliest;
   }
 
   // Turns a libenet event into ours; false for one that belongs to no connection.
@@ -335,7 +346,11 @@ bool Host::poll(Event& event, std::uint32_t wait_ms) {
     enet_packet_destroy(impl_->held);
     impl_->held = nullptr;
   }
-  impl_->expire_connects(steady_now());
+  const TimePoint now = steady_now();
+  if (const auto deadline = impl_->expire_connects(now)) {  // do not sleep past a timeout
+    const auto until = static_cast<std::uint32_t>((*deadline - now + kMillisecond - 1) / kMillisecond);
+    wait_ms = std::min(wait_ms, until);
+  }
   if (impl_->pending.empty()) {
     ENetEvent in{};
     int result = enet_host_service(impl_->host, &in, wait_ms);

@@ -242,6 +242,8 @@ bool Server::disconnect_later(PeerHandle peer, std::uint32_t data) {
 }
 
 bool Server::disconnect_now(PeerHandle peer, std::uint32_t data) {
+  // No disconnect event follows, so the snapshot sender forgets the peer here.
+  if (impl_->sender_) impl_->sender_->remove_client(peer);
   const bool ok = impl_->host_->disconnect(peer, data, DisconnectMode::kNow);
   impl_->after_api_call();
   return ok;

@@ -82,3 +82,21 @@ TEST_CASE("address: the connect timeout fires against a silent port") {
   vc::Event event;
   CHECK_FALSE(host.poll(event));
 }
+
+TEST_CASE("address: a long poll wait does not sleep past the connect timeout") {
+  volley::test::UdpSocket silent("127.0.0.1");
+  vc::HostOptions options;
+  options.connect_timeout = 200 * volley::kMillisecond;
+  vc::Host host(options);
+  const auto started = std::chrono::steady_clock::now();
+  const vc::ConnectResult result = host.connect("127.0.0.1:" + std::to_string(silent.port()));
+  REQUIRE(result);
+  vc::Event event;
+  bool got = false;
+  for (int i = 0; i < 3 && !got; ++i) got = host.poll(event, 5000);
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE(got);
+  CHECK(event.type == vc::EventType::kDisconnected);
+  CHECK(event.reason == volley::DisconnectReason::kTimeout);
+  CHECK(took < std::chrono::milliseconds(2000));
+}

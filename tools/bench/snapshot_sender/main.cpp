@@ -96,7 +96,11 @@ Result run(const Options& o, bool share) {
 bool parse(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (i + 1 >= argc) return a == "--help" ? false : (std::fprintf(stderr, "missing value for %s\n", a.c_str()), false);
+    if (a == "--help") return false;
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "missing value for %s\n", a.c_str());
+      return false;
+    }
     char* end = nullptr;
     const unsigned long long v = std::strtoull(argv[++i], &end, 10);
     if (end == nullptr || *end != '\0') {

@@ -38,8 +38,9 @@ class GameConnection {
     return receiver_.frame(number);
   }
   std::optional<std::uint32_t> ack() const noexcept { return receiver_.ack(); }
-  // Events shown since the last call (each event id once over the session), oldest first.
-  std::vector<snapshot::Event> take_events();
+  // Replaces `out` with the events shown since the last call (each event id once over the
+  // session), oldest first. The two vectors trade buffers, so steady state allocates nothing.
+  void take_events(std::vector<snapshot::Event>& out);
   const snapshot::ReceiverCounters& counters() const noexcept { return receiver_.counters(); }
   const Interpolator& interpolator() const noexcept { return interpolator_; }
 
