@@ -79,7 +79,8 @@ void Crowd::handle(const Event& event) {
 }
 
 void Crowd::show_events(std::size_t index, Player& p) {
-  for (const snapshot::Event& e : p.game->take_events()) {
+  p.game->take_events(events_);
+  for (const snapshot::Event& e : events_) {
     if (!p.shown.insert(e.id).second) {
       ++events_duplicated_;
       continue;

@@ -76,6 +76,7 @@ class Crowd {
   std::uint64_t chat_sent_ = 0, chat_shown_ = 0, created_shown_ = 0, destroyed_shown_ = 0;
   std::size_t connected_ever_ = 0, failed_ = 0;
   std::vector<std::string> chat_lines_;
+  std::vector<snapshot::Event> events_;  // reused: take_events() swaps buffers with it
 };
 
 }  // namespace volley::client::app

@@ -87,7 +87,9 @@ bool pump(vc::Host& host, std::vector<Player>& players, Done done, std::chrono::
           if (p.applied.empty() || p.applied.back() != p.game->frame()->number) {
             p.applied.push_back(p.game->frame()->number);
           }
-          for (const volley::snapshot::Event& e : p.game->take_events()) {
+          std::vector<volley::snapshot::Event> events;
+          p.game->take_events(events);
+          for (const volley::snapshot::Event& e : events) {
             flatbuffers::Verifier v(e.payload.data(), e.payload.size());
             if (e.kind == demo::kEventChat && v.VerifyBuffer<demo::fb::Chat>(nullptr)) {
               p.chat.push_back(flatbuffers::GetRoot<demo::fb::Chat>(e.payload.data())->text()->str());
