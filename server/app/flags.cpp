@@ -13,7 +13,8 @@ namespace volley::server::app {
 std::string usage() {
   return "usage: volley-server --mode echo|demo [--bind ADDR] [--port P] [--max-peers N]\n"
          "                     [--per-ip-cap N] [--channels C] [--checksum] [--compress]\n"
-         "                     [--tick-hz HZ] [--seconds T] [--stats-json PATH]\n"
+         "                     [--tick-hz HZ] [--entities N] [--seed S] [--seconds T]\n"
+         "                     [--stats-json PATH]\n"
          "                     [--backend auto|io_uring|epoll|iocp]\n"
          "                     [--recv-buffer BYTES] [--send-buffer BYTES]\n"
          "                     [--log-level error|warn|info|debug] [--status-interval S]\n";
@@ -39,6 +40,8 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   app.add_flag("--checksum", o.server.checksum)->disable_flag_override();
   app.add_flag("--compress", o.server.compress)->disable_flag_override();
   app.add_option("--tick-hz", o.tick_hz)->check(CLI::Range(0.001, 10000.0));
+  app.add_option("--entities", o.entities, "demo mode: scene entities")->check(CLI::Range(0, 60000));
+  app.add_option("--seed", o.seed, "demo mode: scene seed");
   app.add_option("--seconds", seconds)->check(CLI::Range(0.0, 1e9));
   app.add_option("--stats-json", o.stats_json);
   app.add_option("--backend", o.server.backend)
@@ -61,6 +64,8 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   if (!level.empty()) o.log_level = levels.at(level);
   // Range checks let NaN through (every comparison with it is false).
   if (!std::isfinite(o.tick_hz)) parsed.error = "--tick-hz must be a number in (0, 10000]";
+  // The server's tick is a whole number of hertz.
+  if (o.mode == Mode::kDemo && o.tick_hz < 1) parsed.error = "--tick-hz must be at least 1 in demo mode";
   if (app.count("--seconds") > 0) {
     if (!std::isfinite(seconds) || seconds <= 0) parsed.error = "--seconds must be a positive number";
     o.seconds = seconds;

@@ -18,6 +18,8 @@ struct Options {
   Mode mode = Mode::kEcho;
   Config server;
   double tick_hz = 30;
+  std::size_t entities = 256;  // demo mode: the demo scene's entities
+  std::uint64_t seed = 1;      // demo mode: the demo scene's seed
   std::optional<double> seconds;
   std::string stats_json;
   LogLevel log_level = LogLevel::kInfo;

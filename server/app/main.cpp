@@ -1,10 +1,12 @@
-// volley-server: the DESIGN.md command-line contract. Parses flags (exit 2 on bad input), opens
+// volley-server: the DESIGN.md command-line contract (--mode echo, or --mode demo: the demo game). Parses flags (exit 2 on bad input), opens
 // the Server, prints "listening ADDR:PORT", serves until SIGINT/SIGTERM or --seconds, stops
 // gracefully, writes the stats JSON, exits 0. Signals are taken by a control thread (blocked
 // everywhere else and received with sigtimedwait), which also paces the status line; it talks
 // to the loop only through Server::stop() and Server::post().
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <memory>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -12,6 +14,7 @@
 
 #include <signal.h>
 
+#include "demo/demo_game.hpp"
 #include "echo.hpp"
 #include "flags.hpp"
 #include "report.hpp"
@@ -65,11 +68,31 @@ void control(Server& server, const Options& options, const std::atomic<bool>& do
   }
 }
 
-int run(const Options& options) {
-  if (options.mode == Mode::kDemo) {
-    log_line("error", "--mode demo is not implemented yet (only --mode echo)");
-    return kExitUsage;
+std::uint64_t detail(const ServerStats& stats, const std::string& key) {
+  for (const auto& [k, v] : stats.details) {
+    if (k == key) return v;
   }
+  return 0;
+}
+
+// The demo game's counters and the snapshot bytes per connected client per second.
+Figures demo_figures(const volley::demo::DemoGame& game, const ServerStats& stats, std::uint32_t hz) {
+  const auto& c = game.counters();
+  const double client_seconds = static_cast<double>(c.player_ticks) / hz;
+  const double bytes = static_cast<double>(detail(stats, "snapshot_bytes"));
+  return {{"demo_players_joined", c.players_joined},
+          {"demo_players_left", c.players_left},
+          {"demo_inputs", c.inputs},
+          {"demo_inputs_malformed", c.inputs_malformed},
+          {"demo_chat_received", c.chat_received},
+          {"demo_chat_malformed", c.chat_malformed},
+          {"demo_events_raised", c.events_raised},
+          {"demo_events_refused", c.events_refused},
+          {"snapshot_bytes_per_client_s",
+           client_seconds > 0 ? static_cast<std::uint64_t>(std::llround(bytes / client_seconds)) : 0}};
+}
+
+int run(const Options& options) {
   // Before any thread exists, so every thread inherits the mask and only control() takes them.
   sigset_t set;
   sigemptyset(&set);
@@ -77,10 +100,16 @@ int run(const Options& options) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  auto created = Server::create(options.server);
+  Config config = options.server;
+  const bool demo = options.mode == Mode::kDemo;
+  if (demo) {
+    config.tick_hz = static_cast<std::uint32_t>(std::lround(options.tick_hz));
+    config.snapshots.schema = volley::demo::DemoGame::schema();
+  }
+  auto created = Server::create(config);
   if (!created && !options.bind_given) {
     // A host without IPv6 cannot open the dual-stack default; serve IPv4 alone.
-    Config v4 = options.server;
+    Config v4 = config;
     v4.bind = "0.0.0.0";
     if (auto retry = Server::create(v4)) created = std::move(retry);
   }
@@ -91,14 +120,26 @@ int run(const Options& options) {
   Server& server = *created.server;
   DebugLog debug;
   if (options.log_level >= LogLevel::kDebug) debug = [](const std::string& s) { log_line("debug", s); };
-  server.set_callbacks(echo_callbacks(server, debug));
+  std::unique_ptr<volley::demo::DemoGame> game;
+  if (demo) {
+    game = std::make_unique<volley::demo::DemoGame>(
+        server, volley::demo::DemoGameConfig{.seed = options.seed,
+                                             .entities = options.entities,
+                                             .tick_hz = static_cast<double>(config.tick_hz)});
+    server.set_callbacks(game->callbacks());
+  } else {
+    server.set_callbacks(echo_callbacks(server, debug));
+  }
   if (options.log_level >= LogLevel::kWarn && !server.backend_note().empty()) {
     log_line("warn", "backend: " + server.backend_note());
   }
   std::printf("listening %s\n", server.local_address().c_str());
   std::fflush(stdout);
   if (options.log_level >= LogLevel::kInfo) {
-    log_line("info", "echo mode, backend " + std::string(server.backend()) + ", max peers " +
+    const std::string mode = demo ? "demo mode (" + std::to_string(options.entities) + " entities, " +
+                                        std::to_string(config.tick_hz) + " Hz)"
+                                  : std::string("echo mode");
+    log_line("info", mode + ", backend " + std::string(server.backend()) + ", max peers " +
                          std::to_string(options.server.max_peers));
     // Never assume the request was honoured: rmem_max caps it unless FORCE was allowed.
     log_line("info", "socket buffers: recv requested " + std::to_string(options.server.recv_buffer_bytes) +
@@ -118,7 +159,9 @@ int run(const Options& options) {
   const ServerStats stats = server.stats();
   if (!options.stats_json.empty()) {
     std::string error;
-    if (!write_file(options.stats_json, stats_json(stats, process_cpu(), server), error)) {
+    Figures extra;
+    if (game) extra = demo_figures(*game, stats, config.tick_hz);
+    if (!write_file(options.stats_json, stats_json(stats, process_cpu(), server, extra), error)) {
       log_line("error", error);
       return 1;
     }

@@ -9,7 +9,8 @@
 namespace volley::server::app {
 
 // One member per line, `"key": value`: the layout scripts and tests grep.
-std::string stats_json(const ServerStats& s, const CpuTimes& cpu, const Server& server) {
+std::string stats_json(const ServerStats& s, const CpuTimes& cpu, const Server& server,
+                       const Figures& extra) {
   support::JsonWriter json(support::JsonWriter::Layout::kIndented);
   json.begin_object()
       .field("connects", s.connects)
@@ -25,6 +26,7 @@ std::string stats_json(const ServerStats& s, const CpuTimes& cpu, const Server& 
       .field("peers_peak", s.peers_peak)
       .field("peers_now", s.peers_now);
   for (const auto& [key, value] : s.details) json.field(key, value);
+  for (const auto& [key, value] : extra) json.field(key, value);
   json.number("cpu_user_s", cpu.user_s, "%.6f")
       .number("cpu_sys_s", cpu.sys_s, "%.6f")
       .field("backend_note", server.backend_note())

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "volley/server/server.hpp"
 #include "volley/support/process_cpu.hpp"
@@ -14,7 +16,10 @@ namespace volley::server::app {
 using support::CpuTimes;
 using support::process_cpu;
 
-std::string stats_json(const ServerStats& stats, const CpuTimes& cpu, const Server& server);
+// `extra`: the mode's own figures (the demo game's counters), after the server's.
+using Figures = std::vector<std::pair<std::string, std::uint64_t>>;
+std::string stats_json(const ServerStats& stats, const CpuTimes& cpu, const Server& server,
+                       const Figures& extra = {});
 // Writes `text` to `path` through a temporary file and a rename, so a reader never sees half.
 bool write_file(const std::string& path, const std::string& text, std::string& error);
 

@@ -1,5 +1,5 @@
 // The volley-server executable against its DESIGN.md contract: exit 2 with one line on bad
-// flags, demo mode rejected, the "listening ADDR:PORT" line, graceful stop on SIGTERM and on
+// flags, demo mode ticking with the snapshot figures in its JSON, the "listening ADDR:PORT" line, graceful stop on SIGTERM and on
 // --seconds, and the stats JSON keys.
 #include <doctest/doctest.h>
 
@@ -128,6 +128,9 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
       {"--mode", "echo", "--frobnicate"},
       {"--mode", "echo", "--port"},
       {"--mode", "echo", "--checksum=yes"},
+      {"--mode", "demo", "--tick-hz", "0.5"},
+      {"--mode", "demo", "--entities", "-3"},
+      {"--mode", "demo", "--seed", "x"},
   };
   for (const auto& args : cases) {
     std::string joined;
@@ -141,10 +144,27 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
   }
 }
 
-TEST_CASE("--mode demo is rejected as not implemented yet") {
-  const Result r = run_to_end({"--mode", "demo", "--port", "0"});
-  CHECK(r.code == 2);
-  CHECK(r.err.find("not implemented") != std::string::npos);
+TEST_CASE("--mode demo: ticks at --tick-hz, stats JSON with the snapshot and game figures, exit 0") {
+  const std::string json = temp_path("demo.json");
+  std::remove(json.c_str());
+  const Result r = run_to_end({"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--tick-hz", "20",
+                               "--entities", "16", "--seconds", "1", "--stats-json", json});
+  CHECK(r.code == 0);
+  CHECK(r.out.rfind("listening 127.0.0.1:", 0) == 0);
+  CHECK(r.err.find("demo mode (16 entities, 20 Hz)") != std::string::npos);
+  const std::string text = slurp(json);
+  for (const char* key : {"snapshot_frames", "snapshots_full", "snapshots_delta", "events_pending",
+                          "snapshot_bytes_per_client_s", "demo_players_joined", "demo_chat_received"}) {
+    INFO("key ", key);
+    CHECK(text.find("\"" + std::string(key) + "\":") != std::string::npos);
+  }
+  // About 20 ticks in one second (the loop's timer wheel allows some slack either way).
+  const auto at = text.find("\"ticks\": ");
+  REQUIRE(at != std::string::npos);
+  const int ticks = std::stoi(text.substr(at + 9));
+  CHECK(ticks >= 15);
+  CHECK(ticks <= 25);
+  std::remove(json.c_str());
 }
 
 TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, exit 0") {

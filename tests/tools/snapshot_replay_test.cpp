@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cube_scene.hpp"
-#include "demo_scene.hpp"
+#include "demo_world.hpp"
 #include "replay.hpp"
 #include "support/seed.hpp"
 

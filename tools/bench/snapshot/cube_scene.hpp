@@ -16,8 +16,7 @@
 #include <span>
 #include <vector>
 
-#include "recorded_frame.hpp"
-#include "scene_math.hpp"
+#include "demo_world.hpp"
 
 namespace volley::bench {
 

@@ -12,7 +12,7 @@
 #include "bench_measure.hpp"
 #include "bench_options.hpp"
 #include "cube_scene.hpp"
-#include "demo_scene.hpp"
+#include "demo_world.hpp"
 #include "replay.hpp"
 
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "recorded_frame.hpp"
+#include "demo_world.hpp"
 
 namespace volley::bench {
 

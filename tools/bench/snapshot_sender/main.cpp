@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "demo_scene.hpp"
+#include "demo_world.hpp"
 #include "snapshot_sender.hpp"
 #include "volley/snapshot/schema.hpp"
 

@@ -11,7 +11,7 @@
 
 #include <volley/snapshot/schema.hpp>
 
-namespace volley::bench {
+namespace volley::demo {
 
 // n > 0: unsigned n bits; n < 0: signed |n| bits; 1 <= |n| <= 32 (the codec's own definition).
 using snapshot::FieldWidth;
@@ -28,4 +28,4 @@ struct RecordedFrame {
   bool operator==(const RecordedFrame&) const = default;
 };
 
-}  // namespace volley::bench
+}  // namespace volley::demo

@@ -1,4 +1,5 @@
-// The demo scene (issue 9): the world the demo game runs and the snapshot bench measures.
+// The demo scene (issue 9): the world of the demo game (volley-server --mode demo), which the
+// snapshot benches measure too.
 // N entities walk a 512 m x 512 m field; a quarter of them move at any time (steering towards
 // a target, facing where they go, now and then jumping), the rest stand still; a few despawn
 // and are replaced by new ones under fresh ids. Deterministic for a seed.
@@ -16,7 +17,7 @@
 #include "recorded_frame.hpp"
 #include "scene_math.hpp"
 
-namespace volley::bench {
+namespace volley::demo {
 
 struct DemoSceneConfig {
   std::uint64_t seed = 1;
@@ -57,8 +58,9 @@ class DemoScene {
   std::uint32_t frame_ = 1;
 };
 
-// Runs a fresh scene for `frames` ticks and returns the replay of them.
-struct Replay;
-Replay record_demo_scene(const DemoSceneConfig& config, std::size_t frames);
+// The ten quantized fields of a body (kEntityFields): position, orientation from a heading about
+// the vertical and a bank about the forward axis, velocity. Players use it like scene entities.
+void quantize_body(scene::Vec3 position, scene::Vec3 velocity, double heading, double bank,
+                   std::span<std::int32_t, DemoScene::kFieldCount> out);
 
-}  // namespace volley::bench
+}  // namespace volley::demo

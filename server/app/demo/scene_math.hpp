@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <random>
 
-namespace volley::bench::scene {
+namespace volley::demo::scene {
 
 struct Vec3 {
   double x = 0, y = 0, z = 0;
@@ -60,4 +60,4 @@ class Random {
   std::mt19937_64 engine_;
 };
 
-}  // namespace volley::bench::scene
+}  // namespace volley::demo::scene

@@ -4,20 +4,20 @@
 #include <array>
 #include <cmath>
 
-#include "replay.hpp"
+#include "demo_protocol.hpp"
+
 #include <volley/snapshot/quantize.hpp>
 
-namespace volley::bench {
+namespace volley::demo {
 namespace {
 
-constexpr std::array<FieldWidth, DemoScene::kFieldCount> kFields = {-16, -16, 12, 2, 9, 9, 9, -12, -12, -12};
 constexpr double kHalfField = 250.0;  // metres; the encoding covers +-512 m
 constexpr double kGravity = 9.81;
 constexpr double kPi = 3.14159265358979323846;
 
 }  // namespace
 
-std::span<const FieldWidth> DemoScene::fields() { return kFields; }
+std::span<const FieldWidth> DemoScene::fields() { return kEntityFields; }
 
 DemoScene::DemoScene(DemoSceneConfig config) : config_(config), random_(config.seed) {
   entities_.reserve(config_.entities);
@@ -121,37 +121,27 @@ void DemoScene::record(RecordedFrame& out) const {
   out.values.reserve(entities_.size() * kFieldCount);
   for (const Entity& e : entities_) {
     out.ids.push_back(e.id);
+    out.values.resize(out.values.size() + kFieldCount);
     // Lean into the run: a small bank about the direction of travel when moving.
-    const double bank = e.move_left > 0 ? 0.15 : 0.0;
-    const scene::Quat q = scene::Quat::about_axis({0, 0, 1}, e.heading) * scene::Quat::about_axis({1, 0, 0}, bank);
-    namespace s = snapshot;
-    const auto o = s::quantize_quaternion({static_cast<float>(q.x), static_cast<float>(q.y), static_cast<float>(q.z),
-                                           static_cast<float>(q.w)},
-                                          9);
-    const auto position = [](double v) { return s::quantize_position(static_cast<float>(v), 1.0f / 64, 32767.0f / 64); };
-    const auto velocity = [](double v) { return s::quantize_velocity(static_cast<float>(v), 64.0f, 12); };
-    const std::int32_t values[kFieldCount] = {position(e.position.x),
-                                              position(e.position.y),
-                                              std::clamp(position(e.position.z), 0, 4095),
-                                              o[0], o[1], o[2], o[3],
-                                              velocity(e.velocity.x),
-                                              velocity(e.velocity.y),
-                                              velocity(e.velocity.z)};
-    out.values.insert(out.values.end(), std::begin(values), std::end(values));
+    quantize_body(e.position, e.velocity, e.heading, e.move_left > 0 ? 0.15 : 0.0,
+                  std::span<std::int32_t, kFieldCount>(out.values.end() - kFieldCount, kFieldCount));
   }
 }
 
-Replay record_demo_scene(const DemoSceneConfig& config, std::size_t frames) {
-  Replay replay;
-  replay.fields.assign(DemoScene::fields().begin(), DemoScene::fields().end());
-  replay.frames.reserve(frames);
-  DemoScene scene(config);
-  for (std::size_t i = 0; i < frames; ++i) {
-    replay.frames.emplace_back();
-    scene.record(replay.frames.back());
-    scene.step();
-  }
-  return replay;
+void quantize_body(scene::Vec3 position, scene::Vec3 velocity, double heading, double bank,
+                   std::span<std::int32_t, DemoScene::kFieldCount> out) {
+  const scene::Quat q = scene::Quat::about_axis({0, 0, 1}, heading) * scene::Quat::about_axis({1, 0, 0}, bank);
+  namespace s = snapshot;
+  const auto o = s::quantize_quaternion({static_cast<float>(q.x), static_cast<float>(q.y), static_cast<float>(q.z),
+                                         static_cast<float>(q.w)},
+                                        9);
+  const auto at = [](double v) { return s::quantize_position(static_cast<float>(v), 1.0f / 64, 32767.0f / 64); };
+  const auto speed = [](double v) { return s::quantize_velocity(static_cast<float>(v), 64.0f, 12); };
+  const std::int32_t values[DemoScene::kFieldCount] = {at(position.x), at(position.y),
+                                                       std::clamp(at(position.z), 0, 4095),
+                                                       o[0], o[1], o[2], o[3],
+                                                       speed(velocity.x), speed(velocity.y), speed(velocity.z)};
+  std::copy(std::begin(values), std::end(values), out.begin());
 }
 
-}  // namespace volley::bench
+}  // namespace volley::demo

@@ -1,0 +1,45 @@
+#include "flags.hpp"
+
+#include <cmath>
+
+#include "volley/support/cli.hpp"
+
+namespace volley::client::app {
+
+std::string usage() {
+  return "usage: volley-client --server HOST:PORT [--clients N] [--seconds T] [--chat-every S]\n"
+         "                     [--tick-hz HZ] [--report-json PATH] [--checksum] [--compress]\n"
+         "                     [--quiet]\n"
+         "  Lines typed on stdin are sent as chat by the first client.\n";
+}
+
+Parsed parse_flags(const std::vector<std::string>& args) {
+  Parsed parsed;
+  Options& o = parsed.options;
+  CLI::App app("volley-client");
+  app.add_option("--server", o.server)->required();
+  app.add_option("--clients", o.clients)->check(CLI::Range(1, 4000));
+  app.add_option("--seconds", o.seconds, "0 = until stdin ends")->check(CLI::Range(0.0, 1e7));
+  app.add_option("--chat-every", o.chat_every_s, "0 = off")->check(CLI::Range(0.0, 1e6));
+  app.add_option("--tick-hz", o.tick_hz)->check(CLI::Range(1.0, 1000.0));
+  app.add_option("--report-json", o.report_json);
+  app.add_flag("--checksum", o.checksum)->disable_flag_override();
+  app.add_flag("--compress", o.compress)->disable_flag_override();
+  app.add_flag("--quiet", o.quiet)->disable_flag_override();
+  const support::CliOutcome outcome = support::parse_cli(app, args);
+  if (outcome.help) {
+    o.help = true;
+    return parsed;
+  }
+  parsed.error = outcome.error;
+  if (!parsed.error.empty()) return parsed;
+  // Range checks let NaN through.
+  if (!std::isfinite(o.seconds) || !std::isfinite(o.chat_every_s) || !std::isfinite(o.tick_hz)) {
+    parsed.error = "--seconds, --chat-every and --tick-hz must be numbers";
+  }
+  if (o.server.empty()) parsed.error = "--server needs HOST:PORT";
+  if (app.count("--report-json") > 0 && o.report_json.empty()) parsed.error = "--report-json needs a path";
+  return parsed;
+}
+
+}  // namespace volley::client::app

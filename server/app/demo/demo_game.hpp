@@ -1,0 +1,67 @@
+// The demo game behind volley-server --mode demo: the demo scene's world, one entity per
+// connected player moved by its inputs (demo_messages.fbs Input), and chat lines (reliable on
+// kGameChannel) broadcast as snapshot events, with entity created / destroyed events. Runs on
+// the server's loop thread through the callbacks it returns.
+#pragma once
+
+#include <cstdint>
+#include <cstddef>
+#include <map>
+#include <vector>
+
+#include "demo_scene.hpp"
+#include "volley/server/server.hpp"
+
+namespace volley::demo {
+
+struct DemoGameConfig {
+  std::uint64_t seed = 1;
+  std::size_t entities = 256;
+  double tick_hz = 30;
+};
+
+struct DemoGameCounters {
+  std::uint64_t players_joined = 0, players_left = 0;
+  std::uint64_t inputs = 0, inputs_malformed = 0;
+  std::uint64_t chat_received = 0, chat_malformed = 0;
+  std::uint64_t events_raised = 0, events_refused = 0;
+  std::uint64_t player_ticks = 0;  // players present, summed over ticks (client-seconds x hz)
+};
+
+class DemoGame {
+ public:
+  DemoGame(server::Server& server, DemoGameConfig config);
+  // The snapshot schema the server must be configured with (one type: kEntityFields).
+  static snapshot::Schema schema();
+  server::Callbacks callbacks();
+  const DemoGameCounters& counters() const noexcept { return counters_; }
+
+ private:
+  struct Player {
+    std::uint32_t id = 0;
+    scene::Vec3 position, velocity;
+    double heading = 0;
+    double move_x = 0, move_y = 0;  // the last input's wanted direction, -1..1
+    bool jump = false;
+  };
+
+  void tick(std::uint32_t frame, snapshot::Frame& world);
+  void input(server::PeerHandle peer, const snapshot::Input& input);
+  void receive(const server::Packet& packet);
+  void join(server::PeerHandle peer);
+  void leave(server::PeerHandle peer);
+  void raise_change(std::uint16_t kind, std::uint32_t id, bool player);
+  void step_player(Player& p, double dt);
+
+  server::Server& server_;
+  DemoGameConfig config_;
+  DemoScene scene_;
+  RecordedFrame recorded_;
+  std::vector<std::uint32_t> previous_ids_;  // the scene's ids last tick (created / destroyed)
+  std::map<std::uint32_t, Player> players_;       // by entity id: the world's order
+  std::map<std::uint64_t, std::uint32_t> peer_ids_;  // peer handle -> its player's entity id
+  std::uint32_t next_player_id_;
+  DemoGameCounters counters_;
+};
+
+}  // namespace volley::demo

@@ -1,0 +1,30 @@
+// What the demo game's two ends agree on, besides demo_messages.fbs: the entity type (one, the
+// demo scene's ten fields), the event kinds, and the bounds of a chat line. Header-only so the
+// game client (client/app) can use it without linking the server's world.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include <volley/snapshot/schema.hpp>
+
+namespace volley::demo {
+
+// Position x, y in 1/64 m (signed 16 bits), height in 1/64 m (unsigned 12 bits), orientation as
+// smallest three (2 + 3 x 9 bits), velocity x, y, z within +-64 m/s (signed 12 bits).
+inline constexpr std::array<snapshot::FieldWidth, 10> kEntityFields = {-16, -16, 12, 2, 9, 9, 9,
+                                                                       -12, -12, -12};
+
+inline constexpr std::uint16_t kEventChat = 1;
+inline constexpr std::uint16_t kEventCreated = 2;
+inline constexpr std::uint16_t kEventDestroyed = 3;
+
+// A chat line's text, in bytes; longer lines are cut (the event must stay under
+// snapshot::kMaxEventPayload with its FlatBuffer framing).
+inline constexpr std::size_t kMaxChatText = 200;
+
+// Player entities take ids from here up, above every scene entity, so ids stay increasing.
+inline constexpr std::uint32_t kFirstPlayerId = 0x4000'0000;
+
+}  // namespace volley::demo
