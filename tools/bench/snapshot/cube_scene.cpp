@@ -274,16 +274,7 @@ void CubeScene::record(RecordedFrame& out) const {
 }
 
 Replay record_cube_scene(const CubeSceneConfig& config, std::size_t frames) {
-  Replay replay;
-  replay.fields.assign(CubeScene::fields().begin(), CubeScene::fields().end());
-  replay.frames.reserve(frames);
-  CubeScene scene(config);
-  for (std::size_t i = 0; i < frames; ++i) {
-    replay.frames.emplace_back();
-    scene.record(replay.frames.back());
-    scene.step();
-  }
-  return replay;
+  return record_scene<CubeScene>(config, frames);
 }
 
 }  // namespace volley::bench

@@ -213,16 +213,7 @@ bool write_replay(const std::string& path, const Replay& replay, std::string& er
 }
 
 Replay record_demo_scene(const DemoSceneConfig& config, std::size_t frames) {
-  Replay replay;
-  replay.fields.assign(DemoScene::fields().begin(), DemoScene::fields().end());
-  replay.frames.reserve(frames);
-  DemoScene scene(config);
-  for (std::size_t i = 0; i < frames; ++i) {
-    replay.frames.emplace_back();
-    scene.record(replay.frames.back());
-    scene.step();
-  }
-  return replay;
+  return record_scene<DemoScene>(config, frames);
 }
 
 }  // namespace volley::bench

@@ -28,6 +28,22 @@ struct Replay {
   bool operator==(const Replay&) const = default;
 };
 
+// Runs a fresh scene (any type with fields(), record(frame) and step()) for `frames` ticks and
+// returns the replay of them.
+template <class Scene, class Config>
+Replay record_scene(const Config& config, std::size_t frames) {
+  Replay replay;
+  replay.fields.assign(Scene::fields().begin(), Scene::fields().end());
+  replay.frames.reserve(frames);
+  Scene scene(config);
+  for (std::size_t i = 0; i < frames; ++i) {
+    replay.frames.emplace_back();
+    scene.record(replay.frames.back());
+    scene.step();
+  }
+  return replay;
+}
+
 struct ReplayResult {
   std::optional<Replay> replay;
   std::string error;  // one line, when replay is empty
