@@ -17,7 +17,7 @@
 
 #include "demo_messages_generated.h"
 #include "demo_protocol.hpp"
-#include "support/server_process.hpp"
+#include "support/server_with_stats.hpp"
 #include "volley/client/game_connection.hpp"
 #include "volley/client/host.hpp"
 #include "volley/snapshot/session.hpp"
@@ -28,31 +28,14 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-class DemoServer {
+// volley-server --mode demo on 127.0.0.1 with a 64-entity world.
+class DemoServer : public volley::test::ServerWithStats {
  public:
-  DemoServer() : stats_(volley::test::unique_temp_path("volley-demo-server")) {
-    process_ = std::make_unique<volley::test::ServerProcess>(
-        VOLLEY_SERVER_EXE, std::vector<std::string>{"--mode", "demo", "--bind", "127.0.0.1", "--port", "0",
-                                                    "--entities", "64", "--status-interval", "0",
-                                                    "--stats-json", stats_});
-  }
-  ~DemoServer() {
-    process_.reset();
-    std::remove(stats_.c_str());
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(process_->port()); }
-  volley::test::FlatJson stop_and_stats() {
-    REQUIRE(process_->stop() == 0);
-    const auto text = volley::test::read_file_text(stats_);
-    REQUIRE(text);
-    const auto json = volley::test::FlatJson::parse(*text);
-    REQUIRE(json);
-    return *json;
-  }
-
- private:
-  std::string stats_;
-  std::unique_ptr<volley::test::ServerProcess> process_;
+  DemoServer()
+      : ServerWithStats(VOLLEY_SERVER_EXE,
+                        {"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--entities", "64",
+                         "--status-interval", "0"},
+                        "volley-demo-server") {}
 };
 
 struct Player {

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "loopback.hpp"
-#include "support/server_process.hpp"
+#include "support/server_with_stats.hpp"
 #include "volley/client/host.hpp"
 
 namespace vc = volley::client;
@@ -23,33 +23,18 @@ using volley::DisconnectReason;
 
 namespace {
 
-class EchoServer {
+// volley-server --mode echo on 127.0.0.1 with 4 channels, plus any extra flags.
+class EchoServer : public volley::test::ServerWithStats {
  public:
   explicit EchoServer(std::vector<std::string> extra = {})
-      : stats_(volley::test::unique_temp_path("volley-client-echo")) {
-    std::vector<std::string> args{"--mode", "echo", "--bind", "127.0.0.1", "--port", "0",
-                                  "--channels", "4", "--stats-json", stats_};
-    args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<volley::test::ServerProcess>(VOLLEY_SERVER_EXE, args);
-  }
-  ~EchoServer() {
-    process_.reset();
-    std::remove(stats_.c_str());
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(process_->port()); }
-  volley::test::ServerProcess& process() { return *process_; }
-  volley::test::FlatJson stop_and_stats() {
-    REQUIRE(process_->stop() == 0);
-    const auto text = volley::test::read_file_text(stats_);
-    REQUIRE(text);
-    const auto json = volley::test::FlatJson::parse(*text);
-    REQUIRE(json);
-    return *json;
-  }
+      : ServerWithStats(VOLLEY_SERVER_EXE, with(std::move(extra)), "volley-client-echo") {}
 
  private:
-  std::string stats_;
-  std::unique_ptr<volley::test::ServerProcess> process_;
+  static std::vector<std::string> with(std::vector<std::string> extra) {
+    std::vector<std::string> args{"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--channels", "4"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
 };
 
 vc::ConnectionId connect_ok(vc::Host& host, ClientLog& log, const std::string& address) {
