@@ -86,6 +86,7 @@ Figures demo_figures(const volley::demo::DemoGame& game, const ServerStats& stat
           {"demo_inputs_malformed", c.inputs_malformed},
           {"demo_chat_received", c.chat_received},
           {"demo_chat_malformed", c.chat_malformed},
+          {"demo_chat_rate_limited", c.chat_rate_limited},
           {"demo_events_raised", c.events_raised},
           {"demo_events_refused", c.events_refused},
           {"snapshot_bytes_per_client_s",

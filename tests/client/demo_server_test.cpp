@@ -213,3 +213,36 @@ TEST_CASE("volley-client bad flags exit 2") {
   CHECK(run_client({"--server", "127.0.0.1:1", "--bogus"}) == 2);
   CHECK(run_client({"--server", "no-port-here", "--seconds", "1"}) == 2);  // malformed address
 }
+
+TEST_CASE("volley-server --mode demo: a chat flood from one player is cut at its rate limit") {
+  DemoServer server;
+  vc::HostOptions options;
+  options.max_connections = 1;
+  options.channels = volley::snapshot::kSessionChannels;
+  vc::Host host(options);
+  volley::snapshot::Schema schema;
+  REQUIRE(schema.add_type(demo::kEntityFields));
+  std::vector<Player> players(1);
+  const vc::ConnectResult r = host.connect(server.address());
+  REQUIRE(r);
+  players[0].id = r.connection;
+  players[0].game = std::make_unique<vc::GameConnection>(host, r.connection, schema, volley::snapshot::CodecConfig{});
+  REQUIRE(pump(host, players, [&] { return players[0].applied.size() >= 5; }, std::chrono::seconds(10)));
+  // 30 lines at once: the bucket lets kChatBurst through (plus what a tick or two refills).
+  constexpr int kFlood = 30;
+  for (int i = 0; i < kFlood; ++i) {
+    flatbuffers::FlatBufferBuilder fbb(64);
+    fbb.Finish(demo::fb::CreateChat(fbb, 0, fbb.CreateString("flood " + std::to_string(i))));
+    REQUIRE(host.send(players[0].id, volley::snapshot::kGameChannel, volley::Delivery::kReliable,
+                      volley::Bytes(fbb.GetBufferPointer(), fbb.GetSize())) == volley::SendResult::kOk);
+  }
+  pump(host, players, [] { return false; }, std::chrono::seconds(2));
+  const std::size_t shown = players[0].chat.size();
+  CHECK(shown >= static_cast<std::size_t>(demo::kChatBurst));
+  CHECK(shown <= static_cast<std::size_t>(demo::kChatBurst) + 2);
+  host.disconnect(players[0].id);
+  REQUIRE(pump(host, players, [&] { return players[0].disconnected; }, std::chrono::seconds(10)));
+  const volley::test::FlatJson stats = server.stop_and_stats();
+  CHECK(stats.number("demo_chat_received") == shown);
+  CHECK(stats.number("demo_chat_rate_limited") == kFlood - shown);
+}

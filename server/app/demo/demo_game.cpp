@@ -97,6 +97,12 @@ void DemoGame::receive(const server::Packet& packet) {
     ++counters_.chat_malformed;
     return;
   }
+  Player& player = players_.at(it->second);
+  if (player.chat_tokens < 1) {
+    ++counters_.chat_rate_limited;
+    return;
+  }
+  player.chat_tokens -= 1;
   const fb::Chat* chat = flatbuffers::GetRoot<fb::Chat>(packet.bytes.data());
   std::string text = chat->text() != nullptr ? chat->text()->str() : std::string();
   if (text.size() > kMaxChatText) text.resize(kMaxChatText);
@@ -108,6 +114,7 @@ void DemoGame::receive(const server::Packet& packet) {
 }
 
 void DemoGame::step_player(Player& p, double dt) {
+  p.chat_tokens = std::min(kChatBurst, p.chat_tokens + dt * kChatLinesPerSecond);
   const double length = std::hypot(p.move_x, p.move_y);
   const double scale = length > 1.0 ? kPlayerSpeed / length : kPlayerSpeed;
   p.velocity.x = p.move_x * scale;

@@ -9,6 +9,7 @@
 #include <map>
 #include <vector>
 
+#include "demo_protocol.hpp"
 #include "demo_scene.hpp"
 #include "volley/server/server.hpp"
 
@@ -23,7 +24,7 @@ struct DemoGameConfig {
 struct DemoGameCounters {
   std::uint64_t players_joined = 0, players_left = 0;
   std::uint64_t inputs = 0, inputs_malformed = 0;
-  std::uint64_t chat_received = 0, chat_malformed = 0;
+  std::uint64_t chat_received = 0, chat_malformed = 0, chat_rate_limited = 0;
   std::uint64_t events_raised = 0, events_refused = 0;
   std::uint64_t player_ticks = 0;  // players present, summed over ticks (client-seconds x hz)
 };
@@ -43,6 +44,7 @@ class DemoGame {
     double heading = 0;
     double move_x = 0, move_y = 0;  // the last input's wanted direction, -1..1
     bool jump = false;
+    double chat_tokens = kChatBurst;  // demo_protocol.hpp's chat rate limit
   };
 
   void tick(std::uint32_t frame, snapshot::Frame& world);

@@ -24,6 +24,12 @@ inline constexpr std::uint16_t kEventDestroyed = 3;
 // snapshot::kMaxEventPayload with its FlatBuffer framing).
 inline constexpr std::size_t kMaxChatText = 200;
 
+// Chat lines a player may send: a token bucket of kChatBurst lines refilled at
+// kChatLinesPerSecond. Lines past it are dropped and counted, so one player cannot fill the
+// server's pending-event table (every chat line is an event until every client acknowledges it).
+inline constexpr double kChatLinesPerSecond = 4;
+inline constexpr double kChatBurst = 8;
+
 // Player entities take ids from here up, above every scene entity, so ids stay increasing.
 inline constexpr std::uint32_t kFirstPlayerId = 0x4000'0000;
 
