@@ -9,6 +9,7 @@ namespace volley::client {
 Interpolator::Interpolator(InterpolationConfig config) : config_(config) {
   config_.window = std::max<std::size_t>(config_.window, 4);
   if (config_.tick_interval <= 0) config_.tick_interval = 1;
+  config_.max_extrapolation = std::max(config_.max_extrapolation, 0.0);
   ring_.reserve(config_.window);
   scratch_.reserve(config_.window);
 }
@@ -66,12 +67,24 @@ std::optional<RenderPoint> Interpolator::at(TimePoint now) const {
   const TimePoint render = now - offset_ - delay_;  // server time (frame x tick)
   const Arrival& newest = ring_[(head_ + n - 1) % n];
   const Arrival& oldest = ring_[head_ % n];
-  if (render >= static_cast<TimePoint>(newest.frame) * tick) {
-    return RenderPoint{newest.frame, newest.frame, 0.0,
-                       render > static_cast<TimePoint>(newest.frame) * tick};
+  const TimePoint newest_time = static_cast<TimePoint>(newest.frame) * tick;
+  if (render > newest_time) {
+    // Past the newest frame: extrapolate along the last span up to the limit, then hold there.
+    const Arrival& before = ring_[(head_ + n - 2) % n];
+    const TimePoint span_start = static_cast<TimePoint>(before.frame) * tick;
+    const auto limit = static_cast<TimePoint>(config_.max_extrapolation *
+                                              static_cast<double>(send_interval_));
+    const bool hitch = render - newest_time > limit;
+    const TimePoint shown = hitch ? newest_time + limit : render;
+    if (shown == newest_time) return RenderPoint{newest.frame, newest.frame, 0.0, false, hitch};
+    return RenderPoint{before.frame, newest.frame,
+                       static_cast<double>(shown - span_start) /
+                           static_cast<double>(newest_time - span_start),
+                       true, hitch};
   }
+  if (render == newest_time) return RenderPoint{newest.frame, newest.frame, 0.0, false, false};
   if (render <= static_cast<TimePoint>(oldest.frame) * tick) {
-    return RenderPoint{oldest.frame, oldest.frame, 0.0, false};
+    return RenderPoint{oldest.frame, oldest.frame, 0.0, false, false};
   }
   for (std::size_t i = n - 1; i > 0; --i) {
     const Arrival& a = ring_[(head_ + i - 1) % n];
@@ -79,10 +92,12 @@ std::optional<RenderPoint> Interpolator::at(TimePoint now) const {
     const TimePoint ta = static_cast<TimePoint>(a.frame) * tick;
     const TimePoint tb = static_cast<TimePoint>(b.frame) * tick;
     if (render >= ta && render < tb) {
-      return RenderPoint{a.frame, b.frame, static_cast<double>(render - ta) / (tb - ta), false};
+      return RenderPoint{a.frame, b.frame,
+                         static_cast<double>(render - ta) / static_cast<double>(tb - ta), false,
+                         false};
     }
   }
-  return RenderPoint{oldest.frame, oldest.frame, 0.0, false};
+  return RenderPoint{oldest.frame, oldest.frame, 0.0, false, false};
 }
 
 bool interpolate(const snapshot::Frame& from, const snapshot::Frame& to, double alpha,

@@ -2,7 +2,10 @@
 // arrival time on the client clock; the helper maps frame numbers to server time (frame x tick
 // interval plus an offset estimated from the least-delayed arrivals), and renders a buffer delay
 // behind it. The delay adapts: 2 x the measured send interval + the p95 arrival jitter, over a
-// window of recent frames. Pure arithmetic: no clock reads, the caller passes `now`.
+// window of recent frames; that covers one lost frame. When the render time passes the newest
+// frame (two or more lost in a row, or a late arrival) the helper extrapolates along the last
+// span for at most `max_extrapolation` send intervals, then holds: that hold is the "visible
+// hitch" (docs/client.md). Pure arithmetic: no clock reads, the caller passes `now`.
 #pragma once
 
 #include <cstddef>
@@ -19,14 +22,20 @@ namespace volley::client {
 struct InterpolationConfig {
   TimePoint tick_interval = 33'333;  // the server's tick (frame numbers advance once per tick)
   std::size_t window = 64;           // recent arrivals that drive the estimates (>= 4)
+  // How far past the newest frame the render point may extrapolate, in send intervals, before
+  // it holds (a hitch). 0 holds at once.
+  double max_extrapolation = 1.0;
 };
 
-// The two applied frames around a render time and how far between them (0..1).
+// The two applied frames around a render time and how far between them: alpha in [0, 1) while
+// interpolating; past the newest frame, `from`/`to` are the last two frames and alpha > 1
+// extrapolates along that span (interpolate() takes it as is).
 struct RenderPoint {
   std::uint32_t from = 0;
   std::uint32_t to = 0;
   double alpha = 0;
-  bool hitch = false;  // render time is past the newest frame: holding it (nothing to blend to)
+  bool extrapolating = false;  // render time is past the newest frame, within the limit
+  bool hitch = false;  // past the newest frame by more than the limit: held at the limit
 };
 
 class Interpolator {
@@ -59,7 +68,8 @@ class Interpolator {
   TimePoint jitter_p95_ = 0;
 };
 
-// Values of entity `id` blended between two frames: from + alpha x (to - from) per field, in
+// Values of entity `id` blended between two frames: from + alpha x (to - from) per field (alpha
+// > 1 extrapolates), in
 // the quantized integers' units (angles that wrap are the game's to unwrap). An entity absent
 // from `to` keeps its `from` values; absent from `from` takes `to`'s. False when it is in
 // neither or `out` has the wrong size.
