@@ -110,11 +110,22 @@ void Crowd::send_inputs(double t) {
     // Each player walks its own slow circle and jumps every few seconds.
     const double phase = 0.4 * t + static_cast<double>(i) * 0.7;
     const bool jump = (++p.jump_ticks % static_cast<std::uint64_t>(3 * tick_hz_ + i % 7)) == 0;
+    MoveInput input{static_cast<std::int8_t>(std::lround(127 * std::cos(phase))),
+                    static_cast<std::int8_t>(std::lround(127 * std::sin(phase))), jump};
+    if (p.steered) {
+      input = p.steering;
+      p.steering.jump = false;  // a jump goes out once
+    }
     fbb.Clear();
-    fbb.Finish(demo::fb::CreateInput(fbb, static_cast<std::int8_t>(std::lround(127 * std::cos(phase))),
-                                     static_cast<std::int8_t>(std::lround(127 * std::sin(phase))), jump));
+    fbb.Finish(demo::fb::CreateInput(fbb, input.x, input.y, input.jump));
     p.game->send_input(Bytes(fbb.GetBufferPointer(), fbb.GetSize()));
   }
+}
+
+void Crowd::steer(std::size_t client, MoveInput input) {
+  if (client >= players_.size()) return;
+  players_[client].steered = true;
+  players_[client].steering = input;
 }
 
 bool Crowd::send_chat(std::size_t client, const std::string& text) {

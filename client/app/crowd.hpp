@@ -12,6 +12,7 @@
 
 #include "volley/client/game_connection.hpp"
 #include "volley/client/host.hpp"
+#include "keyboard.hpp"
 
 namespace volley::client::app {
 
@@ -33,8 +34,11 @@ class Crowd {
   // Starts every connection; false (with a one-line error) when the address is refused.
   bool connect(const std::string& address, std::string& error);
   void handle(const Event& event);
-  // Inputs for every connected player (once per tick), their scripted movement at `t` seconds.
+  // Inputs for every connected player (once per tick): their scripted movement at `t` seconds,
+  // or for a steered player the input given to steer() since the last call.
   void send_inputs(double t);
+  // Player `client` is driven by `input` (the keyboard) from now on instead of its script.
+  void steer(std::size_t client, MoveInput input);
   bool send_chat(std::size_t client, const std::string& text);
   // Disconnects every connection (the closing totals keep their bytes and connected time).
   void disconnect_all(TimePoint now);
@@ -62,6 +66,8 @@ class Crowd {
     std::unordered_set<std::uint64_t> shown;  // event ids shown (each must come once)
     std::uint64_t bytes_in = 0, bytes_out = 0;
     std::uint64_t jump_ticks = 0;
+    bool steered = false;
+    MoveInput steering;
   };
 
   Player* find(ConnectionId id);

@@ -18,6 +18,7 @@ struct Options {
   bool checksum = false;
   bool compress = false;
   bool quiet = false;  // no per-second status line
+  bool keyboard = false;  // the first player moves and chats from the terminal's keys
   bool help = false;
 };
 

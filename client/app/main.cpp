@@ -1,7 +1,9 @@
 // volley-client: the demo game's terminal client on volley::client. Connects --clients game
 // connections on one Host, moves each player on a script, sends chat (scripted with
 // --chat-every, or lines typed on stdin by the first client), prints a status line once a second
-// and, at the end, a summary and the --report-json object. Exit codes: 0; 1 when fewer clients
+// and, at the end, a summary and the --report-json object. With --keyboard (stdin a terminal, put
+// in raw mode and restored on exit and on SIGINT/SIGTERM) the first player moves and chats from
+// the keys instead (keyboard.hpp). Exit codes: 0; 1 when fewer clients
 // than asked connected or an invariant broke (a frame went backwards, an event shown twice);
 // 2 for bad flags.
 #include <algorithm>
@@ -10,15 +12,19 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <poll.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "crowd.hpp"
 #include "demo_protocol.hpp"
 #include "flags.hpp"
+#include "keyboard.hpp"
 #include "volley/snapshot/session.hpp"
 #include "volley/support/json_writer.hpp"
 
@@ -30,6 +36,67 @@ using namespace volley::client::app;
 
 constexpr int kExitUsage = 2;
 std::atomic<bool> g_stop{false};
+
+// The terminal's settings before raw mode; restored by whichever comes first of the RawTerminal's
+// destructor, exit, or the SIGINT/SIGTERM handler (tcsetattr is async-signal-safe).
+termios g_saved_terminal{};
+std::atomic<bool> g_terminal_raw{false};
+
+void restore_terminal() {
+  if (g_terminal_raw.exchange(false)) ::tcsetattr(0, TCSANOW, &g_saved_terminal);
+}
+
+// Stdin unbuffered and not echoed (keys arrive as typed); signals (Ctrl-C) stay on.
+class RawTerminal {
+ public:
+  RawTerminal() {
+    if (::tcgetattr(0, &g_saved_terminal) != 0) return;
+    termios raw = g_saved_terminal;
+    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+    raw.c_cc[VMIN] = 0;
+    raw.c_cc[VTIME] = 0;
+    if (::tcsetattr(0, TCSANOW, &raw) == 0) g_terminal_raw.store(true);
+    std::atexit(restore_terminal);
+  }
+  ~RawTerminal() { restore_terminal(); }
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+  bool ok() const { return g_terminal_raw.load(); }
+};
+
+// Keyboard mode's input: whatever bytes are ready on the terminal, never blocking.
+class KeyboardReader {
+ public:
+  // Chat lines completed are appended to `chat`; false once the player quit or stdin ended.
+  bool poll(TimePoint now, std::vector<std::string>& chat) {
+    keys_.clear();
+    for (int reads = 0; reads < 16; ++reads) {  // bounded: a paste cannot hold the loop
+      pollfd fd{0, POLLIN, 0};
+      if (::poll(&fd, 1, 0) <= 0) break;
+      std::uint8_t chunk[256];
+      const ssize_t n = ::read(0, chunk, sizeof chunk);
+      if (n <= 0) return false;
+      decoder_.decode(Bytes(chunk, static_cast<std::size_t>(n)), keys_);
+    }
+    const bool was_typing = control_.typing();
+    const std::size_t draft = control_.draft().size();
+    control_.press(keys_, now, chat);
+    if (control_.typing() != was_typing || control_.draft().size() != draft) show_prompt();
+    return !control_.quit();
+  }
+  MoveInput take_input(TimePoint now) { return control_.take_input(now); }
+  // Redraws the chat prompt on the current line (after a status line, or a key).
+  void show_prompt() const {
+    std::printf("\r\033[K");
+    if (control_.typing()) std::printf("say: %s", control_.draft().c_str());
+    std::fflush(stdout);
+  }
+
+ private:
+  KeyDecoder decoder_;
+  KeyboardControl control_;
+  std::vector<Key> keys_;
+};
 
 TimePoint steady_now() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -101,8 +168,29 @@ std::string report_json(const CrowdTotals& t, const std::vector<std::uint32_t>& 
 }
 
 int run(const Options& o) {
-  std::signal(SIGINT, [](int) { g_stop.store(true); });
-  std::signal(SIGTERM, [](int) { g_stop.store(true); });
+  std::optional<RawTerminal> terminal;
+  std::optional<KeyboardReader> keyboard;
+  if (o.keyboard) {
+    if (::isatty(0) == 0) {
+      std::fprintf(stderr, "volley-client: error: --keyboard needs a terminal on stdin\n");
+      return kExitUsage;
+    }
+    terminal.emplace();
+    if (!terminal->ok()) {
+      std::fprintf(stderr, "volley-client: error: --keyboard: cannot set the terminal to raw mode\n");
+      return 1;
+    }
+    keyboard.emplace();
+    std::printf("keyboard: W/A/S/D or arrows move, Space jumps, / or t chats (Enter sends, Esc cancels), q quits\n");
+  }
+  std::signal(SIGINT, [](int) {
+    restore_terminal();
+    g_stop.store(true);
+  });
+  std::signal(SIGTERM, [](int) {
+    restore_terminal();
+    g_stop.store(true);
+  });
   HostOptions host_options;
   host_options.max_connections = o.clients;
   host_options.channels = snapshot::kSessionChannels;
@@ -138,7 +226,13 @@ int run(const Options& o) {
     const auto wait = static_cast<std::uint32_t>(std::clamp<TimePoint>((next_tick - now) / kMillisecond, 0, 5));
     for (bool first = true; host.poll(event, first ? wait : 0); first = false) crowd.handle(event);
     now = steady_now();
+    if (keyboard) {
+      std::vector<std::string> lines;
+      if (!keyboard->poll(now, lines)) break;
+      for (const std::string& line : lines) crowd.send_chat(0, line);
+    }
     if (now >= next_tick) {
+      if (keyboard) crowd.steer(0, keyboard->take_input(now));
       crowd.send_inputs(static_cast<double>(now - start) / kSecond);
       next_tick = std::max(next_tick + tick, now - tick);
     }
@@ -147,12 +241,15 @@ int run(const Options& o) {
       next_chat[i] += chat_every;
       crowd.send_chat(i, "hello from " + std::to_string(i) + " at " + std::to_string((now - start) / kMillisecond) + " ms");
     }
-    if (o.seconds == 0 && !stdin_lines.open()) break;
-    for (const std::string& line : stdin_lines.take()) crowd.send_chat(0, line);
+    if (!keyboard) {
+      if (o.seconds == 0 && !stdin_lines.open()) break;
+      for (const std::string& line : stdin_lines.take()) crowd.send_chat(0, line);
+    }
     if (now >= next_status) {
       next_status += kSecond;
       crowd.sample_rtt(rtt);
       if (o.quiet) continue;
+      if (keyboard) std::printf("\r\033[K");  // over the chat prompt; redrawn below
       for (const std::string& line : crowd.take_chat_lines()) std::printf("chat %s\n", line.c_str());
       const CrowdTotals t = crowd.totals(now);
       const auto [frame, entities] = crowd.view();
@@ -165,12 +262,15 @@ int run(const Options& o) {
                   static_cast<unsigned long long>(t.frames_applied), static_cast<unsigned long long>(t.dropped_old),
                   static_cast<unsigned long long>(t.dropped_corrupt),
                   static_cast<unsigned long long>(t.dropped_no_baseline));
+      if (keyboard) keyboard->show_prompt();
       std::fflush(stdout);
       last_in = t.bytes_in;
       last_out = t.bytes_out;
     }
   }
   // Leave politely: every connection gets its disconnect acknowledged (or 2 s pass).
+  if (keyboard) std::printf("\r\033[K");
+  terminal.reset();
   const TimePoint stop = steady_now();
   crowd.sample_rtt(rtt);
   crowd.disconnect_all(stop);

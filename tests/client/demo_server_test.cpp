@@ -212,6 +212,7 @@ TEST_CASE("volley-client bad flags exit 2") {
   CHECK(run_client({"--server", "127.0.0.1:1", "--seconds", "nan"}) == 2);
   CHECK(run_client({"--server", "127.0.0.1:1", "--bogus"}) == 2);
   CHECK(run_client({"--server", "no-port-here", "--seconds", "1"}) == 2);  // malformed address
+  CHECK(run_client({"--server", "127.0.0.1:1", "--keyboard"}) == 2);      // stdin not a terminal
 }
 
 TEST_CASE("volley-server --mode demo: a chat flood from one player is cut at its rate limit") {
