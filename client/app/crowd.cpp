@@ -18,7 +18,7 @@ bool Crowd::connect(const std::string& address, std::string& error) {
   for (std::size_t i = 0; i < players_.size(); ++i) {
     const ConnectResult r = host_.connect(address, static_cast<std::uint32_t>(i));
     if (!r) {
-      error = "cannot connect to '" + address + "': " + std::string(connect_error_name(r.error));
+      error = "cannot connect to '" + address + "': " + std::string(connect_error_text(r.error));
       return false;
     }
     players_[i].id = r.connection;

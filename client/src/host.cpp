@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "resolve.hpp"
 #include "volley/client/address.hpp"
 
 namespace volley::client {
@@ -98,6 +99,21 @@ std::string_view connect_error_name(ConnectError error) noexcept {
     case ConnectError::kUnresolvable: return "unresolvable";
     case ConnectError::kIpv6Unsupported: return "ipv6_unsupported";
     case ConnectError::kNoFreeSlot: return "no_free_slot";
+    case ConnectError::kCount: break;
+  }
+  return "?";
+}
+
+std::string_view connect_error_text(ConnectError error) noexcept {
+  switch (error) {
+    case ConnectError::kOk: return "ok";
+    case ConnectError::kMalformedAddress:
+      return "malformed address: expected host:port, [ipv6]:port, port 1..65535";
+    case ConnectError::kUnresolvable: return "unresolvable: the name has no address";
+    case ConnectError::kIpv6Unsupported:
+      return "IPv6 unsupported: stock libenet 1.3.x (no released version has IPv6) addresses "
+             "IPv4 only; use an IPv4 address or a name with an IPv4 (A) record";
+    case ConnectError::kNoFreeSlot: return "no free connection slot (HostOptions::max_connections)";
     case ConnectError::kCount: break;
   }
   return "?";
@@ -267,8 +283,10 @@ ConnectResult Host::connect(std::string_view address, std::uint32_t data) {
     }
     if (!IN6_IS_ADDR_V4MAPPED(&v6)) return {{}, ConnectError::kIpv6Unsupported};
     std::memcpy(&target.host, &v6.s6_addr[12], 4);  // network order, as ENetAddress keeps it
-  } else if (enet_address_set_host(&target, endpoint->host.c_str()) != 0) {
-    return {{}, ConnectError::kUnresolvable};
+  } else {
+    const detail::Resolved resolved = detail::resolve_ipv4(endpoint->host);
+    if (resolved.error != ConnectError::kOk) return {{}, resolved.error};
+    target.host = resolved.ipv4;
   }
   if (impl_->live == impl_->slots.size()) return {{}, ConnectError::kNoFreeSlot};
   ENetPeer* peer = enet_host_connect(impl_->host, &target, impl_->options.channels, data);

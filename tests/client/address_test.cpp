@@ -3,9 +3,16 @@
 // port that never answers.
 #include <doctest/doctest.h>
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <chrono>
+#include <cstring>
+#include <string>
 
 #include "loopback.hpp"
+#include "resolve.hpp"
 #include "support/udp_socket.hpp"
 #include "volley/client/address.hpp"
 #include "volley/client/host.hpp"
@@ -42,6 +49,55 @@ TEST_CASE("address: connect reports malformed, unresolvable and IPv6 addresses a
   CHECK(host.connect("[::1]:7777").error == vc::ConnectError::kIpv6Unsupported);
   CHECK(host.connection_count() == 0);
   CHECK(vc::connect_error_name(vc::ConnectError::kUnresolvable) == "unresolvable");
+  CHECK(vc::connect_error_name(vc::ConnectError::kIpv6Unsupported) == "ipv6_unsupported");
+  const std::string_view text = vc::connect_error_text(vc::ConnectError::kIpv6Unsupported);
+  CHECK(text.find("IPv6 unsupported") != std::string_view::npos);
+  CHECK(text.find("IPv4") != std::string_view::npos);
+}
+
+TEST_CASE("address: a name with only IPv6 addresses is ipv6_unsupported, not unresolvable") {
+  namespace vd = volley::client::detail;
+  // getaddrinfo lists built by hand: the choice among families.
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  v4.sin_addr.s_addr = htonl(0x7f000001);
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  v6.sin6_addr.s6_addr[15] = 1;  // ::1
+  sockaddr_in6 mapped{};
+  mapped.sin6_family = AF_INET6;
+  const std::uint8_t mapped_bytes[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
+  std::memcpy(&mapped.sin6_addr, mapped_bytes, 16);
+  addrinfo a4{}, a6{}, amapped{};
+  a4.ai_family = AF_INET;
+  a4.ai_addr = reinterpret_cast<sockaddr*>(&v4);
+  a4.ai_addrlen = sizeof v4;
+  a6.ai_family = AF_INET6;
+  a6.ai_addr = reinterpret_cast<sockaddr*>(&v6);
+  a6.ai_addrlen = sizeof v6;
+  amapped.ai_family = AF_INET6;
+  amapped.ai_addr = reinterpret_cast<sockaddr*>(&mapped);
+  amapped.ai_addrlen = sizeof mapped;
+
+  CHECK(vd::pick_ipv4(nullptr).error == vc::ConnectError::kUnresolvable);
+  CHECK(vd::pick_ipv4(&a6).error == vc::ConnectError::kIpv6Unsupported);
+  a6.ai_next = &a4;  // IPv6 first (as getaddrinfo often sorts), then IPv4: the IPv4 one
+  vd::Resolved r = vd::pick_ipv4(&a6);
+  CHECK(r.error == vc::ConnectError::kOk);
+  CHECK(r.ipv4 == htonl(0x7f000001));
+  a6.ai_next = &amapped;
+  r = vd::pick_ipv4(&a6);
+  CHECK(r.error == vc::ConnectError::kOk);
+  CHECK(r.ipv4 == htonl(0x0a010203));
+
+  // The real resolver, without DNS: numeric answers of each family, and /etc/hosts' localhost.
+  CHECK(vd::resolve_ipv4("::1").error == vc::ConnectError::kIpv6Unsupported);
+  CHECK(vd::resolve_ipv4("2001:db8::7").error == vc::ConnectError::kIpv6Unsupported);
+  r = vd::resolve_ipv4("10.1.2.3");
+  CHECK(r.error == vc::ConnectError::kOk);
+  CHECK(r.ipv4 == htonl(0x0a010203));
+  CHECK(vd::resolve_ipv4("localhost").error == vc::ConnectError::kOk);
+  CHECK(vd::resolve_ipv4("no-such-host.invalid").error == vc::ConnectError::kUnresolvable);
 }
 
 TEST_CASE("address: names and v4-mapped IPv6 resolve - a full host says so") {

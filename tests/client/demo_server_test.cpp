@@ -213,6 +213,7 @@ TEST_CASE("volley-client bad flags exit 2") {
   CHECK(run_client({"--server", "127.0.0.1:1", "--bogus"}) == 2);
   CHECK(run_client({"--server", "no-port-here", "--seconds", "1"}) == 2);  // malformed address
   CHECK(run_client({"--server", "127.0.0.1:1", "--keyboard"}) == 2);      // stdin not a terminal
+  CHECK(run_client({"--server", "[::1]:7777", "--seconds", "1"}) == 2);    // IPv6: libenet 1.3.x
 }
 
 TEST_CASE("volley-server --mode demo: a chat flood from one player is cut at its rate limit") {

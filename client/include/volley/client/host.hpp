@@ -37,12 +37,14 @@ struct HostOptions {
 enum class ConnectError : std::uint8_t {
   kOk,
   kMalformedAddress,  // not "host:port" (see parse_endpoint)
-  kUnresolvable,      // the name did not resolve to an IPv4 address
-  kIpv6Unsupported,   // an IPv6 literal: stock libenet 1.3.17 addresses are IPv4 only
+  kUnresolvable,      // the name did not resolve
+  kIpv6Unsupported,   // an IPv6 literal, or a name with only IPv6 addresses: stock libenet
+                      // 1.3.x addresses are IPv4 only (no released version has IPv6)
   kNoFreeSlot,        // max_connections already in use
   kCount
 };
-std::string_view connect_error_name(ConnectError error) noexcept;
+std::string_view connect_error_name(ConnectError error) noexcept;  // "ipv6_unsupported"
+std::string_view connect_error_text(ConnectError error) noexcept;  // a sentence for people
 
 struct ConnectResult {
   ConnectionId connection;
