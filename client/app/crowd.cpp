@@ -102,7 +102,7 @@ void Crowd::show_events(std::size_t index, Player& p) {
   }
 }
 
-void Crowd::send_inputs(double t) {
+void Crowd::send_inputs(double t, bool idle) {
   flatbuffers::FlatBufferBuilder fbb(64);
   for (std::size_t i = 0; i < players_.size(); ++i) {
     Player& p = players_[i];
@@ -112,6 +112,7 @@ void Crowd::send_inputs(double t) {
     const bool jump = (++p.jump_ticks % static_cast<std::uint64_t>(3 * tick_hz_ + i % 7)) == 0;
     MoveInput input{static_cast<std::int8_t>(std::lround(127 * std::cos(phase))),
                     static_cast<std::int8_t>(std::lround(127 * std::sin(phase))), jump};
+    if (idle) input = MoveInput{};
     if (p.steered) {
       input = p.steering;
       p.steering.jump = false;  // a jump goes out once

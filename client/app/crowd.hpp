@@ -34,9 +34,9 @@ class Crowd {
   // Starts every connection; false (with a one-line error) when the address is refused.
   bool connect(const std::string& address, std::string& error);
   void handle(const Event& event);
-  // Inputs for every connected player (once per tick): their scripted movement at `t` seconds,
-  // or for a steered player the input given to steer() since the last call.
-  void send_inputs(double t);
+  // Inputs for every connected player (once per tick): their scripted movement at `t` seconds
+  // (standing still when `idle`), or for a steered player the input given to steer().
+  void send_inputs(double t, bool idle = false);
   // Player `client` is driven by `input` (the keyboard) from now on instead of its script.
   void steer(std::size_t client, MoveInput input);
   bool send_chat(std::size_t client, const std::string& text);

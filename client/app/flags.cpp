@@ -9,10 +9,11 @@ namespace volley::client::app {
 std::string usage() {
   return "usage: volley-client --server HOST:PORT [--clients N] [--seconds T] [--chat-every S]\n"
          "                     [--tick-hz HZ] [--report-json PATH] [--checksum] [--compress]\n"
-         "                     [--quiet] [--keyboard]\n"
+         "                     [--quiet] [--keyboard] [--idle]\n"
          "  Lines typed on stdin are sent as chat by the first client.\n"
          "  --keyboard (stdin a terminal): the first client's player moves with W/A/S/D or the\n"
-         "  arrows, Space jumps, / or t opens a chat line (Enter sends, Esc cancels), q quits.\n";
+         "  arrows, Space jumps, / or t opens a chat line (Enter sends, Esc cancels), q quits.\n"
+         "  --idle: scripted players send still inputs (a bandwidth baseline).\n";
 }
 
 Parsed parse_flags(const std::vector<std::string>& args) {
@@ -29,6 +30,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   app.add_flag("--compress", o.compress)->disable_flag_override();
   app.add_flag("--quiet", o.quiet)->disable_flag_override();
   app.add_flag("--keyboard", o.keyboard)->disable_flag_override();
+  app.add_flag("--idle", o.idle)->disable_flag_override();
   const support::CliOutcome outcome = support::parse_cli(app, args);
   if (outcome.help) {
     o.help = true;

@@ -19,6 +19,7 @@ struct Options {
   bool compress = false;
   bool quiet = false;  // no per-second status line
   bool keyboard = false;  // the first player moves and chats from the terminal's keys
+  bool idle = false;      // scripted players stand still (inputs still go out, with the acks)
   bool help = false;
 };
 

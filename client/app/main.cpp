@@ -233,7 +233,7 @@ int run(const Options& o) {
     }
     if (now >= next_tick) {
       if (keyboard) crowd.steer(0, keyboard->take_input(now));
-      crowd.send_inputs(static_cast<double>(now - start) / kSecond);
+      crowd.send_inputs(static_cast<double>(now - start) / kSecond, o.idle);
       next_tick = std::max(next_tick + tick, now - tick);
     }
     for (std::size_t i = 0; chat_every > 0 && i < o.clients; ++i) {
