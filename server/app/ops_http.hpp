@@ -30,6 +30,7 @@ class OpsHttp {
  private:
   OpsHttp(const OpsBoard& board, std::chrono::milliseconds health_bound)
       : board_(board), health_bound_(health_bound) {}
+  void wake_listener() const;
   static int on_metrics(::mg_connection* conn, void* self);
   static int on_healthz(::mg_connection* conn, void* self);
   static int on_readyz(::mg_connection* conn, void* self);
