@@ -214,8 +214,13 @@ class Server::Impl final : public HostEvents, public TimerPort {
 
   void settle(TimePoint now) {
     host_->flush(now);
-    // The last peer of a drain has left (settle runs after every disconnect event).
-    if (draining_ && !shutting_down_ && host_->live_peers() == 0) begin_shutdown(now);
+    // The last peer of a drain has left (settle runs after every disconnect event). Shut down
+    // from a posted task, not here: inside a receive batch the loop would stop before sending
+    // what this flush queued (the ACK of that peer's DISCONNECT).
+    if (draining_ && !shutting_down_ && !drain_done_ && host_->live_peers() == 0) {
+      drain_done_ = true;
+      loop_->post([this] { enter([&](TimePoint t) { begin_shutdown(t); }); });
+    }
     if (shutting_down_ && host_->live_peers() == 0) loop_->stop();
   }
 
@@ -230,6 +235,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
 
   int depth_ = 0;
   bool draining_ = false;
+  bool drain_done_ = false;  // its shutdown is posted
   bool shutting_down_ = false;
   bool finished_ = false;
   TimePoint tick_period_ = 0;
