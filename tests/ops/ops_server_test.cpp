@@ -67,7 +67,8 @@ TEST_CASE("metrics: scraped with curl while stock clients echo, the figures are 
   EnetLibrary enet;
   EchoServer server({"--metrics", "127.0.0.1:0"});
   const std::string base = base_of(server);
-  CHECK(http_get(base + "/healthz").status == 200);
+  // Healthy and ready once the loop has published (within 250 ms of starting).
+  CHECK(status_until(base + "/healthz", 200, 10s) == 200);
   CHECK(status_until(base + "/readyz", 200, 10s) == 200);
 
   constexpr int kClients = 3, kPackets = 20;
@@ -198,7 +199,8 @@ std::pair<int, std::string> run_server(const std::string& args) {
 TEST_CASE("bad --metrics addresses: one line on stderr, exit 2") {
   for (const char* bad : {"localhost:9100", "127.0.0.1", "127.0.0.1:99999", "[::1:80", "''"}) {
     INFO(bad);
-    const auto [code, err] = run_server(std::string("--mode echo --port 0 --metrics ") + bad);
+    // --seconds bounds the run if the address were taken by mistake.
+    const auto [code, err] = run_server(std::string("--mode echo --port 0 --seconds 3 --metrics ") + bad);
     CHECK(code == 2);
     CHECK(err.find("--metrics") != std::string::npos);
     CHECK(std::count(err.begin(), err.end(), '\n') == 1);
