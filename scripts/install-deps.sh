@@ -6,7 +6,8 @@
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libenet-dev libflatbuffers-dev flatbuffers-compiler
-          libzstd-dev doctest-dev liburing-dev libpcap-dev libcli11-dev)
+          libzstd-dev doctest-dev liburing-dev libpcap-dev libcli11-dev libcivetweb-dev
+          curl python3-yaml)
 if [[ "${1:-}" == "--windows" ]]; then
   packages+=(g++-mingw-w64-x86-64-posix wine64)
 elif [[ $# -gt 0 ]]; then

@@ -3,6 +3,8 @@
 // errors, not silent truncation. Every problem is one line.
 #include "flags.hpp"
 
+#include <arpa/inet.h>
+
 #include <cmath>
 #include <map>
 
@@ -17,7 +19,29 @@ std::string usage() {
          "                     [--stats-json PATH]\n"
          "                     [--backend auto|io_uring|epoll|iocp]\n"
          "                     [--recv-buffer BYTES] [--send-buffer BYTES]\n"
-         "                     [--log-level error|warn|info|debug] [--status-interval S]\n";
+         "                     [--log-level error|warn|info|debug] [--status-interval S]\n"
+         "                     [--metrics ADDR:PORT] [--drain-seconds S]\n"
+         "                     [--agones] [--agones-health-interval S]\n";
+}
+
+std::string check_listen_address(const std::string& text) {
+  const std::string shape = "expects ADDR:PORT with a numeric address (127.0.0.1:9100, [::1]:0), got '" + text + "'";
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return shape;
+  std::string host = text.substr(0, colon);
+  const std::string port = text.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+    return shape;
+  }
+  int family = AF_INET;
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return shape;
+    host = host.substr(1, host.size() - 2);
+    family = AF_INET6;
+  }
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(family, host.c_str(), buf) != 1) return shape;
+  return {};
 }
 
 Parsed parse_flags(const std::vector<std::string>& args) {
@@ -52,6 +76,12 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   app.add_option("--send-buffer", o.server.send_buffer_bytes)->check(CLI::Range(0, 1 << 30));
   app.add_option("--log-level", level)->check(CLI::IsMember({"error", "warn", "info", "debug"}));
   app.add_option("--status-interval", o.status_interval_s, "0 = off")->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--metrics", o.metrics, "serve /metrics, /healthz, /readyz on ADDR:PORT (port 0 = any)");
+  app.add_option("--drain-seconds", o.drain_seconds, "SIGTERM: serve connected peers this long at most")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_flag("--agones", o.agones, "follow the Agones lifecycle through the SDK sidecar")
+      ->disable_flag_override();
+  app.add_option("--agones-health-interval", o.agones_health_interval_s)->check(CLI::Range(0.05, 3600.0));
 
   const support::CliOutcome outcome = support::parse_cli(app, args);
   if (outcome.help) {
@@ -75,6 +105,10 @@ Parsed parse_flags(const std::vector<std::string>& args) {
     o.bind_given = true;
   }
   if (app.count("--stats-json") > 0 && o.stats_json.empty()) parsed.error = "--stats-json needs a path";
+  if (app.count("--metrics") > 0) {
+    if (std::string error = check_listen_address(o.metrics); !error.empty()) parsed.error = "--metrics " + error;
+  }
+  if (!std::isfinite(o.drain_seconds)) parsed.error = "--drain-seconds must be a number";
   return parsed;
 }
 

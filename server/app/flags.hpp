@@ -24,6 +24,10 @@ struct Options {
   std::string stats_json;
   LogLevel log_level = LogLevel::kInfo;
   double status_interval_s = 5;  // 0 = off
+  std::string metrics;          // --metrics ADDR:PORT: /metrics, /healthz, /readyz; empty = off
+  double drain_seconds = 30;    // SIGTERM: serve connected peers this long at most
+  bool agones = false;
+  double agones_health_interval_s = 2;
   bool help = false;
   bool bind_given = false;  // else "::", falling back to 0.0.0.0 without IPv6
 };
@@ -34,6 +38,8 @@ struct Parsed {
 };
 
 Parsed parse_flags(const std::vector<std::string>& args);
+// "" when `text` is ADDR:PORT with a numeric IPv4 address or a bracketed IPv6 one; else why not.
+std::string check_listen_address(const std::string& text);
 std::string usage();
 
 }  // namespace volley::server::app

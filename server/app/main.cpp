@@ -1,8 +1,10 @@
 // volley-server: the DESIGN.md command-line contract (--mode echo, or --mode demo: the demo game). Parses flags (exit 2 on bad input), opens
-// the Server, prints "listening ADDR:PORT", serves until SIGINT/SIGTERM or --seconds, stops
-// gracefully, writes the stats JSON, exits 0. Signals are taken by a control thread (blocked
-// everywhere else and received with sigtimedwait), which also paces the status line; it talks
-// to the loop only through Server::stop() and Server::post().
+// the Server, prints "listening ADDR:PORT", serves until SIGINT, SIGTERM or --seconds, stops
+// gracefully, writes the stats JSON, exits 0. SIGINT stops at once (peers are told); SIGTERM
+// drains first (Server::begin_drain, up to --drain-seconds). Signals are taken by a control
+// thread (blocked everywhere else and received with sigtimedwait), which also paces the status
+// line and the publishing of stats for the operations endpoints (--metrics, --agones); it talks
+// to the loop only through Server::stop(), begin_drain() and post().
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -14,9 +16,12 @@
 
 #include <signal.h>
 
+#include "agones.hpp"
 #include "demo/demo_game.hpp"
 #include "echo.hpp"
 #include "flags.hpp"
+#include "ops_board.hpp"
+#include "ops_http.hpp"
 #include "report.hpp"
 #include "volley/server/server.hpp"
 
@@ -27,14 +32,30 @@ using namespace volley::server::app;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kExitUsage = 2;
+// The loop publishes its stats this often for /metrics and the health checks; /healthz fails
+// when no publish landed within the bound (the loop is stuck).
+constexpr auto kPublishInterval = std::chrono::milliseconds(250);
+constexpr auto kHealthBound = std::chrono::seconds(5);
 
 void log_line(const char* level, const std::string& text) {
   std::fprintf(stderr, "volley-server: %s: %s\n", level, text.c_str());
 }
 
-// Waits for a signal, the --seconds deadline, or the end of run(); asks for the status line.
+// Posts a stats publish to the loop unless the previous one has not run yet (a stalled loop
+// does not collect a pile of them).
+void request_publish(Server& server, OpsBoard& board, std::atomic<bool>& pending) {
+  if (pending.exchange(true)) return;
+  server.post([&server, &board, &pending] {
+    ServerStats stats = server.stats();
+    board.publish(stats, Clock::now());
+    pending.store(false);
+  });
+}
+
+// Waits for a signal, the --seconds deadline, or the end of run(); asks for the status line and
+// the publishes.
 void control(Server& server, const Options& options, const std::atomic<bool>& done,
-             StatusLine& status, Clock::time_point start) {
+             StatusLine& status, Clock::time_point start, OpsBoard& board) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -42,20 +63,38 @@ void control(Server& server, const Options& options, const std::atomic<bool>& do
   const bool status_on = options.status_interval_s > 0 && options.log_level >= LogLevel::kInfo;
   const auto interval = std::chrono::duration<double>(options.status_interval_s);
   auto next_status = start + std::chrono::duration_cast<Clock::duration>(interval);
-  bool stopping = false;
+  bool stopping = false, draining = false;
+  std::atomic<bool> publish_pending{false};
+  auto next_publish = start;
+  const bool info = options.log_level >= LogLevel::kInfo;
   while (!done.load()) {
     timespec wait{0, 50'000'000};
     const int sig = sigtimedwait(&set, nullptr, &wait);
     const auto now = Clock::now();
-    if (sig > 0 && !stopping) {
-      if (options.log_level >= LogLevel::kInfo) log_line("info", sig == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
+    // SIGTERM drains; SIGINT, or a second SIGTERM during the drain, stops at once.
+    if (sig == SIGTERM && !stopping && !draining) {
+      const double limit = options.drain_seconds;
+      char text[96];
+      std::snprintf(text, sizeof(text), "SIGTERM: draining (refusing new peers) for up to %g s", limit);
+      if (info) log_line("info", text);
+      draining = true;
+      board.mark_not_accepting();
+      server.begin_drain(static_cast<std::uint32_t>(std::llround(limit * 1000)));
+    } else if (sig > 0 && !stopping) {
+      if (info) log_line("info", sig == SIGINT ? "SIGINT: stopping" : "SIGTERM again: stopping");
       stopping = true;
+      board.mark_not_accepting();
       server.stop();
     }
     if (!stopping && options.seconds &&
         now - start >= std::chrono::duration<double>(*options.seconds)) {
       stopping = true;
+      board.mark_not_accepting();
       server.stop();
+    }
+    if (now >= next_publish) {
+      next_publish = now + kPublishInterval;
+      request_publish(server, board, publish_pending);
     }
     if (status_on && now >= next_status) {
       next_status += std::chrono::duration_cast<Clock::duration>(interval);
@@ -134,6 +173,34 @@ int run(const Options& options) {
   if (options.log_level >= LogLevel::kWarn && !server.backend_note().empty()) {
     log_line("warn", "backend: " + server.backend_note());
   }
+  // The operations endpoints listen before "listening" is printed, so a supervisor that has read
+  // that line can scrape at once; their address comes first, on its own line.
+  OpsBoard board;
+  std::unique_ptr<OpsHttp> ops;
+  if (!options.metrics.empty()) {
+    std::string error;
+    ops = OpsHttp::start(options.metrics, board, kHealthBound, error);
+    if (!ops) {
+      log_line("error", error);
+      return kExitUsage;
+    }
+    std::printf("metrics http://%s/metrics\n", ops->address().c_str());
+  }
+  std::unique_ptr<Agones> agones;
+  if (options.agones) {
+    std::string error;
+    const AgonesEndpoint endpoint = agones_endpoint_from_env(error);
+    if (!error.empty()) {
+      log_line("error", error);
+      return kExitUsage;
+    }
+    const auto interval = std::chrono::milliseconds(std::llround(options.agones_health_interval_s * 1000));
+    agones = std::make_unique<Agones>(
+        endpoint, interval, [&board] { return board.healthy(Clock::now(), kHealthBound); },
+        [&options](const std::string& level, const std::string& text) {
+          if (options.log_level >= (level == "warn" ? LogLevel::kWarn : LogLevel::kInfo)) log_line(level.c_str(), text);
+        });
+  }
   std::printf("listening %s\n", server.local_address().c_str());
   std::fflush(stdout);
   if (options.log_level >= LogLevel::kInfo) {
@@ -152,7 +219,8 @@ int run(const Options& options) {
   std::atomic<bool> done{false};
   StatusLine status;
   const auto start = Clock::now();
-  std::thread controller([&] { control(server, options, done, status, start); });
+  std::thread controller([&] { control(server, options, done, status, start, board); });
+  if (agones) agones->ready();
   server.run();
   done.store(true);
   controller.join();
@@ -172,6 +240,7 @@ int run(const Options& options) {
                          " packets_in=" + std::to_string(stats.packets_in) +
                          " packets_out=" + std::to_string(stats.packets_out));
   }
+  agones.reset();  // Shutdown, sent last: the stats are written
   return 0;
 }
 

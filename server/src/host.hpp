@@ -69,6 +69,11 @@ class Host {
   const protocol::Peer* peer(PeerHandle handle) const;
   const engine::Address* address(PeerHandle handle) const;
   const HostStats& stats() const noexcept { return stats_; }
+  // Every connected peer, for the gauges of Server::stats() (asked for, never per batch).
+  template <class Fn>
+  void for_each_connected(Fn&& fn) const {
+    for (const std::uint32_t index : slots_.connected()) fn(*slots_[index].peer);
+  }
   const DeadlineOps& deadline_ops() const noexcept { return deadlines_.ops(); }
   std::size_t live_peers() const noexcept { return slots_.live(); }
   std::size_t connected_peers() const noexcept { return slots_.connected().size(); }

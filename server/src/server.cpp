@@ -6,10 +6,12 @@
 // lives in settings.cpp, stats assembly in server_stats.cpp, the shared enums in volley/vocabulary.
 #include <utility>
 
+#include "bucket_counts.hpp"
 #include "host.hpp"
 #include "snapshot_sender.hpp"
 #include "server_stats.hpp"
 #include "settings.hpp"
+#include "volley/engine/clock.hpp"
 #include "volley/engine/loop.hpp"
 #include "volley/server/server.hpp"
 
@@ -23,6 +25,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
     Settings settings;
     if (std::string error = make_settings(config_, settings); !error.empty()) return error;
     settings.loop.on_datagrams = [this](std::span<const engine::DatagramView> batch) {
+      batch_sizes_.add(static_cast<double>(batch.size()));
       enter([&](TimePoint now) { host_->on_datagrams(now, batch); });
     };
     auto opened = engine::Loop::open(std::move(settings.loop));
@@ -54,7 +57,10 @@ class Server::Impl final : public HostEvents, public TimerPort {
   // (counted as ticks_late), not run back to back.
   void on_tick_timer() {
     if (finished_) return;
+    // Wall time of the whole tick, the flush of its snapshots included: one clock read each side.
+    const TimePoint started = engine::now();
     enter([&](TimePoint now) { tick(now); });
+    tick_durations_.add(static_cast<double>(engine::now() - started) / 1e6);
     next_tick_ += tick_period_;
     const TimePoint now = loop_->time();
     if (next_tick_ <= now) {
@@ -93,6 +99,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
     const SendResult r =
         host_->send(peer, snapshot::kSnapshotChannel, bytes, protocol::packet_flags(delivery));
     // A peer that is disconnecting (shutdown, or the game's disconnect) simply gets no more.
+    if (r == SendResult::kOk) snapshot_sizes_.add(static_cast<double>(bytes.size()));
     if (r != SendResult::kOk && r != SendResult::kNotConnected) ++ticks_.snapshot_send_failed;
   }
 
@@ -159,6 +166,30 @@ class Server::Impl final : public HostEvents, public TimerPort {
     loop_->post([this] { enter([&](TimePoint now) { begin_shutdown(now); }); });
   }
 
+  // Drain: refuse new peers, serve the connected ones until they leave or the limit passes.
+  void begin_drain(std::uint32_t limit_ms) {
+    loop_->post([this, limit_ms] {
+      enter([&](TimePoint now) {
+        if (draining_ || shutting_down_) return;
+        draining_ = true;
+        host_->set_accepting(false);
+        const TimePoint limit = static_cast<TimePoint>(limit_ms) * 1000;
+        loop_->schedule(now + limit, [this] { enter([&](TimePoint t) { begin_shutdown(t); }); });
+      });
+    });
+  }
+
+  ServerStats stats() const {
+    ServerStats s = make_server_stats(host_->stats(), host_->deadline_ops(), loop_->stats(), tick_stats());
+    add_connected_peers(s, *host_);
+    s.datagrams_per_batch = batch_sizes_.histogram();
+    s.tick_seconds = tick_durations_.histogram();
+    s.snapshot_bytes = snapshot_sizes_.histogram();
+    s.accepting = !draining_ && !shutting_down_;
+    s.draining = draining_;
+    return s;
+  }
+
   void post(std::function<void()> task) {
     loop_->post([this, task = std::move(task)] { enter([&](TimePoint) { task(); }); });
   }
@@ -183,6 +214,13 @@ class Server::Impl final : public HostEvents, public TimerPort {
 
   void settle(TimePoint now) {
     host_->flush(now);
+    // The last peer of a drain has left (settle runs after every disconnect event). Shut down
+    // from a posted task, not here: inside a receive batch the loop would stop before sending
+    // what this flush queued (the ACK of that peer's DISCONNECT).
+    if (draining_ && !shutting_down_ && !drain_done_ && host_->live_peers() == 0) {
+      drain_done_ = true;
+      loop_->post([this] { enter([&](TimePoint t) { begin_shutdown(t); }); });
+    }
     if (shutting_down_ && host_->live_peers() == 0) loop_->stop();
   }
 
@@ -196,11 +234,17 @@ class Server::Impl final : public HostEvents, public TimerPort {
   }
 
   int depth_ = 0;
+  bool draining_ = false;
+  bool drain_done_ = false;  // its shutdown is posted
   bool shutting_down_ = false;
   bool finished_ = false;
   TimePoint tick_period_ = 0;
   TimePoint next_tick_ = 0;
   TickStats ticks_;
+  BucketCounts<7> batch_sizes_{{1, 2, 4, 8, 16, 32, 63}};  // the loop hands up to 64
+  BucketCounts<10> tick_durations_{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                    0.05, 0.1}};
+  BucketCounts<10> snapshot_sizes_{{64, 128, 256, 512, 1024, 1400, 2048, 4096, 8192, 16384}};
 };
 
 Server::Created Server::create(const Config& config) {
@@ -215,6 +259,7 @@ Server::~Server() = default;
 void Server::set_callbacks(Callbacks callbacks) { impl_->callbacks_ = std::move(callbacks); }
 void Server::run() { impl_->run(); }
 void Server::stop() { impl_->stop(); }
+void Server::begin_drain(std::uint32_t limit_ms) { impl_->begin_drain(limit_ms); }
 void Server::post(std::function<void()> task) { impl_->post(std::move(task)); }
 
 SendResult Server::send(PeerHandle peer, std::uint8_t channel, Bytes bytes, Delivery delivery) {
@@ -278,10 +323,7 @@ std::uint32_t Server::frame_number() const noexcept {
 
 std::size_t Server::peer_count() const noexcept { return impl_->host_->connected_peers(); }
 
-ServerStats Server::stats() const {
-  return make_server_stats(impl_->host_->stats(), impl_->host_->deadline_ops(),
-                           impl_->loop_->stats(), impl_->tick_stats());
-}
+ServerStats Server::stats() const { return impl_->stats(); }
 
 std::string Server::local_address() const { return impl_->loop_->local_address().to_string(); }
 std::uint16_t Server::local_port() const { return impl_->loop_->local_address().port(); }

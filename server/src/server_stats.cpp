@@ -2,7 +2,11 @@
 // protocol or engine types), and the `details` list of named drop and loop counters.
 #include "server_stats.hpp"
 
+#include <array>
+#include <optional>
 #include <string>
+
+#include "bucket_counts.hpp"
 
 namespace volley::server {
 
@@ -26,6 +30,34 @@ PeerStats make_peer_stats(const protocol::Peer& peer, const engine::Address& add
   return out;
 }
 
+namespace {
+
+// The Host's refusal drops are the refusals by their wire reason.
+std::optional<RefusalCode> refusal_code(HostDrop drop) {
+  switch (drop) {
+    case HostDrop::kRefusedFull: return RefusalCode::kFull;
+    case HostDrop::kRefusedPerIp: return RefusalCode::kPerIp;
+    case HostDrop::kRefusedShutdown: return RefusalCode::kShuttingDown;
+    default: return std::nullopt;
+  }
+}
+
+constexpr std::array<double, 10> kRttBoundsS = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                0.05,  0.1,    0.25,  0.5,  1.0};
+
+}  // namespace
+
+void add_connected_peers(ServerStats& s, const Host& host) {
+  BucketCounts rtt(kRttBoundsS);
+  host.for_each_connected([&](const protocol::Peer& peer) {
+    const protocol::PeerStats p = peer.stats();
+    rtt.add(static_cast<double>(p.rtt_ms) / 1000.0);
+    s.send_queued += p.queued_outgoing;
+    s.send_unacked += p.sent_unacked;
+  });
+  s.peer_rtt_seconds = rtt.histogram();
+}
+
 ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const engine::Stats& l,
                               const TickStats& t) {
   using protocol::Counter;
@@ -44,7 +76,13 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
   s.peers_peak = h.connected_peak;
   auto& x = s.details;
   for (std::size_t i = 0; i < kHostDropCount; ++i) {
-    x.emplace_back(std::string(host_drop_name(static_cast<HostDrop>(i))), h.drops[i]);
+    const auto drop = static_cast<HostDrop>(i);
+    x.emplace_back(std::string(host_drop_name(drop)), h.drops[i]);
+    if (const auto code = refusal_code(drop)) {
+      s.refusals.emplace_back(std::string(refusal_code_name(*code)), h.drops[i]);
+    } else {
+      s.drops.emplace_back(std::string(host_drop_name(drop).substr(5)), h.drops[i]);
+    }
   }
   for (std::size_t i = 0; i < protocol::kCounterCount; ++i) {
     const auto c = static_cast<Counter>(i);
@@ -52,7 +90,9 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
     if (name.starts_with("drop_") || c == Counter::kRetransmits || c == Counter::kThrottleDropped) {
       x.emplace_back(std::string(name), h.peers[c]);
     }
+    if (name.starts_with("drop_")) s.drops.emplace_back(std::string(name.substr(5)), h.peers[c]);
   }
+  s.drops.emplace_back("loop_truncated", l[engine::Counter::kTruncated]);
   x.emplace_back("local_disconnects", h.local_disconnects);
   x.emplace_back("refusals_sent", h.refusals_sent);
   x.emplace_back("recv_batches", h.batches);

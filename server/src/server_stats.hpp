@@ -3,6 +3,7 @@
 #pragma once
 
 #include "deadlines.hpp"
+#include "host.hpp"
 #include "snapshot_sender.hpp"
 #include "stats.hpp"
 #include "volley/engine/loop.hpp"
@@ -17,6 +18,9 @@ struct TickStats {
   std::uint64_t ticks = 0, ticks_late = 0, snapshot_send_failed = 0;
   const SenderCounters* sender = nullptr;
 };
+
+// The gauges over the connected peers now: RTT histogram and send queue depth (one walk).
+void add_connected_peers(ServerStats& stats, const Host& host);
 
 ServerStats make_server_stats(const HostStats& host, const DeadlineOps& deadlines,
                               const engine::Stats& loop, const TickStats& ticks);

@@ -116,7 +116,7 @@ TEST_CASE("echo server: a full server refuses with kFull - its shutdown is a rem
   CHECK(gone->reason == DisconnectReason::kRefused);
   CHECK(gone->data == static_cast<std::uint32_t>(volley::RefusalCode::kFull));
 
-  REQUIRE(::kill(server.process().pid(), SIGTERM) == 0);
+  REQUIRE(::kill(server.process().pid(), SIGINT) == 0);
   REQUIRE(pump(first, first_log, nullptr, [&] {
     return first_log.find(vc::EventType::kDisconnected, in) != nullptr;
   }, std::chrono::seconds(10)));

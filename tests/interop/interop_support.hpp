@@ -39,7 +39,7 @@ class EchoServer {
   std::uint16_t port() const { return process_->port(); }
   test::ServerProcess& process() { return *process_; }
   bool running() { return process_->running(); }
-  // SIGTERM and the bounded wait; REQUIREs exit code 0 and a parsable stats object with every
+  // SIGINT (the prompt stop) and the bounded wait; REQUIREs exit code 0 and a parsable stats object with every
   // contract key, and returns it.
   test::FlatJson stop_and_stats();
 

@@ -163,6 +163,53 @@ TEST_CASE("stop() disconnects connected peers and returns within the grace time"
   CHECK(run.disconnects.front().reason == DisconnectReason::kLocal);
 }
 
+TEST_CASE("begin_drain(): new peers refused as shutting down, connected ones served, run() ends when they leave") {
+  Config config;
+  config.bind = "127.0.0.1";
+  Running run(config);
+  const std::uint16_t port = run.server->local_port();
+  LoopbackClient a("127.0.0.1", port);
+  a.connect(1, 0);
+  REQUIRE(a.run_until([&] { return !run.connects_copy().empty(); }, 5000));
+  CHECK(run.on_loop([&] { return run.server->stats().accepting; }));
+
+  run.server->begin_drain(60'000);  // from this (non-loop) thread
+  // Eventually the loop has taken it: figures for an exporter's readiness.
+  auto drained = [&] { return run.on_loop([&] { return run.server->stats(); }); };
+  ServerStats s = drained();
+  CHECK(s.draining);
+  CHECK_FALSE(s.accepting);
+  LoopbackClient late("127.0.0.1", port);
+  late.connect(1, 0);
+  REQUIRE(late.run_until([&] { return late.count(PeerEvent::Type::kDisconnect) == 1; }, 5000));
+  CHECK(late.events().back().data == static_cast<std::uint32_t>(RefusalCode::kShuttingDown));
+
+  // The connected peer is still served.
+  REQUIRE(a.peer().send(0, u8_of(30, 1), protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
+  REQUIRE(a.run_until([&] { return a.count(PeerEvent::Type::kReceive) == 1; }, 5000));
+  s = drained();
+  CHECK(s.peers_now == 1);
+  CHECK(s.peer_rtt_seconds.count() == 1);
+  bool refusal_counted = false;
+  for (const auto& [reason, n] : s.refusals) refusal_counted |= reason == "shutting_down" && n == 1;
+  CHECK(refusal_counted);
+
+  // The last peer leaves: the drain ends and run() returns by itself.
+  a.peer().disconnect(0);
+  REQUIRE(a.run_until([&] { return a.count(PeerEvent::Type::kDisconnect) == 1; }, 5000));
+  std::promise<void> returned;
+  auto future = returned.get_future();
+  std::thread waiter([&] {
+    run.thread.join();
+    returned.set_value();
+  });
+  const bool ended = future.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  if (!ended) run.server->stop();  // do not hang the suite on failure
+  waiter.join();
+  CHECK(ended);
+  CHECK(run.server->stats().disconnects == 1);
+}
+
 TEST_CASE("a game thread posting sends into the server is safe") {
   Running run;
   LoopbackClient c("127.0.0.1", run.server->local_port());

@@ -1,5 +1,5 @@
 // The volley-server executable against its DESIGN.md contract: exit 2 with one line on bad
-// flags, demo mode ticking with the snapshot figures in its JSON, the "listening ADDR:PORT" line, graceful stop on SIGTERM and on
+// flags, demo mode ticking with the snapshot figures in its JSON, the "listening ADDR:PORT" line, graceful stop on SIGINT and on
 // --seconds, and the stats JSON keys.
 #include <doctest/doctest.h>
 
@@ -201,7 +201,7 @@ TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, 
   std::remove(json.c_str());
 }
 
-TEST_CASE("SIGTERM stops gracefully: connected peer told, JSON written, exit 0") {
+TEST_CASE("SIGINT stops gracefully: connected peer told, JSON written, exit 0") {
   const std::string json = temp_path("sigterm.json");
   std::remove(json.c_str());
   Child c = spawn({"--mode", "echo", "--port", "0", "--stats-json", json, "--log-level", "error"});
@@ -212,7 +212,7 @@ TEST_CASE("SIGTERM stops gracefully: connected peer told, JSON written, exit 0")
   client.connect(1, 0);
   REQUIRE(client.run_until([&] { return client.peer().state() == volley::protocol::PeerState::kConnected; }, 3000));
   client.run_until([] { return false; }, 100);
-  kill(c.pid, SIGTERM);
+  kill(c.pid, SIGINT);
   CHECK(client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kDisconnect) == 1; }, 3000));
   for (int i = 0; i < 10; ++i) client.step(5);
   CHECK(wait_exit(c.pid, 10000) == 0);

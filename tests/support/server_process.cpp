@@ -278,10 +278,19 @@ bool ServerProcess::running() {
   return true;
 }
 
-int ServerProcess::stop(std::chrono::milliseconds timeout) {
+std::optional<int> ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (running()) {
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return exit_code_;
+}
+
+int ServerProcess::stop(std::chrono::milliseconds timeout, int signal) {
   if (pid_ <= 0) return -1;
   if (exit_code_) return *exit_code_;
-  ::kill(pid_, SIGTERM);
+  ::kill(pid_, signal);
   const auto deadline = Clock::now() + timeout;
   int status = 0;
   while (true) {
@@ -297,7 +306,7 @@ int ServerProcess::stop(std::chrono::milliseconds timeout) {
     if (Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  // Last resort: the child ignored SIGTERM past the bound. Kill it by its own pid and reap it.
+  // Last resort: the child ignored the signal past the bound. Kill it by its own pid and reap it.
   killed_ = true;
   ::kill(pid_, SIGKILL);
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {

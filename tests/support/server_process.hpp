@@ -1,10 +1,12 @@
 // Runs an executable that follows the volley-server contract (DESIGN.md) as a child process for
 // tests: spawn it, wait for its `listening ADDR:PORT` line with a timeout, stop it by its own pid
-// (SIGTERM, a bounded wait, SIGKILL only as a last resort), and read the flat stats JSON object it
+// (SIGINT, the prompt graceful stop, a bounded wait, SIGKILL only as a last resort), and read the flat stats JSON object it
 // writes at a graceful stop. Test code only.
 #pragma once
 
 #include <sys/types.h>
+
+#include <csignal>
 
 #include <chrono>
 #include <cstdint>
@@ -53,9 +55,12 @@ class ServerProcess {
 
   // Still running? (reaps it if it has exited, recording the status)
   bool running();
-  // SIGTERM, then waits up to `timeout`; SIGKILL if it did not exit in time. Returns the exit code,
-  // or 128 + signal number if it died by a signal, or -1 if it had to be killed.
-  int stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // `signal` (SIGINT: volley-server's prompt stop; SIGTERM would drain first), then waits up to
+  // `timeout`; SIGKILL if it did not exit in time. Returns the exit code, or 128 + signal number
+  // if it died by a signal, or -1 if it had to be killed.
+  int stop(std::chrono::milliseconds timeout = std::chrono::seconds(30), int signal = SIGINT);
+  // Waits up to `timeout` for the child to exit on its own; its exit code, or nullopt.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   // The exit code recorded by running()/stop(); nullopt while running.
   std::optional<int> exit_code() const { return exit_code_; }
   // Everything the child wrote on stdout (complete only after it has exited).

@@ -65,13 +65,35 @@ struct PeerStats {
   std::optional<std::uint32_t> acked_frame;
 };
 
-// Totals since create(), with the meanings of the volley-server stats JSON (DESIGN.md).
+// A distribution in Prometheus's shape: counts[i] is how many observations were <= bounds[i]
+// (cumulative); counts has one more entry than bounds, the total (+Inf).
+struct Histogram {
+  std::vector<double> bounds;
+  std::vector<std::uint64_t> counts;
+  double sum = 0;
+  std::uint64_t count() const noexcept { return counts.empty() ? 0 : counts.back(); }
+};
+
+using NamedCounts = std::vector<std::pair<std::string, std::uint64_t>>;
+
+// Totals since create(), with the meanings of the volley-server stats JSON (DESIGN.md). The
+// structured members after `details` are for exporters (volley-server's /metrics, docs/server.md).
 struct ServerStats {
   std::uint64_t connects = 0, disconnects = 0, timeouts = 0;
   std::uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t datagrams_in = 0, datagrams_out = 0, bad_datagrams = 0;
   std::uint64_t peers_now = 0, peers_peak = 0;
-  std::vector<std::pair<std::string, std::uint64_t>> details;  // drop reasons and loop counters
+  NamedCounts details;  // drop reasons and loop counters
+  NamedCounts drops;     // datagrams and commands dropped, by reason (details without "drop_")
+  NamedCounts refusals;  // CONNECTs refused, by refusal_code_name()
+  std::uint64_t send_queued = 0;  // commands queued, not yet sent, across connected peers (now)
+  std::uint64_t send_unacked = 0; // reliable commands awaiting an ACK, across connected peers
+  Histogram peer_rtt_seconds;     // connected peers' smoothed RTT (now)
+  Histogram datagrams_per_batch;  // receive batches (one per loop wake-up with datagrams)
+  Histogram tick_seconds;         // each tick: on_tick, snapshot encode and send
+  Histogram snapshot_bytes;       // each snapshot sent to a client
+  bool accepting = true;  // new peers are accepted (false while draining or stopping)
+  bool draining = false;  // begin_drain() was called
 };
 
 // The game session's snapshots (docs/server.md): every connected peer is a client of the
@@ -142,6 +164,9 @@ class Server {
   // grace time ran out.
   void run();
   void stop();                            // any thread; graceful
+  // Any thread. Stops accepting (new CONNECTs are refused with RefusalCode::kShuttingDown) and
+  // keeps serving the connected peers; when the last has left, or after `limit_ms`, stop().
+  void begin_drain(std::uint32_t limit_ms);
   void post(std::function<void()> task);  // any thread; runs on the loop thread
 
   SendResult send(PeerHandle peer, std::uint8_t channel, Bytes bytes, Delivery delivery);
