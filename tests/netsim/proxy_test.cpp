@@ -294,3 +294,129 @@ TEST_CASE("netsim: stock libenet clients through 10% loss each way keep the reli
   CHECK(r.number("down_forwarded") == down - r.number("down_lost"));
   CHECK(r.number("clients_created") == 2);
 }
+
+namespace {
+
+struct SeedRun {
+  std::vector<std::uint32_t> upstream_seen;  // sequence numbers as they reached the upstream
+  test::FlatJson report;
+};
+
+// One client sends `count` numbered datagrams through netsim to an echo in batches; netsim's
+// client-to-server fate for each depends only on the seed and the arrival order, which one
+// socket over loopback keeps.
+SeedRun seeded_run(std::uint64_t seed, std::uint32_t count) {
+  auto echo = open_loop();
+  SeedRun run;
+  std::vector<engine::OutDatagram> out;
+  echo->set_handler([&](std::span<const engine::DatagramView> batch) {
+    out.clear();
+    for (const auto& d : batch) {
+      std::uint32_t seq = 0;
+      if (d.bytes.size() == 4) std::memcpy(&seq, d.bytes.data(), 4);
+      run.upstream_seen.push_back(seq);
+      out.push_back(engine::OutDatagram{d.bytes, d.from});
+    }
+    echo->send(out);
+  });
+  std::thread echo_thread([&] { echo->run(); });
+  {
+    Netsim netsim(echo->local_address().port(),
+                  {"--seed", std::to_string(seed), "--loss", "0.2", "--burst-loss", "0.02,0.3",
+                   "--duplicate", "0.1", "--down-latency", "2", "--down-jitter", "3"});
+    auto client = open_loop();
+    const auto to = engine::Address::loopback_v4(netsim.port());
+    std::size_t back = 0;
+    client->set_handler([&](std::span<const engine::DatagramView> batch) { back += batch.size(); });
+    std::vector<std::uint32_t> seqs(count);
+    for (std::uint32_t first = 0; first < count; first += 100) {
+      std::vector<engine::OutDatagram> sends;
+      for (std::uint32_t i = first; i < std::min(count, first + 100); ++i) {
+        seqs[i] = i;
+        sends.push_back(engine::OutDatagram{Bytes(reinterpret_cast<const std::uint8_t*>(&seqs[i]), 4), to});
+      }
+      client->send(sends);
+      // Let this batch drain through before the next (loopback: well under 20 ms).
+      client->schedule(engine::now() + 20 * kMillisecond, [&] { client->stop(); });
+      client->run();
+    }
+    client->schedule(engine::now() + 100 * kMillisecond, [&] { client->stop(); });
+    client->run();
+    CHECK(back > 0);
+    run.report = netsim.stop_and_report();
+    client->close();
+  }
+  echo->post([&] { echo->stop(); });
+  echo_thread.join();
+  return run;
+}
+
+// received + duplicated = every way a datagram (or copy) can end, per direction.
+void check_accounting(const test::FlatJson& r, const std::string& dir) {
+  CAPTURE(dir);
+  auto n = [&](const char* name) { return r.number(dir + "_" + name); };
+  CHECK(n("received") + n("duplicated") ==
+        n("lost") + n("burst_lost") + n("rate_dropped") + n("queue_full") + n("oversize") + n("refused") +
+            n("client_gone") + n("forwarded") + n("held_at_end"));
+}
+
+}  // namespace
+
+TEST_CASE("netsim: the same seed reproduces the same fate for every datagram of a client") {
+  constexpr std::uint32_t kCount = 2000;
+  const SeedRun a = seeded_run(5, kCount);
+  const SeedRun b = seeded_run(5, kCount);
+  const SeedRun c = seeded_run(6, kCount);
+  for (const SeedRun* run : {&a, &b, &c}) {
+    CHECK(run->report.number("up_received") == kCount);
+    check_accounting(run->report, "up");
+    check_accounting(run->report, "down");
+    CHECK(run->upstream_seen.size() == run->report.number("up_forwarded"));
+  }
+  MESSAGE("seed 5: up lost ", a.report.number("up_lost"), ", burst lost ", a.report.number("up_burst_lost"),
+          ", duplicated ", a.report.number("up_duplicated"), "; seed 6: lost ", c.report.number("up_lost"));
+  CHECK(a.report.number("up_lost") > 0);
+  CHECK(a.report.number("up_burst_lost") > 0);
+  CHECK(a.report.number("up_duplicated") > 0);
+  // Exactly the same datagrams (and copies) reached the server, in the same order.
+  CHECK(a.upstream_seen == b.upstream_seen);
+  for (const char* key : {"up_lost", "up_burst_lost", "up_duplicated", "up_forwarded"}) {
+    CAPTURE(key);
+    CHECK(a.report.number(key) == b.report.number(key));
+  }
+  CHECK(a.upstream_seen != c.upstream_seen);
+}
+
+TEST_CASE("netsim: client addresses beyond --max-clients are refused and counted") {
+  auto echo = open_loop();
+  echo->set_handler([&](std::span<const engine::DatagramView> batch) {
+    for (const auto& d : batch) echo->send(engine::OutDatagram{d.bytes, d.from});
+  });
+  std::thread echo_thread([&] { echo->run(); });
+  Netsim netsim(echo->local_address().port(), {"--max-clients", "5"});
+  auto client = open_loop();
+  std::vector<engine::SocketId> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(*client->open_socket(engine::Address::loopback_v4(0)));
+  std::set<engine::SocketId> answered;
+  client->set_handler([&](std::span<const engine::DatagramView> batch) {
+    for (const auto& d : batch) answered.insert(d.socket);
+  });
+  const std::uint8_t byte = 7;
+  const auto to = engine::Address::loopback_v4(netsim.port());
+  for (int round = 0; round < 3; ++round) {
+    for (const auto id : ids) client->send(engine::OutDatagram{Bytes(&byte, 1), to, id});
+    client->schedule(engine::now() + 100 * kMillisecond, [&] { client->stop(); });
+    client->run();
+  }
+  const test::FlatJson r = netsim.stop_and_report();
+  echo->post([&] { echo->stop(); });
+  echo_thread.join();
+  CHECK(answered.size() == 5);
+  CHECK(r.number("clients_created") == 5);
+  CHECK(r.number("clients_refused") == 9);  // 3 addresses x 3 rounds
+  CHECK(r.number("up_refused") == 9);
+  CHECK(r.number("up_forwarded") == 15);
+  CHECK(r.number("down_forwarded") == 15);
+  client->close();
+  echo->close();
+}

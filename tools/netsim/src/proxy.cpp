@@ -93,7 +93,10 @@ void Proxy::on_datagrams(std::span<const engine::DatagramView> batch) {
       counters_.up.bytes_received += d.bytes.size();
       const engine::Address from = d.from.unmapped();
       const std::uint32_t* index = client_for(from, now);
-      if (index == nullptr) continue;
+      if (index == nullptr) {
+        counters_.up.refused += 1;
+        continue;
+      }
       up_.send(now, d.bytes, tag_of(*index, clients_[*index].generation));
       continue;
     }

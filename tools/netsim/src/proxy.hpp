@@ -22,6 +22,7 @@ struct ProxyCounters {
   struct Direction {
     std::uint64_t received = 0;        // datagrams that entered the proxy in this direction
     std::uint64_t bytes_received = 0;
+    std::uint64_t refused = 0;         // up only: the client table was full or no socket
     std::uint64_t client_gone = 0;     // due for a client that had expired meanwhile
   } up, down;
   std::uint64_t clients_created = 0;

@@ -34,6 +34,7 @@ std::vector<Row> rows(const Proxy& proxy) {
       {"rate_dropped", u.rate_dropped, d.rate_dropped},
       {"queue_full", u.queue_full, d.queue_full},
       {"oversize", u.oversize, d.oversize},
+      {"refused", c.up.refused, c.down.refused},
       {"client_gone", c.up.client_gone, c.down.client_gone},
       {"held_at_end", proxy.up().in_flight(), proxy.down().in_flight()},
   };

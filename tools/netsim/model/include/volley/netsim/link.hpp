@@ -45,7 +45,8 @@ struct InFlight {
 };
 
 // Every datagram given to send() ends in exactly one of lost, burst_lost, oversize,
-// rate_dropped, queue_full, or delivered (twice when duplicated, once more for the copy).
+// rate_dropped, queue_full, or delivered; `delivered` counts copies, so a duplicated datagram
+// adds one to both `duplicated` and `delivered`.
 struct LinkStats {
   std::uint64_t sent = 0, lost = 0, duplicated = 0, reordered = 0, oversize = 0, delivered = 0;
   std::uint64_t burst_lost = 0;    // lost while the Gilbert-Elliott chain was in its bad state
