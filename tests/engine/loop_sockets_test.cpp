@@ -70,6 +70,7 @@ struct Rig {
   std::unique_ptr<Loop> server;
   std::unique_ptr<Loop> client;
   std::vector<SocketId> ids;  // [0] the primary, then the extras
+  std::vector<Address> targets;  // where to reach each, read before the server thread runs
   std::unordered_map<std::uint16_t, std::size_t> index_of_port;
   std::vector<std::pair<SocketId, std::uint32_t>> arrived;  // (socket, seq) at the server
   std::vector<OutDatagram> out;
@@ -91,6 +92,7 @@ struct Rig {
       const Address local = server->local_address(ids[i]);
       REQUIRE_FALSE(local.empty());
       index_of_port[local.port()] = i;
+      targets.push_back(loopback_of(local));
     }
     REQUIRE(index_of_port.size() == ids.size());  // distinct ports
     server->set_handler([this](std::span<const DatagramView> batch) {
@@ -102,7 +104,7 @@ struct Rig {
       server->send(out);
     });
   }
-  Address target(std::size_t i) const { return loopback_of(server->local_address(ids[i])); }
+  const Address& target(std::size_t i) const { return targets[i]; }
 };
 
 // Payload seq encodes which server socket it was sent to: seq = round * sockets + index.

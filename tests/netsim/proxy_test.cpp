@@ -141,9 +141,10 @@ TEST_CASE("netsim: two thousand client addresses, each its own upstream client, 
     }
     echo->send(out);
   });
+  const std::uint16_t echo_port = echo->local_address().port();
   std::thread echo_thread([&] { echo->run(); });
 
-  Netsim netsim(echo->local_address().port(), {"--idle-timeout", "1", "--seed", "3"});
+  Netsim netsim(echo_port, {"--idle-timeout", "1", "--seed", "3"});
   const auto to = engine::Address::loopback_v4(netsim.port());
 
   // The clients: one engine loop, one socket per client address.
@@ -319,9 +320,10 @@ SeedRun seeded_run(std::uint64_t seed, std::uint32_t count) {
     }
     echo->send(out);
   });
+  const std::uint16_t echo_port = echo->local_address().port();
   std::thread echo_thread([&] { echo->run(); });
   {
-    Netsim netsim(echo->local_address().port(),
+    Netsim netsim(echo_port,
                   {"--seed", std::to_string(seed), "--loss", "0.2", "--burst-loss", "0.02,0.3",
                    "--duplicate", "0.1", "--down-latency", "2", "--down-jitter", "3"});
     auto client = open_loop();
@@ -392,8 +394,9 @@ TEST_CASE("netsim: client addresses beyond --max-clients are refused and counted
   echo->set_handler([&](std::span<const engine::DatagramView> batch) {
     for (const auto& d : batch) echo->send(engine::OutDatagram{d.bytes, d.from});
   });
+  const std::uint16_t echo_port = echo->local_address().port();
   std::thread echo_thread([&] { echo->run(); });
-  Netsim netsim(echo->local_address().port(), {"--max-clients", "5"});
+  Netsim netsim(echo_port, {"--max-clients", "5"});
   auto client = open_loop();
   std::vector<engine::SocketId> ids;
   for (int i = 0; i < 8; ++i) ids.push_back(*client->open_socket(engine::Address::loopback_v4(0)));
