@@ -144,14 +144,20 @@ std::string rtt_histogram(const LatencyHistogram& rtt) {
     s += "<rect x=\"" + num(kLeft + i * w / kBins + 0.5) + "\" y=\"" + num(kTop + h - bh) + "\" width=\"" +
          num(w / kBins - 1) + "\" height=\"" + num(bh) + "\" fill=\"#3b7dd8\"/>\n";
   }
-  // Decade ticks: 10 µs, 100 µs, 1 ms, ...
-  for (double d = std::ceil(lo); d <= hi; d += 1) {
-    const double px = kLeft + (d - lo) / (hi - lo) * w;
-    const double us = std::pow(10, d);
-    const std::string text = us >= 1e6 ? label(us / 1e6) + " s" : us >= 1e3 ? label(us / 1e3) + " ms" : label(us) + " µs";
-    s += "<line x1=\"" + num(px) + "\" x2=\"" + num(px) + "\" y1=\"" + num(kTop + h) + "\" y2=\"" + num(kTop + h + 4) +
-         "\" stroke=\"#444\"/>\n<text x=\"" + num(px) + "\" y=\"" + num(kTop + h + 16) + "\" text-anchor=\"middle\">" + text +
-         "</text>\n";
+  // Ticks at 1, 2 and 5 x 10^k µs (only the decades when the range is wide).
+  const bool wide = hi - lo > 2.5;
+  for (double d = std::floor(lo); d <= hi; d += 1) {
+    for (double m : {1.0, 2.0, 5.0}) {
+      if (wide && m != 1.0) continue;
+      const double v = d + std::log10(m);
+      if (v < lo || v > hi) continue;
+      const double px = kLeft + (v - lo) / (hi - lo) * w;
+      const double us = m * std::pow(10, d);
+      const std::string text = us >= 1e6 ? label(us / 1e6) + " s" : us >= 1e3 ? label(us / 1e3) + " ms" : label(us) + " µs";
+      s += "<line x1=\"" + num(px) + "\" x2=\"" + num(px) + "\" y1=\"" + num(kTop + h) + "\" y2=\"" + num(kTop + h + 4) +
+           "\" stroke=\"#444\"/>\n<text x=\"" + num(px) + "\" y=\"" + num(kTop + h + 16) + "\" text-anchor=\"middle\">" +
+           text + "</text>\n";
+    }
   }
   for (const auto& [p, color] : {std::pair{50.0, "#2a2"}, std::pair{99.0, "#d22"}}) {
     const double v = std::log10(std::max<double>(1, static_cast<double>(rtt.percentile(p))));

@@ -27,6 +27,7 @@ bool Run::step(TimePoint now) {
       start_ = phase_at_ = now;
       next_sample_ = now + 1'000'000;
       swarm_.start(now);
+      series_.push_back(Sample{});  // the plots start at zero
       phase_ = Phase::kRunning;
       return true;
     case Phase::kRunning:
