@@ -50,7 +50,7 @@ class EnetTransport final : public Transport {
     }
     return true;
   }
-  void disconnect(std::size_t bot) override { hosts_[bot / per_host_]->disconnect(bots_[bot].id); }
+  void disconnect(std::size_t bot) override { hosts_[bot / per_host_]->disconnect(bots_[bot].id, kGoodbyeData); }
   SendResult send(std::size_t bot, std::uint8_t channel, Delivery delivery, Bytes bytes) override {
     return hosts_[bot / per_host_]->send(bots_[bot].id, channel, delivery, bytes);
   }

@@ -28,6 +28,11 @@ namespace volley::bots {
 enum class Behavior : std::uint8_t { kEcho, kGame };
 enum class EchoMix : std::uint8_t { kReliable, kUnreliable, kMixed };
 
+// The data word of a bot's DISCONNECT. libenet 1.3.17 reports a timeout as a DISCONNECT with
+// data 0, so a stock server tells a graceful leave from a timeout only by a non-zero word
+// (tools/bench/enet_echo_server.cpp counts data != 0 as a disconnect).
+inline constexpr std::uint32_t kGoodbyeData = 0x42594521;  // "BYE!"
+
 struct SwarmConfig {
   std::size_t bots = 1;
   Behavior behavior = Behavior::kEcho;
