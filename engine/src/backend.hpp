@@ -28,13 +28,22 @@ class DatapathSink {
   // The socket can take sends again after submit() accepted fewer than offered.
   virtual void on_writable() = 0;
   virtual void on_wake() = 0;
+  // A socket passed to Datapath::remove_socket() is no longer referenced by any kernel
+  // operation: the loop may close its handle and reuse its slot.
+  virtual void on_socket_released(SocketId socket) = 0;
 
  protected:
   ~DatapathSink() = default;
 };
 
+// A SocketId is a slot index (low bits; the primary socket is slot 0) plus a generation that
+// changes each time the slot is reused. Backends index their per-socket state by slot.
+inline constexpr unsigned kSocketSlotBits = 20;
+inline constexpr std::uint32_t kMaxSocketSlots = 1u << kSocketSlotBits;
+inline constexpr std::uint32_t socket_slot(SocketId id) noexcept { return id & (kMaxSocketSlots - 1); }
+
 struct DatapathParams {
-  os::SocketHandle socket = os::kInvalidSocket;
+  os::SocketHandle socket = os::kInvalidSocket;  // the primary socket (kPrimarySocket)
   AddressFamily family = AddressFamily::kIpv6;
   std::size_t max_datagram_bytes = 2048;
   std::size_t batch = 64;
@@ -56,8 +65,14 @@ class Datapath {
   // taken by submit() but not yet handed to the kernel are handed over here at the latest.
   virtual void wait(std::int64_t timeout_us) = 0;
   virtual void wake() noexcept = 0;  // any thread
+  // Starts receiving on another socket (its slot is not in use). False, with *error, when the
+  // kernel refuses; nothing is then kept.
+  virtual bool add_socket(SocketId socket, os::SocketHandle handle, std::string* error) = 0;
+  // Delivers no more datagrams from `socket` from now on; sends of it already taken by submit()
+  // finish or cancel. Reports on_socket_released() from a later wait(), never from inside here.
+  virtual void remove_socket(SocketId socket) = 0;
   // Cancels receives, lets in-flight sends finish or cancel, and returns only when the kernel
-  // holds no buffer of ours: kernel_ops() is then 0.
+  // holds no buffer of ours: kernel_ops() is then 0. The loop closes every socket handle after.
   virtual void shutdown() = 0;
   virtual std::size_t kernel_ops() const noexcept = 0;
 };

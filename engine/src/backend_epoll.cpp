@@ -1,6 +1,8 @@
-// epoll datapath: readiness on a non-blocking socket turned into completion batches with
-// recvmmsg/sendmmsg (up to params.batch datagrams per system call) and an eventfd for wake-ups.
-// Sends complete synchronously inside submit(); EAGAIN arms EPOLLOUT and reports on_writable().
+// epoll datapath: readiness on non-blocking sockets (one epoll set, each socket's event data
+// its SocketId) turned into completion batches with recvmmsg/sendmmsg (up to params.batch
+// datagrams per batch, gathered across the sockets that were ready) and an eventfd for
+// wake-ups. Sends complete synchronously inside submit(); EAGAIN arms EPOLLOUT on that socket
+// and holds every send until it reports writable (loopback and LAN sockets rarely fill).
 // Runs of datagrams to one destination go out as UDP GSO messages (see send_batch.hpp).
 #ifdef __linux__
 #include <netinet/udp.h>
@@ -23,8 +25,15 @@ namespace {
 // Bounded so a flood cannot starve timers and posted tasks: after this many full batches the
 // loop gets control back; level-triggered epoll reports the rest on the next wait.
 constexpr int kMaxRecvRoundsPerWait = 16;
-constexpr std::uint64_t kWakeTag = 1;
-constexpr std::uint64_t kSocketTag = 2;
+constexpr std::uint64_t kWakeTag = ~std::uint64_t{0};  // sockets' event data is their SocketId
+constexpr int kMaxEvents = 64;
+
+struct SocketState {
+  int fd = -1;
+  SocketId id = 0;
+  bool in_use = false;
+  bool closing = false;
+};
 
 class EpollDatapath final : public Datapath {
  public:
@@ -40,8 +49,7 @@ class EpollDatapath final : public Datapath {
     ev.events = EPOLLIN;
     ev.data.u64 = kWakeTag;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) return fail(error, "epoll_ctl");
-    ev.data.u64 = kSocketTag;
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, p_.socket, &ev) != 0) return fail(error, "epoll_ctl");
+    if (!add_socket(kPrimarySocket, p_.socket, error)) return false;
     const std::size_t n = p_.batch;
     recv_bytes_.resize(n * p_.max_datagram_bytes);
     recv_iov_.resize(n);
@@ -61,6 +69,33 @@ class EpollDatapath final : public Datapath {
 
   Backend kind() const noexcept override { return Backend::kEpoll; }
 
+  bool add_socket(SocketId id, os::SocketHandle handle, std::string* error) override {
+    const std::uint32_t slot = socket_slot(id);
+    if (slot >= sockets_.size()) sockets_.resize(slot + 1);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = id;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, handle, &ev) != 0) return fail(error, "epoll_ctl");
+    add(Counter::kSyscalls, 1);
+    sockets_[slot] = SocketState{handle, id, true, false};
+    return true;
+  }
+
+  void remove_socket(SocketId id) override {
+    const std::uint32_t slot = socket_slot(id);
+    if (slot >= sockets_.size() || !sockets_[slot].in_use || sockets_[slot].closing) return;
+    SocketState& s = sockets_[slot];
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s.fd, nullptr);
+    add(Counter::kSyscalls, 1);
+    s.closing = true;
+    closing_.push_back(slot);
+    if (write_blocked_ && blocked_slot_ == slot) {
+      // Nothing will report this socket writable any more; let the other sockets' sends go.
+      write_blocked_ = false;
+      p_.sink->on_writable();
+    }
+  }
+
   std::size_t submit(std::span<SendOp* const> ops) override {
     if (write_blocked_) return 0;
     std::size_t taken = 0;
@@ -68,18 +103,26 @@ class EpollDatapath final : public Datapath {
       // One sendmmsg: up to `batch` messages over up to `batch` datagrams (iovecs).
       std::size_t messages = 0;
       std::size_t covered = 0;
-      while (taken + covered < ops.size() && messages < p_.batch && covered < p_.batch) {
+      // One system call serves one socket: the messages end where the socket changes.
+      const std::uint32_t slot = ops[taken]->socket_slot;
+      while (taken + covered < ops.size() && messages < p_.batch && covered < p_.batch &&
+             ops[taken + covered]->socket_slot == slot) {
         const auto rest = ops.subspan(taken + covered);
         const std::size_t run = gso_ ? gso_run(rest, p_.batch - covered) : 1;
         fill_message(messages, rest.first(run), covered);
         msg_ops_[messages++] = run;
         covered += run;
       }
-      const int sent = sendmmsg(p_.socket, send_msgs_.data(), static_cast<unsigned>(messages), 0);
+      const SocketState& socket = sockets_[slot];
+      if (!socket.in_use || socket.closing) {
+        for (std::size_t i = 0; i < covered; ++i) p_.sink->on_sent(ops[taken++], SendCompletion::kCancelled);
+        continue;
+      }
+      const int sent = sendmmsg(socket.fd, send_msgs_.data(), static_cast<unsigned>(messages), 0);
       add(Counter::kSyscalls, 1);
       if (sent < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          arm_writable(true);
+          arm_writable(slot, true);
           return taken;
         }
         if (errno == EINTR) continue;
@@ -104,8 +147,8 @@ class EpollDatapath final : public Datapath {
     // epoll_wait has millisecond resolution; rounding up wakes timers late, never early.
     const int timeout_ms =
         timeout_us < 0 ? -1 : static_cast<int>(std::min<std::int64_t>((timeout_us + 999) / 1000, 1 << 30));
-    epoll_event events[4];
-    const int n = epoll_wait(epoll_fd_, events, 4, timeout_ms);
+    epoll_event events[kMaxEvents];
+    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
     add(Counter::kSyscalls, 1);
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u64 == kWakeTag) {
@@ -115,12 +158,21 @@ class EpollDatapath final : public Datapath {
         p_.sink->on_wake();
         continue;
       }
+      // A handler called while this batch is delivered may have removed a later socket.
+      const auto id = static_cast<SocketId>(events[i].data.u64);
+      const std::uint32_t slot = socket_slot(id);
+      if (slot >= sockets_.size() || sockets_[slot].id != id || !sockets_[slot].in_use ||
+          sockets_[slot].closing) {
+        continue;
+      }
       if (events[i].events & EPOLLOUT) {
-        arm_writable(false);
+        arm_writable(slot, false);
         p_.sink->on_writable();
       }
-      if (events[i].events & (EPOLLIN | EPOLLERR)) receive();
+      if (events[i].events & (EPOLLIN | EPOLLERR)) receive(slot);
     }
+    deliver();
+    release_closed();
   }
 
   void wake() noexcept override {
@@ -136,6 +188,17 @@ class EpollDatapath final : public Datapath {
   }
 
   std::size_t kernel_ops() const noexcept override { return 0; }
+
+  // Removed sockets are released one wait() later: never from inside remove_socket(), and never
+  // while a delivered batch may still point into their receive buffers.
+  void release_closed() {
+    for (const std::uint32_t slot : closing_) {
+      const SocketId id = sockets_[slot].id;
+      sockets_[slot] = SocketState{};
+      p_.sink->on_socket_released(id);
+    }
+    closing_.clear();
+  }
 
  private:
   bool fail(std::string* error, const char* what) {
@@ -166,32 +229,48 @@ class EpollDatapath final : public Datapath {
     }
   }
 
-  void arm_writable(bool on) {
-    if (write_blocked_ == on) return;
+  void arm_writable(std::uint32_t slot, bool on) {
+    if (write_blocked_ == on && (!on || blocked_slot_ == slot)) return;
+    if (on && write_blocked_) arm_writable(blocked_slot_, false);
     write_blocked_ = on;
+    blocked_slot_ = slot;
     epoll_event ev{};
     ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
-    ev.data.u64 = kSocketTag;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, p_.socket, &ev);
+    ev.data.u64 = sockets_[slot].id;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, sockets_[slot].fd, &ev);
     add(Counter::kSyscalls, 1);
   }
 
-  void receive() {
+  void deliver() {
+    if (filled_ > 0) p_.sink->on_datagrams(std::span<const DatagramView>(views_.data(), filled_));
+    filled_ = 0;
+    received_ = 0;
+  }
+
+  // Reads what `slot` holds into the free tail of the batch (the batch is gathered across the
+  // sockets that were ready and delivered when full or when the wait is done).
+  void receive(std::uint32_t slot) {
     const std::size_t n = p_.batch;
     for (int round = 0; round < kMaxRecvRoundsPerWait; ++round) {
-      // Only headers the previous call may have written need resetting: the `got` it filled
-      // plus the one it stopped at. The rest are as set up. At a few datagrams per wait this
-      // saves rewriting the whole batch (64 B a header) every time.
-      for (std::size_t i = 0; i < std::min(recv_dirty_, n); ++i) {
+      if (received_ == n) deliver();
+      // Looked up again after every delivery: the handler may have added sockets (moving the
+      // table) or removed this one.
+      const SocketState& socket = sockets_[slot];
+      if (socket.closing) return;
+      const std::size_t first = received_;
+      // Headers from clean_from_ on are as set up; only those a call may have written since
+      // (the ones it filled plus the one it stopped at) need resetting. At a few datagrams per
+      // wait this saves rewriting the whole batch (64 B a header) every time.
+      for (std::size_t i = first; i < std::min(clean_from_, n); ++i) {
         recv_msgs_[i] = {};
         recv_msgs_[i].msg_hdr.msg_name = &recv_names_[i];
         recv_msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         recv_msgs_[i].msg_hdr.msg_iov = &recv_iov_[i];
         recv_msgs_[i].msg_hdr.msg_iovlen = 1;
       }
-      const int got = recvmmsg(p_.socket, recv_msgs_.data(), static_cast<unsigned>(n), MSG_DONTWAIT,
-                               nullptr);
-      recv_dirty_ = got > 0 ? static_cast<std::size_t>(got) + 1 : 1;
+      const int got = recvmmsg(socket.fd, recv_msgs_.data() + first, static_cast<unsigned>(n - first),
+                               MSG_DONTWAIT, nullptr);
+      clean_from_ = first + (got > 0 ? static_cast<std::size_t>(got) + 1 : 1);
       add(Counter::kSyscalls, 1);
       if (got <= 0) {
         if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -199,19 +278,18 @@ class EpollDatapath final : public Datapath {
         }
         return;
       }
-      std::size_t count = 0;
-      for (int i = 0; i < got; ++i) {
+      received_ = first + static_cast<std::size_t>(got);
+      for (std::size_t i = first; i < received_; ++i) {
         const msghdr& h = recv_msgs_[i].msg_hdr;
         if (h.msg_flags & MSG_TRUNC) {
           add(Counter::kTruncated, 1);
           continue;
         }
-        views_[count++] = DatagramView{
+        views_[filled_++] = DatagramView{
             Bytes(static_cast<const std::uint8_t*>(recv_iov_[i].iov_base), recv_msgs_[i].msg_len),
-            Address::from_sockaddr(&recv_names_[i], h.msg_namelen)};
+            Address::from_sockaddr(&recv_names_[i], h.msg_namelen), socket.id};
       }
-      if (count > 0) p_.sink->on_datagrams(std::span<const DatagramView>(views_.data(), count));
-      if (static_cast<std::size_t>(got) < n) return;
+      if (received_ < n) return;  // drained
     }
   }
 
@@ -223,8 +301,13 @@ class EpollDatapath final : public Datapath {
   std::vector<iovec> recv_iov_;
   std::vector<sockaddr_storage> recv_names_;
   std::vector<mmsghdr> recv_msgs_;
-  std::size_t recv_dirty_ = SIZE_MAX;  // leading recv_msgs_ to reset before the next recvmmsg
+  std::size_t clean_from_ = SIZE_MAX;  // recv_msgs_ from here on need no reset
+  std::size_t received_ = 0;  // recv_msgs_ entries used in the current batch
+  std::size_t filled_ = 0;    // views_ entries (received minus truncated)
   std::vector<DatagramView> views_;
+  std::vector<SocketState> sockets_;  // by slot
+  std::vector<std::uint32_t> closing_;
+  std::uint32_t blocked_slot_ = 0;
   struct GsoControl {
   alignas(cmsghdr) char space[CMSG_SPACE(sizeof(std::uint16_t))];
 };

@@ -1,5 +1,5 @@
-// io_uring datapath: one multishot recvmsg fed by a provided-buffer ring (re-armed whenever a
-// completion arrives without IORING_CQE_F_MORE), sends as sendmsg SQEs submitted together with
+// io_uring datapath: one multishot recvmsg per socket, all fed by one provided-buffer ring
+// (re-armed whenever a completion arrives without IORING_CQE_F_MORE), sends as sendmsg SQEs submitted together with
 // the next wait in a single io_uring_enter (runs to one destination as one UDP GSO message, see
 // send_batch.hpp), and a read armed on an eventfd for cross-thread
 // wake-ups. -ENOBUFS (buffer ring empty) and MSG_TRUNC are counted, never delivered.
@@ -24,11 +24,15 @@
 namespace volley::engine {
 namespace {
 
-// user_data tags; sends carry their SendOp pointer, which is 16-byte aligned, so tags 1..3
-// can never collide with one.
+// user_data tags; sends carry their SendOp pointer, which is 16-byte aligned, so tags with low
+// bits 1..3 can never collide with one. A receive's tag carries its whole SocketId (slot and
+// generation) above the low four bits: a cancel aimed at a closed socket's receive can never
+// hit the receive of the socket that reuses its slot.
 constexpr std::uint64_t kRecvTag = 1;
 constexpr std::uint64_t kWakeTag = 2;
 constexpr std::uint64_t kCancelTag = 3;
+constexpr std::uint64_t kTagMask = 0xf;
+constexpr std::uint64_t recv_tag(SocketId id) { return (std::uint64_t{id} << 4) | kRecvTag; }
 constexpr unsigned kBufferGroup = 0;
 // Room for sockaddr_in6 rounded up so the payload that follows starts 16-byte aligned.
 constexpr unsigned kNameBytes = 32;
@@ -75,6 +79,16 @@ struct SendScratch {
   GsoSlot* slot;  // null for a single datagram
 };
 
+// What the ring knows of one socket: 16 bytes, so thousands cost nothing.
+struct SocketState {
+  int fd = -1;
+  SocketId id = 0;
+  std::uint32_t sends_in_flight = 0;
+  bool in_use = false;
+  bool closing = false;     // remove_socket() called; released once nothing is in flight
+  bool recv_armed = false;  // its multishot receive is live
+};
+
 class IoUringDatapath final : public Datapath {
  public:
   explicit IoUringDatapath(const DatapathParams& params) : p_(params), gso_(params.udp_gso) {}
@@ -111,7 +125,28 @@ class IoUringDatapath final : public Datapath {
     recv_msg_.msg_namelen = kNameBytes;
     views_.resize(p_.batch);
     view_bids_.resize(p_.batch);
-    return arm_recv(error) && arm_wake(error);
+    return add_socket(kPrimarySocket, p_.socket, error) && arm_wake(error);
+  }
+
+  bool add_socket(SocketId id, os::SocketHandle handle, std::string* error) override {
+    const std::uint32_t slot = socket_slot(id);
+    if (slot >= sockets_.size()) sockets_.resize(slot + 1);
+    SocketState& s = sockets_[slot];
+    s = SocketState{handle, id, 0, true, false, false};
+    if (!arm_recv(slot, error)) {
+      s = SocketState{};
+      return false;
+    }
+    return true;
+  }
+
+  void remove_socket(SocketId id) override {
+    const std::uint32_t slot = socket_slot(id);
+    if (slot >= sockets_.size() || !sockets_[slot].in_use || sockets_[slot].closing) return;
+    SocketState& s = sockets_[slot];
+    s.closing = true;
+    if (s.recv_armed) cancel(recv_tag(s.id));
+    closing_.push_back(slot);
   }
 
   Backend kind() const noexcept override { return Backend::kIoUring; }
@@ -151,9 +186,11 @@ class IoUringDatapath final : public Datapath {
         const auto segment = static_cast<std::uint16_t>(first->size);
         std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
       }
-      io_uring_prep_sendmsg(sqe, p_.socket, &s->msg, 0);
+      SocketState& socket = sockets_[first->socket_slot];
+      io_uring_prep_sendmsg(sqe, socket.fd, &s->msg, 0);
       io_uring_sqe_set_data(sqe, first);
       ++sends_in_flight_;
+      ++socket.sends_in_flight;
       add(Counter::kSubmissions, 1);
       taken += run;
     }
@@ -187,7 +224,9 @@ class IoUringDatapath final : public Datapath {
     if (!ring_ready_) return;
     if (!shutting_down_) {
       shutting_down_ = true;
-      if (recv_armed_) cancel(kRecvTag);
+      for (const SocketState& s : sockets_) {
+        if (s.in_use && s.recv_armed) cancel(recv_tag(s.id));
+      }
       if (wake_armed_) cancel(kWakeTag);
       const std::int64_t start = now();
       while (kernel_ops() > 0 && now() - start < kShutdownLimitUs) wait(10'000);
@@ -210,7 +249,7 @@ class IoUringDatapath final : public Datapath {
   }
 
   std::size_t kernel_ops() const noexcept override {
-    return sends_in_flight_ + (recv_armed_ ? 1 : 0) + (wake_armed_ ? 1 : 0) + cancels_in_flight_;
+    return sends_in_flight_ + recvs_armed_ + (wake_armed_ ? 1 : 0) + cancels_in_flight_;
   }
 
  private:
@@ -284,17 +323,21 @@ class IoUringDatapath final : public Datapath {
     if (offset > 0) io_uring_buf_ring_advance(buf_ring_, offset);
   }
 
-  bool arm_recv(std::string* error) {
+  bool arm_recv(std::uint32_t slot, std::string* error) {
     io_uring_sqe* sqe = next_sqe();
     if (sqe == nullptr) {
       if (error != nullptr) *error = "io_uring submission queue full";
       return false;
     }
-    io_uring_prep_recvmsg_multishot(sqe, p_.socket, &recv_msg_, 0);
+    SocketState& s = sockets_[slot];
+    // recv_msg_ is only a template (name and control lengths) the kernel copies at submission,
+    // so every socket's receive shares it.
+    io_uring_prep_recvmsg_multishot(sqe, s.fd, &recv_msg_, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufferGroup;
-    io_uring_sqe_set_data64(sqe, kRecvTag);
-    recv_armed_ = true;
+    io_uring_sqe_set_data64(sqe, recv_tag(s.id));
+    s.recv_armed = true;
+    ++recvs_armed_;
     add(Counter::kSubmissions, 1);
     return true;
   }
@@ -330,8 +373,15 @@ class IoUringDatapath final : public Datapath {
     view_count_ = 0;
   }
 
-  void on_recv(const io_uring_cqe& cqe) {
-    if (!(cqe.flags & IORING_CQE_F_MORE)) recv_armed_ = false;
+  void on_recv(std::uint64_t tag, const io_uring_cqe& cqe) {
+    const auto id = static_cast<SocketId>(tag >> 4);
+    const std::uint32_t slot = socket_slot(id);
+    SocketState* s = slot < sockets_.size() && sockets_[slot].id == id ? &sockets_[slot] : nullptr;
+    if (s != nullptr && !(cqe.flags & IORING_CQE_F_MORE) && s->recv_armed) {
+      s->recv_armed = false;
+      --recvs_armed_;
+      if (!s->closing && !shutting_down_) rearm_.push_back(slot);
+    }
     if (cqe.res < 0) {
       if (cqe.res == -ENOBUFS) {
         add(Counter::kRecvExhausted, 1);
@@ -342,6 +392,10 @@ class IoUringDatapath final : public Datapath {
     }
     if (!(cqe.flags & IORING_CQE_F_BUFFER)) return;
     const auto bid = static_cast<unsigned short>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    if (s == nullptr || s->closing || shutting_down_) {  // removed: nobody is listening
+      recycle(std::span<const unsigned short>(&bid, 1));
+      return;
+    }
     auto* out = io_uring_recvmsg_validate(buffer(bid), cqe.res, &recv_msg_);
     if (out == nullptr || (out->flags & MSG_TRUNC)) {
       add(out == nullptr ? Counter::kRecvErrors : Counter::kTruncated, 1);
@@ -352,15 +406,16 @@ class IoUringDatapath final : public Datapath {
     const auto length = io_uring_recvmsg_payload_length(out, cqe.res, &recv_msg_);
     views_[view_count_] = DatagramView{Bytes(payload, length),
                                        Address::from_sockaddr(io_uring_recvmsg_name(out),
-                                                              std::min(out->namelen, kNameBytes))};
+                                                              std::min(out->namelen, kNameBytes)),
+                                       s->id};
     view_bids_[view_count_] = bid;
     if (++view_count_ == views_.size()) deliver();
   }
 
   void on_cqe(const io_uring_cqe& cqe) {
     const std::uint64_t tag = io_uring_cqe_get_data64(&cqe);
-    if (tag == kRecvTag) {
-      on_recv(cqe);
+    if ((tag & kTagMask) == kRecvTag) {
+      on_recv(tag, cqe);
     } else if (tag == kWakeTag) {
       wake_armed_ = false;
       if (!shutting_down_) p_.sink->on_wake();
@@ -369,6 +424,7 @@ class IoUringDatapath final : public Datapath {
     } else {
       --sends_in_flight_;
       auto* op = reinterpret_cast<SendOp*>(static_cast<std::uintptr_t>(tag));
+      --sockets_[op->socket_slot].sends_in_flight;
       const SendCompletion result = cqe.res >= 0              ? SendCompletion::kSent
                                     : cqe.res == -ECANCELED ? SendCompletion::kCancelled
                                                             : SendCompletion::kFailed;
@@ -393,9 +449,30 @@ class IoUringDatapath final : public Datapath {
       if (n < 64) break;
     }
     deliver();
-    if (!shutting_down_) {
-      if (!recv_armed_) arm_recv(nullptr);
-      if (!wake_armed_) arm_wake(nullptr);
+    if (shutting_down_) return;
+    // Only sockets whose receive ended (buffer ring empty, an error) are visited: no per-wait
+    // cost for the thousands whose receives are still armed.
+    for (const std::uint32_t slot : rearm_) {
+      const SocketState& s = sockets_[slot];
+      if (s.in_use && !s.closing && !s.recv_armed) arm_recv(slot, nullptr);
+    }
+    rearm_.clear();
+    if (!wake_armed_) arm_wake(nullptr);
+    release_closed();
+  }
+
+  void release_closed() {
+    for (std::size_t i = 0; i < closing_.size();) {
+      SocketState& s = sockets_[closing_[i]];
+      if (s.recv_armed || s.sends_in_flight > 0) {
+        ++i;
+        continue;
+      }
+      const SocketId id = s.id;
+      s = SocketState{};
+      closing_[i] = closing_.back();
+      closing_.pop_back();
+      p_.sink->on_socket_released(id);
     }
   }
 
@@ -411,7 +488,10 @@ class IoUringDatapath final : public Datapath {
   msghdr recv_msg_{};
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;
-  bool recv_armed_ = false;
+  std::vector<SocketState> sockets_;   // by slot
+  std::vector<std::uint32_t> rearm_;   // slots whose multishot receive ended
+  std::vector<std::uint32_t> closing_; // removed slots the kernel may still reference
+  std::size_t recvs_armed_ = 0;
   bool wake_armed_ = false;
   std::size_t sends_in_flight_ = 0;
   std::size_t cancels_in_flight_ = 0;

@@ -1,4 +1,5 @@
-// IOCP datapath (Windows): several overlapped WSARecvFrom kept posted, completions dequeued in
+// IOCP datapath (Windows): several overlapped WSARecvFrom kept posted per socket (the primary
+// socket up to recv_buffers, each extra socket kExtraSocketReceives), completions dequeued in
 // batches with GetQueuedCompletionStatusEx, overlapped WSASendTo, PostQueuedCompletionStatus for
 // wake-ups. FILE_SKIP_COMPLETION_PORT_ON_SUCCESS means an operation that finishes at once is
 // handled inline (no packet is queued), and SIO_UDP_CONNRESET is off so an ICMP port-unreachable
@@ -6,6 +7,7 @@
 #ifdef _WIN32
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <vector>
 
 #include "backend.hpp"
@@ -20,6 +22,9 @@ namespace {
 constexpr ULONG_PTR kSocketKey = 1;
 constexpr ULONG_PTR kWakeKey = 2;
 constexpr std::size_t kMaxReceives = 256;
+// An extra socket (a proxy's upstream per client) carries one peer's traffic: two receives
+// keep it busy while one is delivered, at 2 × max_datagram_bytes of memory per socket.
+constexpr std::size_t kExtraSocketReceives = 2;
 constexpr std::int64_t kShutdownLimitUs = 2'000'000;
 // NTSTATUS values reported in OVERLAPPED::Internal.
 constexpr ULONG_PTR kStatusBufferOverflow = 0x80000005;
@@ -34,6 +39,7 @@ struct OpHeader {
 
 struct RecvOp {
   OpHeader header;
+  std::uint32_t slot;
   WSABUF buf;
   sockaddr_storage from;
   INT from_len;
@@ -47,6 +53,17 @@ struct SendScratch {
   SendOp* op;
 };
 
+struct SocketState {
+  SOCKET handle = INVALID_SOCKET;
+  SocketId id = 0;
+  std::unique_ptr<RecvOp[]> ops;
+  std::unique_ptr<std::uint8_t[]> bytes;
+  std::uint32_t recvs_in_flight = 0;
+  std::uint32_t sends_in_flight = 0;
+  bool in_use = false;
+  bool closing = false;  // remove_socket() called; released once nothing is in flight
+};
+
 class IocpDatapath final : public Datapath {
  public:
   explicit IocpDatapath(const DatapathParams& params) : p_(params) {}
@@ -55,33 +72,61 @@ class IocpDatapath final : public Datapath {
   bool init(std::string* error) {
     iocp_ = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
     if (iocp_ == nullptr) return fail(error, "CreateIoCompletionPort");
-    const auto handle = reinterpret_cast<HANDLE>(p_.socket);
-    if (CreateIoCompletionPort(handle, iocp_, kSocketKey, 0) == nullptr) {
+    entries_.resize(p_.batch);
+    views_.reserve(p_.batch);
+    view_ops_.reserve(p_.batch);
+    return add_socket(kPrimarySocket, p_.socket, error);
+  }
+
+  bool add_socket(SocketId id, os::SocketHandle handle, std::string* error) override {
+    const auto h = reinterpret_cast<HANDLE>(handle);
+    if (CreateIoCompletionPort(h, iocp_, kSocketKey, 0) == nullptr) {
       return fail(error, "CreateIoCompletionPort(socket)");
     }
     if (!SetFileCompletionNotificationModes(
-            handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE)) {
+            h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE)) {
       return fail(error, "SetFileCompletionNotificationModes");
     }
     BOOL off = FALSE;
     DWORD returned = 0;
-    if (WSAIoctl(p_.socket, SIO_UDP_CONNRESET, &off, sizeof(off), nullptr, 0, &returned, nullptr,
+    if (WSAIoctl(handle, SIO_UDP_CONNRESET, &off, sizeof(off), nullptr, 0, &returned, nullptr,
                  nullptr) != 0) {
       return fail(error, "WSAIoctl(SIO_UDP_CONNRESET)");
     }
-    const std::size_t depth = std::clamp<std::size_t>(p_.recv_buffers, 1, kMaxReceives);
-    recv_ops_.resize(depth);
-    recv_bytes_.resize(depth * p_.max_datagram_bytes);
-    entries_.resize(p_.batch);
-    views_.reserve(p_.batch);
-    view_ops_.reserve(p_.batch);
+    const std::uint32_t slot = socket_slot(id);
+    if (slot >= sockets_.size()) sockets_.resize(slot + 1);
+    const std::size_t depth = id == kPrimarySocket
+                                  ? std::clamp<std::size_t>(p_.recv_buffers, 1, kMaxReceives)
+                                  : std::clamp<std::size_t>(p_.recv_buffers, 1, kExtraSocketReceives);
+    SocketState& s = sockets_[slot];
+    s = SocketState{};
+    s.handle = handle;
+    s.id = id;
+    s.in_use = true;
+    s.ops = std::make_unique<RecvOp[]>(depth);
+    s.bytes = std::make_unique_for_overwrite<std::uint8_t[]>(depth * p_.max_datagram_bytes);
+    RecvOp* ops = s.ops.get();
     for (std::size_t i = 0; i < depth; ++i) {
-      recv_ops_[i].header.kind = OpKind::kRecv;
-      recv_ops_[i].buf.buf = reinterpret_cast<CHAR*>(recv_bytes_.data() + i * p_.max_datagram_bytes);
-      recv_ops_[i].buf.len = static_cast<ULONG>(p_.max_datagram_bytes);
-      post_recv(&recv_ops_[i]);
+      ops[i].header.kind = OpKind::kRecv;
+      ops[i].slot = slot;
+      ops[i].buf.buf = reinterpret_cast<CHAR*>(s.bytes.get() + i * p_.max_datagram_bytes);
+      ops[i].buf.len = static_cast<ULONG>(p_.max_datagram_bytes);
     }
+    for (std::size_t i = 0; i < depth; ++i) post_recv(&ops[i]);
     return true;
+  }
+
+  void remove_socket(SocketId id) override {
+    const std::uint32_t slot = socket_slot(id);
+    if (slot >= sockets_.size() || !sockets_[slot].in_use || sockets_[slot].closing) return;
+    SocketState& s = sockets_[slot];
+    s.closing = true;
+    auto of_slot = [slot](const RecvOp* op) { return op->slot == slot; };
+    std::erase_if(ready_, of_slot);
+    std::erase_if(repost_, of_slot);
+    CancelIoEx(reinterpret_cast<HANDLE>(s.handle), nullptr);
+    add(Counter::kSyscalls, 1);
+    closing_.push_back(slot);
   }
 
   Backend kind() const noexcept override { return Backend::kIocp; }
@@ -95,7 +140,13 @@ class IocpDatapath final : public Datapath {
       s->op = op;
       s->buf.buf = reinterpret_cast<CHAR*>(op->data);
       s->buf.len = op->size;
-      const int rc = WSASendTo(p_.socket, &s->buf, 1, nullptr, 0,
+      SocketState& socket = sockets_[op->socket_slot];
+      if (!socket.in_use || socket.closing) {
+        p_.sink->on_sent(op, SendCompletion::kCancelled);
+        ++taken;
+        continue;
+      }
+      const int rc = WSASendTo(socket.handle, &s->buf, 1, nullptr, 0,
                                static_cast<const sockaddr*>(op->to.sockaddr()),
                                static_cast<int>(op->to.size()), &s->header.ov, nullptr);
       add(Counter::kSyscalls, 1);
@@ -105,6 +156,7 @@ class IocpDatapath final : public Datapath {
       } else if (const int err = WSAGetLastError(); err == WSA_IO_PENDING) {
         add(Counter::kSubmissions, 1);
         ++sends_in_flight_;
+        ++socket.sends_in_flight;
       } else if (err == WSAEWOULDBLOCK || err == WSAENOBUFS) {
         send_blocked_ = true;  // retried on the next iteration, which wait() makes prompt
         break;
@@ -148,17 +200,21 @@ class IocpDatapath final : public Datapath {
       auto* header = reinterpret_cast<OpHeader*>(e.lpOverlapped);
       const ULONG_PTR status = header->ov.Internal;
       if (header->kind == OpKind::kRecv) {
+        auto* op = reinterpret_cast<RecvOp*>(header);
         --recvs_in_flight_;
-        complete_recv(reinterpret_cast<RecvOp*>(header), e.dwNumberOfBytesTransferred, status);
+        --sockets_[op->slot].recvs_in_flight;
+        complete_recv(op, e.dwNumberOfBytesTransferred, status);
       } else {
         --sends_in_flight_;
         SendOp* op = reinterpret_cast<SendScratch*>(header)->op;
+        --sockets_[op->socket_slot].sends_in_flight;
         p_.sink->on_sent(op, status == 0                  ? SendCompletion::kSent
                              : status == kStatusCancelled ? SendCompletion::kCancelled
                                                           : SendCompletion::kFailed);
       }
     }
     deliver();
+    release_closed();
   }
 
   void wake() noexcept override { PostQueuedCompletionStatus(iocp_, 0, kWakeKey, nullptr); }
@@ -169,7 +225,9 @@ class IocpDatapath final : public Datapath {
       shutting_down_ = true;
       repost_.clear();
       ready_.clear();
-      CancelIoEx(reinterpret_cast<HANDLE>(p_.socket), nullptr);
+      for (const SocketState& s : sockets_) {
+        if (s.in_use) CancelIoEx(reinterpret_cast<HANDLE>(s.handle), nullptr);
+      }
       const std::int64_t start = now();
       while (kernel_ops() > 0 && now() - start < kShutdownLimitUs) wait(10'000);
     }
@@ -192,13 +250,31 @@ class IocpDatapath final : public Datapath {
   }
   void add(Counter c, std::uint64_t n) noexcept { (*p_.stats)[c] += n; }
 
+  // Removed sockets go once Windows has handed back every operation on them, and never before
+  // the end of a wait(): a delivered batch may point into their buffers until then.
+  void release_closed() {
+    for (std::size_t i = 0; i < closing_.size();) {
+      SocketState& s = sockets_[closing_[i]];
+      if (s.recvs_in_flight > 0 || s.sends_in_flight > 0) {
+        ++i;
+        continue;
+      }
+      const SocketId id = s.id;
+      s = SocketState{};
+      closing_[i] = closing_.back();
+      closing_.pop_back();
+      p_.sink->on_socket_released(id);
+    }
+  }
+
   void post_recv(RecvOp* op) {
-    if (shutting_down_) return;
+    SocketState& s = sockets_[op->slot];
+    if (shutting_down_ || s.closing) return;
     op->header.ov = {};
     op->from_len = sizeof(op->from);
     op->flags = 0;
     op->immediate_bytes = 0;
-    const int rc = WSARecvFrom(p_.socket, &op->buf, 1, &op->immediate_bytes, &op->flags,
+    const int rc = WSARecvFrom(s.handle, &op->buf, 1, &op->immediate_bytes, &op->flags,
                                reinterpret_cast<sockaddr*>(&op->from), &op->from_len,
                                &op->header.ov, nullptr);
     add(Counter::kSyscalls, 1);
@@ -210,6 +286,7 @@ class IocpDatapath final : public Datapath {
     const int err = WSAGetLastError();
     if (err == WSA_IO_PENDING) {
       ++recvs_in_flight_;
+      ++s.recvs_in_flight;
       return;
     }
     // The attempt consumed a datagram (truncated) or failed; either way the op is free again.
@@ -218,7 +295,8 @@ class IocpDatapath final : public Datapath {
   }
 
   void complete_recv(RecvOp* op, DWORD bytes, ULONG_PTR status) {
-    if (shutting_down_) return;
+    const SocketState& s = sockets_[op->slot];
+    if (shutting_down_ || s.closing) return;
     if (status != 0) {
       if (status == kStatusBufferOverflow) {
         add(Counter::kTruncated, 1);
@@ -230,7 +308,7 @@ class IocpDatapath final : public Datapath {
     }
     views_.push_back(DatagramView{
         Bytes(reinterpret_cast<const std::uint8_t*>(op->buf.buf), bytes),
-        Address::from_sockaddr(&op->from, static_cast<std::size_t>(op->from_len))});
+        Address::from_sockaddr(&op->from, static_cast<std::size_t>(op->from_len)), s.id});
     view_ops_.push_back(op);
     if (views_.size() == p_.batch) deliver();
   }
@@ -247,8 +325,8 @@ class IocpDatapath final : public Datapath {
   HANDLE iocp_ = nullptr;
   bool shutting_down_ = false;
   bool send_blocked_ = false;
-  std::vector<RecvOp> recv_ops_;
-  std::vector<std::uint8_t> recv_bytes_;
+  std::vector<SocketState> sockets_;  // by slot
+  std::vector<std::uint32_t> closing_;
   std::vector<OVERLAPPED_ENTRY> entries_;
   std::vector<RecvOp*> ready_;   // completed inline, not yet delivered
   std::vector<RecvOp*> repost_;  // free, to be posted again at the next wait()

@@ -1,6 +1,7 @@
 // Loop: the backend-neutral iteration (completions -> due timers -> posted tasks -> one send
 // submission -> wait) and everything shared by the backends: send buffers and the send queue,
-// counters, the timer wheel, the task queue and orderly close. A backend only moves bytes.
+// counters, the timer wheel, the task queue, the socket table and orderly close. A backend only
+// moves bytes.
 #include "volley/engine/loop.hpp"
 
 #include <algorithm>
@@ -25,6 +26,18 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(Counter::kCount)
     "send_batches", "syscalls",       "submissions",   "truncated",   "recv_exhausted",
     "recv_errors",  "send_errors",    "send_dropped",  "wakeups"};
 
+// Generations wrap within the bits above the slot index.
+constexpr std::uint32_t kGenerationMask = (std::uint32_t{1} << (32 - kSocketSlotBits)) - 1;
+
+enum class SocketState : std::uint8_t { kFree, kOpen, kClosing };
+
+// One row of the socket table; slot 0 is the primary socket and is never reused.
+struct SocketEntry {
+  os::OpenedSocket socket;
+  SocketId id = 0;
+  SocketState state = SocketState::kFree;
+};
+
 }  // namespace
 
 std::string_view counter_name(Counter counter) noexcept {
@@ -43,13 +56,16 @@ class Loop::Impl final : public DatapathSink {
   ~Impl() { close(); }
 
   bool open(std::string* error) {
+    sockets_.emplace_back();
+    os::OpenedSocket& primary = sockets_[0].socket;
     if (!os::open_udp_socket(config_.bind, config_.recv_buffer_bytes, config_.send_buffer_bytes,
-                             &socket_, error)) {
+                             &primary, error)) {
       return false;
     }
+    sockets_[0].state = SocketState::kOpen;
     DatapathParams params;
-    params.socket = socket_.handle;
-    params.family = socket_.local.family();
+    params.socket = primary.handle;
+    params.family = primary.local.family();
     params.max_datagram_bytes = config_.max_datagram_bytes;
     params.batch = config_.batch;
     params.recv_buffers = config_.recv_buffers;
@@ -59,8 +75,7 @@ class Loop::Impl final : public DatapathSink {
     SelectedDatapath selected = select_datapath(config_.backend, params);
     if (!selected.datapath) {
       *error = selected.error;
-      os::close_socket(socket_.handle);
-      socket_.handle = os::kInvalidSocket;
+      close_all_sockets();
       return false;
     }
     datapath_ = std::move(selected.datapath);
@@ -111,10 +126,7 @@ class Loop::Impl final : public DatapathSink {
       datapath_->shutdown();  // hands every in-flight send back through on_sent()
       if (datapath_->kernel_ops() == 0) datapath_.reset();
     }
-    if (!datapath_) {
-      os::close_socket(socket_.handle);
-      socket_.handle = os::kInvalidSocket;
-    }
+    if (!datapath_) close_all_sockets();
     std::vector<Task> dropped;
     tasks_.drain(dropped);
     wheel_ = TimerWheel(now());
@@ -123,7 +135,8 @@ class Loop::Impl final : public DatapathSink {
   void send(std::span<const OutDatagram> datagrams) {
     for (const OutDatagram& d : datagrams) {
       SendOp* op = nullptr;
-      const Address to = fit_family(d.to);
+      const SocketEntry* from = open_entry(d.socket);
+      const Address to = from != nullptr ? fit_family(from->socket, d.to) : Address{};
       if (d.bytes.size() <= config_.max_datagram_bytes && !to.empty() && !closed_) {
         op = pool_.acquire(d.bytes.size());
       }
@@ -133,9 +146,78 @@ class Loop::Impl final : public DatapathSink {
       }
       if (!d.bytes.empty()) std::memcpy(op->data, d.bytes.data(), d.bytes.size());
       op->size = static_cast<std::uint32_t>(d.bytes.size());
+      op->socket_slot = socket_slot(d.socket);
       op->to = to;
       pending_.push_back(op);
     }
+  }
+
+  std::optional<SocketId> open_socket(const SocketOptions& options, std::string* error) {
+    std::string scratch;
+    std::string* err = error != nullptr ? error : &scratch;
+    if (closed_ || !datapath_) {
+      *err = "the loop is closed";
+      return std::nullopt;
+    }
+    std::uint32_t slot = 0;
+    if (!free_slots_.empty()) {
+      slot = free_slots_.back();
+    } else if (sockets_.size() < kMaxSocketSlots) {
+      slot = static_cast<std::uint32_t>(sockets_.size());
+    } else {
+      *err = "too many sockets on one loop";
+      return std::nullopt;
+    }
+    os::OpenedSocket opened;
+    if (!os::open_udp_socket(options.bind, options.recv_buffer_bytes, options.send_buffer_bytes,
+                             &opened, err)) {
+      return std::nullopt;
+    }
+    if (slot == sockets_.size()) {
+      sockets_.emplace_back();
+    } else {
+      free_slots_.pop_back();
+    }
+    SocketEntry& entry = sockets_[slot];
+    const std::uint32_t generation = ((entry.id >> kSocketSlotBits) + 1) & kGenerationMask;
+    const SocketId id = slot | (generation << kSocketSlotBits);
+    if (!datapath_->add_socket(id, opened.handle, err)) {
+      os::close_socket(opened.handle);
+      entry.id = id;  // burnt, so the next use of the slot gets another generation
+      free_slots_.push_back(slot);
+      return std::nullopt;
+    }
+    entry.socket = opened;
+    entry.id = id;
+    entry.state = SocketState::kOpen;
+    ++extra_sockets_;
+    return id;
+  }
+
+  bool close_socket(SocketId id) {
+    if (id == kPrimarySocket || open_entry(id) == nullptr) return false;
+    const std::uint32_t slot = socket_slot(id);
+    sockets_[slot].state = SocketState::kClosing;
+    // Queued sends from it will never go: drop them now (one pass over the queue per close).
+    std::size_t kept = pending_head_;
+    for (std::size_t i = pending_head_; i < pending_.size(); ++i) {
+      if (pending_[i]->socket_slot == slot) {
+        stats_[Counter::kSendDropped] += 1;
+        pool_.release(pending_[i]);
+      } else {
+        pending_[kept++] = pending_[i];
+      }
+    }
+    pending_.resize(kept);
+    datapath_->remove_socket(id);
+    return true;
+  }
+
+  const SocketEntry* open_entry(SocketId id) const noexcept {
+    const std::uint32_t slot = socket_slot(id);
+    if (slot >= sockets_.size()) return nullptr;
+    const SocketEntry& entry = sockets_[slot];
+    return entry.id == id && entry.state == SocketState::kOpen ? &entry : nullptr;
   }
 
   // DatapathSink
@@ -166,9 +248,24 @@ class Loop::Impl final : public DatapathSink {
   }
   void on_writable() override {}  // the next iteration's flush() retries
   void on_wake() override { stats_[Counter::kWakeups] += 1; }
+  void on_socket_released(SocketId id) override {
+    const std::uint32_t slot = socket_slot(id);
+    if (slot >= sockets_.size() || sockets_[slot].id != id ||
+        sockets_[slot].state != SocketState::kClosing) {
+      return;
+    }
+    SocketEntry& entry = sockets_[slot];
+    os::close_socket(entry.socket.handle);
+    entry.socket = {};
+    entry.state = SocketState::kFree;
+    free_slots_.push_back(slot);
+    --extra_sockets_;
+  }
 
   LoopConfig config_;
-  os::OpenedSocket socket_;
+  std::vector<SocketEntry> sockets_;  // by slot; [0] is the primary socket
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t extra_sockets_ = 0;     // open or closing
   std::unique_ptr<Datapath> datapath_;
   std::string note_;
   Stats stats_;
@@ -192,10 +289,21 @@ class Loop::Impl final : public DatapathSink {
     if (wake_enabled_) datapath_->wake();
   }
 
+  void close_all_sockets() {
+    for (SocketEntry& entry : sockets_) {
+      os::close_socket(entry.socket.handle);
+      entry.socket.handle = os::kInvalidSocket;
+      if (&entry != &sockets_[0]) entry.state = SocketState::kFree;
+    }
+    if (sockets_.size() > 1) sockets_.resize(1);
+    free_slots_.clear();
+    extra_sockets_ = 0;
+  }
+
   // A dual-stack IPv6 socket reaches IPv4 peers only through IPv4-mapped addresses, and an IPv4
   // socket cannot send to IPv6 at all.
-  Address fit_family(const Address& to) const {
-    if (socket_.local.family() == AddressFamily::kIpv6) return to.mapped_v6();
+  static Address fit_family(const os::OpenedSocket& socket, const Address& to) {
+    if (socket.local.family() == AddressFamily::kIpv6) return to.mapped_v6();
     const Address v4 = to.unmapped();
     return v4.family() == AddressFamily::kIpv4 ? v4 : Address{};
   }
@@ -282,8 +390,17 @@ Backend Loop::backend() const noexcept {
   return impl_->backend_;
 }
 const std::string& Loop::backend_note() const noexcept { return impl_->note_; }
-Address Loop::local_address() const { return impl_->socket_.local; }
-SocketBuffers Loop::socket_buffers() const noexcept { return impl_->socket_.buffers; }
+Address Loop::local_address() const { return impl_->sockets_[0].socket.local; }
+Address Loop::local_address(SocketId socket) const {
+  const SocketEntry* entry = impl_->open_entry(socket);
+  return entry != nullptr ? entry->socket.local : Address{};
+}
+SocketBuffers Loop::socket_buffers() const noexcept { return impl_->sockets_[0].socket.buffers; }
+
+std::optional<SocketId> Loop::open_socket(const SocketOptions& options, std::string* error) {
+  return impl_->open_socket(options, error);
+}
+bool Loop::close_socket(SocketId socket) { return impl_->close_socket(socket); }
 const Stats& Loop::stats() const noexcept { return impl_->stats_; }
 
 LiveOps Loop::live() const noexcept {
@@ -292,6 +409,7 @@ LiveOps Loop::live() const noexcept {
   out.send_buffers = impl_->pool_.in_use();
   out.tasks = impl_->tasks_.size();
   out.timers = impl_->wheel_.size();
+  out.sockets = impl_->extra_sockets_;
   return out;
 }
 

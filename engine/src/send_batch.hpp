@@ -20,7 +20,8 @@ inline constexpr std::size_t kMaxGsoBytes = 65000;
 // merged, so ENet-sized traffic qualifies and jumbo datagrams keep their old behaviour.
 inline constexpr std::size_t kMaxGsoSegmentBytes = 1452;
 
-// Number of ops at the front of `ops` that form one GSO message (at least 1 if ops is non-empty).
+// Number of ops at the front of `ops` that form one GSO message (at least 1 if ops is non-empty):
+// same socket, same destination.
 inline std::size_t gso_run(std::span<SendOp* const> ops, std::size_t max_segments) {
   if (ops.empty()) return 0;
   const SendOp& first = *ops[0];
@@ -30,7 +31,7 @@ inline std::size_t gso_run(std::span<SendOp* const> ops, std::size_t max_segment
   while (n < ops.size() && n < limit && first.size > 0 && first.size <= kMaxGsoSegmentBytes) {
     const SendOp& next = *ops[n];
     if (next.size > first.size || next.size == 0 || bytes + next.size > kMaxGsoBytes ||
-        !(next.to == first.to)) {
+        next.socket_slot != first.socket_slot || !(next.to == first.to)) {
       break;
     }
     bytes += next.size;

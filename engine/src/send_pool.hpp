@@ -22,6 +22,7 @@ inline constexpr std::size_t kSmallDatagram = 256;
 struct SendOp {
   std::byte* data = nullptr;  // `small` or `large`, chosen by SendPool::acquire
   std::uint32_t size = 0;
+  std::uint32_t socket_slot = 0;  // socket_slot() of the OutDatagram's socket
   Address to;
   // Per-operation room for the backend's kernel-facing structures (msghdr + iovec, or
   // OVERLAPPED + WSABUF), which must live exactly as long as the operation.

@@ -117,6 +117,7 @@ inline void check_no_leaks(Loop& loop, Leftover expected = {}) {
   CHECK(live.send_buffers == 0);
   CHECK(live.tasks == 0);
   CHECK(live.timers == 0);
+  CHECK(live.sockets == 0);
 }
 
 inline std::vector<std::uint8_t> pattern(std::uint32_t seq, std::size_t size) {

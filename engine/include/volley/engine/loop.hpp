@@ -1,8 +1,19 @@
-// volley::engine::Loop: one completion loop over one UDP socket. Receives arrive in batches at
+// volley::engine::Loop: one completion loop over UDP sockets. Receives arrive in batches at
 // one handler, sends are queued and submitted as one batch per iteration, tasks can be posted
 // from any thread, and timers live in a hashed wheel. All callbacks run on the thread inside
 // run(); every member except post() and stop() must be called on that thread (or while no
 // thread is inside run()).
+//
+// Sockets: every loop opens its primary socket (LoopConfig::bind, SocketId kPrimarySocket).
+// open_socket() adds more on the same loop (a proxy's upstream socket per client, a load
+// generator's few client sockets); each received DatagramView says which socket it arrived on
+// and each OutDatagram names the socket to send from (default: the primary, so single-socket
+// code never mentions sockets). Extra sockets share the loop's receive buffers (one io_uring
+// provided-buffer ring; one epoll set; one completion port) and cost a few hundred bytes of
+// loop state each (IOCP adds two posted receive buffers per socket), so thousands are fine.
+// close_socket() stops delivery at once (datagrams of that socket already in the batch being
+// handled are still in its span), drops its queued sends, and closes the OS socket once the
+// kernel has let go of its operations; live().sockets counts extra sockets until then.
 #pragma once
 
 #include <array>
@@ -62,6 +73,7 @@ struct LiveOps {
   std::size_t send_buffers = 0;   // queued or in-flight outgoing datagrams
   std::size_t tasks = 0;          // posted, not yet run
   std::size_t timers = 0;         // scheduled, not yet fired or cancelled
+  std::size_t sockets = 0;        // extra sockets (open_socket) not yet closed and released
   bool operator==(const LiveOps&) const = default;
 };
 
@@ -86,6 +98,13 @@ struct LoopConfig {
   std::function<void(std::string_view)> log;
 };
 
+// An extra socket for Loop::open_socket(). Buffer sizes as in LoopConfig (0: the OS default).
+struct SocketOptions {
+  Address bind = Address::any_v6(0);  // IPv6 binds are dual-stack
+  int recv_buffer_bytes = 0;
+  int send_buffer_bytes = 0;
+};
+
 using volley::TimerId;  // generation 0 never names a live timer
 
 using Task = std::function<void()>;
@@ -108,6 +127,16 @@ class Loop {
   // socket. Called by the destructor; idempotent. Not while run() is active.
   void close();
 
+  // Opens and binds another UDP socket served by this loop; nullopt (and *error, if given)
+  // when the OS refuses. Not after close().
+  std::optional<SocketId> open_socket(const SocketOptions& options, std::string* error = nullptr);
+  std::optional<SocketId> open_socket(const Address& bind, std::string* error = nullptr) {
+    return open_socket(SocketOptions{bind}, error);
+  }
+  // False for the primary socket and for ids that name no open socket. See the header comment.
+  bool close_socket(SocketId socket);
+
+  // A datagram naming a socket that is not open is dropped and counted (kSendDropped).
   void send(std::span<const OutDatagram> datagrams);
   void send(const OutDatagram& datagram) { send(std::span<const OutDatagram>(&datagram, 1)); }
   void set_handler(DatagramHandler handler);
@@ -122,7 +151,8 @@ class Loop {
 
   Backend backend() const noexcept;
   const std::string& backend_note() const noexcept;  // why auto picked what it did, if not best
-  Address local_address() const;
+  Address local_address() const;               // of the primary socket
+  Address local_address(SocketId socket) const;  // empty if `socket` is not open
   SocketBuffers socket_buffers() const noexcept;
   const Stats& stats() const noexcept;
   LiveOps live() const noexcept;

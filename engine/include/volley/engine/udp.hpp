@@ -61,11 +61,18 @@ class Address {
   std::uint8_t size_ = 0;
 };
 
+// Names one of a loop's UDP sockets: the primary socket every loop opens is kPrimarySocket;
+// Loop::open_socket() hands out the others. An id carries a generation, so an id kept after
+// its socket was closed never names the socket that later reuses the slot.
+using SocketId = std::uint32_t;
+inline constexpr SocketId kPrimarySocket = 0;
+
 // A received datagram. `bytes` is valid only during the handler call that delivers it: the
 // buffer goes straight back to the kernel afterwards.
 struct DatagramView {
   Bytes bytes;
   Address from;
+  SocketId socket = kPrimarySocket;  // the loop socket it arrived on
 };
 
 // An outgoing datagram. The loop copies `bytes` when send() is called, so the caller may reuse
@@ -73,6 +80,7 @@ struct DatagramView {
 struct OutDatagram {
   Bytes bytes;
   Address to;
+  SocketId socket = kPrimarySocket;  // the loop socket to send it from
 };
 
 using DatagramHandler = std::function<void(std::span<const DatagramView>)>;
