@@ -64,11 +64,11 @@ TEST_CASE("volley-bots --engine enet echo against volley-server: exit 0, everyth
   echo_run("enet", "--churn 4");
 }
 
-TEST_CASE("volley-bots --engine enet game against the demo: frames forward, every chat line shown on every bot") {
+void game_run(const std::string& engine) {
   ServerWithStats server(kServer, {"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--tick-hz", "30"},
                          "bots-demo");
   TempDir dir;
-  const Run r = run(dir, kBots + " --server " + server.address() +
+  const Run r = run(dir, kBots + " --server " + server.address() + " --engine " + engine +
                              " --behavior game --bots 6 --seconds 3 --chat-every 0.5 --report-json " +
                              dir.file("report.json"));
   INFO(r.err);
@@ -86,6 +86,15 @@ TEST_CASE("volley-bots --engine enet game against the demo: frames forward, ever
   CHECK(j.number("events_shown") >= j.number("chat_shown"));
   const FlatJson s = server.stop_and_stats();
   CHECK(s.number("demo_chat_received") == j.number("chat_sent"));
+}
+
+TEST_CASE("volley-bots --engine volley echo against volley-server: Peers on the engine loop, 2 sockets") {
+  echo_run("volley", "--churn 4");
+}
+
+TEST_CASE("volley-bots game against the demo: frames forward, every chat line shown on every bot") {
+  SUBCASE("--engine enet") { game_run("enet"); }
+  SUBCASE("--engine volley") { game_run("volley"); }
 }
 
 TEST_CASE("volley-bots: fewer bots connected than asked is exit 1; a bad flag is one line and exit 2") {
