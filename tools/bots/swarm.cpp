@@ -172,7 +172,8 @@ void Swarm::send_tick(std::size_t i, std::uint64_t tick, TimePoint now) {
     return;
   }
   // The game: an input every tick (a slow circle, a jump now and then), chat now and then.
-  flatbuffers::FlatBufferBuilder fbb(64);
+  flatbuffers::FlatBufferBuilder& fbb = input_fbb_;
+  fbb.Clear();
   const double phase = 0.4 * static_cast<double>(now - start_) * 1e-6 + static_cast<double>(i) * 0.7;
   const bool jump = (tick + i) % 97 == 0;
   fbb.Finish(demo::fb::CreateInput(fbb, static_cast<std::int8_t>(std::lround(127 * std::cos(phase))),

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <flatbuffers/flatbuffers.h>
+
 #include "echo_checker.hpp"
 #include "game_checker.hpp"
 #include "latency_histogram.hpp"
@@ -108,6 +110,7 @@ class Swarm {
   Transport& transport_;
   std::vector<Bot> bots_;
   std::vector<std::uint8_t> scratch_;
+  flatbuffers::FlatBufferBuilder input_fbb_{64};  // reused for every input: no allocation per tick
   TimePoint start_ = 0, stop_ = 0, last_sample_ = 0, last_integrate_ = 0;
   bool stopped_ = false;
   std::uint64_t connects_started_ = 0, sends_done_ = 0, churn_done_ = 0;
