@@ -239,7 +239,7 @@ if ! skipped d && command -v valgrind >/dev/null; then
     d_run "$kind" 10; ir1=$IR; p1=$ECHOES
     per=$(calc "round(($ir1 - $ir0) / ($p1 - $p0))")
     eval "D_$kind=\$per"
-    row "| d | $kind | 64 libenet peers, 10 Hz vs idle, ${D_SECONDS} s | Ir $ir0 / $ir1 | echoes $p0 / $p1 | user-space instructions per echo: $per | |"
+    row "| d | $kind | 64 libenet bots, 10 Hz vs idle, ${D_SECONDS} s | Ir $ir0 / $ir1 | echoes $p0 / $p1 | user-space instructions per echo: $per | |"
   done
   [ -n "${D_volley:-}" ] && [ -n "${D_enet:-}" ] && row "| d | both | | | | stock/volley = $(calc "round(${D_enet} / ${D_volley}, 2)") x | |"
 fi
