@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# tools/scale/measure.sh: the issue-5 scale check and the stock-ENet comparison in one bounded run.
-#   a. 16,384 protocol-level peers (volley-swarm) on one volley-server socket, one reliable round
-#      trip each: connect time, server peak RSS, server CPU.
-#   b. 4,000 stock-libenet peers (8 hosts x 500) idle for 60 s, against volley-server and then
+# tools/bench/measure.sh: the issue-5 scale check and the stock-ENet comparison in one bounded run.
+# The load is volley-bots (tools/bots): --engine volley (protocol Peers on the engine) in a,
+# --engine enet (stock libenet clients through the client library) in b-d.
+#   a. 16,384 protocol-level bots on one volley-server socket, a reliable echo a second each:
+#      connect time, server peak RSS, server CPU.
+#   b. 4,000 stock-libenet bots (8 sockets x 500) idle for 60 s, against volley-server and then
 #      volley-enet-echo-server: drops, server CPU over the idle window, RSS.
 #   c. server CPU-us per echoed packet at 512 peers and equal offered load (rate x size), rounds
 #      interleaved volley/stock, medians and the ratio.
 #   d. user-space instructions per echoed packet under callgrind (difference of two runs that
 #      differ only in the echo rate, so start-up and handshakes cancel out).
 # Builds nothing. Loopback only. Every process it starts is bounded by its own --seconds and is
-# ended by PID on exit. Usage: tools/scale/measure.sh BUILD_DIR [--quick] [--rounds N]
+# ended by PID on exit. Usage: tools/bench/measure.sh BUILD_DIR [--quick] [--rounds N]
 #   [--skip a,b,c,d] [--out DIR]
 # Environment: VOLLEY_SERVER_ARGS adds flags to every volley-server run in a-c (for example
 # "--backend epoll"); step d always runs volley-server with --backend epoll.
@@ -35,18 +37,17 @@ mkdir -p "$OUT"
 find_bin() { find "$BUILD" -name "$1" -type f -perm -u+x 2>/dev/null | head -n 1; }
 VOLLEY_SERVER=$(find_bin volley-server)
 ENET_SERVER=$(find_bin volley-enet-echo-server)
-SWARM=$(find_bin volley-swarm)
-ENET_SWARM=$(find_bin volley-enet-swarm)
-for b in ENET_SERVER SWARM ENET_SWARM; do
+BOTS=$(find_bin volley-bots)
+for b in ENET_SERVER BOTS; do
   [ -n "${!b}" ] || { echo "$0: $b not built under $BUILD" >&2; exit 2; }
 done
 [ -n "$VOLLEY_SERVER" ] || echo "note: no volley-server under $BUILD: stock-server rows only"
 
 # Quick mode: the same steps, smaller and shorter (a tool check, not a measurement).
 if [ $QUICK = 1 ]; then
-  A_PEERS=2000; B_HOSTS=2; B_PER=250; B_IDLE=5; C_SECONDS=4; ROUNDS=1; D_SECONDS=3
+  A_PEERS=2000; A_SECONDS=4; B_HOSTS=2; B_PER=250; B_WARM=3; B_IDLE=5; C_WARM=2; C_SECONDS=4; ROUNDS=1; D_SECONDS=3
 else
-  A_PEERS=16384; B_HOSTS=8; B_PER=500; B_IDLE=60; C_SECONDS=15; D_SECONDS=6
+  A_PEERS=16384; A_SECONDS=12; B_HOSTS=8; B_PER=500; B_WARM=5; B_IDLE=60; C_WARM=3; C_SECONDS=15; D_SECONDS=6
 fi
 
 # The machine may be shared: server on the last CPU, load generators on the others.
@@ -113,24 +114,31 @@ stop_server() {
 # some socket fell behind. Other users' traffic counts too, so it is a hint, not proof.
 udp_drops() { awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $6; exit }' /proc/net/snmp; }
 
+# A process's CPU (user + system, all threads) in seconds from /proc/PID/stat (fields 14, 15;
+# the command name may hold spaces, so fields are counted after the last ')'), and a
+# "Vm...:" line of /proc/PID/status in KiB. The windows below are timed by this script.
+CLK_TCK=$(getconf CLK_TCK)
+proc_cpu() { awk -v hz="$CLK_TCK" '{ sub(/.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo n/a; }
+proc_kib() { awk -v k="$2" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
 ROWS=()
 row() { ROWS+=("$*"); echo "  $*"; }
 
 echo "output: $OUT (server on CPU ${SERVER_CPUS:-any}, load on CPUs ${LOAD_CPUS:-any})"
 
-# --- a. 16,384 protocol-level peers on one volley-server socket ------------------------------
+# --- a. 16,384 protocol-level bots on one volley-server socket ------------------------------
 if ! skipped a && [ -n "$VOLLEY_SERVER" ]; then
-  echo "a. $A_PEERS volley-swarm peers, one reliable round trip each"
+  echo "a. $A_PEERS volley-bots --engine volley bots, a reliable 64 B echo per second each"
   if start_server a-volley volley 150 --max-peers "$A_PEERS"; then
-    drops0=$(udp_drops)
-    $LOAD_PIN "$SWARM" --server "127.0.0.1:$SERVER_PORT" --peers "$A_PEERS" --round-trips 1 \
-      --connect-rate 4000 --idle 2 --seconds 90 --server-pid "$SERVER_PID" \
-      --report-json "$OUT/a.swarm.json" >/dev/null 2>"$OUT/a.swarm.err"
+    drops0=$(udp_drops); cpu0=$(proc_cpu "$SERVER_PID")
+    $LOAD_PIN "$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine volley --bots "$A_PEERS" --ramp 4000 \
+      --rate 1 --delivery reliable --seconds "$A_SECONDS" --report-json "$OUT/a.bots.json" >"$OUT/a.bots.out" 2>&1
     rc=$?
+    cpu1=$(proc_cpu "$SERVER_PID"); hwm=$(proc_kib "$SERVER_PID" VmHWM:)
     drops=$(( $(udp_drops) - drops0 ))
     stop_server
-    f=$OUT/a.swarm.json; s=$OUT/a-volley.stats.json
-    row "| a | volley-server | $A_PEERS peers, 1 RT each (swarm rc=$rc) | connected $(jget $f connected_at_once), failed $(jget $f failed), peers_peak $(jget $s peers_peak), server retransmits $(jget $s retransmits), UDP RcvbufErrors +$drops | connect $(jget $f connect_time_s) s, all RT done $(jget $f all_done_time_s) s, RTT p50/p99 $(jget $f rtt_p50_us)/$(jget $f rtt_p99_us) us | server CPU $(jget $f server_cpu_connect_s) s (connect+RT), $(jget $f server_cpu_idle_s) s idle 2 s | VmHWM $(jget $f server_hwm_kib) KiB |"
+    f=$OUT/a.bots.json; s=$OUT/a-volley.stats.json
+    row "| a | volley-server | $A_PEERS bots, 1 reliable echo/s each, ${A_SECONDS} s (bots rc=$rc) | connected $(jget $f connected), failed $(jget $f failed), dropped $(jget $f dropped), lost $(jget $f reliable_lost), peers_peak $(jget $s peers_peak), UDP RcvbufErrors +$drops | connect $(jget $f connect_time_s) s, RTT p50/p99 $(jget $f rtt_p50_us)/$(jget $f rtt_p99_us) us | server CPU $(calc "round($cpu1 - $cpu0, 2)") s over the run; volley-bots CPU $(jget $f cpu_user_s) + $(jget $f cpu_sys_s) s | VmHWM $hwm KiB |"
   fi
 fi
 
@@ -140,38 +148,52 @@ b_run() {  # KIND
   [ "$kind" = volley ] && [ -z "$VOLLEY_SERVER" ] && return
   if start_server "b-$kind" "$kind" $((B_IDLE + 60)) --max-peers 4095; then
     local drops0; drops0=$(udp_drops)
-    $LOAD_PIN "$ENET_SWARM" --server "127.0.0.1:$SERVER_PORT" --hosts "$B_HOSTS" --peers-per-host "$B_PER" \
-      --rate 0 --warmup 2 --idle "$B_IDLE" --seconds $((B_IDLE + 45)) --server-pid "$SERVER_PID" \
-      --report-json "$OUT/b-$kind.swarm.json" >/dev/null 2>"$OUT/b-$kind.swarm.err"
+    # Connect (ramp 2,000/s), then B_IDLE seconds idle; this script times the CPU window.
+    $LOAD_PIN "$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine enet --bots $((B_HOSTS * B_PER)) \
+      --sockets "$B_HOSTS" --ramp 2000 --rate 0 --seconds $((B_WARM + B_IDLE + 1)) \
+      --report-json "$OUT/b-$kind.bots.json" >"$OUT/b-$kind.bots.out" 2>&1 &
+    local bots_pid=$!; PIDS+=("$bots_pid")
+    sleep "$B_WARM"
+    local cpu0 cpu1 rss hwm; cpu0=$(proc_cpu "$SERVER_PID")
+    sleep "$B_IDLE"
+    cpu1=$(proc_cpu "$SERVER_PID"); rss=$(proc_kib "$SERVER_PID" VmRSS:); hwm=$(proc_kib "$SERVER_PID" VmHWM:)
+    wait "$bots_pid"
     local rc=$? drops=$(( $(udp_drops) - drops0 ))
     stop_server
-    local f=$OUT/b-$kind.swarm.json s=$OUT/b-$kind.stats.json
-    row "| b | $kind | $((B_HOSTS * B_PER)) libenet peers idle ${B_IDLE} s (swarm rc=$rc) | connected $(jget $f connected), dropped $(jget $f dropped), server timeouts $(jget $s timeouts), UDP RcvbufErrors +$drops | connect $(jget $f connect_time_s) s | server CPU $(jget $f server_cpu_window_s) s = $(jget $f server_cpu_percent) % of a core | RSS $(jget $f server_rss_kib) KiB, VmHWM $(jget $f server_hwm_kib) KiB |"
+    local f=$OUT/b-$kind.bots.json s=$OUT/b-$kind.stats.json
+    local cpu; cpu=$(calc "round($cpu1 - $cpu0, 3)")
+    row "| b | $kind | $((B_HOSTS * B_PER)) libenet bots idle ${B_IDLE} s (bots rc=$rc) | connected $(jget $f connected), dropped $(jget $f dropped), server timeouts $(jget $s timeouts), UDP RcvbufErrors +$drops | connect $(jget $f connect_time_s) s | server CPU $cpu s = $(calc "round(100 * $cpu / $B_IDLE, 2)") % of a core | RSS $rss KiB, VmHWM $hwm KiB |"
   fi
 }
 if ! skipped b; then
-  echo "b. $((B_HOSTS * B_PER)) stock-libenet peers idle for $B_IDLE s"
+  echo "b. $((B_HOSTS * B_PER)) stock-libenet bots idle for $B_IDLE s"
   b_run volley
   b_run enet
 fi
 
-# --- c. CPU-us per echoed packet, 512 peers x 20 Hz x 64 B reliable --------------------------
+# --- c. CPU-us per echoed packet, 512 bots x 20 Hz x 64 B reliable --------------------------
 c_run() {  # KIND ROUND -> RESULT (server CPU-us per echo). Runs in this shell so cleanup sees PIDs.
   local kind=$1 round=$2
   RESULT=n/a
   [ "$kind" = volley ] && [ -z "$VOLLEY_SERVER" ] && return
   start_server "c-$kind-$round" "$kind" $((C_SECONDS + 40)) --max-peers 1024 || return
-  $LOAD_PIN "$ENET_SWARM" --server "127.0.0.1:$SERVER_PORT" --hosts 4 --peers-per-host 128 \
-    --rate 20 --size 64 --warmup 2 --idle "$C_SECONDS" --seconds $((C_SECONDS + 30)) \
-    --server-pid "$SERVER_PID" --report-json "$OUT/c-$kind-$round.swarm.json" >/dev/null \
-    2>"$OUT/c-$kind-$round.swarm.err"
+  $LOAD_PIN "$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine enet --bots 512 --sockets 4 \
+    --rate 20 --size 64 --delivery reliable --seconds $((C_WARM + C_SECONDS + 1)) \
+    --report-json "$OUT/c-$kind-$round.bots.json" >"$OUT/c-$kind-$round.bots.out" 2>&1 &
+  local bots_pid=$!; PIDS+=("$bots_pid")
+  sleep "$C_WARM"
+  local cpu0 cpu1; cpu0=$(proc_cpu "$SERVER_PID")
+  sleep "$C_SECONDS"
+  cpu1=$(proc_cpu "$SERVER_PID")
+  wait "$bots_pid"
   local rc=$?
   stop_server
-  [ $rc = 0 ] || echo "ANOMALY: c $kind round $round swarm rc=$rc (see $OUT/c-$kind-$round.swarm.json)" >&2
-  RESULT=$(jget "$OUT/c-$kind-$round.swarm.json" server_cpu_us_per_echo)
+  [ $rc = 0 ] || echo "ANOMALY: c $kind round $round bots rc=$rc (see $OUT/c-$kind-$round.bots.json)" >&2
+  # Equal offered load: 512 bots x 20 Hz, every echo checked back by the bots (rc 0).
+  RESULT=$(calc "round(($cpu1 - $cpu0) * 1e6 / (512 * 20 * $C_SECONDS), 2)")
 }
 if ! skipped c; then
-  echo "c. CPU-us per echoed packet: 512 peers x 20 Hz x 64 B reliable, ${C_SECONDS} s window, $ROUNDS interleaved rounds"
+  echo "c. CPU-us per echoed packet: 512 bots x 20 Hz x 64 B reliable, ${C_SECONDS} s window, $ROUNDS interleaved rounds"
   CV=(); CE=()
   for r in $(seq "$ROUNDS"); do
     c_run volley "$r"; v=$RESULT
@@ -181,7 +203,7 @@ if ! skipped c; then
   done
   mv=$(median "${CV[@]}"); me=$(median "${CE[@]}")
   ratio=$(calc "round($me / $mv, 2)")
-  row "| c | both | 512 libenet peers x 20 Hz x 64 B reliable | volley ${CV[*]} | stock ${CE[*]} | median CPU-us/echo: volley $mv, stock $me | stock/volley = $ratio x |"
+  row "| c | both | 512 libenet bots x 20 Hz x 64 B reliable | volley ${CV[*]} | stock ${CE[*]} | median CPU-us/echo: volley $mv, stock $me | stock/volley = $ratio x |"
 fi
 
 # --- d. instructions per echoed packet (callgrind) -------------------------------------------
@@ -202,9 +224,8 @@ d_run() {  # KIND RATE -> IR, ECHOES. Runs in this shell so cleanup sees the PID
     sleep 0.1
   done
   [ -n "$SERVER_PORT" ] || { echo "$name: server did not start under valgrind" >&2; return; }
-  "$ENET_SWARM" --server "127.0.0.1:$SERVER_PORT" --hosts 1 --peers-per-host 64 --rate "$rate" \
-    --size 64 --warmup 1 --idle "$D_SECONDS" --seconds $((D_SECONDS + 40)) \
-    --report-json "$OUT/$name.swarm.json" >/dev/null 2>"$OUT/$name.swarm.err"
+  "$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine enet --bots 64 --rate "$rate" --size 64 \
+    --delivery reliable --seconds $((D_SECONDS + 1)) --report-json "$OUT/$name.bots.json" >"$OUT/$name.bots.out" 2>&1
   stop_server
   IR=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$OUT/$name.callgrind" 2>/dev/null | head -n 1)
   IR=${IR:-n/a}
@@ -218,7 +239,7 @@ if ! skipped d && command -v valgrind >/dev/null; then
     d_run "$kind" 10; ir1=$IR; p1=$ECHOES
     per=$(calc "round(($ir1 - $ir0) / ($p1 - $p0))")
     eval "D_$kind=\$per"
-    row "| d | $kind | 64 libenet peers, 10 Hz vs idle, ${D_SECONDS} s | Ir $ir0 / $ir1 | echoes $p0 / $p1 | user-space instructions per echo: $per | |"
+    row "| d | $kind | 64 libenet bots, 10 Hz vs idle, ${D_SECONDS} s | Ir $ir0 / $ir1 | echoes $p0 / $p1 | user-space instructions per echo: $per | |"
   done
   [ -n "${D_volley:-}" ] && [ -n "${D_enet:-}" ] && row "| d | both | | | | stock/volley = $(calc "round(${D_enet} / ${D_volley}, 2)") x | |"
 fi

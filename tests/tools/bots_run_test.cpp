@@ -1,0 +1,119 @@
+// volley-bots as a process against volley-server over loopback: echo on both engines and the
+// demo game on the client library, small and short; exit codes, the JSON report's keys and that
+// its numbers agree with each other and with what the server counted.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "cli_run.hpp"
+#include "support/server_process.hpp"
+#include "support/server_with_stats.hpp"
+
+namespace volley::test {
+namespace {
+
+const std::string kBots = VOLLEY_BOTS_EXE;
+const std::string kServer = VOLLEY_SERVER_EXE;
+
+FlatJson report(const TempDir& dir) {
+  const auto json = FlatJson::parse(read_file(dir.file("report.json")));
+  REQUIRE(json);
+  for (const char* key : {"bots", "connected", "failed", "reliable_sent", "reliable_received", "reliable_lost",
+                          "reliable_duplicated", "reliable_out_of_order", "snapshots_received", "snapshots_applied",
+                          "snapshots_dropped_old", "snapshots_dropped_corrupt", "snapshots_dropped_no_baseline",
+                          "frame_regressions", "events_shown", "events_duplicated", "rtt_p50_us", "rtt_p99_us",
+                          "rtt_max_us", "bytes_in_per_bot_s", "bytes_out_per_bot_s"}) {
+    CHECK_MESSAGE(json->has(key), key);
+  }
+  return *json;
+}
+
+void echo_run(const std::string& engine, const std::string& extra) {
+  ServerWithStats server(kServer, {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0"}, "bots-echo");
+  TempDir dir;
+  const Run r = run(dir, kBots + " --server " + server.address() + " --engine " + engine +
+                             " --bots 24 --sockets 2 --seconds 2 --rate 20 --report-json " + dir.file("report.json") +
+                             " --report-html " + dir.file("report.html") + " " + extra);
+  INFO(r.err);
+  REQUIRE(r.exited);
+  CHECK(r.code == 0);
+  const FlatJson j = report(dir);
+  CHECK(j.number("bots") == 24);
+  CHECK(j.number("connected") == 24);
+  CHECK(j.number("failed") == 0);
+  CHECK(j.number("dropped") == 0);
+  CHECK(j.number("reliable_sent") > 24 * 10);
+  CHECK(j.number("reliable_received") == j.number("reliable_sent"));
+  CHECK(j.number("reliable_lost") + j.number("reliable_duplicated") + j.number("reliable_out_of_order") == 0);
+  CHECK(j.number("unreliable_sent") > 0);
+  CHECK(j.number("rtt_p50_us") <= j.number("rtt_p99_us"));
+  CHECK(j.number("rtt_p99_us") <= j.number("rtt_max_us"));
+  CHECK(j.number("bytes_in_per_bot_s") > 0);
+  CHECK(j.text("ok") == "true");
+  CHECK(read_file(dir.file("report.html")).find("<svg") != std::string::npos);
+  const FlatJson s = server.stop_and_stats();
+  // Churned bots rejoin: one more connection each, and every connection ended gracefully.
+  // (a rejoin still connecting at the end may or may not have reached the server).
+  CHECK(s.number("connects") >= 24 + j.number("churn_rejoins"));
+  CHECK(s.number("connects") <= 24 + j.number("churn_leaves"));
+  CHECK(s.number("disconnects") == s.number("connects"));
+  CHECK(s.number("packets_in") == j.number("packets_out"));
+}
+
+TEST_CASE("volley-bots --engine enet echo against volley-server: exit 0, everything back once and in order") {
+  echo_run("enet", "--churn 4");
+}
+
+void game_run(const std::string& engine) {
+  ServerWithStats server(kServer, {"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--tick-hz", "30"},
+                         "bots-demo");
+  TempDir dir;
+  const Run r = run(dir, kBots + " --server " + server.address() + " --engine " + engine +
+                             " --behavior game --bots 6 --seconds 3 --chat-every 0.5 --report-json " +
+                             dir.file("report.json"));
+  INFO(r.err);
+  REQUIRE(r.exited);
+  CHECK(r.code == 0);
+  const FlatJson j = report(dir);
+  CHECK(j.number("connected") == 6);
+  CHECK(j.number("snapshots_applied") > 6 * 30);
+  CHECK(j.number("snapshots_applied") <= j.number("snapshots_received"));
+  CHECK(j.number("frame_regressions") == 0);
+  CHECK(j.number("events_duplicated") == 0);
+  CHECK(j.number("chat_sent") > 6);
+  CHECK(j.number("chat_shown") == 6 * j.number("chat_sent"));  // no churn: every line on every bot
+  CHECK(j.number("chat_missed") == 0);
+  CHECK(j.number("events_shown") >= j.number("chat_shown"));
+  const FlatJson s = server.stop_and_stats();
+  CHECK(s.number("demo_chat_received") == j.number("chat_sent"));
+}
+
+TEST_CASE("volley-bots --engine volley echo against volley-server: Peers on the engine loop, 2 sockets") {
+  echo_run("volley", "--churn 4");
+}
+
+TEST_CASE("volley-bots game against the demo: frames forward, every chat line shown on every bot") {
+  SUBCASE("--engine enet") { game_run("enet"); }
+  SUBCASE("--engine volley") { game_run("volley"); }
+}
+
+TEST_CASE("volley-bots: fewer bots connected than asked is exit 1; a bad flag is one line and exit 2") {
+  TempDir dir;
+  // Nothing listens on this port (a server that stopped): nobody connects.
+  std::uint16_t port = 0;
+  {
+    ServerWithStats server(kServer, {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0"}, "bots-gone");
+    port = server.process().port();
+    server.stop_and_stats();
+  }
+  const Run none = run(dir, kBots + " --server 127.0.0.1:" + std::to_string(port) + " --bots 3 --seconds 0.5 --drain 0");
+  REQUIRE(none.exited);
+  CHECK(none.code == 1);
+  const Run bad = run(dir, kBots + " --server 127.0.0.1:1 --behavior dance");
+  REQUIRE(bad.exited);
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find('\n') == bad.err.size() - 1);
+}
+
+}  // namespace
+}  // namespace volley::test

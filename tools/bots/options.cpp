@@ -1,0 +1,67 @@
+#include "options.hpp"
+
+#include <cmath>
+
+#include "volley/support/cli.hpp"
+
+namespace volley::bots {
+
+Parsed parse_options(const std::vector<std::string>& args) {
+  Parsed parsed;
+  Options& o = parsed.options;
+  SwarmConfig& s = o.swarm;
+  double rate = 0;
+  std::string mix = "mixed";
+  CLI::App app("volley-bots: a swarm of checking bots against an ENet server (docs/bots.md)", "volley-bots");
+  app.add_option("--server", o.server, "HOST:PORT")->required();
+  app.add_option("--bots", s.bots)->check(CLI::Range(1, 1'000'000));
+  app.add_option("--sockets", o.sockets, "0: one per 4,000 bots")->check(CLI::Range(0, 4096));
+  app.add_option("--seconds", o.seconds)->check(CLI::Range(0.1, 1e6));
+  app.add_option("--rate", rate, "messages (echo) or inputs (game) per bot per second; default 10 / 30")
+      ->check(CLI::Range(0.0, 1000.0));
+  app.add_option("--behavior", o.behavior)->check(CLI::IsMember({"echo", "game"}));
+  app.add_option("--engine", o.engine)->check(CLI::IsMember({"enet", "volley"}));
+  app.add_option("--churn", s.churn_per_s, "bots leaving and rejoining per second")->check(CLI::Range(0.0, 1e6));
+  app.add_option("--ramp", s.ramp_per_s, "connects per second; 0 = all at once")->check(CLI::Range(0.0, 1e7));
+  app.add_option("--report-json", o.report_json);
+  app.add_option("--report-html", o.report_html);
+  app.add_flag("--progress", o.progress, "progress line on stderr even when it is not a terminal")
+      ->disable_flag_override();
+  app.add_option("--size", s.size, "echo payload bytes")->check(CLI::Range(24, 4000));
+  app.add_option("--channels", s.channels, "echo channels")->check(CLI::Range(1, 255));
+  app.add_option("--delivery", mix, "echo messages: reliable, unreliable or mixed (alternating)")
+      ->check(CLI::IsMember({"reliable", "unreliable", "mixed"}));
+  app.add_option("--chat-every", s.chat_every_s, "game: seconds between a bot's chat lines; 0 = none")
+      ->check(CLI::Range(0.0, 1e6));
+  app.add_option("--drain", o.drain_s, "seconds to wait for the last echoes")->check(CLI::Range(0.0, 600.0));
+  app.add_option("--seed", s.seed);
+  const support::CliOutcome outcome = support::parse_cli(app, args);
+  if (outcome.help) {
+    o.help = true;
+    parsed.help = app.help();
+    return parsed;
+  }
+  parsed.error = outcome.error;
+  if (!parsed.error.empty()) return parsed;
+  if (!std::isfinite(o.seconds) || !std::isfinite(rate) || !std::isfinite(s.churn_per_s) ||
+      !std::isfinite(s.ramp_per_s) || !std::isfinite(s.chat_every_s) || !std::isfinite(o.drain_s)) {
+    parsed.error = "numbers must be finite";
+    return parsed;
+  }
+  if ((app.count("--report-json") > 0 && o.report_json.empty()) ||
+      (app.count("--report-html") > 0 && o.report_html.empty())) {
+    parsed.error = "--report-json and --report-html need a path";
+    return parsed;
+  }
+  s.behavior = o.behavior == "game" ? Behavior::kGame : Behavior::kEcho;
+  s.rate_hz = app.count("--rate") > 0 ? rate : (s.behavior == Behavior::kGame ? 30 : 10);
+  s.mix = mix == "reliable" ? EchoMix::kReliable : mix == "unreliable" ? EchoMix::kUnreliable : EchoMix::kMixed;
+  if (o.sockets == 0) o.sockets = (s.bots + 3999) / 4000;
+  if (o.sockets > s.bots) o.sockets = s.bots;
+  if ((s.bots + o.sockets - 1) / o.sockets > 4095) {
+    parsed.error = "--sockets: at most 4,095 bots per socket (ENet peer ids are 12 bits)";
+  }
+  return parsed;
+}
+
+}  // namespace volley::bots

@@ -1,0 +1,35 @@
+// volley-bots' command line (the DESIGN.md contract plus tuning flags), parsed with CLI11 into
+// a plain value. Every problem is one line; main exits 2.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "swarm.hpp"
+
+namespace volley::bots {
+
+struct Options {
+  std::string server;  // HOST:PORT
+  std::string engine = "enet";
+  std::string behavior = "echo";
+  std::size_t sockets = 0;  // 0: one per 4,000 bots
+  double seconds = 10;
+  double drain_s = 3;  // at most this long for the last echoes after --seconds
+  bool progress = false;
+  std::string report_json, report_html;
+  SwarmConfig swarm;
+  bool help = false;
+};
+
+struct Parsed {
+  Options options;
+  std::string error;  // one line; empty on success
+  std::string help;   // --help text
+};
+
+Parsed parse_options(const std::vector<std::string>& args);
+
+}  // namespace volley::bots

@@ -1,0 +1,84 @@
+#include "run.hpp"
+
+#include <unistd.h>
+
+#include <string>
+
+namespace volley::bots {
+namespace {
+constexpr TimePoint kLeaveLimit = 3'000'000;  // disconnect handshakes, at most
+}
+
+Run::Run(const Options& options, Swarm& swarm, bool show_progress)
+    : options_(options), swarm_(swarm), show_progress_(show_progress), tty_(isatty(STDERR_FILENO) != 0) {}
+
+void Run::sample(TimePoint now) {
+  series_.push_back(swarm_.sample(now));
+  if (!show_progress_) return;
+  const std::string line = progress_line(series_.back(), options_.swarm.bots);
+  // A terminal gets one line rewritten in place; anything else a line per second.
+  std::fprintf(stderr, tty_ ? "\r\033[K%s" : "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+bool Run::step(TimePoint now) {
+  switch (phase_) {
+    case Phase::kStart:
+      start_ = phase_at_ = now;
+      next_sample_ = now + 1'000'000;
+      swarm_.start(now);
+      series_.push_back(Sample{});  // the plots start at zero
+      phase_ = Phase::kRunning;
+      return true;
+    case Phase::kRunning:
+      swarm_.tick(now);
+      if (now >= next_sample_) {
+        sample(now);
+        next_sample_ += 1'000'000;
+      }
+      if (now - start_ >= static_cast<TimePoint>(options_.seconds * 1e6)) {
+        swarm_.stop(now);
+        phase_ = Phase::kSettling;
+        phase_at_ = now;
+      }
+      return true;
+    case Phase::kSettling:
+      swarm_.tick(now);
+      if (swarm_.settled(now, static_cast<TimePoint>(options_.drain_s * 1e6))) {
+        swarm_.leave_all(now);
+        phase_ = Phase::kLeaving;
+        phase_at_ = now;
+      }
+      return true;
+    case Phase::kLeaving:
+      if (swarm_.all_gone() || now - phase_at_ >= kLeaveLimit) {
+        swarm_.finish(now);
+        end_ = now;
+        phase_ = Phase::kDone;
+        if (show_progress_ && tty_) std::fputc('\n', stderr);
+      }
+      return phase_ != Phase::kDone;
+    case Phase::kDone:
+      return false;
+  }
+  return false;
+}
+
+Report Run::report() const {
+  Report r;
+  r.info.engine = options_.engine;
+  r.info.behavior = options_.behavior;
+  r.info.server = options_.server;
+  r.info.sockets = options_.sockets;
+  r.info.seconds = options_.seconds;
+  r.info.rate_hz = options_.swarm.rate_hz;
+  r.info.ramp_per_s = options_.swarm.ramp_per_s;
+  r.info.churn_per_s = options_.swarm.churn_per_s;
+  r.info.elapsed_s = static_cast<double>(end_ - start_) * 1e-6;
+  r.totals = swarm_.totals();
+  r.rtt = swarm_.rtt();
+  r.series = series_;
+  return r;
+}
+
+}  // namespace volley::bots
