@@ -148,7 +148,11 @@ void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes
     candidate.request = *request;
     candidate.peer_id = *id;
     candidate.cookie_time = cookie.sent_time;
-    candidate.client_session = cookie.client_session;
+    // As libenet does, never the session the client used last time (it says so in the CONNECT),
+    // so its stale datagrams cannot pass for new ones: 3 values, not 4, when it reconnects.
+    candidate.client_session = cookie.client_session == request->params.outgoing_session_id
+                                   ? static_cast<std::uint8_t>((cookie.client_session + 1) & 3)
+                                   : cookie.client_session;
     candidate.server_session = server_session;
     const bool last = variant + 1 == kCookieVariants;
     // Encoded before an entry exists, so a CONNECT that gets no reply takes no table space.
