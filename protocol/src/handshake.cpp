@@ -72,8 +72,18 @@ Handled Peer::Impl::handle_connect(const Command& command) {
     counters.add(Counter::kDropBadChannelCount);
     return Handled::kStop;
   }
-  const std::uint32_t channel_count = std::min(p.channel_count, std::max(config.channel_limit, kMinChannelCount));
-  channels.assign(channel_count, detail::Channel{});
+  assign_sessions(p);
+  VerifyConnect verify;
+  verify.params = negotiate_verify(p, config, incoming_peer_id, outgoing_session_id, incoming_session_id);
+  apply_connect(connect, verify.params);
+  queue_protocol_command(CommandType::kVerifyConnect, true, false, verify);
+  return Handled::kOk;
+}
+
+// What handle_connect leaves behind, minus the queued VERIFY_CONNECT: shared with accept().
+void Peer::Impl::apply_connect(const Connect& connect, const ConnectParams& verify) {
+  const ConnectParams& p = connect.params;
+  channels.assign(verify.channel_count, detail::Channel{});
   change_state(PeerState::kAcknowledgingConnect, "connect received");
   connect_id = p.connect_id;
   outgoing_peer_id = p.outgoing_peer_id;
@@ -83,28 +93,25 @@ Handled Peer::Impl::handle_connect(const Command& command) {
   throttle.acceleration = p.packet_throttle_acceleration;
   throttle.deceleration = p.packet_throttle_deceleration;
   event_data = connect.data;
-  assign_sessions(p);
-  // 1.3.17 takes the client's MTU as is; capping it with ours is safe (the client adopts the
-  // smaller value) and keeps our datagrams within what we are configured to send.
-  mtu = std::min(std::clamp(p.mtu, kMinMtu, kMaxMtu), std::clamp(config.mtu, kMinMtu, kMaxMtu));
+  mtu = verify.mtu;
   window_size = detail::send_window_for(config.outgoing_bandwidth, remote_incoming_bandwidth);
+}
 
-  VerifyConnect verify;
-  ConnectParams& v = verify.params;
-  v.outgoing_peer_id = incoming_peer_id;
-  v.incoming_session_id = outgoing_session_id;
-  v.outgoing_session_id = incoming_session_id;
-  v.mtu = mtu;
-  v.window_size = detail::offered_window(config.incoming_bandwidth, p.window_size);
-  v.channel_count = channel_count;
-  v.incoming_bandwidth = config.incoming_bandwidth;
-  v.outgoing_bandwidth = config.outgoing_bandwidth;
-  v.packet_throttle_interval = p.packet_throttle_interval;
-  v.packet_throttle_acceleration = p.packet_throttle_acceleration;
-  v.packet_throttle_deceleration = p.packet_throttle_deceleration;
-  v.connect_id = p.connect_id;
-  queue_protocol_command(CommandType::kVerifyConnect, true, false, verify);
-  return Handled::kOk;
+bool Peer::Impl::accept(TimePoint now, const ConnectRequest& request, const ConnectParams& verify,
+                        std::uint16_t cookie_time, std::uint32_t rtt_sample, Bytes datagram) {
+  if (now > last_now) last_now = now;
+  if (role != PeerRole::kServer || state != PeerState::kDisconnected) return false;
+  incoming_peer_id = verify.outgoing_peer_id;
+  outgoing_session_id = verify.incoming_session_id;
+  incoming_session_id = verify.outgoing_session_id;
+  apply_connect(Connect{request.params, request.data}, verify);
+  send_window.skip_peer_level_sequence();  // RSN 1 was the VERIFY_CONNECT the Host sent
+  detail::rtt_apply_sample(rtt, throttle, std::max<std::uint32_t>(rtt_sample, 1), true, now);
+  last_receive_time = now;
+  handshake_cookie_time = cookie_time;
+  notify_connect("verify_connect acked");
+  on_datagram(now, datagram);
+  return true;
 }
 
 Handled Peer::Impl::handle_verify_connect(const Command& command) {
@@ -129,6 +136,46 @@ Handled Peer::Impl::handle_verify_connect(const Command& command) {
   remote_outgoing_bandwidth = v.outgoing_bandwidth;
   notify_connect("verify_connect received");
   return Handled::kOk;
+}
+
+ConnectParams negotiate_verify(const ConnectParams& p, const PeerConfig& config, std::uint16_t peer_id,
+                               std::uint8_t server_session, std::uint8_t client_session) noexcept {
+  ConnectParams v;
+  v.outgoing_peer_id = peer_id;
+  v.incoming_session_id = server_session;
+  v.outgoing_session_id = client_session;
+  // 1.3.17 takes the client's MTU as is; capping it with ours is safe (the client adopts the
+  // smaller value) and keeps our datagrams within what we are configured to send.
+  v.mtu = std::min(std::clamp(p.mtu, kMinMtu, kMaxMtu), std::clamp(config.mtu, kMinMtu, kMaxMtu));
+  v.window_size = detail::offered_window(config.incoming_bandwidth, p.window_size);
+  v.channel_count = std::min(std::clamp(p.channel_count, kMinChannelCount, kMaxChannelCount),
+                             std::max(config.channel_limit, kMinChannelCount));
+  v.incoming_bandwidth = config.incoming_bandwidth;
+  v.outgoing_bandwidth = config.outgoing_bandwidth;
+  v.packet_throttle_interval = p.packet_throttle_interval;
+  v.packet_throttle_acceleration = p.packet_throttle_acceleration;
+  v.packet_throttle_deceleration = p.packet_throttle_deceleration;
+  v.connect_id = p.connect_id;
+  return v;
+}
+
+std::size_t encode_handshake_reply(const ConnectParams& connect, std::uint8_t session,
+                                   std::uint16_t sent_time, const Command& command,
+                                   const PeerConfig& config, MutableBytes out) noexcept {
+  Header header;
+  header.peer_id = static_cast<std::uint16_t>(connect.outgoing_peer_id & kMaxPeerId);
+  header.session = static_cast<std::uint8_t>(session & kSessionMask);
+  header.sent_time = sent_time;
+  const std::size_t header_bytes = encode_header(header, config.checksum, out);
+  if (header_bytes == 0) return 0;
+  const std::size_t command_bytes = encode_command(command, out.subspan(header_bytes));
+  if (command_bytes == 0) return 0;
+  FinishOptions options;
+  options.checksum = config.checksum;
+  options.seed = connect.connect_id;
+  options.compress = config.compress;
+  return finish_datagram(out.first(header_bytes + command_bytes),
+                         header_bytes - (config.checksum ? kChecksumSize : 0), options);
 }
 
 std::size_t encode_refusal(const ConnectRequest& request, std::uint32_t reason,

@@ -56,6 +56,24 @@ std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& con
   return ConnectRequest{connect->params, connect->data};
 }
 
+HandshakeAck peek_handshake_ack(Bytes datagram, const PeerConfig& config,
+                                const ChecksumSeed& seed) noexcept {
+  std::array<std::uint8_t, kMaxDecompressedBody> scratch;
+  auto opened = open_counted(datagram, config, scratch, nullptr, [&](const Header& h) -> std::optional<ChecksumSeed> {
+    if (h.peer_id == kMaxPeerId) return std::nullopt;
+    return seed;
+  });
+  if (!opened) return {HandshakeAck::Status::kBadDatagram};
+  CommandReader reader(opened->commands, false, CommandLimits{config.max_packet_size});
+  Command command;
+  while (reader.next(command)) {
+    const auto* ack = std::get_if<Acknowledge>(&command.body);
+    if (ack && command.header.channel == kPeerLevelChannel && ack->received_reliable_sequence == 1)
+      return {HandshakeAck::Status::kAck, ack->received_sent_time};
+  }
+  return {reader.error() ? HandshakeAck::Status::kBadDatagram : HandshakeAck::Status::kNoAck};
+}
+
 void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
   if (now > last_now) last_now = now;
   counters.add(Counter::kDatagramsIn);
@@ -156,6 +174,13 @@ Handled Peer::Impl::handle_acknowledge(TimePoint now, const Command& command) {
   if (!is_live()) return Handled::kOk;
   counters.add(Counter::kAcksIn);
   const auto& ack = std::get<Acknowledge>(command.body);
+  if (handshake_cookie_time && command.header.channel == kPeerLevelChannel &&
+      ack.received_reliable_sequence == 1 && ack.received_sent_time == *handshake_cookie_time) {
+    // The ACK that proved the handshake (or a duplicate of it): accept() took the RTT sample.
+    last_receive_time = now;
+    send_window.heard_from_peer();
+    return Handled::kOk;
+  }
   const auto sample = detail::rtt_sample_ms(enet_ms(now), ack.received_sent_time);
   if (!sample) {
     counters.add(Counter::kDropAckFromFuture);

@@ -21,6 +21,11 @@ bool Peer::connect(TimePoint now, std::uint32_t channel_count, std::uint32_t dat
   return impl_->connect(now, channel_count, data, connect_id);
 }
 
+bool Peer::accept(TimePoint now, const ConnectRequest& request, const ConnectParams& verify,
+                  std::uint16_t cookie_time, std::uint32_t rtt_sample_ms, Bytes datagram) {
+  return impl_->accept(now, request, verify, cookie_time, rtt_sample_ms, datagram);
+}
+
 void Peer::on_datagram(TimePoint now, Bytes datagram) { impl_->on_datagram(now, datagram); }
 void Peer::on_deadline(TimePoint now) { impl_->run_timers(now); }
 std::size_t Peer::poll_datagram(TimePoint now, MutableBytes out) { return impl_->poll_datagram(now, out); }

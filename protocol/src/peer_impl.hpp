@@ -82,6 +82,9 @@ struct Peer::Impl {
   bool continue_sending = false;  // last pass stopped on a full datagram
   bool flush_pending = false;     // something was queued since the last empty poll
   TimePoint last_now = 0;  // latest time seen; "due now" deadlines use it
+  // Set by accept(): the cookie our RSN-1 command carried as its sent time. An ACK echoing it
+  // proves the handshake; it is no clock reading, so it never feeds the RTT.
+  std::optional<std::uint16_t> handshake_cookie_time;
 
   // --- output that outlives the connection ----------------------------------------------------
   detail::Fifo<PeerEvent> events;
@@ -137,6 +140,9 @@ struct Peer::Impl {
   bool connect(TimePoint now, std::uint32_t channel_count, std::uint32_t data,
                std::array<std::uint8_t, 4> id);
   void assign_sessions(const ConnectParams& params);
+  void apply_connect(const Connect& connect, const ConnectParams& verify);
+  bool accept(TimePoint now, const ConnectRequest& request, const ConnectParams& verify,
+              std::uint16_t cookie_time, std::uint32_t rtt_sample_ms, Bytes datagram);
 
   // inbound.cpp
   void on_datagram(TimePoint now, Bytes datagram);

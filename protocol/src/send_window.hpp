@@ -114,6 +114,10 @@ class SendWindow {
   // When the oldest sent command times out (whole ms); nullopt when nothing is in flight.
   std::optional<std::int64_t> next_timeout_ms() const noexcept;
 
+  // Peer-level RSN 1 went out without this window: the server Host's handshake sent the
+  // VERIFY_CONNECT (server/src/handshake_table.hpp), so the next peer-level command is RSN 2.
+  void skip_peer_level_sequence() noexcept { ++outgoing_reliable_sequence_; }
+
   void clear_queues() noexcept;  // drops both lists (enet_peer_reset_queues)
   void reset() noexcept;         // and the numbering and timers (enet_peer_reset)
 

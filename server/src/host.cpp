@@ -7,6 +7,16 @@
 
 namespace volley::server {
 
+namespace {
+
+std::uint32_t connect_id_of(const protocol::ConnectRequest& request) {
+  std::uint32_t id = 0;
+  std::memcpy(&id, request.params.connect_id.data(), sizeof(id));
+  return id;
+}
+
+}  // namespace
+
 using protocol::PeerEvent;
 using protocol::PeerState;
 
@@ -15,13 +25,19 @@ Host::Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostE
       slots_(config.max_peers, config.per_ip_cap, config.peer),
       deadlines_(timers),
       sink_(std::move(sink)),
-      events_(events) {
+      events_(events),
+      half_open_(config.handshake.half_open_entries, config.handshake.entry_lifetime, config.handshake_key),
+      limiter_(config.handshake.replies, config.handshake.replies_per_ip, config.handshake_key),
+      cookie_key_(config.handshake_key) {
   touched_.reserve(1024);
 }
 
 void Host::on_datagrams(TimePoint now, std::span<const engine::DatagramView> batch) {
   stats_.batches += 1;
   for (const engine::DatagramView& datagram : batch) route(now, datagram);
+  stats_.handshake.half_open = half_open_.size();
+  stats_.handshake.evicted = half_open_.evicted();
+  stats_.handshake.expired = half_open_.expired();
   service_touched(now);
   emit();
 }
@@ -59,6 +75,7 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
   }
   const auto slot = slots_.find(from, id);
   if (!slot) {
+    if (route_half_open(now, from, view.value->header, bytes)) return;
     // A peer we released moments ago: typically its DISCONNECT retransmitted before our ack
     // reached it (ENet's RTO on a LAN is ~5 ms). libenet drops these as well; they are late,
     // not bad, and are counted apart so unknown-peer drops keep meaning misrouted traffic.
@@ -71,6 +88,8 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
   touch(*slot);
 }
 
+// A CONNECT (enet-protocol.md 3.1) creates at most a half-open entry and one reply of no more
+// bytes than the CONNECT itself; no Peer exists before the client proves its address.
 void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes) {
   const auto request = protocol::peek_connect(bytes, config_.peer);
   if (!request || request->params.channel_count < protocol::kMinChannelCount ||
@@ -86,32 +105,203 @@ void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes
   }
   if (!accepting_) {
     stats_.drop(HostDrop::kRefusedShutdown);
-    refuse(*request, from, RefusalCode::kShuttingDown);
+    refuse(now, *request, from, RefusalCode::kShuttingDown);
     return;
   }
-  Acquired acquired = slots_.acquire(from, connect_id);
-  if (acquired.error != AcquireError::kOk && !touched_.empty()) {
+  if (HalfOpen* entry = half_open_.find_connect(now, from, connect_id)) {
+    // Resent: the VERIFY (or its ACK) was lost. The same reply again, cookie and all.
+    if (reply(now, *entry, verify_command(*entry), bytes.size())) stats_.handshake.verifies_resent += 1;
+    return;
+  }
+  AcquireError capacity = slots_.can_acquire(from);
+  if (capacity != AcquireError::kOk && !touched_.empty()) {
     // A peer earlier in this batch may just have left (a DISCONNECT ahead of this CONNECT);
     // its slot is released when it is serviced. Service now rather than refuse a client that
     // libenet, which frees slots between datagrams' events, would have let in on its retry.
     service_touched(now);
-    acquired = slots_.acquire(from, connect_id);
+    capacity = slots_.can_acquire(from);
   }
-  if (acquired.error != AcquireError::kOk) {
-    const bool per_ip = acquired.error == AcquireError::kPerIpCap;
+  if (capacity != AcquireError::kOk) {
+    const bool per_ip = capacity == AcquireError::kPerIpCap;
     stats_.drop(per_ip ? HostDrop::kRefusedPerIp : HostDrop::kRefusedFull);
-    refuse(*request, from, per_ip ? RefusalCode::kPerIp : RefusalCode::kFull);
+    refuse(now, *request, from, per_ip ? RefusalCode::kPerIp : RefusalCode::kFull);
     return;
   }
-  Slot& s = slots_[acquired.slot];
-  s.peer->on_datagram(now, bytes);
-  stats_.datagrams_routed += 1;
-  touch(acquired.slot);
+  // The budget is checked before an entry is made: a flood beyond it costs no table space.
+  if (limited(now, from)) return;
+  // The session of our datagrams to the client: one past what its previous connection used
+  // (enet-protocol.md 3.1 step 6, without a slot's memory), so its stale datagrams stay apart.
+  const std::uint8_t previous = request->params.incoming_session_id;
+  const auto server_session = static_cast<std::uint8_t>(previous == 0xFF ? 0 : (previous + 1) & 3);
+  // Uncompressed, the VERIFY_CONNECT is always 4 bytes shorter than the CONNECT. Range-coded,
+  // the cookie's random bits make it 1-2 bytes longer for about 0.3% of stock CONNECTs: then the
+  // next cookie variant is tried (deterministically, so a resent CONNECT still gets the same).
+  for (std::uint8_t variant = 0; variant < kCookieVariants; ++variant) {
+    const Cookie cookie = make_cookie(cookie_key_, from, request->params.connect_id, now, variant);
+    const auto id = pick_id(now, from, cookie.peer_id);
+    if (!id) {
+      stats_.drop(HostDrop::kAddressFull);
+      return;
+    }
+    HalfOpen candidate;
+    candidate.address = from;
+    candidate.request = *request;
+    candidate.peer_id = *id;
+    candidate.cookie_time = cookie.sent_time;
+    // As libenet does, never the session the client used last time (it says so in the CONNECT),
+    // so its stale datagrams cannot pass for new ones: 3 values, not 4, when it reconnects.
+    candidate.client_session = cookie.client_session == request->params.outgoing_session_id
+                                   ? static_cast<std::uint8_t>((cookie.client_session + 1) & 3)
+                                   : cookie.client_session;
+    candidate.server_session = server_session;
+    const bool last = variant + 1 == kCookieVariants;
+    // Encoded before an entry exists, so a CONNECT that gets no reply takes no table space.
+    if (!reply(now, candidate, verify_command(candidate), bytes.size(), /*limit_checked=*/true,
+               /*count_too_large=*/last))
+      continue;
+    HalfOpen& entry = half_open_.insert(now, from, connect_id, *id);
+    entry.request = candidate.request;
+    entry.cookie_time = candidate.cookie_time;
+    entry.client_session = candidate.client_session;
+    entry.server_session = candidate.server_session;
+    entry.last_sent = candidate.last_sent;
+    stats_.handshake.entries_created += 1;
+    stats_.handshake.verifies_sent += 1;
+    if (half_open_.size() > stats_.handshake.half_open_peak) stats_.handshake.half_open_peak = half_open_.size();
+    return;
+  }
 }
 
-void Host::refuse(const protocol::ConnectRequest& request, const engine::Address& to,
+// The cookie's id, unless a live peer, another handshake or (while any other id is free) a
+// recently departed peer of the same address holds it: then the next free one. The entry keeps
+// the id it got, so the ACK's check does not depend on who holds what by then.
+std::optional<std::uint16_t> Host::pick_id(TimePoint now, const engine::Address& from, std::uint16_t wanted) {
+  for (const bool skip_departed : {true, false}) {
+    std::uint16_t id = wanted;
+    for (std::uint16_t tried = 0; tried < kIdsPerAddress; ++tried) {
+      if (!slots_.find(from, id) && !half_open_.find_id(now, from, id) &&
+          !(skip_departed && slots_.departed(from, id, now)))
+        return id;
+      id = static_cast<std::uint16_t>((id + 1) % kIdsPerAddress);
+    }
+  }
+  return std::nullopt;
+}
+
+bool Host::route_half_open(TimePoint now, const engine::Address& from, const protocol::Header& header,
+                           Bytes bytes) {
+  HalfOpen* entry = half_open_.find_id(now, from, header.peer_id);
+  if (entry == nullptr) return false;
+  if (header.session != entry->client_session) {
+    // 14 bits of the cookie ride in every client header; a mismatch is a guess. The entry goes,
+    // so each guess costs the guesser a CONNECT through the reply budget.
+    half_open_.erase(*entry);
+    stats_.drop(HostDrop::kHandshakeWrongCookie);
+    return true;
+  }
+  const protocol::HandshakeAck ack = protocol::peek_handshake_ack(bytes, config_.peer, entry->request.params.connect_id);
+  switch (ack.status) {
+    case protocol::HandshakeAck::Status::kBadDatagram:
+      stats_.drop(HostDrop::kHandshakeBadDatagram);
+      return true;
+    case protocol::HandshakeAck::Status::kNoAck:
+      // The client has our VERIFY (it knows the id and session) but its ACK was lost: it sends
+      // PINGs or data now. A small PING carrying the cookie as its sent time makes it ack again.
+      if (reply(now, *entry, probe_command(), bytes.size())) stats_.handshake.probes_sent += 1;
+      return true;
+    case protocol::HandshakeAck::Status::kAck:
+      break;
+  }
+  if (ack.echoed_sent_time != entry->cookie_time) {
+    half_open_.erase(*entry);
+    stats_.drop(HostDrop::kHandshakeWrongCookie);
+    return true;
+  }
+  Acquired acquired = slots_.acquire(from, connect_id_of(entry->request), entry->peer_id);
+  if (acquired.error != AcquireError::kOk && !touched_.empty()) {
+    service_touched(now);  // as in route_connect: a peer may have left earlier in this batch
+    acquired = slots_.acquire(from, connect_id_of(entry->request), entry->peer_id);
+  }
+  if (acquired.error != AcquireError::kOk) {
+    // Filled up since the VERIFY went out. The client believes it is connected, so the refusal
+    // carries its session (a CONNECTING client would skip that check, a connected one does not).
+    const bool per_ip = acquired.error == AcquireError::kPerIpCap;
+    stats_.drop(per_ip ? HostDrop::kRefusedPerIp : HostDrop::kRefusedFull);
+    const RefusalCode code = per_ip ? RefusalCode::kPerIp : RefusalCode::kFull;
+    if (config_.fast_refusal && reply(now, *entry, refusal_command(code), bytes.size()))
+      stats_.refusals_sent += 1;
+    half_open_.erase(*entry);
+    return true;
+  }
+  const protocol::ConnectRequest request = entry->request;
+  const protocol::ConnectParams verify = verify_params(*entry);
+  const std::uint16_t cookie_time = entry->cookie_time;
+  // The first RTT sample: from our own record of the latest reply, not from the echoed cookie.
+  const auto rtt_ms = static_cast<std::uint32_t>((now - entry->last_sent) / volley::kMillisecond);
+  half_open_.erase(*entry);
+  Slot& s = slots_[acquired.slot];
+  s.peer->accept(now, request, verify, cookie_time, rtt_ms, bytes);
+  stats_.handshake.completed += 1;
+  stats_.datagrams_routed += 1;
+  touch(acquired.slot);
+  return true;
+}
+
+protocol::ConnectParams Host::verify_params(const HalfOpen& entry) const {
+  return protocol::negotiate_verify(entry.request.params, config_.peer, entry.peer_id, entry.server_session,
+                                    entry.client_session);
+}
+
+bool Host::limited(TimePoint now, const engine::Address& to) {
+  switch (limiter_.take(now, to)) {
+    case Limited::kNo: return false;
+    case Limited::kAddress: stats_.drop(HostDrop::kHandshakeRateAddress); return true;
+    case Limited::kGlobal: stats_.drop(HostDrop::kHandshakeRateGlobal); return true;
+  }
+  return true;
+}
+
+bool Host::reply(TimePoint now, HalfOpen& entry, const protocol::Command& command, std::size_t request_bytes,
+                 bool limit_checked, bool count_too_large) {
+  if (!limit_checked && limited(now, entry.address)) return false;
+  if (outbox_.full()) emit();
+  const std::size_t n = protocol::encode_handshake_reply(entry.request.params, entry.server_session,
+                                                         entry.cookie_time, command, config_.peer, outbox_.reserve());
+  if (n == 0) return false;
+  if (n > request_bytes) {
+    // Before the proof a reply never outweighs its request: no amplification for a spoofer.
+    if (count_too_large) stats_.drop(HostDrop::kHandshakeReplyTooLarge);
+    return false;
+  }
+  outbox_.commit(n, entry.address);
+  entry.last_sent = now;
+  return true;
+}
+
+protocol::Command Host::verify_command(const HalfOpen& entry) const {
+  return protocol::Command{protocol::CommandHeader{protocol::CommandType::kVerifyConnect, true, false,
+                                                   protocol::kPeerLevelChannel, 1},
+                           protocol::VerifyConnect{verify_params(entry)}};
+}
+
+protocol::Command Host::probe_command() {
+  // Reliable, so the client acks it; RSN 1 and the cookie as sent time, so that ACK reads
+  // exactly like the lost ACK of the VERIFY_CONNECT.
+  return protocol::Command{
+      protocol::CommandHeader{protocol::CommandType::kPing, true, false, protocol::kPeerLevelChannel, 1},
+      protocol::Ping{}};
+}
+
+protocol::Command Host::refusal_command(RefusalCode code) {
+  return protocol::Command{
+      protocol::CommandHeader{protocol::CommandType::kDisconnect, false, true, protocol::kPeerLevelChannel, 1},
+      protocol::Disconnect{static_cast<std::uint32_t>(code)}};
+}
+
+void Host::refuse(TimePoint now, const protocol::ConnectRequest& request, const engine::Address& to,
                   RefusalCode code) {
   if (!config_.fast_refusal) return;
+  if (limited(now, to)) return;
   if (outbox_.full()) emit();
   const std::size_t n = protocol::encode_refusal(request, static_cast<std::uint32_t>(code), config_.peer,
                                                   outbox_.reserve());

@@ -13,8 +13,11 @@
 #include <vector>
 
 #include "deadlines.hpp"
+#include "handshake_table.hpp"
 #include "peer_slots.hpp"
 #include "outbox.hpp"
+#include "reply_limiter.hpp"
+#include "siphash.hpp"
 #include "stats.hpp"
 #include "volley/engine/udp.hpp"
 #include "volley/protocol/peer.hpp"
@@ -27,11 +30,28 @@ using volley::PeerHandle;
 using volley::RefusalCode;
 using volley::SendResult;
 
+// The stateless handshake (docs/handshake.md). The defaults let a real client through while
+// 100,000 forged CONNECTs per second arrive: at that rate an entry lives 1.3 s before eviction,
+// enough for the VERIFY, a 100 ms round trip and one lost ACK (the client's PING is resent after
+// 500 ms), at about 120 bytes per entry (16 MiB when full).
+struct HandshakeConfig {
+  std::size_t half_open_entries = 131072;
+  TimePoint entry_lifetime = 20 * volley::kSecond;  // also lazily expired
+  // Replies before proof: at most 200,000/s in all (about 10 MB/s of VERIFY_CONNECTs), and per
+  // client IP 32/s with bursts of 64 (a NAT full of clients starting at once).
+  RateLimit replies{200000, 20000};
+  RateLimit replies_per_ip{32, 64};
+};
+
 struct HostConfig {
   protocol::PeerConfig peer = protocol::PeerConfig::server_defaults();
   std::size_t max_peers = 4096;
   std::size_t per_ip_cap = 0;  // 0 = no cap
   bool fast_refusal = true;    // answer a refused CONNECT at once (enet-protocol.md 3.5)
+  HandshakeConfig handshake;
+  // The secret of the cookies and of the handshake's hash indexes. The Server draws it from the
+  // OS random source (and rotates the cookie key with set_cookie_key()); tests pass fixed keys.
+  SipKey handshake_key{};
 };
 
 class HostEvents {
@@ -65,6 +85,10 @@ class Host {
   void disconnect_all(std::uint32_t data);
   // While false, new CONNECTs are refused (shutdown).
   void set_accepting(bool accepting) noexcept { accepting_ = accepting; }
+  // Key rotation: new half-open entries get cookies under `key`. Entries keep the cookie they
+  // were issued, so handshakes in flight under the previous key still complete.
+  void set_cookie_key(const SipKey& key) noexcept { cookie_key_ = key; }
+  std::size_t half_open() const noexcept { return half_open_.size(); }
 
   const protocol::Peer* peer(PeerHandle handle) const;
   const engine::Address* address(PeerHandle handle) const;
@@ -83,7 +107,22 @@ class Host {
   Slot* resolve(PeerHandle handle);
   void route(TimePoint now, const engine::DatagramView& datagram);
   void route_connect(TimePoint now, const engine::Address& from, Bytes bytes);
-  void refuse(const protocol::ConnectRequest& request, const engine::Address& to, RefusalCode code);
+  // A datagram for (from, id) that no live peer holds: the handshake's proof, or nothing.
+  bool route_half_open(TimePoint now, const engine::Address& from, const protocol::Header& header, Bytes bytes);
+  std::optional<std::uint16_t> pick_id(TimePoint now, const engine::Address& from, std::uint16_t wanted);
+  // Sends `command` to the entry's client (its session, the cookie as sent time) if the reply
+  // budget and the size rule allow: never more bytes than `request_bytes`, the datagram that
+  // asked for it. False when nothing was sent.
+  bool reply(TimePoint now, HalfOpen& entry, const protocol::Command& command, std::size_t request_bytes,
+             bool limit_checked = false, bool count_too_large = true);
+  protocol::ConnectParams verify_params(const HalfOpen& entry) const;
+  protocol::Command verify_command(const HalfOpen& entry) const;
+  static protocol::Command probe_command();
+  static protocol::Command refusal_command(RefusalCode code);
+  // Takes one reply from the budgets; true (and counted) when either is exhausted.
+  bool limited(TimePoint now, const engine::Address& to);
+  void refuse(TimePoint now, const protocol::ConnectRequest& request, const engine::Address& to,
+              RefusalCode code);
   void touch(std::uint32_t slot);
   void service_touched(TimePoint now);
   void service(TimePoint now, std::uint32_t slot);
@@ -103,6 +142,9 @@ class Host {
   HostStats stats_;
   std::vector<std::uint32_t> touched_;
   bool accepting_ = true;
+  HandshakeTable half_open_;
+  ReplyLimiter limiter_;
+  SipKey cookie_key_;
 };
 
 }  // namespace volley::server

@@ -27,34 +27,20 @@ bool PeerSlots::holds_connect(const engine::Address& address, std::uint32_t conn
   return by_connect_.contains(IdKey{address, connect_id});
 }
 
-// Round-robin from the last id handed to this address: O(1) for the usual one-client address,
-// and never a rescan from 0 for a host that holds thousands of peers.
-// A departed id is skipped too while any other id is free, so a straggler from the previous
-// client can never reach (and, with a matching 2-bit session, disturb) a new one.
-std::uint16_t PeerSlots::pick_id(const engine::Address& address, AddressUse& use) const {
-  std::uint16_t id = use.next_id;
-  bool skip_departed = !departed_.empty();
-  for (std::size_t tried = 0;; ++tried) {
-    if (tried == kIdsPerAddress) skip_departed = false;  // every free id departed: reuse one
-    const IdKey key{address, id};
-    if (!by_id_.contains(key) && !(skip_departed && departed_.contains(key))) break;
-    id = static_cast<std::uint16_t>((id + 1) % kIdsPerAddress);
+AcquireError PeerSlots::can_acquire(const engine::Address& address) const {
+  if (live_ >= capacity_) return AcquireError::kFull;
+  if (per_ip_cap_ > 0) {
+    const auto it = per_ip_.find(address.with_port(0));
+    if (it != per_ip_.end() && it->second >= per_ip_cap_) return AcquireError::kPerIpCap;
   }
-  use.next_id = static_cast<std::uint16_t>((id + 1) % kIdsPerAddress);
-  return id;
+  const auto use = addresses_.find(address);
+  if (use != addresses_.end() && use->second.count >= kIdsPerAddress) return AcquireError::kAddressFull;
+  return AcquireError::kOk;
 }
 
-Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connect_id) {
-  if (live_ >= capacity_) return {0, AcquireError::kFull};
-  engine::Address ip;
-  if (per_ip_cap_ > 0) {
-    ip = address.with_port(0);
-    const auto it = per_ip_.find(ip);
-    if (it != per_ip_.end() && it->second >= per_ip_cap_) return {0, AcquireError::kPerIpCap};
-  }
-  AddressUse& use = addresses_[address];
-  if (use.count >= kIdsPerAddress) return {0, AcquireError::kAddressFull};
-
+Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connect_id, std::uint16_t id) {
+  if (const AcquireError error = can_acquire(address); error != AcquireError::kOk) return {0, error};
+  if (id >= kIdsPerAddress || by_id_.contains(IdKey{address, id})) return {0, AcquireError::kAddressFull};
   std::uint32_t index = 0;
   if (!free_.empty()) {
     index = free_.back();
@@ -64,12 +50,12 @@ Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connec
     slots_.emplace_back();
   }
   Slot& slot = slots_[index];
-  const std::uint16_t id = pick_id(address, use);
-  use.count += 1;
-  if (!slot.peer || slot.peer->incoming_peer_id() != id) {
+  // The pooled Peer takes the id (and sessions) from the handshake when it accepts.
+  if (!slot.peer) {
     slot.peer.emplace(protocol::PeerRole::kServer, id, config_);
     slot.seen = {};
   }
+  addresses_[address].count += 1;
   slot.address = address;
   slot.connect_id = connect_id;
   slot.local_id = id;
@@ -77,7 +63,7 @@ Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connec
   slot.connected = false;
   by_id_.emplace(IdKey{address, id}, index);
   by_connect_.emplace(IdKey{address, connect_id}, index);
-  if (per_ip_cap_ > 0) per_ip_[ip] += 1;
+  if (per_ip_cap_ > 0) per_ip_[address.with_port(0)] += 1;
   live_ += 1;
   return {index, AcquireError::kOk};
 }

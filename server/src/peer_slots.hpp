@@ -65,8 +65,11 @@ class PeerSlots {
   std::optional<std::uint32_t> find(const engine::Address& address, std::uint16_t id) const;
   // A live slot already holding this (address, connectID): the CONNECT is a retransmission.
   bool holds_connect(const engine::Address& address, std::uint32_t connect_id) const;
-  // Binds a free slot (its Peer DISCONNECTED) to the remote; the caller feeds it the CONNECT.
-  Acquired acquire(const engine::Address& address, std::uint32_t connect_id);
+  // Whether acquire() would find room for this address now (capacity, per-IP cap).
+  AcquireError can_acquire(const engine::Address& address) const;
+  // Binds a free slot (its Peer DISCONNECTED) to the remote under `id`, which the caller chose
+  // free for this address (the handshake's cookie id); the caller then hands the Peer the proof.
+  Acquired acquire(const engine::Address& address, std::uint32_t connect_id, std::uint16_t id);
   // Frees the slot; its (address, id) is remembered as departed until now + kDepartedLingerUs.
   void release(std::uint32_t index, TimePoint now);
   // True when (address, id) was released within the linger time: a late datagram, not a bad one.
@@ -98,9 +101,7 @@ class PeerSlots {
   };
   struct AddressUse {
     std::uint16_t count = 0;
-    std::uint16_t next_id = 0;
   };
-  std::uint16_t pick_id(const engine::Address& address, AddressUse& use) const;
 
   std::size_t capacity_;
   std::size_t per_ip_cap_;

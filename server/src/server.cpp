@@ -8,6 +8,7 @@
 
 #include "bucket_counts.hpp"
 #include "host.hpp"
+#include "random_key.hpp"
 #include "snapshot_sender.hpp"
 #include "server_stats.hpp"
 #include "settings.hpp"
@@ -24,6 +25,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
   std::string open() {
     Settings settings;
     if (std::string error = make_settings(config_, settings); !error.empty()) return error;
+    settings.host.handshake_key = random_key();
     settings.loop.on_datagrams = [this](std::span<const engine::DatagramView> batch) {
       batch_sizes_.add(static_cast<double>(batch.size()));
       enter([&](TimePoint now) { host_->on_datagrams(now, batch); });
@@ -34,6 +36,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
     host_ = std::make_unique<Host>(
         settings.host, *this,
         [this](std::span<const engine::OutDatagram> out) { loop_->send(out); }, this);
+    loop_->schedule(loop_->time() + kCookieKeyPeriod, [this] { rotate_cookie_key(); });
     if (config_.tick_hz > 0) {
       const SnapshotConfig& snap = config_.snapshots;
       if (snap.schema.type_count() > 0) {
@@ -49,6 +52,15 @@ class Server::Impl final : public HostEvents, public TimerPort {
       loop_->schedule(next_tick_, [this] { on_tick_timer(); });
     }
     return {};
+  }
+
+  // A fresh cookie key every few minutes (docs/handshake.md): a cookie seen on the wire is
+  // worth nothing after that. Handshakes in flight keep the cookie their entry was issued.
+  static constexpr TimePoint kCookieKeyPeriod = 300 * volley::kSecond;
+  void rotate_cookie_key() {
+    if (finished_) return;
+    host_->set_cookie_key(random_key());
+    loop_->schedule(loop_->time() + kCookieKeyPeriod, [this] { rotate_cookie_key(); });
   }
 
   // --- the tick -----------------------------------------------------------------------------

@@ -95,6 +95,15 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
   s.drops.emplace_back("loop_truncated", l[engine::Counter::kTruncated]);
   x.emplace_back("local_disconnects", h.local_disconnects);
   x.emplace_back("refusals_sent", h.refusals_sent);
+  x.emplace_back("handshake_entries_created", h.handshake.entries_created);
+  x.emplace_back("handshake_verifies_sent", h.handshake.verifies_sent);
+  x.emplace_back("handshake_verifies_resent", h.handshake.verifies_resent);
+  x.emplace_back("handshake_probes_sent", h.handshake.probes_sent);
+  x.emplace_back("handshake_completed", h.handshake.completed);
+  x.emplace_back("handshake_half_open_peak", h.handshake.half_open_peak);
+  x.emplace_back("handshake_half_open", h.handshake.half_open);
+  x.emplace_back("handshake_evicted", h.handshake.evicted);
+  x.emplace_back("handshake_expired", h.handshake.expired);
   x.emplace_back("recv_batches", h.batches);
   x.emplace_back("peers_serviced", h.peers_serviced);
   x.emplace_back("timer_fires", h.timer_fires);

@@ -13,6 +13,12 @@ std::string_view host_drop_name(HostDrop drop) noexcept {
     case HostDrop::kRefusedFull: return "drop_host_refused_full";
     case HostDrop::kRefusedPerIp: return "drop_host_refused_per_ip";
     case HostDrop::kRefusedShutdown: return "drop_host_refused_shutdown";
+    case HostDrop::kHandshakeRateGlobal: return "drop_host_handshake_rate_global";
+    case HostDrop::kHandshakeRateAddress: return "drop_host_handshake_rate_address";
+    case HostDrop::kHandshakeReplyTooLarge: return "drop_host_handshake_reply_too_large";
+    case HostDrop::kHandshakeWrongCookie: return "drop_host_handshake_wrong_cookie";
+    case HostDrop::kHandshakeBadDatagram: return "drop_host_handshake_bad_datagram";
+    case HostDrop::kAddressFull: return "drop_host_address_full";
     case HostDrop::kCount: break;
   }
   return "unknown";
@@ -21,7 +27,8 @@ std::string_view host_drop_name(HostDrop drop) noexcept {
 std::uint64_t HostStats::bad_datagrams() const noexcept {
   using protocol::Counter;
   std::uint64_t n = (*this)[HostDrop::kTruncatedHeader] + (*this)[HostDrop::kUnknownPeer] +
-                    (*this)[HostDrop::kBadConnect];
+                    (*this)[HostDrop::kBadConnect] + (*this)[HostDrop::kHandshakeWrongCookie] +
+                    (*this)[HostDrop::kHandshakeBadDatagram];
   for (Counter c : {Counter::kDropTruncatedHeader, Counter::kDropBadChecksum,
                     Counter::kDropCompressedNotEnabled, Counter::kDropDecompressFailed,
                     Counter::kDropWrongPeerId, Counter::kDropWrongSession, Counter::kDropPeerNotLive,

@@ -23,10 +23,30 @@ enum class HostDrop : std::uint8_t {
   kRefusedFull,           // every slot in use
   kRefusedPerIp,          // the per-IP cap (ENet's duplicatePeers) reached
   kRefusedShutdown,       // CONNECT while the server is stopping
+  // The stateless handshake (docs/handshake.md):
+  kHandshakeRateGlobal,      // no reply: the global budget of replies before proof is spent
+  kHandshakeRateAddress,     // no reply: this client IP's budget is spent
+  kHandshakeReplyTooLarge,   // no reply: it would have been larger than its request
+  kHandshakeWrongCookie,     // session bits or echoed sent time differ: the entry is dropped
+  kHandshakeBadDatagram,     // to a half-open entry, but fails CRC, decompression or parsing
+  kAddressFull,              // every id of this client address is in use
   kCount
 };
 inline constexpr std::size_t kHostDropCount = static_cast<std::size_t>(HostDrop::kCount);
 std::string_view host_drop_name(HostDrop drop) noexcept;
+
+// The handshake's own figures (its drops are HostDrop reasons).
+struct HandshakeStats {
+  std::uint64_t entries_created = 0;  // CONNECTs that got a half-open entry
+  std::uint64_t verifies_sent = 0;    // first VERIFY_CONNECT of an entry
+  std::uint64_t verifies_resent = 0;  // the same VERIFY again, for a resent CONNECT
+  std::uint64_t probes_sent = 0;      // cookie-bearing PINGs after a lost ACK
+  std::uint64_t completed = 0;        // proofs that became Peers
+  std::uint64_t half_open_peak = 0;   // most entries at once
+  std::uint64_t half_open = 0;        // entries now
+  std::uint64_t evicted = 0;          // entries pushed out by newer ones (table full)
+  std::uint64_t expired = 0;          // entries that outlived HandshakeConfig::entry_lifetime
+};
 
 struct HostStats {
   protocol::Counters peers;  // sum over every peer call (traffic and per-peer drop reasons)
@@ -42,6 +62,7 @@ struct HostStats {
   std::uint64_t timer_fires = 0;
   std::uint64_t connected = 0;         // now
   std::uint64_t connected_peak = 0;
+  HandshakeStats handshake;
 
   void drop(HostDrop reason) noexcept { drops[static_cast<std::size_t>(reason)] += 1; }
   std::uint64_t operator[](HostDrop reason) const noexcept {

@@ -3,7 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
+#include <span>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -380,6 +384,94 @@ void record_datagram_sizes(ENetHost* host) {
 std::size_t largest_datagram(ENetHost* host) {
   const std::lock_guard lock(g_sizes_mutex);
   return g_largest[host];
+}
+
+namespace vp = volley::protocol;
+
+vp::TimePoint now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+socklen_t loopback_address(const std::string& host, std::uint16_t port, sockaddr_storage& out) {
+  out = {};
+  if (host == "::1") {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&out);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(port);
+    a6->sin6_addr = in6addr_loopback;
+    return sizeof(sockaddr_in6);
+  }
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&out);
+  a4->sin_family = AF_INET;
+  a4->sin_port = htons(port);
+  a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sizeof(sockaddr_in);
+}
+
+}  // namespace
+
+ProtocolClient::ProtocolClient(const std::string& host, std::uint16_t server_port, const vp::PeerConfig& config)
+    : socket_(host), peer_(vp::PeerRole::kClient, 0, config) {
+  server_len_ = loopback_address(host, server_port, server_);
+}
+
+void ProtocolClient::flush() {
+  std::array<std::uint8_t, vp::kMaxMtu> out{};
+  while (const std::size_t n = peer_.poll_datagram(now_us(), out)) {
+    socket_.send_to(std::span(out).first(n), server_, server_len_);
+  }
+}
+
+void ProtocolClient::step(int wait_ms) {
+  flush();
+  int wait = wait_ms;
+  if (const auto deadline = peer_.next_deadline()) {
+    const auto left_ms = (*deadline - now_us()) / 1000;
+    wait = static_cast<int>(std::clamp<std::int64_t>(left_ms, 0, wait_ms));
+  }
+  if (auto d = socket_.receive(wait)) {
+    if (d->from_len == server_len_ && std::memcmp(&d->from, &server_, server_len_) == 0) {
+      ++datagrams_from_server;
+      peer_.on_datagram(now_us(), d->bytes);
+    } else {
+      ++datagrams_from_elsewhere;
+    }
+  }
+  if (const auto deadline = peer_.next_deadline(); deadline && *deadline <= now_us()) peer_.on_deadline(now_us());
+  while (auto e = peer_.poll_event()) events.push_back(std::move(*e));
+  flush();
+}
+
+bool ProtocolClient::has(vp::PeerEvent::Type type) const {
+  return std::any_of(events.begin(), events.end(), [&](const auto& e) { return e.type == type; });
+}
+
+LossyRelay::LossyRelay(const std::string& host, std::uint16_t server_port, Drop drop)
+    : client_side_(host), server_side_(host), drop_(std::move(drop)) {
+  server_len_ = loopback_address(host, server_port, server_);
+}
+
+std::size_t LossyRelay::pump() {
+  std::size_t seen = 0;
+  for (bool busy = true; busy;) {
+    busy = false;
+    if (auto d = client_side_.receive(0)) {
+      busy = true;
+      ++seen;
+      last_client_ = *d;
+      if (drop_(Direction::kToServer, d->bytes)) ++dropped;
+      else server_side_.send_to(d->bytes, server_, server_len_);
+    }
+    if (auto d = server_side_.receive(0)) {
+      busy = true;
+      ++seen;
+      if (!last_client_ || drop_(Direction::kToClient, d->bytes)) ++dropped;
+      else client_side_.send_to(d->bytes, last_client_->from, last_client_->from_len);
+    }
+  }
+  return seen;
 }
 
 }  // namespace volley::interop

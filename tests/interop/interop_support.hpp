@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "support/server_process.hpp"
+#include "support/udp_socket.hpp"
+#include "volley/protocol/peer.hpp"
 
 namespace volley::interop {
 
@@ -162,6 +164,53 @@ void disconnect_and_wait(EnetClient& client, ENetPeer* peer, std::chrono::millis
 // The largest datagram each host received (recorded by an intercept callback).
 void record_datagram_sizes(ENetHost* host);
 std::size_t largest_datagram(ENetHost* host);
+
+// The steady clock in microseconds: the time base of ProtocolClient.
+volley::protocol::TimePoint now_us();
+
+// Our client-role protocol Peer on a UDP socket bound to `host` ("::1" or "127.0.0.1"), talking
+// to `server_port` on the same loopback: the IPv6 client (stock ENet is IPv4-only).
+class ProtocolClient {
+ public:
+  ProtocolClient(const std::string& host, std::uint16_t server_port, const volley::protocol::PeerConfig& config = {});
+
+  volley::protocol::Peer& peer() { return peer_; }
+  std::vector<volley::protocol::PeerEvent> events;
+  std::size_t datagrams_from_server = 0;
+  std::size_t datagrams_from_elsewhere = 0;
+
+  // Flush what the peer wants to send, wait up to wait_ms for one datagram, run timers, collect events.
+  void step(int wait_ms);
+  bool has(volley::protocol::PeerEvent::Type type) const;
+
+ private:
+  void flush();
+  volley::test::UdpSocket socket_;
+  volley::protocol::Peer peer_;
+  sockaddr_storage server_{};
+  socklen_t server_len_ = 0;
+};
+
+// A loopback UDP relay between clients and a server that drops the datagrams `drop` picks:
+// handshake loss on demand. One client at a time (replies go to the last client address).
+class LossyRelay {
+ public:
+  enum class Direction : std::uint8_t { kToServer, kToClient };
+  using Drop = std::function<bool(Direction, const std::vector<std::uint8_t>&)>;
+  LossyRelay(const std::string& host, std::uint16_t server_port, Drop drop);
+  std::uint16_t port() const { return client_side_.port(); }
+  // Forwards (or drops) everything waiting on either side; returns how many datagrams it saw.
+  std::size_t pump();
+  std::size_t dropped = 0;
+
+ private:
+  volley::test::UdpSocket client_side_;
+  volley::test::UdpSocket server_side_;
+  sockaddr_storage server_{};
+  socklen_t server_len_ = 0;
+  std::optional<volley::test::UdpSocket::Datagram> last_client_;
+  Drop drop_;
+};
 
 // The server executable under test (CMake passes its path).
 std::string server_exe();

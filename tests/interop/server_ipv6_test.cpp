@@ -11,7 +11,6 @@
 #include <cstring>
 
 #include "interop/interop_support.hpp"
-#include "support/udp_socket.hpp"
 #include "volley/protocol/peer.hpp"
 
 using namespace volley::interop;
@@ -19,71 +18,12 @@ namespace vp = volley::protocol;
 
 namespace {
 
-vp::TimePoint now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
-}
-
-// Our client-role Peer on a ::1 socket, driven with the steady clock in microseconds.
-class Ipv6Client {
- public:
-  explicit Ipv6Client(std::uint16_t server_port) : socket_("::1"), peer_(vp::PeerRole::kClient, 0) {
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&server_);
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(server_port);
-    a6->sin6_addr = in6addr_loopback;
-    server_len_ = sizeof(sockaddr_in6);
-  }
-
-  vp::Peer& peer() { return peer_; }
-  std::vector<vp::PeerEvent> events;
-  std::size_t datagrams_from_server = 0;
-  std::size_t datagrams_from_elsewhere = 0;
-
-  // Flush what the peer wants to send, wait up to wait_ms for one datagram, run timers, collect events.
-  void step(int wait_ms) {
-    std::array<std::uint8_t, vp::kMaxMtu> out{};
-    while (const std::size_t n = peer_.poll_datagram(now_us(), out)) {
-      socket_.send_to(std::span(out).first(n), server_, server_len_);
-    }
-    int wait = wait_ms;
-    if (const auto deadline = peer_.next_deadline()) {
-      const auto left_ms = (*deadline - now_us()) / 1000;
-      wait = static_cast<int>(std::clamp<std::int64_t>(left_ms, 0, wait_ms));
-    }
-    if (auto d = socket_.receive(wait)) {
-      const auto* from = reinterpret_cast<const sockaddr_in6*>(&d->from);
-      if (from->sin6_family == AF_INET6 && std::memcmp(&from->sin6_addr, &in6addr_loopback, 16) == 0 &&
-          from->sin6_port == reinterpret_cast<const sockaddr_in6*>(&server_)->sin6_port) {
-        ++datagrams_from_server;
-        peer_.on_datagram(now_us(), d->bytes);
-      } else {
-        ++datagrams_from_elsewhere;
-      }
-    }
-    if (const auto deadline = peer_.next_deadline(); deadline && *deadline <= now_us()) peer_.on_deadline(now_us());
-    while (auto e = peer_.poll_event()) events.push_back(std::move(*e));
-    while (const std::size_t n = peer_.poll_datagram(now_us(), out)) {
-      socket_.send_to(std::span(out).first(n), server_, server_len_);
-    }
-  }
-
-  bool has(vp::PeerEvent::Type type) const {
-    return std::any_of(events.begin(), events.end(), [&](const auto& e) { return e.type == type; });
-  }
-
- private:
-  volley::test::UdpSocket socket_;
-  vp::Peer peer_;
-  sockaddr_storage server_{};
-  socklen_t server_len_ = 0;
-};
-
 }  // namespace
 
 TEST_CASE("ipv6: a ::1 protocol Peer and an IPv4 libenet client on one --bind :: server") {
   EnetLibrary enet;
   EchoServer server({}, "::");
-  Ipv6Client v6(server.port());
+  ProtocolClient v6("::1", server.port());
   EnetClient v4({.channels = 2});
 
   REQUIRE(v6.peer().connect(now_us(), 2, 6, {0x11, 0x22, 0x33, 0x44}));

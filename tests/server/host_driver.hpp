@@ -136,6 +136,14 @@ class HostDriver {
                     static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 24)});
   }
 
+  // Moves the virtual clock (forward only) and fires the Host's due timers; clients do nothing.
+  void advance_to(TimePoint t) {
+    now_ = std::max(now_, t);
+    timers_.fire_due(now_);
+  }
+  // What the Host has sent and deliver() has not handed out yet (to any address).
+  std::vector<std::pair<std::vector<std::uint8_t>, engine::Address>>& outbound() { return to_clients_; }
+
   // Raw client → host datagrams, delivered as one Host batch.
   void inject(std::span<const engine::DatagramView> batch) { host_->on_datagrams(now_, batch); }
 

@@ -82,8 +82,8 @@ TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every deliver
   CHECK(d.host().connected_peers() == 4500);
   CHECK(d.host().stats().connected_peak == 4500);
 
-  // More peers than ENet's 4095: the server-side ids the clients address repeat across
-  // addresses but are distinct within one address.
+  // More peers than ENet's 4095: the server-side ids the clients address (the handshake
+  // cookie's 12 bits) repeat across addresses but are distinct within one address.
   std::map<std::uint16_t, std::size_t> per_id;
   for (std::size_t i = 0; i < d.clients().size(); i += 3) {
     std::set<std::uint16_t> ids;
@@ -91,8 +91,8 @@ TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every deliver
     CHECK(ids.size() == 3);
     for (auto id : ids) per_id[id] += 1;
   }
-  CHECK(per_id.size() == 3);
-  CHECK(per_id.begin()->second == 1500);
+  CHECK(per_id.size() < 4500);  // 4,500 peers, 4,095 ids: some id serves several addresses
+  CHECK(std::any_of(per_id.begin(), per_id.end(), [](const auto& e) { return e.second > 1; }));
 
   for (std::size_t i = 0; i < d.clients().size(); ++i) {
     for (std::uint8_t ch = 0; ch < 4; ++ch) {
@@ -193,7 +193,9 @@ TEST_CASE("per-IP cap: excess CONNECTs from one IP are refused at once") {
   HostConfig c = config_for(100);
   c.per_ip_cap = 3;
   HostDriver d(c);
-  for (std::uint16_t i = 0; i < 5; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(50000 + i))));
+  for (std::uint16_t i = 0; i < 3; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(50000 + i))));
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 2 * kSec));
+  for (std::uint16_t i = 3; i < 5; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(50000 + i))));
   d.connect(d.add_client(HostDriver::address(50100, true)));  // another IP (::1): own budget
   d.run_until([&] { return false; }, 2 * kSec);
   std::size_t connected = 0, refused = 0;
@@ -219,10 +221,16 @@ TEST_CASE("full server refuses the next client; retransmitted CONNECT is dropped
   REQUIRE(up.size() == 1);
   up.push_back(up.front());  // the same CONNECT twice in one batch
   d.feed(up);
+  CHECK(d.host().live_peers() == 0);  // no Peer before the client proves its address
+  CHECK(d.host().half_open() == 1);
+  CHECK(d.host().stats().handshake.verifies_resent == 1);
+  d.deliver();
+  d.pump();
+  CHECK(a.peer.state() == PeerState::kConnected);
   CHECK(d.host().live_peers() == 1);
-  CHECK(d.host().stats()[HostDrop::kRetransmittedConnect] == 1);
-  d.feed(up);  // and again later
-  CHECK(d.host().stats()[HostDrop::kRetransmittedConnect] == 3);
+  CHECK(d.host().half_open() == 0);
+  d.feed(up);  // and again once its peer is live: dropped
+  CHECK(d.host().stats()[HostDrop::kRetransmittedConnect] == 2);
   CHECK(d.host().live_peers() == 1);
 
   d.connect(d.add_client(HostDriver::address(1001)));

@@ -128,6 +128,32 @@ std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& con
 std::size_t encode_refusal(const ConnectRequest& request, std::uint32_t reason,
                            const PeerConfig& config, MutableBytes out) noexcept;
 
+// --- the server's stateless handshake (server/src/handshake_table.hpp, docs/handshake.md) -----
+// A server Host may answer CONNECTs without a Peer: it keeps the CONNECT in a small half-open
+// entry, replies with a VERIFY_CONNECT whose header sent time, peer id and session carry a keyed
+// cookie, and builds the Peer (accept()) only when the client's ACK echoes all of it.
+
+// The VERIFY_CONNECT fields answering `connect` (enet-protocol.md 3.1 steps 4, 7-9 and 3.2):
+// `peer_id` is the id the client will address; `server_session` goes into the headers we send,
+// `client_session` into the headers the client sends.
+ConnectParams negotiate_verify(const ConnectParams& connect, const PeerConfig& config, std::uint16_t peer_id,
+                               std::uint8_t server_session, std::uint8_t client_session) noexcept;
+
+// One datagram to the client slot that sent `connect`: header (its outgoingPeerID, `session`,
+// `sent_time`), one `command`, CRC seeded with the connectID in checksum mode, range-coded when
+// config.compress and that is shorter. Returns its length (0 if `out` is too small).
+std::size_t encode_handshake_reply(const ConnectParams& connect, std::uint8_t session, std::uint16_t sent_time,
+                                   const Command& command, const PeerConfig& config, MutableBytes out) noexcept;
+
+// A datagram addressed to a handshake in progress: opened (range decoding, CRC with `seed`), and
+// searched for the client's ACK of our peer-level RSN 1, whose echoed sent time is the cookie.
+struct HandshakeAck {
+  enum class Status : std::uint8_t { kBadDatagram, kNoAck, kAck };
+  Status status = Status::kBadDatagram;
+  std::uint16_t echoed_sent_time = 0;
+};
+HandshakeAck peek_handshake_ack(Bytes datagram, const PeerConfig& config, const ChecksumSeed& seed) noexcept;
+
 struct StateTransition {
   PeerState from;
   PeerState to;
@@ -146,6 +172,17 @@ class Peer {
   // enet_host_connect: queues CONNECT. `connect_id` is opaque (libenet: ++host->randomSeed).
   bool connect(TimePoint now, std::uint32_t channel_count, std::uint32_t data,
                std::array<std::uint8_t, 4> connect_id);
+
+  // --- server role, stateless handshake ---------------------------------------------------------
+  // The client proved its address by acknowledging a VERIFY_CONNECT (`verify`, from
+  // negotiate_verify(request.params, ...)) that the Host sent for this free server-role peer:
+  // the peer takes verify's id and sessions and starts CONNECTED (connect event queued) as
+  // handle_connect and that ACK would leave it. The first RTT sample is `rtt_sample_ms`, measured
+  // by the Host from its own record of the send time, since the echoed time is the cookie.
+  // Then `datagram`, the proving one, is processed as usual (its ACK echoing `cookie_time` is
+  // consumed; a piggy-backed PING is acked). False, changing nothing, if the peer is not free.
+  bool accept(TimePoint now, const ConnectRequest& request, const ConnectParams& verify,
+              std::uint16_t cookie_time, std::uint32_t rtt_sample_ms, Bytes datagram);
 
   // --- both roles --------------------------------------------------------------------------
   // A whole UDP datagram from the remote. A free server-role peer accepts a CONNECT here.
