@@ -431,7 +431,7 @@ SnapshotSender::TrimResult SnapshotSender::trim(Client& client, const Frame* bas
   const std::size_t fixed = snapshot::kHeaderBytes + 16 + event_bytes;
   // Aim a little under the budget: the estimate is an average, and a second encode costs more
   // than the few bytes left unused.
-  double room = static_cast<double>(budget) * 0.9 - static_cast<double>(fixed);
+  double room = static_cast<double>(budget) * 0.85 - static_cast<double>(fixed);
   std::size_t k = room <= 0 ? 0 : static_cast<std::size_t>(room / entity_bytes_[full]);
   k = std::min(k, candidates_.size());
   selected_.assign(next.size(), 0);

@@ -37,17 +37,29 @@ struct Options {
   std::size_t players = 0;
   std::size_t chat_per_s = 0;
   std::size_t ack_random = 0;  // 1: a random lag in [0, ack_spread) per client per tick, 10% lost
+  double view_cell = 0;  // > 0: the demo's interest grid (--view-cell), client i is player i
   std::size_t share_only = 0;  // 1: skip the per-client comparison (slow with players)
 };
 
 // Players walking like the demo's game bots (server/app/demo/demo_game.cpp's movement, flat).
 class Walkers {
  public:
-  Walkers(std::size_t n, std::uint64_t seed) : state_(seed | 1), players_(n) {
+  // view_cell > 0: spawned over the field and seen through the demo's 3x3-cell interest grid
+  // (server/app/demo/demo_game.cpp), else all on a 20 m circle.
+  Walkers(std::size_t n, std::uint64_t seed, double view_cell)
+      : state_(seed | 1), view_cell_(view_cell), players_(n), cells_(n) {
     for (std::size_t i = 0; i < n; ++i) {
-      const double angle = static_cast<double>(i) * 2.39996;
-      players_[i].position = {20.0 * std::cos(angle), 20.0 * std::sin(angle), 0};
+      const double k = static_cast<double>(i % 1000);
+      const double angle = k * 2.39996;
+      const double radius = view_cell > 0 ? 7.3 * std::sqrt(k + 0.5) : 20.0;
+      players_[i].position = {radius * std::cos(angle), radius * std::sin(angle), 0};
     }
+  }
+  bool sees(std::size_t viewer, std::uint32_t id) const {
+    if (id < 0x4000'0000u) return true;
+    const std::uint32_t a = cells_[viewer], b = cells_[id - 0x4000'0000u];
+    const auto near = [](std::uint32_t x, std::uint32_t y) { return (x > y ? x - y : y - x) <= 1; };
+    return near(a >> 16, b >> 16) && near(a & 0xFFFF, b & 0xFFFF);
   }
   void step(double dt) {
     for (auto& p : players_) {
@@ -62,6 +74,12 @@ class Walkers {
       p.position.x = std::clamp(p.position.x, -250.0, 250.0);
       p.position.y = std::clamp(p.position.y, -250.0, 250.0);
     }
+    if (view_cell_ <= 0) return;
+    const auto cell = [&](double v) {
+      return static_cast<std::uint32_t>(static_cast<std::int32_t>(std::floor((v + 250.0) / view_cell_)) + 0x8000) & 0xFFFF;
+    };
+    for (std::size_t i = 0; i < players_.size(); ++i)
+      cells_[i] = (cell(players_[i].position.x) << 16) | cell(players_[i].position.y);
   }
   void fill(volley::snapshot::Frame& world, std::uint16_t type) const {
     constexpr std::size_t kFields = volley::bench::DemoScene::kFieldCount;
@@ -84,7 +102,9 @@ class Walkers {
     int turn_in = 0;
   };
   std::uint64_t state_;
+  double view_cell_;
   std::vector<Player> players_;
+  std::vector<std::uint32_t> cells_;
 };
 
 struct Result {
@@ -107,7 +127,12 @@ Result run(const Options& o, bool share) {
 
   volley::bench::DemoScene scene({.seed = o.seed, .entities = o.entities, .hz = 30});
   volley::bench::RecordedFrame recorded;
-  Walkers walkers(o.players, o.seed);
+  Walkers walkers(o.players, o.seed, o.view_cell);
+  walkers.step(0);
+  for (std::size_t i = 0; i < o.clients && o.view_cell > 0 && i < o.players; ++i) {
+    sender.set_filter(PeerHandle{static_cast<std::uint32_t>(i), 1},
+                      [&walkers, i](std::uint32_t id, std::uint16_t) { return walkers.sees(i, id); });
+  }
   double chat_due = 0;
   std::uint64_t chat_lines = 0;
   const std::size_t fields = volley::bench::DemoScene::kFieldCount;
@@ -196,6 +221,7 @@ bool parse(int argc, char** argv, Options& o) {
     else if (a == "--chat-per-s") o.chat_per_s = v;
     else if (a == "--share-only") o.share_only = v;
     else if (a == "--ack-random") o.ack_random = v;
+    else if (a == "--view-cell") o.view_cell = static_cast<double>(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return false;
@@ -212,11 +238,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: volley-snapshot-sender-bench [--clients 1000] [--entities 256] [--ticks 150]\n"
                  "       [--warmup 40] [--ack-spread 3] [--budget 1200] [--seed 1] [--players 0]\n"
-                 "       [--chat-per-s 0] [--ack-random 0] [--share-only 0]\n");
+                 "       [--chat-per-s 0] [--ack-random 0] [--view-cell 0] [--share-only 0]\n");
     return 2;
   }
-  std::printf("clients %zu, demo scene %zu entities + %zu moving players, chat %zu lines/s, 30 Hz, %zu ticks measured after %zu, ack spread %zu%s, budget %zu B\n",
-              o.clients, o.entities, o.players, o.chat_per_s, o.ticks, o.warmup, o.ack_spread, o.ack_random != 0 ? " (random, 10% lost)" : "", o.budget);
+  std::printf("clients %zu, demo scene %zu entities + %zu moving players, chat %zu lines/s, view cell %.0f m, 30 Hz, %zu ticks measured after %zu, ack spread %zu%s, budget %zu B\n",
+              o.clients, o.entities, o.players, o.chat_per_s, o.view_cell, o.ticks, o.warmup, o.ack_spread, o.ack_random != 0 ? " (random, 10% lost)" : "", o.budget);
   std::printf("%-12s %14s %14s %14s %14s %16s %10s %10s %10s\n", "encoding", "wall us/c/tick", "cpu us/c/tick", "encodes/tick", "skipped/tick",
               "bytes/client/tick", "full", "delta", "trimmed");
   for (const bool share : {true, false}) {
