@@ -177,7 +177,6 @@ Result run(const Options& o, bool share) {
       sender.raise_event(1, std::span(reinterpret_cast<const std::uint8_t*>(line), static_cast<std::size_t>(len)));
     }
     sender.end_tick(send);
-    if (std::getenv("BENCH_TRACE") != nullptr) std::fprintf(stderr, "tick %zu frames %llu encodes %llu\n", t, static_cast<unsigned long long>(sender.counters().frames_pooled), static_cast<unsigned long long>(sender.counters().encodes));
     if (t >= o.warmup) {
       spent += std::chrono::steady_clock::now() - start;
       cpu += std::clock() - cpu_start;
