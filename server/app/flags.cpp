@@ -15,7 +15,7 @@ namespace volley::server::app {
 std::string usage() {
   return "usage: volley-server --mode echo|demo [--bind ADDR] [--port P] [--max-peers N]\n"
          "                     [--per-ip-cap N] [--channels C] [--checksum] [--compress]\n"
-         "                     [--tick-hz HZ] [--entities N] [--seed S] [--seconds T]\n"
+         "                     [--tick-hz HZ] [--entities N] [--seed S] [--view-cell M] [--seconds T]\n"
          "                     [--stats-json PATH]\n"
          "                     [--backend auto|io_uring|epoll|iocp]\n"
          "                     [--recv-buffer BYTES] [--send-buffer BYTES]\n"
@@ -66,6 +66,10 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   app.add_option("--tick-hz", o.tick_hz)->check(CLI::Range(0.001, 10000.0));
   app.add_option("--entities", o.entities, "demo mode: scene entities")->check(CLI::Range(0, 60000));
   app.add_option("--seed", o.seed, "demo mode: scene seed");
+  app.add_option("--view-cell", o.view_cell,
+                 "demo mode: interest grid cell in metres; a player sees the scene and the players in "
+                 "the 3x3 cells around it (0 = every entity visible)")
+      ->check(CLI::Range(0.0, 1000.0));
   app.add_option("--seconds", seconds)->check(CLI::Range(0.0, 1e9));
   app.add_option("--stats-json", o.stats_json);
   app.add_option("--backend", o.server.backend)

@@ -20,6 +20,7 @@ struct Options {
   double tick_hz = 30;
   std::size_t entities = 256;  // demo mode: the demo scene's entities
   std::uint64_t seed = 1;      // demo mode: the demo scene's seed
+  double view_cell = 0;        // demo mode: interest grid cell in metres (0 = all visible)
   std::optional<double> seconds;
   std::string stats_json;
   LogLevel log_level = LogLevel::kInfo;

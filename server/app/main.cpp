@@ -165,7 +165,8 @@ int run(const Options& options) {
     game = std::make_unique<volley::demo::DemoGame>(
         server, volley::demo::DemoGameConfig{.seed = options.seed,
                                              .entities = options.entities,
-                                             .tick_hz = static_cast<double>(config.tick_hz)});
+                                             .tick_hz = static_cast<double>(config.tick_hz),
+                                             .view_cell = options.view_cell});
     server.set_callbacks(game->callbacks());
   } else {
     server.set_callbacks(echo_callbacks(server, debug));

@@ -126,6 +126,7 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
     x.emplace_back("snapshot_bytes_per_snapshot", sent == 0 ? 0 : k.snapshot_bytes / sent);
     x.emplace_back("snapshot_encodes", k.encodes);
     x.emplace_back("snapshot_encodes_shared", k.encodes_shared);
+    x.emplace_back("snapshot_encodes_skipped", k.encodes_skipped);
     x.emplace_back("snapshot_budget_trimmed", k.budget_trimmed);
     x.emplace_back("snapshot_budget_skipped", k.budget_skipped);
     x.emplace_back("snapshot_encode_failed", k.encode_failed);

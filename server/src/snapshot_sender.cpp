@@ -91,6 +91,7 @@ SnapshotSender::FramePtr SnapshotSender::acquire() {
   if (free_.empty()) {
     owned_.push_back(std::make_unique<Frame>());
     frame = owned_.back().get();
+    counters_.frames_pooled = owned_.size();
   } else {
     frame = free_.back();
     free_.pop_back();
@@ -152,6 +153,16 @@ void SnapshotSender::acknowledge(PeerHandle peer, std::uint32_t frame) {
   if (frame > number_ || s.number != frame || !s.frame) {
     ++counters_.acks_unknown;
     return;
+  }
+  // Acknowledgements only move forward: frames sent before this one can never become baselines,
+  // so release them now (a client trimmed by the budget holds its own frames; keeping 32 of them
+  // per client would cost ~50 KB each with 1,000 players in view).
+  const auto window = static_cast<std::uint32_t>(std::min<std::size_t>(config_.history - 1, frame));
+  std::uint32_t older = frame - window;
+  if (c->acked) older = std::max(older, *c->acked);
+  for (; older < frame; ++older) {
+    Sent& gone = c->sent[older % config_.history];
+    if (gone.number == older) gone.frame.reset();
   }
   c->acked = frame;
   c->baseline = s.frame;
@@ -248,6 +259,16 @@ void SnapshotSender::end_tick(const Send& send) {
   all_view_->frame = building_;
   for (const auto& c : clients_) send_to(*c, send);
   all_view_->frame.reset();
+  // The estimate moves once per tick, so that within a tick a trim stays a pure function of the
+  // client's state (clients in equal states get equal packets, shared or not).
+  for (int full = 0; full < 2; ++full) {
+    auto& [bytes, entities] = learned_[full];
+    if (entities > 0) {
+      const double sample = std::clamp(bytes / entities, 1.0, 256.0);
+      entity_bytes_[full] += (sample - entity_bytes_[full]) * 0.5;
+    }
+    bytes = entities = 0;
+  }
   for (std::size_t e = 0; e < entries_used_; ++e) entries_[e]->sent.reset();
   for (std::size_t t = 0; t < trimmed_used_; ++t) trimmed_[t]->frame.reset();
   counters_.events_pending = pending_.size();
@@ -262,6 +283,8 @@ void SnapshotSender::send_to(Client& client, const Send& send) {
   const auto from = std::lower_bound(pending_.begin(), pending_.end(), first_event,
                                      [](const Event& e, std::uint64_t id) { return e.id < id; });
   const std::span<const Event> events(from, pending_.end());
+  std::size_t event_bytes = 0;
+  for (const Event& e : events) event_bytes += e.payload.size() + 4;
 
   Entry* entry = nullptr;
   std::uint64_t key = 0;
@@ -282,8 +305,17 @@ void SnapshotSender::send_to(Client& client, const Send& send) {
     entry->base = base;
     entry->next = view.frame.get();
     entry->events_from = first_event;
-    entry->size = encode(base, *view.frame, events, entry->packet);
-    entry->over = config_.budget_bytes != 0 && entry->size > config_.budget_bytes;
+    // A packet clearly over the budget is not encoded whole only to learn that: its size is
+    // estimated from the number of changed entities and the learned bytes per entity.
+    const std::size_t estimate = config_.budget_bytes == 0 ? 0 : estimate_size(base, *view.frame, event_bytes);
+    if (estimate > config_.budget_bytes + config_.budget_bytes / 2) {
+      entry->size = estimate;
+      entry->over = true;
+      ++counters_.encodes_skipped;
+    } else {
+      entry->size = encode(base, *view.frame, events, entry->packet);
+      entry->over = config_.budget_bytes != 0 && entry->size > config_.budget_bytes;
+    }
     entry->sent = view.frame;
     // On a hash collision with a different key the older entry keeps the slot; fine, just unshared.
     if (config_.share_encodings) entry_index_.emplace(key, slot);
@@ -322,11 +354,16 @@ void SnapshotSender::send_to(Client& client, const Send& send) {
         shared = trimmed_[trimmed_used_].get();
         shared->priority_in = client.priority;
       }
-      if (!trim(client, base, view, events, entry->size)) {
+      const TrimResult result = trim(client, base, view, events, event_bytes);
+      if (result == TrimResult::kEncodeFailed) {
+        ++counters_.encode_failed;
+        return;
+      }
+      if (result == TrimResult::kSkipped) {
         ++counters_.budget_skipped;
         return;
       }
-      packet = std::span(trim_out_.data(), trim_out_.size());
+      packet = std::span(trim_out_.data(), trim_size_);
       held = std::move(client.trimmed);
       if (shared != nullptr) {
         shared->entry = entry;
@@ -358,68 +395,112 @@ void SnapshotSender::send_to(Client& client, const Send& send) {
 // The view did not fit the budget against this client's baseline. Entities whose value the
 // client holds stale are candidates, ordered by accumulated priority (ticks spent waiting, +1 per
 // tick; ties by id); the first k go with their new values, the others keep the baseline's values
-// (or stay absent if the client never had them). k shrinks until the packet fits.
-bool SnapshotSender::trim(Client& client, const Frame* base, const View& view,
-                          std::span<const Event> events, std::size_t over_size) {
+// (or stay absent if the client never had them). k starts from the learned bytes per entity (so
+// one encode usually fits) and shrinks until the packet fits.
+SnapshotSender::TrimResult SnapshotSender::trim(Client& client, const Frame* base, const View& view,
+                                                std::span<const Event> events, std::size_t event_bytes) {
   const Frame& next = *view.frame;
   candidates_.clear();
   priority_.clear();
-  std::size_t p = 0;
+  priority_index_.clear();
+  base_of_.resize(next.size());
+  std::size_t p = 0, b = 0;
   for (std::size_t i = 0; i < next.size(); ++i) {
     const std::uint32_t id = next.id(i);
-    if (base != nullptr) {
-      const std::size_t b = base->find(id);
-      if (b < base->size() && same_entity(*base, b, next, i)) continue;
+    base_of_[i] = kAbsent;
+    if (base != nullptr) {  // both frames are sorted by id: one merge walk, no searches
+      while (b < base->size() && base->id(b) < id) ++b;
+      if (b < base->size() && base->id(b) == id) {
+        if (base->type(b) == next.type(i)) base_of_[i] = static_cast<std::uint32_t>(b);
+        if (same_entity(*base, b, next, i)) continue;
+      }
     }
     while (p < client.priority.size() && client.priority[p].first < id) ++p;
     const std::uint32_t waited =
         p < client.priority.size() && client.priority[p].first == id ? client.priority[p].second : 0;
     candidates_.emplace_back(waited + 1, static_cast<std::uint32_t>(i));
     priority_.emplace_back(id, waited + 1);
+    priority_index_.push_back(static_cast<std::uint32_t>(i));
   }
-  std::sort(candidates_.begin(), candidates_.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
+  const auto higher = [](const auto& x, const auto& y) {
+    return x.first != y.first ? x.first > y.first : x.second < y.second;
+  };
 
-  selected_.assign(next.size(), 0);
   const std::size_t budget = config_.budget_bytes;
-  std::size_t k = candidates_.size() * budget / over_size * 9 / 10;
-  k = std::min(k, candidates_.size() - (candidates_.empty() ? 0 : 1));
+  const bool full = base == nullptr;
+  const std::size_t fixed = snapshot::kHeaderBytes + 16 + event_bytes;
+  // Aim a little under the budget: the estimate is an average, and a second encode costs more
+  // than the few bytes left unused.
+  double room = static_cast<double>(budget) * 0.85 - static_cast<double>(fixed);
+  std::size_t k = room <= 0 ? 0 : static_cast<std::size_t>(room / entity_bytes_[full]);
+  k = std::min(k, candidates_.size());
+  selected_.assign(next.size(), 0);
   FramePtr frame = acquire();
   bool fitted = false;
+  std::size_t size = 0;
   for (int attempt = 0; attempt < 10; ++attempt) {
+    // Only the set of the k highest matters, not their order: a selection, not a sort. A smaller
+    // k later selects within the first k.
+    std::nth_element(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(k),
+                     candidates_.end(), higher);
     std::fill(selected_.begin(), selected_.end(), 0);
     for (std::size_t c = 0; c < k; ++c) selected_[candidates_[c].second] = 1;
     frame->clear();
     frame->number = number_;
-    for (std::size_t i = 0; i < next.size(); ++i) {
+    frame->reserve(next.size(), next.all_values().size());
+    // Copied in runs: consecutive entities from the same source frame go in one append.
+    for (std::size_t i = 0; i < next.size();) {
+      std::size_t j = i + 1;
       if (selected_[i] != 0) {
-        frame->append(next, i, 1);
-        continue;
+        while (j < next.size() && selected_[j] != 0) ++j;
+        frame->append(next, i, j - i);
+      } else if (base_of_[i] != kAbsent) {
+        while (j < next.size() && selected_[j] == 0 && base_of_[j] == base_of_[j - 1] + 1) ++j;
+        frame->append(*base, base_of_[i], j - i);
       }
-      if (base == nullptr) continue;
-      const std::size_t b = base->find(next.id(i));
-      if (b < base->size() && base->type(b) == next.type(i)) frame->append(*base, b, 1);
+      i = j;
     }
-    const std::size_t size = encode(base, *frame, events, trim_out_);
-    if (size != 0 && size <= budget) {
-      trim_out_.resize(size);
+    size = encode(base, *frame, events, trim_out_);
+    if (size == 0) return TrimResult::kEncodeFailed;
+    if (size <= budget) {
       fitted = true;
       break;
     }
-    if (k == 0 || size == 0) break;
-    k = std::min(k - 1, k * budget / size * 9 / 10);
+    if (k == 0) break;
+    const double over = static_cast<double>(size) - static_cast<double>(fixed);
+    const double scale = over <= 0 ? 0 : std::max(0.0, static_cast<double>(budget) * 0.9 - static_cast<double>(fixed)) / over;
+    k = std::min(k - 1, static_cast<std::size_t>(static_cast<double>(k) * scale));
   }
-  if (!fitted) return false;
+  if (!fitted) return TrimResult::kSkipped;
+  trim_size_ = size;
+  if (k > 0 && size > fixed) {  // learn the bytes one more entity costs (applied at end_tick)
+    learned_[full].first += static_cast<double>(size - fixed);
+    learned_[full].second += static_cast<double>(k);
+  }
 
   // Sent entities are fresh again; the others keep waiting with their priority raised.
   client.priority.clear();
-  for (const auto& [id, waited] : priority_) {
-    const std::size_t i = next.find(id);
-    if (selected_[i] == 0) client.priority.emplace_back(id, waited);
+  for (std::size_t j = 0; j < priority_.size(); ++j) {
+    if (selected_[priority_index_[j]] == 0) client.priority.push_back(priority_[j]);
   }
   client.trimmed = std::move(frame);
-  return true;
+  return TrimResult::kFitted;
+}
+
+std::size_t SnapshotSender::estimate_size(const Frame* base, const Frame& next,
+                                          std::size_t event_bytes) const {
+  std::size_t changed = 0;
+  if (base == nullptr) {
+    changed = next.size();
+  } else {
+    std::size_t b = 0;
+    for (std::size_t i = 0; i < next.size(); ++i) {
+      while (b < base->size() && base->id(b) < next.id(i)) ++b;
+      if (b == base->size() || base->id(b) != next.id(i) || !same_entity(*base, b, next, i)) ++changed;
+    }
+  }
+  const double bytes = entity_bytes_[base == nullptr] * static_cast<double>(changed);
+  return snapshot::kHeaderBytes + 16 + event_bytes + static_cast<std::size_t>(bytes);
 }
 
 std::optional<ClientSnapshotStats> SnapshotSender::client_stats(PeerHandle peer) const {

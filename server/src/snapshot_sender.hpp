@@ -42,6 +42,7 @@ struct SenderCounters {
   std::uint64_t snapshot_bytes = 0;
   std::uint64_t encodes = 0;          // Encoder calls (budget retries included)
   std::uint64_t encodes_shared = 0;   // packets reused from another client's encode this tick
+  std::uint64_t encodes_skipped = 0;  // whole-view encodes skipped: estimated far over the budget
   std::uint64_t budget_trimmed = 0;   // snapshots that left entities out to fit the budget
   std::uint64_t budget_skipped = 0;   // not even the baseline plus events fitted: nothing sent
   std::uint64_t encode_failed = 0;    // the Encoder refused the game's frame (broken ids/values)
@@ -51,6 +52,7 @@ struct SenderCounters {
   std::uint64_t acks_stale = 0;       // not newer than the client's acknowledged frame
   std::uint64_t acks_unknown = 0;     // a frame this client was never sent (or long gone)
   std::uint64_t inputs_malformed = 0;
+  std::uint64_t frames_pooled = 0;    // now: frames allocated (world, views, clients' trimmed frames)
 };
 
 struct ClientSnapshotStats {
@@ -103,8 +105,11 @@ class SnapshotSender {
   void expire_events();
   const View& view_for(Client& client);
   void send_to(Client& client, const Send& send);
-  bool trim(Client& client, const snapshot::Frame* base, const View& view,
-            std::span<const snapshot::Event> events, std::size_t over_size);
+  enum class TrimResult { kFitted, kSkipped, kEncodeFailed };
+  TrimResult trim(Client& client, const snapshot::Frame* base, const View& view,
+                  std::span<const snapshot::Event> events, std::size_t event_bytes);
+  std::size_t estimate_size(const snapshot::Frame* base, const snapshot::Frame& next,
+                            std::size_t event_bytes) const;
   std::size_t encode(const snapshot::Frame* base, const snapshot::Frame& next,
                      std::span<const snapshot::Event> events, std::vector<std::uint8_t>& out);
 
@@ -137,8 +142,15 @@ class SnapshotSender {
   std::vector<std::uint32_t> visible_;           // indices of one client's view
   std::vector<std::pair<std::uint32_t, std::uint32_t>> candidates_;  // (priority, view index)
   std::vector<std::pair<std::uint32_t, std::uint32_t>> priority_;    // (id, priority)
+  std::vector<std::uint32_t> priority_index_;  // view index of each priority_ entry
+  static constexpr std::uint32_t kAbsent = 0xFFFF'FFFF;
+  std::vector<std::uint32_t> base_of_;           // view index -> baseline index (or kAbsent)
   std::vector<std::uint8_t> selected_;
-  std::vector<std::uint8_t> trim_out_;
+  std::vector<std::uint8_t> trim_out_;           // keeps its size: trim_size_ bytes are the packet
+  std::size_t trim_size_ = 0;
+  // Learned compressed bytes per entity sent in a trimmed packet: [0] delta, [1] full snapshot.
+  double entity_bytes_[2] = {8.0, 20.0};
+  std::pair<double, double> learned_[2];  // this tick's (bytes, entities) of fitted trims
   SenderCounters counters_;
 };
 

@@ -31,11 +31,16 @@ namespace {
 // volley-server --mode demo on 127.0.0.1 with a 64-entity world.
 class DemoServer : public volley::test::ServerWithStats {
  public:
-  DemoServer()
-      : ServerWithStats(VOLLEY_SERVER_EXE,
-                        {"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--entities", "64",
-                         "--status-interval", "0"},
-                        "volley-demo-server") {}
+  explicit DemoServer(std::vector<std::string> extra = {})
+      : ServerWithStats(VOLLEY_SERVER_EXE, args(std::move(extra)), "volley-demo-server") {}
+
+ private:
+  static std::vector<std::string> args(std::vector<std::string> extra) {
+    std::vector<std::string> a = {"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--entities", "64",
+                                  "--status-interval", "0"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
 };
 
 struct Player {
@@ -247,4 +252,47 @@ TEST_CASE("volley-server --mode demo: a chat flood from one player is cut at its
   const volley::test::FlatJson stats = server.stop_and_stats();
   CHECK(stats.number("demo_chat_received") == shown);
   CHECK(stats.number("demo_chat_rate_limited") == kFlood - shown);
+}
+
+TEST_CASE("volley-server --mode demo --view-cell: players in distant cells do not see each other") {
+  // With 4 m cells a player sees the players of a 12 m square around it; the first three spawn
+  // points of the interest-grid spiral are further apart than that (and all move the same way).
+  DemoServer server({"--view-cell", "4"});
+  constexpr std::size_t kPlayers = 3;
+  vc::HostOptions options;
+  options.max_connections = kPlayers;
+  options.channels = volley::snapshot::kSessionChannels;
+  vc::Host host(options);
+  volley::snapshot::Schema schema;
+  REQUIRE(schema.add_type(demo::kEntityFields));
+  std::vector<Player> players(kPlayers);
+  for (Player& p : players) {
+    const vc::ConnectResult r = host.connect(server.address());
+    REQUIRE(r);
+    p.id = r.connection;
+    p.game = std::make_unique<vc::GameConnection>(host, r.connection, schema, volley::snapshot::CodecConfig{});
+  }
+  const auto all_applied = [&] {
+    for (const Player& p : players) {
+      if (p.applied.size() < 10) return false;
+    }
+    return true;
+  };
+  REQUIRE(pump(host, players, all_applied, std::chrono::seconds(10)));
+  pump(host, players, [] { return false; }, std::chrono::milliseconds(300));
+  for (const Player& p : players) {
+    const volley::snapshot::Frame* f = p.game->frame();
+    REQUIRE(f != nullptr);
+    std::size_t visible_players = 0;
+    for (std::size_t i = 0; i < f->size(); ++i) visible_players += f->id(i) >= demo::kFirstPlayerId ? 1 : 0;
+    CHECK(f->size() - visible_players == 64);  // the whole scene
+    CHECK(visible_players == 1);               // itself only
+  }
+  for (Player& p : players) host.disconnect(p.id);
+  pump(host, players, [&] {
+    for (const Player& p : players) {
+      if (!p.disconnected) return false;
+    }
+    return true;
+  }, std::chrono::seconds(10));
 }

@@ -392,7 +392,7 @@ TEST_CASE("a crowd joining together under a tight budget shares its trimmed pack
     if (share) {
       CHECK(most <= 11);  // one whole-view attempt plus at most 10 trims, for all 20 clients
     } else {
-      CHECK(most >= 40);
+      CHECK(most >= 20);  // every client trims alone
     }
     for (const auto& c : sim.clients) {
       CHECK(c->rx.counters().applied == 5);

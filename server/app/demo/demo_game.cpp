@@ -53,14 +53,41 @@ void DemoGame::raise_change(std::uint16_t kind, std::uint32_t id, bool player) {
 void DemoGame::join(server::PeerHandle peer) {
   Player p;
   p.id = next_player_id_++;
-  // Spawn points spread on a circle, so a crowd does not stand in one spot.
-  const double angle = static_cast<double>(p.id - kFirstPlayerId) * 2.39996;
-  p.position = {20.0 * std::cos(angle), 20.0 * std::sin(angle), 0};
+  // Spawn points spread on a circle, so a crowd does not stand in one spot; with interest
+  // management on a sunflower spiral over the whole field (uniform density, ~230 m radius for
+  // 1,000 players), so that each player's neighbourhood holds a few dozen others, not everyone.
+  const auto n = static_cast<double>((p.id - kFirstPlayerId) % 1000);
+  const double angle = n * 2.39996;
+  const double radius = config_.view_cell > 0 ? 7.3 * std::sqrt(n + 0.5) : 20.0;
+  p.position = {radius * std::cos(angle), radius * std::sin(angle), 0};
   p.heading = angle;
   players_.emplace(p.id, p);
+  if (config_.view_cell > 0) {
+    const std::size_t slot = p.id - kFirstPlayerId;
+    if (cells_.size() <= slot) cells_.resize(slot + 1);
+    cells_[slot] = cell_of(p);
+    const std::uint32_t viewer = p.id;
+    server_.set_view_filter(peer, [this, viewer](std::uint32_t id, std::uint16_t) { return sees(viewer, id); });
+  }
   peer_ids_[key(peer)] = p.id;
   ++counters_.players_joined;
   raise_change(kEventCreated, p.id, true);
+}
+
+std::uint32_t DemoGame::cell_of(const Player& p) const noexcept {
+  const auto cell = [&](double v) {
+    return static_cast<std::uint32_t>(static_cast<std::int32_t>(std::floor((v + kHalfField) / config_.view_cell)) + 0x8000) & 0xFFFF;
+  };
+  return (cell(p.position.x) << 16) | cell(p.position.y);
+}
+
+bool DemoGame::sees(std::uint32_t viewer, std::uint32_t id) const noexcept {
+  if (id < kFirstPlayerId) return true;  // the scene: everyone sees all of it
+  const std::size_t slot = id - kFirstPlayerId;
+  if (slot >= cells_.size()) return false;
+  const std::uint32_t a = cells_[viewer - kFirstPlayerId], b = cells_[slot];
+  const auto near = [](std::uint32_t x, std::uint32_t y) { return (x > y ? x - y : y - x) <= 1; };
+  return near(a >> 16, b >> 16) && near(a & 0xFFFF, b & 0xFFFF);
 }
 
 void DemoGame::leave(server::PeerHandle peer) {
@@ -156,6 +183,7 @@ void DemoGame::tick(std::uint32_t /*frame*/, snapshot::Frame& world) {
   counters_.player_ticks += players_.size();
   for (auto& [id, p] : players_) {
     step_player(p, dt);
+    if (config_.view_cell > 0) cells_[id - kFirstPlayerId] = cell_of(p);
     quantize_body(p.position, p.velocity, p.heading, 0.0,
                   std::span<std::int32_t, DemoScene::kFieldCount>(world.emplace(id, 0, fields).data(), fields));
   }

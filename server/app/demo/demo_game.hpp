@@ -19,6 +19,10 @@ struct DemoGameConfig {
   std::uint64_t seed = 1;
   std::size_t entities = 256;
   double tick_hz = 30;
+  // Interest management: 0 = every client sees every entity. Otherwise the field is a grid of
+  // cells this many metres wide and a player sees the scene plus the players in its own and the
+  // eight neighbouring cells; players in the same cell see the same set, so they share encodings.
+  double view_cell = 0;
 };
 
 struct DemoGameCounters {
@@ -54,6 +58,8 @@ class DemoGame {
   void leave(server::PeerHandle peer);
   void raise_change(std::uint16_t kind, std::uint32_t id, bool player);
   void step_player(Player& p, double dt);
+  bool sees(std::uint32_t viewer, std::uint32_t id) const noexcept;
+  std::uint32_t cell_of(const Player& p) const noexcept;
 
   server::Server& server_;
   DemoGameConfig config_;
@@ -63,6 +69,9 @@ class DemoGame {
   std::map<std::uint32_t, Player> players_;       // by entity id: the world's order
   std::map<std::uint64_t, std::uint32_t> peer_ids_;  // peer handle -> its player's entity id
   std::uint32_t next_player_id_;
+  // Each player's grid cell this tick (x in the high half, y in the low), by id - kFirstPlayerId:
+  // the view filter runs once per (client, entity) per tick, so it must be an array lookup.
+  std::vector<std::uint32_t> cells_;
   DemoGameCounters counters_;
 };
 
