@@ -28,8 +28,12 @@ volley::Bytes payload_of(const Command& c) {
   return {};
 }
 
+// Scratch buffers, not cleared per input: the checks only read what was written.
+std::array<std::uint8_t, 2 * kMaxMtu> first;
+std::array<std::uint8_t, 2 * kMaxMtu> second;
+std::array<std::uint8_t, kMaxDecompressedBody> scratch;
+
 void check_reencode(const Command& command, bool from_unknown_peer, const CommandLimits& limits) {
-  std::array<std::uint8_t, 2 * kMaxMtu> first{};
   const std::size_t n = encode_command(command, first);
   VOLLEY_FUZZ_CHECK(n == encoded_size(command));
   VOLLEY_FUZZ_CHECK(n > 0);
@@ -40,7 +44,6 @@ void check_reencode(const Command& command, bool from_unknown_peer, const Comman
   // `decoded` was overwritten by the failed next(); decode once more to compare.
   CommandReader third(volley::Bytes(first.data(), n), from_unknown_peer, limits);
   VOLLEY_FUZZ_CHECK(third.next(decoded));
-  std::array<std::uint8_t, 2 * kMaxMtu> second{};
   const std::size_t m = encode_command(decoded, second);
   VOLLEY_FUZZ_CHECK(m == n && std::memcmp(first.data(), second.data(), n) == 0);
 }
@@ -60,7 +63,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto other = decode_header(datagram, !options.checksum);
   if (other.ok()) VOLLEY_FUZZ_CHECK(within(other.value->body, datagram));
 
-  std::array<std::uint8_t, kMaxDecompressedBody> scratch{};
   const auto opened = open_datagram(datagram, options, seed, scratch);
   if (!opened.ok()) {
     VOLLEY_FUZZ_CHECK(opened.error != DecodeError::kCount);

@@ -122,6 +122,11 @@ void datagram_and_range_coder_seeds(const fs::path& root) {
         Blob coded{0x00};
         coded.insert(coded.end(), header.value->body.begin(), header.value->body.end());
         write(root / "range_coder", "coded-" + std::to_string(i), coded);
+        // The same body into a 273-byte output: decompression must stop at the bound.
+        if (header.value->body.size() > 200) {
+          coded[0] = 0xF1;
+          write(root / "range_coder", "coded-small-out-" + std::to_string(i), coded);
+        }
       }
     }
   }

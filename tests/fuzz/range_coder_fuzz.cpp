@@ -35,18 +35,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t capacity = data[0] >= 0xF0 ? static_cast<std::size_t>(data[0] - 0xF0) * 273 : kMaxMtu;
   const volley::Bytes in(data + 1, std::min<std::size_t>(size - 1, kMaxMtu));
 
-  std::array<std::uint8_t, kMaxMtu> ours{};
-  std::array<std::uint8_t, kMaxMtu> theirs{};
+  // Guard bytes right after the output window catch a write past it in builds without ASan.
+  constexpr std::size_t kGuard = 16;
+  std::array<std::uint8_t, kMaxMtu + kGuard> ours;
+  std::array<std::uint8_t, kMaxMtu> theirs;
+  std::memset(ours.data() + capacity, 0xA5, kGuard);
   const std::size_t decoded = range_coder_decompress(in, volley::MutableBytes(ours.data(), capacity));
   VOLLEY_FUZZ_CHECK(decoded <= capacity);
+  for (std::size_t i = 0; i < kGuard; ++i) VOLLEY_FUZZ_CHECK(ours[capacity + i] == 0xA5);
   const std::size_t reference =
       enet_range_coder_decompress(enet_context(), in.data(), in.size(), theirs.data(), capacity);
   VOLLEY_FUZZ_CHECK(decoded == reference);
   VOLLEY_FUZZ_CHECK(std::memcmp(ours.data(), theirs.data(), decoded) == 0);
 
   if (in.empty()) return 0;
-  std::array<std::uint8_t, kMaxMtu> coded{};
-  std::array<std::uint8_t, kMaxMtu> coded_ref{};
+  std::array<std::uint8_t, kMaxMtu> coded;
+  std::array<std::uint8_t, kMaxMtu> coded_ref;
   const std::size_t limit = std::min(capacity, coded.size());
   const std::size_t n = range_coder_compress(in, volley::MutableBytes(coded.data(), limit));
   VOLLEY_FUZZ_CHECK(n <= limit);
@@ -54,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   VOLLEY_FUZZ_CHECK(n == n_ref);
   VOLLEY_FUZZ_CHECK(std::memcmp(coded.data(), coded_ref.data(), n) == 0);
   if (n == 0) return 0;
-  std::array<std::uint8_t, kMaxMtu> back{};
+  std::array<std::uint8_t, kMaxMtu> back;
   const std::size_t m = range_coder_decompress(volley::Bytes(coded.data(), n), back);
   VOLLEY_FUZZ_CHECK(m == in.size());
   VOLLEY_FUZZ_CHECK(std::memcmp(back.data(), in.data(), m) == 0);
