@@ -264,7 +264,11 @@ class Script final : public server::HostEvents {
         const PeerHandle h = pick_handle();
         static constexpr server::DisconnectMode kModes[] = {
             server::DisconnectMode::kNormal, server::DisconnectMode::kLater, server::DisconnectMode::kNow};
-        host_->disconnect(h, in_.u8(), kModes[(what >> 3) % 3]);
+        const server::DisconnectMode mode = kModes[(what >> 3) % 3];
+        // disconnect_now raises no event (as in libenet): the peer is gone when it returns.
+        if (host_->disconnect(h, in_.u8(), mode) && mode == server::DisconnectMode::kNow) {
+          connected_.erase(std::remove(connected_.begin(), connected_.end(), h), connected_.end());
+        }
         break;
       }
       case 3: host_->disconnect_all(what); break;
