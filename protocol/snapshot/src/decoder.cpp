@@ -155,13 +155,16 @@ struct Decoder::Impl {
     for (std::size_t i = 0; i < count; ++i) total += sizes->Get(static_cast<flatbuffers::uoffset_t>(i));
     if (total != (payload != nullptr ? payload->size() : 0)) return DecodeError::kEventOutOfRange;
     events.resize(count);
+    // No payload vector at all is valid when every event is empty (total is 0 then).
+    const std::uint8_t* bytes = payload != nullptr ? payload->data() : nullptr;
     std::size_t at = 0;
     for (std::size_t i = 0; i < count; ++i) {
       const auto idx = static_cast<flatbuffers::uoffset_t>(i);
       events[i].id = ids->Get(idx);
       events[i].kind = kinds->Get(idx);
       const std::size_t size = sizes->Get(idx);
-      events[i].payload.assign(payload->data() + at, payload->data() + at + size);
+      events[i].payload.clear();
+      if (size > 0) events[i].payload.assign(bytes + at, bytes + at + size);
       at += size;
     }
     return DecodeError::kOk;
