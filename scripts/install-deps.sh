@@ -3,17 +3,21 @@
 # lacks. Idempotent: does nothing (and no apt-get update) when everything is present.
 #   scripts/install-deps.sh            native build + tests
 #   scripts/install-deps.sh --windows  also the mingw-w64 cross compiler and Wine
+#   scripts/install-deps.sh --fuzz     also clang and libFuzzer (the `fuzz` preset, scripts/fuzz.sh)
+# Options combine; the optional groups are installed only by the steps that need them.
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libenet-dev libflatbuffers-dev flatbuffers-compiler
           libzstd-dev doctest-dev liburing-dev libpcap-dev libcli11-dev libcivetweb-dev
           curl python3-yaml)
-if [[ "${1:-}" == "--windows" ]]; then
-  packages+=(g++-mingw-w64-x86-64-posix wine64)
-elif [[ $# -gt 0 ]]; then
-  echo "install-deps.sh: unknown option '$1' (expected --windows or nothing)" >&2
-  exit 2
-fi
+for option in "$@"; do
+  case "$option" in
+    --windows) packages+=(g++-mingw-w64-x86-64-posix wine64) ;;
+    --fuzz) packages+=(clang-16 libclang-rt-16-dev) ;;
+    *) echo "install-deps.sh: unknown option '$option' (expected --windows, --fuzz or nothing)" >&2
+       exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -41,6 +41,12 @@ TEST_CASE("session: malformed input messages are refused") {
   auto flags = std::vector<std::uint8_t>(good.begin(), good.end());
   flags[3] |= 0x80;  // unknown flag
   CHECK_FALSE(decode_input(flags).has_value());
+  // No ack flag but a frame number: one message, one encoding (found by the snapshot fuzz target).
+  const std::size_t no_ack = encode_input(std::nullopt, game, buf);
+  auto stray = std::vector<std::uint8_t>(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(no_ack));
+  REQUIRE(decode_input(stray).has_value());
+  stray[4] = 1;
+  CHECK_FALSE(decode_input(stray).has_value());
   // Game bytes over the limit: refused on both sides.
   const std::vector<std::uint8_t> big(kMaxInputBytes + 1, 5);
   CHECK(encode_input(1u, big, buf) == 0);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 
 #include "model.hpp"
 #include "rice.hpp"
@@ -26,6 +27,11 @@ namespace {
 // The body is one table of vectors: nothing nests deeper than 2, nothing has more than 1 table.
 constexpr flatbuffers::uoffset_t kMaxDepth = 4;
 constexpr flatbuffers::uoffset_t kMaxTables = 4;
+
+template <class T>
+bool elements_aligned(const flatbuffers::Vector<T>* v) {
+  return v == nullptr || reinterpret_cast<std::uintptr_t>(v->data()) % alignof(T) == 0;
+}
 }  // namespace
 
 struct Decoder::Impl {
@@ -137,6 +143,10 @@ struct Decoder::Impl {
     const auto* kinds = s.event_kinds();
     const auto* sizes = s.event_sizes();
     const auto* payload = s.event_payload();
+    // The FlatBuffers verifier checks a vector's length field, not its elements' alignment: a
+    // crafted body can put [uint64] at an address that is not a multiple of 8, and reading it
+    // would be undefined behaviour. Our encoder always aligns them (found by the fuzz target).
+    if (!elements_aligned(ids) || !elements_aligned(kinds)) return DecodeError::kVerifyFailed;
     const std::size_t count = ids != nullptr ? ids->size() : 0;
     if (count > config.max_events) return DecodeError::kEventOutOfRange;
     if ((kinds != nullptr ? kinds->size() : 0) != count || (sizes != nullptr ? sizes->size() : 0) != count)
@@ -145,13 +155,16 @@ struct Decoder::Impl {
     for (std::size_t i = 0; i < count; ++i) total += sizes->Get(static_cast<flatbuffers::uoffset_t>(i));
     if (total != (payload != nullptr ? payload->size() : 0)) return DecodeError::kEventOutOfRange;
     events.resize(count);
+    // No payload vector at all is valid when every event is empty (total is 0 then).
+    const std::uint8_t* bytes = payload != nullptr ? payload->data() : nullptr;
     std::size_t at = 0;
     for (std::size_t i = 0; i < count; ++i) {
       const auto idx = static_cast<flatbuffers::uoffset_t>(i);
       events[i].id = ids->Get(idx);
       events[i].kind = kinds->Get(idx);
       const std::size_t size = sizes->Get(idx);
-      events[i].payload.assign(payload->data() + at, payload->data() + at + size);
+      events[i].payload.clear();
+      if (size > 0) events[i].payload.assign(bytes + at, bytes + at + size);
       at += size;
     }
     return DecodeError::kOk;

@@ -34,11 +34,13 @@ std::optional<Input> decode_input(std::span<const std::uint8_t> message) noexcep
       (message[3] & ~kFlagHasAck) != 0) {
     return std::nullopt;
   }
+  std::uint32_t frame = 0;
+  for (int i = 0; i < 4; ++i) frame |= std::uint32_t{message[4 + i]} << (8 * i);
   Input input;
   if (message[3] & kFlagHasAck) {
-    std::uint32_t frame = 0;
-    for (int i = 0; i < 4; ++i) frame |= std::uint32_t{message[4 + i]} << (8 * i);
     input.ack = frame;
+  } else if (frame != 0) {
+    return std::nullopt;  // the frame field is zero without an ack: one encoding per message
   }
   input.bytes = message.subspan(kInputHeaderBytes);
   return input;

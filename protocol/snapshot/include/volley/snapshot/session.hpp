@@ -30,7 +30,7 @@ struct Input {
 std::size_t encode_input(std::optional<std::uint32_t> ack, std::span<const std::uint8_t> game,
                          std::span<std::uint8_t> out) noexcept;
 // nullopt for anything that is not a well-formed input message (wrong magic, version or flags,
-// short, or game bytes over kMaxInputBytes).
+// a frame number without the ack flag, short, or game bytes over kMaxInputBytes).
 std::optional<Input> decode_input(std::span<const std::uint8_t> message) noexcept;
 
 }  // namespace volley::snapshot
