@@ -117,6 +117,12 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
     if (!header.sent_time) {
       // libenet cannot ack without the sender's time: it stops here and the sender retries.
       counters.add(Counter::kDropAckWithoutSentTime);
+      // A DISCONNECT that cannot be acked left the peer ACKNOWLEDGING_DISCONNECT with its queues
+      // reset: no ack will ever go out, so no timer or deadline remains. libenet would hold that
+      // slot forever; a remote peer must not be able to pin slots, so it ends here (found by the
+      // Host fuzzer).
+      if (state == PeerState::kAcknowledgingDisconnect && command.header.type == CommandType::kDisconnect)
+        enter_zombie(DisconnectReason::kRemote, event_data, "disconnect without sent time");
       return;
     }
     switch (state) {

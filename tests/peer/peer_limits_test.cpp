@@ -136,6 +136,19 @@ TEST_CASE("limits: header and pipeline drops are counted by reason") {
   CHECK(s.state() == PeerState::kConnected);
 }
 
+TEST_CASE("limits: a DISCONNECT without a sent time cannot pin the peer (no ack possible, no timer left)") {
+  Connected c;
+  Peer& s = c.server();
+  const Command bye{CommandHeader{CommandType::kDisconnect, true, false, 0xFF, 70}, Disconnect{42}};
+  s.on_datagram(c.h.now(), craft(s, {bye}, std::nullopt));
+  CHECK(c.count(Counter::kDropAckWithoutSentTime) == 1);
+  CHECK(s.state() != PeerState::kAcknowledgingDisconnect);
+  c.h.run_for(sim::kSecond);
+  CHECK((s.state() == PeerState::kDisconnected || s.state() == PeerState::kZombie));
+  REQUIRE(!c.h.server().events.empty());
+  CHECK(c.h.server().events.back().type == PeerEvent::Type::kDisconnect);
+}
+
 TEST_CASE("limits: random garbage and bit-flipped datagrams never crash a peer") {
   VOLLEY_SEEDED_RNG(rng, 11);
   Connected c;
