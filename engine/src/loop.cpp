@@ -91,6 +91,10 @@ class Loop::Impl final : public DatapathSink {
     if (closed_) return;
     loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     while (!stop_.load(std::memory_order_acquire)) iterate();
+    // stop() may come from a handler inside the last wait: what it queued goes out too, and is
+    // handed to the kernel before run() returns (io_uring submits lazily, with the next wait).
+    flush();
+    datapath_->wait(0);
     loop_thread_.store(std::thread::id{}, std::memory_order_relaxed);
     stop_.store(false, std::memory_order_release);
   }
@@ -330,12 +334,7 @@ class Loop::Impl final : public DatapathSink {
     for (Task& task : running_tasks_) task();
     running_tasks_.clear();
     flush();
-    if (stop_.load(std::memory_order_acquire)) {
-      // Hand the just-flushed sends to the kernel before run() returns (io_uring submits
-      // lazily, with the next wait).
-      datapath_->wait(0);
-      return;
-    }
+    if (stop_.load(std::memory_order_acquire)) return;  // run() does the final flush
     std::int64_t timeout_us = -1;
     if (tasks_.maybe_nonempty()) {
       timeout_us = 0;

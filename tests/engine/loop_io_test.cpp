@@ -341,3 +341,36 @@ TEST_CASE("loop: runs of datagrams to one peer arrive intact and in order (merge
     check_no_leaks(*server);
   }
 }
+
+TEST_CASE("loop: stop() from a receive handler still sends what that handler queued") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    auto server = open_loop(backend);
+    auto client = open_loop(backend);
+    const Address server_at = Address::loopback_v4(server->local_address().port());
+    server->set_handler([&](std::span<const DatagramView> batch) {
+      for (const DatagramView& d : batch) server->send(OutDatagram{d.bytes, d.from});
+      server->stop();  // the replies just queued must still go out
+    });
+    const std::vector<std::uint8_t> ping = pattern(7, 32);
+    std::uint32_t replies = 0;
+    client->set_handler([&](std::span<const DatagramView> batch) {
+      for (const DatagramView& d : batch) {
+        if (std::equal(d.bytes.begin(), d.bytes.end(), ping.begin(), ping.end())) ++replies;
+      }
+      client->stop();
+    });
+    // The server handles one batch and returns from run(); the client waits for the reply.
+    std::thread runner([&] { server->run(); });
+    client->send(OutDatagram{ping, server_at});
+    Watchdog server_watchdog(*client, 5.0);
+    client->run();
+    server->stop();  // in case the datagram never reached it
+    runner.join();
+    CHECK_FALSE(server_watchdog.fired());
+    CHECK(replies == 1);
+    server_watchdog.disarm();
+    check_no_leaks(*client);
+    check_no_leaks(*server);
+  }
+}
