@@ -24,7 +24,7 @@ namespace {
 constexpr std::array<std::string_view, static_cast<std::size_t>(Counter::kCount)> kCounterNames = {
     "datagrams_in", "bytes_in",       "datagrams_out", "bytes_out",   "recv_batches",
     "send_batches", "syscalls",       "submissions",   "truncated",   "recv_exhausted",
-    "recv_errors",  "send_errors",    "send_dropped",  "wakeups"};
+    "recv_errors",  "send_errors",    "send_dropped",  "wakeups",     "waits"};
 
 // Generations wrap within the bits above the slot index.
 constexpr std::uint32_t kGenerationMask = (std::uint32_t{1} << (32 - kSocketSlotBits)) - 1;
@@ -70,6 +70,7 @@ class Loop::Impl final : public DatapathSink {
     params.batch = config_.batch;
     params.recv_buffers = config_.recv_buffers;
     params.udp_gso = config_.udp_gso;
+    params.coalesce_us = config_.coalesce_us;
     params.stats = &stats_;
     params.sink = this;
     SelectedDatapath selected = select_datapath(config_.backend, params);
@@ -341,6 +342,7 @@ class Loop::Impl final : public DatapathSink {
     } else if (const auto wake_at = wheel_.next_wake()) {
       timeout_us = std::max<std::int64_t>(0, *wake_at - now());
     }
+    if (timeout_us != 0) stats_[Counter::kWaits] += 1;
     datapath_->wait(timeout_us);
   }
 
