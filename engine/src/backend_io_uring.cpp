@@ -3,6 +3,11 @@
 // the next wait in a single io_uring_enter (runs to one destination as one UDP GSO message, see
 // send_batch.hpp), and a read armed on an eventfd for cross-thread
 // wake-ups. -ENOBUFS (buffer ring empty) and MSG_TRUNC are counted, never delivered.
+// Wake-ups are coalesced (LoopConfig::coalesce_us): after a wait that delivered datagrams, the
+// next one asks for a batch of completions with a short cap. The ring is not set up with
+// SINGLE_ISSUER | DEFER_TASKRUN, which would also spare the kernel-side wake-ups: such a ring
+// accepts io_uring_enter only from one thread for its whole life, and a Loop may be run() on
+// one thread and close()d on another (tests, tools); kernel 6.x refuses that with -EEXIST.
 #ifdef __linux__
 #include <liburing.h>
 #include <netinet/udp.h>

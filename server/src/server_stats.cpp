@@ -88,7 +88,7 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
     const auto c = static_cast<Counter>(i);
     const std::string_view name = protocol::counter_name(c);
     if (name.starts_with("drop_") || c == Counter::kRetransmits || c == Counter::kThrottleDropped ||
-        c == Counter::kPingsOut || c == Counter::kAcksIn || c == Counter::kAcksOut) {
+        c == Counter::kPingsOut) {
       x.emplace_back(std::string(name), h.peers[c]);
     }
     if (name.starts_with("drop_")) s.drops.emplace_back(std::string(name.substr(5)), h.peers[c]);
