@@ -374,3 +374,65 @@ TEST_CASE("loop: stop() from a receive handler still sends what that handler que
     check_no_leaks(*server);
   }
 }
+
+// io_uring coalescing: a stream of datagrams one millisecond apart is handled in a few long
+// waits (capped at coalesce_us), yet a timer due meanwhile still fires on time.
+TEST_CASE("loop: io_uring coalesces wake-ups under a stream and never delays a timer") {
+  if (const std::string reason = backend_unavailable_reason(Backend::kIoUring); !reason.empty()) {
+    MESSAGE("skipping: ", reason);
+    return;
+  }
+  constexpr int kDatagrams = 100;
+  for (const std::uint32_t cap : {50'000u, 0u}) {
+    CAPTURE(cap);
+    LoopConfig config;
+    config.bind = Address::loopback_v4(0);
+    config.coalesce_us = cap;
+    auto server = open_loop(Backend::kIoUring, std::move(config));
+    std::atomic<int> received{0};
+    server->set_handler([&](std::span<const DatagramView> batch) {
+      received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
+    });
+    const TimePoint due = now() + 30'000;
+    TimePoint fired_at = 0;
+    server->schedule(due, [&] { fired_at = now(); });
+    Watchdog server_watchdog(*server, 10.0);
+    std::thread runner([&] { server->run(); });
+
+    auto client = open_loop(Backend::kIoUring);
+    const Address to = Address::loopback_v4(server->local_address().port());
+    const std::vector<std::uint8_t> payload = pattern(1, 64);
+    int sent = 0;
+    TimerId tick;
+    tick = client->schedule(now(), [&] {
+      client->send(OutDatagram{payload, to});
+      if (++sent == kDatagrams) {
+        client->stop();
+        return;
+      }
+      client->reschedule(tick, now() + 1'000);
+    });
+    Watchdog client_watchdog(*client, 10.0);
+    client->run();
+    const TimePoint limit = now() + static_cast<TimePoint>(5'000'000 * time_scale());
+    while (received.load(std::memory_order_acquire) < kDatagrams && now() < limit) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    server->stop();
+    runner.join();
+    CHECK_FALSE(client_watchdog.fired());
+    CHECK_FALSE(server_watchdog.fired());
+    client_watchdog.disarm();
+    server_watchdog.disarm();
+    const std::uint64_t waits = server->stats()[Counter::kWaits];
+    MESSAGE("coalesce_us ", cap, ": ", received.load(), " datagrams in ", waits, " waits, timer ",
+            fired_at - due, " us late");
+    CHECK(received.load() == kDatagrams);
+    REQUIRE(fired_at != 0);
+    // The cap is 50 ms: a wait that ignored the deadline would fire the timer up to that late.
+    CHECK(fired_at - due < 15'000);
+    if (cap > 0) CHECK(waits < kDatagrams / 3);
+    check_no_leaks(*client);
+    check_no_leaks(*server);
+  }
+}
