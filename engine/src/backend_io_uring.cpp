@@ -4,10 +4,11 @@
 // send_batch.hpp), and a read armed on an eventfd for cross-thread
 // wake-ups. -ENOBUFS (buffer ring empty) and MSG_TRUNC are counted, never delivered.
 // Wake-ups are coalesced (LoopConfig::coalesce_us): after a wait that delivered datagrams, the
-// next one asks for a batch of completions with a short cap. The ring is not set up with
-// SINGLE_ISSUER | DEFER_TASKRUN, which would also spare the kernel-side wake-ups: such a ring
-// accepts io_uring_enter only from one thread for its whole life, and a Loop may be run() on
-// one thread and close()d on another (tests, tools); kernel 6.x refuses that with -EEXIST.
+// next one asks for a batch of completions with a short cap. Only with LoopConfig::single_thread
+// is the ring set up with SINGLE_ISSUER | DEFER_TASKRUN (which also spares the kernel-side
+// wake-up per completion): such a ring accepts io_uring_enter only from the thread that made it,
+// and a Loop may otherwise be run() on one thread and close()d on another (tests, tools);
+// kernel 6.x refuses that with -EEXIST.
 #ifdef __linux__
 #include <liburing.h>
 #include <netinet/udp.h>
@@ -101,9 +102,20 @@ class IoUringDatapath final : public Datapath {
 
   bool init(std::string* error) {
     io_uring_params setup{};
-    setup.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
-    setup.cq_entries = kCqEntries;
-    int rc = io_uring_queue_init_params(kSqEntries, &ring_, &setup);
+    int rc = -EINVAL;
+    if (p_.single_thread) {  // kernels before 6.1 refuse DEFER_TASKRUN: fall back below
+      setup.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+                    IORING_SETUP_DEFER_TASKRUN;
+      setup.cq_entries = kCqEntries;
+      rc = io_uring_queue_init_params(kSqEntries, &ring_, &setup);
+      deferred_ = rc == 0;
+    }
+    if (rc == -EINVAL) {
+      setup = {};
+      setup.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+      setup.cq_entries = kCqEntries;
+      rc = io_uring_queue_init_params(kSqEntries, &ring_, &setup);
+    }
     if (rc == -EINVAL) {  // kernels before 5.19 lack COOP_TASKRUN
       setup = {};
       setup.flags = IORING_SETUP_CQSIZE;
@@ -219,7 +231,14 @@ class IoUringDatapath final : public Datapath {
     }
     held_back_ = false;
     if (timeout_us == 0) {
-      if (pending > 0) enter_submit();
+      if (deferred_) {
+        // Completions of a deferred-task-run ring are posted only inside an enter that asks
+        // for events: without one a loop kept busy by tasks would never see a datagram.
+        io_uring_submit_and_get_events(&ring_);
+        add(Counter::kSyscalls, 1);
+      } else if (pending > 0) {
+        enter_submit();
+      }
       reap();
       return;
     }
@@ -535,7 +554,8 @@ class IoUringDatapath final : public Datapath {
   std::vector<std::unique_ptr<GsoSlot>> slots_;
   std::vector<GsoSlot*> free_slots_;
   bool gso_ = true;
-  bool held_back_ = false;  // the last wait() left queued submissions for the next one
+  bool held_back_ = false;
+  bool deferred_ = false;   // SINGLE_ISSUER | DEFER_TASKRUN ring (LoopConfig::single_thread)  // the last wait() left queued submissions for the next one
   bool flowing_ = false;
   std::uint64_t received_ = 0;  // datagrams handed over, ever    // the last blocking wait delivered datagrams: coalesce the next
 };

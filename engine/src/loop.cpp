@@ -71,6 +71,7 @@ class Loop::Impl final : public DatapathSink {
     params.recv_buffers = config_.recv_buffers;
     params.udp_gso = config_.udp_gso;
     params.coalesce_us = config_.coalesce_us;
+    params.single_thread = config_.single_thread;
     params.stats = &stats_;
     params.sink = this;
     SelectedDatapath selected = select_datapath(config_.backend, params);

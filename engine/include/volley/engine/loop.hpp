@@ -102,6 +102,11 @@ struct LoopConfig {
   // off. epoll drains each ready socket (bounded) and IOCP takes a batch of completions per
   // wait regardless; neither uses this knob.
   std::uint32_t coalesce_us = 200;
+  // A promise that open(), run() and close() all happen on one thread. io_uring then sets the
+  // ring up for a single issuer with deferred task running, so a coalesced wait sleeps until
+  // the batch or the cap instead of waking in the kernel for every completion. The kernel
+  // refuses such a ring's waits from any other thread, so do not set it otherwise.
+  bool single_thread = false;
   DatagramHandler on_datagrams;
   // Where startup notes (such as a backend fallback reason) go; default: stderr.
   std::function<void(std::string_view)> log;
