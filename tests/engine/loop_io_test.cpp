@@ -436,3 +436,74 @@ TEST_CASE("loop: io_uring coalesces wake-ups under a stream and never delays a t
     check_no_leaks(*server);
   }
 }
+
+// LoopConfig::single_thread (io_uring: a single-issuer ring with deferred task running) for a
+// loop whose whole life is on one thread: echoes arrive, waits are coalesced, close is clean.
+TEST_CASE("loop: a single_thread io_uring loop opened, run and closed on its own thread") {
+  if (const std::string reason = backend_unavailable_reason(Backend::kIoUring); !reason.empty()) {
+    MESSAGE("skipping: ", reason);
+    return;
+  }
+  constexpr int kDatagrams = 100;
+  std::atomic<std::uint16_t> port{0};
+  std::atomic<bool> opened{false};
+  std::atomic<Loop*> server_loop{nullptr};
+  std::uint64_t waits = 0;
+  LiveOps after_close{1, 1, 1, 1, 1};
+  std::thread runner([&] {
+    LoopConfig config;
+    config.bind = Address::loopback_v4(0);
+    config.backend = Backend::kIoUring;
+    config.coalesce_us = 50'000;
+    config.single_thread = true;
+    Loop::Opened o = Loop::open(std::move(config));
+    if (!o) {
+      opened = true;
+      return;
+    }
+    Loop& loop = *o.loop;
+    std::vector<OutDatagram> out;
+    loop.set_handler([&](std::span<const DatagramView> batch) {
+      out.clear();
+      for (const DatagramView& d : batch) out.push_back(OutDatagram{d.bytes, d.from});
+      loop.send(out);
+    });
+    port = loop.local_address().port();
+    server_loop = &loop;
+    opened = true;
+    loop.run();
+    waits = loop.stats()[Counter::kWaits];
+    loop.close();
+    after_close = loop.live();
+  });
+  const TimePoint open_limit = now() + 10'000'000;
+  while (!opened.load() && now() < open_limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(server_loop.load() != nullptr);
+
+  auto client = open_loop(Backend::kIoUring);
+  const Address to = Address::loopback_v4(port.load());
+  const std::vector<std::uint8_t> payload = pattern(3, 48);
+  int sent = 0;
+  int echoed = 0;
+  client->set_handler([&](std::span<const DatagramView> batch) {
+    echoed += static_cast<int>(batch.size());
+    if (echoed == kDatagrams) client->stop();
+  });
+  TimerId tick;
+  tick = client->schedule(now(), [&] {
+    client->send(OutDatagram{payload, to});
+    if (++sent < kDatagrams) client->reschedule(tick, now() + 1'000);
+  });
+  Watchdog watchdog(*client, 10.0);
+  client->run();
+  server_loop.load()->stop();
+  runner.join();
+  CHECK_FALSE(watchdog.fired());
+  watchdog.disarm();
+  if (sent < kDatagrams) client->cancel(tick);
+  MESSAGE("single_thread: ", echoed, " echoes, server waits ", waits);
+  CHECK(echoed == kDatagrams);
+  CHECK(waits < kDatagrams / 3);
+  CHECK(after_close == LiveOps{});
+  check_no_leaks(*client);
+}
