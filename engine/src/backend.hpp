@@ -49,6 +49,8 @@ struct DatapathParams {
   std::size_t batch = 64;
   std::size_t recv_buffers = 512;
   bool udp_gso = true;
+  std::uint32_t coalesce_us = 0;  // LoopConfig::coalesce_us
+  bool single_thread = false;     // LoopConfig::single_thread
   Stats* stats = nullptr;  // backends add kSyscalls, kSubmissions, kTruncated, kRecvExhausted,
                            // kRecvErrors; the loop counts the rest
   DatapathSink* sink = nullptr;

@@ -3,6 +3,12 @@
 // the next wait in a single io_uring_enter (runs to one destination as one UDP GSO message, see
 // send_batch.hpp), and a read armed on an eventfd for cross-thread
 // wake-ups. -ENOBUFS (buffer ring empty) and MSG_TRUNC are counted, never delivered.
+// Wake-ups are coalesced (LoopConfig::coalesce_us): after a wait that delivered datagrams, the
+// next one asks for a batch of completions with a short cap. Only with LoopConfig::single_thread
+// is the ring set up with SINGLE_ISSUER | DEFER_TASKRUN (which also spares the kernel-side
+// wake-up per completion): such a ring accepts io_uring_enter only from the thread that made it,
+// and a Loop may otherwise be run() on one thread and close()d on another (tests, tools);
+// kernel 6.x refuses that with -EEXIST.
 #ifdef __linux__
 #include <liburing.h>
 #include <netinet/udp.h>
@@ -96,9 +102,20 @@ class IoUringDatapath final : public Datapath {
 
   bool init(std::string* error) {
     io_uring_params setup{};
-    setup.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
-    setup.cq_entries = kCqEntries;
-    int rc = io_uring_queue_init_params(kSqEntries, &ring_, &setup);
+    int rc = -EINVAL;
+    if (p_.single_thread) {  // kernels before 6.1 refuse DEFER_TASKRUN: fall back below
+      setup.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+                    IORING_SETUP_DEFER_TASKRUN;
+      setup.cq_entries = kCqEntries;
+      rc = io_uring_queue_init_params(kSqEntries, &ring_, &setup);
+      deferred_ = rc == 0;
+    }
+    if (rc == -EINVAL) {
+      setup = {};
+      setup.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+      setup.cq_entries = kCqEntries;
+      rc = io_uring_queue_init_params(kSqEntries, &ring_, &setup);
+    }
     if (rc == -EINVAL) {  // kernels before 5.19 lack COOP_TASKRUN
       setup = {};
       setup.flags = IORING_SETUP_CQSIZE;
@@ -197,22 +214,57 @@ class IoUringDatapath final : public Datapath {
     return taken;
   }
 
+  // At most one io_uring_enter per call. Completions already in the CQ are collected without
+  // one; the submissions queued meanwhile go with the next wait (or with this call's enter when
+  // the previous call already held them back, so a busy CQ cannot starve sends).
   void wait(std::int64_t timeout_us) override {
-    if (io_uring_cq_ready(&ring_) > 0 || timeout_us == 0) {
-      if (io_uring_sq_ready(&ring_) > 0) enter_submit();
-    } else {
-      __kernel_timespec ts{};
-      ts.tv_sec = timeout_us / 1'000'000;
-      ts.tv_nsec = (timeout_us % 1'000'000) * 1000;
-      io_uring_cqe* cqe = nullptr;
-      const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1,
-                                                      timeout_us < 0 ? nullptr : &ts, nullptr);
-      add(Counter::kSyscalls, 1);
-      if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-        add(Counter::kRecvErrors, 1);
+    const unsigned pending = io_uring_sq_ready(&ring_);
+    if (io_uring_cq_ready(&ring_) > 0) {
+      if (pending > 0 && held_back_) {
+        enter_submit();
+        held_back_ = false;
+      } else {
+        held_back_ = pending > 0;
       }
+      reap();
+      return;
     }
+    held_back_ = false;
+    if (timeout_us == 0) {
+      if (deferred_) {
+        // Completions of a deferred-task-run ring are posted only inside an enter that asks
+        // for events: without one a loop kept busy by tasks would never see a datagram.
+        io_uring_submit_and_get_events(&ring_);
+        add(Counter::kSyscalls, 1);
+      } else if (pending > 0) {
+        enter_submit();
+      }
+      reap();
+      return;
+    }
+    // Coalescing: while datagrams flow, wait for a batch's worth of completions (beyond the
+    // ones this enter's own submissions will post) but no longer than the cap, and never past
+    // the caller's deadline. A quiet wait (nothing arrived) goes back to one completion and
+    // the full timeout, so an idle loop sleeps until its next timer.
+    unsigned want = 1;
+    std::int64_t limit = timeout_us;
+    if (flowing_ && p_.coalesce_us > 0) {
+      want = std::min<unsigned>(pending + static_cast<unsigned>(p_.batch), kCqEntries / 2);
+      limit = timeout_us < 0 ? p_.coalesce_us : std::min<std::int64_t>(timeout_us, p_.coalesce_us);
+    }
+    __kernel_timespec ts{};
+    ts.tv_sec = limit / 1'000'000;
+    ts.tv_nsec = (limit % 1'000'000) * 1000;
+    io_uring_cqe* cqe = nullptr;
+    const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, want,
+                                                    limit < 0 ? nullptr : &ts, nullptr);
+    add(Counter::kSyscalls, 1);
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      add(Counter::kRecvErrors, 1);
+    }
+    const std::uint64_t before = received_;
     reap();
+    flowing_ = received_ != before;
   }
 
   void wake() noexcept override {
@@ -409,6 +461,7 @@ class IoUringDatapath final : public Datapath {
                                                               std::min(out->namelen, kNameBytes)),
                                        s->id};
     view_bids_[view_count_] = bid;
+    ++received_;
     if (++view_count_ == views_.size()) deliver();
   }
 
@@ -501,6 +554,10 @@ class IoUringDatapath final : public Datapath {
   std::vector<std::unique_ptr<GsoSlot>> slots_;
   std::vector<GsoSlot*> free_slots_;
   bool gso_ = true;
+  bool held_back_ = false;
+  bool deferred_ = false;   // SINGLE_ISSUER | DEFER_TASKRUN ring (LoopConfig::single_thread)  // the last wait() left queued submissions for the next one
+  bool flowing_ = false;
+  std::uint64_t received_ = 0;  // datagrams handed over, ever    // the last blocking wait delivered datagrams: coalesce the next
 };
 
 }  // namespace

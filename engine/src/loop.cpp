@@ -24,7 +24,7 @@ namespace {
 constexpr std::array<std::string_view, static_cast<std::size_t>(Counter::kCount)> kCounterNames = {
     "datagrams_in", "bytes_in",       "datagrams_out", "bytes_out",   "recv_batches",
     "send_batches", "syscalls",       "submissions",   "truncated",   "recv_exhausted",
-    "recv_errors",  "send_errors",    "send_dropped",  "wakeups"};
+    "recv_errors",  "send_errors",    "send_dropped",  "wakeups",     "waits"};
 
 // Generations wrap within the bits above the slot index.
 constexpr std::uint32_t kGenerationMask = (std::uint32_t{1} << (32 - kSocketSlotBits)) - 1;
@@ -70,6 +70,8 @@ class Loop::Impl final : public DatapathSink {
     params.batch = config_.batch;
     params.recv_buffers = config_.recv_buffers;
     params.udp_gso = config_.udp_gso;
+    params.coalesce_us = config_.coalesce_us;
+    params.single_thread = config_.single_thread;
     params.stats = &stats_;
     params.sink = this;
     SelectedDatapath selected = select_datapath(config_.backend, params);
@@ -91,6 +93,10 @@ class Loop::Impl final : public DatapathSink {
     if (closed_) return;
     loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     while (!stop_.load(std::memory_order_acquire)) iterate();
+    // stop() may come from a handler inside the last wait: what it queued goes out too, and is
+    // handed to the kernel before run() returns (io_uring submits lazily, with the next wait).
+    flush();
+    datapath_->wait(0);
     loop_thread_.store(std::thread::id{}, std::memory_order_relaxed);
     stop_.store(false, std::memory_order_release);
   }
@@ -330,18 +336,14 @@ class Loop::Impl final : public DatapathSink {
     for (Task& task : running_tasks_) task();
     running_tasks_.clear();
     flush();
-    if (stop_.load(std::memory_order_acquire)) {
-      // Hand the just-flushed sends to the kernel before run() returns (io_uring submits
-      // lazily, with the next wait).
-      datapath_->wait(0);
-      return;
-    }
+    if (stop_.load(std::memory_order_acquire)) return;  // run() does the final flush
     std::int64_t timeout_us = -1;
     if (tasks_.maybe_nonempty()) {
       timeout_us = 0;
     } else if (const auto wake_at = wheel_.next_wake()) {
       timeout_us = std::max<std::int64_t>(0, *wake_at - now());
     }
+    if (timeout_us != 0) stats_[Counter::kWaits] += 1;
     datapath_->wait(timeout_us);
   }
 

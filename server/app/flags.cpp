@@ -18,7 +18,7 @@ std::string usage() {
          "                     [--tick-hz HZ] [--entities N] [--seed S] [--view-cell M] [--seconds T]\n"
          "                     [--stats-json PATH]\n"
          "                     [--backend auto|io_uring|epoll|iocp]\n"
-         "                     [--recv-buffer BYTES] [--send-buffer BYTES]\n"
+         "                     [--recv-buffer BYTES] [--send-buffer BYTES] [--coalesce-us US]\n"
          "                     [--log-level error|warn|info|debug] [--status-interval S]\n"
          "                     [--metrics ADDR:PORT] [--drain-seconds S]\n"
          "                     [--agones] [--agones-health-interval S]\n";
@@ -78,6 +78,11 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   // logged at info level (it doubles the request, and caps it unless FORCE is allowed).
   app.add_option("--recv-buffer", o.server.recv_buffer_bytes)->check(CLI::Range(0, 1 << 30));
   app.add_option("--send-buffer", o.server.send_buffer_bytes)->check(CLI::Range(0, 1 << 30));
+  // io_uring: once datagrams flow, wait up to this long for a batch (0 = wake per completion).
+  app.add_option("--coalesce-us", o.server.coalesce_us)->check(CLI::Range(0, 100'000));
+  // main() creates, runs and destroys the Server on its own thread (stop() comes from the
+  // signal thread, which the engine allows).
+  o.server.single_thread = true;
   app.add_option("--log-level", level)->check(CLI::IsMember({"error", "warn", "info", "debug"}));
   app.add_option("--status-interval", o.status_interval_s, "0 = off")->check(CLI::Range(0.0, 86400.0));
   app.add_option("--metrics", o.metrics, "serve /metrics, /healthz, /readyz on ADDR:PORT (port 0 = any)");

@@ -87,7 +87,8 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
   for (std::size_t i = 0; i < protocol::kCounterCount; ++i) {
     const auto c = static_cast<Counter>(i);
     const std::string_view name = protocol::counter_name(c);
-    if (name.starts_with("drop_") || c == Counter::kRetransmits || c == Counter::kThrottleDropped) {
+    if (name.starts_with("drop_") || c == Counter::kRetransmits || c == Counter::kThrottleDropped ||
+        c == Counter::kPingsOut) {
       x.emplace_back(std::string(name), h.peers[c]);
     }
     if (name.starts_with("drop_")) s.drops.emplace_back(std::string(name.substr(5)), h.peers[c]);

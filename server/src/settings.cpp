@@ -47,6 +47,8 @@ std::string make_settings(const Config& c, Settings& out) {
   l.backend = *backend;
   l.recv_buffer_bytes = c.recv_buffer_bytes;
   l.send_buffer_bytes = c.send_buffer_bytes;
+  l.coalesce_us = c.coalesce_us;
+  l.single_thread = c.single_thread;
   // A 1.3.17 sender in CRC mode exceeds its MTU (at most 4096) by 4 bytes; leave some headroom.
   l.max_datagram_bytes = protocol::kMaxMtu + 64;
   // One broadcast can queue a datagram per peer in a single iteration.

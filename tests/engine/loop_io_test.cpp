@@ -341,3 +341,169 @@ TEST_CASE("loop: runs of datagrams to one peer arrive intact and in order (merge
     check_no_leaks(*server);
   }
 }
+
+TEST_CASE("loop: stop() from a receive handler still sends what that handler queued") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    auto server = open_loop(backend);
+    auto client = open_loop(backend);
+    const Address server_at = Address::loopback_v4(server->local_address().port());
+    server->set_handler([&](std::span<const DatagramView> batch) {
+      for (const DatagramView& d : batch) server->send(OutDatagram{d.bytes, d.from});
+      server->stop();  // the replies just queued must still go out
+    });
+    const std::vector<std::uint8_t> ping = pattern(7, 32);
+    std::uint32_t replies = 0;
+    client->set_handler([&](std::span<const DatagramView> batch) {
+      for (const DatagramView& d : batch) {
+        if (std::equal(d.bytes.begin(), d.bytes.end(), ping.begin(), ping.end())) ++replies;
+      }
+      client->stop();
+    });
+    // The server handles one batch and returns from run(); the client waits for the reply.
+    std::thread runner([&] { server->run(); });
+    client->send(OutDatagram{ping, server_at});
+    Watchdog server_watchdog(*client, 5.0);
+    client->run();
+    server->stop();  // in case the datagram never reached it
+    runner.join();
+    CHECK_FALSE(server_watchdog.fired());
+    CHECK(replies == 1);
+    server_watchdog.disarm();
+    check_no_leaks(*client);
+    check_no_leaks(*server);
+  }
+}
+
+// io_uring coalescing: a stream of datagrams one millisecond apart is handled in a few long
+// waits (capped at coalesce_us), yet a timer due meanwhile still fires on time.
+TEST_CASE("loop: io_uring coalesces wake-ups under a stream and never delays a timer") {
+  if (const std::string reason = backend_unavailable_reason(Backend::kIoUring); !reason.empty()) {
+    MESSAGE("skipping: ", reason);
+    return;
+  }
+  constexpr int kDatagrams = 100;
+  for (const std::uint32_t cap : {50'000u, 0u}) {
+    CAPTURE(cap);
+    LoopConfig config;
+    config.bind = Address::loopback_v4(0);
+    config.coalesce_us = cap;
+    auto server = open_loop(Backend::kIoUring, std::move(config));
+    std::atomic<int> received{0};
+    server->set_handler([&](std::span<const DatagramView> batch) {
+      received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
+    });
+    const TimePoint due = now() + 30'000;
+    TimePoint fired_at = 0;
+    server->schedule(due, [&] { fired_at = now(); });
+    Watchdog server_watchdog(*server, 10.0);
+    std::thread runner([&] { server->run(); });
+
+    auto client = open_loop(Backend::kIoUring);
+    const Address to = Address::loopback_v4(server->local_address().port());
+    const std::vector<std::uint8_t> payload = pattern(1, 64);
+    int sent = 0;
+    TimerId tick;
+    tick = client->schedule(now(), [&] {
+      client->send(OutDatagram{payload, to});
+      if (++sent == kDatagrams) {
+        client->stop();
+        return;
+      }
+      client->reschedule(tick, now() + 1'000);
+    });
+    Watchdog client_watchdog(*client, 10.0);
+    client->run();
+    const TimePoint limit = now() + static_cast<TimePoint>(5'000'000 * time_scale());
+    while (received.load(std::memory_order_acquire) < kDatagrams && now() < limit) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    server->stop();
+    runner.join();
+    CHECK_FALSE(client_watchdog.fired());
+    CHECK_FALSE(server_watchdog.fired());
+    client_watchdog.disarm();
+    server_watchdog.disarm();
+    const std::uint64_t waits = server->stats()[Counter::kWaits];
+    MESSAGE("coalesce_us ", cap, ": ", received.load(), " datagrams in ", waits, " waits, timer ",
+            fired_at - due, " us late");
+    CHECK(received.load() == kDatagrams);
+    REQUIRE(fired_at != 0);
+    // The cap is 50 ms: a wait that ignored the deadline would fire the timer up to that late.
+    CHECK(fired_at - due < 15'000);
+    if (cap > 0) CHECK(waits < kDatagrams / 3);
+    check_no_leaks(*client);
+    check_no_leaks(*server);
+  }
+}
+
+// LoopConfig::single_thread (io_uring: a single-issuer ring with deferred task running) for a
+// loop whose whole life is on one thread: echoes arrive, waits are coalesced, close is clean.
+TEST_CASE("loop: a single_thread io_uring loop opened, run and closed on its own thread") {
+  if (const std::string reason = backend_unavailable_reason(Backend::kIoUring); !reason.empty()) {
+    MESSAGE("skipping: ", reason);
+    return;
+  }
+  constexpr int kDatagrams = 100;
+  std::atomic<std::uint16_t> port{0};
+  std::atomic<bool> opened{false};
+  std::atomic<Loop*> server_loop{nullptr};
+  std::uint64_t waits = 0;
+  LiveOps after_close{1, 1, 1, 1, 1};
+  std::thread runner([&] {
+    LoopConfig config;
+    config.bind = Address::loopback_v4(0);
+    config.backend = Backend::kIoUring;
+    config.coalesce_us = 50'000;
+    config.single_thread = true;
+    Loop::Opened o = Loop::open(std::move(config));
+    if (!o) {
+      opened = true;
+      return;
+    }
+    Loop& loop = *o.loop;
+    std::vector<OutDatagram> out;
+    loop.set_handler([&](std::span<const DatagramView> batch) {
+      out.clear();
+      for (const DatagramView& d : batch) out.push_back(OutDatagram{d.bytes, d.from});
+      loop.send(out);
+    });
+    port = loop.local_address().port();
+    server_loop = &loop;
+    opened = true;
+    loop.run();
+    waits = loop.stats()[Counter::kWaits];
+    loop.close();
+    after_close = loop.live();
+  });
+  const TimePoint open_limit = now() + 10'000'000;
+  while (!opened.load() && now() < open_limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(server_loop.load() != nullptr);
+
+  auto client = open_loop(Backend::kIoUring);
+  const Address to = Address::loopback_v4(port.load());
+  const std::vector<std::uint8_t> payload = pattern(3, 48);
+  int sent = 0;
+  int echoed = 0;
+  client->set_handler([&](std::span<const DatagramView> batch) {
+    echoed += static_cast<int>(batch.size());
+    if (echoed == kDatagrams) client->stop();
+  });
+  TimerId tick;
+  tick = client->schedule(now(), [&] {
+    client->send(OutDatagram{payload, to});
+    if (++sent < kDatagrams) client->reschedule(tick, now() + 1'000);
+  });
+  Watchdog watchdog(*client, 10.0);
+  client->run();
+  server_loop.load()->stop();
+  runner.join();
+  CHECK_FALSE(watchdog.fired());
+  watchdog.disarm();
+  if (sent < kDatagrams) client->cancel(tick);
+  MESSAGE("single_thread: ", echoed, " echoes, server waits ", waits);
+  CHECK(echoed == kDatagrams);
+  CHECK(waits < kDatagrams / 3);
+  CHECK(after_close == LiveOps{});
+  check_no_leaks(*client);
+}

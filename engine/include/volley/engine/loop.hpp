@@ -57,6 +57,7 @@ enum class Counter : std::uint8_t {
   kSendErrors,        // the kernel refused a datagram
   kSendDropped,       // not sent: too large, queue full, or dropped at close
   kWakeups,           // cross-thread wake-ups consumed by the loop
+  kWaits,             // backend waits allowed to block (the loop thread may have slept)
   kCount
 };
 std::string_view counter_name(Counter counter) noexcept;
@@ -93,6 +94,19 @@ struct LoopConfig {
   std::size_t max_queued_sends = 8192;     // beyond this, send() drops and counts
   // Linux: send runs of equal-size datagrams to one destination as one UDP GSO message.
   bool udp_gso = true;
+  // Coalesced wake-ups (io_uring): once datagrams are flowing, a wait returns only when about
+  // `batch` completions are there or after this many microseconds, never past the next timer
+  // deadline, so one wake-up handles many datagrams instead of two or three. It adds at most
+  // this much latency to a datagram that arrives during such a wait; an idle loop still sleeps
+  // until its next timer (the first datagram after a quiet wait is handled at once). 0 turns it
+  // off. epoll drains each ready socket (bounded) and IOCP takes a batch of completions per
+  // wait regardless; neither uses this knob.
+  std::uint32_t coalesce_us = 200;
+  // A promise that open(), run() and close() all happen on one thread. io_uring then sets the
+  // ring up for a single issuer with deferred task running, so a coalesced wait sleeps until
+  // the batch or the cap instead of waking in the kernel for every completion. The kernel
+  // refuses such a ring's waits from any other thread, so do not set it otherwise.
+  bool single_thread = false;
   DatagramHandler on_datagrams;
   // Where startup notes (such as a backend fallback reason) go; default: stderr.
   std::function<void(std::string_view)> log;

@@ -129,6 +129,8 @@ struct Config {
   int recv_buffer_bytes = 8 * 1024 * 1024;
   int send_buffer_bytes = 8 * 1024 * 1024;
   std::string backend = "auto";  // auto | io_uring | epoll | iocp
+  std::uint32_t coalesce_us = 200;  // engine::LoopConfig::coalesce_us (0 = off)
+  bool single_thread = false;  // engine::LoopConfig::single_thread: created, run, destroyed on one thread
   std::uint32_t shutdown_grace_ms = 1000;  // stop(): how long peers get to ack the DISCONNECT
   std::uint32_t tick_hz = 0;  // the game's fixed tick on the loop's timer wheel; 0 = no tick
   SnapshotConfig snapshots;
