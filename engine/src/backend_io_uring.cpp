@@ -554,10 +554,10 @@ class IoUringDatapath final : public Datapath {
   std::vector<std::unique_ptr<GsoSlot>> slots_;
   std::vector<GsoSlot*> free_slots_;
   bool gso_ = true;
-  bool held_back_ = false;
-  bool deferred_ = false;   // SINGLE_ISSUER | DEFER_TASKRUN ring (LoopConfig::single_thread)  // the last wait() left queued submissions for the next one
-  bool flowing_ = false;
-  std::uint64_t received_ = 0;  // datagrams handed over, ever    // the last blocking wait delivered datagrams: coalesce the next
+  bool held_back_ = false;  // the last wait() left queued submissions for the next one
+  bool deferred_ = false;   // SINGLE_ISSUER | DEFER_TASKRUN ring (LoopConfig::single_thread)
+  bool flowing_ = false;    // the last blocking wait delivered datagrams: coalesce the next
+  std::uint64_t received_ = 0;  // datagrams handed over, ever
 };
 
 }  // namespace
