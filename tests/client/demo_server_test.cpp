@@ -52,6 +52,29 @@ struct Player {
   std::vector<std::uint32_t> created;  // entity ids whose creation was shown
 };
 
+// One client Host with `n` game connections to the demo server, connecting (pump() sees them
+// through); the schema outlives the connections that decode with it.
+struct Crowd {
+  Crowd(const std::string& address, std::size_t n) : host(options_for(n)), players(n) {
+    REQUIRE(schema.add_type(demo::kEntityFields));
+    for (Player& p : players) {
+      const vc::ConnectResult r = host.connect(address);
+      REQUIRE(r);
+      p.id = r.connection;
+      p.game = std::make_unique<vc::GameConnection>(host, r.connection, schema, volley::snapshot::CodecConfig{});
+    }
+  }
+  static vc::HostOptions options_for(std::size_t n) {
+    vc::HostOptions options;
+    options.max_connections = n;
+    options.channels = volley::snapshot::kSessionChannels;
+    return options;
+  }
+  vc::Host host;
+  volley::snapshot::Schema schema;
+  std::vector<Player> players;
+};
+
 volley::Bytes input_bytes(flatbuffers::FlatBufferBuilder& fbb) {
   fbb.Clear();
   fbb.Finish(demo::fb::CreateInput(fbb, 127, 0, false));
@@ -115,19 +138,9 @@ int run_client(const std::vector<std::string>& args) {
 TEST_CASE("client library against volley-server --mode demo: frames in order, chat once everywhere, disconnect") {
   DemoServer server;
   constexpr std::size_t kPlayers = 3;
-  vc::HostOptions options;
-  options.max_connections = kPlayers;
-  options.channels = volley::snapshot::kSessionChannels;
-  vc::Host host(options);
-  volley::snapshot::Schema schema;
-  REQUIRE(schema.add_type(demo::kEntityFields));
-  std::vector<Player> players(kPlayers);
-  for (Player& p : players) {
-    const vc::ConnectResult r = host.connect(server.address());
-    REQUIRE(r);
-    p.id = r.connection;
-    p.game = std::make_unique<vc::GameConnection>(host, r.connection, schema, volley::snapshot::CodecConfig{});
-  }
+  Crowd crowd(server.address(), kPlayers);
+  vc::Host& host = crowd.host;
+  std::vector<Player>& players = crowd.players;
   auto all = [&](auto pred) {
     for (const Player& p : players) {
       if (!pred(p)) return false;
@@ -223,17 +236,9 @@ TEST_CASE("volley-client bad flags exit 2") {
 
 TEST_CASE("volley-server --mode demo: a chat flood from one player is cut at its rate limit") {
   DemoServer server;
-  vc::HostOptions options;
-  options.max_connections = 1;
-  options.channels = volley::snapshot::kSessionChannels;
-  vc::Host host(options);
-  volley::snapshot::Schema schema;
-  REQUIRE(schema.add_type(demo::kEntityFields));
-  std::vector<Player> players(1);
-  const vc::ConnectResult r = host.connect(server.address());
-  REQUIRE(r);
-  players[0].id = r.connection;
-  players[0].game = std::make_unique<vc::GameConnection>(host, r.connection, schema, volley::snapshot::CodecConfig{});
+  Crowd crowd(server.address(), 1);
+  vc::Host& host = crowd.host;
+  std::vector<Player>& players = crowd.players;
   REQUIRE(pump(host, players, [&] { return players[0].applied.size() >= 5; }, std::chrono::seconds(10)));
   // 30 lines at once: the bucket lets kChatBurst through (plus what a tick or two refills).
   constexpr int kFlood = 30;
@@ -259,19 +264,9 @@ TEST_CASE("volley-server --mode demo --view-cell: players in distant cells do no
   // points of the interest-grid spiral are further apart than that (and all move the same way).
   DemoServer server({"--view-cell", "4"});
   constexpr std::size_t kPlayers = 3;
-  vc::HostOptions options;
-  options.max_connections = kPlayers;
-  options.channels = volley::snapshot::kSessionChannels;
-  vc::Host host(options);
-  volley::snapshot::Schema schema;
-  REQUIRE(schema.add_type(demo::kEntityFields));
-  std::vector<Player> players(kPlayers);
-  for (Player& p : players) {
-    const vc::ConnectResult r = host.connect(server.address());
-    REQUIRE(r);
-    p.id = r.connection;
-    p.game = std::make_unique<vc::GameConnection>(host, r.connection, schema, volley::snapshot::CodecConfig{});
-  }
+  Crowd crowd(server.address(), kPlayers);
+  vc::Host& host = crowd.host;
+  std::vector<Player>& players = crowd.players;
   const auto all_applied = [&] {
     for (const Player& p : players) {
       if (p.applied.size() < 10) return false;

@@ -10,11 +10,9 @@
 #include <unordered_map>
 #include <vector>
 
-#ifndef _WIN32
-#include <sys/resource.h>
-#endif
 
 #include "loop_fixture.hpp"
+#include "support/fd_budget.hpp"
 
 using namespace volley::engine;
 using namespace volley::engine::test;
@@ -24,23 +22,9 @@ namespace {
 // Every extra socket is a file descriptor: make sure `want` of them (plus the loops' own) fit
 // under the soft limit, raising it towards the hard limit if needed. Returns how many fit.
 std::size_t socket_budget(std::size_t want) {
-#ifndef _WIN32
-  constexpr rlim_t kSlack = 64;
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return want;
-  const rlim_t need = static_cast<rlim_t>(want) + kSlack;
-  if (limit.rlim_cur < need) {
-    limit.rlim_cur = std::min(need, limit.rlim_max);
-    setrlimit(RLIMIT_NOFILE, &limit);
-    getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  if (limit.rlim_cur < need) {
-    const auto fit = static_cast<std::size_t>(limit.rlim_cur > kSlack ? limit.rlim_cur - kSlack : 1);
-    MESSAGE("file descriptor limit ", limit.rlim_cur, ": testing ", fit, " sockets, not ", want);
-    return fit;
-  }
-#endif
-  return want;
+  const std::size_t fit = volley::test::fd_budget(want, 64);
+  if (fit < want) MESSAGE("file descriptor limit: testing ", fit, " sockets, not ", want);
+  return fit;
 }
 
 Address loopback_of(const Address& local) { return Address::loopback_v4(local.port()); }

@@ -4,7 +4,6 @@
 // through 10% loss each way with every reliable message echoed intact, once and in order; the
 // same seed reproducing the same counts. Loopback only; every wait is bounded.
 #include <doctest/doctest.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "interop/interop_support.hpp"
+#include "support/fd_budget.hpp"
 #include "support/server_process.hpp"
 #include "tools/cli_run.hpp"
 #include "volley/engine/loop.hpp"
@@ -64,19 +64,8 @@ class Netsim {
 };
 
 std::size_t socket_budget(std::size_t want) {
-  constexpr rlim_t kSlack = 256;
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return want;
-  // Both this process and netsim (which inherits the limit) need `want` sockets.
-  const rlim_t need = static_cast<rlim_t>(want) + kSlack;
-  if (limit.rlim_cur < need) {
-    limit.rlim_cur = std::min(need, limit.rlim_max);
-    setrlimit(RLIMIT_NOFILE, &limit);
-    getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  if (limit.rlim_cur >= need) return want;
-  const auto fit = static_cast<std::size_t>(limit.rlim_cur > kSlack ? limit.rlim_cur - kSlack : 16);
-  MESSAGE("file descriptor limit ", limit.rlim_cur, ": ", fit, " clients, not ", want);
+  const std::size_t fit = volley::test::fd_budget(want, 256);
+  if (fit < want) MESSAGE("file descriptor limit: testing ", fit, " clients, not ", want);
   return fit;
 }
 

@@ -57,7 +57,10 @@ void echo_run(const std::string& engine, const std::string& extra) {
   CHECK(s.number("connects") >= 24 + j.number("churn_rejoins"));
   CHECK(s.number("connects") <= 24 + j.number("churn_leaves"));
   CHECK(s.number("disconnects") == s.number("connects"));
-  CHECK(s.number("packets_in") == j.number("packets_out"));
+  // Every reliable message reached the server (and came back: checked above); an unreliable one a
+  // churning bot sends just before it leaves may be dropped with its session, so only a bound.
+  CHECK(s.number("packets_in") <= j.number("packets_out"));
+  CHECK(s.number("packets_in") >= j.number("reliable_sent"));
 }
 
 TEST_CASE("volley-bots --engine enet echo against volley-server: exit 0, everything back once and in order") {
