@@ -168,16 +168,18 @@ TEST_CASE("drain: SIGTERM refuses new peers, serves connected ones, exits 0 when
 
 TEST_CASE("drain: after --drain-seconds the remaining peers are disconnected gracefully") {
   EnetLibrary enet;
-  EchoServer server({"--drain-seconds", "1"});
+  // The limit leaves the echo burst ample time even under sanitizers: echoes that arrived in the
+  // same service call as the server's DISCONNECT would be dropped by libenet before dispatch.
+  EchoServer server({"--drain-seconds", "3"});
   EnetClient a;
   ENetPeer* pa = a.connect_and_wait(server.port());
   const auto sent = Clock::now();
   REQUIRE(::kill(server.process().pid(), SIGTERM) == 0);
   // Still served inside the limit.
   echo_burst(a, pa, 1, 3, 16);
-  REQUIRE(a.service_until([&] { return !a.disconnects.empty(); }, 10s));
+  REQUIRE(a.service_until([&] { return !a.disconnects.empty(); }, 15s));
   const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent).count();
-  CHECK(after >= 900);  // not before the limit
+  CHECK(after >= 2900);  // not before the limit
   CHECK(server.process().wait_exit(10s) == std::optional<int>(0));
   const auto json = server.stop_and_stats();
   CHECK(json.number("local_disconnects") == 1);
