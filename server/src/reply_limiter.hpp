@@ -2,9 +2,10 @@
 // the lost-ACK probe, fast refusals): one global budget, which bounds the bandwidth a spoofer can
 // make us spend, and one per client IP (every port), so one source cannot take the global budget
 // from everyone else. Each limit is a GCRA (a token bucket stored as one "theoretical arrival
-// time"); loopback sources (127.0.0.0/8, ::1) have no per-IP limit, since they can only be this
-// machine (where tests and benchmarks run thousands of clients from 127.0.0.1); the per-IP limits live in a fixed array indexed by a keyed hash of the IP, so memory is
-// constant whatever the number of sources, and a spoofer cannot aim collisions at a victim's IP.
+// time"). Loopback sources (127.0.0.0/8, ::1) have no per-IP limit: they can only be this
+// machine, where tests and benchmarks run thousands of clients from 127.0.0.1. The per-IP limits
+// live in a fixed array indexed by a keyed hash of the IP, so memory is constant whatever the
+// number of sources, and a spoofer cannot aim collisions at a victim's IP.
 #pragma once
 
 #include <cstdint>
