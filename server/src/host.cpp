@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "siphash.hpp"
+
 namespace volley::server {
 
 namespace {
@@ -15,6 +17,12 @@ std::uint32_t connect_id_of(const protocol::ConnectRequest& request) {
   return id;
 }
 
+// The index seed: from the Host's secret key, but not equal to any value derived for cookies.
+std::uint64_t slot_seed(const SipKey& key) {
+  constexpr std::uint8_t kLabel[] = {'p', 'e', 'e', 'r', '-', 's', 'l', 'o', 't', 's'};
+  return siphash24(key, kLabel);
+}
+
 }  // namespace
 
 using protocol::PeerEvent;
@@ -22,7 +30,7 @@ using protocol::PeerState;
 
 Host::Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostEvents* events)
     : config_(config),
-      slots_(config.max_peers, config.per_ip_cap, config.peer),
+      slots_(config.max_peers, config.per_ip_cap, config.peer, slot_seed(config.handshake_key)),
       deadlines_(timers),
       sink_(std::move(sink)),
       events_(events),
@@ -65,21 +73,24 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
     stats_.drop(HostDrop::kTruncatedHeader);
     return;
   }
-  // One form per remote: a dual-stack socket reports IPv4 senders as v4-mapped IPv6, and the
-  // engine maps the other way again on send, so replies reach exactly the sending address.
-  const engine::Address from = datagram.from.unmapped();
+  // The sender packed once: a v4-mapped IPv6 sender (a dual-stack socket's view of an IPv4
+  // client) packs as its IPv4 address, so the lookup needs no unmapped copy of the Address.
+  const PackedAddress key = PackedAddress::of(datagram.from);
   const std::uint16_t id = view.value->header.peer_id;
-  if (id == protocol::kMaxPeerId) {
-    route_connect(now, from, bytes);
-    return;
-  }
-  const auto slot = slots_.find(from, id);
+  const auto slot = id == protocol::kMaxPeerId ? std::nullopt : slots_.find(key, id);
   if (!slot) {
+    // One form per remote: the engine maps the other way again on send, so replies reach
+    // exactly the sending address.
+    const engine::Address from = datagram.from.unmapped();
+    if (id == protocol::kMaxPeerId) {
+      route_connect(now, from, key, bytes);
+      return;
+    }
     if (route_half_open(now, from, view.value->header, bytes)) return;
     // A peer we released moments ago: typically its DISCONNECT retransmitted before our ack
     // reached it (ENet's RTO on a LAN is ~5 ms). libenet drops these as well; they are late,
     // not bad, and are counted apart so unknown-peer drops keep meaning misrouted traffic.
-    stats_.drop(slots_.departed(from, id, now) ? HostDrop::kDepartedPeer : HostDrop::kUnknownPeer);
+    stats_.drop(slots_.departed(key, id, now) ? HostDrop::kDepartedPeer : HostDrop::kUnknownPeer);
     return;
   }
   Slot& s = slots_[*slot];
@@ -90,7 +101,7 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
 
 // A CONNECT (enet-protocol.md 3.1) creates at most a half-open entry and one reply of no more
 // bytes than the CONNECT itself; no Peer exists before the client proves its address.
-void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes) {
+void Host::route_connect(TimePoint now, const engine::Address& from, const PackedAddress& key, Bytes bytes) {
   const auto request = protocol::peek_connect(bytes, config_.peer);
   if (!request || request->params.channel_count < protocol::kMinChannelCount ||
       request->params.channel_count > protocol::kMaxChannelCount) {
@@ -99,7 +110,7 @@ void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes
   }
   std::uint32_t connect_id = 0;
   std::memcpy(&connect_id, request->params.connect_id.data(), sizeof(connect_id));
-  if (slots_.holds_connect(from, connect_id)) {
+  if (slots_.holds_connect(key, connect_id)) {
     stats_.drop(HostDrop::kRetransmittedConnect);
     return;
   }
@@ -113,13 +124,13 @@ void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes
     if (reply(now, *entry, verify_command(*entry), bytes.size())) stats_.handshake.verifies_resent += 1;
     return;
   }
-  AcquireError capacity = slots_.can_acquire(from);
+  AcquireError capacity = slots_.can_acquire(key);
   if (capacity != AcquireError::kOk && !touched_.empty()) {
     // A peer earlier in this batch may just have left (a DISCONNECT ahead of this CONNECT);
     // its slot is released when it is serviced. Service now rather than refuse a client that
     // libenet, which frees slots between datagrams' events, would have let in on its retry.
     service_touched(now);
-    capacity = slots_.can_acquire(from);
+    capacity = slots_.can_acquire(key);
   }
   if (capacity != AcquireError::kOk) {
     const bool per_ip = capacity == AcquireError::kPerIpCap;
@@ -138,7 +149,7 @@ void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes
   // next cookie variant is tried (deterministically, so a resent CONNECT still gets the same).
   for (std::uint8_t variant = 0; variant < kCookieVariants; ++variant) {
     const Cookie cookie = make_cookie(cookie_key_, from, request->params.connect_id, now, variant);
-    const auto id = pick_id(now, from, cookie.peer_id);
+    const auto id = pick_id(now, from, key, cookie.peer_id);
     if (!id) {
       stats_.drop(HostDrop::kAddressFull);
       return;
@@ -175,12 +186,13 @@ void Host::route_connect(TimePoint now, const engine::Address& from, Bytes bytes
 // The cookie's id, unless a live peer, another handshake or (while any other id is free) a
 // recently departed peer of the same address holds it: then the next free one. The entry keeps
 // the id it got, so the ACK's check does not depend on who holds what by then.
-std::optional<std::uint16_t> Host::pick_id(TimePoint now, const engine::Address& from, std::uint16_t wanted) {
+std::optional<std::uint16_t> Host::pick_id(TimePoint now, const engine::Address& from, const PackedAddress& key,
+                                           std::uint16_t wanted) {
   for (const bool skip_departed : {true, false}) {
     std::uint16_t id = wanted;
     for (std::uint16_t tried = 0; tried < kIdsPerAddress; ++tried) {
-      if (!slots_.find(from, id) && !half_open_.find_id(now, from, id) &&
-          !(skip_departed && slots_.departed(from, id, now)))
+      if (!slots_.find(key, id) && !half_open_.find_id(now, from, id) &&
+          !(skip_departed && slots_.departed(key, id, now)))
         return id;
       id = static_cast<std::uint16_t>((id + 1) % kIdsPerAddress);
     }

@@ -106,10 +106,12 @@ class Host {
  private:
   Slot* resolve(PeerHandle handle);
   void route(TimePoint now, const engine::DatagramView& datagram);
-  void route_connect(TimePoint now, const engine::Address& from, Bytes bytes);
+  // `key` is `from` packed (PackedAddress::of), computed once per datagram by route().
+  void route_connect(TimePoint now, const engine::Address& from, const PackedAddress& key, Bytes bytes);
   // A datagram for (from, id) that no live peer holds: the handshake's proof, or nothing.
   bool route_half_open(TimePoint now, const engine::Address& from, const protocol::Header& header, Bytes bytes);
-  std::optional<std::uint16_t> pick_id(TimePoint now, const engine::Address& from, std::uint16_t wanted);
+  std::optional<std::uint16_t> pick_id(TimePoint now, const engine::Address& from, const PackedAddress& key,
+                                       std::uint16_t wanted);
   // Sends `command` to the entry's client (its session, the cookie as sent time) if the reply
   // budget and the size rule allow: never more bytes than `request_bytes`, the datagram that
   // asked for it. False when nothing was sent.

@@ -1,4 +1,4 @@
-// PeerSlots: slot choice for new CONNECTs (free list, per-address id, per-IP cap) and the hash
+// PeerSlots: slot choice for new CONNECTs (free list, per-address id, per-IP cap) and the
 // indexes that route every later datagram. Peers are constructed once per slot and reused; a
 // slot only builds a new Peer when the id it must answer to changes.
 #include "peer_slots.hpp"
@@ -6,41 +6,37 @@
 namespace volley::server {
 
 PeerSlots::PeerSlots(std::size_t capacity, std::size_t per_ip_cap,
-                     const protocol::PeerConfig& config)
-    : capacity_(capacity), per_ip_cap_(per_ip_cap), config_(config) {
-  // Up to a modest size up front; beyond that the maps grow with use.
-  const std::size_t hint = capacity < 65536 ? capacity : 65536;
-  by_id_.reserve(hint);
-  by_connect_.reserve(hint);
-  addresses_.reserve(hint);
-  connected_.reserve(hint);
+                     const protocol::PeerConfig& config, std::uint64_t seed)
+    : capacity_(capacity),
+      per_ip_cap_(per_ip_cap),
+      config_(config),
+      seed_(seed),
+      addresses_(0, AddressHash{seed}),
+      per_ip_(0, AddressHash{seed}),
+      departed_(0, IdKeyHash{seed}) {}
+
+bool PeerSlots::holds_connect(const PackedAddress& address, std::uint32_t connect_id) const {
+  return by_connect_.find(address.hash(connect_seed(), connect_id), [&](std::uint32_t i) {
+    const Slot& slot = slots_[i];
+    return slot.connect_id == connect_id && slot.key == address;
+  }) != SlotIndex::kNone;
 }
 
-std::optional<std::uint32_t> PeerSlots::find(const engine::Address& address,
-                                             std::uint16_t id) const {
-  const auto it = by_id_.find(IdKey{address, id});
-  if (it == by_id_.end()) return std::nullopt;
-  return it->second;
-}
-
-bool PeerSlots::holds_connect(const engine::Address& address, std::uint32_t connect_id) const {
-  return by_connect_.contains(IdKey{address, connect_id});
-}
-
-AcquireError PeerSlots::can_acquire(const engine::Address& address) const {
+AcquireError PeerSlots::can_acquire(const PackedAddress& address) const {
   if (live_ >= capacity_) return AcquireError::kFull;
   if (per_ip_cap_ > 0) {
-    const auto it = per_ip_.find(address.with_port(0));
+    const auto it = per_ip_.find(address.any_port());
     if (it != per_ip_.end() && it->second >= per_ip_cap_) return AcquireError::kPerIpCap;
   }
   const auto use = addresses_.find(address);
-  if (use != addresses_.end() && use->second.count >= kIdsPerAddress) return AcquireError::kAddressFull;
+  if (use != addresses_.end() && use->second >= kIdsPerAddress) return AcquireError::kAddressFull;
   return AcquireError::kOk;
 }
 
 Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connect_id, std::uint16_t id) {
-  if (const AcquireError error = can_acquire(address); error != AcquireError::kOk) return {0, error};
-  if (id >= kIdsPerAddress || by_id_.contains(IdKey{address, id})) return {0, AcquireError::kAddressFull};
+  const PackedAddress key = PackedAddress::of(address);
+  if (const AcquireError error = can_acquire(key); error != AcquireError::kOk) return {0, error};
+  if (id >= kIdsPerAddress || find(key, id)) return {0, AcquireError::kAddressFull};
   std::uint32_t index = 0;
   if (!free_.empty()) {
     index = free_.back();
@@ -55,15 +51,16 @@ Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connec
     slot.peer.emplace(protocol::PeerRole::kServer, id, config_);
     slot.seen = {};
   }
-  addresses_[address].count += 1;
+  addresses_[key] += 1;
   slot.address = address;
+  slot.key = key;
   slot.connect_id = connect_id;
   slot.local_id = id;
   slot.live = true;
   slot.connected = false;
-  by_id_.emplace(IdKey{address, id}, index);
-  by_connect_.emplace(IdKey{address, connect_id}, index);
-  if (per_ip_cap_ > 0) per_ip_[address.with_port(0)] += 1;
+  by_id_.insert(key.hash(seed_, id), index);
+  by_connect_.insert(key.hash(connect_seed(), connect_id), index);
+  if (per_ip_cap_ > 0) per_ip_[key.any_port()] += 1;
   live_ += 1;
   return {index, AcquireError::kOk};
 }
@@ -77,17 +74,17 @@ void PeerSlots::release(std::uint32_t index, TimePoint now) {
     if (const auto it = departed_.find(key); it != departed_.end() && it->second == at) departed_.erase(it);
     departed_order_.pop_front();
   }
-  const IdKey key{slot.address, slot.local_id};
+  const IdKey key{slot.key, slot.local_id};
   departed_[key] = now;
   departed_order_.emplace_back(key, now);
   if (slot.connected) mark_unconnected(index);
-  by_id_.erase(IdKey{slot.address, slot.local_id});
-  by_connect_.erase(IdKey{slot.address, slot.connect_id});
-  if (const auto it = addresses_.find(slot.address); it != addresses_.end()) {
-    if (--it->second.count == 0) addresses_.erase(it);
+  by_id_.erase(slot.key.hash(seed_, slot.local_id), index);
+  by_connect_.erase(slot.key.hash(connect_seed(), slot.connect_id), index);
+  if (const auto it = addresses_.find(slot.key); it != addresses_.end()) {
+    if (--it->second == 0) addresses_.erase(it);
   }
   if (per_ip_cap_ > 0) {
-    if (const auto it = per_ip_.find(slot.address.with_port(0)); it != per_ip_.end()) {
+    if (const auto it = per_ip_.find(slot.key.any_port()); it != per_ip_.end()) {
       if (--it->second == 0) per_ip_.erase(it);
     }
   }
@@ -107,7 +104,7 @@ void PeerSlots::expire_departed(TimePoint now) {
   }
 }
 
-bool PeerSlots::departed(const engine::Address& address, std::uint16_t id, TimePoint now) {
+bool PeerSlots::departed(const PackedAddress& address, std::uint16_t id, TimePoint now) {
   expire_departed(now);
   return departed_.contains(IdKey{address, id});
 }
