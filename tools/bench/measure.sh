@@ -5,7 +5,8 @@
 #   a. 16,384 protocol-level bots on one volley-server socket, a reliable echo a second each:
 #      connect time, server peak RSS, server CPU.
 #   b. 4,000 stock-libenet bots (8 sockets x 500) idle for 60 s, against volley-server and then
-#      volley-enet-echo-server: drops, server CPU over the idle window, RSS.
+#      volley-enet-echo-server: drops, server CPU over the idle window, RSS and RSS over the
+#      empty server (read 1 s after it starts listening).
 #   c. server CPU-us per echoed packet at 512 peers and equal offered load (rate x size), rounds
 #      interleaved volley/stock, medians and the ratio.
 #   d. user-space instructions per echoed packet under callgrind (difference of two runs that
@@ -147,7 +148,9 @@ b_run() {  # KIND
   local kind=$1
   [ "$kind" = volley ] && [ -z "$VOLLEY_SERVER" ] && return
   if start_server "b-$kind" "$kind" $((B_IDLE + 60)) --max-peers 4095; then
-    local drops0; drops0=$(udp_drops)
+    # The empty server's RSS, so the row can say what the idle peers themselves cost.
+    sleep 1
+    local drops0 rss0; drops0=$(udp_drops); rss0=$(proc_kib "$SERVER_PID" VmRSS:)
     # Connect (ramp 2,000/s), then B_IDLE seconds idle; this script times the CPU window.
     $LOAD_PIN "$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine enet --bots $((B_HOSTS * B_PER)) \
       --sockets "$B_HOSTS" --ramp 2000 --rate 0 --seconds $((B_WARM + B_IDLE + 1)) \
@@ -162,7 +165,7 @@ b_run() {  # KIND
     stop_server
     local f=$OUT/b-$kind.bots.json s=$OUT/b-$kind.stats.json
     local cpu; cpu=$(calc "round($cpu1 - $cpu0, 3)")
-    row "| b | $kind | $((B_HOSTS * B_PER)) libenet bots idle ${B_IDLE} s (bots rc=$rc) | connected $(jget $f connected), dropped $(jget $f dropped), server timeouts $(jget $s timeouts), UDP RcvbufErrors +$drops | connect $(jget $f connect_time_s) s | server CPU $cpu s = $(calc "round(100 * $cpu / $B_IDLE, 2)") % of a core | RSS $rss KiB, VmHWM $hwm KiB |"
+    row "| b | $kind | $((B_HOSTS * B_PER)) libenet bots idle ${B_IDLE} s (bots rc=$rc) | connected $(jget $f connected), dropped $(jget $f dropped), server timeouts $(jget $s timeouts), UDP RcvbufErrors +$drops | connect $(jget $f connect_time_s) s | server CPU $cpu s = $(calc "round(100 * $cpu / $B_IDLE, 2)") % of a core | RSS $rss KiB ($(calc "round(($rss - $rss0) / 1024, 2)") MiB over the empty server's $rss0 KiB), VmHWM $hwm KiB |"
   fi
 }
 if ! skipped b; then
