@@ -54,10 +54,35 @@ std::string_view counter_name(Counter counter) noexcept {
   return "?";
 }
 
+Counters::Counters(const Counters& other)
+    : traffic_(other.traffic_), rare_(other.rare_ ? std::make_unique<Rare>(*other.rare_) : nullptr) {}
+
+Counters& Counters::operator=(const Counters& other) {
+  if (this != &other) {
+    traffic_ = other.traffic_;
+    if (!other.rare_) {
+      rare_.reset();
+    } else if (rare_) {
+      *rare_ = *other.rare_;
+    } else {
+      rare_ = std::make_unique<Rare>(*other.rare_);
+    }
+  }
+  return *this;
+}
+
+void Counters::add_rare(std::size_t index, std::uint64_t amount) {
+  if (amount == 0) return;  // adding nothing allocates nothing
+  if (!rare_) rare_ = std::make_unique<Rare>();
+  (*rare_)[index] += amount;
+}
+
 std::uint64_t Counters::drops() const noexcept {
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i < kCounterCount; ++i)
-    if (counter_name(static_cast<Counter>(i)).starts_with("drop_")) total += values_[i];
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    const auto counter = static_cast<Counter>(i);
+    if (counter_name(counter).starts_with("drop_")) total += (*this)[counter];
+  }
   return total;
 }
 

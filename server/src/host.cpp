@@ -351,7 +351,6 @@ void Host::service(TimePoint now, std::uint32_t slot) {
     outbox_.commit(n, s.address);
   }
   drain_events(slot);  // a reset inside the poll may leave a final event
-  sync(s);
   // Cleared only now: a send to this peer from its own callbacks was polled above, while a send
   // from a later peer's callback puts it back on the list.
   s.touched = false;
@@ -398,6 +397,16 @@ void Host::drain_events(std::uint32_t slot) {
 
 void Host::emit() { outbox_.emit(sink_); }
 
+const HostStats& Host::stats() const noexcept {
+  // Pooled Peers are never destroyed and keep their counters across reuse, so the sum over the
+  // slots is every peer call since the Host began. No per-slot copy, no per-service-pass sync.
+  stats_.peers.clear();
+  for (std::uint32_t i = 0; i < slots_.allocated(); ++i) {
+    if (slots_[i].peer) add_counters(slots_[i].peer->counters(), stats_.peers);
+  }
+  return stats_;
+}
+
 Slot* Host::resolve(PeerHandle handle) {
   if (handle.generation == 0 || handle.index >= slots_.allocated()) return nullptr;
   Slot& s = slots_[handle.index];
@@ -423,7 +432,6 @@ SendResult Host::send(PeerHandle handle, std::uint8_t channel, Bytes payload,
   if (s == nullptr) return SendResult::kNoSuchPeer;
   const SendResult result = s->peer->send(channel, payload, flags);
   if (result == SendResult::kOk) touch(handle.index);
-  else sync(*s);
   return result;
 }
 
@@ -434,8 +442,6 @@ std::size_t Host::broadcast(std::uint8_t channel, Bytes payload, protocol::Packe
     if (s.peer->send(channel, payload, flags) == SendResult::kOk) {
       accepted += 1;
       touch(index);
-    } else {
-      sync(s);
     }
   }
   return accepted;

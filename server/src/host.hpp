@@ -92,7 +92,9 @@ class Host {
 
   const protocol::Peer* peer(PeerHandle handle) const;
   const engine::Address* address(PeerHandle handle) const;
-  const HostStats& stats() const noexcept { return stats_; }
+  // The peer counter totals are summed here, over every pooled Peer: O(slots) per call, so for
+  // stats reports (about once a second), not per batch.
+  const HostStats& stats() const noexcept;
   // Every connected peer, for the gauges of Server::stats() (asked for, never per batch).
   template <class Fn>
   void for_each_connected(Fn&& fn) const {
@@ -130,10 +132,6 @@ class Host {
   void service(TimePoint now, std::uint32_t slot);
   void drain_events(std::uint32_t slot);
   void emit();
-  // Adds the peer's counter changes to stats_.peers. Every Peer call that can move a counter
-  // touches the peer, and service() syncs after its poll, so routing, timers and successful
-  // sends do not sync themselves: once per service pass, not three times per echoed packet.
-  void sync(Slot& slot) { sync_counters(slot.peer->counters(), slot.seen, stats_.peers); }
 
   HostConfig config_;
   PeerSlots slots_;
@@ -141,7 +139,7 @@ class Host {
   DatagramSink sink_;
   HostEvents* events_;
   Outbox outbox_;
-  HostStats stats_;
+  mutable HostStats stats_;  // mutable: stats() refreshes the peer totals when asked
   std::vector<std::uint32_t> touched_;
   bool accepting_ = true;
   HandshakeTable half_open_;

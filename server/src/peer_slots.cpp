@@ -47,10 +47,7 @@ Acquired PeerSlots::acquire(const engine::Address& address, std::uint32_t connec
   }
   Slot& slot = slots_[index];
   // The pooled Peer takes the id (and sessions) from the handshake when it accepts.
-  if (!slot.peer) {
-    slot.peer.emplace(protocol::PeerRole::kServer, id, config_);
-    slot.seen = {};
-  }
+  if (!slot.peer) slot.peer.emplace(protocol::PeerRole::kServer, id, config_);
   addresses_[key] += 1;
   slot.address = address;
   slot.key = key;

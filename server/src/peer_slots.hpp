@@ -43,8 +43,6 @@ struct Slot {
   std::uint32_t generation = 1;        // bumped on release so stale handles miss
   std::uint32_t connected_index = 0;   // position in PeerSlots::connected() while connected
   std::uint16_t local_id = 0;
-  // The peer's counters as last added to the Host totals: the next sync adds only the change.
-  SeenCounters seen{};
   bool live = false;       // bound to a remote
   bool touched = false;    // already in the Host's touched list
   bool connected = false;  // connect event seen, no disconnect event yet

@@ -39,15 +39,10 @@ std::uint64_t HostStats::bad_datagrams() const noexcept {
   return n;
 }
 
-void sync_counters(const protocol::Counters& counters,
-                   SeenCounters& seen, protocol::Counters& totals) noexcept {
-  const auto& now = counters.values();
+void add_counters(const protocol::Counters& counters, protocol::Counters& totals) noexcept {
   for (std::size_t i = 0; i < protocol::kCounterCount; ++i) {
-    const auto low = static_cast<std::uint32_t>(now[i]);
-    if (low != seen[i]) {
-      totals.add(static_cast<protocol::Counter>(i), static_cast<std::uint32_t>(low - seen[i]));
-      seen[i] = low;
-    }
+    const auto counter = static_cast<protocol::Counter>(i);
+    if (const std::uint64_t value = counters[counter]; value != 0) totals.add(counter, value);
   }
 }
 

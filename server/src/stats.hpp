@@ -49,7 +49,9 @@ struct HandshakeStats {
 };
 
 struct HostStats {
-  protocol::Counters peers;  // sum over every peer call (traffic and per-peer drop reasons)
+  // Sum over every peer call (traffic and per-peer drop reasons): summed over the slots' pooled
+  // Peers when the stats are asked for (Host::stats), never per datagram.
+  protocol::Counters peers;
   std::array<std::uint64_t, kHostDropCount> drops{};
   std::uint64_t datagrams_routed = 0;  // reached a Peer
   std::uint64_t connects = 0;          // connect events
@@ -73,15 +75,7 @@ struct HostStats {
   std::uint64_t bad_datagrams() const noexcept;
 };
 
-// The low 32 bits of a peer's counters as last added to the Host totals. 32 bits halve a slot's
-// copy (kCounterCount x 4 B, not x 8 B); the difference is taken modulo 2^32, which is exact as
-// long as no counter moves by 4 Gi between two syncs. The Host syncs at the end of every service
-// pass (and after a failed send, which touches nothing); a counter moving that far in between
-// would take 4 GiB of sends queued on one peer before its next service.
-using SeenCounters = std::array<std::uint32_t, protocol::kCounterCount>;
-
-// Adds to `totals` what `counters` gained since `seen`, then remembers them in `seen`.
-void sync_counters(const protocol::Counters& counters, SeenCounters& seen,
-                   protocol::Counters& totals) noexcept;
+// Adds every counter of `counters` to `totals`.
+void add_counters(const protocol::Counters& counters, protocol::Counters& totals) noexcept;
 
 }  // namespace volley::server

@@ -170,8 +170,8 @@ std::string drop_summary(const Counters& counters) {
   std::string out;
   for (std::size_t i = 0; i < kCounterCount; ++i) {
     const auto name = counter_name(static_cast<Counter>(i));
-    if (name.starts_with("drop_") && counters.values()[i] > 0)
-      out += std::string(name) + "=" + std::to_string(counters.values()[i]) + " ";
+    const std::uint64_t value = counters[static_cast<Counter>(i)];
+    if (name.starts_with("drop_") && value > 0) out += std::string(name) + "=" + std::to_string(value) + " ";
   }
   return out;
 }
