@@ -35,7 +35,8 @@ Host::Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostE
       sink_(std::move(sink)),
       events_(events),
       half_open_(config.handshake.half_open_entries, config.handshake.entry_lifetime, config.handshake_key),
-      limiter_(config.handshake.replies, config.handshake.replies_per_ip, config.handshake_key),
+      limiter_(config.handshake.replies, config.handshake.replies_per_ip, config.handshake.reply_buckets,
+               config.handshake_key),
       cookie_key_(config.handshake_key) {
   touched_.reserve(1024);
 }

@@ -41,6 +41,7 @@ struct HandshakeConfig {
   // client IP 32/s with bursts of 64 (a NAT full of clients starting at once).
   RateLimit replies{200000, 20000};
   RateLimit replies_per_ip{32, 64};
+  std::size_t reply_buckets = 65536;  // per-IP budgets, shared through a keyed hash of the IP
 };
 
 struct HostConfig {

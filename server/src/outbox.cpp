@@ -5,7 +5,7 @@
 namespace volley::server {
 
 Outbox::Outbox() {
-  arena_.resize(64 * protocol::kMaxMtu);
+  arena_.resize(2 * protocol::kMaxMtu);  // reserve() doubles it to the working size
   entries_.reserve(256);
   out_.reserve(256);
 }

@@ -17,13 +17,16 @@ ReplyLimiter::Gcra ReplyLimiter::make(RateLimit limit) {
   return g;
 }
 
-ReplyLimiter::ReplyLimiter(RateLimit global, RateLimit per_ip, const SipKey& key)
+ReplyLimiter::ReplyLimiter(RateLimit global, RateLimit per_ip, std::size_t address_buckets, const SipKey& key)
     : global_(make(global)),
       per_ip_(make(per_ip)),
       global_on_(global.per_second != 0),
       per_ip_on_(per_ip.per_second != 0),
       key_(key) {
-  if (per_ip_on_) ip_tat_.assign(kAddressBuckets, 0);
+  std::size_t buckets = 1;
+  while (buckets < address_buckets) buckets <<= 1;
+  ip_mask_ = buckets - 1;
+  if (per_ip_on_) ip_tat_.assign(buckets, 0);
 }
 
 Limited ReplyLimiter::take(TimePoint now, const engine::Address& from) {
@@ -31,7 +34,7 @@ Limited ReplyLimiter::take(TimePoint now, const engine::Address& from) {
   if (per_ip_on_ && !is_loopback(from)) {
     AddressBytes ip(from, false);
     ip.append_u8(0x1A);  // domain separation from the table's hashes
-    ip_tat = &ip_tat_[siphash24(key_, ip.bytes()) & (kAddressBuckets - 1)];
+    ip_tat = &ip_tat_[siphash24(key_, ip.bytes()) & ip_mask_];
     if (!per_ip_.allows(now, *ip_tat)) return Limited::kAddress;
   }
   if (global_on_) {

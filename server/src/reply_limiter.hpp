@@ -26,11 +26,10 @@ enum class Limited : std::uint8_t { kNo, kAddress, kGlobal };
 
 class ReplyLimiter {
  public:
-  // Per-IP buckets shared through the hash; 65,536 keep a 100,000/s random-source flood at about
-  // 1.5 replies/s per bucket, far under any sensible per-IP rate.
-  static constexpr std::size_t kAddressBuckets = 65536;
-
-  ReplyLimiter(RateLimit global, RateLimit per_ip, const SipKey& key);
+  // Per-IP buckets shared through the hash (rounded up to a power of two); the Host's default,
+  // 65,536, keeps a 100,000/s random-source flood at about 1.5 replies/s per bucket, far under
+  // any sensible per-IP rate.
+  ReplyLimiter(RateLimit global, RateLimit per_ip, std::size_t address_buckets, const SipKey& key);
   // Takes one reply from both budgets, or none when either is empty.
   Limited take(TimePoint now, const engine::Address& from);
 
@@ -48,6 +47,7 @@ class ReplyLimiter {
   bool per_ip_on_;
   TimePoint global_tat_ = 0;
   std::vector<TimePoint> ip_tat_;
+  std::size_t ip_mask_ = 0;
   SipKey key_;
 };
 

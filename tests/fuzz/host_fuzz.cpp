@@ -100,6 +100,14 @@ class Script final : public server::HostEvents {
     config_.per_ip_cap = (mode & 4) != 0 ? 2 : 0;
     config_.fast_refusal = (mode & 8) == 0;
     echo_ = (mode & 16) != 0;
+    // Tables sized for six slots and five addresses (the defaults cost 1.5 MiB of zeroed memory
+    // per Host, most of an execution), small enough that eviction and shared per-IP budgets happen.
+    config_.handshake.half_open_entries = (mode & 32) != 0 ? 2 : 16;
+    config_.handshake.reply_buckets = (mode & 64) != 0 ? 1 : 64;
+    if ((mode & 128) != 0) {  // tight reply budgets: the global and per-IP limits refuse
+      config_.handshake.replies = {20, 4};
+      config_.handshake.replies_per_ip = {4, 2};
+    }
     client_config_.checksum = config_.peer.checksum;
     client_config_.compress = config_.peer.compress;
     host_.emplace(config_, timers_, [this](std::span<const engine::OutDatagram> out) { sink(out); }, this);

@@ -397,6 +397,16 @@ TEST_CASE("handshake replies are limited per client IP and in total") {
     CHECK(d.host().stats()[HostDrop::kHandshakeRateGlobal] == 90);
     CHECK(d.host().half_open() == 10);  // refused before an entry was made
   }
+  SUBCASE("one per-IP bucket: every IP shares the one budget") {
+    HostConfig c = handshake_config();
+    c.handshake.reply_buckets = 1;
+    HostDriver d(c);
+    Datagrams burst;
+    for (std::uint16_t i = 0; i < 100; ++i) burst.emplace_back(connect_datagram({}, 300u + i), v4(0xCB007100u + i, 5000));
+    d.feed(burst);
+    CHECK(d.outbound().size() == 64);
+    CHECK(d.host().stats()[HostDrop::kHandshakeRateAddress] == 36);
+  }
 }
 
 }  // namespace volley::server::test
