@@ -128,6 +128,8 @@ class Host {
   void service(TimePoint now, std::uint32_t slot);
   void drain_events(std::uint32_t slot);
   void emit();
+  // The table-size gauges of HostStats, after every entry (the tables change only inside one).
+  void refresh_table_sizes() noexcept;
   // Adds the peer's counter changes to stats_.peers. Every Peer call that can move a counter
   // touches the peer, and service() syncs after its poll, so routing, timers and successful
   // sends do not sync themselves: once per service pass, not three times per echoed packet.
