@@ -355,7 +355,7 @@ def scenario_garbage(args):
 def scenario_soak(args):
     run = Run(args, "soak")
     d = args.soak_seconds
-    impair = ["--loss", "0.2", "--duplicate", "0.05", "--reorder", "0.05", "--latency", "50", "--jitter", "100",
+    impair = ["--loss", str(args.soak_loss), "--duplicate", "0.05", "--reorder", "0.05", "--latency", "50", "--jitter", "100",
               "--max-clients", "20000", "--max-held", "1000000"]
     server = run.child("server", server_argv(args, run, extra=["--max-peers", "4096"]), wait_listening=True)
     sampler = Sampler(server.proc.pid)
@@ -524,13 +524,12 @@ def main():
     p.add_argument("--garbage-rate", type=int, default=0, help="0 = as fast as the flood can send")
     p.add_argument("--soak-echo-bots", type=int, default=800)
     p.add_argument("--soak-game-bots", type=int, default=200)
+    p.add_argument("--soak-loss", type=float, default=0.2, help="netsim loss each way")
     p.add_argument("--churn-bots", type=int, default=1000)
     p.add_argument("--churn-rate", type=float, default=500)
     p.add_argument("--rss-limit", type=float, default=4.0, help="MiB of RSS growth judged flat")
-    try:
-        args = p.parse_args()
-    except SystemExit as e:
-        sys.exit(0 if e.code == 0 else 2)
+    p.error = fail_usage  # one line, exit 2
+    args = p.parse_args()
     args.source = os.path.abspath(os.path.join(here, "..", ".."))
     args.server_build = args.server_build or args.build
     for d in (args.build, args.server_build):
@@ -543,7 +542,7 @@ def main():
     if args.seconds is not None and not (1 <= args.seconds <= 3600):
         fail_usage("--seconds must be 1..3600")
     full = {"flood": 30, "garbage": 30, "soak": 300, "churn": 300}
-    short = {"flood": 20, "garbage": 20, "soak": 40, "churn": 30}
+    short = {"flood": 20, "garbage": 20, "soak": 30, "churn": 25}
     lengths = short if args.short else full
     if args.seconds is not None:
         lengths = {k: args.seconds for k in lengths}
