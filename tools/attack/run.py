@@ -542,7 +542,7 @@ def main():
     if args.seconds is not None and not (1 <= args.seconds <= 3600):
         fail_usage("--seconds must be 1..3600")
     full = {"flood": 30, "garbage": 30, "soak": 300, "churn": 300}
-    short = {"flood": 20, "garbage": 20, "soak": 30, "churn": 25}
+    short = {"flood": 30, "garbage": 25, "soak": 30, "churn": 25}  # the flood's clients need 12 s
     lengths = short if args.short else full
     if args.seconds is not None:
         lengths = {k: args.seconds for k in lengths}
