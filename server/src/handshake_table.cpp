@@ -78,10 +78,6 @@ HalfOpen* HandshakeTable::find_id(TimePoint now, const engine::Address& from, st
 HalfOpen& HandshakeTable::insert(TimePoint now, const engine::Address& from, std::uint32_t connect_id,
                                  std::uint16_t peer_id) {
   expire(now);
-  // An empty table starts again at slot 0: the ring then spans only the entries in flight at
-  // once, not every CONNECT ever seen (a churn run of 150,000 handshakes with at most 69 in
-  // flight had filled all 131,072 slots, 15 MiB, and kept them).
-  if (size_ == 0) head_ = tail_ = 0;
   if (head_ - tail_ == capacity_) {  // full (entries and holes): the oldest goes
     const auto oldest = static_cast<std::uint32_t>(tail_ % capacity_);
     if (ring_[oldest].used) {

@@ -65,7 +65,6 @@ class HandshakeTable {
   std::size_t capacity() const noexcept { return capacity_; }
   std::uint64_t evicted() const noexcept { return evicted_; }
   std::uint64_t expired() const noexcept { return expired_; }
-  std::size_t ring_slots() const noexcept { return ring_.size(); }  // entries' memory in use
 
  private:
   static constexpr std::uint32_t kNone = 0xFFFFFFFFu;
@@ -77,7 +76,7 @@ class HandshakeTable {
   std::size_t capacity_;
   TimePoint lifetime_;
   SipKey key_;
-  std::vector<HalfOpen> ring_;  // grows (to capacity_ at most) only as far as entries in flight reach
+  std::vector<HalfOpen> ring_;  // grows to capacity_, then reused in place
   std::uint64_t head_ = 0;      // ring position of the next insert
   std::uint64_t tail_ = 0;      // ring position of the oldest entry (or hole)
   std::size_t size_ = 0;
