@@ -106,6 +106,14 @@ std::string prometheus_text(const ServerStats& s, const ProcessFigures& process)
   Writer w;
   w.single("volley_peers_connected", "gauge", "Peers connected now.", s.peers_now);
   w.single("volley_peers_connected_peak", "gauge", "Most peers connected at once since start.", s.peers_peak);
+  w.single("volley_handshake_half_open", "gauge", "Half-open handshake entries now (CONNECTs awaiting proof).",
+           detail(s, "handshake_half_open"));
+  w.single("volley_departed_ids", "gauge", "Recently released (address, peer id) pairs remembered now.",
+           detail(s, "departed_ids"));
+  w.single("volley_per_ip_addresses", "gauge", "Client IPs with live peers counted for the per-IP cap.",
+           detail(s, "per_ip_addresses"));
+  w.single("volley_peer_slots", "gauge", "Peer slots allocated (a pool: reused, never freed).",
+           detail(s, "slots_allocated"));
   w.single("volley_accepting", "gauge", "1 while new peers are accepted; 0 while draining or stopping.",
            s.accepting ? 1 : 0);
   w.single("volley_draining", "gauge", "1 once a drain has begun.", s.draining ? 1 : 0);

@@ -44,11 +44,18 @@ Host::Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostE
 void Host::on_datagrams(TimePoint now, std::span<const engine::DatagramView> batch) {
   stats_.batches += 1;
   for (const engine::DatagramView& datagram : batch) route(now, datagram);
+  service_touched(now);
+  emit();
+  refresh_table_sizes();
+}
+
+void Host::refresh_table_sizes() noexcept {
   stats_.handshake.half_open = half_open_.size();
   stats_.handshake.evicted = half_open_.evicted();
   stats_.handshake.expired = half_open_.expired();
-  service_touched(now);
-  emit();
+  stats_.departed_ids = slots_.departed_count();
+  stats_.per_ip_addresses = slots_.per_ip_addresses();
+  stats_.slots_allocated = slots_.allocated();
 }
 
 void Host::on_timer(TimePoint now, std::uint32_t slot) {
@@ -60,11 +67,13 @@ void Host::on_timer(TimePoint now, std::uint32_t slot) {
   touch(slot);
   service_touched(now);
   emit();
+  refresh_table_sizes();
 }
 
 void Host::flush(TimePoint now) {
   service_touched(now);
   emit();
+  refresh_table_sizes();
 }
 
 void Host::route(TimePoint now, const engine::DatagramView& datagram) {

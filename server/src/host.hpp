@@ -133,6 +133,8 @@ class Host {
   void service(TimePoint now, std::uint32_t slot);
   void drain_events(std::uint32_t slot);
   void emit();
+  // The table-size gauges of HostStats, after every entry (the tables change only inside one).
+  void refresh_table_sizes() noexcept;
 
   HostConfig config_;
   PeerSlots slots_;

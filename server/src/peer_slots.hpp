@@ -88,6 +88,8 @@ class PeerSlots {
   // True when (address, id) was released within the linger time: a late datagram, not a bad one.
   bool departed(const PackedAddress& address, std::uint16_t id, TimePoint now);
   std::size_t departed_count() const noexcept { return departed_.size(); }
+  // IPs with a live-slot count (kept only when a per-IP cap is set).
+  std::size_t per_ip_addresses() const noexcept { return per_ip_.size(); }
 
   // Slots whose connect event has been delivered: broadcast targets. Dense, O(1) add/remove.
   const std::vector<std::uint32_t>& connected() const noexcept { return connected_; }

@@ -105,6 +105,9 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
   x.emplace_back("handshake_half_open", h.handshake.half_open);
   x.emplace_back("handshake_evicted", h.handshake.evicted);
   x.emplace_back("handshake_expired", h.handshake.expired);
+  x.emplace_back("departed_ids", h.departed_ids);
+  x.emplace_back("per_ip_addresses", h.per_ip_addresses);
+  x.emplace_back("slots_allocated", h.slots_allocated);
   x.emplace_back("recv_batches", h.batches);
   x.emplace_back("peers_serviced", h.peers_serviced);
   x.emplace_back("timer_fires", h.timer_fires);

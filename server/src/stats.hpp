@@ -65,6 +65,12 @@ struct HostStats {
   std::uint64_t connected = 0;         // now
   std::uint64_t connected_peak = 0;
   HandshakeStats handshake;
+  // Table sizes now: remembered departed (address, id)s, per-IP counts, Peer slots ever made
+  // (the pool; slots are reused, never freed). Every table a remote fills has its gauge here,
+  // so a churn run can show them back at their baseline (docs/attacks.md).
+  std::uint64_t departed_ids = 0;
+  std::uint64_t per_ip_addresses = 0;
+  std::uint64_t slots_allocated = 0;
 
   void drop(HostDrop reason) noexcept { drops[static_cast<std::size_t>(reason)] += 1; }
   std::uint64_t operator[](HostDrop reason) const noexcept {

@@ -211,6 +211,7 @@ TEST_CASE("per-IP cap: excess CONNECTs from one IP are refused at once") {
   CHECK(connected == 4);
   CHECK(refused == 2);
   CHECK(d.host().stats()[HostDrop::kRefusedPerIp] == 2);
+  CHECK(d.host().stats().per_ip_addresses == 2);  // the gauge: one IP at its cap, one under it
 }
 
 TEST_CASE("full server refuses the next client; retransmitted CONNECT is dropped") {
@@ -292,6 +293,7 @@ TEST_CASE("a DISCONNECT retransmitted across our ack is departed, not unknown or
   CHECK(s[HostDrop::kDepartedPeer] == 1);
   CHECK(s.bad_datagrams() == 0);
   CHECK(a.count(PeerEvent::Type::kDisconnect) == 1);
+  CHECK(s.departed_ids == 1);  // the table-size gauge (docs/attacks.md: churn)
 
   // New clients at the same address never get the departed id while it lingers, even when
   // the round-robin cursor comes back to it.
@@ -308,6 +310,8 @@ TEST_CASE("a DISCONNECT retransmitted across our ack is departed, not unknown or
   d.feed(up);
   CHECK(s[HostDrop::kUnknownPeer] == 1);
   CHECK(s[HostDrop::kDepartedPeer] == 1);
+  CHECK(s.departed_ids == 0);  // expired on that lookup, and the gauge follows
+  CHECK(s.slots_allocated == 5);  // six peers, A's slot reused by the first new one
 }
 
 TEST_CASE("a CONNECT in the same batch as the leaving peer's DISCONNECT gets the freed slot") {
