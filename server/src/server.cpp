@@ -90,15 +90,19 @@ class Server::Impl final : public HostEvents, public TimerPort {
   // The snapshot rate under load (SnapshotConfig::max_stride): the share of the tick period the
   // ticks take, smoothed over ~10 ticks, is kept under kBusy by sending each client a snapshot
   // every `stride` ticks; the stride comes back down when the load at the smaller stride would
-  // stay under kIdle. Decisions at most every half second, so one slow tick does not flap it.
+  // stay under kIdle. Decisions at most every half second (a late tick: every third tick), so the
+  // stride does not flap.
   void adapt_stride(double load) {
     if (!sender_ || config_.snapshots.max_stride <= 1) return;
     constexpr double kBusy = 0.5, kIdle = 0.35;
     constexpr std::uint32_t kSettleTicks = 15;
     tick_load_ += (load - tick_load_) * 0.1;
-    if (++ticks_since_stride_ < kSettleTicks) return;
+    ++ticks_since_stride_;
     const std::uint32_t stride = sender_->stride();
-    if (tick_load_ > kBusy && stride < config_.snapshots.max_stride) {
+    // A tick that ran late (a crowd joining: full snapshots for everyone) steps up at once.
+    const bool late = load >= 1.0 && ticks_since_stride_ >= 3;
+    if (!late && ticks_since_stride_ < kSettleTicks) return;
+    if ((late || tick_load_ > kBusy) && stride < config_.snapshots.max_stride) {
       sender_->set_stride(stride + 1);
       tick_load_ *= static_cast<double>(stride) / static_cast<double>(stride + 1);
       ticks_since_stride_ = 0;
