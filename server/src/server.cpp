@@ -72,15 +72,45 @@ class Server::Impl final : public HostEvents, public TimerPort {
     // Wall time of the whole tick, the flush of its snapshots included: one clock read each side.
     const TimePoint started = engine::now();
     enter([&](TimePoint now) { tick(now); });
-    tick_durations_.add(static_cast<double>(engine::now() - started) / 1e6);
+    const TimePoint took = engine::now() - started;
+    tick_durations_.add(static_cast<double>(took) / 1e6);
     next_tick_ += tick_period_;
     const TimePoint now = loop_->time();
+    bool late = false;
     if (next_tick_ <= now) {
       const TimePoint behind = now - next_tick_;
       ticks_.ticks_late += static_cast<std::uint64_t>(behind / tick_period_) + 1;
       next_tick_ = now + tick_period_;
+      late = true;
     }
+    adapt_stride(late ? 1.0 : static_cast<double>(took) / static_cast<double>(tick_period_));
     loop_->schedule(next_tick_, [this] { on_tick_timer(); });
+  }
+
+  // The snapshot rate under load (SnapshotConfig::max_stride): the share of the tick period the
+  // ticks take, smoothed over ~10 ticks, is kept under kBusy by sending each client a snapshot
+  // every `stride` ticks; the stride comes back down when the load at the smaller stride would
+  // stay under kIdle. Decisions at most every half second (a late tick: every third tick), so the
+  // stride does not flap.
+  void adapt_stride(double load) {
+    if (!sender_ || config_.snapshots.max_stride <= 1) return;
+    constexpr double kBusy = 0.5, kIdle = 0.35;
+    constexpr std::uint32_t kSettleTicks = 15;
+    tick_load_ += (load - tick_load_) * 0.1;
+    ++ticks_since_stride_;
+    const std::uint32_t stride = sender_->stride();
+    // A tick that ran late (a crowd joining: full snapshots for everyone) steps up at once.
+    const bool late = load >= 1.0 && ticks_since_stride_ >= 3;
+    if (!late && ticks_since_stride_ < kSettleTicks) return;
+    if ((late || tick_load_ > kBusy) && stride < config_.snapshots.max_stride) {
+      sender_->set_stride(stride + 1);
+      tick_load_ *= static_cast<double>(stride) / static_cast<double>(stride + 1);
+      ticks_since_stride_ = 0;
+    } else if (stride > 1 && tick_load_ * stride / (stride - 1) < kIdle) {
+      sender_->set_stride(stride - 1);
+      tick_load_ *= static_cast<double>(stride) / static_cast<double>(stride - 1);
+      ticks_since_stride_ = 0;
+    }
   }
 
   void tick(TimePoint) {
@@ -251,6 +281,8 @@ class Server::Impl final : public HostEvents, public TimerPort {
   bool shutting_down_ = false;
   bool finished_ = false;
   TimePoint tick_period_ = 0;
+  double tick_load_ = 0;  // adapt_stride()'s smoothed share of the tick period
+  std::uint32_t ticks_since_stride_ = 0;
   TimePoint next_tick_ = 0;
   TickStats ticks_;
   BucketCounts<7> batch_sizes_{{1, 2, 4, 8, 16, 32, 63}};  // the loop hands up to 64

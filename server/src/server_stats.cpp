@@ -133,6 +133,8 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
     x.emplace_back("snapshot_encodes_skipped", k.encodes_skipped);
     x.emplace_back("snapshot_budget_trimmed", k.budget_trimmed);
     x.emplace_back("snapshot_budget_skipped", k.budget_skipped);
+    x.emplace_back("snapshots_deferred", k.snapshots_deferred);
+    x.emplace_back("snapshot_stride", k.stride);
     x.emplace_back("snapshot_encode_failed", k.encode_failed);
     x.emplace_back("snapshot_send_failed", t.snapshot_send_failed);
     x.emplace_back("events_raised", k.events_raised);

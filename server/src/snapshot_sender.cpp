@@ -38,6 +38,7 @@ struct Sent {
 struct SnapshotSender::Client {
   PeerHandle peer;
   ViewFilter filter;
+  std::uint32_t turn = 0;  // with a stride > 1: sent when (frame + turn) % stride == 0
   std::vector<Sent> sent;  // indexed by frame number % history
   std::optional<std::uint32_t> acked;
   FramePtr baseline;  // what the acknowledged frame holds
@@ -109,6 +110,7 @@ void SnapshotSender::add_client(PeerHandle peer) {
   if (find(peer) != nullptr) return;
   auto client = std::make_unique<Client>();
   client->peer = peer;
+  client->turn = next_turn_++;
   client->sent.resize(config_.history);
   client->events_from = next_event_;
   index_[peer_key(peer)] = clients_.size();
@@ -257,7 +259,14 @@ void SnapshotSender::end_tick(const Send& send) {
   for (std::size_t v = 0; v < views_used_; ++v) views_[v]->frame.reset();
   views_used_ = 0;
   all_view_->frame = building_;
-  for (const auto& c : clients_) send_to(*c, send);
+  counters_.stride = stride_;
+  for (const auto& c : clients_) {
+    if (stride_ > 1 && (number_ + c->turn) % stride_ != 0) {
+      ++counters_.snapshots_deferred;
+      continue;
+    }
+    send_to(*c, send);
+  }
   all_view_->frame.reset();
   // The estimate moves once per tick, so that within a tick a trim stays a pure function of the
   // client's state (clients in equal states get equal packets, shared or not).

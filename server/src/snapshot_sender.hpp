@@ -53,6 +53,8 @@ struct SenderCounters {
   std::uint64_t acks_unknown = 0;     // a frame this client was never sent (or long gone)
   std::uint64_t inputs_malformed = 0;
   std::uint64_t frames_pooled = 0;    // now: frames allocated (world, views, clients' trimmed frames)
+  std::uint64_t snapshots_deferred = 0;  // (client, tick) pairs not sent because of the stride
+  std::uint64_t stride = 1;           // now: each client gets a snapshot every this many ticks
 };
 
 struct ClientSnapshotStats {
@@ -86,6 +88,11 @@ class SnapshotSender {
   std::uint64_t raise_event(std::uint16_t kind, std::span<const std::uint8_t> payload);
   // Encodes and hands every client's packet to `send` (the span is valid during the call).
   void end_tick(const Send& send);
+  // Under load the binding lowers the snapshot rate instead of falling behind: each client then
+  // gets a snapshot every `stride` ticks (clients take turns, so each tick carries 1/stride of
+  // them). The world still ticks every tick; a client's next delta covers the ticks it skipped.
+  void set_stride(std::uint32_t stride) noexcept { stride_ = stride == 0 ? 1 : stride; }
+  std::uint32_t stride() const noexcept { return stride_; }
 
   const SenderCounters& counters() const noexcept { return counters_; }
   std::optional<ClientSnapshotStats> client_stats(PeerHandle peer) const;
@@ -120,6 +127,8 @@ class SnapshotSender {
   SenderConfig config_;
   snapshot::Encoder encoder_;
   std::uint32_t number_ = 0;
+  std::uint32_t stride_ = 1;
+  std::uint32_t next_turn_ = 0;  // the turn given to the next client added
   FramePtr building_;
   std::vector<FramePtr> ring_;
   std::vector<snapshot::Event> pending_;         // ids increasing

@@ -401,6 +401,45 @@ TEST_CASE("a crowd joining together under a tight budget shares its trimmed pack
   }
 }
 
+TEST_CASE("a stride: each client gets every stride-th tick in turn, deltas still apply, back to every tick") {
+  VOLLEY_SEEDED_RNG(rng, 9);
+  Sim sim({}, rng(), 40, 0.5);
+  for (int i = 0; i < 6; ++i) sim.add({}, {}, rng());
+  for (int t = 0; t < 10; ++t) sim.tick(t % 3 == 0);
+  sim.sender.set_stride(3);
+  const auto sent = [&] { return sim.sender.counters().snapshots_full + sim.sender.counters().snapshots_delta; };
+  std::vector<std::uint64_t> applied_before;
+  for (auto& c : sim.clients) applied_before.push_back(c->rx.counters().applied);
+  for (int t = 0; t < 30; ++t) {
+    const auto before = sent();
+    sim.tick(t % 3 == 0);
+    CHECK(sent() - before == 2);  // a third of the six clients each tick
+  }
+  CHECK(sim.sender.counters().snapshots_deferred == 30 * 4);
+  CHECK(sim.sender.counters().stride == 3);
+  for (std::size_t i = 0; i < sim.clients.size(); ++i) {
+    const SimClient& c = *sim.clients[i];
+    CHECK(c.rx.counters().applied - applied_before[i] == 10);  // every third tick
+    CHECK_FALSE(c.went_backwards);
+    CHECK(c.rx.counters().dropped_checksum == 0);
+    CHECK(equals_world(c, sim.sender));
+  }
+  // Back to every tick: every client holds the newest world frame one tick later.
+  sim.sender.set_stride(1);
+  for (int t = 0; t < 2; ++t) sim.tick();
+  for (const auto& c : sim.clients) {
+    CHECK(c->rx.latest()->number == sim.sender.frame_number());
+    CHECK(equals_world(*c, sim.sender));
+  }
+  for (int t = 0; t < 10; ++t) sim.tick();  // the last events acknowledged
+  for (const auto& c : sim.clients) {
+    std::vector<std::uint64_t> shown = c->shown;
+    std::sort(shown.begin(), shown.end());
+    CHECK(std::adjacent_find(shown.begin(), shown.end()) == shown.end());
+    CHECK(shown.size() == sim.raised.size());
+  }
+}
+
 TEST_CASE("events a client never acknowledges expire as undeliverable; bad input is counted") {
   VOLLEY_SEEDED_RNG(rng, 5);
   SenderConfig config;

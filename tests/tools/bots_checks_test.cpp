@@ -221,8 +221,13 @@ TEST_CASE("options: defaults per behavior, and every problem is one line") {
   Parsed p = parse_options({"--server", "127.0.0.1:9", "--behavior", "game", "--bots", "9000"});
   REQUIRE(p.error.empty());
   CHECK(p.options.swarm.rate_hz == 30);
-  CHECK(p.options.sockets == 3);
-  CHECK(parse_options({"--server", "127.0.0.1:9"}).options.swarm.rate_hz == 10);
+  CHECK(p.options.swarm.chat_every_s == 60);
+  CHECK(p.options.sockets == 71);  // game bots on libenet: one host per 128 bots
+  CHECK(parse_options({"--server", "127.0.0.1:9", "--behavior", "game", "--bots", "9000", "--engine", "volley"})
+            .options.sockets == 3);
+  const Parsed echo = parse_options({"--server", "127.0.0.1:9", "--bots", "1000"});
+  CHECK(echo.options.swarm.rate_hz == 10);
+  CHECK(echo.options.sockets == 1);
   for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
            {}, {"--server", "x:1", "--engine", "libenet"}, {"--server", "x:1", "--bots", "0"},
            {"--server", "x:1", "--bogus"}, {"--server", "x:1", "--bots", "9000", "--sockets", "1"},

@@ -15,7 +15,7 @@ struct Options {
   std::string server;  // HOST:PORT
   std::string engine = "enet";
   std::string behavior = "echo";
-  std::size_t sockets = 0;  // 0: one per 4,000 bots
+  std::size_t sockets = 0;  // 0: one per 4,000 bots (game on enet: one per 128)
   double seconds = 10;
   double drain_s = 3;  // at most this long for the last echoes and chat lines after --seconds
   bool progress = false;

@@ -44,7 +44,10 @@ struct SwarmConfig {
   std::size_t channels = 2;  // echo: channels used (the game uses the session's)
   std::size_t size = 64;    // echo payload bytes
   EchoMix mix = EchoMix::kMixed;
-  double chat_every_s = 10;  // game: one chat line per bot this often
+  // Game: one chat line per bot this often. A player in a busy game types a line every minute
+  // or so; 1,000 players on one global channel then make ~17 lines/s, already more than anyone
+  // reads (every line is an event each client holds until it acknowledges it).
+  double chat_every_s = 60;
   std::uint32_t nonce = 0;   // marks this run's chat lines
   std::uint64_t seed = 1;    // churn picks
 };

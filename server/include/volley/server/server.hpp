@@ -106,6 +106,10 @@ struct SnapshotConfig {
   std::uint32_t event_max_age_ticks = 90;  // then counted as undeliverable and dropped
   std::size_t history = 32;                // frames kept as baselines
   int zstd_level = 1;  // the codec's default (volley/snapshot/codec.hpp)
+  // Graceful degradation: when the ticks take more than half the tick period (snapshots
+  // included), each client gets a snapshot every 2, 3, ... up to this many ticks (clients take
+  // turns), and back to every tick when the load falls. 1 = always every tick.
+  std::uint32_t max_stride = 4;
 };
 
 struct Config {

@@ -1,0 +1,165 @@
+// volley-bots' Swarm driven by a fake transport in virtual time: the game's end (settled())
+// waits until every bot in a session has shown every chat line sent before the stop, or until
+// the limit; the chat lines a bot never showed are counted missed when the sessions end.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "demo_messages_generated.h"
+#include "demo_protocol.hpp"
+#include "support/seed.hpp"
+#include "volley/snapshot/session.hpp"
+#include "swarm.hpp"
+
+namespace volley::bots {
+namespace {
+
+// Records what the bots send; every call succeeds.
+class FakeTransport final : public Transport {
+ public:
+  struct Chat {
+    std::size_t bot;
+    std::string text;
+  };
+  bool connect(std::size_t bot) override {
+    connects.push_back(bot);
+    return true;
+  }
+  void disconnect(std::size_t bot) override { disconnects.push_back(bot); }
+  SendResult send(std::size_t bot, std::uint8_t channel, Delivery, Bytes bytes) override {
+    if (channel == snapshot::kGameChannel) {
+      flatbuffers::Verifier v(bytes.data(), bytes.size());
+      REQUIRE(v.VerifyBuffer<demo::fb::Chat>(nullptr));
+      chats.push_back({bot, flatbuffers::GetRoot<demo::fb::Chat>(bytes.data())->text()->str()});
+    }
+    return SendResult::kOk;
+  }
+  SendResult send_input(std::size_t, Bytes) override {
+    ++inputs;
+    return SendResult::kOk;
+  }
+  std::optional<TimePoint> rtt(std::size_t) override { return 1000; }
+
+  std::vector<std::size_t> connects, disconnects;
+  std::vector<Chat> chats;
+  std::size_t inputs = 0;
+};
+
+// The demo server's broadcast of one chat line: a kEventChat event with the line's text.
+snapshot::Event chat_event(std::uint64_t id, const std::string& text) {
+  flatbuffers::FlatBufferBuilder fbb(128);
+  fbb.Finish(demo::fb::CreateChat(fbb, 7, fbb.CreateString(text)));
+  snapshot::Event e;
+  e.id = id;
+  e.kind = demo::kEventChat;
+  e.payload.assign(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  return e;
+}
+
+constexpr TimePoint kSecond = 1'000'000;
+constexpr TimePoint kLimit = 10 * kSecond;
+
+struct GameRun {
+  explicit GameRun(std::size_t bots) : swarm(config(bots), transport) {}
+  static SwarmConfig config(std::size_t bots) {
+    SwarmConfig c;
+    c.bots = bots;
+    c.behavior = Behavior::kGame;
+    c.rate_hz = 30;
+    c.chat_every_s = 1;
+    c.nonce = 0xC0FFEE;
+    return c;
+  }
+  // Starts, connects every bot at t = 0, runs (ticks every 10 ms) until `stop`, then stops.
+  void run_until(TimePoint stop) {
+    swarm.start(0);
+    REQUIRE(transport.connects.size() == swarm.totals().bots);
+    for (std::size_t b : transport.connects) swarm.on_connected(b, 0);
+    for (TimePoint t = 10'000; t <= stop; t += 10'000) swarm.tick(t);
+    swarm.stop(stop);
+  }
+  // Bot `bot` shows chat line `line` (of transport.chats) in one applied snapshot.
+  void show(std::size_t bot, std::size_t line, TimePoint now) {
+    frame.number = ++frame_number;
+    const snapshot::Event e = chat_event(++event_id[bot], transport.chats[line].text);
+    swarm.on_snapshot(bot, snapshot::ReceiveResult::kApplied, 100, &frame, std::span(&e, 1), now);
+  }
+  FakeTransport transport;
+  Swarm swarm;
+  snapshot::Frame frame;
+  std::uint32_t frame_number = 0;
+  std::uint64_t event_id[4] = {};
+};
+
+TEST_CASE("swarm (game): settled waits for every bot to show every chat line, then none is missed") {
+  GameRun run(3);
+  const TimePoint stop = 5 * kSecond;
+  run.run_until(stop);
+  // Lines from 1 s (the join grace) to the stop must be shown: 3 bots, one line a second each.
+  const std::size_t lines = run.transport.chats.size();
+  REQUIRE(lines >= 9);
+  CHECK(run.transport.inputs > 3 * 4 * 30 * 9 / 10);
+
+  TimePoint now = stop + 100'000;
+  CHECK_FALSE(run.swarm.settled(now, kLimit));  // nothing shown yet
+  // Every bot shows every line but the last one sent; bot 2 lacks it too.
+  for (std::size_t bot = 0; bot < 3; ++bot) {
+    for (std::size_t l = 0; l + 1 < lines; ++l) run.show(bot, l, now);
+  }
+  CHECK_FALSE(run.swarm.settled(now, kLimit));
+  run.show(0, lines - 1, now);
+  run.show(1, lines - 1, now);
+  CHECK_FALSE(run.swarm.settled(now, kLimit));  // bot 2 still has not shown one line
+  // A line shown twice does not stand in for the missing one.
+  run.show(1, lines - 1, now);
+  CHECK_FALSE(run.swarm.settled(now, kLimit));
+  run.show(2, lines - 1, now);
+  CHECK(run.swarm.settled(now, kLimit));
+
+  run.swarm.leave_all(now);
+  run.swarm.finish(now);
+  const Totals t = run.swarm.totals();
+  CHECK(t.chat_sent == lines);
+  CHECK(t.chat_missed == 0);
+  CHECK(t.game.events_duplicated == 0);  // each show() is a new event id per bot
+  CHECK(t.violations() == 0);
+}
+
+TEST_CASE("swarm (game): a line never shown keeps it unsettled until the limit, then counts missed") {
+  VOLLEY_SEEDED_RNG(rng, 11);
+  GameRun run(2);
+  const TimePoint stop = 4 * kSecond;
+  run.run_until(stop);
+  const std::size_t lines = run.transport.chats.size();
+  REQUIRE(lines >= 6);
+  // Bot 1 misses one line (picked by the seed) among those it must show: sent after its join
+  // grace of 1 s (the first line of each bot goes right after connecting, before that).
+  std::vector<std::size_t> judged;
+  for (std::size_t l = 0; l < lines; ++l) {
+    unsigned nonce = 0, ms = 0;
+    std::size_t bot = 0;
+    REQUIRE(std::sscanf(run.transport.chats[l].text.c_str(), "vb %x %zu %u", &nonce, &bot, &ms) == 3);
+    if (ms >= 1000) judged.push_back(l);
+  }
+  REQUIRE(judged.size() >= 4);
+  const std::size_t missing = judged[rng() % judged.size()];
+  const TimePoint now = stop + kSecond;
+  for (std::size_t l = 0; l < lines; ++l) {
+    run.show(0, l, now);
+    if (l != missing) run.show(1, l, now);
+  }
+  CHECK_FALSE(run.swarm.settled(now, kLimit));
+  CHECK_FALSE(run.swarm.settled(stop + kLimit - 1, kLimit));
+  CHECK(run.swarm.settled(stop + kLimit, kLimit));  // the limit ends the wait
+
+  run.swarm.leave_all(stop + kLimit);
+  run.swarm.finish(stop + kLimit);
+  const Totals t = run.swarm.totals();
+  CHECK(t.chat_missed == 1);
+  CHECK(t.violations() == 1);
+}
+
+}  // namespace
+}  // namespace volley::bots
