@@ -189,8 +189,9 @@ def echo_table(rows):
 
 
 def table(results_path, meta_path):
-    rows = [json.loads(l) for l in open(results_path) if l.strip()]
-    meta = json.load(open(meta_path))
+    with open(results_path) as f:
+        rows = [json.loads(l) for l in f if l.strip()]
+    meta = read_json(meta_path)
     out = [f"## Volley benchmark — {meta.get('mode', 'full')} run", ""]
     for k in ("date_start", "date_end", "commit", "machine", "kernel", "load_start", "load_end", "pinning",
               "rounds", "command"):
@@ -266,10 +267,9 @@ def analyze(manifest_path, meta_path):
     meta = read_json(meta_path)
     hz, d = meta.get("clk_tck", 100), meta.get("dir", ".")
     out = []
-    for line in open(manifest_path):
-        if not line.strip():
-            continue
-        m = json.loads(line)
+    with open(manifest_path) as f:
+        manifest = [json.loads(l) for l in f if l.strip()]
+    for m in manifest:
         r = dict(m)
         sec = m.get("section")
         if sec in ("echo", "idle", "game") and not m.get("na"):
