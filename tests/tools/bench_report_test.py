@@ -57,9 +57,12 @@ class EchoRun(unittest.TestCase):
         self.assertEqual(r["max_cpu_percent"], 30.0)
 
     def test_generator_short_of_the_offer_is_blamed_not_the_server(self):
-        r = self.analyze(run([("16.0k", "16.0k", 30, 60), ("25.0k", "25.0k", 40, 99)]))
-        self.assertEqual(r["max_echo_per_s"], 16000)
-        self.assertEqual(r["limit"], "load generator")
+        # Short of the offer with its core full, and short of it without (a paced generator
+        # can fall behind from stalls): either way the step says nothing about the server.
+        for load_ticks in (99, 60):
+            r = self.analyze(run([("16.0k", "16.0k", 30, 60), ("25.0k", "25.0k", 40, load_ticks)]))
+            self.assertEqual(r["max_echo_per_s"], 16000)
+            self.assertEqual(r["limit"], "load generator")
 
     def test_loss_with_neither_core_full(self):
         r = self.analyze(run([("12.0k", "16.0k", 30, 30)]))
