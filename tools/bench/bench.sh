@@ -155,14 +155,14 @@ pps() {
 # last ')' since the command name may hold spaces); proc_rss PID: VmRSS KiB. Builtins only.
 proc_ticks() {
   local stat=""
-  read -r stat <"/proc/$1/stat" 2>/dev/null || { TICKS=0; return; }
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || { TICKS=0; return; }
   local -a f=(${stat##*) })
   TICKS=$(( f[11] + f[12] ))
 }
 proc_rss() {
   local k v rest
   RSS=0
-  while read -r k v rest; do [ "$k" = VmRSS: ] && { RSS=$v; return; }; done <"/proc/$1/status" 2>/dev/null
+  { while read -r k v rest; do [ "$k" = VmRSS: ] && { RSS=$v; return; }; done <"/proc/$1/status"; } 2>/dev/null
 }
 
 # sampler SERVER_PID LOAD_PID [STOP_AT OFFERED EVERY]: reads the load's once-a-second progress
