@@ -1,6 +1,7 @@
 // volley-bots' pure pieces: the echo and game invariant checkers fed deliberately broken streams
 // (each break must be caught, and a clean stream must pass), the echo payload's integrity check,
-// the RTT histogram, the report's JSON keys and its HTML, and the command line's errors.
+// the RTT histogram, the report's JSON keys and its HTML, the command line's errors, and the
+// swarm's send pacing (the stepped rate ramp tools/bench/bench.sh uses).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "options.hpp"
 #include "report.hpp"
 #include "support/seed.hpp"
+#include "swarm.hpp"
 
 namespace volley::bots {
 namespace {
@@ -215,6 +217,61 @@ TEST_CASE("report: the contract's JSON keys in one object, and an HTML page with
   r.totals.echo.reliable_lost = 0;
   r.totals.connected = 1;
   CHECK_FALSE(r.ok());
+}
+
+// A transport that accepts everything and counts echo sends.
+struct CountingTransport final : Transport {
+  std::size_t sends = 0;
+  bool connect(std::size_t) override { return true; }
+  void disconnect(std::size_t) override {}
+  SendResult send(std::size_t, std::uint8_t, Delivery, Bytes) override {
+    ++sends;
+    return SendResult::kOk;
+  }
+  SendResult send_input(std::size_t, Bytes) override { return SendResult::kOk; }
+  std::optional<TimePoint> rtt(std::size_t) override { return std::nullopt; }
+};
+
+std::size_t sends_by(Swarm& swarm, CountingTransport& t, TimePoint until) {
+  for (TimePoint now = 0; now <= until; now += 1000) swarm.tick(now);
+  return t.sends;
+}
+
+TEST_CASE("swarm pacing: a constant rate, and the stepped ramp doubling it on schedule") {
+  SwarmConfig c;
+  c.bots = 4;
+  c.rate_hz = 10;
+  c.mix = EchoMix::kUnreliable;
+  CountingTransport t;
+  Swarm constant(c, t);
+  constant.start(0);
+  for (std::size_t i = 0; i < c.bots; ++i) constant.on_connected(i, 0);
+  CHECK(sends_by(constant, t, 3'000'000) == doctest::Approx(4 * 10 * 3).epsilon(0.03));
+
+  // 1 s at 10 Hz, 1 s at 20 Hz, 1 s at 40 Hz: 4 x 70 sends.
+  c.double_after_s = 1;
+  c.double_every_s = 1;
+  CountingTransport r;
+  Swarm ramp(c, r);
+  ramp.start(0);
+  for (std::size_t i = 0; i < c.bots; ++i) ramp.on_connected(i, 0);
+  CHECK(sends_by(ramp, r, 1'000'000) == doctest::Approx(40).epsilon(0.05));
+  CHECK(sends_by(ramp, r, 3'000'000) == doctest::Approx(4 * 70).epsilon(0.03));
+}
+
+TEST_CASE("swarm pacing: after a stall only 20 ms of the rate (or one turn each) is caught up") {
+  SwarmConfig c;
+  c.bots = 2;
+  c.rate_hz = 5000;  // 10,000 sends/s: the 20 ms slack (200 sends) exceeds one turn (2)
+  c.mix = EchoMix::kUnreliable;
+  CountingTransport t;
+  Swarm swarm(c, t);
+  swarm.start(0);
+  for (std::size_t i = 0; i < c.bots; ++i) swarm.on_connected(i, 0);
+  swarm.tick(1000);
+  const std::size_t before = t.sends;
+  swarm.tick(1'001'000);  // a 1 s stall: 10,000 sends owed, 200 made
+  CHECK(t.sends - before == doctest::Approx(200).epsilon(0.02));
 }
 
 TEST_CASE("options: defaults per behavior, and every problem is one line") {

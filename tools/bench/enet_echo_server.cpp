@@ -1,7 +1,7 @@
 // volley-enet-echo-server: the baseline for the scale measurements. A stock libenet 1.3.17 host
 // with volley-server --mode echo's semantics (each packet goes back to its sender on the same
 // channel with the same flags) and the same flags, listening line and stats JSON, so
-// tools/bench/measure.sh can run both servers under identical load and compare CPU and memory.
+// tools/bench/bench.sh can run both servers under identical load and compare CPU and memory.
 // The loop is the usual libenet one: enet_host_service with a short timeout, events drained.
 #include <enet/enet.h>
 

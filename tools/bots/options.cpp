@@ -18,7 +18,11 @@ Parsed parse_options(const std::vector<std::string>& args) {
   app.add_option("--sockets", o.sockets, "0: one per 4,000 bots")->check(CLI::Range(0, 4096));
   app.add_option("--seconds", o.seconds)->check(CLI::Range(0.1, 1e6));
   app.add_option("--rate", rate, "messages (echo) or inputs (game) per bot per second; default 10 / 30")
-      ->check(CLI::Range(0.0, 1000.0));
+      ->check(CLI::Range(0.0, 100000.0));
+  app.add_option("--rate-double-every", s.double_every_s, "a stepped load ramp: the rate doubles every S seconds")
+      ->check(CLI::Range(0.0, 1e6));
+  app.add_option("--rate-double-after", s.double_after_s, "the ramp's first doubling, seconds after the start")
+      ->check(CLI::Range(0.0, 1e6));
   app.add_option("--behavior", o.behavior)->check(CLI::IsMember({"echo", "game"}));
   app.add_option("--engine", o.engine)->check(CLI::IsMember({"enet", "volley"}));
   app.add_option("--churn", s.churn_per_s, "bots leaving and rejoining per second")->check(CLI::Range(0.0, 1e6));

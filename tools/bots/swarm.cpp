@@ -52,7 +52,7 @@ Swarm::Swarm(SwarmConfig config, Transport& transport)
 Swarm::~Swarm() = default;
 
 void Swarm::start(TimePoint now) {
-  start_ = last_sample_ = last_integrate_ = now;
+  start_ = last_sample_ = last_integrate_ = last_due_ = now;
   tick(now);
 }
 
@@ -127,18 +127,32 @@ void Swarm::tick(TimePoint now) {
       ++k;
     }
   }
-  // Sends, paced: the bots take turns, evenly spread over each period, without bursts to catch
-  // up after a stall (a late turn is skipped, not doubled).
+  // Sends, paced: the bots take turns, evenly spread over each period, without long bursts to
+  // catch up after a stall (late turns beyond the slack below are skipped, not doubled).
   if (stopped_ && config_.behavior == Behavior::kEcho) return;
   const auto n = static_cast<std::uint64_t>(config_.bots);
-  const auto due = static_cast<std::uint64_t>(static_cast<double>(now - start_) * 1e-6 * config_.rate_hz * static_cast<double>(n));
-  if (due > sends_done_ + n) sends_done_ = due - n;
+  if (now > last_due_) {
+    sends_due_ += static_cast<double>(now - std::max(last_due_, start_)) * 1e-6 * rate_at(now) * static_cast<double>(n);
+    last_due_ = now;
+  }
+  const auto due = static_cast<std::uint64_t>(sends_due_);
+  // After a stall, sends owed beyond one turn of every bot or 20 ms of the rate (whichever is
+  // more: at high per-bot rates one turn is shorter than a scheduling hiccup) are skipped.
+  const auto slack = std::max(n, static_cast<std::uint64_t>(0.02 * rate_at(now) * static_cast<double>(n)));
+  if (due > sends_done_ + slack) sends_done_ = due - slack;
   for (; sends_done_ < due; ++sends_done_) {
     const std::size_t i = static_cast<std::size_t>(sends_done_ % n);
     if (bots_[i].state == Bot::State::kConnected || (bots_[i].state == Bot::State::kDraining && config_.behavior == Behavior::kGame)) {
       send_tick(i, sends_done_ / n, now);
     }
   }
+}
+
+double Swarm::rate_at(TimePoint now) const {
+  if (config_.double_every_s <= 0) return config_.rate_hz;
+  const double t = static_cast<double>(now - start_) * 1e-6 - config_.double_after_s;
+  if (t < 0) return config_.rate_hz;
+  return config_.rate_hz * std::exp2(std::floor(t / config_.double_every_s) + 1);
 }
 
 void Swarm::churn(TimePoint now) {

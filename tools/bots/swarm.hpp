@@ -39,6 +39,9 @@ struct SwarmConfig {
   std::size_t bots = 1;
   Behavior behavior = Behavior::kEcho;
   double rate_hz = 10;      // echo messages / game inputs per bot per second
+  // A stepped load ramp (tools/bench): the rate doubles at double_after_s and then every
+  // double_every_s; 0 = a constant rate.
+  double double_after_s = 0, double_every_s = 0;
   double ramp_per_s = 0;    // connects per second; 0 = all at once
   double churn_per_s = 0;   // bots leaving (and rejoining) per second
   std::size_t channels = 2;  // echo: channels used (the game uses the session's)
@@ -111,6 +114,7 @@ class Swarm {
   void send_tick(std::size_t i, std::uint64_t tick, TimePoint now);
   void send_echo(std::size_t i, std::uint8_t channel, Delivery delivery, TimePoint now);
   void churn(TimePoint now);
+  double rate_at(TimePoint now) const;
   void show_chat(Bot& b, const snapshot::Event& e);
   void record_rtt(TimePoint us);
 
@@ -122,6 +126,8 @@ class Swarm {
   TimePoint start_ = 0, stop_ = 0, last_sample_ = 0, last_integrate_ = 0;
   bool stopped_ = false;
   std::uint64_t connects_started_ = 0, sends_done_ = 0, churn_done_ = 0;
+  double sends_due_ = 0;  // sends owed since the start, the rate integrated over time
+  TimePoint last_due_ = 0;
   std::uint64_t rng_;
   std::vector<std::uint32_t> leaving_;  // churned bots waiting to disconnect
   std::size_t connected_ = 0, live_ = 0;

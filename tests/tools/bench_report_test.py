@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""tools/bench/bench_report.py, the arithmetic of bench.sh, on made-up samples: CPU per echo over
+the equal-load window, where a ramp stops and what it blames, medians with their spread, and the
+table's n/a rows. Nothing here measures or starts a process."""
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "bench"))
+import bench_report as br  # noqa: E402
+
+HZ = 100
+
+
+def line(t, srv_ticks, load_ticks, inp, out, p50=1.0, p99=3.0, connected=64, rss=5000):
+    return (f"{srv_ticks} {load_ticks} {rss} t={t}s connected {connected}/64 in {inp} pps out {out} pps "
+            f"rtt p50 {p50:.2f} p99 {p99:.2f} ms errors 0")
+
+
+def run(steps):
+    """Seconds 1..: a 1 s settle, 3 s hold at 8k/s (t=2..4), then 2 s steps; `steps` gives per
+    step (in, out, server ticks per second, load ticks per second)."""
+    lines, srv, load = [line(1, 0, 0, "8.0k", "8.0k")], 0, 0
+    for t in (2, 3, 4):
+        srv += 10
+        load += 20
+        lines.append(line(t, srv, load, "8.0k", "8.0k"))
+    t = 4
+    for inp, out, s_per_s, l_per_s in steps:
+        for _ in range(2):
+            t += 1
+            srv += s_per_s
+            load += l_per_s
+            lines.append(line(t, srv, load, inp, out))
+    return br.parse_samples(lines, HZ)
+
+
+class EchoRun(unittest.TestCase):
+    def analyze(self, samples, steps=3):
+        return br.analyze_echo(samples, 64, 8000, hold_from=1, double_at=4, every=2, steps=steps)
+
+    def test_cpu_per_echo_over_the_hold(self):
+        r = self.analyze(run([]), steps=0)
+        # 0.3 CPU-s over 3 s and 24,000 echoes: 12.5 us each, 10 % of a core.
+        self.assertAlmostEqual(r["cpu_us_per_echo"], 12.5, places=3)
+        self.assertEqual(r["cpu_percent"], 10.0)
+        self.assertEqual(r["echo_per_s"], 8000)
+        self.assertEqual(r["limit"], "ramp top")
+        self.assertEqual(r["max_echo_per_s"], 8000)
+
+    def test_server_saturated_stops_the_ramp(self):
+        r = self.analyze(run([("16.0k", "16.0k", 30, 20), ("20.0k", "32.0k", 95, 30), ("20.0k", "64.0k", 99, 30)]))
+        self.assertEqual(r["max_echo_per_s"], 16000)
+        self.assertEqual(r["limit"], "server")
+        self.assertEqual(r["max_cpu_percent"], 30.0)
+
+    def test_generator_short_of_the_offer_is_blamed_not_the_server(self):
+        # Short of the offer with its core full, and short of it without (a paced generator
+        # can fall behind from stalls): either way the step says nothing about the server.
+        for load_ticks in (99, 60):
+            r = self.analyze(run([("16.0k", "16.0k", 30, 60), ("25.0k", "25.0k", 40, load_ticks)]))
+            self.assertEqual(r["max_echo_per_s"], 16000)
+            self.assertEqual(r["limit"], "load generator")
+
+    def test_loss_with_neither_core_full(self):
+        r = self.analyze(run([("12.0k", "16.0k", 30, 30)]))
+        self.assertEqual(r["max_echo_per_s"], 8000)
+        self.assertEqual(r["limit"], "loss/queueing, neither core full")
+
+    def test_rates_with_suffixes(self):
+        self.assertEqual(br.rate("950"), 950)
+        self.assertEqual(br.rate("13.4k"), 13400)
+        self.assertEqual(br.rate("1.02M"), 1020000)
+
+
+class Table(unittest.TestCase):
+    def test_spread_is_the_median_and_the_range(self):
+        self.assertEqual(br.spread([3.0, 1.0, 2.0]), "2.00 (1.00–3.00)")
+        self.assertEqual(br.spread([4.0]), "4.00")
+        self.assertEqual(br.spread([None, None]), "n/a")
+        self.assertEqual(br.spread([16000, 32000, 20000], thousands=True), "20.0k (16.0–32.0k)")
+
+    def test_rows_grouped_by_point_with_n_a_for_stock_enet_at_16000(self):
+        rows = [
+            {"section": "echo", "server": "io_uring", "peers": 64, "delivery": "reliable", "round": r,
+             "cpu_us_per_echo": v, "cpu_percent": 10.0, "rtt_p50_ms": 1.0, "rtt_p99_ms": 2.0,
+             "max_echo_per_s": 30000, "limit": "load generator", "max_cpu_percent": 40.0,
+             "rss_peak_kib": 10240, "connected": 64}
+            for r, v in ((1, 3.0), (2, 5.0), (3, 4.0))]
+        rows.append({"section": "echo", "server": "enet", "peers": 16000, "delivery": "reliable", "round": 1,
+                     "na": "libenet caps a host at 4,095 peers"})
+        with tempfile.TemporaryDirectory() as d:
+            with open(f"{d}/results.jsonl", "w") as f:
+                f.write("\n".join(json.dumps(r) for r in rows))
+            with open(f"{d}/meta.json", "w") as f:
+                json.dump({"mode": "full", "commit": "abc1234", "offered": 8000, "every": 2, "steps": 4}, f)
+            text = br.table(f"{d}/results.jsonl", f"{d}/meta.json")
+        self.assertIn("| 64 | reliable | volley-server (io_uring) | 4.00 (3.00–5.00) |", text)
+        self.assertIn("≥ 30.0k", text)  # the generator, not the server, ended every round's ramp
+        self.assertIn("| 16,000 | reliable | stock libenet 1.3.17 | n/a: libenet caps a host at 4,095 peers |", text)
+        self.assertIn("commit: abc1234", text)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""bench.sh's arithmetic: the once-a-second samples of every run to figures, and the figures of
+all runs to the markdown table (medians of the interleaved rounds, min-max spread). It measures
+nothing itself.
+
+  bench_report.py analyze MANIFEST.jsonl META.json > RESULTS.jsonl
+  bench_report.py table RESULTS.jsonl META.json > report.md
+
+MANIFEST: one line per run, written by bench.sh (labels, schedule, file names in META's "dir").
+SAMPLES (DIR/NAME.samples): one line per second, "<server CPU ticks> <load CPU ticks> <server RSS
+KiB> <progress line of volley-bots or volley-bench-udp-echo blast>", read from /proc the moment
+the load wrote the line, so all of it covers the same second.
+"""
+import json
+import re
+import statistics
+import sys
+
+LINE = re.compile(r"^(?P<cpu>[0-9.]+) (?P<lcpu>[0-9.]+) (?P<rss>\d+) t=(?P<t>[0-9.]+)s connected (?P<conn>\d+)/(?P<bots>\d+) "
+                  r"in (?P<inp>[0-9.]+[kM]?) pps out (?P<out>[0-9.]+[kM]?) pps "
+                  r"rtt p50 (?P<p50>[0-9.]+) p99 (?P<p99>[0-9.]+) ms errors (?P<err>\d+)")
+
+# A step sustains its offered rate when the echoes come back at >= this share of it...
+KEEP_UP = 0.95
+# ...and the median echo stays under this: a standing queue (the server or the kernel falling
+# behind) shows here. Not p99: on a shared 2-core machine the slowest 1% is scheduling noise.
+P50_LIMIT_MS = 50.0
+# A core this busy (share of one core) counts as full when naming what limited a ramp.
+SATURATED = 0.9
+
+
+def rate(text):
+    scale = {"k": 1e3, "M": 1e6}.get(text[-1], 1)
+    return float(text.rstrip("kM")) * scale
+
+
+def parse_samples(lines, hz=100):
+    out = []
+    for line in lines:
+        m = LINE.match(line.strip())
+        if not m:
+            continue
+        out.append({"cpu": float(m["cpu"]) / hz, "load_cpu": float(m["lcpu"]) / hz, "rss": int(m["rss"]), "t": float(m["t"]), "connected": int(m["conn"]),
+                    "bots": int(m["bots"]), "in": rate(m["inp"]), "out": rate(m["out"]),
+                    "p50": float(m["p50"]), "p99": float(m["p99"]), "errors": int(m["err"])})
+    return out
+
+
+def window(samples, t_from, t_to):
+    """The samples of the seconds ending in (t_from, t_to], and the server CPU, load CPU and wall
+    seconds they cover (each measured from the sample before the first)."""
+    idx = [i for i, s in enumerate(samples) if t_from < s["t"] <= t_to + 1e-9 and i > 0]
+    if not idx:
+        return [], 0.0, 0.0, 0.0
+    first, last = idx[0], idx[-1]
+    cpu = samples[last]["cpu"] - samples[first - 1]["cpu"]
+    load = samples[last]["load_cpu"] - samples[first - 1]["load_cpu"]
+    wall = samples[last]["t"] - samples[first - 1]["t"]
+    return [samples[i] for i in idx], cpu, load, wall
+
+
+def step_fails(target, got, offered_here, p50):
+    """None when a ramp step sustained `target`; else why not."""
+    if offered_here < KEEP_UP * target:
+        return "offer"
+    if got < KEEP_UP * offered_here or p50 > P50_LIMIT_MS:
+        return "echo"
+    return None
+
+
+def analyze_echo(samples, peers, offered, hold_from, double_at, every, steps):
+    """Figures of one run: the equal-load window (hold_from, double_at], then `steps` doublings
+    of `every` seconds each; the first second of every step is settling and not judged."""
+    r = {"peers": peers, "offered": offered}
+    held, cpu, load, wall = window(samples, hold_from, double_at)
+    echoed = sum(s["in"] for s in held)
+    sent = sum(s["out"] for s in held)
+    r["cpu_us_per_echo"] = round(cpu * 1e6 / echoed, 3) if echoed > 0 else None
+    r["cpu_percent"] = round(100 * cpu / wall, 1) if wall > 0 else None
+    r["load_cpu_percent"] = round(100 * load / wall, 1) if wall > 0 else None
+    r["echo_per_s"] = round(echoed / len(held)) if held else None
+    r["offered_per_s"] = round(sent / len(held)) if held else None
+    r["rtt_p50_ms"] = statistics.median(s["p50"] for s in held) if held else None
+    r["rtt_p99_ms"] = statistics.median(s["p99"] for s in held) if held else None
+    r["connected"] = min((s["connected"] for s in held), default=0)
+    r["rss_peak_kib"] = max((s["rss"] for s in samples), default=0)
+    # The ramp: step 0 is the equal-load hold itself. At the first step that fails, the side
+    # whose core was (nearly) full is named: a full load core means the server was not the limit.
+    best, best_cpu, limit = None, None, None
+    for k in range(steps + 1):
+        target = offered * (2 ** k)
+        if k == 0:
+            seg, seg_cpu, seg_load, seg_wall = held, cpu, load, wall
+        else:
+            lo = double_at + (k - 1) * every
+            seg, seg_cpu, seg_load, seg_wall = window(samples, lo + 1, lo + every)
+        if not seg:
+            limit = "run ended" if k == 0 else "load stopped"
+            break
+        got = statistics.median(s["in"] for s in seg)
+        offered_here = statistics.median(s["out"] for s in seg)
+        why = step_fails(target, got, offered_here, statistics.median(s["p50"] for s in seg))
+        if why:
+            server_full = seg_wall > 0 and seg_cpu / seg_wall >= SATURATED
+            load_full = seg_wall > 0 and seg_load / seg_wall >= SATURATED
+            limit = ("load generator" if why == "offer" or (load_full and not server_full)
+                     else "server" if server_full else "loss/queueing, neither core full")
+            break
+        best = got
+        best_cpu = round(100 * seg_cpu / seg_wall, 1) if seg_wall > 0 else None
+    r["max_echo_per_s"] = round(best) if best is not None else None
+    r["max_cpu_percent"] = best_cpu
+    r["limit"] = limit or "ramp top"
+    return r
+
+
+def analyze_window(samples, t_from, t_to):
+    """Idle and game runs: server CPU share, RSS and load figures over (t_from, t_to]."""
+    seg, cpu, load, wall = window(samples, t_from, t_to)
+    return {
+        "window_s": round(wall, 2),
+        "cpu_s": round(cpu, 4),
+        "cpu_percent": round(100 * cpu / wall, 2) if wall > 0 else None,
+        "load_cpu_percent": round(100 * load / wall, 1) if wall > 0 else None,
+        "rss_kib": seg[-1]["rss"] if seg else 0,
+        "connected": min((s["connected"] for s in seg), default=0),
+        "in_per_s": round(statistics.median(s["in"] for s in seg)) if seg else 0,
+    }
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and v >= 100:
+        return f"{v:,.0f}"
+    if isinstance(v, (int,)) and abs(v) >= 1000:
+        return f"{v:,}"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def spread(values, digits=2, thousands=False):
+    """'median (min-max)' of the rounds; n/a when no round produced the figure."""
+    v = [x for x in values if x is not None]
+    if not v:
+        return "n/a"
+    med = statistics.median(v)
+    if thousands:
+        s = f"{med / 1e3:,.1f}k"
+        return s if len(v) == 1 else f"{s} ({min(v) / 1e3:,.1f}–{max(v) / 1e3:,.1f}k)"
+    s = f"{med:.{digits}f}"
+    return s if len(v) == 1 else f"{s} ({min(v):.{digits}f}–{max(v):.{digits}f})"
+
+
+SERVER_NAMES = {"io_uring": "volley-server (io_uring)", "epoll": "volley-server (epoll)",
+                "enet": "stock libenet 1.3.17", "raw": "raw recvmmsg/sendmmsg echo"}
+SERVER_ORDER = ["io_uring", "epoll", "enet", "raw"]
+
+
+def group(rows, *keys):
+    out = {}
+    for r in rows:
+        out.setdefault(tuple(r.get(k) for k in keys), []).append(r)
+    return out
+
+
+def echo_table(rows):
+    lines = ["| peers | delivery | server | CPU-µs / echo | server CPU % | RTT p50 ms | "
+             "RTT p99 ms | max sustained echoes/s | what stopped the ramp (server CPU at the max) | RSS peak MiB | rounds |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+    g = group(rows, "peers", "delivery", "server")
+    for (peers, delivery, server) in sorted(g, key=lambda k: (k[0], k[1], SERVER_ORDER.index(k[2]))):
+        rs = g[(peers, delivery, server)]
+        if any(r.get("na") for r in rs):
+            lines.append(f"| {peers:,} | {delivery} | {SERVER_NAMES[server]} | n/a: {rs[0]['na']} | | | | | | | |")
+            continue
+        limits = sorted({r.get("limit") or "?" for r in rs})
+        maxes = [r.get("max_echo_per_s") for r in rs]
+        top = "≥ " if all(r.get("limit") in ("ramp top", "load generator") for r in rs) else ""
+        bad = [r for r in rs if r.get("connected", 0) < peers]
+        note = f" ({len(bad)} round(s) not all connected)" if bad else ""
+        lines.append(
+            f"| {peers:,} | {delivery} | {SERVER_NAMES[server]}{note} | {spread([r.get('cpu_us_per_echo') for r in rs])} | "
+            f"{spread([r.get('cpu_percent') for r in rs], 1)} | "
+            f"{spread([r.get('rtt_p50_ms') for r in rs])} | "
+            f"{spread([r.get('rtt_p99_ms') for r in rs])} | {top}{spread(maxes, thousands=True)} | "
+            f"{', '.join(limits)} (CPU {spread([r.get('max_cpu_percent') for r in rs], 0)} %) | "
+            f"{spread([r.get('rss_peak_kib', 0) / 1024 for r in rs], 1)} | {len(rs)} |")
+    return lines
+
+
+def table(results_path, meta_path):
+    with open(results_path) as f:
+        rows = [json.loads(l) for l in f if l.strip()]
+    meta = read_json(meta_path)
+    out = [f"## Volley benchmark — {meta.get('mode', 'full')} run", ""]
+    for k in ("date_start", "date_end", "commit", "machine", "kernel", "load_start", "load_end", "pinning",
+              "rounds", "command"):
+        if k in meta:
+            out.append(f"- {k.replace('_', ' ')}: {meta[k]}")
+    echo = [r for r in rows if r.get("section") == "echo"]
+    if echo:
+        out += ["", f"### Echo: 64-byte messages, one per datagram; equal offered load {meta.get('offered', 0):,} "
+                f"messages/s in total at every point, then doubled every {meta.get('every', '?')} s "
+                f"up to {meta.get('steps', '?')} times", ""]
+        out += echo_table(echo)
+    idle = [r for r in rows if r.get("section") == "idle"]
+    if idle:
+        out += ["", f"### Idle: {idle[0].get('peers', 0):,} connected peers, no traffic, "
+                f"{idle[0].get('window_s', '?')} s window", "",
+                "| server | CPU % of a core | RSS MiB | connected | rounds |", "|---|---:|---:|---:|---:|"]
+        g = group(idle, "server")
+        for (server,) in sorted(g, key=lambda k: SERVER_ORDER.index(k[0])):
+            rs = g[(server,)]
+            out.append(f"| {SERVER_NAMES[server]} | {spread([r.get('cpu_percent') for r in rs], 2)} | "
+                       f"{spread([r.get('rss_kib', 0) / 1024 for r in rs], 1)} | "
+                       f"{min(r.get('connected', 0) for r in rs):,} | {len(rs)} |")
+    ir = [r for r in rows if r.get("section") == "callgrind"]
+    if ir:
+        out += ["", "### User-space instructions per echo (callgrind, 64 peers, difference of an idle and a loaded run)", "",
+                "| server | delivery | instructions / echo | echoes counted | Ir idle / loaded |", "|---|---|---:|---:|---|"]
+        for r in sorted(ir, key=lambda r: (r.get("delivery", ""), SERVER_ORDER.index(r["server"]))):
+            name = SERVER_NAMES[r["server"]] + (" — epoll" if r["server"] in ("io_uring", "epoll") else "")
+            out.append(f"| {name} | {r.get('delivery')} | {fmt(r.get('ir_per_echo'))} | {fmt(r.get('echoes'))} | "
+                       f"{fmt(r.get('ir_idle'))} / {fmt(r.get('ir_loaded'))} |")
+    game = [r for r in rows if r.get("section") == "game"]
+    if game:
+        out += ["", "### Snapshots: the demo game at 30 Hz with game bots", "",
+                "| game bots | backend | sustained | server CPU % | CPU-µs per client per tick | "
+                "snapshot bytes per client per s | connected / dropped | rounds |",
+                "|---:|---|---|---:|---:|---:|---|---:|"]
+        g = group(game, "peers", "server")
+        for (peers, server) in sorted(g, key=lambda k: (-k[0], k[1])):
+            rs = g[(peers, server)]
+            ok = sum(1 for r in rs if r.get("sustained"))
+            out.append(f"| {peers:,} | {server} | {'yes' if ok == len(rs) else f'no ({ok}/{len(rs)})'} | "
+                       f"{spread([r.get('cpu_percent') for r in rs], 1)} | "
+                       f"{spread([r.get('cpu_us_per_client_tick') for r in rs], 2)} | "
+                       f"{spread([r.get('bytes_per_client_s') for r in rs], 0)} | "
+                       f"{min(r.get('connected', 0) for r in rs):,} / {max(r.get('dropped', 0) for r in rs)} | {len(rs)} |")
+    notes = [r for r in rows if r.get("section") == "note"]
+    if notes:
+        out += ["", "### Anomalies noted during the run", ""] + [f"- {r['text']}" for r in notes]
+    return "\n".join(out) + "\n"
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def callgrind_ir(path):
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("summary:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def analyze(manifest_path, meta_path):
+    """Every manifest line to one results line: its labels and its figures."""
+    meta = read_json(meta_path)
+    hz, d = meta.get("clk_tck", 100), meta.get("dir", ".")
+    out = []
+    with open(manifest_path) as f:
+        manifest = [json.loads(l) for l in f if l.strip()]
+    for m in manifest:
+        r = dict(m)
+        sec = m.get("section")
+        if sec in ("echo", "idle", "game") and not m.get("na"):
+            try:
+                with open(f"{d}/{m['name']}.samples") as f:
+                    samples = parse_samples(f, hz)
+            except OSError:
+                samples = []
+            if sec == "echo":
+                r.update(analyze_echo(samples, m["peers"], m["offered"], m["hold_from"], m["double_at"],
+                                      m["every"], m["steps"]))
+            else:
+                r.update(analyze_window(samples, m["from"], m["to"]))
+            if sec == "game":
+                load = read_json(f"{d}/{m['name']}.load.json")
+                stats = read_json(f"{d}/{m['name']}.stats.json")
+                if r["window_s"] > 0:
+                    r["cpu_us_per_client_tick"] = round(r["cpu_s"] * 1e6 / (m["peers"] * 30 * r["window_s"]), 2)
+                r["bytes_per_client_s"] = load.get("bytes_in_per_bot_s")
+                r["dropped"] = load.get("dropped")
+                r["violations"] = load.get("violations")
+                r["server"] = stats.get("backend", "?")
+        elif sec == "callgrind":
+            ir0, ir1 = callgrind_ir(f"{d}/{m['idle']}.callgrind"), callgrind_ir(f"{d}/{m['loaded']}.callgrind")
+            e0 = read_json(f"{d}/{m['idle']}.stats.json").get("packets_out", 0)
+            e1 = read_json(f"{d}/{m['loaded']}.stats.json").get("packets_out", 0)
+            r.update({"ir_idle": ir0, "ir_loaded": ir1, "echoes": e1 - e0,
+                      "ir_per_echo": round((ir1 - ir0) / (e1 - e0)) if ir0 and ir1 and e1 > e0 else None})
+        out.append(r)
+    return out
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "analyze":
+        for r in analyze(argv[2], argv[3]):
+            print(json.dumps(r))
+        return 0
+    if len(argv) == 4 and argv[1] == "table":
+        sys.stdout.write(table(argv[2], argv[3]))
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
