@@ -280,12 +280,14 @@ if on idle; then
     for server in io_uring epoll enet; do
       name="idle-$server-$round"
       start_server "$name" "$server" "$IDLE_PEERS" $((connect_s + IDLE_WINDOW + 30)) || continue
+      # Issue 13 states idle memory over the empty server: its RSS before the first peer.
+      sleep 0.5; proc_rss "$SERVER_PID"; empty_rss=$RSS
       run_load "$name" -- "$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine volley --bots "$IDLE_PEERS" \
         --ramp "$CONNECT_RATE" --rate 0 --seconds $((connect_s + IDLE_WINDOW)) --drain 0 --progress \
         --report-json "$OUT/$name.load.json"
       stop_server
       record section='"idle"' server="\"$server\"" peers="$IDLE_PEERS" round="$round" name="\"$name\"" \
-        from="$connect_s" to="$((connect_s + IDLE_WINDOW))"
+        from="$connect_s" to="$((connect_s + IDLE_WINDOW))" empty_rss_kib="$empty_rss"
       echo "  $name done (load rc $LOAD_RC)"
     done
   done

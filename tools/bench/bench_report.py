@@ -207,12 +207,14 @@ def table(results_path, meta_path):
     if idle:
         out += ["", f"### Idle: {idle[0].get('peers', 0):,} connected peers, no traffic, "
                 f"{idle[0].get('window_s', '?')} s window", "",
-                "| server | CPU % of a core | RSS MiB | connected | rounds |", "|---|---:|---:|---:|---:|"]
+                "| server | CPU % of a core | RSS MiB | RSS over the empty server, MiB | connected | rounds |",
+                "|---|---:|---:|---:|---:|---:|"]
         g = group(idle, "server")
         for (server,) in sorted(g, key=lambda k: SERVER_ORDER.index(k[0])):
             rs = g[(server,)]
             out.append(f"| {SERVER_NAMES[server]} | {spread([r.get('cpu_percent') for r in rs], 2)} | "
                        f"{spread([r.get('rss_kib', 0) / 1024 for r in rs], 1)} | "
+                       f"{spread([(r.get('rss_kib', 0) - r.get('empty_rss_kib', 0)) / 1024 for r in rs], 2)} | "
                        f"{min(r.get('connected', 0) for r in rs):,} | {len(rs)} |")
     ir = [r for r in rows if r.get("section") == "callgrind"]
     if ir:
