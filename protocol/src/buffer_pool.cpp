@@ -11,10 +11,12 @@ namespace volley::protocol::detail {
 
 namespace {
 
-// Kept buffers: at most this many, each at most kMaxKeptCapacity bytes (a full-MTU payload
-// fits; a reassembled multi-datagram packet's buffer is freed), so a pool holds ~1 MiB at most.
+// Kept buffers: at most this many, each at most kMaxKeptCapacity bytes (a reassembled packet of
+// a few datagrams fits), all together at most kMaxKeptBytes: a pool never holds more than 1 MiB
+// of payload room, whatever burst went through it.
 constexpr std::size_t kMaxKeptBuffers = 512;
-constexpr std::size_t kMaxKeptCapacity = 2048;
+constexpr std::size_t kMaxKeptCapacity = 64 * 1024;
+constexpr std::size_t kMaxKeptBytes = 1024 * 1024;
 constexpr std::size_t kMaxKeptBlocks = 1024;
 
 struct Pools {
@@ -24,6 +26,7 @@ struct Pools {
     blocks.reserve(kMaxKeptBlocks);
   }
   std::vector<Buffer> buffers;
+  std::size_t buffer_bytes = 0;  // capacity of the kept buffers
   std::vector<std::unique_ptr<SharedPayload::Block>> blocks;
 };
 
@@ -33,10 +36,11 @@ Pools& pools() {
 }
 
 Buffer take_empty() {
-  auto& free = pools().buffers;
-  if (free.empty()) return {};
-  Buffer b = std::move(free.back());
-  free.pop_back();
+  Pools& p = pools();
+  if (p.buffers.empty()) return {};
+  Buffer b = std::move(p.buffers.back());
+  p.buffers.pop_back();
+  p.buffer_bytes -= b.capacity();
   return b;
 }
 
@@ -56,17 +60,15 @@ Buffer take_zeroed_buffer(std::size_t size) {
 
 void give_buffer(Buffer&& buffer) noexcept {
   const std::size_t capacity = buffer.capacity();
-  if (capacity == 0 || capacity > kMaxKeptCapacity) {
-    Buffer().swap(buffer);
-    return;
-  }
-  auto& free = pools().buffers;
-  if (free.size() >= kMaxKeptBuffers) {
+  Pools& p = pools();
+  if (capacity == 0 || capacity > kMaxKeptCapacity || p.buffers.size() >= kMaxKeptBuffers ||
+      p.buffer_bytes + capacity > kMaxKeptBytes) {
     Buffer().swap(buffer);
     return;
   }
   buffer.clear();
-  free.push_back(std::move(buffer));
+  p.buffer_bytes += capacity;
+  p.buffers.push_back(std::move(buffer));
 }
 
 SharedPayload SharedPayload::copy_of(Bytes bytes) {
