@@ -40,6 +40,19 @@ void Host::on_datagrams(TimePoint now, std::span<const engine::DatagramView> bat
   stats_.handshake.expired = half_open_.expired();
   service_touched(now);
   emit();
+  if (stats_.batches % kSyncEveryBatches == 0) sync_next();
+}
+
+void Host::sync_next() {
+  if (slots_.allocated() == 0) return;
+  if (sync_cursor_ >= slots_.allocated()) sync_cursor_ = 0;
+  Slot& s = slots_[sync_cursor_++];
+  if (s.live) sync(s);
+}
+
+const HostStats& Host::stats() {
+  slots_.for_each_live([&](std::uint32_t index) { sync(slots_[index]); });
+  return stats_;
 }
 
 void Host::on_timer(TimePoint now, std::uint32_t slot) {
@@ -339,11 +352,11 @@ void Host::service(TimePoint now, std::uint32_t slot) {
     outbox_.commit(n, s.address);
   }
   drain_events(slot);  // a reset inside the poll may leave a final event
-  sync(s);
   // Cleared only now: a send to this peer from its own callbacks was polled above, while a send
   // from a later peer's callback puts it back on the list.
   s.touched = false;
   if (peer.state() == PeerState::kDisconnected) {
+    sync(s);  // its last counts, before the slot is reused
     if (s.connected) {
       slots_.mark_unconnected(slot);
       stats_.connected -= 1;
@@ -412,7 +425,6 @@ SendResult Host::send(PeerHandle handle, std::uint8_t channel, Bytes payload,
   if (s == nullptr) return SendResult::kNoSuchPeer;
   const SendResult result = s->peer->send(channel, payload, flags);
   if (result == SendResult::kOk) touch(handle.index);
-  else sync(*s);
   return result;
 }
 
@@ -423,8 +435,6 @@ std::size_t Host::broadcast(std::uint8_t channel, Bytes payload, protocol::Packe
     if (s.peer->send(channel, payload, flags) == SendResult::kOk) {
       accepted += 1;
       touch(index);
-    } else {
-      sync(s);
     }
   }
   return accepted;
