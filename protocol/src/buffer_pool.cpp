@@ -25,19 +25,24 @@ struct Pools {
     buffers.reserve(kMaxKeptBuffers);
     blocks.reserve(kMaxKeptBlocks);
   }
+  ~Pools() { gone = true; }
+  static inline thread_local bool gone = false;  // trivially destructible: readable to the end
   std::vector<Buffer> buffers;
   std::size_t buffer_bytes = 0;  // capacity of the kept buffers
   std::vector<std::unique_ptr<SharedPayload::Block>> blocks;
 };
 
-Pools& pools() {
+// Null once the thread's pools are destroyed (a Peer may outlive them): then plain allocation.
+Pools* pools() {
+  if (Pools::gone) return nullptr;
   static thread_local Pools p;
-  return p;
+  return &p;
 }
 
 Buffer take_empty() {
-  Pools& p = pools();
-  if (p.buffers.empty()) return {};
+  Pools* pool = pools();
+  if (!pool || pool->buffers.empty()) return {};
+  Pools& p = *pool;
   Buffer b = std::move(p.buffers.back());
   p.buffers.pop_back();
   p.buffer_bytes -= b.capacity();
@@ -60,25 +65,26 @@ Buffer take_zeroed_buffer(std::size_t size) {
 
 void give_buffer(Buffer&& buffer) noexcept {
   const std::size_t capacity = buffer.capacity();
-  Pools& p = pools();
-  if (capacity == 0 || capacity > kMaxKeptCapacity || p.buffers.size() >= kMaxKeptBuffers ||
-      p.buffer_bytes + capacity > kMaxKeptBytes) {
+  Pools* pool = pools();
+  if (!pool || capacity == 0 || capacity > kMaxKeptCapacity || pool->buffers.size() >= kMaxKeptBuffers ||
+      pool->buffer_bytes + capacity > kMaxKeptBytes) {
     Buffer().swap(buffer);
     return;
   }
+  Pools& p = *pool;
   buffer.clear();
   p.buffer_bytes += capacity;
   p.buffers.push_back(std::move(buffer));
 }
 
 SharedPayload SharedPayload::copy_of(Bytes bytes) {
-  auto& blocks = pools().blocks;
+  Pools* pool = pools();
   Block* block = nullptr;
-  if (blocks.empty()) {
+  if (!pool || pool->blocks.empty()) {
     block = new Block;
   } else {
-    block = blocks.back().release();
-    blocks.pop_back();
+    block = pool->blocks.back().release();
+    pool->blocks.pop_back();
   }
   block->refs = 1;
   block->bytes = take_buffer(bytes);
@@ -89,12 +95,12 @@ SharedPayload SharedPayload::copy_of(Bytes bytes) {
 
 void SharedPayload::release(Block* block) noexcept {
   give_buffer(std::move(block->bytes));
-  auto& blocks = pools().blocks;
-  if (blocks.size() >= kMaxKeptBlocks) {
+  Pools* pool = pools();
+  if (!pool || pool->blocks.size() >= kMaxKeptBlocks) {
     delete block;
     return;
   }
-  blocks.emplace_back(block);
+  pool->blocks.emplace_back(block);
 }
 
 }  // namespace volley::protocol::detail

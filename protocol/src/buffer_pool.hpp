@@ -73,32 +73,39 @@ class NodePool {
   // A node inserted before `pos` in `list`: a spare one (as its Reset left it) when there is one,
   // else a default-constructed one.
   static typename List::iterator acquire(List& list, typename List::iterator pos) {
-    List& spare = spares();
-    if (spare.empty()) return list.emplace(pos);
-    list.splice(pos, spare, spare.begin());
+    List* spare = spares();
+    if (!spare || spare->empty()) return list.emplace(pos);
+    list.splice(pos, *spare, spare->begin());
     return std::prev(pos);
   }
   // Removes the node at `it` from `list`, keeping it as a spare when the pool has room.
   template <class Reset>
   static typename List::iterator erase(List& list, typename List::iterator it, Reset&& reset) {
-    List& spare = spares();
-    if (spare.size() >= kMaxSpare) return list.erase(it);
+    List* spare = spares();
+    if (!spare || spare->size() >= kMaxSpare) return list.erase(it);
     auto next = std::next(it);
     reset(*it);
-    spare.splice(spare.begin(), list, it);
+    spare->splice(spare->begin(), list, it);
     return next;
   }
   template <class Reset>
   static void clear(List& list, Reset&& reset) {
     while (!list.empty()) erase(list, list.begin(), reset);
   }
-  static std::size_t spare_count() { return spares().size(); }
 
  private:
   static constexpr std::size_t kMaxSpare = 1024;
-  static List& spares() {
-    static thread_local List spare;
-    return spare;
+  // After the thread's pool is destroyed (thread exit; for the main thread before static
+  // destructors run) lists fall back to plain allocation: a Peer may outlive the pool.
+  struct Spares {
+    List list;
+    ~Spares() { gone = true; }
+  };
+  static inline thread_local bool gone = false;  // trivially destructible: readable to the end
+  static List* spares() {
+    if (gone) return nullptr;
+    static thread_local Spares spare;
+    return &spare.list;
   }
 };
 
