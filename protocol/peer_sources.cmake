@@ -1,5 +1,6 @@
 # Peer state machine sources (issue 4), appended to volley::protocol by CMakeLists.txt.
 list(APPEND VOLLEY_PROTOCOL_SOURCES
+  src/buffer_pool.cpp
   src/counters.cpp
   src/fragment_assembly.cpp
   src/handshake.cpp

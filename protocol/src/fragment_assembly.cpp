@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "buffer_pool.hpp"
+
 namespace volley::protocol::detail {
 
 bool fragment_fields_ok(const SendFragment& f, const FragmentLimits& limits) noexcept {
@@ -17,7 +19,7 @@ void begin_reassembly(IncomingCommand& target, std::uint32_t fragment_count, std
   target.fragment_count = fragment_count;
   target.fragments_remaining = fragment_count;
   target.fragment_bits.assign((fragment_count + 31) / 32, 0);
-  target.data.assign(total_length, 0);
+  target.data = take_zeroed_buffer(total_length);
 }
 
 bool same_packet(const IncomingCommand& held, CommandType type, const SendFragment& f) noexcept {

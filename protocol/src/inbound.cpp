@@ -33,8 +33,10 @@ OpenOptions open_options(const PeerConfig& config) { return OpenOptions{config.c
 // open_admitted_datagram with the Peer's counters: a refused admission has counted itself.
 template <class Admit>
 std::optional<OpenedDatagram> open_counted(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
-                                           Counters* counters, const Admit& admit) {
-  auto opened = open_admitted_datagram(datagram, open_options(config), scratch, admit);
+                                           Counters* counters, const Admit& admit,
+                                           const HeaderView* header = nullptr) {
+  auto opened = header ? open_admitted_datagram(datagram, *header, open_options(config), scratch, admit)
+                       : open_admitted_datagram(datagram, open_options(config), scratch, admit);
   if (!opened.ok() && counters && opened.error != DecodeError::kCount) counters->add(counter_for(opened.error));
   return std::move(opened.value);
 }
@@ -74,7 +76,7 @@ HandshakeAck peek_handshake_ack(Bytes datagram, const PeerConfig& config,
   return {reader.error() ? HandshakeAck::Status::kBadDatagram : HandshakeAck::Status::kNoAck};
 }
 
-void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
+void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* decoded) {
   if (now > last_now) last_now = now;
   counters.add(Counter::kDatagramsIn);
   counters.add(Counter::kBytesIn, datagram.size());
@@ -102,7 +104,7 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
     }
     return connect_id;
   };
-  auto opened = open_counted(datagram, config, scratch, &counters, admit);
+  auto opened = open_counted(datagram, config, scratch, &counters, admit, decoded);
   if (!opened) return;
 
   const Header& header = opened->view.header;
@@ -333,7 +335,7 @@ Handled Peer::Impl::handle_send_unsequenced(const Command& command) {
     total_waiting_data += body.payload.size();
     detail::ReceiveContext ctx = receive_context(command.header.channel);
     detail::deliver(ctx, CommandType::kSendUnsequenced,
-                    std::vector<std::uint8_t>(body.payload.begin(), body.payload.end()));
+                    detail::take_buffer(body.payload));
   }
   unsequenced_window.mark(body.unsequenced_group);
   return Handled::kOk;

@@ -20,6 +20,11 @@ struct IncomingCommand {
   std::vector<std::uint8_t> data;
 };
 
+// Clears a held command for reuse as a spare list node (buffer_pool.hpp NodePool): its data
+// buffer goes back to the buffer pool, the fragment bitmap keeps its capacity when small, so
+// reassembling the next packet allocates nothing.
+void reset_incoming(IncomingCommand& command) noexcept;
+
 // Outcome of a receive step: libenet's 0 (keep parsing) or -1 (stop the datagram).
 enum class Handled : std::uint8_t { kOk, kStop };
 

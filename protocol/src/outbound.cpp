@@ -20,8 +20,11 @@ constexpr std::size_t kHeaderBudget = 4;  // libenet counts the full 4-byte head
 
 }  // namespace
 
+// Commands are encoded straight into the caller's buffer, after room for the longest header
+// (sent time and CRC); whether the sent time is present is known only at the end, and then a
+// shorter header means one small move of the commands, not a copy of the whole datagram.
 struct Peer::Impl::Assembly {
-  std::array<std::uint8_t, kMaxMtu> body;  // only [0, body_size) is ever read: not zeroed per call
+  MutableBytes body;  // out past the longest header; only [0, body_size) is ever read
   std::size_t body_size = 0;
   std::size_t budget = 0;       // bytes available for the datagram
   std::size_t packet_size = 0;  // libenet host->packetSize: header + CRC + commands so far
@@ -33,7 +36,7 @@ struct Peer::Impl::Assembly {
 
 bool Peer::Impl::encode_into(Assembly& a, const Command& command) {
   const std::size_t written =
-      encode_command(command, MutableBytes(a.body).subspan(a.body_size));
+      encode_command(command, a.body.subspan(a.body_size));
   if (written == 0) return false;
   a.body_size += written;
   a.packet_size += written;
@@ -94,14 +97,14 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
       if (command.packet && command.fragment_offset == 0 && detail::throttle_drops_next(throttle)) {
         // Dropped together with the rest of its fragments.
         const detail::SharedPayload packet = command.packet;
-        outgoing.erase(current);
+        send_window.discard(current);
         counters.add(Counter::kThrottleDropped);
         while (it != outgoing.end() && it->packet == packet && !it->header.acknowledge)
-          it = outgoing.erase(it);
+          it = send_window.discard(it);
         continue;
       }
       encode_into(a, Command{command.header, command.body});
-      outgoing.erase(current);
+      send_window.discard(current);
     }
     packet_loss.on_sent();
   }
@@ -118,9 +121,12 @@ bool Peer::Impl::disconnect_later_drained() const {
 }
 
 std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_timers) {
+  const std::size_t max_prefix = kHeaderBudget + (config.checksum ? kChecksumSize : 0);
+  if (out.size() <= max_prefix) return 0;
   Assembly a;
+  a.body = out.subspan(max_prefix);
   a.budget = std::min<std::size_t>(mtu, out.size());
-  a.packet_size = kHeaderBudget + (config.checksum ? kChecksumSize : 0);
+  a.packet_size = max_prefix;
   continue_sending = false;
 
   write_acks(a);
@@ -140,9 +146,9 @@ std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_t
   const bool known = outgoing_peer_id < kMaxPeerId;
   header.session = known ? static_cast<std::uint8_t>(outgoing_session_id & 3) : 0;
   if (a.sent_time) header.sent_time = static_cast<std::uint16_t>(enet_ms(now) & 0xFFFF);
-  const std::size_t header_bytes = encode_header(header, config.checksum, out);
-  if (header_bytes == 0 || header_bytes + a.body_size > out.size()) return 0;
-  std::memcpy(out.data() + header_bytes, a.body.data(), a.body_size);
+  const std::size_t header_bytes = encode_header(header, config.checksum, out.first(max_prefix));
+  if (header_bytes == 0) return 0;
+  if (header_bytes < max_prefix) std::memmove(out.data() + header_bytes, a.body.data(), a.body_size);
   FinishOptions options;
   options.checksum = config.checksum;
   if (known) options.seed = connect_id;

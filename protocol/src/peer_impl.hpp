@@ -145,7 +145,8 @@ struct Peer::Impl {
               std::uint16_t cookie_time, std::uint32_t rtt_sample_ms, Bytes datagram);
 
   // inbound.cpp
-  void on_datagram(TimePoint now, Bytes datagram);
+  // `header`: already decoded by the caller, or null.
+  void on_datagram(TimePoint now, Bytes datagram, const HeaderView* header);
   Handled handle_command(TimePoint now, const Command& command);
   Handled handle_acknowledge(TimePoint now, const Command& command);
   Handled handle_connect(const Command& command);

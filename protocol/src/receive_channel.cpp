@@ -58,9 +58,19 @@ bool ReceiveChannel::ack_withheld(std::uint16_t reliable_sequence) const noexcep
   return detail::ack_withheld(reliable_sequence, reliable_sequence_);
 }
 
+void reset_incoming(IncomingCommand& command) noexcept {
+  give_buffer(std::move(command.data));
+  command.data.clear();
+  constexpr std::size_t kKeptBitmapWords = 32;  // 1,024 fragments
+  if (command.fragment_bits.capacity() > kKeptBitmapWords) std::vector<std::uint32_t>().swap(command.fragment_bits);
+  command.fragment_bits.clear();
+  command.fragment_count = 0;
+  command.fragments_remaining = 0;
+}
+
 void ReceiveChannel::clear() noexcept {
-  reliable_.clear();
-  unreliable_.clear();
+  Nodes::clear(reliable_, reset_incoming);
+  Nodes::clear(unreliable_, reset_incoming);
 }
 
 Handled ReceiveChannel::receive(ReceiveContext& ctx, CommandType type, std::uint16_t reliable_sequence,
@@ -99,22 +109,29 @@ Handled ReceiveChannel::queue(ReceiveContext& ctx, CommandType type, std::uint16
     // The next reliable packet with nothing queued: insert + dispatch_reliable() would deliver
     // it at once. Do exactly that here without the list node (the common in-order case).
     reliable_sequence_ = r;
-    deliver(ctx, type, std::vector<std::uint8_t>(payload.begin(), payload.end()));
+    deliver(ctx, type, take_buffer(payload));
     unreliable_sequence_ = 0;  // as dispatch_reliable: a new unreliable epoch
     if (!unreliable_.empty()) dispatch_unreliable(ctx);
     return Handled::kOk;
   }
-  IncomingCommand command;
+  if (fragment_count == 0 && !reliable && list.empty() && r == current) {
+    // An unreliable packet of the current epoch, newer than the last delivered (checked above),
+    // with nothing queued: insert + dispatch_unreliable() would deliver it at once.
+    unreliable_sequence_ = usn;
+    deliver(ctx, type, take_buffer(payload));
+    return Handled::kOk;
+  }
+  auto inserted = Nodes::acquire(list, *position);
+  IncomingCommand& command = *inserted;
   command.type = type;
   command.reliable_sequence = r;
   command.unreliable_sequence = usn;
   if (fragment_count > 0) {
     begin_reassembly(command, fragment_count, total_length);
   } else {
-    command.data.assign(payload.begin(), payload.end());
+    command.data = take_buffer(payload);
   }
-  auto inserted = list.insert(*position, std::move(command));
-  *queued = &*inserted;
+  *queued = &command;
   if (fragment_count == 0) {
     if (reliable) dispatch_reliable(ctx);
     else dispatch_unreliable(ctx);
@@ -132,7 +149,7 @@ void ReceiveChannel::dispatch_reliable(ReceiveContext& ctx) {
     if (head.fragment_count > 0)
       reliable_sequence_ = static_cast<std::uint16_t>(reliable_sequence_ + head.fragment_count - 1);
     deliver(ctx, head.type, std::move(head.data));
-    reliable_.pop_front();
+    erase(reliable_, reliable_.begin());
     delivered = true;
   }
   if (!delivered) return;
@@ -147,7 +164,7 @@ void ReceiveChannel::dispatch_unreliable(ReceiveContext& ctx) {
   auto drop = [&](List::iterator it) {
     ctx.waiting_data -= std::min(ctx.waiting_data, it->data.size());
     ctx.counters.add(Counter::kDropAbandonedUnreliable);
-    return unreliable_.erase(it);
+    return erase(unreliable_, it);
   };
   auto it = unreliable_.begin();
   auto first_incomplete = unreliable_.end();
@@ -163,7 +180,7 @@ void ReceiveChannel::dispatch_unreliable(ReceiveContext& ctx) {
       first_incomplete = unreliable_.end();
       unreliable_sequence_ = it->unreliable_sequence;
       deliver(ctx, it->type, std::move(it->data));
-      it = unreliable_.erase(it);
+      it = erase(unreliable_, it);
       continue;
     }
     if (in_receive_window(it->reliable_sequence, current)) break;  // a future epoch

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <list>
 
+#include "buffer_pool.hpp"
 #include "fifo.hpp"
 #include "fragment_assembly.hpp"
 #include "incoming_command.hpp"
@@ -28,7 +29,8 @@ struct ReceiveContext {
   bool discard = false;  // DISCONNECT_LATER: data is acknowledged but thrown away
 };
 
-// Appends one receive event and counts it. The payload is moved, never copied.
+// Appends one receive event and counts it. The payload is moved, never copied; it comes from
+// the buffer pool, and a consumer may give it back there (recycle_payload()).
 void deliver(ReceiveContext& ctx, CommandType type, std::vector<std::uint8_t>&& payload);
 
 class ReceiveChannel {
@@ -50,6 +52,8 @@ class ReceiveChannel {
 
  private:
   using List = std::list<IncomingCommand>;
+  using Nodes = NodePool<IncomingCommand>;
+  List::iterator erase(List& list, List::iterator it) { return Nodes::erase(list, it, reset_incoming); }
 
   // nullptr + kOk = discarded (acked); nullptr + kStop = error. Fragments pass the total length.
   Handled queue(ReceiveContext& ctx, CommandType type, std::uint16_t r, std::uint16_t usn, Bytes payload,

@@ -2,7 +2,6 @@
 // SendWindow, and the timeout service (protocol.c enet_protocol_check_timeouts) whose verdict
 // the window gives and whose consequences (counters, disconnect) are the peer's.
 #include <algorithm>
-#include <memory>
 #include <utility>
 
 #include "peer_impl.hpp"
@@ -25,7 +24,9 @@ SendResult Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags 
   // libenet sizes fragments from its 4-byte header and the fragment command, minus the CRC.
   const std::size_t fragment_size =
       mtu - 4 - kSendFragmentSize - (config.checksum ? kChecksumSize : 0);
-  auto packet = std::make_shared<const std::vector<std::uint8_t>>(payload.begin(), payload.end());
+  // One pooled copy of the caller's bytes, shared by the command(s) that carry it.
+  const detail::SharedPayload packet = detail::SharedPayload::copy_of(payload);
+  const Bytes stored = packet.bytes();
   counters.add(Counter::kPacketsOut);
   counters.add(Counter::kPayloadBytesOut, payload.size());
 
@@ -50,7 +51,7 @@ SendResult Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags 
                                    static_cast<std::uint32_t>(number),
                                    static_cast<std::uint32_t>(payload.size()),
                                    static_cast<std::uint32_t>(offset),
-                                   Bytes(packet->data() + offset, length)};
+                                   stored.subspan(offset, length)};
       queue_outgoing(std::move(fragment));
     }
     return SendResult::kOk;
@@ -60,7 +61,7 @@ SendResult Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags 
   command.header.channel = channel_id;
   command.packet = packet;
   command.fragment_length = static_cast<std::uint16_t>(payload.size());
-  const Bytes bytes(packet->data(), packet->size());
+  const Bytes bytes = stored;
   if ((static_cast<std::uint8_t>(flags) & 0x3) == static_cast<std::uint8_t>(PacketFlags::kUnsequenced)) {
     command.header.type = CommandType::kSendUnsequenced;
     command.header.unsequenced = true;

@@ -55,7 +55,7 @@ void SendWindow::queue(OutgoingCommand command, SendChannel* channel) {
     unreliable->unreliable_sequence = command.unreliable_sequence;
   if (auto* unsequenced = std::get_if<SendUnsequenced>(&command.body))
     unsequenced->unsequenced_group = outgoing_unsequenced_group_;
-  outgoing_.push_back(std::move(command));
+  *Nodes::acquire(outgoing_, outgoing_.end()) = std::move(command);
 }
 
 // The sent list first, then commands that were sent and requeued by a timeout.
@@ -81,7 +81,7 @@ std::optional<CommandType> SendWindow::acknowledge(std::uint16_t sequence, std::
   if (channel) channel->count_acked(sequence);
   const CommandType type = it->header.type;
   if (it->packet && was_sent) in_transit_ -= it->fragment_length;
-  list->erase(it);
+  Nodes::erase(*list, it, reset_node);
   if (!sent_.empty()) {
     const OutgoingCommand& front = sent_.front();
     next_timeout_ms_ = whole_ms(*front.sent_time) + *front.rto_ms;
@@ -139,9 +139,11 @@ std::optional<std::int64_t> SendWindow::next_timeout_ms() const noexcept {
   return next_timeout_ms_;
 }
 
+SendWindow::List::iterator SendWindow::discard(List::iterator it) { return Nodes::erase(outgoing_, it, reset_node); }
+
 void SendWindow::clear_queues() noexcept {
-  sent_.clear();
-  outgoing_.clear();
+  Nodes::clear(sent_, reset_node);
+  Nodes::clear(outgoing_, reset_node);
 }
 
 void SendWindow::reset() noexcept {

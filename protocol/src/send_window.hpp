@@ -4,24 +4,22 @@
 // enet_protocol_remove_sent_reliable_command, enet_protocol_check_timeouts and the window part
 // of enet_protocol_check_outgoing_commands (enet-protocol.md 4.1, 6, 7). Lists are std::list so
 // commands move between the outgoing and sent lists by splice, as libenet moves its list nodes,
-// without allocation. Times are TimePoints; elapsed milliseconds are differences of whole-ms
+// without allocation; nodes come from and return to the thread's NodePool (buffer_pool.hpp). Times are TimePoints; elapsed milliseconds are differences of whole-ms
 // counts, which is what libenet's ms service clock yields.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <list>
-#include <memory>
 #include <optional>
 #include <vector>
 
+#include "buffer_pool.hpp"
 #include "seq.hpp"
 #include "volley/protocol/enet_wire.hpp"
 #include "volley/protocol/time.hpp"
 
 namespace volley::protocol::detail {
-
-using SharedPayload = std::shared_ptr<const std::vector<std::uint8_t>>;
 
 struct OutgoingCommand {
   CommandHeader header;
@@ -106,6 +104,10 @@ class SendWindow {
   void send_reliable(TimePoint now, List::iterator it, SendChannel* channel, std::uint32_t initial_rto_ms,
                      std::uint32_t timeout_limit);
 
+  // Removes a command from the outgoing list (sent unreliably, or dropped by the throttle);
+  // returns the next one.
+  List::iterator discard(List::iterator it);
+
   List& outgoing() noexcept { return outgoing_; }
   const List& outgoing() const noexcept { return outgoing_; }
   const List& sent() const noexcept { return sent_; }
@@ -122,6 +124,9 @@ class SendWindow {
   void reset() noexcept;         // and the numbering and timers (enet_peer_reset)
 
  private:
+  using Nodes = NodePool<OutgoingCommand>;
+  static void reset_node(OutgoingCommand& command) noexcept { command = OutgoingCommand{}; }
+
   List outgoing_;
   List sent_;
   std::uint32_t in_transit_ = 0;

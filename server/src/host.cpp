@@ -104,7 +104,7 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
     return;
   }
   Slot& s = slots_[*slot];
-  s.peer->on_datagram(now, bytes);
+  s.peer->on_datagram(now, bytes, *view.value);
   stats_.datagrams_routed += 1;
   touch(*slot);
 }
@@ -390,6 +390,7 @@ void Host::drain_events(std::uint32_t slot) {
         break;
       case PeerEvent::Type::kReceive:
         if (events_) events_->on_receive(handle, *event);
+        protocol::recycle_payload(std::move(event->payload));  // the next delivery reuses it
         break;
       case PeerEvent::Type::kDisconnect:
         if (s.connected) {

@@ -22,7 +22,7 @@ OutgoingCommand data_command(CommandType type, bool acknowledge, std::uint16_t l
   c.header.unsequenced = type == CommandType::kSendUnsequenced;
   c.header.channel = 0;
   if (length > 0) {
-    c.packet = std::make_shared<const std::vector<std::uint8_t>>(length, std::uint8_t{7});
+    c.packet = detail::SharedPayload::copy_of(std::vector<std::uint8_t>(length, std::uint8_t{7}));
     c.fragment_length = length;
   }
   if (type == CommandType::kSendUnreliable) c.body = SendUnreliable{};

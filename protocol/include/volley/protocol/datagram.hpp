@@ -52,17 +52,26 @@ struct OpenedDatagram {
 // A Peer admits by peer id, session and state; the plain overload below admits everything.
 // Inline so the admitter inlines on the per-datagram path.
 template <class Admit>
+DecodeResult<OpenedDatagram> open_admitted_datagram(Bytes datagram, const HeaderView& header,
+                                                    const OpenOptions& options, MutableBytes scratch,
+                                                    const Admit& admit) {
+  const std::optional<ChecksumSeed> seed = admit(header.header);
+  if (!seed) return {std::nullopt, DecodeError::kCount};
+  const auto body = open_body(header, options.compression, scratch);
+  if (!body.ok()) return {std::nullopt, body.error};
+  if (options.checksum && !verify_checksum(datagram, header, *body.value, *seed))
+    return {std::nullopt, DecodeError::kBadChecksum};
+  return {OpenedDatagram{header, *body.value}, DecodeError::kCount};
+}
+
+// The same from the raw bytes: decodes the header first. A caller that has already decoded it
+// (the server Host, to route) passes that view to the overload above: once per datagram.
+template <class Admit>
 DecodeResult<OpenedDatagram> open_admitted_datagram(Bytes datagram, const OpenOptions& options,
                                                     MutableBytes scratch, const Admit& admit) {
   const auto header = decode_header(datagram, options.checksum);
   if (!header.ok()) return {std::nullopt, header.error};
-  const std::optional<ChecksumSeed> seed = admit(header.value->header);
-  if (!seed) return {std::nullopt, DecodeError::kCount};
-  const auto body = open_body(*header.value, options.compression, scratch);
-  if (!body.ok()) return {std::nullopt, body.error};
-  if (options.checksum && !verify_checksum(datagram, *header.value, *body.value, *seed))
-    return {std::nullopt, DecodeError::kBadChecksum};
-  return {OpenedDatagram{*header.value, *body.value}, DecodeError::kCount};
+  return open_admitted_datagram(datagram, *header.value, options, scratch, admit);
 }
 
 // Seeded with `peer_seed` unless the header's peer id is 0xFFF, which ENet seeds with zero.

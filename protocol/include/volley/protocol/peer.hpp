@@ -85,6 +85,11 @@ struct PeerEvent {
   std::vector<std::uint8_t> payload;
 };
 
+// A received payload (PeerEvent::payload) handed back once consumed: later deliveries and sends
+// on this thread reuse its buffer instead of allocating (per-thread pool, bounded). Optional:
+// a payload not given back is simply freed.
+void recycle_payload(std::vector<std::uint8_t>&& payload) noexcept;
+
 struct PeerStats {
   std::uint32_t rtt_ms = 0;
   std::uint32_t rtt_variance_ms = 0;
@@ -187,6 +192,9 @@ class Peer {
   // --- both roles --------------------------------------------------------------------------
   // A whole UDP datagram from the remote. A free server-role peer accepts a CONNECT here.
   void on_datagram(TimePoint now, Bytes datagram);
+  // The same with its header already decoded by the caller (decode_header with this peer's
+  // checksum mode, as a server Host does to route): the header is not decoded twice.
+  void on_datagram(TimePoint now, Bytes datagram, const HeaderView& header);
   // Runs due timers (retransmission / timeout). Safe to call at any time.
   void on_deadline(TimePoint now);
   // Next datagram to send (acks first), or 0 when nothing is due. Call until it returns 0.

@@ -1,0 +1,112 @@
+// Per-thread pools of payload buffers and shared-payload blocks; see buffer_pool.hpp.
+#include "buffer_pool.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "volley/protocol/peer.hpp"
+
+namespace volley::protocol::detail {
+
+namespace {
+
+// Kept buffers: at most this many, each at most kMaxKeptCapacity bytes (a reassembled packet of
+// a few datagrams fits), all together at most kMaxKeptBytes: a pool never holds more than 1 MiB
+// of payload room, whatever burst went through it.
+constexpr std::size_t kMaxKeptBuffers = 512;
+constexpr std::size_t kMaxKeptCapacity = 64 * 1024;
+constexpr std::size_t kMaxKeptBytes = 1024 * 1024;
+constexpr std::size_t kMaxKeptBlocks = 1024;
+
+struct Pools {
+  // Reserved up front, so giving back never allocates (and never throws).
+  Pools() {
+    buffers.reserve(kMaxKeptBuffers);
+    blocks.reserve(kMaxKeptBlocks);
+  }
+  ~Pools() { gone = true; }
+  static inline thread_local bool gone = false;  // trivially destructible: readable to the end
+  std::vector<Buffer> buffers;
+  std::size_t buffer_bytes = 0;  // capacity of the kept buffers
+  std::vector<std::unique_ptr<SharedPayload::Block>> blocks;
+};
+
+// Null once the thread's pools are destroyed (a Peer may outlive them): then plain allocation.
+Pools* pools() {
+  if (Pools::gone) return nullptr;
+  static thread_local Pools p;
+  return &p;
+}
+
+Buffer take_empty() {
+  Pools* pool = pools();
+  if (!pool || pool->buffers.empty()) return {};
+  Pools& p = *pool;
+  Buffer b = std::move(p.buffers.back());
+  p.buffers.pop_back();
+  p.buffer_bytes -= b.capacity();
+  return b;
+}
+
+}  // namespace
+
+Buffer take_buffer(Bytes bytes) {
+  Buffer b = take_empty();
+  b.assign(bytes.begin(), bytes.end());
+  return b;
+}
+
+Buffer take_zeroed_buffer(std::size_t size) {
+  Buffer b = take_empty();
+  b.assign(size, 0);
+  return b;
+}
+
+void give_buffer(Buffer&& buffer) noexcept {
+  const std::size_t capacity = buffer.capacity();
+  Pools* pool = pools();
+  if (!pool || capacity == 0 || capacity > kMaxKeptCapacity || pool->buffers.size() >= kMaxKeptBuffers ||
+      pool->buffer_bytes + capacity > kMaxKeptBytes) {
+    Buffer().swap(buffer);
+    return;
+  }
+  Pools& p = *pool;
+  buffer.clear();
+  p.buffer_bytes += capacity;
+  p.buffers.push_back(std::move(buffer));
+}
+
+SharedPayload SharedPayload::copy_of(Bytes bytes) {
+  Pools* pool = pools();
+  Block* block = nullptr;
+  if (!pool || pool->blocks.empty()) {
+    block = new Block;
+  } else {
+    block = pool->blocks.back().release();
+    pool->blocks.pop_back();
+  }
+  block->refs = 1;
+  block->bytes = take_buffer(bytes);
+  SharedPayload p;
+  p.block_ = block;
+  return p;
+}
+
+void SharedPayload::release(Block* block) noexcept {
+  give_buffer(std::move(block->bytes));
+  Pools* pool = pools();
+  if (!pool || pool->blocks.size() >= kMaxKeptBlocks) {
+    delete block;
+    return;
+  }
+  pool->blocks.emplace_back(block);
+}
+
+}  // namespace volley::protocol::detail
+
+namespace volley::protocol {
+
+void recycle_payload(std::vector<std::uint8_t>&& payload) noexcept { detail::give_buffer(std::move(payload)); }
+
+}  // namespace volley::protocol
