@@ -94,14 +94,14 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
       if (command.packet && command.fragment_offset == 0 && detail::throttle_drops_next(throttle)) {
         // Dropped together with the rest of its fragments.
         const detail::SharedPayload packet = command.packet;
-        outgoing.erase(current);
+        send_window.erase_outgoing(current);
         counters.add(Counter::kThrottleDropped);
         while (it != outgoing.end() && it->packet == packet && !it->header.acknowledge)
-          it = outgoing.erase(it);
+          it = send_window.erase_outgoing(it);
         continue;
       }
       encode_into(a, Command{command.header, command.body});
-      outgoing.erase(current);
+      send_window.erase_outgoing(current);
     }
     packet_loss.on_sent();
   }

@@ -55,6 +55,7 @@ void SendWindow::queue(OutgoingCommand command, SendChannel* channel) {
     unreliable->unreliable_sequence = command.unreliable_sequence;
   if (auto* unsequenced = std::get_if<SendUnsequenced>(&command.body))
     unsequenced->unsequenced_group = outgoing_unsequenced_group_;
+  queued_bytes_ += cost(command);
   outgoing_.push_back(std::move(command));
 }
 
@@ -81,6 +82,7 @@ std::optional<CommandType> SendWindow::acknowledge(std::uint16_t sequence, std::
   if (channel) channel->count_acked(sequence);
   const CommandType type = it->header.type;
   if (it->packet && was_sent) in_transit_ -= it->fragment_length;
+  queued_bytes_ -= cost(*it);
   list->erase(it);
   if (!sent_.empty()) {
     const OutgoingCommand& front = sent_.front();
@@ -142,6 +144,7 @@ std::optional<std::int64_t> SendWindow::next_timeout_ms() const noexcept {
 void SendWindow::clear_queues() noexcept {
   sent_.clear();
   outgoing_.clear();
+  queued_bytes_ = 0;
 }
 
 void SendWindow::reset() noexcept {

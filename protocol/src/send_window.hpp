@@ -17,6 +17,7 @@
 
 #include "seq.hpp"
 #include "volley/protocol/enet_wire.hpp"
+#include "volley/protocol/peer_config.hpp"
 #include "volley/protocol/time.hpp"
 
 namespace volley::protocol::detail {
@@ -106,6 +107,15 @@ class SendWindow {
   void send_reliable(TimePoint now, List::iterator it, SendChannel* channel, std::uint32_t initial_rto_ms,
                      std::uint32_t timeout_limit);
 
+  // Removes a command from the outgoing list that leaves without an ACK (sent unreliably, or
+  // dropped by the throttle); returns the next.
+  List::iterator erase_outgoing(List::iterator it) {
+    queued_bytes_ -= cost(*it);
+    return outgoing_.erase(it);
+  }
+  // Both lists' payload plus kQueuedCommandCost per command: what max_queued_data bounds.
+  std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+
   List& outgoing() noexcept { return outgoing_; }
   const List& outgoing() const noexcept { return outgoing_; }
   const List& sent() const noexcept { return sent_; }
@@ -122,8 +132,11 @@ class SendWindow {
   void reset() noexcept;         // and the numbering and timers (enet_peer_reset)
 
  private:
+  static std::size_t cost(const OutgoingCommand& c) noexcept { return c.fragment_length + kQueuedCommandCost; }
+
   List outgoing_;
   List sent_;
+  std::size_t queued_bytes_ = 0;
   std::uint32_t in_transit_ = 0;
   std::optional<std::int64_t> next_timeout_ms_;  // libenet peer->nextTimeout
   std::optional<TimePoint> earliest_timeout_;

@@ -30,7 +30,8 @@ namespace volley::server {
 // DISCONNECT), kTimeout (it stopped acknowledging) or kLocal (our disconnect() /
 // disconnect_later() completed, or shutdown); kRefused and kVerifyMismatch only end connections
 // we initiate. send() answers kOk, kNoSuchPeer (stale handle), kNotConnected (the peer is
-// disconnecting), kBadChannel, kTooLarge or kTooManyFragments.
+// disconnecting), kBadChannel, kTooLarge, kTooManyFragments or kQueueFull (Config::max_queued_data
+// bytes already wait for the peer's acknowledgement: counted as drop_send_queue_full).
 using volley::Bytes;
 using volley::Delivery;
 using volley::delivery_name;
