@@ -81,7 +81,8 @@ median() { python3 -c 'import sys,statistics as s; v=[float(x) for x in sys.argv
 start_server() {
   local name=$1 kind=$2 seconds=$3; shift 3
   local bin=$ENET_SERVER mode=()
-  [ "$kind" = volley ] && { bin=$VOLLEY_SERVER; mode=(--mode echo ${VOLLEY_SERVER_ARGS:-}); }
+  # Every bot connects from 127.0.0.1: the per-IP cap (README "Limits") is lifted.
+  [ "$kind" = volley ] && { bin=$VOLLEY_SERVER; mode=(--mode echo --per-ip-cap 0 ${VOLLEY_SERVER_ARGS:-}); }
   $SERVER_PIN "$bin" "${mode[@]}" --bind 127.0.0.1 --port 0 --seconds "$seconds" --stats-json "$OUT/$name.stats.json" \
     "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
   SERVER_PID=$!
@@ -212,7 +213,7 @@ d_run() {  # KIND RATE -> IR, ECHOES. Runs in this shell so cleanup sees the PID
   local bin=$ENET_SERVER extra=()
   IR=n/a; ECHOES=n/a
   # Under valgrind use epoll: the io_uring backend's kernel-side work is invisible to callgrind.
-  [ "$kind" = volley ] && { bin=$VOLLEY_SERVER; extra=(--mode echo --backend epoll); }
+  [ "$kind" = volley ] && { bin=$VOLLEY_SERVER; extra=(--mode echo --backend epoll --per-ip-cap 0); }
   valgrind --tool=callgrind --callgrind-out-file="$OUT/$name.callgrind" "$bin" --bind 127.0.0.1 \
     --port 0 --seconds $((D_SECONDS + 60)) --max-peers 128 "${extra[@]}" \
     --stats-json "$OUT/$name.stats.json" >"$OUT/$name.out" 2>"$OUT/$name.err" &
