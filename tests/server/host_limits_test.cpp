@@ -56,6 +56,32 @@ TEST_CASE("Config's defaults reach the Host: 32 peers per client IP, loopback in
   CHECK(h.handshake.replies_per_ip.per_second == 32);
   CHECK(h.handshake.replies_per_ip.burst == 64);
 
+  // Each Config field reaches the Host's settings.
+  Config relaxed;
+  relaxed.max_packet_size = 1000;
+  relaxed.max_fragments = 7;
+  relaxed.max_waiting_data = 2000;
+  relaxed.max_waiting_total = 3000;
+  relaxed.max_held_commands = 9;
+  relaxed.max_queued_data = 70000;
+  relaxed.handshake_rate = 11;
+  relaxed.handshake_burst = 12;
+  relaxed.handshake_rate_per_ip = 13;
+  relaxed.handshake_burst_per_ip = 14;
+  REQUIRE(make_settings(relaxed, settings).empty());
+  CHECK(h.peer.max_packet_size == 1000);
+  CHECK(h.peer.max_fragment_count == 7);
+  CHECK(h.peer.max_waiting_data == 2000);
+  CHECK(h.max_waiting_total == 3000);
+  CHECK(h.peer.max_held_commands == 9);
+  CHECK(h.peer.max_queued_data == 70000);
+  CHECK(h.handshake.replies.per_second == 11);
+  CHECK(h.handshake.replies.burst == 12);
+  CHECK(h.handshake.replies_per_ip.per_second == 13);
+  CHECK(h.handshake.replies_per_ip.burst == 14);
+  relaxed.max_waiting_data = 999;  // below the packet size: no packet could ever complete
+  CHECK(!make_settings(relaxed, settings).empty());
+
   for (const std::size_t cap : {std::size_t{32}, std::size_t{0}}) {
     CAPTURE(cap);
     Config config;
