@@ -26,9 +26,10 @@ trap cleanup EXIT
 # Value of a numeric or string key in a flat JSON object.
 json() { sed -n "s/.*\"$2\": *\"\{0,1\}\([^,\"}]*\).*/\1/p" "$1" | head -n 1; }
 
-# Starts volley-server with the given flags; sets server_pid and port.
+# Starts volley-server with the given flags; sets server_pid and port. Every bot connects from
+# 127.0.0.1, so the per-IP cap (32 by default, README "Limits") is lifted.
 start_server() {
-  "$bin/server/volley-server" "$@" --bind 127.0.0.1 --port 0 --seconds 60 \
+  "$bin/server/volley-server" "$@" --bind 127.0.0.1 --port 0 --seconds 60 --per-ip-cap 0 \
     --stats-json "$out/server.json" --status-interval 2 >"$out/server.out" 2>"$out/server.err" &
   server_pid=$!
   for _ in $(seq 50); do grep -q '^listening' "$out/server.out" && break; sleep 0.1; done

@@ -34,7 +34,11 @@ std::string_view counter_name(Counter counter) noexcept {
     case Counter::kDropBadChannel: return "drop_bad_channel";
     case Counter::kDropBadChannelCount: return "drop_bad_channel_count";
     case Counter::kDropBadFragment: return "drop_bad_fragment";
+    case Counter::kDropFragmentCountLimit: return "drop_fragment_count_limit";
+    case Counter::kDropFragmentLengthLimit: return "drop_fragment_length_limit";
     case Counter::kDropWaitingDataLimit: return "drop_waiting_data_limit";
+    case Counter::kDropWaitingTotalLimit: return "drop_waiting_total_limit";
+    case Counter::kDropHeldCommandsLimit: return "drop_held_commands_limit";
     case Counter::kDropAckWithoutSentTime: return "drop_ack_without_sent_time";
     case Counter::kDropUnexpectedAck: return "drop_unexpected_ack";
     case Counter::kDropVerifyMismatch: return "drop_verify_mismatch";
@@ -49,6 +53,7 @@ std::string_view counter_name(Counter counter) noexcept {
     case Counter::kDropDisconnectLater: return "drop_disconnect_later";
     case Counter::kDropTrailingBytes: return "drop_trailing_bytes";
     case Counter::kThrottleDropped: return "throttle_dropped";
+    case Counter::kDropSendQueueFull: return "drop_send_queue_full";
     case Counter::kCount: break;
   }
   return "?";

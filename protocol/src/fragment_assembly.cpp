@@ -8,11 +8,13 @@
 
 namespace volley::protocol::detail {
 
-bool fragment_fields_ok(const SendFragment& f, const FragmentLimits& limits) noexcept {
-  return f.fragment_count <= std::min(limits.max_fragment_count, kMaxFragmentCount) &&
-         f.fragment_number < f.fragment_count && f.total_length <= limits.max_packet_size &&
-         f.fragment_offset < f.total_length && f.payload.size() <= f.total_length - f.fragment_offset &&
-         !f.payload.empty() && f.total_length >= f.fragment_count;
+FragmentCheck check_fragment_fields(const SendFragment& f, const FragmentLimits& limits) noexcept {
+  if (f.fragment_count > std::min(limits.max_fragment_count, kMaxFragmentCount)) return FragmentCheck::kCountLimit;
+  if (f.total_length > limits.max_packet_size) return FragmentCheck::kLengthLimit;
+  const bool ok = f.fragment_number < f.fragment_count && f.fragment_offset < f.total_length &&
+                  f.payload.size() <= f.total_length - f.fragment_offset && !f.payload.empty() &&
+                  f.total_length >= f.fragment_count;
+  return ok ? FragmentCheck::kOk : FragmentCheck::kMalformed;
 }
 
 void begin_reassembly(IncomingCommand& target, std::uint32_t fragment_count, std::uint32_t total_length) {

@@ -17,9 +17,14 @@ struct FragmentLimits {
   std::uint32_t max_packet_size = kDefaultMaxPacketSize;
 };
 
-// The enet-protocol.md section 8 field checks; false = error, no ack. Beyond 1.3.17 empty
-// fragments and totalLength < fragmentCount are rejected too, as upstream does after 1.3.18.
-bool fragment_fields_ok(const SendFragment& f, const FragmentLimits& limits) noexcept;
+// The enet-protocol.md section 8 field checks; anything but kOk = error, no ack. Beyond 1.3.17
+// empty fragments and totalLength < fragmentCount are rejected too, as upstream does after
+// 1.3.18. The two configured limits are told apart from malformed fields, for the counters.
+enum class FragmentCheck : std::uint8_t { kOk, kMalformed, kCountLimit, kLengthLimit };
+FragmentCheck check_fragment_fields(const SendFragment& f, const FragmentLimits& limits) noexcept;
+inline bool fragment_fields_ok(const SendFragment& f, const FragmentLimits& limits) noexcept {
+  return check_fragment_fields(f, limits) == FragmentCheck::kOk;
+}
 
 // Sizes an empty reassembly buffer: zero-filled, so no uninitialised byte is ever delivered.
 void begin_reassembly(IncomingCommand& target, std::uint32_t fragment_count, std::uint32_t total_length);

@@ -328,11 +328,7 @@ Handled Peer::Impl::handle_send_unsequenced(const Command& command) {
   if (state == PeerState::kDisconnectLater) {
     counters.add(Counter::kDropDisconnectLater);
   } else {
-    if (total_waiting_data + body.payload.size() > config.max_waiting_data) {
-      counters.add(Counter::kDropWaitingDataLimit);
-      return Handled::kStop;
-    }
-    total_waiting_data += body.payload.size();
+    if (!received.take(body.payload.size(), counters)) return Handled::kStop;
     detail::ReceiveContext ctx = receive_context(command.header.channel);
     detail::deliver(ctx, CommandType::kSendUnsequenced,
                     detail::take_buffer(body.payload));

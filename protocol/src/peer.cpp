@@ -39,8 +39,7 @@ std::optional<PeerEvent> Peer::poll_event() {
   if (p.events.empty()) return std::nullopt;
   PeerEvent event = std::move(p.events.front());
   p.events.pop_front();
-  if (event.type == PeerEvent::Type::kReceive)
-    p.total_waiting_data -= std::min(p.total_waiting_data, event.payload.size());
+  if (event.type == PeerEvent::Type::kReceive) p.received.give_back(event.payload.size());
   if (event.type == PeerEvent::Type::kDisconnect && p.state == PeerState::kZombie) p.reset_state();
   return event;
 }
@@ -145,7 +144,9 @@ PeerStats Peer::stats() const noexcept {
   s.channel_count = p.channels.size();
   s.queued_outgoing = p.send_window.outgoing().size();
   s.sent_unacked = p.send_window.sent().size();
-  s.waiting_data = p.total_waiting_data;
+  s.waiting_data = p.received.bytes();
+  s.held_commands = p.received.held();
+  s.queued_data = p.send_window.queued_bytes();
   return s;
 }
 

@@ -47,8 +47,13 @@ using detail::Handled;
 
 struct Peer::Impl {
   Impl(PeerRole r, std::uint16_t id, const PeerConfig& c) : role(r), incoming_peer_id(id), config(c) {
+    received.set_limits(config.max_waiting_data, config.max_held_commands, config.shared_waiting);
     reset_state();
   }
+  // Undelivered bytes go back to the shared budget, which outlives the peer.
+  ~Impl() { received.reset_to(0); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // --- identity and configuration (survive reset) --------------------------------------------
   PeerRole role;
@@ -76,7 +81,7 @@ struct Peer::Impl {
   std::optional<TimePoint> last_receive_time;  // last ACK: the only proof of life
   detail::SendWindow send_window;
   detail::UnsequencedWindow unsequenced_window;
-  std::size_t total_waiting_data = 0;
+  detail::ReceiveBudget received;  // undelivered bytes and out-of-order commands
   std::vector<detail::Channel> channels;
   detail::Fifo<detail::PendingAck> acks;
   bool continue_sending = false;  // last pass stopped on a full datagram
@@ -98,8 +103,7 @@ struct Peer::Impl {
   detail::ReceiveContext receive_context(std::uint8_t channel_id) noexcept {
     return detail::ReceiveContext{counters,
                                   events,
-                                  total_waiting_data,
-                                  config.max_waiting_data,
+                                  received,
                                   detail::FragmentLimits{config.max_fragment_count, config.max_packet_size},
                                   channel_id,
                                   state == PeerState::kDisconnectLater};

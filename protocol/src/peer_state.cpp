@@ -42,9 +42,11 @@ void Peer::Impl::reset_queues() {
   // libenet frees the channels here (channelCount = 0): later data commands fail the channel
   // check. Delivered-but-unpolled events stay: a server may hand them to the app first.
   channels.clear();
-  total_waiting_data = 0;
+  received.clear_held();
+  std::size_t undelivered = 0;
   for (const auto& event : events)
-    if (event.type == PeerEvent::Type::kReceive) total_waiting_data += event.payload.size();
+    if (event.type == PeerEvent::Type::kReceive) undelivered += event.payload.size();
+  received.reset_to(undelivered);
   continue_sending = false;
 }
 

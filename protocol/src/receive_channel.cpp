@@ -43,6 +43,42 @@ std::optional<std::list<IncomingCommand>::iterator> insert_position(std::list<In
 
 }  // namespace
 
+bool ReceiveBudget::take(std::size_t n, Counters& counters) noexcept {
+  if (bytes_ + n > max_bytes_) {
+    counters.add(Counter::kDropWaitingDataLimit);
+    return false;
+  }
+  if (shared_) {
+    if (shared_->used + n > shared_->limit) {
+      counters.add(Counter::kDropWaitingTotalLimit);
+      return false;
+    }
+    shared_->used += n;
+  }
+  bytes_ += n;
+  return true;
+}
+
+void ReceiveBudget::give_back(std::size_t n) noexcept {
+  n = n < bytes_ ? n : bytes_;
+  bytes_ -= n;
+  if (shared_) shared_->used -= n < shared_->used ? n : shared_->used;
+}
+
+void ReceiveBudget::reset_to(std::size_t n) noexcept {
+  if (shared_) shared_->used = shared_->used - (bytes_ < shared_->used ? bytes_ : shared_->used) + n;
+  bytes_ = n;
+}
+
+bool ReceiveBudget::hold(Counters& counters, bool next) noexcept {
+  if (held_ >= max_held_ && !next) {
+    counters.add(Counter::kDropHeldCommandsLimit);
+    return false;
+  }
+  ++held_;
+  return true;
+}
+
 void deliver(ReceiveContext& ctx, CommandType type, std::vector<std::uint8_t>&& payload) {
   PeerEvent event;
   event.type = PeerEvent::Type::kReceive;
@@ -100,23 +136,28 @@ Handled ReceiveChannel::queue(ReceiveContext& ctx, CommandType type, std::uint16
   const auto position = insert_position(list, r, current, reliable, usn);
   if (!position) return discard(Counter::kDropDuplicate);
   const std::size_t length = fragment_count > 0 ? total_length : payload.size();
-  if (ctx.waiting_data + length > ctx.max_waiting_data) {
-    ctx.counters.add(Counter::kDropWaitingDataLimit);
+  // The next reliable packet, or an unreliable one of the current epoch (newer than the last
+  // delivered, checked above), with nothing queued is delivered at once, without a list node:
+  // it is never held, so it takes no place in the held-commands budget.
+  const bool in_order = fragment_count == 0 && list.empty() &&
+                        (reliable ? r == static_cast<std::uint16_t>(current + 1) : r == current);
+  // Refused commands are not acked: the sender resends them once the budget has room again.
+  const bool next = reliable ? r == static_cast<std::uint16_t>(current + 1) : r == current && fragment_count == 0;
+  if (!in_order && !ctx.budget.hold(ctx.counters, next)) return Handled::kStop;
+  if (!ctx.budget.take(length, ctx.counters)) {
+    if (!in_order) ctx.budget.release_held();
     return Handled::kStop;
   }
-  ctx.waiting_data += length;
-  if (fragment_count == 0 && reliable && list.empty() && r == static_cast<std::uint16_t>(current + 1)) {
-    // The next reliable packet with nothing queued: insert + dispatch_reliable() would deliver
-    // it at once. Do exactly that here without the list node (the common in-order case).
+  if (in_order && reliable) {
+    // insert + dispatch_reliable() would deliver it at once: the common case, done directly.
     reliable_sequence_ = r;
     deliver(ctx, type, take_buffer(payload));
     unreliable_sequence_ = 0;  // as dispatch_reliable: a new unreliable epoch
     if (!unreliable_.empty()) dispatch_unreliable(ctx);
     return Handled::kOk;
   }
-  if (fragment_count == 0 && !reliable && list.empty() && r == current) {
-    // An unreliable packet of the current epoch, newer than the last delivered (checked above),
-    // with nothing queued: insert + dispatch_unreliable() would deliver it at once.
+  if (in_order) {
+    // Unreliable: insert + dispatch_unreliable() would deliver it at once.
     unreliable_sequence_ = usn;
     deliver(ctx, type, take_buffer(payload));
     return Handled::kOk;
@@ -150,6 +191,7 @@ void ReceiveChannel::dispatch_reliable(ReceiveContext& ctx) {
       reliable_sequence_ = static_cast<std::uint16_t>(reliable_sequence_ + head.fragment_count - 1);
     deliver(ctx, head.type, std::move(head.data));
     erase(reliable_, reliable_.begin());
+    ctx.budget.release_held();
     delivered = true;
   }
   if (!delivered) return;
@@ -162,7 +204,8 @@ void ReceiveChannel::dispatch_reliable(ReceiveContext& ctx) {
 // past epochs and incomplete fragment sets overtaken by a newer delivery; keeps future epochs.
 void ReceiveChannel::dispatch_unreliable(ReceiveContext& ctx) {
   auto drop = [&](List::iterator it) {
-    ctx.waiting_data -= std::min(ctx.waiting_data, it->data.size());
+    ctx.budget.give_back(it->data.size());
+    ctx.budget.release_held();
     ctx.counters.add(Counter::kDropAbandonedUnreliable);
     return erase(unreliable_, it);
   };
@@ -181,6 +224,7 @@ void ReceiveChannel::dispatch_unreliable(ReceiveContext& ctx) {
       unreliable_sequence_ = it->unreliable_sequence;
       deliver(ctx, it->type, std::move(it->data));
       it = erase(unreliable_, it);
+      ctx.budget.release_held();
       continue;
     }
     if (in_receive_window(it->reliable_sequence, current)) break;  // a future epoch
@@ -202,9 +246,11 @@ Handled ReceiveChannel::receive_fragment(ReceiveContext& ctx, CommandType type, 
     ctx.counters.add(Counter::kDropStaleUnreliable);
     return Handled::kOk;
   }
-  if (!fragment_fields_ok(f, ctx.fragment_limits)) {
-    ctx.counters.add(Counter::kDropBadFragment);
-    return Handled::kStop;
+  switch (check_fragment_fields(f, ctx.fragment_limits)) {
+    case FragmentCheck::kOk: break;
+    case FragmentCheck::kMalformed: ctx.counters.add(Counter::kDropBadFragment); return Handled::kStop;
+    case FragmentCheck::kCountLimit: ctx.counters.add(Counter::kDropFragmentCountLimit); return Handled::kStop;
+    case FragmentCheck::kLengthLimit: ctx.counters.add(Counter::kDropFragmentLengthLimit); return Handled::kStop;
   }
   IncomingCommand* target = nullptr;
   for (auto& held : reliable ? reliable_ : unreliable_) {

@@ -16,14 +16,45 @@
 #include "incoming_command.hpp"
 #include "volley/protocol/counters.hpp"
 #include "volley/protocol/peer.hpp"
+#include "volley/protocol/peer_config.hpp"
 
 namespace volley::protocol::detail {
 
+// What one peer's received data may occupy before the application takes it: payload bytes
+// (queued, or delivered but not yet polled) against the peer's limit and, through `shared`,
+// against a total over many peers; and commands held out of order, every channel together.
+class ReceiveBudget {
+ public:
+  std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t held() const noexcept { return held_; }
+  void set_limits(std::size_t max_bytes, std::size_t max_held, SharedBudget* shared) noexcept {
+    max_bytes_ = max_bytes;
+    max_held_ = max_held;
+    shared_ = shared;
+  }
+  // Takes `n` bytes, or counts the limit that refused them and takes nothing.
+  bool take(std::size_t n, Counters& counters) noexcept;
+  void give_back(std::size_t n) noexcept;
+  // After a reset: the bytes still owed to undelivered events.
+  void reset_to(std::size_t n) noexcept;
+  // One more command held, or the limit counted and false. `next` (the command that fills the
+  // gap, or one delivered at once) is always taken: refusing it would keep the gap open.
+  bool hold(Counters& counters, bool next) noexcept;
+  void release_held(std::size_t n = 1) noexcept { held_ -= n < held_ ? n : held_; }
+  void clear_held() noexcept { held_ = 0; }
+
+ private:
+  std::size_t bytes_ = 0;
+  std::size_t held_ = 0;
+  std::size_t max_bytes_ = static_cast<std::size_t>(-1);
+  std::size_t max_held_ = static_cast<std::size_t>(-1);
+  SharedBudget* shared_ = nullptr;
+};
+
 struct ReceiveContext {
   Counters& counters;
-  Fifo<PeerEvent>& events;     // deliveries are appended here
-  std::size_t& waiting_data;   // payload bytes queued or delivered but not yet polled, per peer
-  std::size_t max_waiting_data;
+  Fifo<PeerEvent>& events;  // deliveries are appended here
+  ReceiveBudget& budget;
   FragmentLimits fragment_limits;
   std::uint8_t channel_id = 0;
   bool discard = false;  // DISCONNECT_LATER: data is acknowledged but thrown away
@@ -48,6 +79,7 @@ class ReceiveChannel {
   std::uint16_t incoming_reliable_sequence() const noexcept { return reliable_sequence_; }
   std::uint16_t incoming_unreliable_sequence() const noexcept { return unreliable_sequence_; }
   std::size_t held() const noexcept { return reliable_.size() + unreliable_.size(); }
+  // Drops what is held; the caller resets the budget (the peer clears every channel at once).
   void clear() noexcept;
 
  private:

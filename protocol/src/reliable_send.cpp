@@ -20,6 +20,10 @@ SendResult Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags 
   if (state != PeerState::kConnected) return SendResult::kNotConnected;
   if (channel_id >= channels.size()) return SendResult::kBadChannel;
   if (payload.size() > config.max_packet_size) return SendResult::kTooLarge;
+  if (send_window.queued_bytes() + payload.size() + kQueuedCommandCost > config.max_queued_data) {
+    counters.add(Counter::kDropSendQueueFull);
+    return SendResult::kQueueFull;
+  }
   const detail::SendChannel& channel = channels[channel_id].send;
   // libenet sizes fragments from its 4-byte header and the fragment command, minus the CRC.
   const std::size_t fragment_size =

@@ -55,6 +55,7 @@ void SendWindow::queue(OutgoingCommand command, SendChannel* channel) {
     unreliable->unreliable_sequence = command.unreliable_sequence;
   if (auto* unsequenced = std::get_if<SendUnsequenced>(&command.body))
     unsequenced->unsequenced_group = outgoing_unsequenced_group_;
+  queued_bytes_ += cost(command);
   *Nodes::acquire(outgoing_, outgoing_.end()) = std::move(command);
 }
 
@@ -81,6 +82,7 @@ std::optional<CommandType> SendWindow::acknowledge(std::uint16_t sequence, std::
   if (channel) channel->count_acked(sequence);
   const CommandType type = it->header.type;
   if (it->packet && was_sent) in_transit_ -= it->fragment_length;
+  queued_bytes_ -= cost(*it);
   Nodes::erase(*list, it, reset_node);
   if (!sent_.empty()) {
     const OutgoingCommand& front = sent_.front();
@@ -139,11 +141,15 @@ std::optional<std::int64_t> SendWindow::next_timeout_ms() const noexcept {
   return next_timeout_ms_;
 }
 
-SendWindow::List::iterator SendWindow::discard(List::iterator it) { return Nodes::erase(outgoing_, it, reset_node); }
+SendWindow::List::iterator SendWindow::discard(List::iterator it) {
+  queued_bytes_ -= cost(*it);
+  return Nodes::erase(outgoing_, it, reset_node);
+}
 
 void SendWindow::clear_queues() noexcept {
   Nodes::clear(sent_, reset_node);
   Nodes::clear(outgoing_, reset_node);
+  queued_bytes_ = 0;
 }
 
 void SendWindow::reset() noexcept {

@@ -17,6 +17,7 @@
 #include "buffer_pool.hpp"
 #include "seq.hpp"
 #include "volley/protocol/enet_wire.hpp"
+#include "volley/protocol/peer_config.hpp"
 #include "volley/protocol/time.hpp"
 
 namespace volley::protocol::detail {
@@ -104,9 +105,11 @@ class SendWindow {
   void send_reliable(TimePoint now, List::iterator it, SendChannel* channel, std::uint32_t initial_rto_ms,
                      std::uint32_t timeout_limit);
 
-  // Removes a command from the outgoing list (sent unreliably, or dropped by the throttle);
-  // returns the next one.
+  // Removes a command from the outgoing list that leaves without an ACK (sent unreliably, or
+  // dropped by the throttle); returns the next one.
   List::iterator discard(List::iterator it);
+  // Both lists' payload plus kQueuedCommandCost per command: what max_queued_data bounds.
+  std::size_t queued_bytes() const noexcept { return queued_bytes_; }
 
   List& outgoing() noexcept { return outgoing_; }
   const List& outgoing() const noexcept { return outgoing_; }
@@ -126,9 +129,11 @@ class SendWindow {
  private:
   using Nodes = NodePool<OutgoingCommand>;
   static void reset_node(OutgoingCommand& command) noexcept { command = OutgoingCommand{}; }
+  static std::size_t cost(const OutgoingCommand& c) noexcept { return c.fragment_length + kQueuedCommandCost; }
 
   List outgoing_;
   List sent_;
+  std::size_t queued_bytes_ = 0;
   std::uint32_t in_transit_ = 0;
   std::optional<std::int64_t> next_timeout_ms_;  // libenet peer->nextTimeout
   std::optional<TimePoint> earliest_timeout_;

@@ -12,6 +12,11 @@
 
 namespace volley::server::app {
 
+namespace {
+// What an ENet packet can be at most (a 32-bit totalLength; libenet's own default is 32 MiB).
+constexpr std::uint32_t protocol_max_packet = 1u << 30;
+}  // namespace
+
 std::string usage() {
   return "usage: volley-server --mode echo|demo [--bind ADDR] [--port P] [--max-peers N]\n"
          "                     [--per-ip-cap N] [--channels C] [--checksum] [--compress]\n"
@@ -21,7 +26,13 @@ std::string usage() {
          "                     [--recv-buffer BYTES] [--send-buffer BYTES] [--coalesce-us US]\n"
          "                     [--log-level error|warn|info|debug] [--status-interval S]\n"
          "                     [--metrics ADDR:PORT] [--drain-seconds S]\n"
-         "                     [--agones] [--agones-health-interval S]\n";
+         "                     [--agones] [--agones-health-interval S]\n"
+         "  limits (README \"Limits\"): [--max-packet-size BYTES] [--max-fragments N]\n"
+         "                     [--max-waiting-data BYTES] [--max-waiting-total BYTES]\n"
+         "                     [--max-held-commands N] [--max-queued-data BYTES]\n"
+         "                     [--handshake-rate N] [--handshake-burst N]\n"
+         "                     [--handshake-rate-per-ip N] [--handshake-burst-per-ip N]\n"
+         "                     [--max-inputs-per-s N] [--input-burst N]\n";
 }
 
 std::string check_listen_address(const std::string& text) {
@@ -59,7 +70,34 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   app.add_option("--bind", o.server.bind);
   app.add_option("--port", o.server.port)->check(CLI::Range(0, 65535));
   app.add_option("--max-peers", o.server.max_peers)->check(CLI::Range(1, 1 << 20));
-  app.add_option("--per-ip-cap", o.server.per_ip_cap, "0 = no cap")->check(CLI::Range(0, 1 << 20));
+  app.add_option("--per-ip-cap", o.server.per_ip_cap, "connected peers per client IP; 0 = no cap")
+      ->check(CLI::Range(0, 1 << 20));
+  // Limits on what a remote controls (README "Limits"); the defaults are Config's.
+  Config& c = o.server;
+  constexpr std::size_t kGiB = std::size_t{1} << 30;
+  app.add_option("--max-packet-size", c.max_packet_size, "bytes of one received packet")
+      ->check(CLI::Range(std::uint32_t{1}, protocol_max_packet));
+  app.add_option("--max-fragments", c.max_fragments, "fragments of one received packet")
+      ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{1} << 20));
+  app.add_option("--max-waiting-data", c.max_waiting_data, "undelivered received bytes per peer")
+      ->check(CLI::Range(std::size_t{1}, 64 * kGiB));
+  app.add_option("--max-waiting-total", c.max_waiting_total, "undelivered received bytes, all peers")
+      ->check(CLI::Range(std::size_t{1}, 1024 * kGiB));
+  app.add_option("--max-held-commands", c.max_held_commands, "commands held out of order per peer")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
+  app.add_option("--max-queued-data", c.max_queued_data, "unacknowledged outgoing bytes per peer")
+      ->check(CLI::Range(std::size_t{64 * 1024}, 64 * kGiB));
+  app.add_option("--handshake-rate", c.handshake_rate, "handshake replies per second in all; 0 = unlimited")
+      ->check(CLI::Range(0u, 100'000'000u));
+  app.add_option("--handshake-burst", c.handshake_burst)->check(CLI::Range(1u, 100'000'000u));
+  app.add_option("--handshake-rate-per-ip", c.handshake_rate_per_ip,
+                 "handshake replies per second per client IP; 0 = unlimited")
+      ->check(CLI::Range(0u, 100'000'000u));
+  app.add_option("--handshake-burst-per-ip", c.handshake_burst_per_ip)->check(CLI::Range(1u, 100'000'000u));
+  app.add_option("--max-inputs-per-s", c.snapshots.max_inputs_per_second,
+                 "demo mode: inputs per client per second; 0 = unlimited")
+      ->check(CLI::Range(0u, 1'000'000u));
+  app.add_option("--input-burst", c.snapshots.input_burst)->check(CLI::Range(1u, 1'000'000u));
   app.add_option("--channels", o.server.channel_limit)->check(CLI::Range(1, 255));
   app.add_flag("--checksum", o.server.checksum)->disable_flag_override();
   app.add_flag("--compress", o.server.compress)->disable_flag_override();
@@ -119,6 +157,9 @@ Parsed parse_flags(const std::vector<std::string>& args) {
     if (std::string error = check_listen_address(o.metrics); !error.empty()) parsed.error = "--metrics " + error;
   }
   if (!std::isfinite(o.drain_seconds)) parsed.error = "--drain-seconds must be a number";
+  if (c.max_waiting_data < c.max_packet_size)
+    parsed.error = "--max-waiting-data must be at least --max-packet-size (a packet waits whole until complete)";
+  if (c.max_waiting_total < c.max_waiting_data) parsed.error = "--max-waiting-total must be at least --max-waiting-data";
   return parsed;
 }
 

@@ -23,6 +23,11 @@ std::uint64_t slot_seed(const SipKey& key) {
   return siphash24(key, kLabel);
 }
 
+protocol::PeerConfig with_shared_waiting(protocol::PeerConfig config, protocol::SharedBudget& total) {
+  config.shared_waiting = &total;
+  return config;
+}
+
 }  // namespace
 
 using protocol::PeerEvent;
@@ -30,7 +35,9 @@ using protocol::PeerState;
 
 Host::Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostEvents* events)
     : config_(config),
-      slots_(config.max_peers, config.per_ip_cap, config.peer, slot_seed(config.handshake_key)),
+      waiting_total_{0, config.max_waiting_total},
+      slots_(config.max_peers, config.per_ip_cap, with_shared_waiting(config.peer, waiting_total_),
+             slot_seed(config.handshake_key)),
       deadlines_(timers),
       sink_(std::move(sink)),
       events_(events),
@@ -113,9 +120,14 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
 // bytes than the CONNECT itself; no Peer exists before the client proves its address.
 void Host::route_connect(TimePoint now, const engine::Address& from, const PackedAddress& key, Bytes bytes) {
   const auto request = protocol::peek_connect(bytes, config_.peer);
-  if (!request || request->params.channel_count < protocol::kMinChannelCount ||
-      request->params.channel_count > protocol::kMaxChannelCount) {
+  if (!request) {
     stats_.drop(HostDrop::kBadConnect);
+    return;
+  }
+  // A count within [1, 255] is then capped at HostConfig::peer.channel_limit (negotiate_verify).
+  if (request->params.channel_count < protocol::kMinChannelCount ||
+      request->params.channel_count > protocol::kMaxChannelCount) {
+    stats_.drop(HostDrop::kBadChannelCount);
     return;
   }
   std::uint32_t connect_id = 0;

@@ -47,7 +47,10 @@ struct HandshakeConfig {
 struct HostConfig {
   protocol::PeerConfig peer = protocol::PeerConfig::server_defaults();
   std::size_t max_peers = 4096;
-  std::size_t per_ip_cap = 0;  // 0 = no cap
+  std::size_t per_ip_cap = 0;  // live peers per client IP, every port; 0 = no cap (Config: 32)
+  // Undelivered received bytes of all peers together (each peer also has peer.max_waiting_data):
+  // beyond it, data is refused unacked and counted as drop_waiting_total_limit.
+  std::size_t max_waiting_total = 256u * 1024 * 1024;
   bool fast_refusal = true;    // answer a refused CONNECT at once (enet-protocol.md 3.5)
   HandshakeConfig handshake;
   // The secret of the cookies and of the handshake's hash indexes. The Server draws it from the
@@ -69,6 +72,8 @@ enum class DisconnectMode : std::uint8_t { kNormal, kLater, kNow };
 class Host {
  public:
   Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostEvents* events);
+  Host(const Host&) = delete;  // peers point at waiting_total_
+  Host& operator=(const Host&) = delete;
 
   // One receive batch: route everything, then service the touched peers and emit once.
   void on_datagrams(TimePoint now, std::span<const engine::DatagramView> batch);
@@ -90,6 +95,8 @@ class Host {
   // were issued, so handshakes in flight under the previous key still complete.
   void set_cookie_key(const SipKey& key) noexcept { cookie_key_ = key; }
   std::size_t half_open() const noexcept { return half_open_.size(); }
+  // Undelivered received bytes of every peer together (HostConfig::max_waiting_total).
+  std::size_t waiting_total() const noexcept { return waiting_total_.used; }
 
   const protocol::Peer* peer(PeerHandle handle) const;
   const engine::Address* address(PeerHandle handle) const;
@@ -137,6 +144,7 @@ class Host {
   void refresh_table_sizes() noexcept;
 
   HostConfig config_;
+  protocol::SharedBudget waiting_total_;  // before slots_: outlives every Peer that uses it
   PeerSlots slots_;
   Deadlines deadlines_;
   DatagramSink sink_;

@@ -45,6 +45,9 @@ class Server::Impl final : public HostEvents, public TimerPort {
         sender.budget_bytes = snap.budget_bytes;
         sender.event_max_age = snap.event_max_age_ticks;
         sender.codec.zstd_level = snap.zstd_level;
+        sender.tick_hz = config_.tick_hz;
+        sender.max_inputs_per_second = snap.max_inputs_per_second;
+        sender.input_burst = snap.input_burst;
         sender_ = std::make_unique<SnapshotSender>(snap.schema, sender);
       }
       tick_period_ = 1'000'000 / static_cast<TimePoint>(config_.tick_hz);

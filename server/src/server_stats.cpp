@@ -143,6 +143,8 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
     x.emplace_back("acks_stale", k.acks_stale);
     x.emplace_back("acks_unknown", k.acks_unknown);
     x.emplace_back("inputs_malformed", k.inputs_malformed);
+    x.emplace_back("drop_input_rate", k.inputs_rate_limited);
+    s.drops.emplace_back("input_rate", k.inputs_rate_limited);
   }
   return s;
 }

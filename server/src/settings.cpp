@@ -21,6 +21,14 @@ std::string make_settings(const Config& c, Settings& out) {
     return "snapshots.budget_bytes must be 0 (unlimited) or 64..60000";
   }
   if (snap.history < 2 || snap.history > 256) return "snapshots.history must be 2..256";
+  if (snap.max_inputs_per_second != 0 && snap.input_burst == 0) return "snapshots.input_burst must be positive";
+  if (c.max_packet_size < 1) return "max_packet_size must be positive";
+  if (c.max_fragments < 1) return "max_fragments must be positive";
+  if (c.max_waiting_data < c.max_packet_size) return "max_waiting_data must be at least max_packet_size";
+  if (c.max_waiting_total < c.max_waiting_data) return "max_waiting_total must be at least max_waiting_data";
+  if (c.max_held_commands < 1) return "max_held_commands must be positive";
+  if (c.max_queued_data < 64 * 1024) return "max_queued_data must be at least 65536";
+  if (c.handshake_burst < 1 || c.handshake_burst_per_ip < 1) return "handshake bursts must be positive";
   const auto bind = engine::Address::from_ip(c.bind, c.port);
   if (!bind) return "bad bind address '" + c.bind + "' (want a numeric IPv4 or IPv6 address)";
   const auto backend = engine::parse_backend(c.backend);
@@ -38,6 +46,14 @@ std::string make_settings(const Config& c, Settings& out) {
   p.timeout_limit = c.timeout_limit;
   p.timeout_minimum_ms = c.timeout_minimum_ms;
   p.timeout_maximum_ms = c.timeout_maximum_ms;
+  p.max_packet_size = c.max_packet_size;
+  p.max_fragment_count = c.max_fragments;
+  p.max_waiting_data = c.max_waiting_data;
+  p.max_held_commands = c.max_held_commands;
+  p.max_queued_data = c.max_queued_data;
+  out.host.max_waiting_total = c.max_waiting_total;
+  out.host.handshake.replies = RateLimit{c.handshake_rate, c.handshake_burst};
+  out.host.handshake.replies_per_ip = RateLimit{c.handshake_rate_per_ip, c.handshake_burst_per_ip};
   out.host.max_peers = c.max_peers;
   out.host.per_ip_cap = c.per_ip_cap;
   out.host.fast_refusal = c.fast_refusal;

@@ -49,6 +49,10 @@ struct SnapshotSender::Client {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> priority;
   FramePtr trimmed;  // the frame built for it by the budget this tick
   ClientSnapshotStats stats;
+  // Input rate token bucket in units of 1/tick_hz inputs: each tick adds max_inputs_per_second,
+  // an input takes tick_hz (integers, exact); refilled lazily from the tick it was last used.
+  std::uint64_t input_credit = 0;
+  std::uint32_t input_tick = 0;
 };
 
 // A client's visible set this tick and the frame of it.
@@ -113,6 +117,8 @@ void SnapshotSender::add_client(PeerHandle peer) {
   client->turn = next_turn_++;
   client->sent.resize(config_.history);
   client->events_from = next_event_;
+  client->input_credit = std::uint64_t{config_.input_burst} * config_.tick_hz;
+  client->input_tick = number_;
   index_[peer_key(peer)] = clients_.size();
   clients_.push_back(std::move(client));
 }
@@ -133,8 +139,25 @@ void SnapshotSender::set_filter(PeerHandle peer, ViewFilter filter) {
   if (Client* c = find(peer)) c->filter = std::move(filter);
 }
 
+bool SnapshotSender::input_allowed(PeerHandle peer) {
+  if (config_.max_inputs_per_second == 0 || config_.tick_hz == 0) return true;
+  Client* c = find(peer);
+  if (c == nullptr) return true;
+  const std::uint64_t cap = std::uint64_t{config_.input_burst} * config_.tick_hz;
+  const std::uint64_t refill = std::uint64_t{number_ - c->input_tick} * config_.max_inputs_per_second;
+  c->input_credit = std::min(cap, c->input_credit + refill);
+  c->input_tick = number_;
+  if (c->input_credit < config_.tick_hz) return false;
+  c->input_credit -= config_.tick_hz;
+  return true;
+}
+
 std::optional<snapshot::Input> SnapshotSender::on_input(PeerHandle peer,
                                                         std::span<const std::uint8_t> message) {
+  if (!input_allowed(peer)) {
+    ++counters_.inputs_rate_limited;
+    return std::nullopt;
+  }
   auto input = snapshot::decode_input(message);
   if (!input) {
     ++counters_.inputs_malformed;

@@ -33,6 +33,11 @@ struct SenderConfig {
   std::size_t budget_bytes = 1200;  // per client per tick (snapshot payload); 0 = unlimited
   std::uint32_t event_max_age = 90;  // ticks an event waits for acknowledgement, then dropped
   bool share_encodings = true;      // false: encode once per client (the bench's comparison)
+  // Inputs per client per second (bursts of input_burst), measured in ticks of tick_hz; more
+  // are dropped unread and counted. 0 (either) = no limit.
+  std::uint32_t tick_hz = 0;
+  std::uint32_t max_inputs_per_second = 0;
+  std::uint32_t input_burst = 1;
   snapshot::CodecConfig codec;
 };
 
@@ -52,6 +57,7 @@ struct SenderCounters {
   std::uint64_t acks_stale = 0;       // not newer than the client's acknowledged frame
   std::uint64_t acks_unknown = 0;     // a frame this client was never sent (or long gone)
   std::uint64_t inputs_malformed = 0;
+  std::uint64_t inputs_rate_limited = 0;  // over SenderConfig::max_inputs_per_second: dropped unread
   std::uint64_t frames_pooled = 0;    // now: frames allocated (world, views, clients' trimmed frames)
   std::uint64_t snapshots_deferred = 0;  // (client, tick) pairs not sent because of the stride
   std::uint64_t stride = 1;           // now: each client gets a snapshot every this many ticks
@@ -76,7 +82,7 @@ class SnapshotSender {
   void set_filter(PeerHandle peer, ViewFilter filter);  // empty = sees every entity
 
   // An input message from `peer`: decoded, its acknowledgement applied. nullopt (and counted)
-  // when malformed.
+  // when malformed or over the client's input rate.
   std::optional<snapshot::Input> on_input(PeerHandle peer, std::span<const std::uint8_t> message);
   void acknowledge(PeerHandle peer, std::uint32_t frame);
 
@@ -109,6 +115,7 @@ class SnapshotSender {
 
   FramePtr acquire();
   Client* find(PeerHandle peer);
+  bool input_allowed(PeerHandle peer);  // takes one input from the client's rate budget
   void expire_events();
   const View& view_for(Client& client);
   void send_to(Client& client, const Send& send);

@@ -9,6 +9,7 @@ std::string_view host_drop_name(HostDrop drop) noexcept {
     case HostDrop::kUnknownPeer: return "drop_host_unknown_peer";
     case HostDrop::kDepartedPeer: return "drop_host_departed_peer";
     case HostDrop::kBadConnect: return "drop_host_bad_connect";
+    case HostDrop::kBadChannelCount: return "drop_host_bad_channel_count";
     case HostDrop::kRetransmittedConnect: return "drop_host_retransmitted_connect";
     case HostDrop::kRefusedFull: return "drop_host_refused_full";
     case HostDrop::kRefusedPerIp: return "drop_host_refused_per_ip";
@@ -27,7 +28,8 @@ std::string_view host_drop_name(HostDrop drop) noexcept {
 std::uint64_t HostStats::bad_datagrams() const noexcept {
   using protocol::Counter;
   std::uint64_t n = (*this)[HostDrop::kTruncatedHeader] + (*this)[HostDrop::kUnknownPeer] +
-                    (*this)[HostDrop::kBadConnect] + (*this)[HostDrop::kHandshakeWrongCookie] +
+                    (*this)[HostDrop::kBadConnect] + (*this)[HostDrop::kBadChannelCount] +
+                    (*this)[HostDrop::kHandshakeWrongCookie] +
                     (*this)[HostDrop::kHandshakeBadDatagram];
   for (Counter c : {Counter::kDropTruncatedHeader, Counter::kDropBadChecksum,
                     Counter::kDropCompressedNotEnabled, Counter::kDropDecompressFailed,

@@ -18,7 +18,8 @@ enum class HostDrop : std::uint8_t {
   kTruncatedHeader,       // too short for an ENet header
   kUnknownPeer,           // no live slot for (source address, peer id), none released lately
   kDepartedPeer,          // (address, id) released within kDepartedLingerUs: late, not bad
-  kBadConnect,            // id 0xFFF but no decodable CONNECT, or a bad channel count
+  kBadConnect,            // id 0xFFF but no decodable CONNECT
+  kBadChannelCount,       // a CONNECT asking for 0 or more than 255 channels
   kRetransmittedConnect,  // same address and connectID as a live slot: its VERIFY covers it
   kRefusedFull,           // every slot in use
   kRefusedPerIp,          // the per-IP cap (ENet's duplicatePeers) reached

@@ -58,22 +58,25 @@ TEST_CASE("limits: bad fragments are errors (no ack, parsing stops), each counte
   Connected c;
   const std::vector<std::uint8_t> data(100, 0xAB);
   const Bytes payload(data);
-  struct Bad { const char* what; Command command; };
+  struct Bad { const char* what; Command command; Counter counter; };
   const Bad bad[] = {
-      {"count above limit", fragment(1, 1, 9000, 0, 9000 * 100, 0, payload)},
-      {"number >= count", fragment(1, 1, 2, 2, 200, 0, payload)},
-      {"total above max packet", fragment(1, 1, 2, 0, 5u * 1024 * 1024, 0, payload)},
-      {"offset >= total", fragment(1, 1, 2, 0, 200, 200, payload)},
-      {"len > total - offset", fragment(1, 1, 2, 0, 150, 100, payload)},
-      {"empty fragment", fragment(1, 1, 2, 0, 200, 0, Bytes())},
-      {"total < count", fragment(1, 1, 200, 0, 100, 0, payload)},
+      // The two configured limits (server_defaults: 8192 fragments, 4 MiB) have reasons of their own.
+      {"count above limit", fragment(1, 1, 9000, 0, 9000 * 100, 0, payload), Counter::kDropFragmentCountLimit},
+      {"number >= count", fragment(1, 1, 2, 2, 200, 0, payload), Counter::kDropBadFragment},
+      {"total above max packet", fragment(1, 1, 2, 0, 5u * 1024 * 1024, 0, payload), Counter::kDropFragmentLengthLimit},
+      {"offset >= total", fragment(1, 1, 2, 0, 200, 200, payload), Counter::kDropBadFragment},
+      {"len > total - offset", fragment(1, 1, 2, 0, 150, 100, payload), Counter::kDropBadFragment},
+      {"empty fragment", fragment(1, 1, 2, 0, 200, 0, Bytes()), Counter::kDropBadFragment},
+      {"total < count", fragment(1, 1, 200, 0, 100, 0, payload), Counter::kDropBadFragment},
   };
   for (const auto& b : bad) {
     CAPTURE(b.what);
-    const auto before = c.count(Counter::kDropBadFragment);
+    const auto before = c.count(b.counter);
+    const auto drops_before = c.server().counters().drops();
     const auto dgram = craft(c.server(), {b.command, Command{CommandHeader{CommandType::kPing, true, false, 0xFF, 50}, Ping{}}});
     CHECK(c.acks_out_after(dgram) == 0);  // neither the fragment nor the PING after it
-    CHECK(c.count(Counter::kDropBadFragment) == before + 1);
+    CHECK(c.count(b.counter) == before + 1);
+    CHECK(c.server().counters().drops() == drops_before + 1);  // under that one reason only
   }
   // A second fragment that disagrees with the first on totalLength is an error too.
   CHECK(c.acks_out_after(craft(c.server(), {fragment(1, 1, 2, 0, 200, 0, payload)})) == 1);
@@ -200,4 +203,92 @@ TEST_CASE("limits: an incomplete unreliable-fragment packet is abandoned by a ne
   s.on_datagram(c.h.now(), craft(s, {unreliable_fragment(1, 1)}, std::nullopt));
   CHECK(c.count(Counter::kDropStaleUnreliable) == 1);
   CHECK(s.stats().waiting_data == 0);
+}
+
+TEST_CASE("limits: commands held out of order are capped per peer (max_held_commands), refused ones unacked") {
+  PeerConfig config = PeerConfig::server_defaults();
+  config.max_held_commands = 8;
+  Connected c(config);
+  Peer& s = c.server();
+  // RSN 1 never arrives; 2.. wait behind it. Zero-byte payloads: the byte budget never binds.
+  auto reliable = [](std::uint16_t rsn, std::uint8_t channel) {
+    return Command{CommandHeader{CommandType::kSendReliable, true, false, channel, rsn}, SendReliable{}};
+  };
+  for (std::uint16_t r = 2; r < 2 + 4; ++r) CHECK(c.acks_out_after(craft(s, {reliable(r, 0)})) == 1);
+  for (std::uint16_t r = 2; r < 2 + 4; ++r) CHECK(c.acks_out_after(craft(s, {reliable(r, 1)})) == 1);
+  CHECK(s.stats().held_commands == 8);
+  CHECK(c.count(Counter::kDropHeldCommandsLimit) == 0);
+  // The ninth on either channel is refused: not acked (the sender will resend), counted.
+  CHECK(c.acks_out_after(craft(s, {reliable(6, 0)})) == 0);
+  CHECK(c.acks_out_after(craft(s, {reliable(6, 1)})) == 0);
+  CHECK(c.count(Counter::kDropHeldCommandsLimit) == 2);
+  CHECK(s.stats().held_commands == 8);
+  // The gap fills: the held ones are delivered and the room comes back.
+  CHECK(c.acks_out_after(craft(s, {reliable(1, 0)})) == 1);
+  CHECK(s.stats().held_commands == 4);
+  CHECK(c.acks_out_after(craft(s, {reliable(7, 0)})) == 1);
+  CHECK(s.stats().held_commands == 5);
+  CHECK(c.count(Counter::kDropHeldCommandsLimit) == 2);
+  CHECK(s.state() == PeerState::kConnected);
+}
+
+TEST_CASE("limits: a budget shared by several peers bounds their undelivered data together") {
+  SharedBudget total;
+  total.limit = 3000;
+  PeerConfig config = PeerConfig::server_defaults();
+  config.shared_waiting = &total;
+  {
+    Connected a(config);
+    Connected b(config);
+    const std::vector<std::uint8_t> data(1000, 0x42);
+    auto held = [&](std::uint16_t rsn) {  // out of order: held, its bytes owed until delivery
+      return Command{CommandHeader{CommandType::kSendReliable, true, false, 0, rsn}, SendReliable{Bytes(data)}};
+    };
+    CHECK(a.acks_out_after(craft(a.server(), {held(2), held(3)})) == 2);
+    CHECK(total.used == 2000);
+    CHECK(b.acks_out_after(craft(b.server(), {held(2)})) == 1);
+    CHECK(total.used == 3000);
+    // Peer b is far under its own 8 MiB, but the total is spent: refused, unacked, counted.
+    CHECK(b.acks_out_after(craft(b.server(), {held(3)})) == 0);
+    CHECK(b.count(Counter::kDropWaitingTotalLimit) == 1);
+    CHECK(b.count(Counter::kDropWaitingDataLimit) == 0);
+    CHECK(total.used == 3000);
+    // Peer a's connection ends: what it held comes back, and b's resent packet now fits.
+    a.server().reset();
+    CHECK(total.used == 1000);
+    CHECK(b.acks_out_after(craft(b.server(), {held(3)})) == 1);
+    CHECK(total.used == 2000);
+    // b's gap fills; its bytes are owed until the application takes the packets.
+    CHECK(b.acks_out_after(craft(b.server(), {held(1)})) == 1);
+    CHECK(total.used == 3000);
+    while (b.server().poll_event()) {}
+    CHECK(total.used == 0);
+    CHECK(b.acks_out_after(craft(b.server(), {held(5)})) == 1);
+    CHECK(total.used == 1000);
+  }
+  CHECK(total.used == 0);  // peers that go return what they held
+}
+
+TEST_CASE("limits: a peer that never acks cannot make us queue without bound: send() answers kQueueFull") {
+  PeerConfig config = PeerConfig::server_defaults();
+  config.max_queued_data = 64 * 1024;
+  Connected c(config);
+  Peer& s = c.server();
+  c.h.to_client().dead = true;  // from here the client hears nothing, so acks nothing
+  const auto packet = volley::test::pattern(1000, 7);
+  std::size_t accepted = 0;
+  SendResult last = SendResult::kOk;
+  for (int i = 0; i < 200 && last == SendResult::kOk; ++i) {
+    last = s.send(0, packet, PacketFlags::kReliable);
+    if (last == SendResult::kOk) ++accepted;
+    c.h.run_for(10 * sim::kMillisecond);
+  }
+  CHECK(last == SendResult::kQueueFull);
+  CHECK(accepted == config.max_queued_data / (1000 + kQueuedCommandCost));
+  CHECK(s.stats().queued_data <= config.max_queued_data);
+  CHECK(s.stats().queued_data + 1000 > config.max_queued_data);  // refused exactly at the limit
+  CHECK(c.count(Counter::kDropSendQueueFull) == 1);
+  // Every delivery kind counts against the same queue.
+  CHECK(s.send(0, packet, PacketFlags::kUnsequenced) == SendResult::kQueueFull);
+  CHECK(c.count(Counter::kDropSendQueueFull) == 2);
 }

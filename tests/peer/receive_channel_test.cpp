@@ -17,8 +17,12 @@ namespace {
 struct Rig {
   Counters counters;
   detail::Fifo<PeerEvent> events;
-  std::size_t waiting = 0;
-  detail::ReceiveContext ctx{counters, events, waiting, 1 << 20, detail::FragmentLimits{}, 3, false};
+  detail::ReceiveBudget budget = [] {
+    detail::ReceiveBudget b;
+    b.set_limits(1 << 20, 1 << 20, nullptr);
+    return b;
+  }();
+  detail::ReceiveContext ctx{counters, events, budget, detail::FragmentLimits{}, 3, false};
   ReceiveChannel channel;
   std::vector<std::uint8_t> scratch;
 
@@ -61,7 +65,7 @@ TEST_CASE("receive channel: reliable packets are delivered once, in order, gaps 
   CHECK(rig.channel.incoming_reliable_sequence() == 4);
   CHECK(rig.channel.held() == 0);
   CHECK(rig.counters[Counter::kPacketsIn] == 4);
-  CHECK(rig.waiting == 4);  // the budget is returned when the app polls, not here
+  CHECK(rig.budget.bytes() == 4);  // the budget is returned when the app polls, not here
 }
 
 TEST_CASE("receive channel: the receive window accepts 6 windows ahead and withholds acks for 7-8") {
@@ -91,22 +95,22 @@ TEST_CASE("receive channel: unreliable packets follow their reliable epoch and n
   // Held packets of an epoch that a reliable delivery skips are abandoned and their bytes freed.
   rig.unreliable(2, 5, 25);
   rig.reliable(3, 3);
-  const std::size_t before = rig.waiting;
+  const std::size_t before = rig.budget.bytes();
   rig.reliable(2, 2);
   CHECK(rig.delivered() == std::vector<int>{2, 3});  // 25 belonged to the skipped epoch of 2
   CHECK(rig.counters[Counter::kDropAbandonedUnreliable] == 1);
-  CHECK(rig.waiting == before);  // +1 for packet 2, -1 for the abandoned one
+  CHECK(rig.budget.bytes() == before);  // +1 for packet 2, -1 for the abandoned one
 }
 
 TEST_CASE("receive channel: the waiting-data budget stops the datagram; DISCONNECT_LATER discards") {
   Rig rig;
-  rig.ctx.max_waiting_data = 2;
+  rig.budget.set_limits(2, 1 << 20, nullptr);
   CHECK(rig.reliable(1, 1) == Handled::kOk);
   CHECK(rig.reliable(2, 2) == Handled::kOk);
   CHECK(rig.reliable(3, 3) == Handled::kStop);
   CHECK(rig.counters[Counter::kDropWaitingDataLimit] == 1);
   CHECK(rig.delivered() == std::vector<int>{1, 2});
-  rig.waiting = 0;  // the app polled
+  rig.budget.give_back(2);  // the app polled
   rig.ctx.discard = true;
   CHECK(rig.reliable(3, 3) == Handled::kOk);
   CHECK(rig.counters[Counter::kDropDisconnectLater] == 1);
@@ -128,7 +132,7 @@ TEST_CASE("receive channel: fragments reassemble into one delivery, in any order
   CHECK(rig.channel.receive_fragment(rig.ctx, CommandType::kSendFragment, 1, fragment(0)) == Handled::kOk);
   CHECK(rig.counters[Counter::kDropDuplicate] == 1);
   CHECK(rig.events.empty());
-  CHECK(rig.waiting == 10);  // the whole packet is charged when its first fragment arrives
+  CHECK(rig.budget.bytes() == 10);  // the whole packet is charged when its first fragment arrives
   // A fragment that disagrees with the held packet's length is an error.
   SendFragment liar = fragment(1);
   liar.total_length = 12;
@@ -146,11 +150,11 @@ TEST_CASE("receive channel: an incomplete unreliable fragment set is dropped whe
   std::vector<std::uint8_t> bytes(8, 1);
   const SendFragment first_half{1, 2, 0, 8, 0, Bytes(bytes.data(), 4)};
   CHECK(rig.channel.receive_fragment(rig.ctx, CommandType::kSendUnreliableFragment, 0, first_half) == Handled::kOk);
-  CHECK(rig.waiting == 8);
+  CHECK(rig.budget.bytes() == 8);
   rig.unreliable(0, 2, 22);
   CHECK(rig.delivered() == std::vector<int>{22});
   CHECK(rig.counters[Counter::kDropAbandonedUnreliable] == 1);
-  CHECK(rig.waiting == 1);  // the abandoned 8 bytes are returned
+  CHECK(rig.budget.bytes() == 1);  // the abandoned 8 bytes are returned
   CHECK(rig.channel.held() == 0);
   // Its second half now arrives too late.
   const SendFragment second_half{1, 2, 1, 8, 4, Bytes(bytes.data(), 4)};

@@ -131,6 +131,20 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
       {"--mode", "demo", "--tick-hz", "0.5"},
       {"--mode", "demo", "--entities", "-3"},
       {"--mode", "demo", "--seed", "x"},
+      // Limits (README "Limits"): out of range, not a number, or inconsistent with each other.
+      {"--mode", "echo", "--per-ip-cap", "-1"},
+      {"--mode", "echo", "--max-packet-size", "0"},
+      {"--mode", "echo", "--max-fragments", "many"},
+      {"--mode", "echo", "--max-waiting-data", "1000"},  // below the 4 MiB packet size
+      {"--mode", "echo", "--max-waiting-total", "1048576"},  // below the 8 MiB per peer
+      {"--mode", "echo", "--max-held-commands", "0"},
+      {"--mode", "echo", "--max-queued-data", "1024"},
+      {"--mode", "echo", "--handshake-rate", "-5"},
+      {"--mode", "echo", "--handshake-burst", "0"},
+      {"--mode", "echo", "--handshake-rate-per-ip", "1e3x"},
+      {"--mode", "echo", "--handshake-burst-per-ip", "0"},
+      {"--mode", "demo", "--max-inputs-per-s", "-1"},
+      {"--mode", "demo", "--input-burst", "0"},
   };
   for (const auto& args : cases) {
     std::string joined;
@@ -142,6 +156,30 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
     CHECK(!r.err.empty());
     CHECK(r.err.find('\n') == r.err.size() - 1);
   }
+}
+
+TEST_CASE("limit flags: good values start the server; every limit's drop reason is in the stats JSON") {
+  const std::string json = temp_path("limits.json");
+  std::remove(json.c_str());
+  const Result r = run_to_end({"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--tick-hz", "20",
+                               "--entities", "4", "--seconds", "0.5", "--stats-json", json,
+                               "--per-ip-cap", "0", "--max-packet-size", "33554432", "--max-fragments", "1048576",
+                               "--max-waiting-data", "67108864", "--max-waiting-total", "1073741824",
+                               "--max-held-commands", "65536", "--max-queued-data", "67108864",
+                               "--handshake-rate", "0", "--handshake-burst", "1",
+                               "--handshake-rate-per-ip", "0", "--handshake-burst-per-ip", "1",
+                               "--max-inputs-per-s", "0", "--input-burst", "1"});
+  CHECK(r.code == 0);
+  const std::string text = slurp(json);
+  for (const char* key : {"drop_fragment_count_limit", "drop_fragment_length_limit", "drop_waiting_data_limit",
+                          "drop_waiting_total_limit", "drop_held_commands_limit", "drop_send_queue_full",
+                          "drop_host_bad_channel_count", "drop_host_refused_per_ip",
+                          "drop_host_handshake_rate_global", "drop_host_handshake_rate_address",
+                          "drop_input_rate"}) {
+    INFO("key ", key);
+    CHECK(text.find("\"" + std::string(key) + "\": 0") != std::string::npos);
+  }
+  std::remove(json.c_str());
 }
 
 TEST_CASE("--mode demo: ticks at --tick-hz, stats JSON with the snapshot and game figures, exit 0") {

@@ -488,5 +488,43 @@ TEST_CASE("a world frame that breaks the codec's rules is counted, nothing sent,
   CHECK(sent == 1);
 }
 
+
+TEST_CASE("a client's inputs are capped per second (bursts allowed); the excess is dropped unread and counted") {
+  VOLLEY_SEEDED_RNG(rng, 9);
+  SenderConfig config;
+  config.tick_hz = 30;
+  config.max_inputs_per_second = 60;  // two per tick
+  config.input_burst = 10;
+  Sim sim(config, rng(), 4, 0.3);
+  SimClient& flood = sim.add({}, {}, rng());
+  SimClient& calm = sim.add({}, {}, rng());
+  std::array<std::uint8_t, 64> buf{};
+  const std::array<std::uint8_t, 2> game{7, 7};
+  const std::size_t n = snapshot::encode_input(std::nullopt, game, buf);
+  const std::span<const std::uint8_t> input(buf.data(), n);
+  auto accepted = [&](SimClient& c, int count) {
+    int ok = 0;
+    for (int i = 0; i < count; ++i) ok += sim.sender.on_input(c.peer, input).has_value() ? 1 : 0;
+    return ok;
+  };
+  // A fresh client may burst; then it gets exactly its rate, tick after tick.
+  CHECK(accepted(flood, 100) == 10);
+  CHECK(sim.sender.counters().inputs_rate_limited == 90);
+  CHECK(accepted(calm, 1) == 1);  // another client's budget is its own
+  for (int t = 0; t < 30; ++t) {
+    sim.sender.begin_tick();
+    sim.sender.end_tick([](PeerHandle, std::span<const std::uint8_t>) {});
+    CHECK(accepted(flood, 5) == 2);
+  }
+  CHECK(sim.sender.counters().inputs_rate_limited == 90 + 30 * 3);
+  CHECK(sim.sender.counters().inputs_malformed == 0);  // dropped unread, not misjudged
+  // Quiet for a second: the burst is back, and no more than it.
+  for (int t = 0; t < 30; ++t) {
+    sim.sender.begin_tick();
+    sim.sender.end_tick([](PeerHandle, std::span<const std::uint8_t>) {});
+  }
+  CHECK(accepted(flood, 100) == 10);
+}
+
 }  // namespace
 }  // namespace volley::server

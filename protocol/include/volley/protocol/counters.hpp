@@ -43,7 +43,11 @@ enum class Counter : std::uint8_t {
   kDropBadChannel,
   kDropBadChannelCount,    // CONNECT / VERIFY_CONNECT channel count outside [1, 255]
   kDropBadFragment,
-  kDropWaitingDataLimit,
+  kDropFragmentCountLimit, // fragmentCount above PeerConfig::max_fragment_count
+  kDropFragmentLengthLimit,// totalLength above PeerConfig::max_packet_size
+  kDropWaitingDataLimit,   // this peer's undelivered bytes would pass max_waiting_data
+  kDropWaitingTotalLimit,  // every peer's together would pass the shared (Host) budget
+  kDropHeldCommandsLimit,  // max_held_commands received out of order are already held
   kDropAckWithoutSentTime, // reliable command in a datagram without header sentTime
   kDropUnexpectedAck,      // ACK that breaks the ACKNOWLEDGING_CONNECT / DISCONNECTING hook
   kDropVerifyMismatch,     // VERIFY_CONNECT echo does not match: connection aborted
@@ -60,6 +64,7 @@ enum class Counter : std::uint8_t {
   kDropTrailingBytes,      // 1..3 bytes after the last command (libenet ignores them)
   // sender side
   kThrottleDropped,        // unreliable packet dropped by the packet throttle
+  kDropSendQueueFull,      // send() refused: max_queued_data unacknowledged bytes already queued
   kCount
 };
 

@@ -66,7 +66,7 @@ constexpr PacketFlags packet_flags(Delivery delivery) noexcept {
 
 // Shared words (volley/vocabulary): Delivery, DisconnectReason (kRemote: data = the remote's
 // data word; kRefused: DISCONNECT while CONNECTING, data = a RefusalCode), SendResult (a Peer
-// answers kOk, kNotConnected, kBadChannel, kTooLarge or kTooManyFragments).
+// answers kOk, kNotConnected, kBadChannel, kTooLarge, kTooManyFragments or kQueueFull).
 using volley::Delivery;
 using volley::delivery_name;
 using volley::DisconnectReason;
@@ -113,6 +113,8 @@ struct PeerStats {
   std::size_t queued_outgoing = 0;  // commands not yet sent
   std::size_t sent_unacked = 0;     // reliable commands awaiting an ACK
   std::size_t waiting_data = 0;     // undelivered received payload bytes
+  std::size_t held_commands = 0;    // received out of order, held until the gap fills
+  std::size_t queued_data = 0;      // bytes counted against PeerConfig::max_queued_data
 };
 
 // A CONNECT seen by a server before it picks a slot (enet_protocol_handle_connect's inputs).

@@ -6,10 +6,23 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "volley/protocol/enet_wire.hpp"
 
 namespace volley::protocol {
+
+// Bytes that many peers draw on together (a server Host's total of undelivered received data).
+// Peers are single-threaded with their owner, so a plain count shared by pointer suffices; the
+// owner keeps it alive longer than every peer that uses it.
+struct SharedBudget {
+  std::size_t used = 0;
+  std::size_t limit = std::numeric_limits<std::size_t>::max();
+};
+
+// What each queued command costs against PeerConfig::max_queued_data besides its payload share:
+// about its list node and bookkeeping, so a flood of tiny packets is bounded too.
+inline constexpr std::size_t kQueuedCommandCost = 64;
 
 struct PeerConfig {
   // --- wire mode: never negotiated, must match the remote host's configuration -------------
@@ -29,6 +42,15 @@ struct PeerConfig {
   std::size_t max_waiting_data = 32u * 1024 * 1024;       // queued + undelivered payload bytes
   std::uint32_t max_fragment_count = kMaxFragmentCount;
   std::size_t max_queued_acks = 65536;                    // acks owed but not yet polled out
+  // Commands received out of order and held until the gap fills (every channel together). Each
+  // costs a list node whatever its payload, and ENet's window lets a sender run ~28,000 ahead.
+  std::size_t max_held_commands = std::numeric_limits<std::size_t>::max();
+  // send() refuses (SendResult::kQueueFull) once this many bytes wait unsent or unacknowledged:
+  // payload plus kQueuedCommandCost per command, so a remote that stops acknowledging cannot
+  // make us queue without bound. libenet has no such limit.
+  std::size_t max_queued_data = std::numeric_limits<std::size_t>::max();
+  // Optional: the undelivered bytes of this peer also count against a budget shared with others.
+  SharedBudget* shared_waiting = nullptr;
 
   // --- per-peer knob defaults (enet_peer_ping_interval / _timeout / _throttle_configure) --------
   std::uint32_t ping_interval_ms = 500;
@@ -43,13 +65,17 @@ struct PeerConfig {
 
   // Public-server defaults: 4 MiB packets (about 3,000 fragments at MTU 1400, far below the
   // ~28,000 a stock sender can complete), 8 MiB of undelivered data per peer, fragment count
-  // bounded by the packet size at the minimum MTU.
+  // bounded by the packet size at the minimum MTU, 4,096 commands held out of order (a lossy
+  // client sending small reliable packets holds tens; what is refused is simply resent), and
+  // 8 MiB queued for sending (two maximum-size packets).
   static constexpr PeerConfig server_defaults() noexcept {
     PeerConfig c;
     c.max_packet_size = 4u * 1024 * 1024;
     c.max_waiting_data = 8u * 1024 * 1024;
     c.max_fragment_count = 8192;
     c.max_queued_acks = 4096;
+    c.max_held_commands = 4096;
+    c.max_queued_data = 8u * 1024 * 1024;
     return c;
   }
 };

@@ -30,7 +30,8 @@ namespace volley::server {
 // DISCONNECT), kTimeout (it stopped acknowledging) or kLocal (our disconnect() /
 // disconnect_later() completed, or shutdown); kRefused and kVerifyMismatch only end connections
 // we initiate. send() answers kOk, kNoSuchPeer (stale handle), kNotConnected (the peer is
-// disconnecting), kBadChannel, kTooLarge or kTooManyFragments.
+// disconnecting), kBadChannel, kTooLarge, kTooManyFragments or kQueueFull (Config::max_queued_data
+// bytes already wait for the peer's acknowledgement: counted as drop_send_queue_full).
 using volley::Bytes;
 using volley::Delivery;
 using volley::delivery_name;
@@ -110,13 +111,19 @@ struct SnapshotConfig {
   // included), each client gets a snapshot every 2, 3, ... up to this many ticks (clients take
   // turns), and back to every tick when the load falls. 1 = always every tick.
   std::uint32_t max_stride = 4;
+  // Inputs a client may send per second, with bursts of input_burst; more are dropped unread
+  // and counted (drop_input_rate). Game clients send one per frame (30-60/s). 0 = no limit.
+  std::uint32_t max_inputs_per_second = 120;
+  std::uint32_t input_burst = 60;
 };
 
 struct Config {
   std::string bind = "::";  // numeric address; "::" is dual-stack (IPv4 and IPv6)
   std::uint16_t port = 0;   // 0 = any free port (see local_port())
   std::size_t max_peers = 4096;
-  std::size_t per_ip_cap = 0;  // peers per client IP (all ports); 0 = no cap
+  // Connected peers per client IP (all ports; loopback included); 0 = no cap. A NAT or a proxy
+  // in front of the server needs more (README "Limits").
+  std::size_t per_ip_cap = 32;
   std::uint32_t channel_limit = 255;
   std::uint32_t incoming_bandwidth = 0;  // bytes/s, 0 = unlimited
   std::uint32_t outgoing_bandwidth = 0;
@@ -128,6 +135,17 @@ struct Config {
   bool checksum = false;  // ENet CRC32 on every datagram (must match the clients)
   bool compress = false;  // ENet range coder (must match the clients)
   bool fast_refusal = true;  // answer refused CONNECTs with a DISCONNECT at once
+  // --- limits on what a remote controls (README "Limits"); each violation is dropped and counted
+  std::uint32_t max_packet_size = 4u * 1024 * 1024;  // received packet (fragments' totalLength)
+  std::uint32_t max_fragments = 8192;                 // fragments of one received packet
+  std::size_t max_waiting_data = 8u * 1024 * 1024;    // undelivered received bytes, per peer
+  std::size_t max_waiting_total = 256u * 1024 * 1024; // the same, all peers together
+  std::size_t max_held_commands = 4096;               // received out of order, per peer
+  std::size_t max_queued_data = 8u * 1024 * 1024;     // unacked outgoing bytes per peer (kQueueFull)
+  // Handshake replies before a client proves its address, in total and per client IP (not
+  // loopback); per_second 0 = unlimited.
+  std::uint32_t handshake_rate = 200000, handshake_burst = 20000;
+  std::uint32_t handshake_rate_per_ip = 32, handshake_burst_per_ip = 64;
   // Socket buffers requested; 0 = OS default (~208 KiB on Linux, which a 16k-peer connect burst
   // overflows). Linux doubles the request; FORCE is tried first so root is not capped at rmem_max.
   int recv_buffer_bytes = 8 * 1024 * 1024;

@@ -69,6 +69,7 @@ enum class SendResult : std::uint8_t {
   kBadChannel,        // channel >= the peer's channel count
   kTooLarge,          // payload above the peer's maximum packet size
   kTooManyFragments,  // would need more fragments than ENet allows
+  kQueueFull,         // the peer's unacknowledged queue is at its limit (it is not acking)
   kCount
 };
 
@@ -80,6 +81,7 @@ constexpr std::string_view send_result_name(SendResult result) noexcept {
     case SendResult::kBadChannel: return "bad_channel";
     case SendResult::kTooLarge: return "too_large";
     case SendResult::kTooManyFragments: return "too_many_fragments";
+    case SendResult::kQueueFull: return "queue_full";
     case SendResult::kCount: break;
   }
   return "?";
