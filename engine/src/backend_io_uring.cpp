@@ -361,7 +361,11 @@ class IoUringDatapath final : public Datapath {
     const unsigned to_submit = sq.sqe_tail - io_uring_smp_load_acquire(sq.khead);
     __kernel_timespec ts = to_timespec(timeout_us);
     io_uring_getevents_arg arg{};
-    arg.pad = p_.coalesce_us;  // min_wait_usec since kernel 6.12
+    // min_wait_usec since kernel 6.12. The kernel arms the min timer alone first, so a cap beyond
+    // the caller's deadline would fire the timer late: clamp it.
+    arg.pad = timeout_us < 0 ? p_.coalesce_us
+                             : static_cast<std::uint32_t>(
+                                   std::min<std::int64_t>(timeout_us, p_.coalesce_us));
     arg.ts = timeout_us < 0 ? 0 : reinterpret_cast<std::uint64_t>(&ts);
     const int rc = io_uring_enter2(static_cast<unsigned>(ring_.ring_fd), to_submit,
                                    batch_want(pending),
