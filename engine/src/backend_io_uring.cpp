@@ -3,10 +3,10 @@
 // the next wait in a single io_uring_enter (runs to one destination as one UDP GSO message, see
 // send_batch.hpp), and a read armed on an eventfd for cross-thread
 // wake-ups. -ENOBUFS (buffer ring empty) and MSG_TRUNC are counted, never delivered.
-// Wake-ups are coalesced (LoopConfig::coalesce_us): where the kernel has min-timeout waits
-// (6.12+, IORING_FEAT_MIN_TIMEOUT) every blocking wait asks for a batch, returns once the cap has
+// Wake-ups are coalesced (LoopConfig::coalesce_us): on a single-thread ring where the kernel has
+// min-timeout waits (6.12+, IORING_FEAT_MIN_TIMEOUT) every blocking wait asks for a batch, returns once the cap has
 // passed and anything is there, and otherwise sleeps until the first completion or the timer
-// deadline; older kernels: after a wait that delivered datagrams, the next one asks for a batch
+// deadline; otherwise: after a wait that delivered datagrams, the next one asks for a batch
 // with the cap as its timeout. Only with LoopConfig::single_thread
 // is the ring set up with SINGLE_ISSUER | DEFER_TASKRUN (which also spares the kernel-side
 // wake-up per completion): such a ring accepts io_uring_enter only from the thread that made it,
@@ -132,6 +132,8 @@ class IoUringDatapath final : public Datapath {
       return false;
     }
     ring_ready_ = true;
+    // Used with the single-issuer deferred-task-run ring only, the one it was measured with
+    // (volley-server's); ordinary rings keep the flowing_ heuristic.
     min_timeout_ = (ring_.features & kFeatMinTimeout) != 0 &&
                    std::getenv("VOLLEY_ENGINE_NO_MIN_TIMEOUT") == nullptr;
     if (!(ring_.features & IORING_FEAT_EXT_ARG)) {
@@ -249,7 +251,7 @@ class IoUringDatapath final : public Datapath {
       reap();
       return;
     }
-    if (p_.coalesce_us > 0 && min_timeout_) {
+    if (p_.coalesce_us > 0 && min_timeout_ && deferred_) {
       wait_min_timeout(timeout_us, pending);
       return;
     }
