@@ -3,8 +3,11 @@
 // the next wait in a single io_uring_enter (runs to one destination as one UDP GSO message, see
 // send_batch.hpp), and a read armed on an eventfd for cross-thread
 // wake-ups. -ENOBUFS (buffer ring empty) and MSG_TRUNC are counted, never delivered.
-// Wake-ups are coalesced (LoopConfig::coalesce_us): after a wait that delivered datagrams, the
-// next one asks for a batch of completions with a short cap. Only with LoopConfig::single_thread
+// Wake-ups are coalesced (LoopConfig::coalesce_us): on a single-thread ring where the kernel has
+// min-timeout waits (6.12+, IORING_FEAT_MIN_TIMEOUT) every blocking wait asks for a batch, returns once the cap has
+// passed and anything is there, and otherwise sleeps until the first completion or the timer
+// deadline; otherwise: after a wait that delivered datagrams, the next one asks for a batch
+// with the cap as its timeout. Only with LoopConfig::single_thread
 // is the ring set up with SINGLE_ISSUER | DEFER_TASKRUN (which also spares the kernel-side
 // wake-up per completion): such a ring accepts io_uring_enter only from the thread that made it,
 // and a Loop may otherwise be run() on one thread and close()d on another (tests, tools);
@@ -47,6 +50,8 @@ constexpr unsigned kCqEntries = 16384;
 // CQEs handled per wait() before control returns to timers and tasks.
 constexpr int kMaxRoundsPerWait = 16;
 constexpr std::int64_t kShutdownLimitUs = 2'000'000;
+// Kernel 6.12 (liburing 2.8) names; liburing 2.3's headers have neither.
+constexpr unsigned kFeatMinTimeout = 1u << 15;  // IORING_FEAT_MIN_TIMEOUT
 
 std::string errno_text(const char* what, int negative_code) {
   return os::error_text(what, -negative_code);
@@ -127,6 +132,10 @@ class IoUringDatapath final : public Datapath {
       return false;
     }
     ring_ready_ = true;
+    // Used with the single-issuer deferred-task-run ring only, the one it was measured with
+    // (volley-server's); ordinary rings keep the flowing_ heuristic.
+    min_timeout_ = (ring_.features & kFeatMinTimeout) != 0 &&
+                   std::getenv("VOLLEY_ENGINE_NO_MIN_TIMEOUT") == nullptr;
     if (!(ring_.features & IORING_FEAT_EXT_ARG)) {
       *error = "kernel lacks IORING_FEAT_EXT_ARG (timed waits)";
       return false;
@@ -242,26 +251,28 @@ class IoUringDatapath final : public Datapath {
       reap();
       return;
     }
-    // Coalescing: while datagrams flow, wait for a batch's worth of completions (beyond the
-    // ones this enter's own submissions will post) but no longer than the cap, and never past
-    // the caller's deadline. A quiet wait (nothing arrived) goes back to one completion and
-    // the full timeout, so an idle loop sleeps until its next timer.
+    if (p_.coalesce_us > 0 && min_timeout_ && deferred_) {
+      wait_min_timeout(timeout_us, pending);
+      return;
+    }
+    // Coalescing without min-timeout waits: while datagrams flow, wait for a batch's worth
+    // of completions (beyond the ones this enter's own submissions will post) but no longer
+    // than the cap, and never past the caller's deadline. A quiet wait (nothing arrived) goes
+    // back to one completion and the full timeout, so an idle loop sleeps until its next timer.
+    // Under bursty load this costs an empty wake-up per burst (the cap expiring after the
+    // burst): the min-timeout wait above does not.
     unsigned want = 1;
     std::int64_t limit = timeout_us;
     if (flowing_ && p_.coalesce_us > 0) {
-      want = std::min<unsigned>(pending + static_cast<unsigned>(p_.batch), kCqEntries / 2);
+      want = batch_want(pending);
       limit = timeout_us < 0 ? p_.coalesce_us : std::min<std::int64_t>(timeout_us, p_.coalesce_us);
     }
-    __kernel_timespec ts{};
-    ts.tv_sec = limit / 1'000'000;
-    ts.tv_nsec = (limit % 1'000'000) * 1000;
+    __kernel_timespec ts = to_timespec(limit);
     io_uring_cqe* cqe = nullptr;
     const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, want,
                                                     limit < 0 ? nullptr : &ts, nullptr);
     add(Counter::kSyscalls, 1);
-    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-      add(Counter::kRecvErrors, 1);
-    }
+    count_wait_error(rc);
     const std::uint64_t before = received_;
     reap();
     flowing_ = received_ != before;
@@ -315,6 +326,56 @@ class IoUringDatapath final : public Datapath {
     GsoSlot* slot = free_slots_.back();
     free_slots_.pop_back();
     return slot;
+  }
+
+  unsigned batch_want(unsigned pending) const {
+    return std::min<unsigned>(pending + static_cast<unsigned>(p_.batch), kCqEntries / 2);
+  }
+
+  static __kernel_timespec to_timespec(std::int64_t us) {
+    __kernel_timespec ts{};
+    if (us > 0) {
+      ts.tv_sec = us / 1'000'000;
+      ts.tv_nsec = (us % 1'000'000) * 1000;
+    }
+    return ts;
+  }
+
+  void count_wait_error(int rc) {
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      add(Counter::kRecvErrors, 1);
+    }
+  }
+
+  // One enter that submits what is queued and waits for a batch of completions (beyond the ones
+  // these submissions post): it returns once `coalesce_us` has passed with at least one
+  // completion there, at once when the batch is complete, and with none at the caller's deadline.
+  // A wait that sees nothing within the cap keeps sleeping until the first completion, without
+  // waking us in between: one wake-up per burst of traffic, at most `coalesce_us` of added
+  // latency. liburing 2.3 cannot pass min_wait_usec, so the SQ tail is published here exactly as
+  // its io_uring_submit() does (no SQ array writes: the kernel's array is the identity map).
+  void wait_min_timeout(std::int64_t timeout_us, unsigned pending) {
+    io_uring_sq& sq = ring_.sq;
+    if (sq.sqe_head != sq.sqe_tail) {
+      sq.sqe_head = sq.sqe_tail;
+      io_uring_smp_store_release(sq.ktail, sq.sqe_tail);
+    }
+    const unsigned to_submit = sq.sqe_tail - io_uring_smp_load_acquire(sq.khead);
+    __kernel_timespec ts = to_timespec(timeout_us);
+    io_uring_getevents_arg arg{};
+    // min_wait_usec since kernel 6.12. The kernel arms the min timer alone first, so a cap beyond
+    // the caller's deadline would fire the timer late: clamp it.
+    arg.pad = timeout_us < 0 ? p_.coalesce_us
+                             : static_cast<std::uint32_t>(
+                                   std::min<std::int64_t>(timeout_us, p_.coalesce_us));
+    arg.ts = timeout_us < 0 ? 0 : reinterpret_cast<std::uint64_t>(&ts);
+    const int rc = io_uring_enter2(static_cast<unsigned>(ring_.ring_fd), to_submit,
+                                   batch_want(pending),
+                                   IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                                   reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
+    add(Counter::kSyscalls, 1);
+    count_wait_error(rc);
+    reap();
   }
 
   void enter_submit() {
@@ -557,6 +618,7 @@ class IoUringDatapath final : public Datapath {
   bool held_back_ = false;  // the last wait() left queued submissions for the next one
   bool deferred_ = false;   // SINGLE_ISSUER | DEFER_TASKRUN ring (LoopConfig::single_thread)
   bool flowing_ = false;    // the last blocking wait delivered datagrams: coalesce the next
+  bool min_timeout_ = false;  // kernel takes min_wait_usec (coalescing needs no flowing_ guess)
   std::uint64_t received_ = 0;  // datagrams handed over, ever
 };
 

@@ -24,6 +24,11 @@ std::string server_exe() { return VOLLEY_SERVER_EXE; }
 EchoServer::EchoServer(std::vector<std::string> extra, std::string bind)
     : stats_path_(test::unique_temp_path("volley-interop-stats")) {
   std::vector<std::string> args{"--mode", "echo", "--bind", bind, "--port", "0", "--stats-json", stats_path_};
+  // volley-server's own default is epoll on Linux; VOLLEY_INTEROP_SERVER_BACKEND=io_uring runs
+  // the suite against the io_uring backend.
+  if (const char* backend = std::getenv("VOLLEY_INTEROP_SERVER_BACKEND"); backend != nullptr && *backend) {
+    args.insert(args.end(), {"--backend", backend});
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   process_ = std::make_unique<test::ServerProcess>(server_exe(), args);
   MESSAGE("volley-server pid ", process_->pid(), ": ", process_->listening_line());

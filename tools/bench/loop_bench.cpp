@@ -55,6 +55,8 @@ struct Case {
   ServerKind kind;
   Backend backend = Backend::kAuto;
   bool gso = true;
+  bool mmsg = false;           // the reference batches (recvmmsg/sendmmsg)
+  bool single_thread = false;  // LoopConfig::single_thread (as volley-server runs io_uring)
 };
 
 struct Result {
@@ -101,15 +103,21 @@ int udp_socket(sockaddr_in* bound, bool nonblocking, int buffer_bytes) {
 
 constexpr int kBufferBytes = 4 << 20;
 
-// The reference: what a simple game server does, one recvfrom and one sendto per datagram.
+// The references: what a simple game server does, one recvfrom and one sendto per datagram;
+// and the kernel floor for a batching server, one blocking recvmmsg (MSG_WAITFORONE, up to 64)
+// and one sendmmsg of the same datagrams back to their senders per batch.
 class ReferenceServer {
  public:
-  explicit ReferenceServer(int cpu) {
+  ReferenceServer(int cpu, bool mmsg) {
     fd_ = udp_socket(&address_, false, kBufferBytes);
     timeval tv{0, 100'000};  // lets the thread notice stop even if the stop datagram is lost
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    thread_ = std::thread([this, cpu] {
+    thread_ = std::thread([this, cpu, mmsg] {
       pin_to(cpu, "bench-server");
+      if (mmsg) {
+        run_mmsg();
+        return;
+      }
       std::vector<char> buf(65536);
       while (!stop_.load(std::memory_order_relaxed)) {
         sockaddr_in from{};
@@ -134,6 +142,30 @@ class ReferenceServer {
   std::uint64_t batches() const { return batches_.load(); }
 
  private:
+  void run_mmsg() {
+    constexpr int kBatch = 64;
+    std::vector<char> bytes(kBatch * 2048);
+    std::vector<iovec> iov(kBatch);
+    std::vector<sockaddr_in> from(kBatch);
+    std::vector<mmsghdr> msgs(kBatch);
+    while (!stop_.load(std::memory_order_relaxed)) {
+      for (int i = 0; i < kBatch; ++i) {
+        iov[i] = {bytes.data() + i * 2048, 2048};
+        msgs[i].msg_hdr = {};
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+      }
+      const int n = recvmmsg(fd_, msgs.data(), kBatch, MSG_WAITFORONE, nullptr);
+      if (n <= 0) continue;
+      for (int i = 0; i < n; ++i) iov[i].iov_len = msgs[i].msg_len;
+      sendmmsg(fd_, msgs.data(), static_cast<unsigned>(n), 0);
+      syscalls_.fetch_add(2, std::memory_order_relaxed);
+      batches_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
   int fd_ = -1;
   sockaddr_in address_{};
   std::atomic<bool> stop_{false};
@@ -144,9 +176,10 @@ class ReferenceServer {
 
 class EngineServer {
  public:
-  EngineServer(Backend backend, bool gso, int cpu) {
+  EngineServer(Backend backend, bool gso, bool single_thread, int cpu) {
     std::atomic<bool> ready{false};
-    thread_ = std::thread([this, backend, gso, cpu, &ready] {
+    // open(), run() and close() all happen on this thread: single_thread holds.
+    thread_ = std::thread([this, backend, gso, single_thread, cpu, &ready] {
       pin_to(cpu, "bench-server");
       LoopConfig config;
       config.bind = Address::loopback_v4(0);
@@ -155,6 +188,7 @@ class EngineServer {
       config.send_buffer_bytes = kBufferBytes;
       config.recv_buffers = 1024;
       config.udp_gso = gso;
+      config.single_thread = single_thread;
       Loop::Opened opened = Loop::open(config);
       if (!opened) {
         error_ = opened.error;
@@ -320,7 +354,7 @@ double median_of(std::vector<double> v) {
 
 std::optional<Result> run_case(const Case& c, std::size_t size, int clients, const Options& options) {
   if (c.kind == ServerKind::kReference) {
-    ReferenceServer server(options.loop_cpu);
+    ReferenceServer server(options.loop_cpu, c.mmsg);
     Result r = measure<ReferenceServer>(
         server, server.address(), options, size, clients,
         [](ReferenceServer& s) { return s.syscalls(); },
@@ -328,7 +362,7 @@ std::optional<Result> run_case(const Case& c, std::size_t size, int clients, con
     r.per_message = 1;
     return r;
   }
-  EngineServer server(c.backend, c.gso, options.loop_cpu);
+  EngineServer server(c.backend, c.gso, c.single_thread, options.loop_cpu);
   if (!server.ok() || server.backend() != c.backend) {
     std::printf("%-7d %-6zu %-16s failed: %s\n", clients, size, c.name.c_str(),
                 server.error().c_str());
@@ -360,7 +394,9 @@ std::optional<Result> run_case(const Case& c, std::size_t size, int clients, con
 const char* const kUsage =
     "usage: volley-bench-loop [--seconds S] [--rate DGRAMS_PER_S] [--burst N] [--repeat N]\n"
     "                         [--sizes 64,1200] [--clients 1,32] [--cpus GEN,LOOP]\n"
-    "                         [--servers recvfrom/sendto,io_uring,epoll,io_uring-nogso,epoll-nogso]\n";
+    "                         [--servers recvfrom/sendto,recvmmsg/sendmmsg,io_uring,io_uring-st,epoll,\n"
+    "                                    io_uring-nogso,epoll-nogso]\n"
+    "io_uring-st: single_thread (SINGLE_ISSUER | DEFER_TASKRUN), as volley-server runs it\n";
 
 // The flags on CLI11 (volley/support/cli.hpp); an empty error means options are ready.
 std::string parse_options(int argc, char** argv, Options& options, bool& help) {
@@ -404,9 +440,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "volley-bench-loop: fewer than 2 CPUs, results will be meaningless\n");
   }
 
-  std::vector<Case> cases = {{"recvfrom/sendto", ServerKind::kReference}};
+  std::vector<Case> cases = {{"recvfrom/sendto", ServerKind::kReference},
+                             {"recvmmsg/sendmmsg", ServerKind::kReference, Backend::kAuto, false, true}};
   for (const Backend b : available_backends()) {
     cases.push_back({std::string(backend_name(b)), ServerKind::kEngine, b});
+  }
+  if (backend_unavailable_reason(Backend::kIoUring).empty()) {
+    cases.push_back({"io_uring-st", ServerKind::kEngine, Backend::kIoUring, true, false, true});
   }
   // The same backends with UDP GSO off: how much of the gain is merging sends to one peer.
   for (const Backend b : available_backends()) {
@@ -444,7 +484,9 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < selected.size(); ++i) {
           const std::optional<Result> r = run_case(*selected[i], size, clients, options);
           if (!r) continue;
-          if (selected[i]->kind == ServerKind::kReference) reference_cpu = r->cpu_us_per_datagram;
+          if (selected[i]->kind == ServerKind::kReference && !selected[i]->mmsg) {
+            reference_cpu = r->cpu_us_per_datagram;
+          }
           results[i].push_back(*r);
           if (reference_cpu > 0) ratios[i].push_back(r->cpu_us_per_datagram / reference_cpu);
         }
