@@ -192,8 +192,9 @@ def exe(args, name):
 
 
 def server_argv(args, run, mode="echo", extra=()):
+    # Every real client here comes from 127.0.0.1: the per-IP cap (32 by default) is lifted.
     return [exe(args, "volley-server"), "--mode", mode, "--bind", "127.0.0.1", "--port", "0",
-            "--log-level", "warn", "--stats-json", os.path.join(args.out, f"{run.name}-server.json"),
+            "--per-ip-cap", "0", "--log-level", "warn", "--stats-json", os.path.join(args.out, f"{run.name}-server.json"),
             "--seconds", "3600", *extra]
 
 
@@ -372,7 +373,7 @@ def scenario_soak(args):
     game = None
     if game_n > 0:
         gserver = run.child("demo-server", [exe(args, "volley-server"), "--mode", "demo", "--bind", "127.0.0.1",
-                                            "--port", "0", "--log-level", "warn", "--tick-hz", "30",
+                                            "--port", "0", "--per-ip-cap", "0", "--log-level", "warn", "--tick-hz", "30",
                                             "--view-cell", "32", "--seconds", "3600", "--stats-json",
                                             os.path.join(args.out, "soak-demo-server.json")],
                             wait_listening=True)
@@ -420,7 +421,7 @@ def scenario_churn(args):
     run = Run(args, "churn")
     d = args.churn_seconds
     n = args.churn_bots
-    server = run.child("server", server_argv(args, run, extra=["--max-peers", "4096", "--per-ip-cap", "4096",
+    server = run.child("server", server_argv(args, run, extra=["--max-peers", "4096",
                                                                 "--metrics", "127.0.0.1:0"]), wait_listening=True)
     metrics_port = None
     with open(server.log_path) as f:

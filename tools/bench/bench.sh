@@ -114,8 +114,8 @@ start_server() {
   local name=$1 kind=$2 peers=$3 seconds=$4; shift 4
   local cmd=()
   case $kind in
-    io_uring|epoll) cmd=("$VOLLEY_SERVER" --mode echo --backend "$kind" --max-peers "$peers") ;;
-    demo) cmd=("$VOLLEY_SERVER" --mode demo --tick-hz 30 --max-peers "$peers") ;;
+    io_uring|epoll) cmd=("$VOLLEY_SERVER" --mode echo --backend "$kind" --max-peers "$peers" --per-ip-cap 0) ;;
+    demo) cmd=("$VOLLEY_SERVER" --mode demo --tick-hz 30 --max-peers "$peers" --per-ip-cap 0) ;;
     enet) cmd=("$ENET_SERVER" --max-peers "$peers") ;;
     raw) cmd=("$RAW" serve) ;;
   esac
@@ -299,7 +299,7 @@ cg_run() {  # SERVER DELIVERY RATE: one server run under callgrind, 64 peers at 
   local server=$1 delivery=$2 rate=$3 name="cg-$1-$2-$3"
   local cmd=()
   case $server in
-    epoll) cmd=("$VOLLEY_SERVER" --mode echo --backend epoll --max-peers 128) ;;
+    epoll) cmd=("$VOLLEY_SERVER" --mode echo --backend epoll --max-peers 128 --per-ip-cap 0) ;;
     enet) cmd=("$ENET_SERVER" --max-peers 128) ;;
     raw) cmd=("$RAW" serve) ;;
   esac

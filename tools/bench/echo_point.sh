@@ -39,7 +39,7 @@ for r in $(seq "$ROUNDS"); do
     for w in $flags; do
       if [ ${#args[@]} = 0 ] && [[ $w == *=* ]]; then envs+=("$w"); else args+=("$w"); fi
     done
-    env "${envs[@]}" taskset -c 1 "$SERVER" --mode echo --bind 127.0.0.1 --port 0 --max-peers 1024 --seconds $((WINDOW + 30)) \
+    env "${envs[@]}" taskset -c 1 "$SERVER" --mode echo --bind 127.0.0.1 --port 0 --max-peers 1024 --per-ip-cap 0 --seconds $((WINDOW + 30)) \
       --stats-json "$name.stats.json" "${args[@]}" >"$name.out" 2>"$name.err" &
     spid=$!
     port=""
