@@ -22,9 +22,16 @@
 #          [--lock FILE] [--out DIR] [--peers 64,512] [--servers io_uring,epoll,enet,raw]
 #   --peers / --servers narrow the echo section (development checks; the report says what ran).
 #   --lock FILE: take this flock around each chunk (one echo round, then idle, callgrind, game),
-#   so no hold exceeds ~7 minutes on a shared machine. Run it under nice -n -15 for records.
+#   so no hold exceeds ~7 minutes on a shared machine.
+# Priority: run as root, it re-executes itself in a new session whose autogroup is niced -15.
+# With the kernel's autogroup scheduling (the default on Debian), plain `nice` ranks processes
+# only within one session, so a niced benchmark still queued behind other sessions' compilers.
 # Runtime (2 cores): full (2 rounds) about 17 minutes; --quick about 100 s.
 set -u
+if [ -z "${VOLLEY_BENCH_SESSION:-}" ] && [ -w /proc/self/autogroup ] && command -v setsid >/dev/null; then
+  export VOLLEY_BENCH_SESSION=1
+  exec setsid -w bash -c 'echo -15 >/proc/self/autogroup 2>/dev/null; exec nice -n -15 "$@"' bench "$0" "$@"
+fi
 
 usage() { echo "usage: $0 BUILD_DIR [--quick] [--rounds N] [--sections LIST] [--lock FILE] [--out DIR] [--peers LIST] [--servers LIST]" >&2; exit 2; }
 [ $# -ge 1 ] || usage

@@ -14,7 +14,7 @@
 set -u
 if [ -z "${ECHO_POINT_PRIO:-}" ]; then
   export ECHO_POINT_PRIO=1
-  exec setsid bash -c 'echo -15 >/proc/self/autogroup 2>/dev/null; exec nice -n -15 "$@"' echo_point "$0" "$@"
+  exec setsid -w bash -c 'echo -15 >/proc/self/autogroup 2>/dev/null; exec nice -n -15 "$@"' echo_point "$0" "$@"
 fi
 BUILD=$1 ROUNDS=$2 BOTS=$3 RATE=$4 WINDOW=$5 OUT=$6; shift 6
 SERVER=$BUILD/server/volley-server; LOAD=$BUILD/tools/bots/volley-bots
