@@ -293,6 +293,10 @@ def analyze(manifest_path, meta_path):
                 r["bytes_per_client_s"] = load.get("bytes_in_per_bot_s")
                 r["dropped"] = load.get("dropped")
                 r["violations"] = load.get("violations")
+                # Sustained: every bot connected and stayed, and no invariant broke (frames never
+                # backwards, every chat line and event shown exactly once).
+                r["sustained"] = (bool(load.get("ok")) and load.get("connected") == m["peers"]
+                                  and load.get("dropped") == 0 and load.get("violations") == 0)
                 r["server"] = stats.get("backend", "?")
         elif sec == "callgrind":
             ir0, ir1 = callgrind_ir(f"{d}/{m['idle']}.callgrind"), callgrind_ir(f"{d}/{m['loaded']}.callgrind")
