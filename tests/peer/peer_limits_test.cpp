@@ -232,6 +232,26 @@ TEST_CASE("limits: commands held out of order are capped per peer (max_held_comm
   CHECK(s.state() == PeerState::kConnected);
 }
 
+TEST_CASE("limits: unreliable packets delivered at once take no held-command place") {
+  PeerConfig config = PeerConfig::server_defaults();
+  config.max_held_commands = 8;
+  Connected c(config);
+  Peer& s = c.server();
+  const std::vector<std::uint8_t> payload(16, 0x33);
+  // In order, nothing queued: each is delivered directly (no list node), so none may hold a place.
+  for (std::uint16_t usn = 1; usn <= 20; ++usn) {
+    s.on_datagram(c.h.now(), craft(s, {Command{CommandHeader{CommandType::kSendUnreliable, false, false, 0, 0},
+                                               SendUnreliable{usn, Bytes(payload)}}}, std::nullopt));
+  }
+  CHECK(s.stats().held_commands == 0);
+  // So the out-of-order reliable commands still have all 8 places.
+  auto reliable = [](std::uint16_t rsn) {
+    return Command{CommandHeader{CommandType::kSendReliable, true, false, 0, rsn}, SendReliable{}};
+  };
+  for (std::uint16_t r = 2; r < 2 + 8; ++r) CHECK(c.acks_out_after(craft(s, {reliable(r)})) == 1);
+  CHECK(c.count(Counter::kDropHeldCommandsLimit) == 0);
+}
+
 TEST_CASE("limits: a budget shared by several peers bounds their undelivered data together") {
   SharedBudget total;
   total.limit = 3000;
