@@ -377,17 +377,23 @@ TEST_CASE("loop: stop() from a receive handler still sends what that handler que
 
 // io_uring coalescing: a stream of datagrams one millisecond apart is handled in a few long
 // waits (capped at coalesce_us), yet a timer due meanwhile still fires on time.
+// The checks hold on a loaded machine: the cap (1 s) and a batch larger than the stream make a
+// wait that ignored the timer's deadline fire it about a second late, far beyond the scheduling
+// bound allowed (kLateBoundUs); a loaded machine only merges datagrams into fewer waits.
 TEST_CASE("loop: io_uring coalesces wake-ups under a stream and never delays a timer") {
   if (const std::string reason = backend_unavailable_reason(Backend::kIoUring); !reason.empty()) {
     MESSAGE("skipping: ", reason);
     return;
   }
   constexpr int kDatagrams = 100;
-  for (const std::uint32_t cap : {50'000u, 0u}) {
+  constexpr std::uint32_t kCapUs = 1'000'000;
+  const auto kLateBoundUs = static_cast<TimePoint>(250'000 * time_scale());
+  for (const std::uint32_t cap : {kCapUs, 0u}) {
     CAPTURE(cap);
     LoopConfig config;
     config.bind = Address::loopback_v4(0);
     config.coalesce_us = cap;
+    config.batch = 2 * kDatagrams;  // a coalesced wait never completes its batch: it runs to a deadline
     auto server = open_loop(Backend::kIoUring, std::move(config));
     std::atomic<int> received{0};
     server->set_handler([&](std::span<const DatagramView> batch) {
@@ -429,9 +435,12 @@ TEST_CASE("loop: io_uring coalesces wake-ups under a stream and never delays a t
             fired_at - due, " us late");
     CHECK(received.load() == kDatagrams);
     REQUIRE(fired_at != 0);
-    // The cap is 50 ms: a wait that ignored the deadline would fire the timer up to that late.
-    CHECK(fired_at - due < 15'000);
-    if (cap > 0) CHECK(waits < kDatagrams / 3);
+    // The loop promises the timer no earlier than due and never delayed by a coalesced wait:
+    // only scheduling may make it late, and kLateBoundUs is far below the cap.
+    CHECK(fired_at >= due);
+    CHECK(fired_at - due < kLateBoundUs);
+    // Uncoalesced, each datagram one ms apart is about one wait; coalesced, a handful.
+    if (cap > 0) CHECK(waits < kDatagrams / 4);
     check_no_leaks(*client);
     check_no_leaks(*server);
   }
