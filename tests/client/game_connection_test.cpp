@@ -74,22 +74,33 @@ struct Sender {
   }
 };
 
-}  // namespace
-
-TEST_CASE("game connection: frames in order, drops counted, events once, acks advance") {
-  const vs::Schema schema = game_schema();
-  StockServer server;
+// Client host options for a game session: the snapshot session's channels.
+vc::HostOptions session_options() {
   vc::HostOptions options;
   options.channels = vs::kSessionChannels;
-  vc::Host host(options);
-  ClientLog log;
+  return options;
+}
+
+// Connects `host` to the stock server; the connection once both ends see it.
+vc::ConnectionId connect_session(vc::Host& host, ClientLog& log, StockServer& server) {
   const vc::ConnectResult result = host.connect(server.address());
   REQUIRE(result);
   REQUIRE(pump(host, log, &server, [&] {
     return log.find(vc::EventType::kConnected, result.connection) && server.last_connected();
   }));
+  return result.connection;
+}
+
+}  // namespace
+
+TEST_CASE("game connection: frames in order, drops counted, events once, acks advance") {
+  const vs::Schema schema = game_schema();
+  StockServer server;
+  vc::Host host(session_options());
+  ClientLog log;
+  const vc::ConnectionId connection = connect_session(host, log, server);
   ENetPeer* peer = server.last_connected();
-  vc::GameConnection game(host, result.connection, schema, vs::CodecConfig{}, {},
+  vc::GameConnection game(host, connection, schema, vs::CodecConfig{}, {},
                           vc::InterpolationConfig{});
   auto route = [&](const vc::Event& e) { return game.handle(e); };
 
@@ -171,16 +182,10 @@ TEST_CASE("game connection: frames in order, drops counted, events once, acks ad
 TEST_CASE("game connection: events riding in many frames are shown once - the ack is in inputs") {
   const vs::Schema schema = game_schema();
   StockServer server;
-  vc::HostOptions options;
-  options.channels = vs::kSessionChannels;
-  vc::Host host(options);
+  vc::Host host(session_options());
   ClientLog log;
-  const vc::ConnectResult result = host.connect(server.address());
-  REQUIRE(result);
-  REQUIRE(pump(host, log, &server, [&] {
-    return log.find(vc::EventType::kConnected, result.connection) && server.last_connected();
-  }));
-  vc::GameConnection game(host, result.connection, schema, vs::CodecConfig{});
+  const vc::ConnectionId connection = connect_session(host, log, server);
+  vc::GameConnection game(host, connection, schema, vs::CodecConfig{});
   auto route = [&](const vc::Event& e) { return game.handle(e); };
   // Before any frame the input carries no ack.
   const std::uint8_t input[] = {1};
