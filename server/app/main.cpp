@@ -117,6 +117,7 @@ std::uint64_t detail(const ServerStats& stats, const std::string& key) {
 // The demo game's counters and the snapshot bytes per connected client per second.
 Figures demo_figures(const volley::demo::DemoGame& game, const ServerStats& stats, std::uint32_t hz) {
   const auto& c = game.counters();
+  const auto& e = game.event_counters();
   const double client_seconds = static_cast<double>(c.player_ticks) / hz;
   const double bytes = static_cast<double>(detail(stats, "snapshot_bytes"));
   return {{"demo_players_joined", c.players_joined},
@@ -126,8 +127,10 @@ Figures demo_figures(const volley::demo::DemoGame& game, const ServerStats& stat
           {"demo_chat_received", c.chat_received},
           {"demo_chat_malformed", c.chat_malformed},
           {"demo_chat_rate_limited", c.chat_rate_limited},
-          {"demo_events_raised", c.events_raised},
-          {"demo_events_refused", c.events_refused},
+          {"demo_events_raised", e.raised},
+          {"demo_events_deferred", e.deferred},
+          {"demo_events_refused", e.refused},
+          {"demo_events_backlog_peak", e.peak},
           {"snapshot_bytes_per_client_s",
            client_seconds > 0 ? static_cast<std::uint64_t>(std::llround(bytes / client_seconds)) : 0}};
 }
@@ -166,7 +169,8 @@ int run(const Options& options) {
         server, volley::demo::DemoGameConfig{.seed = options.seed,
                                              .entities = options.entities,
                                              .tick_hz = static_cast<double>(config.tick_hz),
-                                             .view_cell = options.view_cell});
+                                             .view_cell = options.view_cell,
+                                             .event_backlog = 4 * config.max_peers});
     server.set_callbacks(game->callbacks());
   } else {
     server.set_callbacks(echo_callbacks(server, debug));

@@ -25,7 +25,8 @@ DemoGame::DemoGame(server::Server& server, DemoGameConfig config)
     : server_(server),
       config_(config),
       scene_({.seed = config.seed, .entities = config.entities, .hz = config.tick_hz}),
-      next_player_id_(kFirstPlayerId) {}
+      next_player_id_(kFirstPlayerId),
+      events_(config.event_backlog) {}
 
 snapshot::Schema DemoGame::schema() {
   snapshot::Schema schema;
@@ -46,8 +47,11 @@ server::Callbacks DemoGame::callbacks() {
 void DemoGame::raise_change(std::uint16_t kind, std::uint32_t id, bool player) {
   flatbuffers::FlatBufferBuilder fbb(64);
   fbb.Finish(fb::CreateEntityChange(fbb, id, player));
-  const bool raised = server_.raise_event(kind, Bytes(fbb.GetBufferPointer(), fbb.GetSize())) != 0;
-  ++(raised ? counters_.events_raised : counters_.events_refused);
+  raise(kind, Bytes(fbb.GetBufferPointer(), fbb.GetSize()));
+}
+
+void DemoGame::raise(std::uint16_t kind, Bytes payload) {
+  events_.raise(kind, payload, [this](std::uint16_t k, Bytes p) { return server_.raise_event(k, p) != 0; });
 }
 
 void DemoGame::join(server::PeerHandle peer) {
@@ -136,8 +140,7 @@ void DemoGame::receive(const server::Packet& packet) {
   ++counters_.chat_received;
   flatbuffers::FlatBufferBuilder fbb(kMaxChatText + 64);
   fbb.Finish(fb::CreateChat(fbb, it->second, fbb.CreateString(text)));
-  const bool raised = server_.raise_event(kEventChat, Bytes(fbb.GetBufferPointer(), fbb.GetSize())) != 0;
-  ++(raised ? counters_.events_raised : counters_.events_refused);
+  raise(kEventChat, Bytes(fbb.GetBufferPointer(), fbb.GetSize()));
 }
 
 void DemoGame::step_player(Player& p, double dt) {
@@ -158,6 +161,8 @@ void DemoGame::step_player(Player& p, double dt) {
 }
 
 void DemoGame::tick(std::uint32_t /*frame*/, snapshot::Frame& world) {
+  // Last tick's acknowledgements freed room in the sender's window: the oldest held events first.
+  events_.drain([this](std::uint16_t k, Bytes p) { return server_.raise_event(k, p) != 0; });
   scene_.step();
   scene_.record(recorded_);
   // Scene entities that left or appeared since the last tick (both id lists increase).

@@ -11,6 +11,7 @@
 
 #include "demo_protocol.hpp"
 #include "demo_scene.hpp"
+#include "event_backlog.hpp"
 #include "volley/server/server.hpp"
 
 namespace volley::demo {
@@ -23,13 +24,16 @@ struct DemoGameConfig {
   // cells this many metres wide and a player sees the scene plus the players in its own and the
   // eight neighbouring cells; players in the same cell see the same set, so they share encodings.
   double view_cell = 0;
+  // Events held while the sender's 256-event window is full (event_backlog.hpp): sized to the
+  // client count by volley-server (4 per --max-peers slot: a join, a leave, chat), so a connect
+  // ramp of every slot at once waits instead of losing "created" events.
+  std::size_t event_backlog = 4 * 4096;
 };
 
 struct DemoGameCounters {
   std::uint64_t players_joined = 0, players_left = 0;
   std::uint64_t inputs = 0, inputs_malformed = 0;
   std::uint64_t chat_received = 0, chat_malformed = 0, chat_rate_limited = 0;
-  std::uint64_t events_raised = 0, events_refused = 0;
   std::uint64_t player_ticks = 0;  // players present, summed over ticks (client-seconds x hz)
 };
 
@@ -40,6 +44,7 @@ class DemoGame {
   static snapshot::Schema schema();
   server::Callbacks callbacks();
   const DemoGameCounters& counters() const noexcept { return counters_; }
+  const EventBacklogCounters& event_counters() const noexcept { return events_.counters(); }
 
  private:
   struct Player {
@@ -57,6 +62,7 @@ class DemoGame {
   void join(server::PeerHandle peer);
   void leave(server::PeerHandle peer);
   void raise_change(std::uint16_t kind, std::uint32_t id, bool player);
+  void raise(std::uint16_t kind, Bytes payload);
   void step_player(Player& p, double dt);
   bool sees(std::uint32_t viewer, std::uint32_t id) const noexcept;
   std::uint32_t cell_of(const Player& p) const noexcept;
@@ -73,6 +79,7 @@ class DemoGame {
   // the view filter runs once per (client, entity) per tick, so it must be an array lookup.
   std::vector<std::uint32_t> cells_;
   DemoGameCounters counters_;
+  EventBacklog events_;
 };
 
 }  // namespace volley::demo
