@@ -34,13 +34,25 @@ void fill_world(std::uint32_t f, snapshot::Frame& world) {
   }
 }
 
-TEST_CASE("the tick through the Server: about tick_hz, snapshots a Receiver applies, inputs acked") {
+// A loopback server ticking at `hz` with the two-field schema (OS default socket buffers).
+Config tick_config(std::uint32_t hz) {
   Config config;
   config.bind = "127.0.0.1";
   config.recv_buffer_bytes = 0;
   config.send_buffer_bytes = 0;
-  config.tick_hz = 50;
+  config.tick_hz = hz;
   config.snapshots.schema = two_fields();
+  return config;
+}
+
+// Connects the client-role Peer on the snapshot session's channels.
+void connect_session(LoopbackClient& client) {
+  client.connect(snapshot::kSessionChannels, 0);
+  REQUIRE(client.run_until([&] { return client.count(PeerEvent::Type::kConnect) == 1; }, 3000));
+}
+
+TEST_CASE("the tick through the Server: about tick_hz, snapshots a Receiver applies, inputs acked") {
+  Config config = tick_config(50);
   auto created = Server::create(config);
   REQUIRE_MESSAGE(created, created.error);
   Server& server = *created.server;
@@ -66,8 +78,7 @@ TEST_CASE("the tick through the Server: about tick_hz, snapshots a Receiver appl
   std::thread thread([&] { server.run(); });
 
   LoopbackClient client("127.0.0.1", server.local_port());
-  client.connect(snapshot::kSessionChannels, 0);
-  REQUIRE(client.run_until([&] { return client.count(PeerEvent::Type::kConnect) == 1; }, 3000));
+  connect_session(client);
 
   snapshot::Receiver rx(two_fields(), {});
   std::vector<snapshot::Event> events;
@@ -132,12 +143,7 @@ TEST_CASE("the tick through the Server: about tick_hz, snapshots a Receiver appl
 }
 
 TEST_CASE("a game that allows large snapshots gets them as unreliable fragments") {
-  Config config;
-  config.bind = "127.0.0.1";
-  config.recv_buffer_bytes = 0;
-  config.send_buffer_bytes = 0;
-  config.tick_hz = 20;
-  config.snapshots.schema = two_fields();
+  Config config = tick_config(20);
   config.snapshots.budget_bytes = 0;  // unlimited
   auto created = Server::create(config);
   REQUIRE_MESSAGE(created, created.error);
@@ -156,8 +162,7 @@ TEST_CASE("a game that allows large snapshots gets them as unreliable fragments"
   std::thread thread([&] { server.run(); });
 
   LoopbackClient client("127.0.0.1", server.local_port());
-  client.connect(snapshot::kSessionChannels, 0);
-  REQUIRE(client.run_until([&] { return client.count(PeerEvent::Type::kConnect) == 1; }, 3000));
+  connect_session(client);
   snapshot::Receiver rx(two_fields(), {});
   std::vector<snapshot::Event> events;
   std::size_t fragmented = 0, largest = 0, taken = 0;
