@@ -3,7 +3,9 @@
 // its numbers agree with each other and with what the server counted.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "cli_run.hpp"
 #include "support/server_process.hpp"
@@ -101,6 +103,31 @@ TEST_CASE("volley-bots --engine volley echo against volley-server: Peers on the 
 TEST_CASE("volley-bots game against the demo: frames forward, every chat line shown on every bot") {
   SUBCASE("--engine enet") { game_run("enet"); }
   SUBCASE("--engine volley") { game_run("volley"); }
+}
+
+// A connect burst over the sender's 256-event window: echo bots never acknowledge a snapshot, so
+// every event raised after one joined stays pending for event_max_age (3 s at 30 Hz); 300 joins
+// ("created" events) in that time overflow the window. The demo game holds the overflow and
+// raises all of it once the window frees: nothing is refused, and every join and leave event
+// reaches the sender.
+TEST_CASE("volley-server --mode demo: a connect burst past the event window waits, none refused") {
+  ServerWithStats server(kServer, {"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--tick-hz", "30",
+                                   "--per-ip-cap", "0"},
+                         "bots-demo-burst");
+  TempDir dir;
+  const Run r = run(dir, kBots + " --server " + server.address() +
+                             " --engine volley --behavior echo --bots 300 --sockets 4 --seconds 2 --rate 1");
+  REQUIRE(r.exited);  // exit 1 expected: the demo does not echo
+  // The bots have left: the next ticks free the window and raise what waits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const FlatJson s = server.stop_and_stats();
+  MESSAGE("joined ", s.number("demo_players_joined"), ", events deferred ", s.number("demo_events_deferred"),
+          ", backlog peak ", s.number("demo_events_backlog_peak"));
+  CHECK(s.number("demo_players_joined") > 256);
+  CHECK(s.number("demo_events_deferred") > 0);
+  CHECK(s.number("demo_events_refused") == 0);
+  CHECK(s.number("demo_events_raised") >= s.number("demo_players_joined") + s.number("demo_players_left"));
+  CHECK(s.number("events_raised") == s.number("demo_events_raised"));
 }
 
 TEST_CASE("volley-bots: fewer bots connected than asked is exit 1; a bad flag is one line and exit 2") {
