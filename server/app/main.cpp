@@ -5,6 +5,7 @@
 // thread (blocked everywhere else and received with sigtimedwait), which also paces the status
 // line and the publishing of stats for the operations endpoints (--metrics, --agones); it talks
 // to the loop only through Server::stop(), begin_drain() and post().
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -170,7 +171,7 @@ int run(const Options& options) {
                                              .entities = options.entities,
                                              .tick_hz = static_cast<double>(config.tick_hz),
                                              .view_cell = options.view_cell,
-                                             .event_backlog = 4 * config.max_peers});
+                                             .event_backlog = std::min<std::size_t>(4 * config.max_peers, 65536)});
     server.set_callbacks(game->callbacks());
   } else {
     server.set_callbacks(echo_callbacks(server, debug));

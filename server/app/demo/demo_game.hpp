@@ -25,8 +25,8 @@ struct DemoGameConfig {
   // eight neighbouring cells; players in the same cell see the same set, so they share encodings.
   double view_cell = 0;
   // Events held while the sender's 256-event window is full (event_backlog.hpp): sized to the
-  // client count by volley-server (4 per --max-peers slot: a join, a leave, chat), so a connect
-  // ramp of every slot at once waits instead of losing "created" events.
+  // client count by volley-server (4 per --max-peers slot: a join, a leave, chat; at most
+  // 65,536), so a connect ramp of every slot at once waits instead of losing "created" events.
   std::size_t event_backlog = 4 * 4096;
 };
 
