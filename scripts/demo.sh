@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+echo "== building volley-server, volley-bots, volley-dump (the first build takes minutes)"
 cmake --preset default >/dev/null
 cmake --build --preset default -j "$(nproc 2>/dev/null || echo 2)" \
   --target volley-server volley-bots volley-dump volley-capture-enet >/dev/null
@@ -58,7 +59,7 @@ printf '   %-48s %s\n' \
   "frames sent by the server (full / delta)" "$(json "$s" snapshots_full) / $(json "$s" snapshots_delta) over $(json "$s" snapshot_frames) ticks" \
   "frames applied by the bots" "$(json "$b" snapshots_applied) of $(json "$b" snapshots_received) received" \
   "events raised by the server (chat, entities)" "$(json "$s" events_raised), undeliverable $(json "$s" events_undeliverable), pending $(json "$s" events_pending)" \
-  "events held back by the game (window full) / lost" "$(json "$s" demo_events_deferred) / $(json "$s" demo_events_refused)" \
+  "events the game held back (window full) / lost" "$(json "$s" demo_events_deferred) / $(json "$s" demo_events_refused)" \
   "events shown by the bots / shown twice" "$(json "$b" events_shown) / $(json "$b" events_duplicated)" \
   "chat lines sent / received by the server" "$(json "$b" chat_sent) / $(json "$s" demo_chat_received)" \
   "chat lines shown (x every bot) / missed" "$(json "$b" chat_shown) / $(json "$b" chat_missed)" \
