@@ -176,6 +176,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   if (c.max_waiting_data < c.max_packet_size)
     parsed.error = "--max-waiting-data must be at least --max-packet-size (a packet waits whole until complete)";
   if (c.max_waiting_total < c.max_waiting_data) parsed.error = "--max-waiting-total must be at least --max-waiting-data";
+  if (c.timeout_minimum_ms > c.timeout_maximum_ms) parsed.error = "--peer-timeout-min must be at most --peer-timeout-max";
   return parsed;
 }
 
