@@ -61,7 +61,8 @@ void Peer::Impl::reset_state() {
   remote_incoming_bandwidth = 0;
   remote_outgoing_bandwidth = 0;
   ping_interval_ms = config.ping_interval_ms;
-  timeouts = detail::TimeoutLimits{config.timeout_limit, config.timeout_minimum_ms, config.timeout_maximum_ms};
+  timeouts = detail::TimeoutLimits{config.timeout_limit, config.timeout_minimum_ms, config.timeout_maximum_ms,
+                                    config.rto_cap_ms};
   rtt = detail::RttState{};
   throttle = detail::ThrottleState{};
   throttle.interval_ms = config.throttle_interval_ms;

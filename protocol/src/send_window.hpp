@@ -59,6 +59,9 @@ struct TimeoutLimits {
   std::uint32_t limit = 32;  // an RTO this many times the first one may end the connection
   std::uint32_t minimum_ms = 5000;
   std::uint32_t maximum_ms = 30000;
+  // The doubling of a command's RTO stops here (0 = never, as libenet). Below limit x the first
+  // RTO, the limit clause cannot fire: only maximum_ms without any ACK ends the peer.
+  std::uint32_t rto_cap_ms = 0;
 };
 
 class SendWindow {

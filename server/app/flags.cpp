@@ -87,6 +87,15 @@ Parsed parse_flags(const std::vector<std::string>& args) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
   app.add_option("--max-queued-data", c.max_queued_data, "unacknowledged outgoing bytes per peer")
       ->check(CLI::Range(std::size_t{64 * 1024}, 64 * kGiB));
+  // libenet's enet_peer_timeout for every peer, and a cap on the resend interval (docs/attacks.md
+  // "Why 20% loss drops ENet peers"); the defaults are libenet's.
+  app.add_option("--peer-timeout-limit", c.timeout_limit, "an RTO this many times the first may end a peer")
+      ->check(CLI::Range(1u, 1u << 30));
+  app.add_option("--peer-timeout-min", c.timeout_minimum_ms, "ms")->check(CLI::Range(1u, 1u << 30));
+  app.add_option("--peer-timeout-max", c.timeout_maximum_ms, "ms without any ACK that end a peer")
+      ->check(CLI::Range(1u, 1u << 30));
+  app.add_option("--peer-rto-cap", c.rto_cap_ms, "ms; the resend interval stops doubling here; 0 = never")
+      ->check(CLI::Range(0u, 1u << 30));
   app.add_option("--handshake-rate", c.handshake_rate, "handshake replies per second in all; 0 = unlimited")
       ->check(CLI::Range(0u, 100'000'000u));
   app.add_option("--handshake-burst", c.handshake_burst)->check(CLI::Range(1u, 100'000'000u));
@@ -167,6 +176,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   if (c.max_waiting_data < c.max_packet_size)
     parsed.error = "--max-waiting-data must be at least --max-packet-size (a packet waits whole until complete)";
   if (c.max_waiting_total < c.max_waiting_data) parsed.error = "--max-waiting-total must be at least --max-waiting-data";
+  if (c.timeout_minimum_ms > c.timeout_maximum_ms) parsed.error = "--peer-timeout-min must be at most --peer-timeout-max";
   return parsed;
 }
 

@@ -13,6 +13,7 @@ std::string make_settings(const Config& c, Settings& out) {
   }
   if (c.mtu < protocol::kMinMtu || c.mtu > protocol::kMaxMtu) return "mtu must be 576..4096";
   if (c.ping_interval_ms == 0) return "ping_interval_ms must be positive";
+  if (c.timeout_limit == 0) return "timeout_limit must be positive";
   if (c.timeout_minimum_ms > c.timeout_maximum_ms) return "timeout_minimum_ms exceeds timeout_maximum_ms";
   if (c.recv_buffer_bytes < 0 || c.send_buffer_bytes < 0) return "socket buffer sizes must be >= 0";
   if (c.tick_hz > 1000) return "tick_hz must be 0..1000";
@@ -46,6 +47,7 @@ std::string make_settings(const Config& c, Settings& out) {
   p.timeout_limit = c.timeout_limit;
   p.timeout_minimum_ms = c.timeout_minimum_ms;
   p.timeout_maximum_ms = c.timeout_maximum_ms;
+  p.rto_cap_ms = c.rto_cap_ms;
   p.max_packet_size = c.max_packet_size;
   p.max_fragment_count = c.max_fragments;
   p.max_waiting_data = c.max_waiting_data;

@@ -3,7 +3,10 @@
 // enet_protocol_check_outgoing_commands.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "send_window.hpp"
@@ -144,6 +147,79 @@ TEST_CASE("send window: silence beyond the maximum, or the RTO limit beyond the 
   // An ACK restarts the silence: the same instant no longer ends the peer.
   patient.heard_from_peer();
   CHECK_FALSE(patient.check_timeouts(t, long_limit).timed_out);
+}
+
+namespace {
+
+// One reliable command whose every send is lost, next to a live peer that acknowledges a fresh
+// command every 100 ms; the timer is serviced every 10 ms. Returns when the peer timed out
+// (nullopt: still connected at `until_ms`) and the longest resend interval of the lost command.
+struct LostCommandRun {
+  std::optional<std::int64_t> timed_out_at_ms;
+  std::uint32_t longest_rto_ms = 0;
+};
+LostCommandRun lose_one_command(const detail::TimeoutLimits& limits, bool peer_acks, std::int64_t until_ms) {
+  SendWindow w;
+  SendChannel ch;
+  w.queue(data_command(CommandType::kSendReliable, true, 10), &ch);
+  send_all(w, &ch, from_ms(0), 300, limits.limit);
+  LostCommandRun run;
+  for (std::int64_t ms = 10; ms <= until_ms; ms += 10) {
+    const TimePoint t = from_ms(ms);
+    if (peer_acks && ms % 100 == 0) {
+      w.queue(data_command(CommandType::kSendReliable, true, 10), &ch);
+      w.send_reliable(t, std::prev(w.outgoing().end()), &ch, 300, limits.limit);
+      REQUIRE(w.acknowledge(ch.outgoing_reliable_sequence, 0, &ch) == CommandType::kSendReliable);
+      w.heard_from_peer();
+    }
+    if (!w.timeout_due(t)) continue;
+    if (w.check_timeouts(t, limits).timed_out) {
+      run.timed_out_at_ms = ms;
+      return run;
+    }
+    REQUIRE(w.outgoing().size() == 1);
+    run.longest_rto_ms = std::max(run.longest_rto_ms, *w.outgoing().front().rto_ms);
+    w.send_reliable(t, w.outgoing().begin(), &ch, 300, limits.limit);
+  }
+  return run;
+}
+
+}  // namespace
+
+// libenet's rule ends a peer on the 6th lost send of one command (its RTO reaches 32x the first,
+// and its own last send, not the last ACK, starts the silence), however many other ACKs arrive:
+// what drops peers at 20% loss (docs/attacks.md). With the RTO capped below that, only silence
+// does.
+TEST_CASE("send window: six lost sends of one command end a live peer; a capped RTO does not") {
+  const detail::TimeoutLimits libenet{32, 5000, 30000};
+  const LostCommandRun enet = lose_one_command(libenet, true, 120000);
+  REQUIRE(enet.timed_out_at_ms);
+  // Sends at 0, 300, 900, 2100, 4500, 9300 ms; the 6th one's RTO (9600) is 32x the first.
+  CHECK(*enet.timed_out_at_ms == 9300 + 9600);
+
+  detail::TimeoutLimits capped = libenet;
+  capped.rto_cap_ms = 1000;
+  const LostCommandRun live = lose_one_command(capped, true, 120000);
+  CHECK_FALSE(live.timed_out_at_ms);  // resent every second for two minutes, still connected
+  CHECK(live.longest_rto_ms == 1000);
+
+  // A silent peer still ends: timeout_maximum_ms after the first lost send (the cap is below the
+  // limit clause's 32 x 300 ms).
+  const LostCommandRun silent = lose_one_command(capped, false, 120000);
+  REQUIRE(silent.timed_out_at_ms);
+  CHECK(*silent.timed_out_at_ms >= 30000);
+  CHECK(*silent.timed_out_at_ms <= 30000 + 1000);
+}
+
+TEST_CASE("send window: a capped RTO never falls below the RTO a command started with") {
+  detail::TimeoutLimits limits{32, 5000, 30000};
+  limits.rto_cap_ms = 200;
+  SendWindow w;
+  SendChannel ch;
+  w.queue(data_command(CommandType::kSendReliable, true, 10), &ch);
+  send_all(w, &ch, from_ms(0), 500);
+  CHECK_FALSE(w.check_timeouts(from_ms(500), limits).timed_out);
+  CHECK(*w.outgoing().front().rto_ms == 500);
 }
 
 TEST_CASE("send window: the byte window gate is sticky for the rest of a pass") {

@@ -145,6 +145,10 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
       {"--mode", "echo", "--handshake-burst-per-ip", "0"},
       {"--mode", "demo", "--max-inputs-per-s", "-1"},
       {"--mode", "demo", "--input-burst", "0"},
+      // Peer timeouts (README "Limits"): libenet's limit must be positive, min <= max.
+      {"--mode", "echo", "--peer-timeout-limit", "0"},
+      {"--mode", "echo", "--peer-timeout-min", "9000", "--peer-timeout-max", "8000"},
+      {"--mode", "echo", "--peer-rto-cap", "-1"},
   };
   for (const auto& args : cases) {
     std::string joined;
@@ -168,7 +172,8 @@ TEST_CASE("limit flags: good values start the server; every limit's drop reason 
                                "--max-held-commands", "65536", "--max-queued-data", "67108864",
                                "--handshake-rate", "0", "--handshake-burst", "1",
                                "--handshake-rate-per-ip", "0", "--handshake-burst-per-ip", "1",
-                               "--max-inputs-per-s", "0", "--input-burst", "1"});
+                               "--max-inputs-per-s", "0", "--input-burst", "1", "--peer-timeout-limit", "64",
+                               "--peer-timeout-min", "8000", "--peer-timeout-max", "60000", "--peer-rto-cap", "1000"});
   CHECK(r.code == 0);
   const std::string text = slurp(json);
   for (const char* key : {"drop_fragment_count_limit", "drop_fragment_length_limit", "drop_waiting_data_limit",

@@ -282,13 +282,24 @@ TEST_CASE("options: defaults per behavior, and every problem is one line") {
   CHECK(p.options.sockets == 71);  // game bots on libenet: one host per 128 bots
   CHECK(parse_options({"--server", "127.0.0.1:9", "--behavior", "game", "--bots", "9000", "--engine", "volley"})
             .options.sockets == 3);
+  const Parsed capped = parse_options({"--server", "127.0.0.1:9", "--engine", "volley", "--peer-rto-cap", "1000",
+                                       "--peer-timeout-limit", "64", "--peer-timeout-min", "8000",
+                                       "--peer-timeout-max", "60000"});
+  REQUIRE(capped.error.empty());
+  CHECK(capped.options.rto_cap_ms == 1000);
+  CHECK(capped.options.timeout_limit == 64);
+  CHECK(capped.options.timeout_minimum_ms == 8000);
+  CHECK(capped.options.timeout_maximum_ms == 60000);
   const Parsed echo = parse_options({"--server", "127.0.0.1:9", "--bots", "1000"});
   CHECK(echo.options.swarm.rate_hz == 10);
   CHECK(echo.options.sockets == 1);
   for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
            {}, {"--server", "x:1", "--engine", "libenet"}, {"--server", "x:1", "--bots", "0"},
            {"--server", "x:1", "--bogus"}, {"--server", "x:1", "--bots", "9000", "--sockets", "1"},
-           {"--server", "x:1", "--report-json="}}) {
+           {"--server", "x:1", "--report-json="},
+           // The resend interval cap is Volley's Peer's (libenet has none); min above max.
+           {"--server", "x:1", "--peer-rto-cap", "1000"},
+           {"--server", "x:1", "--peer-timeout-min", "9000", "--peer-timeout-max", "8000"}}) {
     const Parsed q = parse_options(bad);
     CHECK_FALSE(q.error.empty());
     CHECK(q.error.find('\n') == std::string::npos);

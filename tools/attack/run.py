@@ -198,8 +198,8 @@ def server_argv(args, run, mode="echo", extra=()):
             "--seconds", "3600", *extra]
 
 
-def bots_argv(args, run, port, tag, extra):
-    return [exe(args, "volley-bots"), "--server", f"127.0.0.1:{port}", "--engine", "enet",
+def bots_argv(args, run, port, tag, extra, engine="enet"):
+    return [exe(args, "volley-bots"), "--server", f"127.0.0.1:{port}", "--engine", engine,
             "--report-json", os.path.join(args.out, f"{run.name}-{tag}.json"), *extra]
 
 
@@ -358,7 +358,12 @@ def scenario_soak(args):
     d = args.soak_seconds
     impair = ["--loss", str(args.soak_loss), "--duplicate", "0.05", "--reorder", "0.05", "--latency", "50", "--jitter", "100",
               "--max-clients", "20000", "--max-held", "1000000"]
-    server = run.child("server", server_argv(args, run, extra=["--max-peers", "4096"]), wait_listening=True)
+    # The resend interval cap on both ends (docs/attacks.md "Why 20% loss drops ENet peers"):
+    # libenet's doubling without bound leaves, at 20% loss, some command 6 sends in a row lost
+    # on almost every connection; only volley-bots --engine volley can cap the clients' side.
+    peer_flags = ["--peer-rto-cap", str(args.soak_rto_cap)] if args.soak_rto_cap else []
+    server = run.child("server", server_argv(args, run, extra=["--max-peers", "4096", *peer_flags]),
+                       wait_listening=True)
     sampler = Sampler(server.proc.pid)
     netsim = run.child("netsim", [exe(args, "volley-netsim"), "--listen", "127.0.0.1:0", "--upstream",
                                   f"127.0.0.1:{server.port}", *impair, "--seed", str(args.seed), "--seconds",
@@ -366,14 +371,16 @@ def scenario_soak(args):
                        wait_listening=True)
     children = []
     echo_n, game_n = args.soak_echo_bots, args.soak_game_bots
+    bot_flags = peer_flags
     echo = run.child("echo-bots", bots_argv(args, run, netsim.port, "echo-bots",
-                                            ["--behavior", "echo", "--bots", str(echo_n), "--sockets",
+                                            [*bot_flags, "--behavior", "echo", "--bots", str(echo_n), "--sockets",
                                              str(max(1, echo_n // 100)), "--ramp", "200", "--seconds", str(d),
-                                             "--drain", "15", "--seed", str(args.seed)]))
+                                             "--drain", "15", "--seed", str(args.seed)], engine=args.soak_engine))
     game = None
     if game_n > 0:
         gserver = run.child("demo-server", [exe(args, "volley-server"), "--mode", "demo", "--bind", "127.0.0.1",
-                                            "--port", "0", "--per-ip-cap", "0", "--log-level", "warn", "--tick-hz", "30",
+                                            "--port", "0", "--per-ip-cap", "0", "--log-level", "warn", *peer_flags,
+                                            "--tick-hz", "30",
                                             "--view-cell", "32", "--seconds", "3600", "--stats-json",
                                             os.path.join(args.out, "soak-demo-server.json")],
                             wait_listening=True)
@@ -382,9 +389,10 @@ def scenario_soak(args):
                                          "--seconds", str(d + 60), "--report-json",
                                          os.path.join(args.out, "soak-demo-netsim.json")], wait_listening=True)
         game = run.child("game-bots", bots_argv(args, run, gnet.port, "game-bots",
-                                                ["--behavior", "game", "--bots", str(game_n), "--sockets",
+                                                [*bot_flags, "--behavior", "game", "--bots", str(game_n), "--sockets",
                                                  str(max(1, game_n // 100)), "--ramp", "100", "--seconds", str(d),
-                                                 "--chat-every", "0", "--seed", str(args.seed)]))
+                                                 "--chat-every", "0", "--seed", str(args.seed)],
+                                                engine=args.soak_engine))
         children = [gserver, gnet]
     code = echo.wait(d + 120)
     gcode = game.wait(d + 120) if game else None
@@ -526,6 +534,11 @@ def main():
     p.add_argument("--soak-echo-bots", type=int, default=800)
     p.add_argument("--soak-game-bots", type=int, default=200)
     p.add_argument("--soak-loss", type=float, default=0.2, help="netsim loss each way")
+    p.add_argument("--soak-engine", default="volley", choices=["enet", "volley"],
+                   help="the soak bots' client: volley (Volley's Peer, which can cap its resend interval) or "
+                        "enet (stock libenet 1.3.17)")
+    p.add_argument("--soak-rto-cap", type=int, default=1000,
+                   help="ms: the server's and the volley bots' resend interval cap in the soak; 0 = none (libenet)")
     p.add_argument("--churn-bots", type=int, default=1000)
     p.add_argument("--churn-rate", type=float, default=500)
     p.add_argument("--rss-limit", type=float, default=4.0, help="MiB of RSS growth judged flat")
@@ -538,6 +551,8 @@ def main():
             fail_usage(f"no build directory {d}")
     known = {"flood", "stock", "garbage", "soak", "churn"}
     scenarios = [s for s in args.scenarios.split(",") if s]
+    if args.soak_rto_cap and args.soak_engine != "volley":
+        fail_usage("--soak-rto-cap needs --soak-engine volley (libenet has no cap); give --soak-rto-cap 0")
     if not scenarios or any(s not in known for s in scenarios):
         fail_usage(f"--scenarios takes a comma list of {sorted(known)}, got '{args.scenarios}'")
     if args.seconds is not None and not (1 <= args.seconds <= 3600):

@@ -28,6 +28,9 @@ class EnetTransport final : public Transport {
     const std::size_t per_host = (o.swarm.bots + o.sockets - 1) / o.sockets;
     client::HostOptions h;
     h.max_connections = per_host;
+    h.timeout_limit = o.timeout_limit;
+    h.timeout_minimum_ms = o.timeout_minimum_ms;
+    h.timeout_maximum_ms = o.timeout_maximum_ms;
     h.channels = o.swarm.behavior == Behavior::kGame ? snapshot::kSessionChannels : o.swarm.channels;
     for (std::size_t k = 0; k < o.sockets; ++k) hosts_.push_back(std::make_unique<client::Host>(h));
     slots_.resize(o.sockets);

@@ -39,6 +39,12 @@ Parsed parse_options(const std::vector<std::string>& args) {
       ->check(CLI::Range(0.0, 1e6));
   app.add_option("--drain", o.drain_s, "seconds to wait for the last echoes and chat lines")->check(CLI::Range(0.0, 600.0));
   app.add_option("--seed", s.seed);
+  app.add_option("--peer-timeout-limit", o.timeout_limit, "enet_peer_timeout's limit; 0 = libenet's 32")
+      ->check(CLI::Range(0u, 1u << 30));
+  app.add_option("--peer-timeout-min", o.timeout_minimum_ms, "ms; 0 = libenet's 5000")->check(CLI::Range(0u, 1u << 30));
+  app.add_option("--peer-timeout-max", o.timeout_maximum_ms, "ms; 0 = libenet's 30000")->check(CLI::Range(0u, 1u << 30));
+  app.add_option("--peer-rto-cap", o.rto_cap_ms, "ms, --engine volley only: the resend interval stops doubling here")
+      ->check(CLI::Range(0u, 1u << 30));
   const support::CliOutcome outcome = support::parse_cli(app, args);
   if (outcome.help) {
     o.help = true;
@@ -55,6 +61,14 @@ Parsed parse_options(const std::vector<std::string>& args) {
   if ((app.count("--report-json") > 0 && o.report_json.empty()) ||
       (app.count("--report-html") > 0 && o.report_html.empty())) {
     parsed.error = "--report-json and --report-html need a path";
+    return parsed;
+  }
+  if (o.rto_cap_ms != 0 && o.engine != "volley") {
+    parsed.error = "--peer-rto-cap needs --engine volley (libenet's resend interval has no cap)";
+    return parsed;
+  }
+  if (o.timeout_minimum_ms != 0 && o.timeout_maximum_ms != 0 && o.timeout_minimum_ms > o.timeout_maximum_ms) {
+    parsed.error = "--peer-timeout-min exceeds --peer-timeout-max";
     return parsed;
   }
   s.behavior = o.behavior == "game" ? Behavior::kGame : Behavior::kEcho;

@@ -21,6 +21,9 @@ struct Options {
   bool progress = false;
   std::string report_json, report_html;
   SwarmConfig swarm;
+  // Every bot's peer timeouts (enet_peer_timeout; 0 = libenet's 32, 5000, 30000) and, on
+  // --engine volley only, the resend interval cap (PeerConfig::rto_cap_ms; libenet has none).
+  std::uint32_t timeout_limit = 0, timeout_minimum_ms = 0, timeout_maximum_ms = 0, rto_cap_ms = 0;
   bool help = false;
 };
 

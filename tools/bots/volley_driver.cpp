@@ -31,9 +31,14 @@ class VolleyTransport final : public Transport {
   VolleyTransport(const Options& o, engine::Address server) : o_(o), server_(server) {
     schema_.add_type(demo::kEntityFields);
     per_socket_ = (o.swarm.bots + o.sockets - 1) / o.sockets;
+    protocol::PeerConfig config;
+    if (o.timeout_limit) config.timeout_limit = o.timeout_limit;
+    if (o.timeout_minimum_ms) config.timeout_minimum_ms = o.timeout_minimum_ms;
+    if (o.timeout_maximum_ms) config.timeout_maximum_ms = o.timeout_maximum_ms;
+    config.rto_cap_ms = o.rto_cap_ms;
     bots_.reserve(o.swarm.bots);
     for (std::size_t i = 0; i < o.swarm.bots; ++i) {
-      bots_.emplace_back(static_cast<std::uint16_t>(i % per_socket_));
+      bots_.emplace_back(static_cast<std::uint16_t>(i % per_socket_), config);
     }
     channels_ = o.swarm.behavior == Behavior::kGame ? snapshot::kSessionChannels : o.swarm.channels;
   }
@@ -112,7 +117,7 @@ class VolleyTransport final : public Transport {
 
  private:
   struct Bot {
-    explicit Bot(std::uint16_t peer_id) : peer(protocol::PeerRole::kClient, peer_id) {}
+    Bot(std::uint16_t peer_id, const protocol::PeerConfig& config) : peer(protocol::PeerRole::kClient, peer_id, config) {}
     protocol::Peer peer;
     engine::TimerId timer;
     bool touched = false;

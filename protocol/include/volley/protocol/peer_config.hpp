@@ -57,6 +57,10 @@ struct PeerConfig {
   std::uint32_t timeout_limit = 32;
   std::uint32_t timeout_minimum_ms = 5000;
   std::uint32_t timeout_maximum_ms = 30000;
+  // Not in libenet, whose resend interval doubles without bound: a cap on it (0 = none), so a
+  // command meeting k losses in a row waits about k caps, not 2^k RTOs. A cap below
+  // timeout_limit x the first RTO leaves only timeout_maximum_ms without any ACK to end a peer.
+  std::uint32_t rto_cap_ms = 0;
   std::uint32_t throttle_interval_ms = 5000;
   std::uint32_t throttle_acceleration = 2;
   std::uint32_t throttle_deceleration = 2;

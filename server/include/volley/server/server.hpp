@@ -132,6 +132,7 @@ struct Config {
   std::uint32_t timeout_limit = 32;
   std::uint32_t timeout_minimum_ms = 5000;
   std::uint32_t timeout_maximum_ms = 30000;
+  std::uint32_t rto_cap_ms = 0;  // resend interval cap, 0 = none as in libenet (PeerConfig)
   bool checksum = false;  // ENet CRC32 on every datagram (must match the clients)
   bool compress = false;  // ENet range coder (must match the clients)
   bool fast_refusal = true;  // answer refused CONNECTs with a DISCONNECT at once
