@@ -6,12 +6,18 @@
 // buffers are allocated uninitialised, so their pages become resident only when a large
 // datagram is written there: a burst of small sends no longer leaves ~4 KiB of RSS per op
 // (docs/scale.md, "Memory").
+// A burst (thousands of peers connecting at once) grows the pool; trim() gives chunks the last
+// interval did not need back to the OS. It runs only when no op is in use, so it rebuilds the
+// free list from the chunks it keeps and nothing is counted per packet beyond a high-water mark.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "volley/engine/udp.hpp"
 
@@ -41,7 +47,7 @@ class SendPool {
     if (free_.empty() && !grow()) return nullptr;
     SendOp* op = free_.back();
     free_.pop_back();
-    ++in_use_;
+    if (++in_use_ > peak_) peak_ = in_use_;
     op->data = bytes <= kSmallDatagram ? op->small : op->large;
     return op;
   }
@@ -50,6 +56,33 @@ class SendPool {
     --in_use_;
   }
   std::size_t in_use() const noexcept { return in_use_; }
+  std::size_t capacity() const noexcept { return chunks_.size() * kChunk; }
+
+  // Frees the chunks beyond what the most ops in use since the last call needed (at least one
+  // chunk stays), when no op is in use; otherwise, or when nothing is surplus, only starts a new
+  // interval. Call it rarely (the loop: about once a second): it is O(capacity) when it frees.
+  // Returns the number of chunks freed.
+  std::size_t trim() {
+    const std::size_t peak = peak_;
+    peak_ = in_use_;
+    const std::size_t keep = peak == 0 ? 1 : (peak + kChunk - 1) / kChunk;
+    if (in_use_ != 0 || chunks_.size() <= keep) return 0;
+    const std::size_t freed = chunks_.size() - keep;
+    chunks_.resize(keep);
+    chunks_.shrink_to_fit();
+    free_.clear();
+    free_.shrink_to_fit();
+    free_.reserve(keep * kChunk);
+    for (std::size_t c = keep; c-- > 0;) {
+      for (std::size_t i = kChunk; i-- > 0;) free_.push_back(&chunks_[c]->ops[i]);
+    }
+#if defined(__GLIBC__)
+    // The op arrays are below glibc's mmap threshold: without this their pages stay resident
+    // in the heap after free (the datagram blocks are mmapped and go back on their own).
+    malloc_trim(0);
+#endif
+    return freed;
+  }
 
  private:
   static constexpr std::size_t kChunk = 256;
@@ -77,6 +110,7 @@ class SendPool {
   std::vector<std::unique_ptr<Chunk>> chunks_;
   std::vector<SendOp*> free_;
   std::size_t in_use_ = 0;
+  std::size_t peak_ = 0;  // most ops in use since the last trim()
 };
 
 }  // namespace volley::engine
