@@ -360,7 +360,7 @@ class Loop::Impl final : public DatapathSink {
   std::vector<SendOp*> pending_;
   std::size_t pending_head_ = 0;
   std::vector<Task> running_tasks_;
-  // The send pool gives back what a burst grew (SendPool::trim) at most this often; a loop
+  // The send pool gives back what a burst grew (SendPool::trim) after kTrimWindow of these; a loop
   // with no timers may sleep past it, keeping the memory until its next pass.
   static constexpr TimePoint kTrimIntervalUs = 1'000'000;
   TimePoint next_trim_ = 0;

@@ -6,11 +6,14 @@
 // buffers are allocated uninitialised, so their pages become resident only when a large
 // datagram is written there: a burst of small sends no longer leaves ~4 KiB of RSS per op
 // (docs/scale.md, "Memory").
-// A burst (thousands of peers connecting at once) grows the pool; trim() gives chunks the last
-// interval did not need back to the OS. It runs only when no op is in use, so it rebuilds the
+// A burst (thousands of peers connecting at once) grows the pool; trim() gives back to the OS
+// the chunks that none of the last kTrimWindow intervals needed (a load that bursts every few
+// seconds keeps its chunks instead of freeing and refilling them each time). It runs only when no op is in use, so it rebuilds the
 // free list from the chunks it keeps and nothing is counted per packet beyond a high-water mark.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -58,13 +61,16 @@ class SendPool {
   std::size_t in_use() const noexcept { return in_use_; }
   std::size_t capacity() const noexcept { return chunks_.size() * kChunk; }
 
-  // Frees the chunks beyond what the most ops in use since the last call needed (at least one
-  // chunk stays), when no op is in use; otherwise, or when nothing is surplus, only starts a new
-  // interval. Call it rarely (the loop: about once a second): it is O(capacity) when it frees.
-  // Returns the number of chunks freed.
+  static constexpr std::size_t kTrimWindow = 8;
+
+  // Ends an interval, and frees the chunks beyond what the most ops in use in any of the last
+  // kTrimWindow intervals needed (at least one chunk stays), when no op is in use. Call it
+  // rarely (the loop: once a second): it is O(capacity) when it frees. Returns chunks freed.
   std::size_t trim() {
-    const std::size_t peak = peak_;
+    peaks_[next_peak_] = peak_;
+    next_peak_ = (next_peak_ + 1) % kTrimWindow;
     peak_ = in_use_;
+    const std::size_t peak = *std::max_element(peaks_.begin(), peaks_.end());
     const std::size_t keep = peak == 0 ? 1 : (peak + kChunk - 1) / kChunk;
     if (in_use_ != 0 || chunks_.size() <= keep) return 0;
     const std::size_t freed = chunks_.size() - keep;
@@ -111,6 +117,8 @@ class SendPool {
   std::vector<SendOp*> free_;
   std::size_t in_use_ = 0;
   std::size_t peak_ = 0;  // most ops in use since the last trim()
+  std::array<std::size_t, kTrimWindow> peaks_{};  // the last intervals' peak_, a ring
+  std::size_t next_peak_ = 0;
 };
 
 }  // namespace volley::engine
