@@ -349,6 +349,11 @@ class Loop::Impl final : public DatapathSink {
     for (Task& task : running_tasks_) task();
     running_tasks_.clear();
     flush();
+    // After the flush: on epoll every send has completed by now, so nothing is in use.
+    if (now_ >= next_trim_) {
+      pool_.trim();
+      next_trim_ = now_ + kTrimIntervalUs;
+    }
     if (stop_.load(std::memory_order_acquire)) return;  // run() does the final flush
     std::int64_t timeout_us = -1;
     if (tasks_.maybe_nonempty()) {
@@ -368,6 +373,10 @@ class Loop::Impl final : public DatapathSink {
   std::vector<SendOp*> pending_;
   std::size_t pending_head_ = 0;
   std::vector<Task> running_tasks_;
+  // The send pool gives back what a burst grew (SendPool::trim) after kTrimWindow of these; a loop
+  // with no timers may sleep past it, keeping the memory until its next pass.
+  static constexpr TimePoint kTrimIntervalUs = 1'000'000;
+  TimePoint next_trim_ = 0;
 };
 
 Loop::Opened Loop::open(LoopConfig config) {

@@ -6,12 +6,21 @@
 // buffers are allocated uninitialised, so their pages become resident only when a large
 // datagram is written there: a burst of small sends no longer leaves ~4 KiB of RSS per op
 // (docs/scale.md, "Memory").
+// A burst (thousands of peers connecting at once) grows the pool; trim() gives back to the OS
+// the chunks that none of the last kTrimWindow intervals needed (a load that bursts every few
+// seconds keeps its chunks instead of freeing and refilling them each time). It runs only when no op is in use, so it rebuilds the
+// free list from the chunks it keeps and nothing is counted per packet beyond a high-water mark.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "volley/engine/udp.hpp"
 
@@ -41,7 +50,7 @@ class SendPool {
     if (free_.empty() && !grow()) return nullptr;
     SendOp* op = free_.back();
     free_.pop_back();
-    ++in_use_;
+    if (++in_use_ > peak_) peak_ = in_use_;
     op->data = bytes <= kSmallDatagram ? op->small : op->large;
     return op;
   }
@@ -50,6 +59,36 @@ class SendPool {
     --in_use_;
   }
   std::size_t in_use() const noexcept { return in_use_; }
+  std::size_t capacity() const noexcept { return chunks_.size() * kChunk; }
+
+  static constexpr std::size_t kTrimWindow = 8;
+
+  // Ends an interval, and frees the chunks beyond what the most ops in use in any of the last
+  // kTrimWindow intervals needed (at least one chunk stays), when no op is in use. Call it
+  // rarely (the loop: once a second): it is O(capacity) when it frees. Returns chunks freed.
+  std::size_t trim() {
+    peaks_[next_peak_] = peak_;
+    next_peak_ = (next_peak_ + 1) % kTrimWindow;
+    peak_ = in_use_;
+    const std::size_t peak = *std::max_element(peaks_.begin(), peaks_.end());
+    const std::size_t keep = peak == 0 ? 1 : (peak + kChunk - 1) / kChunk;
+    if (in_use_ != 0 || chunks_.size() <= keep) return 0;
+    const std::size_t freed = chunks_.size() - keep;
+    chunks_.resize(keep);
+    chunks_.shrink_to_fit();
+    free_.clear();
+    free_.shrink_to_fit();
+    free_.reserve(keep * kChunk);
+    for (std::size_t c = keep; c-- > 0;) {
+      for (std::size_t i = kChunk; i-- > 0;) free_.push_back(&chunks_[c]->ops[i]);
+    }
+#if defined(__GLIBC__)
+    // The op arrays are below glibc's mmap threshold: without this their pages stay resident
+    // in the heap after free (the datagram blocks are mmapped and go back on their own).
+    malloc_trim(0);
+#endif
+    return freed;
+  }
 
  private:
   static constexpr std::size_t kChunk = 256;
@@ -77,6 +116,9 @@ class SendPool {
   std::vector<std::unique_ptr<Chunk>> chunks_;
   std::vector<SendOp*> free_;
   std::size_t in_use_ = 0;
+  std::size_t peak_ = 0;  // most ops in use since the last trim()
+  std::array<std::size_t, kTrimWindow> peaks_{};  // the last intervals' peak_, a ring
+  std::size_t next_peak_ = 0;
 };
 
 }  // namespace volley::engine

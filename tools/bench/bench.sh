@@ -11,7 +11,8 @@
 #              an equal offered load (server CPU-us per echo, RTT, RSS), then the offered rate
 #              doubles every few seconds (max sustained echo rate; the load stops at the first
 #              step that clearly failed).
-#   idle       4,000 connected peers, no traffic: server CPU % and RSS.
+#   idle       4,000 connected stock-libenet peers (volley-bots --engine enet, 8 hosts), no
+#              traffic: server CPU % and RSS.
 #   callgrind  user-space instructions per echo, 64 peers (epoll backend: valgrind does not see
 #              io_uring's kernel-side work), difference of an idle and a loaded run.
 #   game       volley-server --mode demo --tick-hz 30 with game bots: 1,000, else the largest of
@@ -282,15 +283,20 @@ fi
 if on idle; then
   hold
   echo "idle: $IDLE_PEERS peers, ${IDLE_WINDOW} s window (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-  connect_s=$(( (IDLE_PEERS + CONNECT_RATE - 1) / CONNECT_RATE + 2 ))
+  # Stock libenet clients, as issue 13 states the idle target: they keep pinging every 500 ms
+  # and the server pings them back (4 datagrams per peer per 500 ms). volley-bots --engine
+  # volley peers behave alike on the wire but arrive in other bursts; libenet hosts connect at
+  # IDLE_RAMP per second.
+  IDLE_RAMP=2000
+  connect_s=$(( (IDLE_PEERS + IDLE_RAMP - 1) / IDLE_RAMP + 2 ))
   for round in $(seq "$ROUNDS"); do
     for server in io_uring epoll enet; do
       name="idle-$server-$round"
       start_server "$name" "$server" "$IDLE_PEERS" $((connect_s + IDLE_WINDOW + 30)) || continue
       # Issue 13 states idle memory over the empty server: its RSS before the first peer.
       sleep 0.5; proc_rss "$SERVER_PID"; empty_rss=$RSS
-      run_load "$name" -- "$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine volley --bots "$IDLE_PEERS" \
-        --ramp "$CONNECT_RATE" --rate 0 --seconds $((connect_s + IDLE_WINDOW)) --drain 0 --progress \
+      run_load "$name" -- "$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine enet --sockets 8 --bots "$IDLE_PEERS" \
+        --ramp "$IDLE_RAMP" --rate 0 --seconds $((connect_s + IDLE_WINDOW)) --drain 0 --progress \
         --report-json "$OUT/$name.load.json"
       stop_server
       record section='"idle"' server="\"$server\"" peers="$IDLE_PEERS" round="$round" name="\"$name\"" \

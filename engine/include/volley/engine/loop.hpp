@@ -94,13 +94,13 @@ struct LoopConfig {
   std::size_t max_queued_sends = 8192;     // beyond this, send() drops and counts
   // Linux: send runs of equal-size datagrams to one destination as one UDP GSO message.
   bool udp_gso = true;
-  // Coalesced wake-ups (io_uring): once datagrams are flowing, a wait returns only when about
-  // `batch` completions are there or after this many microseconds, never past the next timer
-  // deadline, so one wake-up handles many datagrams instead of two or three. It adds at most
-  // this much latency to a datagram that arrives during such a wait; an idle loop still sleeps
-  // until its next timer (the first datagram after a quiet wait is handled at once). 0 turns it
-  // off. epoll drains each ready socket (bounded) and IOCP takes a batch of completions per
-  // wait regardless; neither uses this knob.
+  // Coalesced wake-ups: once datagrams are flowing, a wait returns only when about `batch`
+  // completions are there or after this many microseconds (io_uring), or first naps this long
+  // so the datagrams gather in the socket (epoll), never past the next timer deadline, so one
+  // wake-up handles many datagrams instead of one to three. It adds at most this much latency
+  // to a datagram that arrives during such a wait; an idle loop still sleeps until its next
+  // timer (the first datagram after a quiet wait is handled at once). 0 turns it off. IOCP
+  // takes a batch of completions per wait regardless and does not use this knob.
   std::uint32_t coalesce_us = 200;
   // A promise that open(), run() and close() all happen on one thread. io_uring then sets the
   // ring up for a single issuer with deferred task running, so a coalesced wait sleeps until
