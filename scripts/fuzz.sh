@@ -2,7 +2,8 @@
 # Builds the `fuzz` preset (clang-16, libFuzzer, ASan + UBSan) and runs each fuzz target for a
 # bounded time, one at a time on one core (docs/fuzzing.md).
 #   scripts/fuzz.sh [seconds per target, default 30] [target ...]
-# Targets: datagram range_coder snapshot host (default: all). Each run starts from the committed
+# Targets: datagram range_coder snapshot host (default: all). FUZZ_PRESET=fuzz-ubsan uses the
+# cheaper build without ASan (UBSan only; no leak or malloc-limit checks) for volume. Each run starts from the committed
 # seeds (tests/fuzz/corpus/<target>) plus what earlier runs kept in build/fuzz/corpus/<target>;
 # a crash, leak, timeout or broken invariant fails the script and leaves the input in
 # build/fuzz/artifacts/ (add it to tests/fuzz/corpus/<target>/ once fixed).
@@ -15,25 +16,27 @@ targets=("$@")
 
 scripts/install-deps.sh --fuzz
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$jobs"
+preset=${FUZZ_PRESET:-fuzz}
+out=build/$preset
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$jobs"
 
-mkdir -p build/fuzz/artifacts
+mkdir -p $out/artifacts
 status=0
 for target in "${targets[@]}"; do
-  corpus=build/fuzz/corpus/$target
+  corpus=$out/corpus/$target
   mkdir -p "$corpus"
   echo "fuzz: $target for ${seconds} s"
   # -rss_limit_mb / -malloc_limit_mb: growth past these is a finding (bounded memory).
-  if ! build/fuzz/tests/fuzz/volley_fuzz_"$target" -max_total_time="$seconds" -timeout=10 \
+  if ! $out/tests/fuzz/volley_fuzz_"$target" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 \
-      -artifact_prefix=build/fuzz/artifacts/"$target"- "$corpus" tests/fuzz/corpus/"$target" \
-      > build/fuzz/"$target".log 2>&1; then
+      -artifact_prefix=$out/artifacts/"$target"- "$corpus" tests/fuzz/corpus/"$target" \
+      > $out/"$target".log 2>&1; then
     status=1
-    echo "fuzz: $target FAILED (build/fuzz/$target.log, input in build/fuzz/artifacts/):" >&2
-    grep -E "ERROR|invariant|SUMMARY" build/fuzz/"$target".log | head -20 >&2 || true
+    echo "fuzz: $target FAILED ($out/$target.log, input in $out/artifacts/):" >&2
+    grep -E "ERROR|invariant|SUMMARY" $out/"$target".log | head -20 >&2 || true
   fi
   grep -E "^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::peak_rss_mb" \
-    build/fuzz/"$target".log | sed "s/^/  $target /" || true
+    $out/"$target".log | sed "s/^/  $target /" || true
 done
 exit $status

@@ -13,6 +13,8 @@
 // disconnect_all followed by two minutes of silence leaves no peer and no timer behind.
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <vector>
@@ -37,6 +39,25 @@ constexpr std::size_t kMaxPendingOut = 512;  // host output not yet delivered (o
 constexpr std::size_t kMaxOps = 256;
 constexpr std::size_t kChannelSlots = 6;   // channels 0..3, the peer-level channel, any other
 
+// VOLLEY_FUZZ_TRACE=1 in the environment: each script ends with a line of what it reached and a
+// digest of everything the Host did (each datagram with its time and address, each event), so
+// two builds of the harness can be shown to drive the Host identically (docs/fuzzing.md).
+bool tracing() {
+  static const bool on = std::getenv("VOLLEY_FUZZ_TRACE") != nullptr;
+  return on;
+}
+
+struct Digest {
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  void add(const std::uint8_t* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  }
+  void add(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) add_byte(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void add_byte(std::uint8_t b) { h = (h ^ b) * 0x100000001b3ull; }
+};
+
 const std::array<engine::Address, kAddresses>& addresses() {
   static const std::array<engine::Address, kAddresses> a = {
       *engine::Address::from_ip("10.0.0.1", 1000),
@@ -54,6 +75,54 @@ std::size_t address_index(const engine::Address& to) {
     if (addresses()[i].unmapped() == plain) return i;
   }
   return kAddresses;
+}
+
+// Datagrams held between operations, in fixed slots of static storage that every input reuses: a
+// heap block per datagram cost more than the Host's work on it under ASan.
+class DatagramRing {
+ public:
+  static constexpr std::size_t kCapacity = kMaxPendingOut;
+  struct Slot {
+    std::array<std::uint8_t, kMaxMtu> bytes;
+    std::size_t size;
+    engine::Address to;
+    Bytes view() const { return {bytes.data(), size}; }
+  };
+  void clear() { head_ = count_ = 0; }
+  std::size_t size() const { return count_; }
+  // Keeps the newest kCapacity: a full ring drops its oldest datagram.
+  Slot& push(Bytes bytes, const engine::Address& to) {
+    if (count_ == kCapacity) {
+      head_ = (head_ + 1) % kCapacity;
+      --count_;
+    }
+    Slot& slot = slots_[(head_ + count_++) % kCapacity];
+    std::memcpy(slot.bytes.data(), bytes.data(), bytes.size());
+    slot.size = bytes.size();
+    slot.to = to;
+    return slot;
+  }
+  Slot& operator[](std::size_t i) { return slots_[(head_ + i) % kCapacity]; }
+
+ private:
+  std::array<Slot, kCapacity> slots_;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+};
+
+// Buffers the script reuses across inputs (static storage; cleared, not reallocated, per input).
+struct Scratch {
+  DatagramRing host_out;    // the Host's datagrams not yet handed to the clients
+  DatagramRing client_out;  // the clients' datagrams of one exchange
+  std::array<std::uint8_t, kMaxMtu> datagram;
+  std::array<std::uint8_t, kMaxDecompressedBody> body;
+  std::array<std::uint8_t, 255 * 40> payload;
+  std::vector<engine::DatagramView> batch;
+};
+
+Scratch& scratch() {
+  static Scratch s;
+  return s;
 }
 
 struct Ack {
@@ -85,7 +154,7 @@ enum class Op : std::uint8_t {
   kClientSend,
   kClientDisconnect,
   kExchange,      // clients' datagrams to the Host, the Host's to the clients
-  kAdvance,       // virtual time
+  kAdvance,       // virtual time (deadline by deadline, or one late wake-up)
   kHostApi,
   kCount
 };
@@ -108,6 +177,7 @@ class Script final : public server::HostEvents {
       config_.handshake.replies = {20, 4};
       config_.handshake.replies_per_ip = {4, 2};
     }
+    pending_out_.clear();
     client_config_.checksum = config_.peer.checksum;
     client_config_.compress = config_.peer.compress;
     host_.emplace(config_, timers_, [this](std::span<const engine::OutDatagram> out) { sink(out); }, this);
@@ -128,39 +198,56 @@ class Script final : public server::HostEvents {
     VOLLEY_FUZZ_CHECK(host_->peer(peer) != nullptr && host_->address(peer) != nullptr);
     connected_.push_back(peer);
     if (seen_.size() < 64) seen_.push_back(peer);
+    if (tracing()) trace_event(1, peer);
   }
   void on_receive(PeerHandle peer, const PeerEvent& event) override {
     VOLLEY_FUZZ_CHECK(std::find(connected_.begin(), connected_.end(), peer) != connected_.end());
+    if (tracing()) {
+      trace_event(2, peer);
+      digest_.add(event.payload.data(), event.payload.size());
+    }
     if (!echo_) return;
     PacketFlags flags = PacketFlags::kUnreliable;
     if (event.delivery == Delivery::kReliable) flags = PacketFlags::kReliable;
     if (event.delivery == Delivery::kUnsequenced) flags = PacketFlags::kUnsequenced;
     host_->send(peer, event.channel, event.payload, flags);
   }
-  void on_disconnect(PeerHandle peer, DisconnectReason, std::uint32_t) override {
+  void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t) override {
+    if (tracing()) trace_event(3 + static_cast<std::uint64_t>(reason), peer);
     connected_.erase(std::remove(connected_.begin(), connected_.end(), peer), connected_.end());
   }
 
  private:
+  void trace_event(std::uint64_t what, PeerHandle peer) {
+    digest_.add(what);
+    digest_.add(static_cast<std::uint64_t>(now_));
+    digest_.add(peer.index);
+    digest_.add(peer.generation);
+  }
+
   void sink(std::span<const engine::OutDatagram> out) {
     for (const auto& d : out) {
       VOLLEY_FUZZ_CHECK(d.bytes.size() >= 2 && d.bytes.size() <= kMaxMtu);
       const std::size_t a = address_index(d.to);
       VOLLEY_FUZZ_CHECK(a < kAddresses);  // the Host only answers addresses that sent to it
+      if (tracing()) {
+        digest_.add(static_cast<std::uint64_t>(now_));
+        digest_.add(a);
+        digest_.add(d.bytes.data(), d.bytes.size());
+      }
       learn(a == 4 ? 0 : a, d.bytes);
-      if (pending_out_.size() == kMaxPendingOut) pending_out_.pop_front();
-      pending_out_.push_back({std::vector<std::uint8_t>(d.bytes.begin(), d.bytes.end()), d.to});
+      pending_out_.push(d.bytes, d.to);
       ++emitted_this_op_;
     }
   }
 
   void learn(std::size_t a, Bytes bytes) {
     const OpenOptions options{config_.peer.checksum, config_.peer.compress};
-    std::array<std::uint8_t, kMaxDecompressedBody> scratch{};
+    auto& body_scratch = scratch().body;
     // The client checks the CRC with its own seed; the observer takes the datagram as it is.
     const auto header = decode_header(bytes, options.checksum);
     VOLLEY_FUZZ_CHECK(header.ok());
-    const auto body = open_body(*header.value, options.compression, scratch);
+    const auto body = open_body(*header.value, options.compression, body_scratch);
     VOLLEY_FUZZ_CHECK(body.ok());
     Learned& l = learned_[a];
     CommandReader reader(*body.value, false);
@@ -185,7 +272,7 @@ class Script final : public server::HostEvents {
       case Op::kRaw: {
         const std::size_t a = in_.u8() % kAddresses;
         const auto bytes = in_.bytes(in_.u8());
-        deliver_to_host({{bytes, addresses()[a]}});
+        deliver_to_host({bytes, addresses()[a]});
         break;
       }
       case Op::kForged: forged(); break;
@@ -209,8 +296,7 @@ class Script final : public server::HostEvents {
         static constexpr PacketFlags kFlags[] = {PacketFlags::kReliable, PacketFlags::kUnreliable,
                                                  PacketFlags::kUnsequenced, PacketFlags::kUnreliableFragment};
         if (!client) break;
-        std::vector<std::uint8_t> payload(size, static_cast<std::uint8_t>(kind));
-        client->peer.send(channel, payload, kFlags[kind % 4]);
+        client->peer.send(channel, payload(size, kind), kFlags[kind % 4]);
         break;
       }
       case Op::kClientDisconnect: {
@@ -228,7 +314,8 @@ class Script final : public server::HostEvents {
       case Op::kExchange: exchange(); break;
       case Op::kAdvance: {
         static constexpr TimePoint kSteps[] = {1, 7, 30, 100, 250, 1000, 5000, 31000};
-        advance(kSteps[in_.u8() % 8] * kMillisecond);
+        const std::uint8_t step = in_.u8();
+        advance(kSteps[step % 8] * kMillisecond, (step & 8) != 0);
         break;
       }
       case Op::kHostApi: host_api(); break;
@@ -236,7 +323,21 @@ class Script final : public server::HostEvents {
     }
   }
 
-  void deliver_to_host(std::vector<engine::DatagramView> batch) {
+  // `size` bytes of `fill` (the payload of a send) in the scratch buffer.
+  Bytes payload(std::size_t size, std::uint8_t fill) {
+    auto& p = scratch().payload;
+    VOLLEY_FUZZ_CHECK(size <= p.size());
+    std::memset(p.data(), fill, size);
+    return {p.data(), size};
+  }
+
+  void deliver_to_host(engine::DatagramView one) {
+    auto& batch = scratch().batch;
+    batch.assign(1, one);
+    deliver_to_host(batch);
+  }
+
+  void deliver_to_host(std::span<const engine::DatagramView> batch) {
     for (std::size_t i = 0; i < batch.size(); i += 64) {
       const std::size_t n = std::min<std::size_t>(64, batch.size() - i);
       host_->on_datagrams(now_, std::span(batch).subspan(i, n));
@@ -259,13 +360,12 @@ class Script final : public server::HostEvents {
         const std::size_t size = std::size_t{in_.u8()} * ((what & 0x80) != 0 ? 40 : 1);
         static constexpr PacketFlags kFlags[] = {PacketFlags::kReliable, PacketFlags::kUnreliable,
                                                  PacketFlags::kUnsequenced, PacketFlags::kUnreliableFragment};
-        std::vector<std::uint8_t> payload(size, what);
-        host_->send(h, channel % 10, payload, kFlags[(what >> 3) % 4]);
+        host_->send(h, channel % 10, payload(size, what), kFlags[(what >> 3) % 4]);
         break;
       }
       case 1: {
-        std::vector<std::uint8_t> payload(in_.u8(), what);
-        host_->broadcast(in_.u8() % 10, payload, (what & 0x80) != 0 ? PacketFlags::kReliable : PacketFlags::kUnreliable);
+        const Bytes bytes = payload(in_.u8(), what);
+        host_->broadcast(in_.u8() % 10, bytes, (what & 0x80) != 0 ? PacketFlags::kReliable : PacketFlags::kUnreliable);
         break;
       }
       case 2: {
@@ -297,38 +397,42 @@ class Script final : public server::HostEvents {
     const std::uint8_t how = in_.u8();
     const std::uint16_t flip_at = in_.u16();
     const std::uint8_t flip = in_.u8();
-    std::vector<std::vector<std::uint8_t>> up_bytes;
-    std::vector<std::size_t> up_from;
-    std::array<std::uint8_t, kMaxMtu> buf{};
+    DatagramRing& up = scratch().client_out;
+    up.clear();
+    auto& buf = scratch().datagram;
     for (std::size_t c = 0; c < kClients; ++c) {
       if (!clients_[c]) continue;
       for (int i = 0; i < 64; ++i) {
         const std::size_t n = clients_[c]->peer.poll_datagram(now_, buf);
         if (n == 0) break;
-        up_bytes.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
-        up_from.push_back(c == 0 && (how & 16) != 0 ? 4 : c);
+        up.push({buf.data(), n}, addresses()[c == 0 && (how & 16) != 0 ? 4 : c]);
       }
     }
-    if ((how & 8) != 0 && !up_bytes.empty()) {
-      auto& victim = up_bytes[flip_at % up_bytes.size()];
-      victim[(flip_at >> 4) % victim.size()] ^= flip == 0 ? 1 : flip;
+    if ((how & 8) != 0 && up.size() != 0) {
+      auto& victim = up[flip_at % up.size()];
+      victim.bytes[(flip_at >> 4) % victim.size] ^= flip == 0 ? 1 : flip;
     }
     if ((how & 1) == 0) {
-      std::vector<engine::DatagramView> batch;
-      for (std::size_t i = 0; i < up_bytes.size(); ++i) {
-        batch.push_back({up_bytes[i], addresses()[up_from[i]]});
-        if ((how & 4) != 0) batch.push_back({up_bytes[i], addresses()[up_from[i]]});
+      auto& batch = scratch().batch;
+      batch.clear();
+      for (std::size_t i = 0; i < up.size(); ++i) {
+        batch.push_back({up[i].view(), up[i].to});
+        if ((how & 4) != 0) batch.push_back({up[i].view(), up[i].to});
       }
-      deliver_to_host(std::move(batch));
+      deliver_to_host(batch);
     }
-    auto down = std::move(pending_out_);
+    const std::size_t down = pending_out_.size();
+    if ((how & 2) == 0) {
+      for (std::size_t i = 0; i < down; ++i) {
+        const std::size_t a = address_index(pending_out_[i].to);
+        const std::size_t c = a == 4 ? 0 : a;
+        if (c < kClients && clients_[c]) clients_[c]->peer.on_datagram(now_, pending_out_[i].view());
+      }
+    }
+    // Only the Host adds to the ring, and the clients do not call it.
+    VOLLEY_FUZZ_CHECK(pending_out_.size() == down);
     pending_out_.clear();
     if ((how & 2) != 0) return;
-    for (const auto& [bytes, to] : down) {
-      const std::size_t a = address_index(to);
-      const std::size_t c = a == 4 ? 0 : a;
-      if (c < kClients && clients_[c]) clients_[c]->peer.on_datagram(now_, bytes);
-    }
     drain_clients();
   }
 
@@ -341,15 +445,29 @@ class Script final : public server::HostEvents {
     }
   }
 
-  void advance(TimePoint by) {
+  // Steps the clock from deadline to deadline up to `target`, firing what is due at each. Once
+  // an instant has been fired, a deadline at or before it is not a reason to fire it again: a
+  // client with output waiting reports `last_now` until the next exchange polls it, and the loop
+  // used to spin on that instant up to its cap (2.1 M of the corpus's 2.2 M steps), then jump
+  // over every deadline before `target`. A second fire_due at one instant changes nothing (the
+  // wheel is drained, on_deadline at the same time is idempotent).
+  // `late`: a stalled server loop that wakes once at `target` and fires everything due by then.
+  void advance(TimePoint by, bool late = false) {
     const TimePoint target = now_ + by;
-    for (int i = 0; i < 512; ++i) {
+    for (int i = 0; i < 512 && !late; ++i) {
       std::optional<TimePoint> next = timers_.next();
       for (auto& c : clients_) {
         if (!c) continue;
-        if (const auto d = c->peer.next_deadline(); d && (!next || *d < *next)) next = d;
+        auto d = c->peer.next_deadline();
+        if (!d) continue;
+        if (*d <= now_) {
+          if (i > 0) continue;  // fired at this instant already
+          d = now_;
+        }
+        if (!next || *d < *next) next = d;
       }
       if (!next || *next > target) break;
+      ++wakeups_;
       now_ = std::max(now_, *next);
       fire_due();
     }
@@ -382,7 +500,7 @@ class Script final : public server::HostEvents {
     header.session = (shape & 16) != 0 ? in_.u8() & 3 : l.session & 3;
     if ((shape & 4) == 0) header.sent_time = static_cast<std::uint16_t>(now_ / kMillisecond);
 
-    std::array<std::uint8_t, kMaxMtu> buf{};
+    auto& buf = scratch().datagram;
     const bool checksum = config_.peer.checksum != ((shape & 64) != 0);
     const std::size_t header_bytes = encode_header(header, checksum, buf);
     std::size_t end = header_bytes;
@@ -399,7 +517,7 @@ class Script final : public server::HostEvents {
     finish.compress = (shape & 8) != 0;
     const std::size_t size =
         finish_datagram(std::span(buf).first(end), header_bytes - (checksum ? kChecksumSize : 0), finish);
-    deliver_to_host({{Bytes(buf.data(), size), addresses()[a]}});
+    deliver_to_host({Bytes(buf.data(), size), addresses()[a]});
   }
 
   std::optional<Command> forged_command(Learned& l) {
@@ -542,13 +660,14 @@ class Script final : public server::HostEvents {
 
   // Shutdown with every client silent: within two minutes every peer is gone, and its timer too.
   void finish() {
-#ifdef VOLLEY_FUZZ_TRACE
-    const auto& st = host_->stats();
-    std::fprintf(stderr, "trace: connects=%llu connected=%zu live=%zu routed=%llu received_in=%llu bad=%llu\n",
-                 (unsigned long long)st.connects, connected_.size(), host_->live_peers(),
-                 (unsigned long long)st.datagrams_routed,
-                 (unsigned long long)st.peers[Counter::kPacketsIn], (unsigned long long)st.bad_datagrams());
-#endif
+    if (tracing()) {
+      const auto& st = host_->stats();
+      std::fprintf(stderr, "trace: connects=%llu connected=%zu live=%zu routed=%llu received_in=%llu bad=%llu wakeups=%zu digest=%016llx\n",
+                   (unsigned long long)st.connects, connected_.size(), host_->live_peers(),
+                   (unsigned long long)st.datagrams_routed,
+                   (unsigned long long)st.peers[Counter::kPacketsIn], (unsigned long long)st.bad_datagrams(),
+                   wakeups_, (unsigned long long)digest_.h);
+    }
     host_->disconnect_all(0);
     host_->flush(now_);
     clients_ = {};
@@ -568,10 +687,12 @@ class Script final : public server::HostEvents {
   std::optional<Host> host_;
   std::array<std::optional<server::test::Client>, kClients> clients_;
   std::array<Learned, kAddresses> learned_;
-  std::deque<std::pair<std::vector<std::uint8_t>, engine::Address>> pending_out_;
+  DatagramRing& pending_out_ = scratch().host_out;
   std::vector<PeerHandle> connected_;
   std::vector<PeerHandle> seen_;
   std::size_t emitted_this_op_ = 0;
+  Digest digest_;
+  std::size_t wakeups_ = 0;  // virtual-time steps taken by advance()
 };
 
 }  // namespace
