@@ -116,6 +116,15 @@ bool Peer::Impl::ping_due(TimePoint now) const {
          static_cast<std::uint32_t>(whole_ms(now) - whole_ms(*last_receive_time)) >= ping_interval_ms;
 }
 
+// True only when assemble(now, ..., true) would write no command: no ACK queued, nothing
+// outgoing, no retransmission due, no PING due; and DISCONNECT_LATER, whose drain check
+// follows the assembly, always takes the full path.
+bool Peer::Impl::nothing_to_send(TimePoint now) const {
+  if (!acks.empty() || !send_window.outgoing().empty() || state == PeerState::kDisconnectLater) return false;
+  if (send_window.timeout_due(now)) return false;
+  return !(send_window.sent().empty() && state == PeerState::kConnected && ping_due(now));
+}
+
 bool Peer::Impl::disconnect_later_drained() const {
   return state == PeerState::kDisconnectLater && send_window.idle();
 }
@@ -172,6 +181,13 @@ std::size_t Peer::Impl::poll_datagram(TimePoint now, MutableBytes out) {
     return length;
   }
   if (!is_live()) {
+    flush_pending = false;
+    return 0;
+  }
+  if (nothing_to_send(now)) {
+    // What assemble() would conclude, without setting up an assembly: the poll that ends every
+    // service pass (and the pass for a datagram carrying only an ACK) takes this path.
+    continue_sending = false;
     flush_pending = false;
     return 0;
   }

@@ -137,6 +137,7 @@ struct Peer::Impl {
   bool write_outgoing(TimePoint now, Assembly& a);
   bool encode_into(Assembly& a, const Command& command);
   bool ping_due(TimePoint now) const;
+  bool nothing_to_send(TimePoint now) const;
   bool disconnect_later_drained() const;
   std::optional<TimePoint> next_deadline() const;
 

@@ -53,10 +53,9 @@ void Host::on_datagrams(TimePoint now, std::span<const engine::DatagramView> bat
   for (const engine::DatagramView& datagram : batch) route(now, datagram);
   service_touched(now);
   emit();
-  refresh_table_sizes();
 }
 
-void Host::refresh_table_sizes() noexcept {
+void Host::refresh_table_sizes() const noexcept {
   stats_.handshake.half_open = half_open_.size();
   stats_.handshake.evicted = half_open_.evicted();
   stats_.handshake.expired = half_open_.expired();
@@ -74,13 +73,11 @@ void Host::on_timer(TimePoint now, std::uint32_t slot) {
   touch(slot);
   service_touched(now);
   emit();
-  refresh_table_sizes();
 }
 
 void Host::flush(TimePoint now) {
   service_touched(now);
   emit();
-  refresh_table_sizes();
 }
 
 void Host::route(TimePoint now, const engine::DatagramView& datagram) {
@@ -390,6 +387,7 @@ void Host::service(TimePoint now, std::uint32_t slot) {
 
 void Host::drain_events(std::uint32_t slot) {
   Slot& s = slots_[slot];
+  if (!s.peer->has_events()) return;
   const PeerHandle handle{slot, s.generation};
   while (auto event = s.peer->poll_event()) {
     switch (event->type) {
@@ -423,6 +421,7 @@ void Host::emit() { outbox_.emit(sink_); }
 const HostStats& Host::stats() const noexcept {
   // Pooled Peers are never destroyed and keep their counters across reuse, so the sum over the
   // slots is every peer call since the Host began. No per-slot copy, no per-service-pass sync.
+  refresh_table_sizes();
   stats_.peers.clear();
   for (std::uint32_t i = 0; i < slots_.allocated(); ++i) {
     if (slots_[i].peer) add_counters(slots_[i].peer->counters(), stats_.peers);
