@@ -206,18 +206,20 @@ std::size_t Peer::Impl::build_final_datagram(MutableBytes out) {
   return assemble(last_now, out, false);
 }
 
+// The earliest of: output ready now (acks, queued commands, a final DISCONNECT), the oldest
+// unacked reliable command's RTO (libenet peer->nextTimeout), an idle CONNECTED peer's PING.
 std::optional<TimePoint> Peer::Impl::next_deadline() const {
-  detail::TimerTable timers;
-  if (!final_datagram.empty() || flush_pending || continue_sending || !acks.empty())
-    timers.set(detail::PeerTimer::kFlush, last_now);
+  std::optional<TimePoint> earliest;
+  const auto consider = [&earliest](TimePoint at) {
+    if (!earliest || at < *earliest) earliest = at;
+  };
+  if (!final_datagram.empty() || flush_pending || continue_sending || !acks.empty()) consider(last_now);
   if (is_live()) {
-    if (const auto resend = send_window.next_timeout_ms())
-      timers.set(detail::PeerTimer::kResend, from_ms(*resend));
+    if (const auto resend = send_window.next_timeout_ms()) consider(from_ms(*resend));
     if (state == PeerState::kConnected && send_window.sent().empty())
-      timers.set(detail::PeerTimer::kPing,
-                 last_receive_time ? from_ms(whole_ms(*last_receive_time) + ping_interval_ms) : last_now);
+      consider(last_receive_time ? from_ms(whole_ms(*last_receive_time) + ping_interval_ms) : last_now);
   }
-  return timers.earliest();
+  return earliest;
 }
 
 }  // namespace volley::protocol

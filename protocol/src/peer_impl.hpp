@@ -16,7 +16,6 @@
 #include "fifo.hpp"
 #include "incoming_command.hpp"
 #include "packet_loss.hpp"
-#include "peer_timers.hpp"
 #include "receive_channel.hpp"
 #include "rtt.hpp"
 #include "send_window.hpp"

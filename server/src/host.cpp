@@ -53,9 +53,10 @@ void Host::on_datagrams(TimePoint now, std::span<const engine::DatagramView> bat
   for (const engine::DatagramView& datagram : batch) route(now, datagram);
   service_touched(now);
   emit();
+  refresh_table_sizes();
 }
 
-void Host::refresh_table_sizes() const noexcept {
+void Host::refresh_table_sizes() noexcept {
   stats_.handshake.half_open = half_open_.size();
   stats_.handshake.evicted = half_open_.evicted();
   stats_.handshake.expired = half_open_.expired();
@@ -73,11 +74,13 @@ void Host::on_timer(TimePoint now, std::uint32_t slot) {
   touch(slot);
   service_touched(now);
   emit();
+  refresh_table_sizes();
 }
 
 void Host::flush(TimePoint now) {
   service_touched(now);
   emit();
+  refresh_table_sizes();
 }
 
 void Host::route(TimePoint now, const engine::DatagramView& datagram) {
@@ -421,7 +424,6 @@ void Host::emit() { outbox_.emit(sink_); }
 const HostStats& Host::stats() const noexcept {
   // Pooled Peers are never destroyed and keep their counters across reuse, so the sum over the
   // slots is every peer call since the Host began. No per-slot copy, no per-service-pass sync.
-  refresh_table_sizes();
   stats_.peers.clear();
   for (std::uint32_t i = 0; i < slots_.allocated(); ++i) {
     if (slots_[i].peer) add_counters(slots_[i].peer->counters(), stats_.peers);

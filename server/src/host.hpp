@@ -140,8 +140,8 @@ class Host {
   void service(TimePoint now, std::uint32_t slot);
   void drain_events(std::uint32_t slot);
   void emit();
-  // The table-size gauges of HostStats, copied in when stats() is asked for (not per entry).
-  void refresh_table_sizes() const noexcept;
+  // The table-size gauges of HostStats, after every entry (the tables change only inside one).
+  void refresh_table_sizes() noexcept;
 
   HostConfig config_;
   protocol::SharedBudget waiting_total_;  // before slots_: outlives every Peer that uses it
