@@ -25,18 +25,32 @@ struct Pools {
     buffers.reserve(kMaxKeptBuffers);
     blocks.reserve(kMaxKeptBlocks);
   }
-  ~Pools() { gone = true; }
+  ~Pools();
   static inline thread_local bool gone = false;  // trivially destructible: readable to the end
+  // The pools of this thread once made: a plain pointer, so the per-packet access is one TLS
+  // load, not the guard check and wrapper call of a thread_local with a constructor.
+  static inline thread_local Pools* current = nullptr;
   std::vector<Buffer> buffers;
   std::size_t buffer_bytes = 0;  // capacity of the kept buffers
   std::vector<std::unique_ptr<SharedPayload::Block>> blocks;
 };
 
-// Null once the thread's pools are destroyed (a Peer may outlive them): then plain allocation.
-Pools* pools() {
+Pools::~Pools() {
+  gone = true;
+  current = nullptr;
+}
+
+[[gnu::noinline]] Pools* make_pools() {
   if (Pools::gone) return nullptr;
   static thread_local Pools p;
+  Pools::current = &p;
   return &p;
+}
+
+// Null once the thread's pools are destroyed (a Peer may outlive them): then plain allocation.
+inline Pools* pools() {
+  if (Pools* p = Pools::current) [[likely]] return p;
+  return make_pools();
 }
 
 Buffer take_empty() {

@@ -116,6 +116,15 @@ bool Peer::Impl::ping_due(TimePoint now) const {
          static_cast<std::uint32_t>(whole_ms(now) - whole_ms(*last_receive_time)) >= ping_interval_ms;
 }
 
+// True only when assemble(now, ..., true) would write no command: no ACK queued, nothing
+// outgoing, no retransmission due, no PING due; and DISCONNECT_LATER, whose drain check
+// follows the assembly, always takes the full path.
+bool Peer::Impl::nothing_to_send(TimePoint now) const {
+  if (!acks.empty() || !send_window.outgoing().empty() || state == PeerState::kDisconnectLater) return false;
+  if (send_window.timeout_due(now)) return false;
+  return !(send_window.sent().empty() && state == PeerState::kConnected && ping_due(now));
+}
+
 bool Peer::Impl::disconnect_later_drained() const {
   return state == PeerState::kDisconnectLater && send_window.idle();
 }
@@ -175,6 +184,13 @@ std::size_t Peer::Impl::poll_datagram(TimePoint now, MutableBytes out) {
     flush_pending = false;
     return 0;
   }
+  if (nothing_to_send(now)) {
+    // What assemble() would conclude, without setting up an assembly: the poll that ends every
+    // service pass (and the pass for a datagram carrying only an ACK) takes this path.
+    continue_sending = false;
+    flush_pending = false;
+    return 0;
+  }
   std::size_t length = assemble(now, out, true);
   if (disconnect_later_drained()) {
     disconnect(event_data);
@@ -190,18 +206,20 @@ std::size_t Peer::Impl::build_final_datagram(MutableBytes out) {
   return assemble(last_now, out, false);
 }
 
+// The earliest of: output ready now (acks, queued commands, a final DISCONNECT), the oldest
+// unacked reliable command's RTO (libenet peer->nextTimeout), an idle CONNECTED peer's PING.
 std::optional<TimePoint> Peer::Impl::next_deadline() const {
-  detail::TimerTable timers;
-  if (!final_datagram.empty() || flush_pending || continue_sending || !acks.empty())
-    timers.set(detail::PeerTimer::kFlush, last_now);
+  std::optional<TimePoint> earliest;
+  const auto consider = [&earliest](TimePoint at) {
+    if (!earliest || at < *earliest) earliest = at;
+  };
+  if (!final_datagram.empty() || flush_pending || continue_sending || !acks.empty()) consider(last_now);
   if (is_live()) {
-    if (const auto resend = send_window.next_timeout_ms())
-      timers.set(detail::PeerTimer::kResend, from_ms(*resend));
+    if (const auto resend = send_window.next_timeout_ms()) consider(from_ms(*resend));
     if (state == PeerState::kConnected && send_window.sent().empty())
-      timers.set(detail::PeerTimer::kPing,
-                 last_receive_time ? from_ms(whole_ms(*last_receive_time) + ping_interval_ms) : last_now);
+      consider(last_receive_time ? from_ms(whole_ms(*last_receive_time) + ping_interval_ms) : last_now);
   }
-  return timers.earliest();
+  return earliest;
 }
 
 }  // namespace volley::protocol

@@ -34,6 +34,8 @@ void Peer::on_deadline(TimePoint now) { impl_->run_timers(now); }
 std::size_t Peer::poll_datagram(TimePoint now, MutableBytes out) { return impl_->poll_datagram(now, out); }
 std::optional<TimePoint> Peer::next_deadline() const { return impl_->next_deadline(); }
 
+bool Peer::has_events() const noexcept { return !impl_->events.empty(); }
+
 std::optional<PeerEvent> Peer::poll_event() {
   Impl& p = *impl_;
   if (p.events.empty()) return std::nullopt;

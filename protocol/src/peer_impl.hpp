@@ -16,7 +16,6 @@
 #include "fifo.hpp"
 #include "incoming_command.hpp"
 #include "packet_loss.hpp"
-#include "peer_timers.hpp"
 #include "receive_channel.hpp"
 #include "rtt.hpp"
 #include "send_window.hpp"
@@ -137,6 +136,7 @@ struct Peer::Impl {
   bool write_outgoing(TimePoint now, Assembly& a);
   bool encode_into(Assembly& a, const Command& command);
   bool ping_due(TimePoint now) const;
+  bool nothing_to_send(TimePoint now) const;
   bool disconnect_later_drained() const;
   std::optional<TimePoint> next_deadline() const;
 

@@ -390,6 +390,7 @@ void Host::service(TimePoint now, std::uint32_t slot) {
 
 void Host::drain_events(std::uint32_t slot) {
   Slot& s = slots_[slot];
+  if (!s.peer->has_events()) return;
   const PeerHandle handle{slot, s.generation};
   while (auto event = s.peer->poll_event()) {
     switch (event->type) {

@@ -21,7 +21,8 @@
 # Builds nothing. Loopback only. Every process is bounded by its own --seconds and ended by PID.
 # Usage: tools/bench/bench.sh BUILD_DIR [--quick] [--rounds N] [--sections echo,idle,callgrind,game]
 #          [--lock FILE] [--out DIR] [--peers 64,512] [--servers io_uring,epoll,enet,raw]
-#   --peers / --servers narrow the echo section (development checks; the report says what ran).
+#   --peers / --servers narrow the echo section, --servers the callgrind one too (development
+#   checks, e.g. --sections callgrind --servers epoll; the report says what ran).
 #   --lock FILE: take this flock around each chunk (one echo round, then idle, callgrind, game),
 #   so no hold exceeds ~7 minutes on a shared machine.
 # Priority: run as root, it re-executes itself in a new session whose autogroup is niced -15.
@@ -341,6 +342,8 @@ if on callgrind; then
     echo "callgrind: 64 peers, idle vs ${CG_RATE} Hz, ${CG_SECONDS} s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     for pair in epoll:reliable epoll:unreliable enet:reliable enet:unreliable raw:any; do
       server=${pair%%:*}; delivery=${pair#*:}; d=${delivery/any/unreliable}
+      # --servers narrows this section too (io_uring is never run here: callgrind cannot see it).
+      case " $SERVERS " in *" $server "*) ;; *) continue ;; esac
       cg_run "$server" "$d" 0
       cg_run "$server" "$d" "$CG_RATE"
       record section='"callgrind"' server="\"$server\"" delivery="\"$delivery\"" \

@@ -203,6 +203,8 @@ class Peer {
   // `out` should hold at least mtu() bytes (4096 always suffices).
   std::size_t poll_datagram(TimePoint now, MutableBytes out);
   std::optional<PeerEvent> poll_event();
+  // Whether poll_event() has anything: lets a caller skip building an empty optional.
+  bool has_events() const noexcept;
   // When on_deadline / poll_datagram next has work that no input will trigger.
   std::optional<TimePoint> next_deadline() const;
 
