@@ -36,6 +36,7 @@ if [ -z "${VOLLEY_BENCH_SESSION:-}" ] && [ "$(id -u)" = 0 ] && command -v setsid
 fi
 
 usage() { echo "usage: $0 BUILD_DIR [--quick] [--rounds N] [--sections LIST] [--lock FILE] [--out DIR] [--peers LIST] [--servers LIST]" >&2; exit 2; }
+case ${1:-} in -h|--help) sed -n '2,31s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 [ $# -ge 1 ] || usage
 COMMAND_LINE="$0 $*"
 BUILD=$1; shift
