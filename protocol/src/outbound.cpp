@@ -90,7 +90,8 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
     }
     auto current = it++;
     if (command.header.acknowledge) {
-      send_window.send_reliable(now, current, channel, detail::initial_rto_ms(rtt), timeouts.limit);
+      send_window.send_reliable(now, current, channel, detail::bounded_rto_ms(detail::initial_rto_ms(rtt), timeouts),
+                                timeouts.limit);
       a.sent_time = true;
       encode_into(a, Command{command.header, command.body});  // the node moved, the reference holds
     } else {

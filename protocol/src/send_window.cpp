@@ -16,9 +16,11 @@ std::uint32_t elapsed_ms(TimePoint now, TimePoint then) {
 std::uint16_t window_of(std::uint16_t reliable_sequence) { return reliable_sequence / kReliableWindowSize; }
 
 // Doubled (libenet: without bound), or with a cap: not past it, nor below the starting RTO.
-std::uint32_t backed_off(std::uint32_t rto_ms, std::uint32_t cap_ms) {
-  if (cap_ms == 0) return rto_ms * 2;
-  return static_cast<std::uint32_t>(std::max<std::uint64_t>(rto_ms, std::min<std::uint64_t>(2ull * rto_ms, cap_ms)));
+// Never past the silence that ends the peer (bounded_rto_ms).
+std::uint32_t backed_off(std::uint32_t rto_ms, const TimeoutLimits& limits) {
+  std::uint64_t next = 2ull * rto_ms;
+  if (limits.rto_cap_ms != 0) next = std::max<std::uint64_t>(rto_ms, std::min<std::uint64_t>(next, limits.rto_cap_ms));
+  return bounded_rto_ms(static_cast<std::uint32_t>(std::min<std::uint64_t>(next, UINT32_MAX)), limits);
 }
 
 }  // namespace
@@ -121,7 +123,7 @@ SendWindow::TimeoutResult SendWindow::check_timeouts(TimePoint now, const Timeou
     }
     if (command.packet) in_transit_ -= command.fragment_length;
     ++result.retransmits;
-    *command.rto_ms = backed_off(*command.rto_ms, limits.rto_cap_ms);
+    *command.rto_ms = backed_off(*command.rto_ms, limits);
     // Requeue at the front, keeping the order of the timed-out commands among themselves.
     outgoing_.splice(insert_at, sent_, current);
     if (it == sent_.begin() && it != sent_.end()) next_timeout_ms_ = whole_ms(*it->sent_time) + *it->rto_ms;

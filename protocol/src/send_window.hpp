@@ -64,6 +64,14 @@ struct TimeoutLimits {
   std::uint32_t rto_cap_ms = 0;
 };
 
+// An RTO is never longer than maximum_ms. The remote steers our RTT estimate (an ACK may echo
+// any send time of the last 65 s), and libenet checks the silence rules only when a command's
+// RTO runs out: an estimate of a minute made a silent peer outlive maximum_ms by minutes (up to
+// rtt + 4 var = 327 s). Capped, the first expiry after maximum_ms of silence ends the peer.
+inline std::uint32_t bounded_rto_ms(std::uint32_t rto_ms, const TimeoutLimits& limits) noexcept {
+  return limits.maximum_ms != 0 && rto_ms > limits.maximum_ms ? limits.maximum_ms : rto_ms;
+}
+
 class SendWindow {
  public:
   using List = std::list<OutgoingCommand>;

@@ -149,6 +149,33 @@ TEST_CASE("send window: silence beyond the maximum, or the RTO limit beyond the 
   CHECK_FALSE(patient.check_timeouts(t, long_limit).timed_out);
 }
 
+// The remote steers the RTT estimate (an ACK may echo any send time of the last 65 s), and the
+// silence rules are checked only when an RTO runs out: unbounded, an inflated estimate let a
+// silent peer outlive the maximum by minutes (found by the host fuzz target).
+TEST_CASE("send window: no RTO exceeds the timeout maximum, so a silent peer ends by twice the maximum") {
+  const detail::TimeoutLimits limits{32, 5000, 30000};
+  CHECK(detail::bounded_rto_ms(100000, limits) == 30000);
+  CHECK(detail::bounded_rto_ms(29999, limits) == 29999);
+  SendChannel ch;
+
+  SendWindow inflated;  // rtt + 4 var of a minute and more
+  inflated.queue(data_command(CommandType::kSendReliable, true, 10), &ch);
+  send_all(inflated, &ch, from_ms(0), detail::bounded_rto_ms(150000, limits));
+  CHECK_FALSE(inflated.timeout_due(from_ms(29999)));
+  REQUIRE(inflated.timeout_due(from_ms(30000)));
+  CHECK(inflated.check_timeouts(from_ms(30000), limits).timed_out);
+
+  SendWindow doubled;  // 20 s, then 40 s would be the next interval: 30 s at most
+  doubled.queue(data_command(CommandType::kSendReliable, true, 10), &ch);
+  send_all(doubled, &ch, from_ms(0), 20000);
+  CHECK_FALSE(doubled.check_timeouts(from_ms(20000), limits).timed_out);  // silent 20 s
+  REQUIRE(doubled.outgoing().size() == 1);
+  CHECK(*doubled.outgoing().front().rto_ms == 30000);
+  doubled.send_reliable(from_ms(20000), doubled.outgoing().begin(), &ch, 20000, 32);
+  CHECK_FALSE(doubled.timeout_due(from_ms(49999)));
+  CHECK(doubled.check_timeouts(from_ms(50000), limits).timed_out);
+}
+
 namespace {
 
 // One reliable command whose every send is lost, next to a live peer that acknowledges a fresh
