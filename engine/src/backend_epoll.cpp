@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +39,20 @@ namespace {
 constexpr int kMaxRecvRoundsPerWait = 16;
 constexpr std::uint64_t kWakeTag = ~std::uint64_t{0};  // sockets' event data is their SocketId
 constexpr int kMaxEvents = 64;
+
+// The three calls of every loop pass, made directly: their libc wrappers are thread
+// cancellation points, and the cancellation bookkeeping around each cost more instructions
+// than the rest of the wrapper (callgrind). The loop thread is never cancelled. Same results
+// and errno as the wrappers (epoll_wait is epoll_pwait without a mask on every architecture).
+int sys_epoll_wait(int epfd, epoll_event* events, int max, int timeout_ms) noexcept {
+  return static_cast<int>(::syscall(SYS_epoll_pwait, epfd, events, max, timeout_ms, nullptr, 0));
+}
+int sys_recvmmsg(int fd, mmsghdr* msgs, unsigned n, int flags) noexcept {
+  return static_cast<int>(::syscall(SYS_recvmmsg, fd, msgs, n, flags, nullptr));
+}
+int sys_sendmmsg(int fd, mmsghdr* msgs, unsigned n, int flags) noexcept {
+  return static_cast<int>(::syscall(SYS_sendmmsg, fd, msgs, n, flags));
+}
 
 struct SocketState {
   int fd = -1;
@@ -129,7 +144,7 @@ class EpollDatapath final : public Datapath {
         for (std::size_t i = 0; i < covered; ++i) p_.sink->on_sent(ops[taken++], SendCompletion::kCancelled);
         continue;
       }
-      const int sent = sendmmsg(socket.fd, send_msgs_.data(), static_cast<unsigned>(messages), 0);
+      const int sent = sys_sendmmsg(socket.fd, send_msgs_.data(), static_cast<unsigned>(messages), 0);
       add(Counter::kSyscalls, 1);
       if (sent < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -160,7 +175,7 @@ class EpollDatapath final : public Datapath {
     const int timeout_ms =
         timeout_us < 0 ? -1 : static_cast<int>(std::min<std::int64_t>((timeout_us + 999) / 1000, 1 << 30));
     epoll_event events[kMaxEvents];
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    const int n = sys_epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
     add(Counter::kSyscalls, 1);
     delivered_ = 0;
     round_limited_ = false;
@@ -311,8 +326,8 @@ class EpollDatapath final : public Datapath {
         recv_msgs_[i].msg_hdr.msg_iov = &recv_iov_[i];
         recv_msgs_[i].msg_hdr.msg_iovlen = 1;
       }
-      const int got = recvmmsg(socket.fd, recv_msgs_.data() + first, static_cast<unsigned>(n - first),
-                               MSG_DONTWAIT, nullptr);
+      const int got = sys_recvmmsg(socket.fd, recv_msgs_.data() + first, static_cast<unsigned>(n - first),
+                               MSG_DONTWAIT);
       clean_from_ = first + (got > 0 ? static_cast<std::size_t>(got) + 1 : 1);
       add(Counter::kSyscalls, 1);
       if (got <= 0) {

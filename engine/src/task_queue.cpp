@@ -14,6 +14,10 @@ bool TaskQueue::push(Task task) {
 
 void TaskQueue::drain(std::vector<Task>& out) {
   out.clear();
+  // Nothing posted since the last drain: no lock (this runs every loop pass). A push that has
+  // appended but not yet raised the flag is not stranded: it then finds the flag clear and
+  // wakes the loop, or, on the loop thread, the pass sees the flag before it waits.
+  if (!signaled_.load(std::memory_order_acquire)) return;
   signaled_.store(false, std::memory_order_release);
   std::lock_guard lock(mutex_);
   out.swap(tasks_);

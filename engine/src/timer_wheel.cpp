@@ -53,6 +53,9 @@ void TimerWheel::unlink(std::uint32_t index) noexcept {
   }
   if (node.next != kNil) nodes_[node.next].prev = node.prev;
   if (heads_[slot] == kNil) occupied_[slot >> 6] &= ~(std::uint64_t{1} << (slot & 63));
+  // The cached wake time stays a lower bound of the linked deadlines unless this node may have
+  // been the earliest; only then is it rescanned (a peer's timer moving later costs no scan).
+  if (wake_valid_ && wake_ && node.deadline <= *wake_) wake_valid_ = false;
   node.prev = node.next = kNil;
   node.state = State::kDue;  // callers set the real next state
 }
@@ -81,8 +84,6 @@ TimerId TimerWheel::schedule(TimePoint deadline, TimerCallback callback) {
   return TimerId{index, nodes_[index].generation};
 }
 
-// A cancelled earliest timer leaves the cached wake time too early; that costs at most one
-// spurious wake-up, which is cheaper than rescanning on every cancel.
 bool TimerWheel::cancel(TimerId id) {
   Node* node = lookup(id);
   if (node == nullptr) return false;
@@ -113,7 +114,9 @@ std::int64_t TimerWheel::next_occupied(std::int64_t from, std::int64_t limit) co
 }
 
 void TimerWheel::advance(TimePoint now) {
-  wake_valid_ = false;
+  // Time alone changes no deadline: the cached wake time stays valid until it is reached (then
+  // it was a due timer, unlinked below anyway, or the round-boundary hint, which is rescanned).
+  if (wake_ && *wake_ <= now) wake_valid_ = false;
   const std::int64_t end = std::max(tick_of(now), current_tick_);
   // One full round at most: the test below is on deadlines, not ticks, so a long jump needs
   // each slot walked only once.

@@ -78,6 +78,9 @@ void Host::on_timer(TimePoint now, std::uint32_t slot) {
 }
 
 void Host::flush(TimePoint now) {
+  // Nothing touched since the last batch, timer or flush (the Server flushes after each of
+  // them): nothing to service or emit, and no table changed, so the gauges stand.
+  if (touched_.empty() && outbox_.size() == 0) return;
   service_touched(now);
   emit();
   refresh_table_sizes();

@@ -147,3 +147,34 @@ TEST_CASE("timer wheel: next_wake is never later than the earliest deadline") {
   CHECK(count == 1);
   CHECK(wheel.size() == 0);
 }
+
+TEST_CASE("timer wheel: next_wake follows the earliest timer through reschedule and cancel") {
+  TimerWheel wheel(kStart);
+  const TimerId a = wheel.schedule(kStart + 5'000, [] {});
+  const TimerId b = wheel.schedule(kStart + 9'000, [] {});
+  CHECK(wheel.next_wake() == kStart + 5'000);
+  // A pass that fires nothing keeps the wake time.
+  wheel.advance(kStart + 1'000);
+  CHECK(wheel.next_wake() == kStart + 5'000);
+  // The earliest moves later: the wake time follows it (no early, empty wake-up).
+  wheel.reschedule(a, kStart + 20'000);
+  CHECK(wheel.next_wake() == kStart + 9'000);
+  // A timer that is not the earliest moves: unchanged. An earlier one arrives: it wins.
+  wheel.reschedule(a, kStart + 30'000);
+  CHECK(wheel.next_wake() == kStart + 9'000);
+  const TimerId c = wheel.schedule(kStart + 2'000, [] {});
+  CHECK(wheel.next_wake() == kStart + 2'000);
+  // The earliest is cancelled: the next one, and so on.
+  wheel.cancel(c);
+  CHECK(wheel.next_wake() == kStart + 9'000);
+  wheel.cancel(b);
+  CHECK(wheel.next_wake() == kStart + 30'000);
+  int fired = 0;
+  wheel.reschedule(a, kStart + 30'000);
+  wheel.schedule(kStart + 40'000, [&] { ++fired; });
+  wheel.advance(kStart + 30'000);
+  CHECK(wheel.next_wake() == kStart + 40'000);
+  wheel.advance(kStart + 40'000);
+  CHECK(fired == 1);
+  CHECK_FALSE(wheel.next_wake().has_value());
+}
