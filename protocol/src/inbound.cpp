@@ -106,6 +106,7 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* de
   };
   auto opened = open_counted(datagram, config, scratch, &counters, admit, decoded);
   if (!opened) return;
+  last_heard_time = now;  // any admitted datagram proves the remote alive (KeepalivePolicy::kWhenSilent)
 
   const Header& header = opened->view.header;
   // Senders put at most 32 commands in a datagram, but a libenet receiver imposes no limit.

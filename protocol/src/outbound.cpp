@@ -112,9 +112,29 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
   return can_ping;
 }
 
+// How long an idle CONNECTED peer may stay quiet before it is owed a PING. libenet: the ping
+// interval since the last ACK. kWhenSilent: since the last datagram of any kind, long enough
+// for a remote pinging on libenet's rule (one PING per interval + RTT + its service delay)
+// to be heard first, its service delay allowed up to one more interval.
+std::uint64_t Peer::Impl::ping_wait_ms() const {
+  if (config.keepalive == KeepalivePolicy::kLibenet) return ping_interval_ms;
+  return std::uint64_t{kSilentPingFactor} * ping_interval_ms + rtt.rtt_ms;
+}
+
+const std::optional<TimePoint>& Peer::Impl::ping_reference() const {
+  return config.keepalive == KeepalivePolicy::kWhenSilent && last_heard_time ? last_heard_time : last_receive_time;
+}
+
 bool Peer::Impl::ping_due(TimePoint now) const {
-  return !last_receive_time ||
-         static_cast<std::uint32_t>(whole_ms(now) - whole_ms(*last_receive_time)) >= ping_interval_ms;
+  const auto& since = ping_reference();
+  return !since || std::uint64_t{static_cast<std::uint32_t>(whole_ms(now) - whole_ms(*since))} >= ping_wait_ms();
+}
+
+// The instant ping_due() turns true (nullopt: it is true already, for want of a reference).
+std::optional<TimePoint> Peer::Impl::ping_deadline() const {
+  const auto& since = ping_reference();
+  if (!since) return std::nullopt;
+  return from_ms(whole_ms(*since) + static_cast<std::int64_t>(ping_wait_ms()));
 }
 
 // True only when assemble(now, ..., true) would write no command: no ACK queued, nothing
@@ -218,7 +238,7 @@ std::optional<TimePoint> Peer::Impl::next_deadline() const {
   if (is_live()) {
     if (const auto resend = send_window.next_timeout_ms()) consider(from_ms(*resend));
     if (state == PeerState::kConnected && send_window.sent().empty())
-      consider(last_receive_time ? from_ms(whole_ms(*last_receive_time) + ping_interval_ms) : last_now);
+      consider(ping_deadline().value_or(last_now));
   }
   return earliest;
 }

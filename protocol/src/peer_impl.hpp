@@ -78,6 +78,7 @@ struct Peer::Impl {
   detail::ThrottleState throttle;
   detail::PacketLoss packet_loss;
   std::optional<TimePoint> last_receive_time;  // last ACK: the only proof of life
+  std::optional<TimePoint> last_heard_time;    // last datagram accepted (KeepalivePolicy::kWhenSilent)
   detail::SendWindow send_window;
   detail::UnsequencedWindow unsequenced_window;
   detail::ReceiveBudget received;  // undelivered bytes and out-of-order commands
@@ -135,6 +136,9 @@ struct Peer::Impl {
   void write_acks(Assembly& a);
   bool write_outgoing(TimePoint now, Assembly& a);
   bool encode_into(Assembly& a, const Command& command);
+  std::uint64_t ping_wait_ms() const;
+  const std::optional<TimePoint>& ping_reference() const;
+  std::optional<TimePoint> ping_deadline() const;
   bool ping_due(TimePoint now) const;
   bool nothing_to_send(TimePoint now) const;
   bool disconnect_later_drained() const;

@@ -69,6 +69,7 @@ void Peer::Impl::reset_state() {
   throttle.acceleration = config.throttle_acceleration;
   throttle.deceleration = config.throttle_deceleration;
   last_receive_time.reset();
+  last_heard_time.reset();
   handshake_cookie_time.reset();
   packet_loss.reset();
   send_window.reset();

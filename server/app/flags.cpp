@@ -24,6 +24,7 @@ std::string usage() {
          "                     [--stats-json PATH]\n"
          "                     [--backend auto|io_uring|epoll|iocp]  (Linux default: epoll)\n"
          "                     [--recv-buffer BYTES] [--send-buffer BYTES] [--coalesce-us US]\n"
+         "                     [--keepalive when-silent|libenet]\n"
          "                     [--log-level error|warn|info|debug] [--status-interval S]\n"
          "                     [--metrics ADDR:PORT] [--drain-seconds S]\n"
          "                     [--agones] [--agones-health-interval S]\n"
@@ -94,6 +95,12 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   app.add_option("--peer-timeout-min", c.timeout_minimum_ms, "ms")->check(CLI::Range(1u, 1u << 30));
   app.add_option("--peer-timeout-max", c.timeout_maximum_ms, "ms without any ACK that end a peer")
       ->check(CLI::Range(1u, 1u << 30));
+  // Which peers get our keepalive PINGs (Config::ping_only_when_silent, docs/server.md).
+  std::string keepalive = "when-silent";
+  app.add_option("--keepalive", keepalive,
+                 "when-silent: PING only a peer silent for 2 ping intervals; libenet: whenever no ACK "
+                 "came for one")
+      ->check(CLI::IsMember({"when-silent", "libenet"}));
   app.add_option("--peer-rto-cap", c.rto_cap_ms, "ms; the resend interval stops doubling here; 0 = never")
       ->check(CLI::Range(0u, 1u << 30));
   app.add_option("--handshake-rate", c.handshake_rate, "handshake replies per second in all; 0 = unlimited")
@@ -155,6 +162,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   parsed.error = outcome.error;
   if (!parsed.error.empty()) return parsed;
   o.mode = modes.at(mode);
+  c.ping_only_when_silent = keepalive == "when-silent";
   if (!level.empty()) o.log_level = levels.at(level);
   // Range checks let NaN through (every comparison with it is false).
   if (!std::isfinite(o.tick_hz)) parsed.error = "--tick-hz must be a number in (0, 10000]";

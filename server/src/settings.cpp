@@ -44,6 +44,7 @@ std::string make_settings(const Config& c, Settings& out) {
   p.incoming_bandwidth = c.incoming_bandwidth;
   p.outgoing_bandwidth = c.outgoing_bandwidth;
   p.ping_interval_ms = c.ping_interval_ms;
+  p.keepalive = c.ping_only_when_silent ? protocol::KeepalivePolicy::kWhenSilent : protocol::KeepalivePolicy::kLibenet;
   p.timeout_limit = c.timeout_limit;
   p.timeout_minimum_ms = c.timeout_minimum_ms;
   p.timeout_maximum_ms = c.timeout_maximum_ms;

@@ -153,3 +153,35 @@ TEST_CASE("echo: ping-interval and timeout knobs, idle connection stays up") {
   // About 50 pings in 5 s arrive as datagrams (acks ride on them, not counted as packets).
   CHECK(stats.number("datagrams_in") >= 25);
 }
+
+// volley-server's keepalive rule (--keepalive, docs/server.md): a serviced, idle stock client
+// pings every ~500 ms on libenet's rule, so the server has no PING of its own to send under
+// the default when-silent; under libenet's rule it pings too (no ACK reaches it otherwise).
+TEST_CASE("echo: an idle stock client stays connected and is not pinged back by default") {
+  EnetLibrary enet;
+  for (const bool libenet_rule : {false, true}) {
+    CAPTURE(libenet_rule);
+    EchoServer server(libenet_rule ? std::vector<std::string>{"--keepalive", "libenet"} : std::vector<std::string>{});
+    EnetClient client({.channels = 1});
+    ENetPeer* peer = client.connect_and_wait(server.port(), 20s, 0, 1);
+    const auto idle_until = Clock::now() + 3s;
+    while (Clock::now() < idle_until) {
+      client.service(5);
+      REQUIRE_MESSAGE(client.disconnects.empty(), "the idle connection dropped");
+    }
+    CHECK(peer->state == ENET_PEER_STATE_CONNECTED);
+    disconnect_and_wait(client, peer);
+    const auto stats = server.stop_and_stats();
+    CHECK(stats.number("timeouts") == 0);
+    CHECK(stats.number("disconnects") == 1);
+    CHECK(stats.number("datagrams_in") >= 4);  // the client's own PINGs, ~6 in 3 s
+    MESSAGE("keepalive ", std::string(libenet_rule ? "libenet" : "when-silent"), ": server pings_out ",
+            stats.number("pings_out"), ", datagrams_out ", stats.number("datagrams_out"));
+    if (libenet_rule) {
+      CHECK(stats.number("pings_out") >= 3);
+    } else {
+      // 0 unless this process was descheduled for over a second (a loaded CI machine).
+      CHECK(stats.number("pings_out") <= 1);
+    }
+  }
+}

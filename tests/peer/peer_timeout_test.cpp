@@ -133,3 +133,101 @@ TEST_CASE("keepalive: an idle connection holds for 10 virtual minutes - pings ev
   CHECK(s.rtt_ms >= 40);
   CHECK(s.rtt_ms <= 55);
 }
+
+// KeepalivePolicy::kWhenSilent (the server's default): the remote's own libenet-rule PINGs keep
+// the link alive, so the server sends none of its own, whatever the RTT.
+TEST_CASE("keepalive (when silent): a remote pinging on libenet's rule is never pinged back") {
+  for (TimePoint one_way_ms : {1, 20, 150, 400}) {
+    CAPTURE(one_way_ms);
+    sim::HarnessOptions o;
+    o.server_config.keepalive = KeepalivePolicy::kWhenSilent;
+    o.to_server.latency = o.to_client.latency = one_way_ms * sim::kMillisecond;
+    o.to_server.jitter = o.to_client.jitter = one_way_ms / 4 * sim::kMillisecond;
+    sim::Harness h(o);
+    REQUIRE(connect_pair(h));
+    h.run_for(120 * sim::kSecond);
+    CHECK(h.client().peer.state() == PeerState::kConnected);
+    CHECK(h.server().peer.state() == PeerState::kConnected);
+    CHECK(h.client().events.size() == 1);
+    CHECK(h.server().events.size() == 1);
+    CHECK(h.server().peer.counters()[Counter::kPingsOut] == 0);
+    // The client still pings every interval + RTT, and every PING is acknowledged.
+    const auto pings = h.client().peer.counters()[Counter::kPingsOut];
+    CHECK(pings >= 120 * 1000 / (500 + 3 * one_way_ms));
+    CHECK(pings <= 120 * 1000 / 500 + 2);
+    CHECK(h.client().peer.counters().drops() == 0);
+  }
+}
+
+TEST_CASE("keepalive (when silent): a remote that goes silent is pinged, then times out") {
+  sim::HarnessOptions o;
+  o.server_config.keepalive = KeepalivePolicy::kWhenSilent;
+  o.to_server.latency = o.to_client.latency = 10 * sim::kMillisecond;
+  sim::Harness h(o);
+  REQUIRE(connect_pair(h));
+  h.run_for(10 * sim::kSecond);
+  REQUIRE(h.server().peer.counters()[Counter::kPingsOut] == 0);
+  std::optional<TimePoint> last_heard;
+  TimePoint last_client_send = 0;
+  h.client().on_send = [&](TimePoint t, Bytes) { last_client_send = t; };
+  h.run_for(600 * sim::kMillisecond);
+  REQUIRE(last_client_send > 0);
+  last_heard = last_client_send + 10 * sim::kMillisecond;  // when it reached the server
+  h.to_server().dead = true;  // the client goes silent (the server still reaches it)
+  std::optional<TimePoint> first_ping;
+  h.server().on_send = [&](TimePoint t, Bytes d) {
+    if (!first_ping && carries_reliable(d)) first_ping = t;
+  };
+  REQUIRE(h.drive_until([&] { return last_disconnect(h.server()) != nullptr; }, 60 * sim::kSecond));
+  CHECK(last_disconnect(h.server())->reason == DisconnectReason::kTimeout);
+  REQUIRE(first_ping);
+  // First PING after 2 intervals + the RTT estimate (~20 ms) of silence; libenet would ping
+  // within one interval of the last ACK.
+  const auto silent_ms = (*first_ping - *last_heard) / sim::kMillisecond;
+  MESSAGE("first PING after ", silent_ms, " ms of silence");
+  CHECK(silent_ms >= 1000);
+  CHECK(silent_ms <= 1100);
+  CHECK(h.server().peer.counters()[Counter::kPingsOut] == 1);
+  // Then the ordinary timeout rule runs from that unacknowledged PING: the RTO of a ~20 ms
+  // link doubles to 32x before 5 s, so the peer ends after at least 5 s and well before 30 s.
+  const auto gave_up_ms = (h.now() - *first_ping) / sim::kMillisecond;
+  CHECK(gave_up_ms >= 5000);
+  CHECK(gave_up_ms <= 10000);
+}
+
+TEST_CASE("keepalive (when silent): reliable data in flight is paced by ACKs as before, no PINGs") {
+  std::vector<TimePoint> gave_up;
+  for (const KeepalivePolicy policy : {KeepalivePolicy::kLibenet, KeepalivePolicy::kWhenSilent}) {
+    CAPTURE(static_cast<int>(policy));
+    sim::HarnessOptions o;
+    o.server_config.keepalive = policy;
+    o.to_server.latency = o.to_client.latency = 20 * sim::kMillisecond;
+    sim::Harness h(o);
+    REQUIRE(connect_pair(h));
+    const std::vector<std::uint8_t> payload(32, 7);
+    // The server sends a reliable packet every 300 ms for 30 s; the client sends nothing of
+    // its own but ACKs. Under both rules the server's in-flight data (and the ACKs it draws)
+    // stand in for keepalive.
+    for (int i = 0; i < 100; ++i) {
+      REQUIRE(h.server().peer.send(0, payload, PacketFlags::kReliable) == SendResult::kOk);
+      h.run_for(300 * sim::kMillisecond);
+    }
+    CHECK(h.server().peer.counters()[Counter::kPingsOut] == 0);
+    CHECK(h.server().peer.counters()[Counter::kRetransmits] == 0);
+    CHECK(h.server().peer.stats().sent_unacked == 0);
+    CHECK(h.client().peer.state() == PeerState::kConnected);
+    // Then the client vanishes while data is in flight: the resend/timeout rule ends the peer
+    // within libenet's bound from the first unacknowledged send.
+    h.to_server().dead = true;
+    const TimePoint dead_at = h.now();
+    REQUIRE(h.server().peer.send(0, payload, PacketFlags::kReliable) == SendResult::kOk);
+    REQUIRE(h.drive_until([&] { return last_disconnect(h.server()) != nullptr; }, 60 * sim::kSecond));
+    CHECK(last_disconnect(h.server())->reason == DisconnectReason::kTimeout);
+    CHECK(h.now() - dead_at >= 5 * sim::kSecond);
+    CHECK(h.now() - dead_at <= 32 * sim::kSecond);
+    gave_up.push_back(h.now() - dead_at);
+  }
+  REQUIRE(gave_up.size() == 2);
+  CHECK(gave_up[0] == gave_up[1]);  // the same instant under both rules
+}
+

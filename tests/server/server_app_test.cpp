@@ -149,6 +149,7 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
       {"--mode", "echo", "--peer-timeout-limit", "0"},
       {"--mode", "echo", "--peer-timeout-min", "9000", "--peer-timeout-max", "8000"},
       {"--mode", "echo", "--peer-rto-cap", "-1"},
+      {"--mode", "echo", "--keepalive", "always"},
   };
   for (const auto& args : cases) {
     std::string joined;
@@ -173,7 +174,8 @@ TEST_CASE("limit flags: good values start the server; every limit's drop reason 
                                "--handshake-rate", "0", "--handshake-burst", "1",
                                "--handshake-rate-per-ip", "0", "--handshake-burst-per-ip", "1",
                                "--max-inputs-per-s", "0", "--input-burst", "1", "--peer-timeout-limit", "64",
-                               "--peer-timeout-min", "8000", "--peer-timeout-max", "60000", "--peer-rto-cap", "1000"});
+                               "--peer-timeout-min", "8000", "--peer-timeout-max", "60000", "--peer-rto-cap", "1000",
+                               "--keepalive", "libenet"});
   CHECK(r.code == 0);
   const std::string text = slurp(json);
   for (const char* key : {"drop_fragment_count_limit", "drop_fragment_length_limit", "drop_waiting_data_limit",

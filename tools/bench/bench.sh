@@ -23,6 +23,8 @@
 #          [--lock FILE] [--out DIR] [--peers 64,512] [--servers io_uring,epoll,enet,raw]
 #   --peers / --servers narrow the echo section, --servers the callgrind one too (development
 #   checks, e.g. --sections callgrind --servers epoll; the report says what ran).
+#   VOLLEY_SERVER_EXTRA="--keepalive libenet" (environment): extra volley-server flags, split on
+#   spaces, for before/after comparisons of one build (the report does not show them).
 #   --lock FILE: take this flock around each chunk (one echo round, then idle, callgrind, game),
 #   so no hold exceeds ~7 minutes on a shared machine.
 # Priority: run as root, it re-executes itself in a new session whose autogroup is niced -15.
@@ -40,6 +42,7 @@ case ${1:-} in -h|--help) sed -n '2,31s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 [ $# -ge 1 ] || usage
 COMMAND_LINE="$0 $*"
 BUILD=$1; shift
+VOLLEY_SERVER_EXTRA=${VOLLEY_SERVER_EXTRA:-}
 QUICK=0; ROUNDS=""; SECTIONS="echo,idle,callgrind,game"; LOCK=""; OUT=""; ONLY_PEERS=""; ONLY_SERVERS=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -124,8 +127,8 @@ start_server() {
   local name=$1 kind=$2 peers=$3 seconds=$4; shift 4
   local cmd=()
   case $kind in
-    io_uring|epoll) cmd=("$VOLLEY_SERVER" --mode echo --backend "$kind" --max-peers "$peers" --per-ip-cap 0) ;;
-    demo) cmd=("$VOLLEY_SERVER" --mode demo --tick-hz 30 --max-peers "$peers" --per-ip-cap 0) ;;
+    io_uring|epoll) cmd=("$VOLLEY_SERVER" --mode echo --backend "$kind" --max-peers "$peers" --per-ip-cap 0 $VOLLEY_SERVER_EXTRA) ;;
+    demo) cmd=("$VOLLEY_SERVER" --mode demo --tick-hz 30 --max-peers "$peers" --per-ip-cap 0 $VOLLEY_SERVER_EXTRA) ;;
     enet) cmd=("$ENET_SERVER" --max-peers "$peers") ;;
     raw) cmd=("$RAW" serve) ;;
   esac

@@ -24,6 +24,22 @@ struct SharedBudget {
 // about its list node and bookkeeping, so a flood of tiny packets is bounded too.
 inline constexpr std::size_t kQueuedCommandCost = 64;
 
+// Which quiet spell earns the remote a keepalive PING (enet-protocol.md section 7). Both speak
+// plain ENet: the PING is an ordinary reliable command, and the timeout rule is unchanged.
+enum class KeepalivePolicy : std::uint8_t {
+  // libenet 1.3.17: no ACK for ping_interval_ms, and nothing reliable in flight. An idle
+  // stock client pings on this rule, so both sides of an idle link ping every ~interval.
+  kLibenet,
+  // No datagram at all for kSilentPingFactor x ping_interval_ms + the RTT estimate, and
+  // nothing reliable in flight. A remote pinging on libenet's rule (every interval + RTT + its
+  // service delay) is not pinged back while its service delay stays under one interval; our
+  // ACKs of its PINGs satisfy its timeout rule. A silent remote is pinged and then ends by the
+  // usual timeout, at most one interval + RTT later than under kLibenet. The cost: an idle
+  // remote's RTT estimate here is no longer refreshed (its PINGs carry no sample for us).
+  kWhenSilent,
+};
+inline constexpr std::uint32_t kSilentPingFactor = 2;
+
 struct PeerConfig {
   // --- wire mode: never negotiated, must match the remote host's configuration -------------
   bool checksum = false;  // host->checksum = enet_crc32
@@ -54,6 +70,7 @@ struct PeerConfig {
 
   // --- per-peer knob defaults (enet_peer_ping_interval / _timeout / _throttle_configure) --------
   std::uint32_t ping_interval_ms = 500;
+  KeepalivePolicy keepalive = KeepalivePolicy::kLibenet;
   std::uint32_t timeout_limit = 32;
   std::uint32_t timeout_minimum_ms = 5000;
   std::uint32_t timeout_maximum_ms = 30000;

@@ -129,6 +129,10 @@ struct Config {
   std::uint32_t outgoing_bandwidth = 0;
   std::uint32_t mtu = 1400;  // cap on the negotiated MTU, 576..4096
   std::uint32_t ping_interval_ms = 500;
+  // Keepalive PINGs only to a peer silent for 2 x ping_interval_ms (protocol::KeepalivePolicy::
+  // kWhenSilent): a stock client pings us every ~interval, so pinging it back only doubles the
+  // idle traffic. false = libenet's rule (a PING whenever no ACK came for the interval).
+  bool ping_only_when_silent = true;
   std::uint32_t timeout_limit = 32;
   std::uint32_t timeout_minimum_ms = 5000;
   std::uint32_t timeout_maximum_ms = 30000;
