@@ -118,7 +118,10 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
 // to be heard first, its service delay allowed up to one more interval.
 std::uint64_t Peer::Impl::ping_wait_ms() const {
   if (config.keepalive == KeepalivePolicy::kLibenet) return ping_interval_ms;
-  return std::uint64_t{kSilentPingFactor} * ping_interval_ms + rtt.rtt_ms;
+  // The RTT term is capped: the remote steers our estimate (up to 65 s), and an uncapped one
+  // would let a silent peer go unpinged, so its timeout unstarted, for a minute.
+  const std::uint64_t wait = std::uint64_t{kSilentPingFactor} * ping_interval_ms;
+  return wait + std::min<std::uint64_t>(rtt.rtt_ms, wait);
 }
 
 const std::optional<TimePoint>& Peer::Impl::ping_reference() const {

@@ -30,7 +30,8 @@ enum class KeepalivePolicy : std::uint8_t {
   // libenet 1.3.17: no ACK for ping_interval_ms, and nothing reliable in flight. An idle
   // stock client pings on this rule, so both sides of an idle link ping every ~interval.
   kLibenet,
-  // No datagram at all for kSilentPingFactor x ping_interval_ms + the RTT estimate, and
+  // No datagram at all for kSilentPingFactor x ping_interval_ms + the RTT estimate (counted up
+  // to that same product), and
   // nothing reliable in flight. A remote pinging on libenet's rule (every interval + RTT + its
   // service delay) is not pinged back while its service delay stays under one interval; our
   // ACKs of its PINGs satisfy its timeout rule. A silent remote is pinged and then ends by the
