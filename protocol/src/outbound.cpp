@@ -116,8 +116,16 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
 // interval since the last ACK. kWhenSilent: since the last datagram of any kind, long enough
 // for a remote pinging on libenet's rule (one PING per interval + RTT + its service delay)
 // to be heard first, its service delay allowed up to one more interval.
+// kWhenSilent stands down while the packet throttle is below its limit: only RTT samples (ACKs
+// of our reliable commands) raise it again, and a remote that hears only unreliable data from
+// us acks nothing but our PINGs, so without them every later unreliable send kept being
+// dropped at the lowered rate (an ASan interop run lost probes for 30 attempts).
+bool Peer::Impl::lean_keepalive() const {
+  return config.keepalive == KeepalivePolicy::kWhenSilent && throttle.throttle >= throttle.limit;
+}
+
 std::uint64_t Peer::Impl::ping_wait_ms() const {
-  if (config.keepalive == KeepalivePolicy::kLibenet) return ping_interval_ms;
+  if (!lean_keepalive()) return ping_interval_ms;
   // The RTT term is capped: the remote steers our estimate (up to 65 s), and an uncapped one
   // would let a silent peer go unpinged, so its timeout unstarted, for a minute.
   const std::uint64_t wait = std::uint64_t{kSilentPingFactor} * ping_interval_ms;
@@ -125,7 +133,7 @@ std::uint64_t Peer::Impl::ping_wait_ms() const {
 }
 
 const std::optional<TimePoint>& Peer::Impl::ping_reference() const {
-  return config.keepalive == KeepalivePolicy::kWhenSilent && last_heard_time ? last_heard_time : last_receive_time;
+  return lean_keepalive() && last_heard_time ? last_heard_time : last_receive_time;
 }
 
 bool Peer::Impl::ping_due(TimePoint now) const {

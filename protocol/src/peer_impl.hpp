@@ -136,6 +136,7 @@ struct Peer::Impl {
   void write_acks(Assembly& a);
   bool write_outgoing(TimePoint now, Assembly& a);
   bool encode_into(Assembly& a, const Command& command);
+  bool lean_keepalive() const;
   std::uint64_t ping_wait_ms() const;
   const std::optional<TimePoint>& ping_reference() const;
   std::optional<TimePoint> ping_deadline() const;

@@ -231,3 +231,37 @@ TEST_CASE("keepalive (when silent): reliable data in flight is paced by ACKs as 
   CHECK(gave_up[0] == gave_up[1]);  // the same instant under both rules
 }
 
+
+// Only RTT samples (ACKs of our reliable commands) raise a lowered packet throttle, and a remote
+// that hears only unreliable data from us acks nothing of ours but PINGs: the lean rule must
+// stand down until the throttle is back at its limit, or unreliable sends stay thinned for good.
+TEST_CASE("keepalive (when silent): a lowered packet throttle brings our PINGs back until it recovers") {
+  sim::HarnessOptions o;
+  o.server_config.keepalive = KeepalivePolicy::kWhenSilent;
+  o.to_server.latency = o.to_client.latency = 20 * sim::kMillisecond;
+  sim::Harness h(o);
+  REQUIRE(connect_pair(h));
+  h.run_for(6 * sim::kSecond);
+  REQUIRE(h.server().peer.stats().packet_throttle == 32);
+  // A queueing delay growing while reliable data flows lowers the throttle.
+  for (int i = 0; i < 400 && h.server().peer.stats().packet_throttle == 32; ++i) {
+    h.to_client().impairment().latency = (20 + 2 * i) * sim::kMillisecond;
+    h.server().peer.send(1, volley::test::pattern(200, i), PacketFlags::kReliable);
+    h.run_for(10 * sim::kMillisecond);
+  }
+  REQUIRE(h.server().peer.stats().packet_throttle < 32);
+  h.to_client().impairment().latency = 20 * sim::kMillisecond;
+  const auto pings_before = h.server().peer.counters()[Counter::kPingsOut];
+  // Then only unreliable data from the server, 10 a second, for 60 s.
+  for (int i = 0; i < 600; ++i) {
+    h.server().peer.send(0, volley::test::pattern(100, i), PacketFlags::kUnreliable);
+    h.run_for(100 * sim::kMillisecond);
+  }
+  CHECK(h.server().peer.counters()[Counter::kPingsOut] > pings_before);
+  CHECK(h.server().peer.stats().packet_throttle == 32);
+  // Recovered: the lean rule is back, no more PINGs while the client keeps pinging.
+  const auto pings_recovered = h.server().peer.counters()[Counter::kPingsOut];
+  h.run_for(30 * sim::kSecond);
+  CHECK(h.server().peer.counters()[Counter::kPingsOut] == pings_recovered);
+  CHECK(h.server().peer.state() == PeerState::kConnected);
+}
