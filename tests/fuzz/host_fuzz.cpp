@@ -169,6 +169,9 @@ class Script final : public server::HostEvents {
     config_.per_ip_cap = (mode & 4) != 0 ? 2 : 0;
     config_.fast_refusal = (mode & 8) == 0;
     echo_ = (mode & 16) != 0;
+    // Both keepalive rules (the server's default is kWhenSilent); tied to the echo bit so the
+    // committed corpus keeps its meaning.
+    config_.peer.keepalive = echo_ ? KeepalivePolicy::kWhenSilent : KeepalivePolicy::kLibenet;
     // Tables sized for six slots and five addresses (the defaults cost 1.5 MiB of zeroed memory
     // per Host, most of an execution), small enough that eviction and shared per-IP budgets happen.
     config_.handshake.half_open_entries = (mode & 32) != 0 ? 2 : 16;
