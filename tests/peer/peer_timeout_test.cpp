@@ -25,6 +25,14 @@ std::int64_t expected_give_up_ms(std::int64_t rto, std::int64_t limit = 32, std:
   return -1;
 }
 
+// A link of `one_way_ms` each way whose server Peer keeps the lean keepalive rule.
+sim::HarnessOptions when_silent_link(TimePoint one_way_ms) {
+  sim::HarnessOptions o;
+  o.server_config.keepalive = KeepalivePolicy::kWhenSilent;
+  o.to_server.latency = o.to_client.latency = one_way_ms * sim::kMillisecond;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("timeout: CONNECT to a silent server is resent at 0.5/1.5/3.5/7.5/15.5 s and fails at 31.5 s") {
@@ -139,9 +147,7 @@ TEST_CASE("keepalive: an idle connection holds for 10 virtual minutes - pings ev
 TEST_CASE("keepalive (when silent): a remote pinging on libenet's rule is never pinged back") {
   for (TimePoint one_way_ms : {1, 20, 150, 400}) {
     CAPTURE(one_way_ms);
-    sim::HarnessOptions o;
-    o.server_config.keepalive = KeepalivePolicy::kWhenSilent;
-    o.to_server.latency = o.to_client.latency = one_way_ms * sim::kMillisecond;
+    sim::HarnessOptions o = when_silent_link(one_way_ms);
     o.to_server.jitter = o.to_client.jitter = one_way_ms / 4 * sim::kMillisecond;
     sim::Harness h(o);
     REQUIRE(connect_pair(h));
@@ -160,10 +166,7 @@ TEST_CASE("keepalive (when silent): a remote pinging on libenet's rule is never 
 }
 
 TEST_CASE("keepalive (when silent): a remote that goes silent is pinged, then times out") {
-  sim::HarnessOptions o;
-  o.server_config.keepalive = KeepalivePolicy::kWhenSilent;
-  o.to_server.latency = o.to_client.latency = 10 * sim::kMillisecond;
-  sim::Harness h(o);
+  sim::Harness h(when_silent_link(10));
   REQUIRE(connect_pair(h));
   h.run_for(10 * sim::kSecond);
   REQUIRE(h.server().peer.counters()[Counter::kPingsOut] == 0);
@@ -236,10 +239,7 @@ TEST_CASE("keepalive (when silent): reliable data in flight is paced by ACKs as 
 // that hears only unreliable data from us acks nothing of ours but PINGs: the lean rule must
 // stand down until the throttle is back at its limit, or unreliable sends stay thinned for good.
 TEST_CASE("keepalive (when silent): a lowered packet throttle brings our PINGs back until it recovers") {
-  sim::HarnessOptions o;
-  o.server_config.keepalive = KeepalivePolicy::kWhenSilent;
-  o.to_server.latency = o.to_client.latency = 20 * sim::kMillisecond;
-  sim::Harness h(o);
+  sim::Harness h(when_silent_link(20));
   REQUIRE(connect_pair(h));
   h.run_for(6 * sim::kSecond);
   REQUIRE(h.server().peer.stats().packet_throttle == 32);
