@@ -37,6 +37,15 @@ def run(steps):
     return br.parse_samples(lines, HZ)
 
 
+class WindowRun(unittest.TestCase):
+    def test_rss_of_a_sample_racing_the_exit_is_ignored(self):
+        lines = [line(t, 10 * t, 20 * t, "0", "0", rss=14000 + t) for t in range(1, 6)]
+        lines.append(line(6, 60, 120, "0", "0", rss=0))  # the server was already exiting
+        r = br.analyze_window(br.parse_samples(lines, HZ), 0, 6)
+        self.assertEqual(r["rss_kib"], 14005)
+        self.assertEqual(r["cpu_percent"], 10.0)
+
+
 class EchoRun(unittest.TestCase):
     def analyze(self, samples, steps=3):
         return br.analyze_echo(samples, 64, 8000, hold_from=1, double_at=4, every=2, steps=steps)

@@ -122,7 +122,8 @@ def analyze_window(samples, t_from, t_to):
         "cpu_s": round(cpu, 4),
         "cpu_percent": round(100 * cpu / wall, 2) if wall > 0 else None,
         "load_cpu_percent": round(100 * load / wall, 1) if wall > 0 else None,
-        "rss_kib": seg[-1]["rss"] if seg else 0,
+        # The last reading of a live process: a sample racing the server's exit reads RSS 0.
+        "rss_kib": next((s["rss"] for s in reversed(seg) if s["rss"] > 0), 0),
         "connected": min((s["connected"] for s in seg), default=0),
         "in_per_s": round(statistics.median(s["in"] for s in seg)) if seg else 0,
     }
