@@ -98,8 +98,8 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   // Which peers get our keepalive PINGs (Config::ping_only_when_silent, docs/server.md).
   std::string keepalive = "when-silent";
   app.add_option("--keepalive", keepalive,
-                 "when-silent: PING only a peer silent for 2 ping intervals; libenet: whenever no ACK "
-                 "came for one")
+                 "when-silent: PING a peer only after 2 ping intervals + RTT without a datagram from it "
+                 "(libenet's rule while its throttle is lowered); libenet: whenever no ACK came for one")
       ->check(CLI::IsMember({"when-silent", "libenet"}));
   app.add_option("--peer-rto-cap", c.rto_cap_ms, "ms; the resend interval stops doubling here; 0 = never")
       ->check(CLI::Range(0u, 1u << 30));
