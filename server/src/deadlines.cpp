@@ -23,10 +23,12 @@ void Deadlines::update(std::uint32_t slot, std::optional<TimePoint> next) {
     e.at = *next;
     e.armed = true;
     ops_.armed += 1;
-  } else if (e.at != *next) {
+  } else if (*next < e.at) {
     port_.move(e.token, *next);
     e.at = *next;
     ops_.moved += 1;
+  } else if (*next > e.at) {
+    ops_.deferred += 1;
   }
 }
 
@@ -34,11 +36,6 @@ void Deadlines::fired(std::uint32_t slot) {
   Entry& e = entry(slot);
   e.armed = false;
   ops_.fired += 1;
-}
-
-std::optional<TimePoint> Deadlines::armed_at(std::uint32_t slot) const {
-  if (slot >= entries_.size() || !entries_[slot].armed) return std::nullopt;
-  return entries_[slot].at;
 }
 
 }  // namespace volley::server

@@ -1,7 +1,11 @@
-// Mirrors each slot's Peer::next_deadline() into a timer wheel it does not own (TimerPort:
-// the engine's wheel, in the server and in the Host tests). One timer per slot at most, and
-// the port is called only when the deadline actually changes, so a peer whose deadline stands
-// still costs nothing per batch and a peer with nothing due holds no timer at all.
+// Keeps one timer per slot in a timer wheel it does not own (TimerPort: the engine's wheel, in
+// the server and in the Host tests), never later than the slot's Peer::next_deadline(). The port
+// is called only when the deadline comes earlier, appears or goes away. A deadline that moves
+// later leaves the timer where it is: it fires early and the Host re-arms it for the new
+// deadline. A peer's keepalive and timeout deadlines move later with every datagram from it, so
+// moving the timer each time would cost a wheel unlink, link and wake-time rescan per datagram;
+// firing early costs one re-arm per deadline period instead. A peer with nothing due holds no
+// timer at all.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +28,8 @@ class TimerPort {
 
 struct DeadlineOps {
   std::uint64_t armed = 0;
-  std::uint64_t moved = 0;
+  std::uint64_t moved = 0;     // to an earlier time
+  std::uint64_t deferred = 0;  // a later deadline left to an early fire
   std::uint64_t disarmed = 0;
   std::uint64_t fired = 0;
 };
@@ -37,7 +42,6 @@ class Deadlines {
   // The port ran the slot's timer: it is gone.
   void fired(std::uint32_t slot);
   void clear(std::uint32_t slot) { update(slot, std::nullopt); }
-  std::optional<TimePoint> armed_at(std::uint32_t slot) const;
   const DeadlineOps& ops() const noexcept { return ops_; }
 
  private:

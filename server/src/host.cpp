@@ -70,6 +70,15 @@ void Host::on_timer(TimePoint now, std::uint32_t slot) {
   stats_.timer_fires += 1;
   if (slot >= slots_.allocated() || !slots_[slot].live) return;
   Slot& s = slots_[slot];
+  if (!s.touched) {
+    // A timer fires early when its peer's deadline moved later (Deadlines); nothing is due yet.
+    const std::optional<TimePoint> next = s.peer->next_deadline();
+    if (!next || *next > now) {
+      stats_.timer_fires_early += 1;
+      deadlines_.update(slot, next);
+      return;
+    }
+  }
   s.peer->on_deadline(now);
   touch(slot);
   service_touched(now);

@@ -111,8 +111,10 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
   x.emplace_back("recv_batches", h.batches);
   x.emplace_back("peers_serviced", h.peers_serviced);
   x.emplace_back("timer_fires", h.timer_fires);
+  x.emplace_back("timer_fires_early", h.timer_fires_early);
   x.emplace_back("timers_armed", d.armed);
   x.emplace_back("timers_moved", d.moved);
+  x.emplace_back("timers_deferred", d.deferred);
   x.emplace_back("timers_disarmed", d.disarmed);
   for (std::size_t i = 0; i < static_cast<std::size_t>(engine::Counter::kCount); ++i) {
     const auto c = static_cast<engine::Counter>(i);

@@ -63,6 +63,7 @@ struct HostStats {
   std::uint64_t batches = 0;           // on_datagrams calls
   std::uint64_t peers_serviced = 0;    // service passes over touched peers
   std::uint64_t timer_fires = 0;
+  std::uint64_t timer_fires_early = 0;  // before the peer's deadline, which had moved later: re-armed only
   std::uint64_t connected = 0;         // now
   std::uint64_t connected_peak = 0;
   HandshakeStats handshake;

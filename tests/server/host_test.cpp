@@ -46,9 +46,10 @@ const Kind kKinds[] = {
     {protocol::PacketFlags::kUnreliableFragment, protocol::Delivery::kUnreliableFragment, 2500},
 };
 
-TEST_CASE("deadlines on the wheel: equal deadlines fire in arm order, a moved one goes behind") {
+TEST_CASE("deadlines on the wheel: equal deadlines fire in arm order; only an earlier move moves a timer") {
   // The Host's slot timers run in the order the server's Loop runs them. A slot whose deadline
-  // moves takes a new place after the slots already armed for the same instant.
+  // comes earlier takes a new place after the slots already armed for that instant; a deadline
+  // that moves later leaves the timer where it was (it fires early, and the Host re-arms it).
   std::vector<std::uint32_t> order;
   Deadlines* deadlines = nullptr;
   WheelTimers timers(kSec, [&](std::uint32_t slot) {
@@ -61,14 +62,53 @@ TEST_CASE("deadlines on the wheel: equal deadlines fire in arm order, a moved on
   d.update(1, t);
   d.update(2, t + kMs);
   d.update(3, t);
-  d.update(2, t);      // moved onto the instant 1 and 3 already hold: fires after them
+  d.update(2, t);       // earlier, onto the instant 1 and 3 already hold: fires after them
   d.update(4, t);
-  d.update(1, t + kMs);
-  d.update(1, t);      // moved away and back: behind 3, 2 and 4 now
+  d.update(1, t + kMs);  // later: the timer stays, first at t
+  d.update(1, t);        // back where the timer is: nothing to do
+  d.update(4, t - kMs);  // earlier: fires before all
   timers.fire_due(t);
-  CHECK(order == std::vector<std::uint32_t>{3, 2, 4, 1});
+  CHECK(order == std::vector<std::uint32_t>{4, 1, 3, 2});
   CHECK(timers.armed() == 0);
-  CHECK(d.ops().moved == 3);
+  CHECK(d.ops().moved == 2);
+  CHECK(d.ops().deferred == 1);
+}
+
+TEST_CASE("a peer's deadline moving later with each datagram: its timer fires early, is re-armed, nothing is serviced") {
+  HostConfig config = config_for(4);
+  config.peer.keepalive = protocol::KeepalivePolicy::kWhenSilent;  // the server's default
+  HostDriver d(config);
+  Client& c = d.add_client(HostDriver::address(3100));
+  d.connect(c);
+  REQUIRE(d.run_until([&] { return c.peer.state() == PeerState::kConnected; }, 2 * kSec));
+  d.run_for(100 * kMs);
+  const protocol::Peer* server_side = d.host().peer(d.events.connected.back());
+  REQUIRE(server_side != nullptr);
+  const auto pings = [&] { return server_side->counters()[protocol::Counter::kPingsOut]; };
+  const std::uint64_t pings0 = pings();
+  const DeadlineOps ops0 = d.host().deadline_ops();
+  const HostStats s0 = d.host().stats();
+  // An unreliable datagram every 50 ms for 3 s: each moves the server's keepalive deadline later.
+  for (int i = 0; i < 60; ++i) {
+    REQUIRE(c.peer.send(0, pattern(8, static_cast<std::uint8_t>(i)), protocol::PacketFlags::kUnreliable) ==
+            SendResult::kOk);
+    d.run_for(50 * kMs);
+  }
+  const DeadlineOps ops = d.host().deadline_ops();
+  const HostStats& s = d.host().stats();
+  const std::uint64_t early = s.timer_fires_early - s0.timer_fires_early;
+  INFO("deferred ", ops.deferred - ops0.deferred, " moved ", ops.moved - ops0.moved, " early fires ", early,
+       " serviced ", s.peers_serviced - s0.peers_serviced, " routed ", s.datagrams_routed - s0.datagrams_routed);
+  CHECK(ops.deferred - ops0.deferred >= 60);
+  CHECK(early >= 1);
+  CHECK(early <= 10);  // about one per keepalive wait (2 ping intervals + RTT), not one per datagram
+  CHECK(s.peers_serviced - s0.peers_serviced <= s.datagrams_routed - s0.datagrams_routed);
+  CHECK(pings() == pings0);  // the peer was never silent
+
+  // The timer left behind still pings a peer that falls silent, and ends it within ENet's bounds.
+  c.muted = true;
+  REQUIRE(d.run_until([&] { return pings() > pings0; }, 5 * kSec));
+  REQUIRE(d.run_until([&] { return d.host().stats().timeouts == 1; }, 40 * kSec));
 }
 
 TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every delivery kind") {
