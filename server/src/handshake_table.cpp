@@ -206,6 +206,11 @@ void HandshakeTable::unlink(std::uint32_t index) {
   free_slot(index);
 }
 
+std::optional<TimePoint> HandshakeTable::newest_created() const noexcept {
+  if (newest_ == kNone) return std::nullopt;
+  return chunks_[newest_ >> chunk_shift_].entries[newest_ & chunk_mask_].created;
+}
+
 void HandshakeTable::expire(TimePoint now) {
   while (oldest_ != kNone && now - at(oldest_).created >= lifetime_) {
     unlink(oldest_);

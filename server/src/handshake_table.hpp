@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "siphash.hpp"
@@ -84,6 +85,8 @@ class HandshakeTable {
   std::size_t capacity() const noexcept { return capacity_; }
   std::uint64_t evicted() const noexcept { return evicted_; }
   std::uint64_t expired() const noexcept { return expired_; }
+  // When the newest entry still held was created (entries not yet lazily expired included).
+  std::optional<TimePoint> newest_created() const noexcept;
   // Chunks allocated now (the spare included) and the entry memory they hold.
   std::size_t chunks_allocated() const noexcept { return chunks_allocated_; }
   std::size_t entry_bytes() const noexcept { return chunks_allocated_ * chunk_entries_ * sizeof(HalfOpen); }

@@ -95,6 +95,8 @@ class Host {
   // were issued, so handshakes in flight under the previous key still complete.
   void set_cookie_key(const SipKey& key) noexcept { cookie_key_ = key; }
   std::size_t half_open() const noexcept { return half_open_.size(); }
+  // When the newest half-open entry was created: its client may already count itself connected.
+  std::optional<TimePoint> newest_half_open() const noexcept { return half_open_.newest_created(); }
   // The half-open entries' memory now: it follows the entries in flight (HandshakeTable).
   std::size_t half_open_bytes() const noexcept { return half_open_.entry_bytes(); }
   // Undelivered received bytes of every peer together (HostConfig::max_waiting_total).

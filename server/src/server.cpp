@@ -262,12 +262,30 @@ class Server::Impl final : public HostEvents, public TimerPort {
     // The last peer of a drain has left (settle runs after every disconnect event). Shut down
     // from a posted task, not here: inside a receive batch the loop would stop before sending
     // what this flush queued (the ACK of that peer's DISCONNECT).
-    if (draining_ && !shutting_down_ && !drain_done_ && host_->live_peers() == 0) {
+    if (draining_ && !shutting_down_ && !drain_done_ && host_->live_peers() == 0 && !handshake_may_finish(now)) {
       drain_done_ = true;
       loop_->post([this] { enter([&](TimePoint t) { begin_shutdown(t); }); });
     }
     if (shutting_down_ && host_->live_peers() == 0) loop_->stop();
   }
+
+  // A client counts itself connected once our VERIFY arrives, before its ACK makes it a peer
+  // here, so a drain that finds no peer still waits kDrainHandshakeWait after the newest
+  // half-open entry (no new ones come while draining): the ACK of a real client arrives within
+  // a round trip, or with its next PING (500 ms later) when the ACK is lost.
+  bool handshake_may_finish(TimePoint now) {
+    const std::optional<TimePoint> newest = host_->newest_half_open();
+    if (!newest || now >= *newest + kDrainHandshakeWait) return false;
+    if (!drain_recheck_) {
+      drain_recheck_ = true;
+      loop_->schedule(*newest + kDrainHandshakeWait, [this] {
+        drain_recheck_ = false;
+        enter([](TimePoint) {});  // settle() looks again
+      });
+    }
+    return true;
+  }
+  static constexpr TimePoint kDrainHandshakeWait = 2 * volley::kSecond;
 
   void begin_shutdown(TimePoint now) {
     if (shutting_down_) return;
@@ -281,6 +299,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
   int depth_ = 0;
   bool draining_ = false;
   bool drain_done_ = false;  // its shutdown is posted
+  bool drain_recheck_ = false;  // a timer will look at the half-open handshakes again
   bool shutting_down_ = false;
   bool finished_ = false;
   TimePoint tick_period_ = 0;

@@ -52,6 +52,20 @@ struct Running {
     server->stop();
     thread.join();
   }
+  // Waits up to `limit` for run() to return by itself (a drain's end); stops the server if not,
+  // so a failure does not hang the suite.
+  bool returns_within(std::chrono::milliseconds limit) {
+    std::promise<void> returned;
+    auto future = returned.get_future();
+    std::thread waiter([&] {
+      thread.join();
+      returned.set_value();
+    });
+    const bool ended = future.wait_for(limit) == std::future_status::ready;
+    if (!ended) server->stop();
+    waiter.join();
+    return ended;
+  }
   std::vector<std::pair<PeerHandle, std::uint32_t>> connects_copy() {
     std::lock_guard lock(mutex);
     return connects;
@@ -197,17 +211,46 @@ TEST_CASE("begin_drain(): new peers refused as shutting down, connected ones ser
   // The last peer leaves: the drain ends and run() returns by itself.
   a.peer().disconnect(0);
   REQUIRE(a.run_until([&] { return a.count(PeerEvent::Type::kDisconnect) == 1; }, 5000));
-  std::promise<void> returned;
-  auto future = returned.get_future();
-  std::thread waiter([&] {
-    run.thread.join();
-    returned.set_value();
-  });
-  const bool ended = future.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
-  if (!ended) run.server->stop();  // do not hang the suite on failure
-  waiter.join();
-  CHECK(ended);
+  CHECK(run.returns_within(std::chrono::seconds(5)));
   CHECK(run.server->stats().disconnects == 1);
+}
+
+TEST_CASE("begin_drain() between our VERIFY and the client's ACK: the client, connected in its own eyes, is served") {
+  Config config;
+  config.bind = "127.0.0.1";
+  Running run(config);
+  LoopbackClient a("127.0.0.1", run.server->local_port());
+  a.connect(1, 0);
+  // The step that takes the VERIFY raises the client's connect event; its ACK is not sent yet.
+  REQUIRE(a.run_until([&] { return a.count(PeerEvent::Type::kConnect) == 1; }, 5000));
+  CHECK(run.on_loop([&] { return run.server->stats().peers_now; }) == 0);
+
+  run.server->begin_drain(60'000);
+  // The drain finds no peer; it must not end while the handshake can still finish.
+  REQUIRE(a.peer().send(0, u8_of(20, 7), protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
+  REQUIRE(a.run_until([&] { return a.count(PeerEvent::Type::kReceive) == 1; }, 5000));
+  CHECK(a.count(PeerEvent::Type::kDisconnect) == 0);
+
+  a.peer().disconnect(0);
+  REQUIRE(a.run_until([&] { return a.count(PeerEvent::Type::kDisconnect) == 1; }, 5000));
+  CHECK(run.returns_within(std::chrono::seconds(5)));
+  CHECK(run.server->stats().disconnects == 1);
+}
+
+TEST_CASE("begin_drain() with only a handshake that never completes: run() returns after the handshake wait") {
+  Config config;
+  config.bind = "127.0.0.1";
+  Running run(config);
+  LoopbackClient a("127.0.0.1", run.server->local_port());
+  a.connect(1, 0);
+  REQUIRE(a.run_until([&] { return a.count(PeerEvent::Type::kConnect) == 1; }, 5000));  // never ACKs
+  const auto began = std::chrono::steady_clock::now();
+  run.server->begin_drain(60'000);
+  CHECK(run.returns_within(std::chrono::seconds(10)));
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+  INFO("run() returned ", waited.count(), " ms after begin_drain");
+  CHECK(waited.count() >= 1500);  // 2 s after the entry was made, a few ms before the drain
+  CHECK(run.server->stats().peers_peak == 0);
 }
 
 TEST_CASE("a game thread posting sends into the server is safe") {
