@@ -8,7 +8,7 @@ Deadlines::Entry& Deadlines::entry(std::uint32_t slot) {
   return entries_[slot];
 }
 
-void Deadlines::update(std::uint32_t slot, std::optional<TimePoint> next) {
+void Deadlines::update(std::uint32_t slot, std::optional<TimePoint> next, TimePoint now) {
   Entry& e = entry(slot);
   if (!next) {
     if (e.armed) {
@@ -23,12 +23,14 @@ void Deadlines::update(std::uint32_t slot, std::optional<TimePoint> next) {
     e.at = *next;
     e.armed = true;
     ops_.armed += 1;
-  } else if (*next < e.at) {
+  } else if (*next != e.at) {
+    if (*next > e.at && e.at - now > kDeferHorizon) {
+      ops_.deferred += 1;
+      return;
+    }
     port_.move(e.token, *next);
     e.at = *next;
     ops_.moved += 1;
-  } else if (*next > e.at) {
-    ops_.deferred += 1;
   }
 }
 

@@ -1,11 +1,12 @@
 // Keeps one timer per slot in a timer wheel it does not own (TimerPort: the engine's wheel, in
 // the server and in the Host tests), never later than the slot's Peer::next_deadline(). The port
-// is called only when the deadline comes earlier, appears or goes away. A deadline that moves
-// later leaves the timer where it is: it fires early and the Host re-arms it for the new
-// deadline. A peer's keepalive and timeout deadlines move later with every datagram from it, so
-// moving the timer each time would cost a wheel unlink, link and wake-time rescan per datagram;
-// firing early costs one re-arm per deadline period instead. A peer with nothing due holds no
-// timer at all.
+// is called only when the deadline changes, and for a later deadline only when the timer would
+// fire within kDeferHorizon: a timer further off stays where it is, and if it fires before the
+// deadline the Host re-arms it. A peer's keepalive deadline moves later with every datagram from
+// it, so moving its timer (about a second off) each time cost a wheel unlink, link and wake-time
+// rescan per datagram; now it moves about once a second. A resend timer (a round-trip timeout
+// off) that an ACK pushes later is moved as before: firing early would cost more than the move.
+// A peer with nothing due holds no timer at all.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,7 @@ class TimerPort {
 struct DeadlineOps {
   std::uint64_t armed = 0;
   std::uint64_t moved = 0;     // to an earlier time
-  std::uint64_t deferred = 0;  // a later deadline left to an early fire
+  std::uint64_t deferred = 0;  // a later deadline, the timer beyond kDeferHorizon: left alone
   std::uint64_t disarmed = 0;
   std::uint64_t fired = 0;
 };
@@ -38,10 +39,12 @@ class Deadlines {
  public:
   explicit Deadlines(TimerPort& port) : port_(port) {}
 
-  void update(std::uint32_t slot, std::optional<TimePoint> next);
+  static constexpr TimePoint kDeferHorizon = 100 * volley::kMillisecond;
+
+  void update(std::uint32_t slot, std::optional<TimePoint> next, TimePoint now);
   // The port ran the slot's timer: it is gone.
   void fired(std::uint32_t slot);
-  void clear(std::uint32_t slot) { update(slot, std::nullopt); }
+  void clear(std::uint32_t slot) { update(slot, std::nullopt, 0); }
   const DeadlineOps& ops() const noexcept { return ops_; }
 
  private:

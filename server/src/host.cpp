@@ -75,7 +75,7 @@ void Host::on_timer(TimePoint now, std::uint32_t slot) {
     const std::optional<TimePoint> next = s.peer->next_deadline();
     if (!next || *next > now) {
       stats_.timer_fires_early += 1;
-      deadlines_.update(slot, next);
+      deadlines_.update(slot, next, now);
       return;
     }
   }
@@ -397,7 +397,7 @@ void Host::service(TimePoint now, std::uint32_t slot) {
     slots_.release(slot, now);
     return;
   }
-  deadlines_.update(slot, peer.next_deadline());
+  deadlines_.update(slot, peer.next_deadline(), now);
 }
 
 void Host::drain_events(std::uint32_t slot) {
