@@ -215,14 +215,27 @@ TEST_CASE("begin_drain(): new peers refused as shutting down, connected ones ser
   CHECK(run.server->stats().disconnects == 1);
 }
 
+// A server on 127.0.0.1 and a client that has its VERIFY, so is connected in its own eyes, but
+// has not sent the ACK that makes it a peer on the server: the step that takes the VERIFY raises
+// the connect event, and the ACK waits for the client's next step.
+struct HalfDoneHandshake {
+  HalfDoneHandshake() : run(loopback_v4()), client("127.0.0.1", run.server->local_port()) {
+    client.connect(1, 0);
+    REQUIRE(client.run_until([&] { return client.count(PeerEvent::Type::kConnect) == 1; }, 5000));
+  }
+  static Config loopback_v4() {
+    Config config;
+    config.bind = "127.0.0.1";
+    return config;
+  }
+  Running run;
+  LoopbackClient client;
+};
+
 TEST_CASE("begin_drain() between our VERIFY and the client's ACK: the client, connected in its own eyes, is served") {
-  Config config;
-  config.bind = "127.0.0.1";
-  Running run(config);
-  LoopbackClient a("127.0.0.1", run.server->local_port());
-  a.connect(1, 0);
-  // The step that takes the VERIFY raises the client's connect event; its ACK is not sent yet.
-  REQUIRE(a.run_until([&] { return a.count(PeerEvent::Type::kConnect) == 1; }, 5000));
+  HalfDoneHandshake h;
+  Running& run = h.run;
+  LoopbackClient& a = h.client;
   CHECK(run.on_loop([&] { return run.server->stats().peers_now; }) == 0);
 
   run.server->begin_drain(60'000);
@@ -238,12 +251,8 @@ TEST_CASE("begin_drain() between our VERIFY and the client's ACK: the client, co
 }
 
 TEST_CASE("begin_drain() with only a handshake that never completes: run() returns after the handshake wait") {
-  Config config;
-  config.bind = "127.0.0.1";
-  Running run(config);
-  LoopbackClient a("127.0.0.1", run.server->local_port());
-  a.connect(1, 0);
-  REQUIRE(a.run_until([&] { return a.count(PeerEvent::Type::kConnect) == 1; }, 5000));  // never ACKs
+  HalfDoneHandshake h;  // the client never steps again: its ACK is never sent
+  Running& run = h.run;
   const auto began = std::chrono::steady_clock::now();
   run.server->begin_drain(60'000);
   CHECK(run.returns_within(std::chrono::seconds(10)));
