@@ -329,8 +329,21 @@ class Loop::Impl final : public DatapathSink {
     }
   }
 
+  // After a stall (a long handler, a descheduled process) timers are overdue while datagrams
+  // that came meanwhile, ACKs among them, wait in the socket: those are taken in first, or a
+  // protocol peer judges its resend and timeout deadlines without them. Only when a timer is
+  // late, so one fired on time costs no extra syscall.
+  void take_in_before_late_timers() {
+    const auto wake = wheel_.next_wake();
+    if (!wake || now_ - *wake < kLateTimerUs) return;
+    datapath_->wait(0);
+    now_ = now();
+  }
+  static constexpr TimePoint kLateTimerUs = 2000;
+
   void iterate() {
     now_ = now();
+    take_in_before_late_timers();
     wheel_.advance(now_);
     tasks_.drain(running_tasks_);
     for (Task& task : running_tasks_) task();

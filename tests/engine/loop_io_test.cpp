@@ -526,3 +526,48 @@ TEST_CASE("loop: a single_thread io_uring loop opened, run and closed on its own
   CHECK(after_close == LiveOps{});
   check_no_leaks(*client);
 }
+
+// A handler that stalls past a timer's deadline while a datagram (think: the ACK that settles
+// that timer's retransmission) lands in the socket: the next pass hands the datagram up before
+// the overdue timer fires (docs/attacks.md, the ASan soak's timeout).
+TEST_CASE("loop: after a stall, datagrams already received are handled before overdue timers") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    auto server = open_loop(backend);
+    auto client = open_loop(backend);
+    const Address server_at = Address::loopback_v4(server->local_address().port());
+    const std::vector<std::uint8_t> first = pattern(1, 32), second = pattern(2, 32);
+    std::atomic<bool> second_sent{false};
+    int seen = 0;
+    int seen_when_timer_fired = -1;
+    server->set_handler([&](std::span<const DatagramView> batch) {
+      for (const DatagramView& d : batch) {
+        ++seen;
+        if (seq_of(d.bytes) != 1) continue;
+        server->schedule(server->time() + 5'000, [&] {
+          seen_when_timer_fired = seen;
+          server->stop();
+        });
+        client->post([&] {
+          client->send(OutDatagram{second, server_at});
+          client->post([&] { second_sent = true; });  // runs after the flush that sent it
+        });
+        // The stall: until the second datagram is sent, and then well past the timer.
+        for (int i = 0; i < 2000 && !second_sent; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      }
+    });
+    std::thread runner([&] { client->run(); });
+    client->post([&] { client->send(OutDatagram{first, server_at}); });
+    Watchdog watchdog(*server, 5.0);
+    server->run();
+    client->stop();
+    runner.join();
+    CHECK_FALSE(watchdog.fired());
+    CHECK(second_sent);
+    CHECK(seen_when_timer_fired == 2);
+    watchdog.disarm();
+    check_no_leaks(*client);
+    check_no_leaks(*server);
+  }
+}
