@@ -143,8 +143,11 @@ TEST_CASE("drain: SIGTERM refuses new peers, serves connected ones, exits 0 when
   // The connected ones keep echoing, through the drain.
   echo_burst(a, pa, 2, 10, 40);
   echo_burst(b, pb, 3, 10, 40);
+  // The board is published every 250 ms, and b became a peer only with its burst just now (its
+  // ACK of our VERIFY waited for b's first service after connecting): wait for both figures.
   Samples s = scrape_until(base, [](const Samples& x) {
-    return value(x, "volley_refusals_total{reason=\"shutting_down\"}") == 1;
+    return value(x, "volley_refusals_total{reason=\"shutting_down\"}") == 1 &&
+           value(x, "volley_peers_connected") == 2;
   }, 5s);
   CHECK(value(s, "volley_refusals_total{reason=\"shutting_down\"}") == 1);
   CHECK(value(s, "volley_draining") == 1);
