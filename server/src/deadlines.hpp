@@ -29,7 +29,7 @@ class TimerPort {
 
 struct DeadlineOps {
   std::uint64_t armed = 0;
-  std::uint64_t moved = 0;     // to an earlier time
+  std::uint64_t moved = 0;     // earlier, or later with the timer within kDeferHorizon
   std::uint64_t deferred = 0;  // a later deadline, the timer beyond kDeferHorizon: left alone
   std::uint64_t disarmed = 0;
   std::uint64_t fired = 0;
