@@ -11,6 +11,8 @@ namespace volley::engine {
 namespace {
 constexpr std::uint32_t kMask = TimerWheel::kSlots - 1;
 static_assert((TimerWheel::kSlots & kMask) == 0, "slot count must be a power of two");
+// The occupancy bitmap's words are summarised in one 64-bit word.
+static_assert(TimerWheel::kSlots == 64 * 64);
 }  // namespace
 
 TimerWheel::TimerWheel(TimePoint start)
@@ -38,6 +40,7 @@ void TimerWheel::link(std::uint32_t index, TimePoint deadline) {
   if (node.next != kNil) nodes_[node.next].prev = index;
   heads_[slot] = index;
   occupied_[slot >> 6] |= std::uint64_t{1} << (slot & 63);
+  occupied_words_ |= std::uint64_t{1} << (slot >> 6);
   node.state = State::kLinked;
   note_deadline(deadline);
 }
@@ -52,7 +55,11 @@ void TimerWheel::unlink(std::uint32_t index) noexcept {
     heads_[slot] = node.next;
   }
   if (node.next != kNil) nodes_[node.next].prev = node.prev;
-  if (heads_[slot] == kNil) occupied_[slot >> 6] &= ~(std::uint64_t{1} << (slot & 63));
+  if (heads_[slot] == kNil) {
+    std::uint64_t& word = occupied_[slot >> 6];
+    word &= ~(std::uint64_t{1} << (slot & 63));
+    if (word == 0) occupied_words_ &= ~(std::uint64_t{1} << (slot >> 6));
+  }
   // The cached wake time stays a lower bound of the linked deadlines unless this node may have
   // been the earliest; only then is it rescanned (a peer's timer moving later costs no scan).
   if (wake_valid_ && wake_ && node.deadline <= *wake_) wake_valid_ = false;
@@ -108,7 +115,12 @@ std::int64_t TimerWheel::next_occupied(std::int64_t from, std::int64_t limit) co
     const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) & kMask);
     const std::uint64_t bits = occupied_[slot >> 6] >> (slot & 63);
     if (bits != 0) return std::min(limit, t + std::countr_zero(bits));
+    // On to the next word that holds a timer, found in the summary (rotated so that bit 0 is
+    // the word after this one): a sparse wheel is crossed in a step, not 64.
     t += 64 - (slot & 63);
+    const std::uint64_t words = std::rotr(occupied_words_, static_cast<int>(((slot >> 6) + 1) & 63));
+    if (words == 0) return limit;
+    t += 64 * static_cast<std::int64_t>(std::countr_zero(words));
   }
   return limit;
 }

@@ -64,6 +64,7 @@ class TimerWheel {
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> heads_;
   std::vector<std::uint64_t> occupied_;  // one bit per slot: head != kNil
+  std::uint64_t occupied_words_ = 0;     // one bit per occupied_ word: that word != 0
   std::vector<Due> due_;
   std::int64_t current_tick_;
   std::uint64_t next_seq_ = 1;

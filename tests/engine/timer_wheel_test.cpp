@@ -4,6 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <iterator>
+#include <map>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -177,4 +180,38 @@ TEST_CASE("timer wheel: next_wake follows the earliest timer through reschedule 
   wheel.advance(kStart + 40'000);
   CHECK(fired == 1);
   CHECK_FALSE(wheel.next_wake().has_value());
+}
+
+TEST_CASE("timer wheel: next_wake finds the earliest of a few timers anywhere on the wheel") {
+  // Few timers spread over a whole round, with the clock crossing the wheel's end several times:
+  // the scan for the next occupied slot jumps over empty stretches, wrap-around included.
+  VOLLEY_SEEDED_RNG(rng, 2);
+  TimerWheel wheel(kStart);
+  std::map<std::uint64_t, std::pair<TimerId, TimePoint>> live;  // by a test-side key
+  std::uint64_t next_key = 0;
+  TimePoint clock = kStart;
+  int mismatches = 0;
+  for (int step = 0; step < 20'000; ++step) {
+    const auto roll = rng() % 8;
+    if (roll < 3 && live.size() < 6) {
+      // Within 4 s, under one round (~4.2 s): next_wake must name the exact earliest deadline.
+      const TimePoint deadline = clock + static_cast<TimePoint>(rng() % 4'000'000);
+      const std::uint64_t key = next_key++;
+      live[key] = {wheel.schedule(deadline, [&live, key] { live.erase(key); }), deadline};
+    } else if (roll < 5 && !live.empty()) {
+      auto it = std::next(live.begin(), static_cast<long>(rng() % live.size()));
+      wheel.cancel(it->second.first);
+      live.erase(it);
+    } else {
+      clock += static_cast<TimePoint>(rng() % 400'000);
+      wheel.advance(clock);
+    }
+    std::optional<TimePoint> earliest;
+    for (const auto& [key, timer] : live) {
+      if (!earliest || timer.second < *earliest) earliest = timer.second;
+    }
+    if (wheel.next_wake() != earliest) ++mismatches;
+  }
+  CHECK(clock - kStart > 4 * 4'200'000);  // the wheel went round several times
+  CHECK(mismatches == 0);
 }
