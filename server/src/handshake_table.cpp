@@ -208,7 +208,7 @@ void HandshakeTable::unlink(std::uint32_t index) {
 
 std::optional<TimePoint> HandshakeTable::newest_created() const noexcept {
   if (newest_ == kNone) return std::nullopt;
-  return chunks_[newest_ >> chunk_shift_].entries[newest_ & chunk_mask_].created;
+  return at(newest_).created;
 }
 
 void HandshakeTable::expire(TimePoint now) {

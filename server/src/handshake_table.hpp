@@ -101,6 +101,7 @@ class HandshakeTable {
   };
 
   HalfOpen& at(std::uint32_t index) { return chunks_[index >> chunk_shift_].entries[index & chunk_mask_]; }
+  const HalfOpen& at(std::uint32_t index) const { return const_cast<HandshakeTable*>(this)->at(index); }
   std::uint32_t bucket(const engine::Address& from, std::uint8_t kind, std::uint32_t value) const;
   static std::uint32_t connect_key(const HalfOpen& e);
   std::uint32_t chunk_limit(std::size_t chunk) const noexcept;
