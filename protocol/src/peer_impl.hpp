@@ -123,7 +123,7 @@ struct Peer::Impl {
 
   // reliable_send.cpp
   SendResult send(std::uint8_t channel, Bytes payload, PacketFlags flags);
-  void queue_outgoing(detail::OutgoingCommand command);
+  void queue_outgoing(detail::OutgoingCommand&& command);
   void queue_protocol_command(CommandType type, bool acknowledge, bool unsequenced, CommandBody body);
   bool check_timeouts(TimePoint now);  // true = the peer timed out
   void run_timers(TimePoint now);

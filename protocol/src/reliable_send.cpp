@@ -29,7 +29,7 @@ SendResult Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags 
   const std::size_t fragment_size =
       mtu - 4 - kSendFragmentSize - (config.checksum ? kChecksumSize : 0);
   // One pooled copy of the caller's bytes, shared by the command(s) that carry it.
-  const detail::SharedPayload packet = detail::SharedPayload::copy_of(payload);
+  detail::SharedPayload packet = detail::SharedPayload::copy_of(payload);
   const Bytes stored = packet.bytes();
   counters.add(Counter::kPacketsOut);
   counters.add(Counter::kPayloadBytesOut, payload.size());
@@ -63,7 +63,7 @@ SendResult Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags 
 
   OutgoingCommand command;
   command.header.channel = channel_id;
-  command.packet = packet;
+  command.packet = std::move(packet);  // `stored` stays valid: the command now holds the block
   command.fragment_length = static_cast<std::uint16_t>(payload.size());
   const Bytes bytes = stored;
   if ((static_cast<std::uint8_t>(flags) & 0x3) == static_cast<std::uint8_t>(PacketFlags::kUnsequenced)) {
@@ -83,7 +83,7 @@ SendResult Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags 
   return SendResult::kOk;
 }
 
-void Peer::Impl::queue_outgoing(OutgoingCommand command) {
+void Peer::Impl::queue_outgoing(OutgoingCommand&& command) {
   const std::uint8_t channel = command.header.channel;
   send_window.queue(std::move(command), channel == kPeerLevelChannel ? nullptr : &channels[channel].send);
   flush_pending = true;

@@ -45,7 +45,7 @@ bool SendChannel::window_busy(std::uint16_t window) const noexcept {
          (used_reliable_windows & busy) != 0;
 }
 
-void SendWindow::queue(OutgoingCommand command, SendChannel* channel) {
+void SendWindow::queue(OutgoingCommand&& command, SendChannel* channel) {
   CommandHeader& header = command.header;
   std::uint16_t reliable_sequence = 0;
   if (!channel) {

@@ -78,7 +78,7 @@ class SendWindow {
 
   // Assigns the RSN / USN / unsequenced group and appends. `channel` is null for peer-level
   // (channel 0xFF) commands.
-  void queue(OutgoingCommand command, SendChannel* channel);
+  void queue(OutgoingCommand&& command, SendChannel* channel);
 
   // The acked command leaves the sent list (or the outgoing list, if a timeout requeued it);
   // returns its type, nullopt when nothing matched.
