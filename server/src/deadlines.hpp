@@ -4,8 +4,9 @@
 // fire within kDeferHorizon: a timer further off stays where it is, and if it fires before the
 // deadline the Host re-arms it. A peer's keepalive deadline moves later with every datagram from
 // it, so moving its timer (about a second off) each time cost a wheel unlink, link and wake-time
-// rescan per datagram; now it moves about once a second. A resend timer (a round-trip timeout
-// off) that an ACK pushes later is moved as before: firing early would cost more than the move.
+// rescan per datagram; now it moves once the timer is within the horizon. A resend timer (a
+// round-trip timeout off) that an ACK pushes later is moved as before: firing early would cost
+// more than the move.
 // A peer with nothing due holds no timer at all.
 #pragma once
 
@@ -39,7 +40,11 @@ class Deadlines {
  public:
   explicit Deadlines(TimerPort& port) : port_(port) {}
 
-  static constexpr TimePoint kDeferHorizon = 100 * volley::kMillisecond;
+  // Longer than libenet's ping period (500 ms plus a round trip): an idle stock client's next
+  // ping moves its timer. At 100 ms the timer was left about half a keepalive wait off and fired
+  // just before that ping, once per cycle per idle peer, whenever the period came out a little
+  // over half the wait (BENCHMARKS.md, sixth session).
+  static constexpr TimePoint kDeferHorizon = 600 * volley::kMillisecond;
 
   void update(std::uint32_t slot, std::optional<TimePoint> next, TimePoint now);
   // The port ran the slot's timer: it is gone.

@@ -105,8 +105,9 @@ TEST_CASE("a peer's deadline moving later with each datagram: its timer moves ab
   INFO("deferred ", ops.deferred - ops0.deferred, " moved ", ops.moved - ops0.moved, " early fires ", early,
        " serviced ", s.peers_serviced - s0.peers_serviced, " routed ", s.datagrams_routed - s0.datagrams_routed);
   CHECK(ops.deferred - ops0.deferred >= 50);
-  // Moved only when within the horizon: about once per keepalive wait (2 intervals + RTT).
-  CHECK(ops.moved - ops0.moved + early <= 8);
+  // Moved only when within the horizon: about once per keepalive wait (2 intervals + RTT) less
+  // the horizon, so 3 s make about 8 moves.
+  CHECK(ops.moved - ops0.moved + early <= 10);
   CHECK(s.peers_serviced - s0.peers_serviced <= s.datagrams_routed - s0.datagrams_routed);
   CHECK(pings() == pings0);  // the peer was never silent
 
@@ -116,6 +117,39 @@ TEST_CASE("a peer's deadline moving later with each datagram: its timer moves ab
   REQUIRE(d.run_until([&] { return pings() > pings0; }, 5 * kSec));
   CHECK(d.host().stats().timer_fires_early > s0.timer_fires_early);
   REQUIRE(d.run_until([&] { return d.host().stats().timeouts == 1; }, 40 * kSec));
+}
+
+TEST_CASE("deadlines: a peer heard only at libenet's ping cadence moves its timer, which never fires early") {
+  // A libenet client with nothing to send pings every 500 ms plus a round trip and its service
+  // delay; the server's keepalive wait is two ping intervals plus its RTT estimate, so each ping
+  // finds the timer about half a wait off, while the next ping comes a little after that timer.
+  // Left in place, the timer fired early once per cycle for every idle peer (and an idle
+  // server's CPU doubled, BENCHMARKS.md sixth session); moved, it never fires.
+  const TimePoint wait = 1001 * kMs;      // 2 x 500 ms + 1 ms RTT estimate
+  const TimePoint period = 505 * kMs;     // the client's ping period
+  std::uint64_t early = 0;
+  TimePoint heard = kSec;
+  TimePoint clock = kSec;
+  Deadlines* deadlines = nullptr;
+  WheelTimers timers(kSec, [&](std::uint32_t slot) {
+    deadlines->fired(slot);
+    // What Host::on_timer does: nothing due yet, so re-arm at the real deadline.
+    REQUIRE(heard + wait > clock);
+    ++early;
+    deadlines->update(slot, heard + wait, clock);
+  });
+  Deadlines d(timers);
+  deadlines = &d;
+  d.update(0, heard + wait, clock);
+  for (int ping = 1; ping <= 20; ++ping) {
+    const TimePoint next = kSec + ping * period;
+    for (; clock < next; clock += kMs) timers.fire_due(clock);
+    heard = clock;
+    d.update(0, heard + wait, clock);
+  }
+  INFO("deferred ", d.ops().deferred, " moved ", d.ops().moved, " early fires ", early);
+  CHECK(early == 0);
+  CHECK(d.ops().moved == 20);
 }
 
 TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every delivery kind") {
