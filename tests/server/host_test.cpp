@@ -79,7 +79,7 @@ TEST_CASE("deadlines on the wheel: equal deadlines fire in arm order; a far time
   CHECK(d.ops().deferred == 1);
 }
 
-TEST_CASE("a peer's deadline moving later with each datagram: its timer moves about once a second; an early fire only re-arms") {
+TEST_CASE("a peer's deadline moving later with each datagram: its timer moves only within the defer horizon; an early fire only re-arms") {
   HostConfig config = config_for(4);
   config.peer.keepalive = protocol::KeepalivePolicy::kWhenSilent;  // the server's default
   HostDriver d(config);
