@@ -157,6 +157,17 @@ bool Peer::Impl::nothing_to_send(TimePoint now) const {
   return !(send_window.sent().empty() && state == PeerState::kConnected && ping_due(now));
 }
 
+// Right after an assembly that wrote a datagram, at the same `now`: whether the next poll could
+// write another. Its PING check need not run again: the PING was sent, not due (only input
+// moves its reference), not considered (a reliable command in flight, or not CONNECTED), or
+// due without room (ping_unsent). Every other reason for output is looked at directly.
+bool Peer::Impl::more_to_send(TimePoint now) const {
+  if (!final_datagram.empty()) return true;
+  if (!is_live()) return false;
+  return continue_sending || ping_unsent || !acks.empty() || !send_window.outgoing().empty() ||
+         state == PeerState::kDisconnectLater || send_window.timeout_due(now);
+}
+
 bool Peer::Impl::disconnect_later_drained() const {
   return state == PeerState::kDisconnectLater && send_window.idle();
 }
@@ -169,15 +180,20 @@ std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_t
   a.budget = std::min<std::size_t>(mtu, out.size());
   a.packet_size = max_prefix;
   continue_sending = false;
+  ping_unsent = false;
 
   write_acks(a);
   if (service_timers && send_window.timeout_due(now) && check_timeouts(now)) return 0;
   const bool can_ping = send_window.outgoing().empty() || write_outgoing(now, a);
   if (service_timers && can_ping && send_window.sent().empty() && state == PeerState::kConnected &&
-      ping_due(now) && a.room() >= command_size(CommandType::kPing)) {
-    queue_protocol_command(CommandType::kPing, true, false, Ping{});
-    counters.add(Counter::kPingsOut);
-    write_outgoing(now, a);
+      ping_due(now)) {
+    if (a.room() >= command_size(CommandType::kPing)) {
+      queue_protocol_command(CommandType::kPing, true, false, Ping{});
+      counters.add(Counter::kPingsOut);
+      write_outgoing(now, a);
+    } else {
+      ping_unsent = true;
+    }
   }
   if (a.command_count == 0) return 0;
   packet_loss.update(now);
@@ -204,6 +220,7 @@ std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_t
 
 std::size_t Peer::Impl::poll_datagram(TimePoint now, MutableBytes out) {
   if (now > last_now) last_now = now;
+  poll_again = true;
   if (!final_datagram.empty()) {
     const std::size_t length = std::min(final_datagram.size(), out.size());
     std::memcpy(out.data(), final_datagram.data(), length);
@@ -228,7 +245,13 @@ std::size_t Peer::Impl::poll_datagram(TimePoint now, MutableBytes out) {
     disconnect(event_data);
     if (length == 0) length = assemble(now, out, true);
   }
-  if (length == 0) flush_pending = false;
+  if (length == 0) {
+    flush_pending = false;
+  } else if (!more_to_send(now)) {
+    // What the empty poll that would follow concludes, so that the caller may skip it.
+    flush_pending = false;
+    poll_again = false;
+  }
   return length;
 }
 

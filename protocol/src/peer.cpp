@@ -32,6 +32,7 @@ void Peer::on_datagram(TimePoint now, Bytes datagram, const HeaderView& header) 
 }
 void Peer::on_deadline(TimePoint now) { impl_->run_timers(now); }
 std::size_t Peer::poll_datagram(TimePoint now, MutableBytes out) { return impl_->poll_datagram(now, out); }
+bool Peer::poll_again() const noexcept { return impl_->poll_again; }
 std::optional<TimePoint> Peer::next_deadline() const { return impl_->next_deadline(); }
 
 bool Peer::has_events() const noexcept { return !impl_->events.empty(); }

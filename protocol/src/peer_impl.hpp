@@ -86,6 +86,8 @@ struct Peer::Impl {
   detail::Fifo<detail::PendingAck> acks;
   bool continue_sending = false;  // last pass stopped on a full datagram
   bool flush_pending = false;     // something was queued since the last empty poll
+  bool ping_unsent = false;       // the last assembly had a PING due and no room for it
+  bool poll_again = true;         // Peer::poll_again(): set by every poll_datagram
   TimePoint last_now = 0;  // latest time seen; "due now" deadlines use it
   // Set by accept(): the cookie our RSN-1 command carried as its sent time. An ACK echoing it
   // proves the handshake; it is no clock reading, so it never feeds the RTT.
@@ -142,6 +144,7 @@ struct Peer::Impl {
   std::optional<TimePoint> ping_deadline() const;
   bool ping_due(TimePoint now) const;
   bool nothing_to_send(TimePoint now) const;
+  bool more_to_send(TimePoint now) const;
   bool disconnect_later_drained() const;
   std::optional<TimePoint> next_deadline() const;
 

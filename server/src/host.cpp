@@ -383,6 +383,7 @@ void Host::service(TimePoint now, std::uint32_t slot) {
     const std::size_t n = peer.poll_datagram(now, outbox_.reserve());
     if (n == 0) break;
     outbox_.commit(n, s.address);
+    if (!peer.poll_again()) break;
   }
   drain_events(slot);  // a reset inside the poll may leave a final event
   // Cleared only now: a send to this peer from its own callbacks was polled above, while a send

@@ -265,3 +265,26 @@ TEST_CASE("keepalive (when silent): a lowered packet throttle brings our PINGs b
   CHECK(h.server().peer.counters()[Counter::kPingsOut] == pings_recovered);
   CHECK(h.server().peer.state() == PeerState::kConnected);
 }
+
+TEST_CASE("keepalive: a PING due with no room left goes in a second datagram, which poll_again() announces") {
+  sim::Harness h(sim::HarnessOptions{});
+  REQUIRE(connect_pair(h, 1));
+  h.run_for(100 * sim::kMillisecond);  // the handshake's last ACKs delivered: nothing in flight
+  Peer& peer = h.client().peer;
+  const TimePoint later = h.now() + 5 * sim::kSecond;  // long past the ping interval
+  // One unfragmented command as large as can be (room left: 16 bytes), then one of 6 bytes
+  // (8-byte command): 2 bytes left, too few for the 4-byte PING.
+  const std::size_t mtu = peer.mtu();
+  const std::vector<std::uint8_t> big(mtu - 4 - 24, 1), small(6, 2);
+  REQUIRE(peer.send(0, big, PacketFlags::kUnreliable) == SendResult::kOk);
+  REQUIRE(peer.send(0, small, PacketFlags::kUnreliable) == SendResult::kOk);
+  std::array<std::uint8_t, kMaxMtu> buffer{};
+  const auto pings = peer.counters()[Counter::kPingsOut];
+  CHECK(peer.poll_datagram(later, buffer) == mtu - 4);  // a 2-byte header: no sent time
+  CHECK(peer.counters()[Counter::kPingsOut] == pings);
+  CHECK(peer.poll_again());
+  CHECK(peer.poll_datagram(later, buffer) > 0);
+  CHECK(peer.counters()[Counter::kPingsOut] == pings + 1);
+  CHECK_FALSE(peer.poll_again());  // the PING is in flight: no other is due
+  CHECK(peer.poll_datagram(later, buffer) == 0);
+}

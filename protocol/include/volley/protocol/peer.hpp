@@ -199,9 +199,14 @@ class Peer {
   void on_datagram(TimePoint now, Bytes datagram, const HeaderView& header);
   // Runs due timers (retransmission / timeout). Safe to call at any time.
   void on_deadline(TimePoint now);
-  // Next datagram to send (acks first), or 0 when nothing is due. Call until it returns 0.
-  // `out` should hold at least mtu() bytes (4096 always suffices).
+  // Next datagram to send (acks first), or 0 when nothing is due. Call until it returns 0, or
+  // until poll_again() says the next call would. `out` should hold at least mtu() bytes (4096
+  // always suffices).
   std::size_t poll_datagram(TimePoint now, MutableBytes out);
+  // Right after a poll_datagram that returned a datagram, with no other call between: false when
+  // a second poll at the same time would return 0. The empty poll that ends every pass costs as
+  // much as a keepalive check; a server polling thousands of peers skips it.
+  bool poll_again() const noexcept;
   std::optional<PeerEvent> poll_event();
   // Whether poll_event() has anything: lets a caller skip building an empty optional.
   bool has_events() const noexcept;
