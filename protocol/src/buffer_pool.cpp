@@ -91,28 +91,39 @@ void give_buffer(Buffer&& buffer) noexcept {
   p.buffers.push_back(std::move(buffer));
 }
 
+// A kept block keeps its buffer too (counted in buffer_bytes): a queued packet then costs one
+// pool access, not a block's and a buffer's.
 SharedPayload SharedPayload::copy_of(Bytes bytes) {
   Pools* pool = pools();
   Block* block = nullptr;
   if (!pool || pool->blocks.empty()) {
     block = new Block;
+    block->bytes = take_empty();
   } else {
     block = pool->blocks.back().release();
     pool->blocks.pop_back();
+    pool->buffer_bytes -= block->bytes.capacity();
   }
   block->refs = 1;
-  block->bytes = take_buffer(bytes);
+  block->bytes.assign(bytes.begin(), bytes.end());
   SharedPayload p;
   p.block_ = block;
   return p;
 }
 
 void SharedPayload::release(Block* block) noexcept {
-  give_buffer(std::move(block->bytes));
   Pools* pool = pools();
   if (!pool || pool->blocks.size() >= kMaxKeptBlocks) {
+    give_buffer(std::move(block->bytes));
     delete block;
     return;
+  }
+  const std::size_t capacity = block->bytes.capacity();
+  if (capacity > kMaxKeptCapacity || pool->buffer_bytes + capacity > kMaxKeptBytes) {
+    Buffer().swap(block->bytes);
+  } else {
+    block->bytes.clear();
+    pool->buffer_bytes += capacity;
   }
   pool->blocks.emplace_back(block);
 }
