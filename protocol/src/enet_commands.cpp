@@ -224,19 +224,23 @@ std::size_t encoded_size(const Command& command) noexcept {
 }
 
 std::size_t encode_command(const Command& command, MutableBytes out) noexcept {
-  const CommandType type = command.header.type;
+  return encode_command(command.header, command.body, out);
+}
+
+std::size_t encode_command(const CommandHeader& header, const CommandBody& body, MutableBytes out) noexcept {
+  const CommandType type = header.type;
   const auto number = static_cast<std::size_t>(type);
   if (number == 0 || number >= kCommandTypeCount) return 0;
-  const Bytes payload = payload_of(command.body);
+  const Bytes payload = payload_of(body);
   if (payload.size() > 0xFFFF) return 0;  // dataLength is 16 bits on the wire
 
   ByteWriter w(out);
   std::uint8_t raw = static_cast<std::uint8_t>(number);
-  if (command.header.acknowledge) raw |= kCommandFlagAcknowledge;
-  if (command.header.unsequenced) raw |= kCommandFlagUnsequenced;
+  if (header.acknowledge) raw |= kCommandFlagAcknowledge;
+  if (header.unsequenced) raw |= kCommandFlagUnsequenced;
   w.u8(raw);
-  w.u8(command.header.channel);
-  w.u16(command.header.reliable_sequence);
+  w.u8(header.channel);
+  w.u16(header.reliable_sequence);
   const auto length = static_cast<std::uint16_t>(payload.size());
   std::visit(
       [&](const auto& b) {
@@ -275,7 +279,7 @@ std::size_t encode_command(const Command& command, MutableBytes out) noexcept {
           w.u32(b.deceleration);
         }
       },
-      command.body);
+      body);
   // The body variant must match the header's type, or the size would disagree with the table.
   if (!w.ok() || w.size() != kCommandSizes[number]) return 0;
   w.bytes(payload);

@@ -34,9 +34,8 @@ struct Peer::Impl::Assembly {
   std::size_t room() const { return budget > packet_size ? budget - packet_size : 0; }
 };
 
-bool Peer::Impl::encode_into(Assembly& a, const Command& command) {
-  const std::size_t written =
-      encode_command(command, a.body.subspan(a.body_size));
+bool Peer::Impl::encode_into(Assembly& a, const CommandHeader& header, const CommandBody& body) {
+  const std::size_t written = encode_command(header, body, a.body.subspan(a.body_size));
   if (written == 0) return false;
   a.body_size += written;
   a.packet_size += written;
@@ -54,10 +53,8 @@ void Peer::Impl::write_acks(Assembly& a) {
     }
     const detail::PendingAck ack = acks.front();
     acks.pop_front();
-    Command command{CommandHeader{CommandType::kAcknowledge, false, false, ack.channel,
-                                  ack.reliable_sequence},
-                    Acknowledge{ack.reliable_sequence, ack.sent_time}};
-    encode_into(a, command);
+    encode_into(a, CommandHeader{CommandType::kAcknowledge, false, false, ack.channel, ack.reliable_sequence},
+                Acknowledge{ack.reliable_sequence, ack.sent_time});
     counters.add(Counter::kAcksOut);
     // The remote's DISCONNECT is answered: the event fires once that ack is on its way.
     if (ack.type == CommandType::kDisconnect && state == PeerState::kAcknowledgingDisconnect)
@@ -93,7 +90,7 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
       send_window.send_reliable(now, current, channel, detail::bounded_rto_ms(detail::initial_rto_ms(rtt), timeouts),
                                 timeouts.limit);
       a.sent_time = true;
-      encode_into(a, Command{command.header, command.body});  // the node moved, the reference holds
+      encode_into(a, command.header, command.body);  // the node moved, the reference holds
     } else {
       if (command.packet && command.fragment_offset == 0 && detail::throttle_drops_next(throttle)) {
         // Dropped together with the rest of its fragments.
@@ -104,7 +101,7 @@ bool Peer::Impl::write_outgoing(TimePoint now, Assembly& a) {
           it = send_window.discard(it);
         continue;
       }
-      encode_into(a, Command{command.header, command.body});
+      encode_into(a, command.header, command.body);
       send_window.discard(current);
     }
     packet_loss.on_sent();

@@ -137,7 +137,7 @@ struct Peer::Impl {
   std::size_t assemble(TimePoint now, MutableBytes out, bool service_timers);
   void write_acks(Assembly& a);
   bool write_outgoing(TimePoint now, Assembly& a);
-  bool encode_into(Assembly& a, const Command& command);
+  bool encode_into(Assembly& a, const CommandHeader& header, const CommandBody& body);
   bool lean_keepalive() const;
   std::uint64_t ping_wait_ms() const;
   const std::optional<TimePoint>& ping_reference() const;

@@ -139,7 +139,8 @@ class SendWindow {
 
  private:
   using Nodes = NodePool<OutgoingCommand>;
-  static void reset_node(OutgoingCommand& command) noexcept { command = OutgoingCommand{}; }
+  // queue() overwrites a reused node whole; only the payload reference must go at once.
+  static void reset_node(OutgoingCommand& command) noexcept { command.packet.reset(); }
   static std::size_t cost(const OutgoingCommand& c) noexcept { return c.fragment_length + kQueuedCommandCost; }
 
   List outgoing_;

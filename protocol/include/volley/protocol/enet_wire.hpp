@@ -235,6 +235,8 @@ std::size_t encode_header(const Header& header, bool checksum_mode, MutableBytes
 
 // Writes one command; returns bytes written, or 0 if `out` is too small.
 std::size_t encode_command(const Command& command, MutableBytes out) noexcept;
+// The same from a header and body held apart (a queued command), without building a Command.
+std::size_t encode_command(const CommandHeader& header, const CommandBody& body, MutableBytes out) noexcept;
 
 // Fills the CRC slot of a fully assembled, uncompressed checksum-mode datagram.
 void write_checksum(MutableBytes datagram, std::size_t header_size, const ChecksumSeed& seed) noexcept;
