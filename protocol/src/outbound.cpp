@@ -157,11 +157,12 @@ bool Peer::Impl::nothing_to_send(TimePoint now) const {
 // Right after an assembly that wrote a datagram, at the same `now`: whether the next poll could
 // write another. Its PING check need not run again: the PING was sent, not due (only input
 // moves its reference), not considered (a reliable command in flight, or not CONNECTED), or
-// due without room (ping_unsent). Every other reason for output is looked at directly.
+// due without room (ping_unsent). Every other reason for output is looked at directly; a full
+// datagram (continue_sending) always leaves ACKs or commands queued.
 bool Peer::Impl::more_to_send(TimePoint now) const {
   if (!final_datagram.empty()) return true;
   if (!is_live()) return false;
-  return continue_sending || ping_unsent || !acks.empty() || !send_window.outgoing().empty() ||
+  return ping_unsent || !acks.empty() || !send_window.outgoing().empty() ||
          state == PeerState::kDisconnectLater || send_window.timeout_due(now);
 }
 
