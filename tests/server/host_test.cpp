@@ -152,6 +152,23 @@ TEST_CASE("deadlines: a peer heard only at libenet's ping cadence moves its time
   CHECK(d.ops().moved == 20);
 }
 
+TEST_CASE("one service pass sends all a peer has: five echoes too large to share a datagram leave at once") {
+  // The Host stops polling a peer when Peer::poll_again() says nothing more would come; stopping
+  // too soon would leave the rest for a later timer.
+  HostDriver d(config_for(4));
+  Client& c = d.add_client(HostDriver::address(3200));
+  d.connect(c);
+  REQUIRE(d.run_until([&] { return c.peer.state() == PeerState::kConnected; }, 5 * kSec));
+  d.run_for(100 * kMs);  // the handshake's last ACKs delivered
+  const std::vector<std::uint8_t> payload(1000, 7);
+  for (int i = 0; i < 5; ++i) REQUIRE(c.peer.send(0, payload, protocol::PacketFlags::kUnreliable) == protocol::SendResult::kOk);
+  d.outbound().clear();
+  d.feed(d.gather());  // one batch, no time passes
+  std::size_t echoes = 0;
+  for (const auto& datagram : d.outbound()) echoes += datagram.first.size() > payload.size() ? 1 : 0;
+  CHECK(echoes == 5);
+}
+
 TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every delivery kind") {
   HostDriver d(config_for(5000));
   for (std::uint16_t a = 0; a < 1500; ++a) {
