@@ -21,8 +21,10 @@ enum class SendCompletion : std::uint8_t { kSent, kFailed, kCancelled };
 
 class DatapathSink {
  public:
-  // Views point into backend buffers that are recycled as soon as this returns.
-  virtual void on_datagrams(std::span<const DatagramView> batch) = 0;
+  // Views point into backend buffers that are recycled as soon as this returns. `received_at`:
+  // the clock read just before the call, which the backend may keep for its own bookkeeping
+  // (epoll's flow detection), so one read serves both.
+  virtual void on_datagrams(std::span<const DatagramView> batch, TimePoint received_at) = 0;
   // Every op accepted by Datapath::submit() comes back here exactly once.
   virtual void on_sent(SendOp* op, SendCompletion result) = 0;
   // The socket can take sends again after submit() accepted fewer than offered.

@@ -89,6 +89,11 @@ class EpollDatapath final : public Datapath {
     for (std::size_t i = 0; i < n; ++i) {
       recv_iov_[i].iov_base = recv_bytes_.data() + i * p_.max_datagram_bytes;
       recv_iov_[i].iov_len = p_.max_datagram_bytes;
+      msghdr& h = recv_msgs_[i].msg_hdr;
+      h.msg_name = &recv_names_[i];
+      h.msg_namelen = sizeof(sockaddr_storage);
+      h.msg_iov = &recv_iov_[i];
+      h.msg_iovlen = 1;
     }
     return true;
   }
@@ -293,14 +298,16 @@ class EpollDatapath final : public Datapath {
       flowing_ = false;
       return;
     }
-    const TimePoint t = now();
-    flowing_ = t - last_delivery_ <= 2 * static_cast<std::int64_t>(p_.coalesce_us);
-    last_delivery_ = t;
+    flowing_ = delivered_at_ - last_delivery_ <= 2 * static_cast<std::int64_t>(p_.coalesce_us);
+    last_delivery_ = delivered_at_;
   }
 
   void deliver() {
     delivered_ += filled_;
-    if (filled_ > 0) p_.sink->on_datagrams(std::span<const DatagramView>(views_.data(), filled_));
+    if (filled_ > 0) {
+      delivered_at_ = now();
+      p_.sink->on_datagrams(std::span<const DatagramView>(views_.data(), filled_), delivered_at_);
+    }
     filled_ = 0;
     received_ = 0;
   }
@@ -316,15 +323,12 @@ class EpollDatapath final : public Datapath {
       const SocketState& socket = sockets_[slot];
       if (socket.closing) return;
       const std::size_t first = received_;
-      // Headers from clean_from_ on are as set up; only those a call may have written since
-      // (the ones it filled plus the one it stopped at) need resetting. At a few datagrams per
-      // wait this saves rewriting the whole batch (64 B a header) every time.
+      // The kernel writes back msg_len, msg_flags, msg_controllen (0 again: no control buffer)
+      // and msg_namelen, of which only msg_namelen is also read as input. So only the headers a
+      // call may have written (the ones it filled plus the one it stopped at, all below
+      // clean_from_) get it restored; the rest of each header stays as init() set it.
       for (std::size_t i = first; i < std::min(clean_from_, n); ++i) {
-        recv_msgs_[i] = {};
-        recv_msgs_[i].msg_hdr.msg_name = &recv_names_[i];
         recv_msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-        recv_msgs_[i].msg_hdr.msg_iov = &recv_iov_[i];
-        recv_msgs_[i].msg_hdr.msg_iovlen = 1;
       }
       const int got = sys_recvmmsg(socket.fd, recv_msgs_.data() + first, static_cast<unsigned>(n - first),
                                MSG_DONTWAIT);
@@ -380,6 +384,7 @@ class EpollDatapath final : public Datapath {
   bool round_limited_ = false;
   std::size_t delivered_ = 0;  // datagrams delivered by the current wait
   TimePoint last_delivery_ = 0;
+  TimePoint delivered_at_ = 0;  // the clock at the latest delivery (note_flow reads it)
 };
 
 }  // namespace

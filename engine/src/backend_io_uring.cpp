@@ -480,7 +480,7 @@ class IoUringDatapath final : public Datapath {
   void deliver() {
     if (view_count_ == 0) return;
     if (!shutting_down_) {
-      p_.sink->on_datagrams(std::span<const DatagramView>(views_.data(), view_count_));
+      p_.sink->on_datagrams(std::span<const DatagramView>(views_.data(), view_count_), now());
     }
     recycle(std::span<const unsigned short>(view_bids_.data(), view_count_));
     view_count_ = 0;

@@ -314,7 +314,7 @@ class IocpDatapath final : public Datapath {
   }
 
   void deliver() {
-    if (!views_.empty()) p_.sink->on_datagrams(views_);
+    if (!views_.empty()) p_.sink->on_datagrams(views_, now());
     views_.clear();
     // Re-posted only now: the views pointed into these buffers until the handler returned.
     for (RecvOp* op : view_ops_) post_recv(op);

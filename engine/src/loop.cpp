@@ -227,14 +227,14 @@ class Loop::Impl final : public DatapathSink {
   }
 
   // DatapathSink
-  void on_datagrams(std::span<const DatagramView> batch) override {
+  void on_datagrams(std::span<const DatagramView> batch, TimePoint received_at) override {
     stats_[Counter::kRecvBatches] += 1;
     stats_[Counter::kDatagramsIn] += batch.size();
     for (const DatagramView& d : batch) stats_[Counter::kBytesIn] += d.bytes.size();
     // Batches are delivered from inside the backend's wait, which may have blocked for as long
     // as the next timer is away: without this a handler's time() would predate its datagrams,
     // and a protocol peer stamping sends with it retransmits early (docs/scale.md).
-    now_ = now();
+    now_ = received_at;
     if (config_.on_datagrams) config_.on_datagrams(batch);
   }
   void on_sent(SendOp* op, SendCompletion result) override {

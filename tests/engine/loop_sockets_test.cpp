@@ -1,8 +1,9 @@
 // More than one UDP socket on one loop, on every backend available here: datagrams report the
 // socket they arrived on and leave from the socket they name, two sockets and a thousand,
 // close_socket() stops delivery and releases the socket (live().sockets back to zero), a stale
-// id never reaches the socket that reuses its slot, and close() with extra sockets still open
-// leaves nothing behind.
+// id never reaches the socket that reuses its slot, close() with extra sockets still open
+// leaves nothing behind, and an IPv6 sender's address arrives whole in a receive slot that an
+// IPv4 sender used before.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -306,5 +307,49 @@ TEST_CASE("loop sockets: close() with extra sockets open and receiving releases 
     CHECK_FALSE(loop->open_socket(Address::loopback_v4(0)).has_value());
     check_no_leaks(*loop);
     check_no_leaks(*client);
+  }
+}
+
+// The receive headers are reused across sockets: a slot that last held an IPv4 sender's 16-byte
+// address must take a full IPv6 address next (the epoll backend restores each header's name
+// length after every call; a header left at 16 bytes gets the IPv6 address cut short).
+TEST_CASE("loop sockets: an IPv6 sender after an IPv4 one in the same receive slot keeps its whole address") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    auto server = open_loop(backend);  // primary: IPv4 loopback
+    const auto v6 = server->open_socket(Address::loopback_v6(0));
+    REQUIRE(v6.has_value());
+    auto client4 = open_loop(backend);
+    auto client6 = open_loop(backend, Address::loopback_v6(0));
+    const Address from4 = client4->local_address();
+    const Address from6 = client6->local_address();
+    REQUIRE(from6.family() == AddressFamily::kIpv6);
+    const Address to4 = loopback_of(server->local_address());
+    const Address to6 = Address::loopback_v6(server->local_address(*v6).port());
+
+    std::vector<std::pair<SocketId, Address>> arrived;
+    server->set_handler([&](std::span<const DatagramView> batch) {
+      for (const DatagramView& d : batch) arrived.emplace_back(d.socket, d.from);
+    });
+    const auto payload = pattern(1, 32);
+    // One datagram at a time, alternating families: each lands in the batch's first slot.
+    constexpr std::size_t kRounds = 4;
+    for (std::size_t i = 0; i < 2 * kRounds; ++i) {
+      Loop& client = i % 2 == 0 ? *client4 : *client6;
+      client.send(OutDatagram{payload, i % 2 == 0 ? to4 : to6});
+      client.post([&client] { client.stop(); });
+      client.run();
+      REQUIRE(run_until(*server, 10.0, [&] { return arrived.size() == i + 1; }));
+    }
+    for (std::size_t i = 0; i < arrived.size(); ++i) {
+      CAPTURE(i);
+      CHECK(arrived[i].first == (i % 2 == 0 ? kPrimarySocket : *v6));
+      CHECK(arrived[i].second.to_string() == (i % 2 == 0 ? from4 : from6).to_string());
+    }
+    CHECK(server->close_socket(*v6));
+    CHECK(run_until(*server, 10.0, [&] { return server->live().sockets == 0; }));
+    check_no_leaks(*client4);
+    check_no_leaks(*client6);
+    check_no_leaks(*server);
   }
 }
