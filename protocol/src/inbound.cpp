@@ -5,6 +5,7 @@
 // Every rejection increments a named counter; "stop" ends the datagram, keeping earlier effects.
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <limits>
 
 #include "peer_impl.hpp"
@@ -76,7 +77,7 @@ HandshakeAck peek_handshake_ack(Bytes datagram, const PeerConfig& config,
   return {reader.error() ? HandshakeAck::Status::kBadDatagram : HandshakeAck::Status::kNoAck};
 }
 
-void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* decoded) {
+void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* decoded, bool borrow) {
   if (now > last_now) last_now = now;
   counters.add(Counter::kDatagramsIn);
   counters.add(Counter::kBytesIn, datagram.size());
@@ -109,6 +110,19 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* de
   last_heard_time = now;  // any admitted datagram proves the remote alive (KeepalivePolicy::kWhenSilent)
 
   const Header& header = opened->view.header;
+  // Payloads may be viewed only where they lie in the caller's datagram: a range-coded one was
+  // decoded into `scratch`, which ends with this call.
+  const auto address = [](const std::uint8_t* p) { return reinterpret_cast<std::uintptr_t>(p); };
+  const Bytes commands = opened->commands;
+  const bool in_datagram = address(commands.data()) >= address(datagram.data()) &&
+                           address(commands.data()) + commands.size() <= address(datagram.data()) + datagram.size();
+  struct Borrowing {
+    bool& flag;
+    Borrowing(bool& f, bool on) : flag(f) { flag = on; }
+    ~Borrowing() { flag = false; }
+    Borrowing(const Borrowing&) = delete;
+    Borrowing& operator=(const Borrowing&) = delete;
+  } const borrowing_scope(borrowing, borrow && in_datagram);
   // Senders put at most 32 commands in a datagram, but a libenet receiver imposes no limit.
   CommandReader reader(opened->commands, header.peer_id == kMaxPeerId,
                        CommandLimits{config.max_packet_size, std::numeric_limits<std::size_t>::max()});
@@ -331,8 +345,7 @@ Handled Peer::Impl::handle_send_unsequenced(const Command& command) {
   } else {
     if (!received.take(body.payload.size(), counters)) return Handled::kStop;
     detail::ReceiveContext ctx = receive_context(command.header.channel);
-    detail::deliver(ctx, CommandType::kSendUnsequenced,
-                    detail::take_buffer(body.payload));
+    detail::deliver_now(ctx, CommandType::kSendUnsequenced, body.payload);
   }
   unsequenced_window.mark(body.unsequenced_group);
   return Handled::kOk;

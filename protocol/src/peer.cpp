@@ -27,8 +27,8 @@ bool Peer::accept(TimePoint now, const ConnectRequest& request, const ConnectPar
 }
 
 void Peer::on_datagram(TimePoint now, Bytes datagram) { impl_->on_datagram(now, datagram, nullptr); }
-void Peer::on_datagram(TimePoint now, Bytes datagram, const HeaderView& header) {
-  impl_->on_datagram(now, datagram, &header);
+void Peer::on_datagram(TimePoint now, Bytes datagram, const HeaderView& header, DatagramLifetime lifetime) {
+  impl_->on_datagram(now, datagram, &header, lifetime == DatagramLifetime::kUntilDrained);
 }
 void Peer::on_deadline(TimePoint now) { impl_->run_timers(now); }
 std::size_t Peer::poll_datagram(TimePoint now, MutableBytes out) { return impl_->poll_datagram(now, out); }
@@ -42,7 +42,7 @@ std::optional<PeerEvent> Peer::poll_event() {
   if (p.events.empty()) return std::nullopt;
   PeerEvent event = std::move(p.events.front());
   p.events.pop_front();
-  if (event.type == PeerEvent::Type::kReceive) p.received.give_back(event.payload.size());
+  if (event.type == PeerEvent::Type::kReceive) p.received.give_back(event.bytes().size());
   if (event.type == PeerEvent::Type::kDisconnect && p.state == PeerState::kZombie) p.reset_state();
   return event;
 }

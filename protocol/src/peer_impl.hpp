@@ -87,6 +87,7 @@ struct Peer::Impl {
   bool continue_sending = false;  // last pass stopped on a full datagram
   bool flush_pending = false;     // something was queued since the last empty poll
   bool ping_unsent = false;       // the last assembly had a PING due and no room for it
+  bool borrowing = false;         // inside on_datagram, whose commands may be viewed (DatagramLifetime)
   bool poll_again = true;         // Peer::poll_again(): set by every poll_datagram
   TimePoint last_now = 0;  // latest time seen; "due now" deadlines use it
   // Set by accept(): the cookie our RSN-1 command carried as its sent time. An ACK echoing it
@@ -108,7 +109,8 @@ struct Peer::Impl {
                                   received,
                                   detail::FragmentLimits{config.max_fragment_count, config.max_packet_size},
                                   channel_id,
-                                  state == PeerState::kDisconnectLater};
+                                  state == PeerState::kDisconnectLater,
+                                  borrowing};
   }
 
   // peer_state.cpp
@@ -158,7 +160,8 @@ struct Peer::Impl {
 
   // inbound.cpp
   // `header`: already decoded by the caller, or null.
-  void on_datagram(TimePoint now, Bytes datagram, const HeaderView* header);
+  // `borrow`: the caller keeps `datagram` until it has drained the events (DatagramLifetime).
+  void on_datagram(TimePoint now, Bytes datagram, const HeaderView* header, bool borrow = false);
   Handled handle_command(TimePoint now, const Command& command);
   Handled handle_acknowledge(TimePoint now, const Command& command);
   Handled handle_connect(const Command& command);

@@ -45,7 +45,7 @@ void Peer::Impl::reset_queues() {
   received.clear_held();
   std::size_t undelivered = 0;
   for (const auto& event : events)
-    if (event.type == PeerEvent::Type::kReceive) undelivered += event.payload.size();
+    if (event.type == PeerEvent::Type::kReceive) undelivered += event.bytes().size();
   received.reset_to(undelivered);
   continue_sending = false;
 }

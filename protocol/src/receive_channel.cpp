@@ -90,6 +90,23 @@ void deliver(ReceiveContext& ctx, CommandType type, std::vector<std::uint8_t>&& 
   ctx.events.push_back(std::move(event));
 }
 
+void deliver_now(ReceiveContext& ctx, CommandType type, Bytes payload) {
+  if (!ctx.borrow) {
+    deliver(ctx, type, take_buffer(payload));
+    return;
+  }
+  PeerEvent event;
+  event.type = PeerEvent::Type::kReceive;
+  event.channel = ctx.channel_id;
+  event.delivery = delivery_for(type);
+  // A zero-length payload still needs a non-null view to read as borrowed.
+  static constexpr std::uint8_t kNothing = 0;
+  event.borrowed = payload.data() != nullptr ? payload : Bytes(&kNothing, 0);
+  ctx.counters.add(Counter::kPacketsIn);
+  ctx.counters.add(Counter::kPayloadBytesIn, payload.size());
+  ctx.events.push_back(std::move(event));
+}
+
 bool ReceiveChannel::ack_withheld(std::uint16_t reliable_sequence) const noexcept {
   return detail::ack_withheld(reliable_sequence, reliable_sequence_);
 }
@@ -151,7 +168,7 @@ Handled ReceiveChannel::queue(ReceiveContext& ctx, CommandType type, std::uint16
   if (in_order && reliable) {
     // insert + dispatch_reliable() would deliver it at once: the common case, done directly.
     reliable_sequence_ = r;
-    deliver(ctx, type, take_buffer(payload));
+    deliver_now(ctx, type, payload);
     unreliable_sequence_ = 0;  // as dispatch_reliable: a new unreliable epoch
     if (!unreliable_.empty()) dispatch_unreliable(ctx);
     return Handled::kOk;
@@ -159,7 +176,7 @@ Handled ReceiveChannel::queue(ReceiveContext& ctx, CommandType type, std::uint16
   if (in_order) {
     // Unreliable: insert + dispatch_unreliable() would deliver it at once.
     unreliable_sequence_ = usn;
-    deliver(ctx, type, take_buffer(payload));
+    deliver_now(ctx, type, payload);
     return Handled::kOk;
   }
   auto inserted = Nodes::acquire(list, *position);

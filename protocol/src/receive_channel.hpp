@@ -58,11 +58,15 @@ struct ReceiveContext {
   FragmentLimits fragment_limits;
   std::uint8_t channel_id = 0;
   bool discard = false;  // DISCONNECT_LATER: data is acknowledged but thrown away
+  bool borrow = false;   // payloads may be viewed in the datagram (DatagramLifetime::kUntilDrained)
 };
 
 // Appends one receive event and counts it. The payload is moved, never copied; it comes from
 // the buffer pool, and a consumer may give it back there (recycle_payload()).
 void deliver(ReceiveContext& ctx, CommandType type, std::vector<std::uint8_t>&& payload);
+// A packet delivered straight from the datagram being handled: viewed there when the context
+// allows it (PeerEvent::borrowed), else copied into a pooled buffer.
+void deliver_now(ReceiveContext& ctx, CommandType type, Bytes payload);
 
 class ReceiveChannel {
  public:

@@ -123,7 +123,9 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
     return;
   }
   Slot& s = slots_[*slot];
-  s.peer->on_datagram(now, bytes, *view.value);
+  // The batch outlives the service pass at the end of on_datagrams(), which drains every peer
+  // routed to here: payloads delivered at once are viewed in the batch, not copied.
+  s.peer->on_datagram(now, bytes, *view.value, protocol::DatagramLifetime::kUntilDrained);
   stats_.datagrams_routed += 1;
   touch(*slot);
 }
@@ -416,7 +418,8 @@ void Host::drain_events(std::uint32_t slot) {
         break;
       case PeerEvent::Type::kReceive:
         if (events_) events_->on_receive(handle, *event);
-        protocol::recycle_payload(std::move(event->payload));  // the next delivery reuses it
+        // An owned payload goes back to the pool for the next delivery; a borrowed one has none.
+        if (event->payload.capacity() != 0) protocol::recycle_payload(std::move(event->payload));
         break;
       case PeerEvent::Type::kDisconnect:
         if (s.connected) {

@@ -62,6 +62,7 @@ class HostEvents {
  public:
   virtual ~HostEvents() = default;
   virtual void on_connect(PeerHandle peer, std::uint32_t data) = 0;
+  // event.bytes() is valid only during the call: it may view the receive batch's own buffer.
   virtual void on_receive(PeerHandle peer, const protocol::PeerEvent& event) = 0;
   virtual void on_disconnect(PeerHandle peer, protocol::DisconnectReason reason,
                              std::uint32_t data) = 0;

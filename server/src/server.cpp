@@ -187,12 +187,12 @@ class Server::Impl final : public HostEvents, public TimerPort {
   }
   void on_receive(PeerHandle peer, const protocol::PeerEvent& event) override {
     if (sender_ && event.channel == snapshot::kInputChannel) {
-      const auto input = sender_->on_input(peer, event.payload);
+      const auto input = sender_->on_input(peer, event.bytes());
       if (input && callbacks_.on_input) callbacks_.on_input(peer, *input);
       return;
     }
     if (callbacks_.on_receive) {
-      callbacks_.on_receive(Packet{peer, event.channel, event.delivery, event.payload});
+      callbacks_.on_receive(Packet{peer, event.channel, event.delivery, event.bytes()});
     }
   }
   void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t data) override {

@@ -207,13 +207,13 @@ class Script final : public server::HostEvents {
     VOLLEY_FUZZ_CHECK(std::find(connected_.begin(), connected_.end(), peer) != connected_.end());
     if (tracing()) {
       trace_event(2, peer);
-      digest_.add(event.payload.data(), event.payload.size());
+      digest_.add(event.bytes().data(), event.bytes().size());
     }
     if (!echo_) return;
     PacketFlags flags = PacketFlags::kUnreliable;
     if (event.delivery == Delivery::kReliable) flags = PacketFlags::kReliable;
     if (event.delivery == Delivery::kUnsequenced) flags = PacketFlags::kUnsequenced;
-    host_->send(peer, event.channel, event.payload, flags);
+    host_->send(peer, event.channel, event.bytes(), flags);
   }
   void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t) override {
     if (tracing()) trace_event(3 + static_cast<std::uint64_t>(reason), peer);

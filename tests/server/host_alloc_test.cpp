@@ -71,7 +71,7 @@ class EchoApp final : public HostEvents {
   std::size_t echoed = 0;
   void on_connect(PeerHandle, std::uint32_t) override { ++connects; }
   void on_receive(PeerHandle peer, const PeerEvent& e) override {
-    if (host->send(peer, e.channel, e.payload, protocol::packet_flags(e.delivery)) == SendResult::kOk) ++echoed;
+    if (host->send(peer, e.channel, e.bytes(), protocol::packet_flags(e.delivery)) == SendResult::kOk) ++echoed;
   }
   void on_disconnect(PeerHandle, protocol::DisconnectReason, std::uint32_t) override {}
 };

@@ -79,16 +79,18 @@ class RecordingEvents final : public HostEvents {
   std::vector<PeerHandle> connected;
   std::vector<std::pair<PeerHandle, protocol::DisconnectReason>> disconnected;
   std::size_t received = 0;
+  std::function<void(const protocol::PeerEvent&)> observe;  // sees each packet, during the call
 
   void on_connect(PeerHandle peer, std::uint32_t) override { connected.push_back(peer); }
   void on_receive(PeerHandle peer, const protocol::PeerEvent& e) override {
     received += 1;
+    if (observe) observe(e);
     if (!echo) return;
     protocol::PacketFlags flags = protocol::PacketFlags::kUnreliable;
     if (e.delivery == protocol::Delivery::kReliable) flags = protocol::PacketFlags::kReliable;
     if (e.delivery == protocol::Delivery::kUnsequenced) flags = protocol::PacketFlags::kUnsequenced;
     if (e.delivery == protocol::Delivery::kUnreliableFragment) flags = protocol::PacketFlags::kUnreliableFragment;
-    host->send(peer, e.channel, e.payload, flags);
+    host->send(peer, e.channel, e.bytes(), flags);
   }
   void on_disconnect(PeerHandle peer, protocol::DisconnectReason reason, std::uint32_t) override {
     disconnected.emplace_back(peer, reason);

@@ -169,6 +169,41 @@ TEST_CASE("one service pass sends all a peer has: five echoes too large to share
   CHECK(echoes == 5);
 }
 
+TEST_CASE("packets delivered at once reach on_receive as views into the receive batch, and echo intact") {
+  HostDriver d(config_for(4));
+  Client& c = d.add_client(HostDriver::address(3300));
+  d.connect(c);
+  REQUIRE(d.run_until([&] { return c.peer.state() == PeerState::kConnected; }, 5 * kSec));
+  d.run_for(100 * kMs);
+  // One datagram each, none fragmented: reliable, unreliable and unsequenced on channels 0-2.
+  const std::size_t sizes[] = {200, 100, 50};
+  for (std::uint8_t ch = 0; ch < 3; ++ch) {
+    REQUIRE(c.peer.send(ch, pattern(sizes[ch], ch), kKinds[ch].flags) == protocol::SendResult::kOk);
+  }
+  const auto batch = d.gather();
+  std::size_t viewed = 0, copied = 0;
+  d.events.observe = [&](const protocol::PeerEvent& e) {
+    const bool in_batch = std::any_of(batch.begin(), batch.end(), [&](const auto& datagram) {
+      const auto& bytes = datagram.first;
+      return e.bytes().data() >= bytes.data() && e.bytes().data() + e.bytes().size() <= bytes.data() + bytes.size();
+    });
+    ++(in_batch ? viewed : copied);
+  };
+  d.feed(batch);
+  d.events.observe = nullptr;
+  CHECK(viewed == 3);
+  CHECK(copied == 0);
+  d.deliver();
+  std::size_t echoed = 0;
+  for (const auto& e : c.events) {
+    if (e.type != protocol::PeerEvent::Type::kReceive) continue;
+    REQUIRE(e.channel < 3);
+    CHECK(e.payload == pattern(sizes[e.channel], e.channel));
+    ++echoed;
+  }
+  CHECK(echoed == 3);
+}
+
 TEST_CASE("4500 peers (3 per address, ids repeat) connect and echo every delivery kind") {
   HostDriver d(config_for(5000));
   for (std::uint16_t a = 0; a < 1500; ++a) {

@@ -83,7 +83,21 @@ struct PeerEvent {
   std::uint8_t channel = 0;
   Delivery delivery = Delivery::kReliable;
   std::vector<std::uint8_t> payload;
+  // Set instead of `payload` for a receive delivered straight from a datagram that its caller
+  // keeps until the events are taken (DatagramLifetime::kUntilDrained): the bytes are viewed
+  // in that datagram, not copied. Read a receive through bytes(), which covers both.
+  Bytes borrowed;
+
+  Bytes bytes() const noexcept { return borrowed.data() != nullptr ? borrowed : Bytes(payload); }
 };
+
+// How long the bytes handed to Peer::on_datagram stay valid. kCall: only during the call; every
+// received payload is copied. kUntilDrained: until the caller has taken every event the call
+// queued (poll_event() until has_events() is false), with no other call on this Peer between;
+// a packet delivered at once (the next in order, or unsequenced, not fragmented, not
+// range-coded) then comes as PeerEvent::borrowed. A server Host drains each peer it routed a
+// batch to before the batch's buffers go back to the kernel.
+enum class DatagramLifetime : std::uint8_t { kCall, kUntilDrained };
 
 // A received payload (PeerEvent::payload) handed back once consumed: later deliveries and sends
 // on this thread reuse its buffer instead of allocating (per-thread pool, bounded). Optional:
@@ -196,7 +210,8 @@ class Peer {
   void on_datagram(TimePoint now, Bytes datagram);
   // The same with its header already decoded by the caller (decode_header with this peer's
   // checksum mode, as a server Host does to route): the header is not decoded twice.
-  void on_datagram(TimePoint now, Bytes datagram, const HeaderView& header);
+  void on_datagram(TimePoint now, Bytes datagram, const HeaderView& header,
+                   DatagramLifetime lifetime = DatagramLifetime::kCall);
   // Runs due timers (retransmission / timeout). Safe to call at any time.
   void on_deadline(TimePoint now);
   // Next datagram to send (acks first), or 0 when nothing is due. Call until it returns 0, or
