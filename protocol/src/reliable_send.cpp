@@ -61,25 +61,27 @@ SendResult Peer::Impl::send(std::uint8_t channel_id, Bytes payload, PacketFlags 
     return SendResult::kOk;
   }
 
-  OutgoingCommand command;
-  command.header.channel = channel_id;
-  command.packet = std::move(packet);  // `stored` stays valid: the command now holds the block
-  command.fragment_length = static_cast<std::uint16_t>(payload.size());
-  const Bytes bytes = stored;
-  if ((static_cast<std::uint8_t>(flags) & 0x3) == static_cast<std::uint8_t>(PacketFlags::kUnsequenced)) {
-    command.header.type = CommandType::kSendUnsequenced;
-    command.header.unsequenced = true;
-    command.body = SendUnsequenced{0, bytes};
-  } else if (has_flag(flags, PacketFlags::kReliable) || channel.outgoing_unreliable_sequence >= 0xFFFF) {
-    // A USN must never wrap: at 0xFFFF the packet goes reliably, which resets the USN.
-    command.header.type = CommandType::kSendReliable;
-    command.header.acknowledge = true;
-    command.body = SendReliable{bytes};
-  } else {
-    command.header.type = CommandType::kSendUnreliable;
-    command.body = SendUnreliable{0, bytes};
-  }
-  queue_outgoing(std::move(command));
+  // Built in its send-window node: one packet, one command, no temporary.
+  send_window.queue_built(&channels[channel_id].send, [&](OutgoingCommand& command) {
+    command.header.channel = channel_id;
+    command.packet = std::move(packet);  // `stored` stays valid: the command now holds the block
+    command.fragment_length = static_cast<std::uint16_t>(payload.size());
+    const Bytes bytes = stored;
+    if ((static_cast<std::uint8_t>(flags) & 0x3) == static_cast<std::uint8_t>(PacketFlags::kUnsequenced)) {
+      command.header.type = CommandType::kSendUnsequenced;
+      command.header.unsequenced = true;
+      command.body = SendUnsequenced{0, bytes};
+    } else if (has_flag(flags, PacketFlags::kReliable) || channel.outgoing_unreliable_sequence >= 0xFFFF) {
+      // A USN must never wrap: at 0xFFFF the packet goes reliably, which resets the USN.
+      command.header.type = CommandType::kSendReliable;
+      command.header.acknowledge = true;
+      command.body = SendReliable{bytes};
+    } else {
+      command.header.type = CommandType::kSendUnreliable;
+      command.body = SendUnreliable{0, bytes};
+    }
+  });
+  flush_pending = true;
   return SendResult::kOk;
 }
 

@@ -45,7 +45,7 @@ bool SendChannel::window_busy(std::uint16_t window) const noexcept {
          (used_reliable_windows & busy) != 0;
 }
 
-void SendWindow::queue(OutgoingCommand&& command, SendChannel* channel) {
+void SendWindow::number(OutgoingCommand& command, SendChannel* channel) {
   CommandHeader& header = command.header;
   std::uint16_t reliable_sequence = 0;
   if (!channel) {
@@ -66,7 +66,6 @@ void SendWindow::queue(OutgoingCommand&& command, SendChannel* channel) {
   if (auto* unsequenced = std::get_if<SendUnsequenced>(&command.body))
     unsequenced->unsequenced_group = outgoing_unsequenced_group_;
   queued_bytes_ += cost(command);
-  *Nodes::acquire(outgoing_, outgoing_.end()) = std::move(command);
 }
 
 // The sent list first, then commands that were sent and requeued by a timeout.

@@ -78,7 +78,26 @@ class SendWindow {
 
   // Assigns the RSN / USN / unsequenced group and appends. `channel` is null for peer-level
   // (channel 0xFF) commands.
-  void queue(OutgoingCommand&& command, SendChannel* channel);
+  void queue(OutgoingCommand&& command, SendChannel* channel) {
+    queue_built(channel, [&](OutgoingCommand& node) { node = std::move(command); });
+  }
+  // The same for a command built in its list node (no temporary to move): `build` sets the
+  // header's type, flags and channel, the body, and the packet with its fragment fields, on a
+  // node whose other fields are as a fresh command's.
+  template <class Build>
+  void queue_built(SendChannel* channel, Build&& build) {
+    OutgoingCommand& node = *Nodes::acquire(outgoing_, outgoing_.end());
+    node.header = CommandHeader{};
+    node.fragment_offset = 0;
+    node.fragment_length = 0;
+    node.unreliable_sequence = 0;
+    node.send_attempts = 0;
+    node.sent_time.reset();
+    node.rto_ms.reset();
+    node.rto_limit_ms = 0;
+    build(node);
+    number(node, channel);
+  }
 
   // The acked command leaves the sent list (or the outgoing list, if a timeout requeued it);
   // returns its type, nullopt when nothing matched.
@@ -139,9 +158,10 @@ class SendWindow {
 
  private:
   using Nodes = NodePool<OutgoingCommand>;
-  // queue() overwrites a reused node whole; only the payload reference must go at once.
+  // queue_built() sets every field of a reused node; only the payload reference must go at once.
   static void reset_node(OutgoingCommand& command) noexcept { command.packet.reset(); }
   static std::size_t cost(const OutgoingCommand& c) noexcept { return c.fragment_length + kQueuedCommandCost; }
+  void number(OutgoingCommand& command, SendChannel* channel);
 
   List outgoing_;
   List sent_;
