@@ -62,89 +62,77 @@ void write_connect_params(ByteWriter& w, const ConnectParams& p) noexcept {
 
 // Decodes the fixed part of command `type` (the reader is positioned after the command header
 // and holds exactly the fixed part). Payload lengths are returned for the caller to check.
-CommandBody read_fixed(CommandType type, ByteReader& r, std::uint16_t& payload_length) noexcept {
+// Decodes the fixed part of a command of `type` straight into `body` (no temporary variant).
+// For a command that carries data, returns where its payload view goes and sets its length;
+// the caller checks the length before pointing the view at the bytes.
+Bytes* read_fixed(CommandType type, ByteReader& r, CommandBody& body, std::uint16_t& payload_length) noexcept {
   payload_length = 0;
   switch (type) {
     case CommandType::kAcknowledge: {
-      Acknowledge a;
+      auto& a = body.emplace<Acknowledge>();
       a.received_reliable_sequence = r.u16();
       a.received_sent_time = r.u16();
-      return a;
+      return nullptr;
     }
     case CommandType::kConnect: {
-      Connect c;
+      auto& c = body.emplace<Connect>();
       c.params = read_connect_params(r);
       c.data = r.u32();
-      return c;
+      return nullptr;
     }
     case CommandType::kVerifyConnect:
-      return VerifyConnect{read_connect_params(r)};
+      body.emplace<VerifyConnect>(VerifyConnect{read_connect_params(r)});
+      return nullptr;
     case CommandType::kDisconnect:
-      return Disconnect{r.u32()};
+      body.emplace<Disconnect>(Disconnect{r.u32()});
+      return nullptr;
     case CommandType::kPing:
-      return Ping{};
-    case CommandType::kSendReliable:
+      body.emplace<Ping>();
+      return nullptr;
+    case CommandType::kSendReliable: {
+      auto& s = body.emplace<SendReliable>();
       payload_length = r.u16();
-      return SendReliable{};
+      return &s.payload;
+    }
     case CommandType::kSendUnreliable: {
-      SendUnreliable s;
+      auto& s = body.emplace<SendUnreliable>();
       s.unreliable_sequence = r.u16();
       payload_length = r.u16();
-      return s;
+      return &s.payload;
     }
     case CommandType::kSendFragment:
     case CommandType::kSendUnreliableFragment: {
-      SendFragment f;
+      auto& f = body.emplace<SendFragment>();
       f.start_sequence = r.u16();
       payload_length = r.u16();
       f.fragment_count = r.u32();
       f.fragment_number = r.u32();
       f.total_length = r.u32();
       f.fragment_offset = r.u32();
-      return f;
+      return &f.payload;
     }
     case CommandType::kSendUnsequenced: {
-      SendUnsequenced s;
+      auto& s = body.emplace<SendUnsequenced>();
       s.unsequenced_group = r.u16();
       payload_length = r.u16();
-      return s;
+      return &s.payload;
     }
     case CommandType::kBandwidthLimit: {
-      BandwidthLimit b;
+      auto& b = body.emplace<BandwidthLimit>();
       b.incoming_bandwidth = r.u32();
       b.outgoing_bandwidth = r.u32();
-      return b;
+      return nullptr;
     }
     case CommandType::kThrottleConfigure: {
-      ThrottleConfigure t;
+      auto& t = body.emplace<ThrottleConfigure>();
       t.interval = r.u32();
       t.acceleration = r.u32();
       t.deceleration = r.u32();
-      return t;
+      return nullptr;
     }
   }
-  return Ping{};  // unreachable: the caller validated the number
-}
-
-bool has_payload(CommandType type) noexcept {
-  switch (type) {
-    case CommandType::kSendReliable:
-    case CommandType::kSendUnreliable:
-    case CommandType::kSendFragment:
-    case CommandType::kSendUnsequenced:
-    case CommandType::kSendUnreliableFragment:
-      return true;
-    default:
-      return false;
-  }
-}
-
-void set_payload(CommandBody& body, Bytes payload) noexcept {
-  std::visit(
-      [payload](auto& b) {
-        if constexpr (requires { b.payload; }) b.payload = payload;
-      },
-      body);
+  body.emplace<Ping>();  // unreachable: the caller validated the number
+  return nullptr;
 }
 
 Bytes payload_of(const CommandBody& body) noexcept {
@@ -206,12 +194,12 @@ bool CommandReader::next(Command& out) noexcept {
 
   ByteReader fixed_reader(rest_.subspan(kCommandHeaderSize, fixed - kCommandHeaderSize));
   std::uint16_t payload_length = 0;
-  out.body = read_fixed(type, fixed_reader, payload_length);
+  Bytes* const payload = read_fixed(type, fixed_reader, out.body, payload_length);
   std::size_t consumed = fixed;
-  if (has_payload(type)) {
+  if (payload != nullptr) {
     if (payload_length > limits_.max_packet_size) return fail(DecodeError::kPayloadTooLarge);
     if (payload_length > rest_.size() - fixed) return fail(DecodeError::kPayloadPastEnd);
-    set_payload(out.body, rest_.subspan(fixed, payload_length));
+    *payload = rest_.subspan(fixed, payload_length);
     consumed += payload_length;
   }
   rest_ = rest_.subspan(consumed);
