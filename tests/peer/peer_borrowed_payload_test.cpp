@@ -47,6 +47,20 @@ bool inside(Bytes part, const std::vector<std::uint8_t>& whole) {
 
 bool same(Bytes a, const std::vector<std::uint8_t>& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 
+// One reliable packet from the client, handed to the server with `lifetime`; its datagram and
+// the receives it produced.
+struct Handed {
+  std::vector<std::uint8_t> datagram;
+  std::vector<PeerEvent> events;
+};
+Handed reliable_one(sim::Harness& h, const std::vector<std::uint8_t>& bytes, DatagramLifetime lifetime) {
+  REQUIRE(h.client().peer.send(0, bytes, PacketFlags::kReliable) == SendResult::kOk);
+  Handed out{next_datagram(h), {}};
+  hand_to_server(h, out.datagram, lifetime);
+  out.events = take_receives(h.server().peer);
+  return out;
+}
+
 sim::HarnessOptions options(bool compress = false) {
   sim::HarnessOptions o;
   o.client_config.compress = compress;
@@ -86,14 +100,11 @@ TEST_CASE("borrowed payloads: the default lifetime copies every payload") {
   sim::Harness h(options());
   REQUIRE(connect_pair(h));
   const auto bytes = pattern(40, 4);
-  REQUIRE(h.client().peer.send(0, bytes, PacketFlags::kReliable) == SendResult::kOk);
-  const auto datagram = next_datagram(h);
-  hand_to_server(h, datagram, DatagramLifetime::kCall);
-  const auto events = take_receives(h.server().peer);
-  REQUIRE(events.size() == 1);
-  CHECK(events[0].borrowed.data() == nullptr);
-  CHECK(same(events[0].payload, bytes));
-  CHECK_FALSE(inside(events[0].bytes(), datagram));
+  const Handed one = reliable_one(h, bytes, DatagramLifetime::kCall);
+  REQUIRE(one.events.size() == 1);
+  CHECK(one.events[0].borrowed.data() == nullptr);
+  CHECK(same(one.events[0].payload, bytes));
+  CHECK_FALSE(inside(one.events[0].bytes(), one.datagram));
 }
 
 TEST_CASE("borrowed payloads: a range-coded datagram's payloads are copied out of the scratch it was decoded into") {
@@ -133,13 +144,10 @@ TEST_CASE("borrowed payloads: packets held out of order and reassembled ones are
   CHECK(same(ordered[1].payload, second));
   // With the queue empty again, the next in order is viewed once more.
   const auto third = pattern(32, 8);
-  REQUIRE(h.client().peer.send(0, third, PacketFlags::kReliable) == SendResult::kOk);
-  const auto d3 = next_datagram(h);
-  hand_to_server(h, d3, DatagramLifetime::kUntilDrained);
-  const auto after = take_receives(h.server().peer);
-  REQUIRE(after.size() == 1);
-  CHECK(inside(after[0].bytes(), d3));
-  CHECK(same(after[0].bytes(), third));
+  const Handed after = reliable_one(h, third, DatagramLifetime::kUntilDrained);
+  REQUIRE(after.events.size() == 1);
+  CHECK(inside(after.events[0].bytes(), after.datagram));
+  CHECK(same(after.events[0].bytes(), third));
 
   REQUIRE(h.client().peer.send(1, large, PacketFlags::kReliable) == SendResult::kOk);
   std::vector<std::vector<std::uint8_t>> fragments;
