@@ -93,10 +93,10 @@ struct PeerEvent {
 
 // How long the bytes handed to Peer::on_datagram stay valid. kCall: only during the call; every
 // received payload is copied. kUntilDrained: until the caller has taken every event the call
-// queued (poll_event() until has_events() is false), with no other call on this Peer between;
-// a packet delivered at once (the next in order, or unsequenced, not fragmented, not
-// range-coded) then comes as PeerEvent::borrowed. A server Host drains each peer it routed a
-// batch to before the batch's buffers go back to the kernel.
+// queued (poll_event() until has_events() is false; other calls on the Peer meanwhile are fine,
+// it never reads a borrowed payload itself); a packet delivered at once (the next in order, or
+// unsequenced, not fragmented, not range-coded) then comes as PeerEvent::borrowed. A server
+// Host drains each peer it routed a batch to before the batch's buffers go back to the kernel.
 enum class DatagramLifetime : std::uint8_t { kCall, kUntilDrained };
 
 // A received payload (PeerEvent::payload) handed back once consumed: later deliveries and sends
