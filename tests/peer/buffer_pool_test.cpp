@@ -1,0 +1,69 @@
+// The per-thread payload pools (protocol/src/buffer_pool.hpp) hold at most 1 MiB of payload
+// capacity in all, counting the buffers that kept shared-payload blocks hold as well as the
+// plain kept buffers; a buffer above 64 KiB is never kept. Each case runs on a thread of its
+// own, whose pools start empty.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "buffer_pool.hpp"
+
+using namespace volley::protocol;
+using namespace volley::protocol::detail;
+
+namespace {
+
+constexpr std::size_t kKiB = 1024;
+constexpr std::size_t kLargest = 64 * kKiB;  // the largest buffer a pool keeps
+constexpr std::size_t kBudget = 1024 * kKiB;  // all kept capacity of one thread's pools
+
+template <class Fn>
+void on_fresh_thread(Fn fn) {
+  std::thread t(fn);
+  t.join();
+}
+
+Buffer with_capacity(std::size_t capacity) {
+  Buffer b;
+  b.reserve(capacity);
+  return b;
+}
+
+// Takes `n` buffers and counts those that came from the pool with at least `capacity`.
+std::size_t take_counting(std::size_t n, std::size_t capacity) {
+  const std::uint8_t byte = 1;
+  std::size_t kept = 0;
+  std::vector<Buffer> taken;
+  for (std::size_t i = 0; i < n; ++i) {
+    taken.push_back(take_buffer(Bytes(&byte, 1)));
+    if (taken.back().capacity() >= capacity) ++kept;
+  }
+  return kept;
+}
+
+}  // namespace
+
+TEST_CASE("buffer pool: kept buffers stop at 1 MiB of capacity, and none above 64 KiB is kept") {
+  on_fresh_thread([] {
+    for (int i = 0; i < 40; ++i) give_buffer(with_capacity(kLargest));
+    CHECK(take_counting(40, kLargest) == kBudget / kLargest);
+
+    give_buffer(with_capacity(kLargest + 1));
+    CHECK(take_counting(1, kLargest + 1) == 0);
+  });
+}
+
+TEST_CASE("buffer pool: buffers that pooled shared-payload blocks keep count against the same 1 MiB") {
+  on_fresh_thread([] {
+    const std::vector<std::uint8_t> large(kLargest, 7);
+    {
+      std::vector<SharedPayload> queued;
+      for (int i = 0; i < 40; ++i) queued.push_back(SharedPayload::copy_of(large));
+    }  // all released: their blocks are kept, with their buffers while the budget lasts
+    // The blocks' buffers fill the budget, so a plain buffer given back now is not kept.
+    give_buffer(with_capacity(kLargest));
+    CHECK(take_counting(1, kLargest) == 0);
+  });
+}
