@@ -4,7 +4,10 @@
 // batch), one depth count so that API calls made from callbacks are collected rather than
 // flushed one by one, and one Host flush when the outermost entry returns. Config translation
 // lives in settings.cpp, stats assembly in server_stats.cpp, the shared enums in volley/vocabulary.
+#include <cstddef>
+#include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "bucket_counts.hpp"
 #include "host.hpp"
@@ -187,13 +190,25 @@ class Server::Impl final : public HostEvents, public TimerPort {
   }
   void on_receive(PeerHandle peer, const protocol::PeerEvent& event) override {
     if (sender_ && event.channel == snapshot::kInputChannel) {
-      const auto input = sender_->on_input(peer, event.bytes());
+      const auto input = sender_->on_input(peer, aligned(event.bytes()));
       if (input && callbacks_.on_input) callbacks_.on_input(peer, *input);
       return;
     }
     if (callbacks_.on_receive) {
-      callbacks_.on_receive(Packet{peer, event.channel, event.delivery, event.bytes()});
+      callbacks_.on_receive(Packet{peer, event.channel, event.delivery, aligned(event.bytes())});
     }
+  }
+
+  // A packet viewed in the receive batch (PeerEvent::borrowed) starts wherever the datagram
+  // put it; FlatBuffers and other readers of the bytes in place need the alignment a heap
+  // buffer has, which Packet::bytes promises. Such a packet (one datagram at most: fragments
+  // are reassembled into owned buffers) is copied once into a reused buffer, a copy of a few
+  // dozen bytes where a pooled buffer used to be taken and given back per packet.
+  Bytes aligned(Bytes bytes) {
+    constexpr std::uintptr_t kAlign = alignof(std::max_align_t);
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % kAlign == 0) return bytes;
+    aligned_.assign(bytes.begin(), bytes.end());
+    return Bytes(aligned_.data(), aligned_.size());
   }
   void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t data) override {
     if (sender_) sender_->remove_client(peer);
@@ -246,6 +261,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
   std::unique_ptr<SnapshotSender> sender_;  // null: no tick, or no schema
   std::uint32_t frame_ = 0;   // tick count when snapshots are off
   snapshot::Frame world_;     // the on_tick frame when snapshots are off
+  std::vector<std::uint8_t> aligned_;  // aligned(): at most one datagram's payload
 
  private:
   // Counts nested entries; restores the count even if a callback throws.

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -37,6 +39,9 @@ struct Running {
       connects.emplace_back(p, data);
     };
     cb.on_receive = [this](const Packet& p) {
+      // Packet::bytes promises a heap buffer's alignment (FlatBuffers are read in place).
+      if (!p.bytes.empty() && reinterpret_cast<std::uintptr_t>(p.bytes.data()) % alignof(std::max_align_t) != 0)
+        misaligned += 1;
       server->send(p.peer, p.channel, p.bytes, p.delivery);
     };
     cb.on_disconnect = [this](PeerHandle p, DisconnectReason r, std::uint32_t data) {
@@ -87,6 +92,7 @@ struct Running {
   std::unique_ptr<Server> server;
   std::thread thread;
   std::mutex mutex;
+  std::atomic<std::size_t> misaligned{0};  // non-empty packets whose bytes were not aligned
   std::vector<std::pair<PeerHandle, std::uint32_t>> connects;
   std::vector<Gone> disconnects;
 };
@@ -133,6 +139,7 @@ TEST_CASE("IPv4 and IPv6 clients side by side on one dual-stack socket, echo of 
       CHECK(e.payload == u8_of(kKinds[e.channel].size, e.channel));
     }
   }
+  CHECK(run.misaligned == 0);
   const auto connects = run.connects_copy();
   REQUIRE(connects.size() == 2);
   const auto stats = run.on_loop([&] { return run.server->peer_stats(connects[0].first); });

@@ -85,7 +85,9 @@ struct PeerEvent {
   std::vector<std::uint8_t> payload;
   // Set instead of `payload` for a receive delivered straight from a datagram that its caller
   // keeps until the events are taken (DatagramLifetime::kUntilDrained): the bytes are viewed
-  // in that datagram, not copied. Read a receive through bytes(), which covers both.
+  // in that datagram, not copied, at whatever offset it has there (no alignment: copy before
+  // reading FlatBuffers or other structures in place). Read a receive through bytes(), which
+  // covers both.
   Bytes borrowed;
 
   Bytes bytes() const noexcept { return borrowed.data() != nullptr ? borrowed : Bytes(payload); }

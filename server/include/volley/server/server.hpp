@@ -47,7 +47,7 @@ struct Packet {
   PeerHandle peer;
   std::uint8_t channel = 0;
   Delivery delivery = Delivery::kReliable;
-  Bytes bytes;  // valid during the callback only
+  Bytes bytes;  // valid during the callback only; aligned to alignof(std::max_align_t)
 };
 
 struct PeerStats {
