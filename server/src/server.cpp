@@ -4,7 +4,9 @@
 // batch), one depth count so that API calls made from callbacks are collected rather than
 // flushed one by one, and one Host flush when the outermost entry returns. Config translation
 // lives in settings.cpp, stats assembly in server_stats.cpp, the shared enums in volley/vocabulary.
+#include <array>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -207,8 +209,12 @@ class Server::Impl final : public HostEvents, public TimerPort {
   Bytes aligned(Bytes bytes) {
     constexpr std::uintptr_t kAlign = alignof(std::max_align_t);
     if (reinterpret_cast<std::uintptr_t>(bytes.data()) % kAlign == 0) return bytes;
-    aligned_.assign(bytes.begin(), bytes.end());
-    return Bytes(aligned_.data(), aligned_.size());
+    if (bytes.size() <= aligned_.size()) {
+      std::memcpy(aligned_.data(), bytes.data(), bytes.size());
+      return Bytes(aligned_.data(), bytes.size());
+    }
+    aligned_large_.assign(bytes.begin(), bytes.end());  // not reached: views are one datagram
+    return Bytes(aligned_large_.data(), aligned_large_.size());
   }
   void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t data) override {
     if (sender_) sender_->remove_client(peer);
@@ -261,7 +267,8 @@ class Server::Impl final : public HostEvents, public TimerPort {
   std::unique_ptr<SnapshotSender> sender_;  // null: no tick, or no schema
   std::uint32_t frame_ = 0;   // tick count when snapshots are off
   snapshot::Frame world_;     // the on_tick frame when snapshots are off
-  std::vector<std::uint8_t> aligned_;  // aligned(): at most one datagram's payload
+  alignas(std::max_align_t) std::array<std::uint8_t, protocol::kMaxMtu> aligned_{};  // aligned()
+  std::vector<std::uint8_t> aligned_large_;
 
  private:
   // Counts nested entries; restores the count even if a callback throws.
