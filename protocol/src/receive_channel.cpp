@@ -79,15 +79,24 @@ bool ReceiveBudget::hold(Counters& counters, bool next) noexcept {
   return true;
 }
 
-void deliver(ReceiveContext& ctx, CommandType type, std::vector<std::uint8_t>&& payload) {
-  PeerEvent event;
+namespace {
+
+// Appends a receive event whose bytes (`payload` or `borrowed`) are set, and counts it.
+void append_receive(ReceiveContext& ctx, CommandType type, PeerEvent&& event) {
   event.type = PeerEvent::Type::kReceive;
   event.channel = ctx.channel_id;
   event.delivery = delivery_for(type);
-  event.payload = std::move(payload);
   ctx.counters.add(Counter::kPacketsIn);
-  ctx.counters.add(Counter::kPayloadBytesIn, event.payload.size());
+  ctx.counters.add(Counter::kPayloadBytesIn, event.bytes().size());
   ctx.events.push_back(std::move(event));
+}
+
+}  // namespace
+
+void deliver(ReceiveContext& ctx, CommandType type, std::vector<std::uint8_t>&& payload) {
+  PeerEvent event;
+  event.payload = std::move(payload);
+  append_receive(ctx, type, std::move(event));
 }
 
 void deliver_now(ReceiveContext& ctx, CommandType type, Bytes payload) {
@@ -96,15 +105,10 @@ void deliver_now(ReceiveContext& ctx, CommandType type, Bytes payload) {
     return;
   }
   PeerEvent event;
-  event.type = PeerEvent::Type::kReceive;
-  event.channel = ctx.channel_id;
-  event.delivery = delivery_for(type);
   // A zero-length payload still needs a non-null view to read as borrowed.
   static constexpr std::uint8_t kNothing = 0;
   event.borrowed = payload.data() != nullptr ? payload : Bytes(&kNothing, 0);
-  ctx.counters.add(Counter::kPacketsIn);
-  ctx.counters.add(Counter::kPayloadBytesIn, payload.size());
-  ctx.events.push_back(std::move(event));
+  append_receive(ctx, type, std::move(event));
 }
 
 bool ReceiveChannel::ack_withheld(std::uint16_t reliable_sequence) const noexcept {
