@@ -9,7 +9,6 @@
 #include <cstring>
 #include <cstdint>
 #include <utility>
-#include <vector>
 
 #include "bucket_counts.hpp"
 #include "host.hpp"
@@ -203,18 +202,14 @@ class Server::Impl final : public HostEvents, public TimerPort {
 
   // A packet viewed in the receive batch (PeerEvent::borrowed) starts wherever the datagram
   // put it; FlatBuffers and other readers of the bytes in place need the alignment a heap
-  // buffer has, which Packet::bytes promises. Such a packet (one datagram at most: fragments
-  // are reassembled into owned buffers) is copied once into a reused buffer, a copy of a few
-  // dozen bytes where a pooled buffer used to be taken and given back per packet.
+  // buffer has, which Packet::bytes promises. Such a packet lies within one received datagram,
+  // so it fits the array: one memcpy, where a pooled buffer used to be taken and given back.
   Bytes aligned(Bytes bytes) {
     constexpr std::uintptr_t kAlign = alignof(std::max_align_t);
     if (reinterpret_cast<std::uintptr_t>(bytes.data()) % kAlign == 0) return bytes;
-    if (bytes.size() <= aligned_.size()) {
-      std::memcpy(aligned_.data(), bytes.data(), bytes.size());
-      return Bytes(aligned_.data(), bytes.size());
-    }
-    aligned_large_.assign(bytes.begin(), bytes.end());  // not reached: views are one datagram
-    return Bytes(aligned_large_.data(), aligned_large_.size());
+    if (bytes.size() > aligned_.size()) return bytes;  // cannot be a view: the loop drops such datagrams
+    std::memcpy(aligned_.data(), bytes.data(), bytes.size());
+    return Bytes(aligned_.data(), bytes.size());
   }
   void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t data) override {
     if (sender_) sender_->remove_client(peer);
@@ -267,8 +262,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
   std::unique_ptr<SnapshotSender> sender_;  // null: no tick, or no schema
   std::uint32_t frame_ = 0;   // tick count when snapshots are off
   snapshot::Frame world_;     // the on_tick frame when snapshots are off
-  alignas(std::max_align_t) std::array<std::uint8_t, protocol::kMaxMtu> aligned_{};  // aligned()
-  std::vector<std::uint8_t> aligned_large_;
+  alignas(std::max_align_t) std::array<std::uint8_t, kMaxReceivedDatagram> aligned_{};  // aligned()
 
  private:
   // Counts nested entries; restores the count even if a callback throws.

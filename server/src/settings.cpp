@@ -68,8 +68,7 @@ std::string make_settings(const Config& c, Settings& out) {
   l.send_buffer_bytes = c.send_buffer_bytes;
   l.coalesce_us = c.coalesce_us;
   l.single_thread = c.single_thread;
-  // A 1.3.17 sender in CRC mode exceeds its MTU (at most 4096) by 4 bytes; leave some headroom.
-  l.max_datagram_bytes = protocol::kMaxMtu + 64;
+  l.max_datagram_bytes = kMaxReceivedDatagram;
   // One broadcast can queue a datagram per peer in a single iteration.
   l.max_queued_sends = std::clamp<std::size_t>(2 * c.max_peers, 8192, 65536);
   return {};

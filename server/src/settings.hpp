@@ -10,6 +10,10 @@
 
 namespace volley::server {
 
+// The largest datagram the server's loop takes (larger ones are counted truncated and dropped):
+// a 1.3.17 sender in CRC mode exceeds its MTU (at most 4096) by 4 bytes; some headroom beyond.
+inline constexpr std::size_t kMaxReceivedDatagram = protocol::kMaxMtu + 64;
+
 struct Settings {
   engine::LoopConfig loop;
   HostConfig host;
