@@ -22,6 +22,8 @@ class Fifo {
   const T& front() const { return items_[head_]; }
 
   void push_back(T value) { items_.push_back(std::move(value)); }
+  // A default element appended in place, for the caller to fill.
+  T& emplace_back() { return items_.emplace_back(); }
 
   void pop_front() {
     items_[head_] = T{};

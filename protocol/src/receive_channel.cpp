@@ -81,22 +81,22 @@ bool ReceiveBudget::hold(Counters& counters, bool next) noexcept {
 
 namespace {
 
-// Appends a receive event whose bytes (`payload` or `borrowed`) are set, and counts it.
-void append_receive(ReceiveContext& ctx, CommandType type, PeerEvent&& event) {
+// Counts a receive of `size` bytes and appends its event, built in the queue; the caller sets
+// its bytes (`payload` or `borrowed`).
+PeerEvent& append_receive(ReceiveContext& ctx, CommandType type, std::size_t size) {
+  ctx.counters.add(Counter::kPacketsIn);
+  ctx.counters.add(Counter::kPayloadBytesIn, size);
+  PeerEvent& event = ctx.events.emplace_back();
   event.type = PeerEvent::Type::kReceive;
   event.channel = ctx.channel_id;
   event.delivery = delivery_for(type);
-  ctx.counters.add(Counter::kPacketsIn);
-  ctx.counters.add(Counter::kPayloadBytesIn, event.bytes().size());
-  ctx.events.push_back(std::move(event));
+  return event;
 }
 
 }  // namespace
 
 void deliver(ReceiveContext& ctx, CommandType type, std::vector<std::uint8_t>&& payload) {
-  PeerEvent event;
-  event.payload = std::move(payload);
-  append_receive(ctx, type, std::move(event));
+  append_receive(ctx, type, payload.size()).payload = std::move(payload);
 }
 
 void deliver_now(ReceiveContext& ctx, CommandType type, Bytes payload) {
@@ -104,11 +104,9 @@ void deliver_now(ReceiveContext& ctx, CommandType type, Bytes payload) {
     deliver(ctx, type, take_buffer(payload));
     return;
   }
-  PeerEvent event;
   // A zero-length payload still needs a non-null view to read as borrowed.
   static constexpr std::uint8_t kNothing = 0;
-  event.borrowed = payload.data() != nullptr ? payload : Bytes(&kNothing, 0);
-  append_receive(ctx, type, std::move(event));
+  append_receive(ctx, type, payload.size()).borrowed = payload.data() != nullptr ? payload : Bytes(&kNothing, 0);
 }
 
 bool ReceiveChannel::ack_withheld(std::uint16_t reliable_sequence) const noexcept {
