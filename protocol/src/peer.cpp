@@ -37,14 +37,36 @@ std::optional<TimePoint> Peer::next_deadline() const { return impl_->next_deadli
 
 bool Peer::has_events() const noexcept { return !impl_->events.empty(); }
 
+// A receive's bytes (`delivered`, measured before any move) go back to the budget, and a
+// zombie's DISCONNECT, once taken, resets the peer.
+void Peer::Impl::drop_front_event(std::size_t delivered) {
+  const PeerEvent::Type type = events.front().type;
+  if (type == PeerEvent::Type::kReceive) received.give_back(delivered);
+  events.pop_front();
+  if (type == PeerEvent::Type::kDisconnect && state == PeerState::kZombie) reset_state();
+}
+
 std::optional<PeerEvent> Peer::poll_event() {
-  Impl& p = *impl_;
-  if (p.events.empty()) return std::nullopt;
-  PeerEvent event = std::move(p.events.front());
-  p.events.pop_front();
-  if (event.type == PeerEvent::Type::kReceive) p.received.give_back(event.bytes().size());
-  if (event.type == PeerEvent::Type::kDisconnect && p.state == PeerState::kZombie) p.reset_state();
+  PeerEvent* front = peek_event();
+  if (front == nullptr) return std::nullopt;
+  const std::size_t delivered = front->bytes().size();
+  std::optional<PeerEvent> event{std::move(*front)};
+  impl_->drop_front_event(delivered);
   return event;
+}
+
+PeerEvent* Peer::peek_event() noexcept {
+  Impl& p = *impl_;
+  return p.events.empty() ? nullptr : &p.events.front();
+}
+
+void Peer::pop_event() {
+  Impl& p = *impl_;
+  if (p.events.empty()) return;
+  PeerEvent& event = p.events.front();
+  const std::size_t delivered = event.bytes().size();
+  if (event.payload.capacity() != 0) recycle_payload(std::move(event.payload));
+  p.drop_front_event(delivered);
 }
 
 SendResult Peer::send(std::uint8_t channel, Bytes payload, PacketFlags flags) {

@@ -115,6 +115,7 @@ struct Peer::Impl {
 
   // peer_state.cpp
   void reset_state();
+  void drop_front_event(std::size_t delivered);  // peer.cpp: after the front event is taken
   void reset_queues();
   void change_state(PeerState to, std::string_view cause);
   void notify_connect(std::string_view cause);

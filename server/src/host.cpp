@@ -405,33 +405,42 @@ void Host::service(TimePoint now, std::uint32_t slot) {
 
 void Host::drain_events(std::uint32_t slot) {
   Slot& s = slots_[slot];
-  if (!s.peer->has_events()) return;
+  if (s.peer->has_events()) take_events(slot, s);
+}
+
+// A receive is read where the Peer queued it and popped after its callback (which recycles an
+// owned payload), not moved out: the service pass takes one per echoed packet. A connect or
+// disconnect is popped before its callback, which may end the peer (disconnect_now drops
+// pending DISCONNECT events).
+void Host::take_events(std::uint32_t slot, Slot& s) {
   const PeerHandle handle{slot, s.generation};
-  while (auto event = s.peer->poll_event()) {
-    switch (event->type) {
-      case PeerEvent::Type::kConnect:
-        slots_.mark_connected(slot);
-        stats_.connects += 1;
-        stats_.connected += 1;
-        if (stats_.connected > stats_.connected_peak) stats_.connected_peak = stats_.connected;
-        if (events_) events_->on_connect(handle, event->data);
-        break;
-      case PeerEvent::Type::kReceive:
-        if (events_) events_->on_receive(handle, *event);
-        // An owned payload goes back to the pool for the next delivery; a borrowed one has none.
-        if (event->payload.capacity() != 0) protocol::recycle_payload(std::move(event->payload));
-        break;
-      case PeerEvent::Type::kDisconnect:
-        if (s.connected) {
-          slots_.mark_unconnected(slot);
-          stats_.connected -= 1;
-        }
-        if (event->reason == protocol::DisconnectReason::kRemote) stats_.disconnects += 1;
-        if (event->reason == protocol::DisconnectReason::kTimeout) stats_.timeouts += 1;
-        if (event->reason == protocol::DisconnectReason::kLocal) stats_.local_disconnects += 1;
-        if (events_) events_->on_disconnect(handle, event->reason, event->data);
-        break;
+  protocol::Peer& peer = *s.peer;
+  while (protocol::PeerEvent* event = peer.peek_event()) {
+    const PeerEvent::Type type = event->type;
+    const std::uint32_t data = event->data;
+    const protocol::DisconnectReason reason = event->reason;
+    if (type == PeerEvent::Type::kReceive) {
+      if (events_) events_->on_receive(handle, *event);
+      peer.pop_event();
+      continue;
     }
+    peer.pop_event();
+    if (type == PeerEvent::Type::kConnect) {
+      slots_.mark_connected(slot);
+      stats_.connects += 1;
+      stats_.connected += 1;
+      if (stats_.connected > stats_.connected_peak) stats_.connected_peak = stats_.connected;
+      if (events_) events_->on_connect(handle, data);
+      continue;
+    }
+    if (s.connected) {
+      slots_.mark_unconnected(slot);
+      stats_.connected -= 1;
+    }
+    if (reason == protocol::DisconnectReason::kRemote) stats_.disconnects += 1;
+    if (reason == protocol::DisconnectReason::kTimeout) stats_.timeouts += 1;
+    if (reason == protocol::DisconnectReason::kLocal) stats_.local_disconnects += 1;
+    if (events_) events_->on_disconnect(handle, reason, data);
   }
 }
 

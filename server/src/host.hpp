@@ -144,6 +144,7 @@ class Host {
   void service_touched(TimePoint now);
   void service(TimePoint now, std::uint32_t slot);
   void drain_events(std::uint32_t slot);
+  void take_events(std::uint32_t slot, Slot& s);
   void emit();
   // The table-size gauges of HostStats, after every entry (the tables change only inside one).
   void refresh_table_sizes() noexcept;

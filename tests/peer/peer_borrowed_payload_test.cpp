@@ -163,3 +163,36 @@ TEST_CASE("borrowed payloads: packets held out of order and reassembled ones are
   CHECK(same(reassembled[0].payload, large));
   CHECK(h.server().peer.stats().waiting_data == 0);
 }
+
+TEST_CASE("events taken in place: peek_event reads the queued event, pop_event gives its bytes back") {
+  for (const DatagramLifetime lifetime : {DatagramLifetime::kCall, DatagramLifetime::kUntilDrained}) {
+    CAPTURE(static_cast<int>(lifetime));
+    sim::Harness h(options());
+    REQUIRE(connect_pair(h));
+    const auto first = pattern(50, 4), second = pattern(51, 5);
+    REQUIRE(h.client().peer.send(0, first, PacketFlags::kReliable) == SendResult::kOk);
+    REQUIRE(h.client().peer.send(0, second, PacketFlags::kUnreliable) == SendResult::kOk);
+    const auto datagram = next_datagram(h);
+    hand_to_server(h, datagram, lifetime);
+    Peer& server = h.server().peer;
+    REQUIRE(server.stats().waiting_data == first.size() + second.size());
+
+    PeerEvent* event = server.peek_event();
+    REQUIRE(event != nullptr);
+    CHECK(event->type == PeerEvent::Type::kReceive);
+    CHECK(same(event->bytes(), first));
+    CHECK(server.peek_event() == event);  // peeking takes nothing
+    server.pop_event();
+    CHECK(server.stats().waiting_data == second.size());
+
+    event = server.peek_event();
+    REQUIRE(event != nullptr);
+    CHECK(same(event->bytes(), second));
+    server.pop_event();
+    CHECK(server.stats().waiting_data == 0);
+    CHECK(server.peek_event() == nullptr);
+    CHECK_FALSE(server.has_events());
+    server.pop_event();  // nothing queued: no effect
+    CHECK(server.stats().waiting_data == 0);
+  }
+}
