@@ -134,8 +134,8 @@ const std::optional<TimePoint>& Peer::Impl::ping_reference() const {
 }
 
 bool Peer::Impl::ping_due(TimePoint now) const {
-  const auto& since = ping_reference();
-  return !since || std::uint64_t{static_cast<std::uint32_t>(whole_ms(now) - whole_ms(*since))} >= ping_wait_ms();
+  const auto at = ping_deadline();
+  return !at || now >= *at;
 }
 
 // The instant ping_due() turns true (nullopt: it is true already, for want of a reference).
