@@ -31,15 +31,10 @@ class Outbox {
   std::size_t emit(const DatagramSink& sink);
 
  private:
-  struct Entry {
-    std::size_t offset;
-    std::size_t length;
-    engine::Address to;
-  };
+  // Views into arena_, handed to the sink as they are; rebased when the arena grows.
   std::vector<std::uint8_t> arena_;
   std::size_t used_ = 0;
-  std::vector<Entry> entries_;
-  std::vector<engine::OutDatagram> out_;
+  std::vector<engine::OutDatagram> entries_;
 };
 
 }  // namespace volley::server
