@@ -26,11 +26,13 @@ class Fifo {
   T& emplace_back() { return items_.emplace_back(); }
 
   void pop_front() {
+    if (head_ + 1 == items_.size()) {
+      clear();  // the last one: destroyed with the rest, no reset first
+      return;
+    }
     items_[head_] = T{};
     ++head_;
-    if (head_ == items_.size()) {
-      clear();
-    } else if (head_ >= kCompactAt && head_ * 2 >= items_.size()) {
+    if (head_ >= kCompactAt && head_ * 2 >= items_.size()) {
       items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
       head_ = 0;
     }

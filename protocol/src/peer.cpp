@@ -60,13 +60,14 @@ PeerEvent* Peer::peek_event() noexcept {
   return p.events.empty() ? nullptr : &p.events.front();
 }
 
-void Peer::pop_event() {
+PeerEvent* Peer::pop_event() {
   Impl& p = *impl_;
-  if (p.events.empty()) return;
+  if (p.events.empty()) return nullptr;
   PeerEvent& event = p.events.front();
   const std::size_t delivered = event.bytes().size();
   if (event.payload.capacity() != 0) recycle_payload(std::move(event.payload));
   p.drop_front_event(delivered);
+  return p.events.empty() ? nullptr : &p.events.front();
 }
 
 SendResult Peer::send(std::uint8_t channel, Bytes payload, PacketFlags flags) {

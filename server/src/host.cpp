@@ -415,13 +415,14 @@ void Host::drain_events(std::uint32_t slot) {
 void Host::take_events(std::uint32_t slot, Slot& s) {
   const PeerHandle handle{slot, s.generation};
   protocol::Peer& peer = *s.peer;
-  while (protocol::PeerEvent* event = peer.peek_event()) {
+  protocol::PeerEvent* event = peer.peek_event();
+  while (event != nullptr) {
     const PeerEvent::Type type = event->type;
     const std::uint32_t data = event->data;
     const protocol::DisconnectReason reason = event->reason;
     if (type == PeerEvent::Type::kReceive) {
       if (events_) events_->on_receive(handle, *event);
-      peer.pop_event();
+      event = peer.pop_event();
       continue;
     }
     peer.pop_event();
@@ -431,6 +432,7 @@ void Host::take_events(std::uint32_t slot, Slot& s) {
       stats_.connected += 1;
       if (stats_.connected > stats_.connected_peak) stats_.connected_peak = stats_.connected;
       if (events_) events_->on_connect(handle, data);
+      event = peer.peek_event();  // looked up again: the callback may have changed the queue
       continue;
     }
     if (s.connected) {
@@ -441,6 +443,7 @@ void Host::take_events(std::uint32_t slot, Slot& s) {
     if (reason == protocol::DisconnectReason::kTimeout) stats_.timeouts += 1;
     if (reason == protocol::DisconnectReason::kLocal) stats_.local_disconnects += 1;
     if (events_) events_->on_disconnect(handle, reason, data);
+    event = peer.peek_event();
   }
 }
 

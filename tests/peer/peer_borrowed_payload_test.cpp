@@ -182,17 +182,18 @@ TEST_CASE("events taken in place: peek_event reads the queued event, pop_event g
     CHECK(event->type == PeerEvent::Type::kReceive);
     CHECK(same(event->bytes(), first));
     CHECK(server.peek_event() == event);  // peeking takes nothing
-    server.pop_event();
+    PeerEvent* next = server.pop_event();
     CHECK(server.stats().waiting_data == second.size());
+    CHECK(next == server.peek_event());
 
     event = server.peek_event();
     REQUIRE(event != nullptr);
     CHECK(same(event->bytes(), second));
-    server.pop_event();
+    CHECK(server.pop_event() == nullptr);
     CHECK(server.stats().waiting_data == 0);
     CHECK(server.peek_event() == nullptr);
     CHECK_FALSE(server.has_events());
-    server.pop_event();  // nothing queued: no effect
+    CHECK(server.pop_event() == nullptr);  // nothing queued: no effect
     CHECK(server.stats().waiting_data == 0);
   }
 }

@@ -227,12 +227,12 @@ class Peer {
   std::optional<PeerEvent> poll_event();
   // Whether poll_event() has anything: lets a caller skip building an empty optional.
   bool has_events() const noexcept;
-  // The oldest event, read in place (nullptr when none), then removed by pop_event(): what
-  // poll_event() does without moving the event out. pop_event() hands an owned payload to
-  // recycle_payload(), so leave the event as it is. Any other call on the Peer between the two
-  // invalidates the pointer.
+  // The oldest event, read in place (nullptr when none), then removed by pop_event(), which
+  // returns the next one: what poll_event() does without moving the event out. pop_event()
+  // hands an owned payload to recycle_payload(), so leave the event as it is. Any other call on
+  // the Peer between the two invalidates the pointer.
   PeerEvent* peek_event() noexcept;
-  void pop_event();
+  PeerEvent* pop_event();
   // When on_deadline / poll_datagram next has work that no input will trigger.
   std::optional<TimePoint> next_deadline() const;
 
