@@ -133,11 +133,15 @@ void TimerWheel::advance(TimePoint now) {
   // One full round at most: the test below is on deadlines, not ticks, so a long jump needs
   // each slot walked only once.
   const std::int64_t limit = std::min(end, current_tick_ + kSlots - 1) + 1;
+  const std::int64_t first = next_occupied(current_tick_, limit);
+  if (first >= limit) {  // no timer in the ticks passed: most wake-ups
+    current_tick_ = end;
+    return;
+  }
   std::vector<Due> due;
   due.swap(due_);
   due.clear();
-  for (std::int64_t t = next_occupied(current_tick_, limit); t < limit;
-       t = next_occupied(t + 1, limit)) {
+  for (std::int64_t t = first; t < limit; t = next_occupied(t + 1, limit)) {
     const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) & kMask);
     for (std::uint32_t index = heads_[slot]; index != kNil;) {
       Node& node = nodes_[index];
