@@ -127,7 +127,7 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
   // routed to here: payloads delivered at once are viewed in the batch, not copied.
   s.peer->on_datagram(now, bytes, *view.value, protocol::DatagramLifetime::kUntilDrained);
   stats_.datagrams_routed += 1;
-  touch(*slot);
+  touch(*slot, s);
 }
 
 // A CONNECT (enet-protocol.md 3.1) creates at most a half-open entry and one reply of no more
@@ -358,13 +358,6 @@ void Host::refuse(TimePoint now, const protocol::ConnectRequest& request, const 
   stats_.refusals_sent += 1;
 }
 
-void Host::touch(std::uint32_t slot) {
-  Slot& s = slots_[slot];
-  if (s.touched) return;
-  s.touched = true;
-  touched_.push_back(slot);
-}
-
 void Host::service_touched(TimePoint now) {
   // Callbacks may touch more peers (a send to another peer); they join the end of the list.
   for (std::size_t i = 0; i < touched_.size(); ++i) service(now, touched_[i]);
@@ -483,7 +476,7 @@ SendResult Host::send(PeerHandle handle, std::uint8_t channel, Bytes payload,
   Slot* s = resolve(handle);
   if (s == nullptr) return SendResult::kNoSuchPeer;
   const SendResult result = s->peer->send(channel, payload, flags);
-  if (result == SendResult::kOk) touch(handle.index);
+  if (result == SendResult::kOk) touch(handle.index, *s);
   return result;
 }
 
@@ -493,7 +486,7 @@ std::size_t Host::broadcast(std::uint8_t channel, Bytes payload, protocol::Packe
     Slot& s = slots_[index];
     if (s.peer->send(channel, payload, flags) == SendResult::kOk) {
       accepted += 1;
-      touch(index);
+      touch(index, s);
     }
   }
   return accepted;

@@ -140,7 +140,13 @@ class Host {
   bool limited(TimePoint now, const engine::Address& to);
   void refuse(TimePoint now, const protocol::ConnectRequest& request, const engine::Address& to,
               RefusalCode code);
-  void touch(std::uint32_t slot);
+  void touch(std::uint32_t slot) { touch(slot, slots_[slot]); }
+  // With the slot already at hand (the routing and send paths): no second lookup.
+  void touch(std::uint32_t slot, Slot& s) {
+    if (s.touched) return;
+    s.touched = true;
+    touched_.push_back(slot);
+  }
   void service_touched(TimePoint now);
   void service(TimePoint now, std::uint32_t slot);
   void drain_events(std::uint32_t slot);
