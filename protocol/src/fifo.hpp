@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -16,7 +17,9 @@ namespace volley::protocol::detail {
 template <class T>
 class Fifo {
  public:
-  bool empty() const noexcept { return head_ == items_.size(); }
+  // Compared as addresses: items_.size() would divide by sizeof(T) (48 for a PeerEvent), and
+  // the service pass asks several times per peer.
+  bool empty() const noexcept { return items_.data() + head_ == std::to_address(items_.end()); }
   std::size_t size() const noexcept { return items_.size() - head_; }
   T& front() { return items_[head_]; }
   const T& front() const { return items_[head_]; }
@@ -26,7 +29,7 @@ class Fifo {
   T& emplace_back() { return items_.emplace_back(); }
 
   void pop_front() {
-    if (head_ + 1 == items_.size()) {
+    if (items_.data() + head_ + 1 == std::to_address(items_.end())) {
       clear();  // the last one: destroyed with the rest, no reset first
       return;
     }
