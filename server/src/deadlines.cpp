@@ -8,7 +8,7 @@ Deadlines::Entry& Deadlines::entry(std::uint32_t slot) {
   return entries_[slot];
 }
 
-void Deadlines::change(std::uint32_t slot, std::optional<TimePoint> next, TimePoint now) {
+void Deadlines::update(std::uint32_t slot, std::optional<TimePoint> next, TimePoint now) {
   Entry& e = entry(slot);
   if (!next) {
     if (e.armed) {

@@ -46,18 +46,7 @@ class Deadlines {
   // over half the wait (BENCHMARKS.md, sixth session).
   static constexpr TimePoint kDeferHorizon = 600 * volley::kMillisecond;
 
-  void update(std::uint32_t slot, std::optional<TimePoint> next, TimePoint now) {
-    // Inline for the common case of every service pass: an armed timer that stays (the same
-    // deadline, or a later one deferred).
-    if (next && slot < entries_.size()) {
-      const Entry& e = entries_[slot];
-      if (e.armed && *next >= e.at && (*next == e.at || e.at - now > kDeferHorizon)) {
-        if (*next != e.at) ops_.deferred += 1;
-        return;
-      }
-    }
-    change(slot, next, now);
-  }
+  void update(std::uint32_t slot, std::optional<TimePoint> next, TimePoint now);
   // The port ran the slot's timer: it is gone.
   void fired(std::uint32_t slot);
   void clear(std::uint32_t slot) { update(slot, std::nullopt, 0); }
@@ -70,7 +59,6 @@ class Deadlines {
     bool armed = false;
   };
   Entry& entry(std::uint32_t slot);
-  void change(std::uint32_t slot, std::optional<TimePoint> next, TimePoint now);
 
   TimerPort& port_;
   std::vector<Entry> entries_;
