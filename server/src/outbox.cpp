@@ -2,6 +2,8 @@
 // they stand; the arena may grow (and move) while the outbox fills, and then they are rebased.
 #include "outbox.hpp"
 
+#include <cstring>
+
 namespace volley::server {
 
 Outbox::Outbox() {
@@ -11,9 +13,13 @@ Outbox::Outbox() {
 
 MutableBytes Outbox::reserve() {
   if (arena_.size() - used_ < protocol::kMaxMtu) {
-    const std::uint8_t* old = arena_.data();
-    arena_.resize(arena_.size() * 2);
-    for (engine::OutDatagram& e : entries_) e.bytes = Bytes(arena_.data() + (e.bytes.data() - old), e.bytes.size());
+    // Grown by hand, so that each queued view is rebased while the old arena still exists.
+    std::vector<std::uint8_t> grown(arena_.size() * 2);
+    std::memcpy(grown.data(), arena_.data(), used_);
+    for (engine::OutDatagram& e : entries_) {
+      e.bytes = Bytes(grown.data() + (e.bytes.data() - arena_.data()), e.bytes.size());
+    }
+    arena_.swap(grown);
   }
   return MutableBytes(arena_.data() + used_, protocol::kMaxMtu);
 }

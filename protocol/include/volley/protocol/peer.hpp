@@ -229,8 +229,9 @@ class Peer {
   bool has_events() const noexcept;
   // The oldest event, read in place (nullptr when none), then removed by pop_event(), which
   // returns the next one: what poll_event() does without moving the event out. pop_event()
-  // hands an owned payload to recycle_payload(), so leave the event as it is. Any other call on
-  // the Peer between the two invalidates the pointer.
+  // hands an owned payload to recycle_payload(), so leave the event as it is. The pointer stays
+  // valid across send(), disconnect() and disconnect_later() (a callback may answer the packet
+  // it reads); any other call may queue or drop events and invalidates it.
   PeerEvent* peek_event() noexcept;
   PeerEvent* pop_event();
   // When on_deadline / poll_datagram next has work that no input will trigger.
