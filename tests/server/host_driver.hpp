@@ -80,6 +80,7 @@ class RecordingEvents final : public HostEvents {
   std::vector<std::pair<PeerHandle, protocol::DisconnectReason>> disconnected;
   std::size_t received = 0;
   std::function<void(const protocol::PeerEvent&)> observe;  // sees each packet, during the call
+  std::function<void(PeerHandle)> on_gone;                   // runs inside each on_disconnect
 
   void on_connect(PeerHandle peer, std::uint32_t) override { connected.push_back(peer); }
   void on_receive(PeerHandle peer, const protocol::PeerEvent& e) override {
@@ -94,6 +95,7 @@ class RecordingEvents final : public HostEvents {
   }
   void on_disconnect(PeerHandle peer, protocol::DisconnectReason reason, std::uint32_t) override {
     disconnected.emplace_back(peer, reason);
+    if (on_gone) on_gone(peer);
   }
 };
 

@@ -400,6 +400,32 @@ TEST_CASE("session mismatch, unknown id and foreign address are dropped and coun
   CHECK(a.peer.state() == PeerState::kConnected);
 }
 
+// libenet resets a peer when it dispatches the disconnect event; the Host takes the event off the
+// queue (which resets a ZOMBIE peer) before on_disconnect runs, so the app's callback finds the
+// peer already reset, and a disconnect_now from inside it finds nothing left to cancel.
+TEST_CASE("on_disconnect runs after the peer's reset, and a disconnect_now from inside it changes nothing") {
+  HostDriver d(config_for(4));
+  Client& a = d.add_client(HostDriver::address(2150));
+  d.connect(a);
+  REQUIRE(d.run_until([&] { return a.peer.state() == PeerState::kConnected; }, 2 * kSec));
+  std::vector<PeerState> seen;
+  d.events.on_gone = [&](PeerHandle handle) {
+    const protocol::Peer* peer = d.host().peer(handle);
+    REQUIRE(peer != nullptr);  // the slot is released only after the callbacks
+    seen.push_back(peer->state());
+    d.host().disconnect(handle, 0, DisconnectMode::kNow);
+  };
+  a.peer.disconnect(7);
+  REQUIRE(d.run_until([&] { return !d.events.disconnected.empty(); }, 2 * kSec));
+  d.events.on_gone = nullptr;
+  d.run_for(200 * kMs);
+  CHECK(d.events.disconnected.size() == 1);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0] == PeerState::kDisconnected);
+  CHECK(d.host().live_peers() == 0);
+  CHECK(a.count(PeerEvent::Type::kDisconnect) == 1);
+}
+
 // docs/scale.md: every drop_host_unknown_peer of the 3,000- and 16,384-peer runs was a client's
 // DISCONNECT retransmitted (ENet's RTO on loopback is ~5 ms) after the server had acked the
 // first copy and released the slot. Such stragglers are late, not misrouted: counted apart, not
