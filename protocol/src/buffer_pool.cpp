@@ -105,7 +105,10 @@ SharedPayload SharedPayload::copy_of(Bytes bytes) {
     pool->buffer_bytes -= block->bytes.capacity();
   }
   block->refs = 1;
-  block->bytes.assign(bytes.begin(), bytes.end());
+  // Grown to its whole capacity once, so the next refills of this block never zero-fill.
+  if (block->bytes.size() < bytes.size()) block->bytes.resize(std::max(bytes.size(), block->bytes.capacity()));
+  if (!bytes.empty()) std::memcpy(block->bytes.data(), bytes.data(), bytes.size());
+  block->size = static_cast<std::uint32_t>(bytes.size());
   SharedPayload p;
   p.block_ = block;
   return p;
@@ -122,7 +125,6 @@ void SharedPayload::release(Block* block) noexcept {
   if (capacity > kMaxKeptCapacity || pool->buffer_bytes + capacity > kMaxKeptBytes) {
     Buffer().swap(block->bytes);
   } else {
-    block->bytes.clear();
     pool->buffer_bytes += capacity;
   }
   pool->blocks.emplace_back(block);

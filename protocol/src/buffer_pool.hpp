@@ -49,10 +49,13 @@ class SharedPayload {
   }
   explicit operator bool() const noexcept { return block_ != nullptr; }
   bool operator==(const SharedPayload& other) const noexcept { return block_ == other.block_; }
-  Bytes bytes() const noexcept { return block_ ? Bytes(block_->bytes) : Bytes(); }
+  Bytes bytes() const noexcept { return block_ ? Bytes(block_->bytes.data(), block_->size) : Bytes(); }
 
+  // `bytes` keeps the length it last grew to, so refilling a kept block is one memcpy (no
+  // vector assign); `size` is how much of it the packet uses.
   struct Block {
     std::uint32_t refs = 0;
+    std::uint32_t size = 0;
     Buffer bytes;
   };
 
