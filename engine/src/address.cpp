@@ -17,13 +17,16 @@ Address Address::from_sockaddr(const void* addr, std::size_t size) {
   Address out;
   if (addr == nullptr || size < sizeof(sockaddr_in)) return out;
   const auto family = reinterpret_cast<const ::sockaddr*>(addr)->sa_family;
-  std::size_t want = 0;
-  if (family == AF_INET) want = sizeof(sockaddr_in);
-  if (family == AF_INET6) want = sizeof(sockaddr_in6);
-  if (want == 0 || size < want) return out;
   static_assert(sizeof(sockaddr_in6) <= kMaxSize);
-  std::memcpy(out.storage_.data(), addr, want);
-  out.size_ = static_cast<std::uint8_t>(want);
+  // Each family copies a constant size: this runs once per received datagram, and a copy of a
+  // run-time length is a call into memcpy.
+  if (family == AF_INET) {
+    std::memcpy(out.storage_.data(), addr, sizeof(sockaddr_in));
+    out.size_ = sizeof(sockaddr_in);
+  } else if (family == AF_INET6 && size >= sizeof(sockaddr_in6)) {
+    std::memcpy(out.storage_.data(), addr, sizeof(sockaddr_in6));
+    out.size_ = sizeof(sockaddr_in6);
+  }
   return out;
 }
 

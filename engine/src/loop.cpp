@@ -142,7 +142,10 @@ class Loop::Impl final : public DatapathSink {
     for (const OutDatagram& d : datagrams) {
       SendOp* op = nullptr;
       const SocketEntry* from = open_entry(d.socket);
-      const Address to = from != nullptr ? fit_family(from->socket, d.to) : Address{};
+      // The usual case, a destination of the socket's own family, needs no conversion.
+      const Address to = from == nullptr ? Address{}
+                         : from->socket.local.family() == d.to.family() ? d.to
+                                                                     : fit_family(from->socket, d.to);
       if (d.bytes.size() <= config_.max_datagram_bytes && !to.empty() && !closed_) {
         op = pool_.acquire(d.bytes.size());
       }
