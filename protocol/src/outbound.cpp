@@ -121,28 +121,26 @@ bool Peer::Impl::lean_keepalive() const {
   return config.keepalive == KeepalivePolicy::kWhenSilent && throttle.throttle >= throttle.limit;
 }
 
-std::uint64_t Peer::Impl::ping_wait_ms() const {
-  if (!lean_keepalive()) return ping_interval_ms;
-  // The RTT term is capped: the remote steers our estimate (up to 65 s), and an uncapped one
-  // would let a silent peer go unpinged, so its timeout unstarted, for a minute.
-  const std::uint64_t wait = std::uint64_t{kSilentPingFactor} * ping_interval_ms;
-  return wait + std::min<std::uint64_t>(rtt.rtt_ms, wait);
-}
-
-const std::optional<TimePoint>& Peer::Impl::ping_reference() const {
-  return lean_keepalive() && last_heard_time ? last_heard_time : last_receive_time;
-}
-
 bool Peer::Impl::ping_due(TimePoint now) const {
   const auto at = ping_deadline();
   return !at || now >= *at;
 }
 
 // The instant ping_due() turns true (nullopt: it is true already, for want of a reference).
+// Measured from the last ACK (libenet) or, lean, from the last datagram heard, after the ping
+// interval or, lean, after kSilentPingFactor intervals plus the RTT. The RTT term is capped:
+// the remote steers our estimate (up to 65 s), and an uncapped one would let a silent peer go
+// unpinged, so its timeout unstarted, for a minute.
 std::optional<TimePoint> Peer::Impl::ping_deadline() const {
-  const auto& since = ping_reference();
+  const bool lean = lean_keepalive();
+  const std::optional<TimePoint>& since = lean && last_heard_time ? last_heard_time : last_receive_time;
   if (!since) return std::nullopt;
-  return from_ms(whole_ms(*since) + static_cast<std::int64_t>(ping_wait_ms()));
+  std::uint64_t wait = ping_interval_ms;
+  if (lean) {
+    wait *= kSilentPingFactor;
+    wait += std::min<std::uint64_t>(rtt.rtt_ms, wait);
+  }
+  return from_ms(whole_ms(*since) + static_cast<std::int64_t>(wait));
 }
 
 // True only when assemble(now, ..., true) would write no command: no ACK queued, nothing

@@ -142,8 +142,6 @@ struct Peer::Impl {
   bool write_outgoing(TimePoint now, Assembly& a);
   bool encode_into(Assembly& a, const CommandHeader& header, const CommandBody& body);
   bool lean_keepalive() const;
-  std::uint64_t ping_wait_ms() const;
-  const std::optional<TimePoint>& ping_reference() const;
   std::optional<TimePoint> ping_deadline() const;
   bool ping_due(TimePoint now) const;
   bool nothing_to_send(TimePoint now) const;
