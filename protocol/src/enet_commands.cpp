@@ -2,6 +2,7 @@
 // walk mirrors libenet's enet_protocol_handle_incoming_commands: each check that makes libenet
 // stop parsing is a named DecodeError here, and commands before the failure stay valid.
 #include <array>
+#include <cstring>
 #include <type_traits>
 
 #include "volley/protocol/byte_io.hpp"
@@ -26,6 +27,20 @@ constexpr std::array<std::string_view, kDecodeErrorCount> kDecodeErrorNames = {
     "payload_past_end",  "payload_too_large",  "too_many_commands", "not_connect"};
 
 constexpr std::size_t kCommandHeaderSize = 4;
+
+// encode_command finds a type's body at variant index (number - 1).
+template <CommandType type, class Body>
+constexpr bool body_at_number = std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(type) - 1, CommandBody>, Body>;
+static_assert(body_at_number<CommandType::kAcknowledge, Acknowledge> && body_at_number<CommandType::kConnect, Connect> &&
+              body_at_number<CommandType::kVerifyConnect, VerifyConnect> &&
+              body_at_number<CommandType::kDisconnect, Disconnect> && body_at_number<CommandType::kPing, Ping> &&
+              body_at_number<CommandType::kSendReliable, SendReliable> &&
+              body_at_number<CommandType::kSendUnreliable, SendUnreliable> &&
+              body_at_number<CommandType::kSendFragment, SendFragment> &&
+              body_at_number<CommandType::kSendUnsequenced, SendUnsequenced> &&
+              body_at_number<CommandType::kBandwidthLimit, BandwidthLimit> &&
+              body_at_number<CommandType::kThrottleConfigure, ThrottleConfigure> &&
+              std::variant_size_v<CommandBody> == kCommandTypeCount - 2);
 
 ConnectParams read_connect_params(ByteReader& r) noexcept {
   ConnectParams p;
@@ -176,8 +191,8 @@ bool CommandReader::next(Command& out) noexcept {
   };
   if (rest_.size() < kCommandHeaderSize) return fail(DecodeError::kTrailingBytes);
 
-  ByteReader header_reader(rest_.first(kCommandHeaderSize));
-  const std::uint8_t raw = header_reader.u8();
+  // The 4 header bytes are there (checked above): read without a reader's checks.
+  const std::uint8_t raw = rest_[0];
   const std::uint8_t number = raw & kCommandNumberMask;
   if (number == 0 || number >= kCommandTypeCount) return fail(DecodeError::kUnknownCommand);
   const auto type = static_cast<CommandType>(number);
@@ -189,8 +204,8 @@ bool CommandReader::next(Command& out) noexcept {
   out.header.type = type;
   out.header.acknowledge = (raw & kCommandFlagAcknowledge) != 0;
   out.header.unsequenced = (raw & kCommandFlagUnsequenced) != 0;
-  out.header.channel = header_reader.u8();
-  out.header.reliable_sequence = header_reader.u16();
+  out.header.channel = rest_[1];
+  out.header.reliable_sequence = load_be16(rest_, 2);
 
   ByteReader fixed_reader(rest_.subspan(kCommandHeaderSize, fixed - kCommandHeaderSize));
   std::uint16_t payload_length = 0;
@@ -219,59 +234,68 @@ std::size_t encode_command(const CommandHeader& header, const CommandBody& body,
   const CommandType type = header.type;
   const auto number = static_cast<std::size_t>(type);
   if (number == 0 || number >= kCommandTypeCount) return 0;
+  // The body must be the header's type, or its size would disagree with the table. Bodies are
+  // declared in command-number order; both fragment commands share SendFragment.
+  const std::size_t body_index = type == CommandType::kSendUnreliableFragment
+                                     ? static_cast<std::size_t>(CommandType::kSendFragment) - 1
+                                     : number - 1;
+  if (body.index() != body_index) return 0;
   const Bytes payload = payload_of(body);
   if (payload.size() > 0xFFFF) return 0;  // dataLength is 16 bits on the wire
+  const std::size_t fixed = kCommandSizes[number];
+  if (out.size() < fixed || out.size() - fixed < payload.size()) return 0;
 
-  ByteWriter w(out);
+  // Every size is checked above, so the fields are stored without a check each (this runs for
+  // every command of every datagram).
   std::uint8_t raw = static_cast<std::uint8_t>(number);
   if (header.acknowledge) raw |= kCommandFlagAcknowledge;
   if (header.unsequenced) raw |= kCommandFlagUnsequenced;
-  w.u8(raw);
-  w.u8(header.channel);
-  w.u16(header.reliable_sequence);
+  out[0] = raw;
+  out[1] = header.channel;
+  store_be16(out, 2, header.reliable_sequence);
   const auto length = static_cast<std::uint16_t>(payload.size());
   std::visit(
       [&](const auto& b) {
         using T = std::decay_t<decltype(b)>;
         if constexpr (std::is_same_v<T, Acknowledge>) {
-          w.u16(b.received_reliable_sequence);
-          w.u16(b.received_sent_time);
+          store_be16(out, 4, b.received_reliable_sequence);
+          store_be16(out, 6, b.received_sent_time);
         } else if constexpr (std::is_same_v<T, Connect>) {
+          ByteWriter w(out.subspan(kCommandHeaderSize, fixed - kCommandHeaderSize));
           write_connect_params(w, b.params);
           w.u32(b.data);
         } else if constexpr (std::is_same_v<T, VerifyConnect>) {
+          ByteWriter w(out.subspan(kCommandHeaderSize, fixed - kCommandHeaderSize));
           write_connect_params(w, b.params);
         } else if constexpr (std::is_same_v<T, Disconnect>) {
-          w.u32(b.data);
+          store_be32(out, 4, b.data);
         } else if constexpr (std::is_same_v<T, SendReliable>) {
-          w.u16(length);
+          store_be16(out, 4, length);
         } else if constexpr (std::is_same_v<T, SendUnreliable>) {
-          w.u16(b.unreliable_sequence);
-          w.u16(length);
+          store_be16(out, 4, b.unreliable_sequence);
+          store_be16(out, 6, length);
         } else if constexpr (std::is_same_v<T, SendFragment>) {
-          w.u16(b.start_sequence);
-          w.u16(length);
-          w.u32(b.fragment_count);
-          w.u32(b.fragment_number);
-          w.u32(b.total_length);
-          w.u32(b.fragment_offset);
+          store_be16(out, 4, b.start_sequence);
+          store_be16(out, 6, length);
+          store_be32(out, 8, b.fragment_count);
+          store_be32(out, 12, b.fragment_number);
+          store_be32(out, 16, b.total_length);
+          store_be32(out, 20, b.fragment_offset);
         } else if constexpr (std::is_same_v<T, SendUnsequenced>) {
-          w.u16(b.unsequenced_group);
-          w.u16(length);
+          store_be16(out, 4, b.unsequenced_group);
+          store_be16(out, 6, length);
         } else if constexpr (std::is_same_v<T, BandwidthLimit>) {
-          w.u32(b.incoming_bandwidth);
-          w.u32(b.outgoing_bandwidth);
+          store_be32(out, 4, b.incoming_bandwidth);
+          store_be32(out, 8, b.outgoing_bandwidth);
         } else if constexpr (std::is_same_v<T, ThrottleConfigure>) {
-          w.u32(b.interval);
-          w.u32(b.acceleration);
-          w.u32(b.deceleration);
+          store_be32(out, 4, b.interval);
+          store_be32(out, 8, b.acceleration);
+          store_be32(out, 12, b.deceleration);
         }
       },
       body);
-  // The body variant must match the header's type, or the size would disagree with the table.
-  if (!w.ok() || w.size() != kCommandSizes[number]) return 0;
-  w.bytes(payload);
-  return w.ok() ? w.size() : 0;
+  if (!payload.empty()) std::memcpy(out.data() + fixed, payload.data(), payload.size());
+  return fixed + payload.size();
 }
 
 }  // namespace volley::protocol
