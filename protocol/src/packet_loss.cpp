@@ -4,18 +4,22 @@
 namespace volley::protocol::detail {
 
 void PacketLoss::update(TimePoint now) noexcept {
-  if (!epoch_) {
-    epoch_ = now;
+  if (!close_at_) {
+    begin_epoch(now);
     return;
   }
-  if (whole_ms(now) - whole_ms(*epoch_) < kPacketLossIntervalMs || sent_ == 0) return;
+  if (now < *close_at_ || sent_ == 0) return;
   const auto loss = static_cast<std::uint32_t>(std::uint64_t{lost_} * kPacketLossScale / sent_);
   const std::uint32_t diff = loss > loss_ ? loss - loss_ : loss_ - loss;
   variance_ = (variance_ * 3 + diff) / 4;
   loss_ = (loss_ * 7 + loss) / 8;
-  epoch_ = now;
+  begin_epoch(now);
   sent_ = 0;
   lost_ = 0;
+}
+
+void PacketLoss::begin_epoch(TimePoint now) noexcept {
+  close_at_ = from_ms(whole_ms(now) + kPacketLossIntervalMs);
 }
 
 }  // namespace volley::protocol::detail

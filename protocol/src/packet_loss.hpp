@@ -24,7 +24,12 @@ class PacketLoss {
   std::uint32_t variance() const noexcept { return variance_; }
 
  private:
-  std::optional<TimePoint> epoch_;
+  void begin_epoch(TimePoint now) noexcept;
+
+  // The instant the current epoch may close: the first whole millisecond at least 10 s after
+  // the epoch began (libenet compares millisecond counts), kept as a time so that the check
+  // made for every datagram divides nothing.
+  std::optional<TimePoint> close_at_;
   std::uint32_t sent_ = 0;
   std::uint32_t lost_ = 0;
   std::uint32_t loss_ = 0;
