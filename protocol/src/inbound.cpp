@@ -33,13 +33,13 @@ OpenOptions open_options(const PeerConfig& config) { return OpenOptions{config.c
 
 // open_admitted_datagram with the Peer's counters: a refused admission has counted itself.
 template <class Admit>
-std::optional<OpenedDatagram> open_counted(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
+DecodeResult<OpenedDatagram> open_counted(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
                                            Counters* counters, const Admit& admit,
                                            const HeaderView* header = nullptr) {
   auto opened = header ? open_admitted_datagram(datagram, *header, open_options(config), scratch, admit)
                        : open_admitted_datagram(datagram, open_options(config), scratch, admit);
   if (!opened.ok() && counters && opened.error != DecodeError::kCount) counters->add(counter_for(opened.error));
-  return std::move(opened.value);
+  return opened;
 }
 
 }  // namespace
@@ -50,8 +50,8 @@ std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& con
     if (h.peer_id != kMaxPeerId) return std::nullopt;
     return ChecksumSeed{};
   });
-  if (!opened) return std::nullopt;
-  CommandReader reader(opened->commands, true, CommandLimits{config.max_packet_size});
+  if (!opened.ok()) return std::nullopt;
+  CommandReader reader(opened.value->commands, true, CommandLimits{config.max_packet_size});
   Command command;
   if (!reader.next(command)) return std::nullopt;
   const auto* connect = std::get_if<Connect>(&command.body);
@@ -66,8 +66,8 @@ HandshakeAck peek_handshake_ack(Bytes datagram, const PeerConfig& config,
     if (h.peer_id == kMaxPeerId) return std::nullopt;
     return seed;
   });
-  if (!opened) return {HandshakeAck::Status::kBadDatagram};
-  CommandReader reader(opened->commands, false, CommandLimits{config.max_packet_size});
+  if (!opened.ok()) return {HandshakeAck::Status::kBadDatagram};
+  CommandReader reader(opened.value->commands, false, CommandLimits{config.max_packet_size});
   Command command;
   while (reader.next(command)) {
     const auto* ack = std::get_if<Acknowledge>(&command.body);
@@ -105,15 +105,16 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* de
     }
     return connect_id;
   };
-  auto opened = open_counted(datagram, config, scratch, &counters, admit, decoded);
-  if (!opened) return;
+  const auto result = open_counted(datagram, config, scratch, &counters, admit, decoded);
+  if (!result.ok()) return;
+  const OpenedDatagram& opened = *result.value;
   last_heard_time = now;  // any admitted datagram proves the remote alive (KeepalivePolicy::kWhenSilent)
 
-  const Header& header = opened->view.header;
+  const Header& header = opened.view.header;
   // Payloads may be viewed only where they lie in the caller's datagram: a range-coded one was
   // decoded into `scratch`, which ends with this call.
   const auto address = [](const std::uint8_t* p) { return reinterpret_cast<std::uintptr_t>(p); };
-  const Bytes commands = opened->commands;
+  const Bytes commands = opened.commands;
   const bool in_datagram = address(commands.data()) >= address(datagram.data()) &&
                            address(commands.data()) + commands.size() <= address(datagram.data()) + datagram.size();
   struct Borrowing {
@@ -124,7 +125,7 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* de
     Borrowing& operator=(const Borrowing&) = delete;
   } const borrowing_scope(borrowing, borrow && in_datagram);
   // Senders put at most 32 commands in a datagram, but a libenet receiver imposes no limit.
-  CommandReader reader(opened->commands, header.peer_id == kMaxPeerId,
+  CommandReader reader(opened.commands, header.peer_id == kMaxPeerId,
                        CommandLimits{config.max_packet_size, std::numeric_limits<std::size_t>::max()});
   Command command;
   while (reader.next(command)) {
