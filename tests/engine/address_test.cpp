@@ -49,6 +49,10 @@ TEST_CASE("address: IPv4-mapped IPv6 round trip") {
   CHECK(Address::loopback_v6(7).unmapped() == Address::loopback_v6(7));
   CHECK(Address::from_sockaddr(v4.sockaddr(), v4.size()) == v4);
   CHECK(Address::from_sockaddr(v4.sockaddr(), 3).empty());
+  const Address v6 = Address::loopback_v6(7);
+  CHECK(Address::from_sockaddr(v6.sockaddr(), v6.size()) == v6);
+  CHECK(Address::from_sockaddr(v6.sockaddr(), v6.size() - 1).empty());  // an IPv6 family, cut short
+  CHECK(Address::from_sockaddr(nullptr, v6.size()).empty());
 }
 
 TEST_CASE("address: with_port keeps the IP, so with_port(0) keys a whole client IP") {

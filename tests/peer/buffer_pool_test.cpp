@@ -4,6 +4,7 @@
 // own, whose pools start empty.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -65,5 +66,21 @@ TEST_CASE("buffer pool: buffers that pooled shared-payload blocks keep count aga
     // The blocks' buffers fill the budget, so a plain buffer given back now is not kept.
     give_buffer(with_capacity(kLargest));
     CHECK(take_counting(1, kLargest) == 0);
+  });
+}
+
+TEST_CASE("buffer pool: a reused shared-payload block holds exactly the new packet's bytes") {
+  on_fresh_thread([] {
+    // Long, then short, then longer than any before, then empty: each time the same kept block
+    // comes back, and its view must show the new bytes only, none of the previous packet's.
+    const std::vector<std::size_t> sizes = {300, 5, 2000, 0, 64};
+    for (std::size_t round = 0; round < sizes.size(); ++round) {
+      std::vector<std::uint8_t> bytes(sizes[round]);
+      for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(round * 31 + i);
+      const SharedPayload payload = SharedPayload::copy_of(bytes);
+      const Bytes view = payload.bytes();
+      CHECK(view.size() == bytes.size());
+      CHECK(std::equal(view.begin(), view.end(), bytes.begin(), bytes.end()));
+    }
   });
 }
