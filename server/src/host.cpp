@@ -371,7 +371,7 @@ void Host::service(TimePoint now, std::uint32_t slot) {
     s.touched = false;
     return;
   }
-  drain_events(slot);
+  drain_events(slot, s);
   protocol::Peer& peer = *s.peer;
   for (;;) {
     if (outbox_.full()) emit();
@@ -380,7 +380,7 @@ void Host::service(TimePoint now, std::uint32_t slot) {
     outbox_.commit(n, s.address);
     if (!peer.poll_again()) break;
   }
-  drain_events(slot);  // a reset inside the poll may leave a final event
+  drain_events(slot, s);  // a reset inside the poll may leave a final event
   // Cleared only now: a send to this peer from its own callbacks was polled above, while a send
   // from a later peer's callback puts it back on the list.
   s.touched = false;
@@ -394,11 +394,6 @@ void Host::service(TimePoint now, std::uint32_t slot) {
     return;
   }
   deadlines_.update(slot, peer.next_deadline(), now);
-}
-
-void Host::drain_events(std::uint32_t slot) {
-  Slot& s = slots_[slot];
-  if (s.peer->has_events()) take_events(slot, s);
 }
 
 // A receive is read where the Peer queued it and popped after its callback (which recycles an
