@@ -182,8 +182,7 @@ std::string_view decode_error_name(DecodeError error) noexcept {
 CommandReader::CommandReader(Bytes commands, bool from_unknown_peer, CommandLimits limits) noexcept
     : rest_(commands), from_unknown_peer_(from_unknown_peer), limits_(limits) {}
 
-bool CommandReader::next(Command& out) noexcept {
-  if (error_ || rest_.empty()) return false;
+bool CommandReader::read_next(Command& out) noexcept {
   const auto fail = [this](DecodeError e) {
     error_ = e;
     rest_ = {};

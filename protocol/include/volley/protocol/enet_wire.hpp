@@ -212,12 +212,16 @@ class CommandReader {
  public:
   CommandReader(Bytes commands, bool from_unknown_peer, CommandLimits limits = {}) noexcept;
 
-  // Returns false at the end of the stream or on error; check error() to tell which.
-  bool next(Command& out) noexcept;
+  // Returns false at the end of the stream or on error; check error() to tell which. Inline
+  // test first: every datagram's walk ends with a call that finds nothing left (an error
+  // empties the rest too).
+  bool next(Command& out) noexcept { return !rest_.empty() && read_next(out); }
   std::optional<DecodeError> error() const noexcept { return error_; }
   std::size_t count() const noexcept { return count_; }
 
  private:
+  bool read_next(Command& out) noexcept;
+
   Bytes rest_;
   bool from_unknown_peer_;
   CommandLimits limits_;
