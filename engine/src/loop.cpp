@@ -238,6 +238,7 @@ class Loop::Impl final : public DatapathSink {
     // as the next timer is away: without this a handler's time() would predate its datagrams,
     // and a protocol peer stamping sends with it retransmits early (docs/scale.md).
     now_ = received_at;
+    batch_delivered_ = true;
     if (config_.on_datagrams) config_.on_datagrams(batch);
   }
   void on_sent(SendOp* op, SendCompletion result) override {
@@ -282,6 +283,7 @@ class Loop::Impl final : public DatapathSink {
   TaskQueue tasks_;
   SendPool pool_;
   TimePoint now_ = 0;
+  bool batch_delivered_ = false;  // the last wait handed over datagrams (now_ is their time)
   Backend backend_ = Backend::kAuto;
 
  private:
@@ -345,8 +347,12 @@ class Loop::Impl final : public DatapathSink {
   static constexpr TimePoint kLateTimerUs = 2000;
 
   void iterate() {
-    now_ = now();
+    // After a wait that handed over datagrams, their receipt time stands for this pass: a timer
+    // that fell due while the handlers ran fires one pass later, and never oversleeps, because
+    // the wait's timeout below reads the clock afresh. One clock read fewer per busy wake-up.
+    if (!batch_delivered_) now_ = now();
     take_in_before_late_timers();
+    batch_delivered_ = false;
     wheel_.advance(now_);
     tasks_.drain(running_tasks_);
     for (Task& task : running_tasks_) task();

@@ -571,3 +571,43 @@ TEST_CASE("loop: after a stall, datagrams already received are handled before ov
     check_no_leaks(*server);
   }
 }
+
+// After a batch, the pass that follows keeps the batch's receipt time (one clock read fewer per
+// busy wake-up); the wait's timeout must then come from a fresh reading, or a timer that fell
+// due while the handler ran would sleep as long again after it.
+TEST_CASE("loop: a timer that falls due while a receive handler runs fires when the handler returns") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    auto server = open_loop(backend);
+    auto client = open_loop(backend);
+    const Address server_at = Address::loopback_v4(server->local_address().port());
+    const std::vector<std::uint8_t> payload = pattern(1, 32);
+    const auto scaled_us = [](double ms) { return static_cast<TimePoint>(ms * 1000 * time_scale()); };
+    TimePoint deadline = 0, handler_done = 0, fired_at = 0, time_at_fire = 0;
+    server->set_handler([&](std::span<const DatagramView>) {
+      if (deadline != 0) return;
+      deadline = server->time() + scaled_us(100);
+      server->schedule(deadline, [&] {
+        fired_at = now();
+        time_at_fire = server->time();
+        server->stop();
+      });
+      std::this_thread::sleep_for(std::chrono::microseconds(scaled_us(200)));
+      handler_done = now();
+    });
+    std::thread runner([&] { client->run(); });
+    client->post([&] { client->send(OutDatagram{payload, server_at}); });
+    Watchdog watchdog(*server, 5.0);
+    server->run();
+    client->stop();
+    runner.join();
+    CHECK_FALSE(watchdog.fired());
+    REQUIRE(fired_at != 0);
+    CHECK(time_at_fire >= deadline);  // never early
+    // Fired on the pass after the handler: not a whole timer interval (100 ms) later.
+    CHECK(fired_at - handler_done < scaled_us(50));
+    watchdog.disarm();
+    check_no_leaks(*client);
+    check_no_leaks(*server);
+  }
+}

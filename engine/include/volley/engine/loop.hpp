@@ -160,7 +160,8 @@ class Loop {
   TimerId schedule(TimePoint deadline, TimerCallback callback);
   bool cancel(TimerId id);
   bool reschedule(TimerId id, TimePoint deadline);  // keeps the callback; counts as re-scheduled
-  // Cached at the start of each iteration and again before each receive batch is handed over.
+  // Cached before each receive batch is handed over, and at the start of each iteration whose
+  // wait handed over none (after a batch, its receipt time stands for the pass that follows).
   TimePoint time() const noexcept;
 
   Backend backend() const noexcept;
