@@ -20,11 +20,13 @@ constexpr std::size_t kHeaderBudget = 4;  // libenet counts the full 4-byte head
 
 }  // namespace
 
-// Commands are encoded straight into the caller's buffer, after room for the longest header
-// (sent time and CRC); whether the sent time is present is known only at the end, and then a
-// shorter header means one small move of the commands, not a copy of the whole datagram.
+// Commands are encoded straight into the caller's buffer, where the header is expected to end:
+// whether it carries the sent time is known only at the end, so the guess is this peer's last
+// datagram (a stream of one kind never moves its commands). A wrong guess costs one small move
+// of the commands, not a copy of the whole datagram. Room is counted with the longest header
+// (libenet's packetSize), so the commands fit after either.
 struct Peer::Impl::Assembly {
-  MutableBytes body;  // out past the longest header; only [0, body_size) is ever read
+  MutableBytes body;  // out past the expected header; only [0, body_size) is ever read
   std::size_t body_size = 0;
   std::size_t budget = 0;       // bytes available for the datagram
   std::size_t packet_size = 0;  // libenet host->packetSize: header + CRC + commands so far
@@ -172,7 +174,10 @@ std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_t
   const std::size_t max_prefix = kHeaderBudget + (config.checksum ? kChecksumSize : 0);
   if (out.size() <= max_prefix) return 0;
   Assembly a;
-  a.body = out.subspan(max_prefix);
+  Header expected;
+  if (last_sent_time) expected.sent_time = 0;
+  const std::size_t body_at = encoded_header_size(expected, config.checksum);
+  a.body = out.subspan(body_at);
   a.budget = std::min<std::size_t>(mtu, out.size());
   a.packet_size = max_prefix;
   continue_sending = false;
@@ -199,9 +204,10 @@ std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_t
   const bool known = outgoing_peer_id < kMaxPeerId;
   header.session = known ? static_cast<std::uint8_t>(outgoing_session_id & 3) : 0;
   if (a.sent_time) header.sent_time = static_cast<std::uint16_t>(enet_ms(now) & 0xFFFF);
-  const std::size_t header_bytes = encode_header(header, config.checksum, out.first(max_prefix));
-  if (header_bytes == 0) return 0;
-  if (header_bytes < max_prefix) std::memmove(out.data() + header_bytes, a.body.data(), a.body_size);
+  last_sent_time = a.sent_time;
+  const std::size_t header_bytes = encoded_header_size(header, config.checksum);
+  if (header_bytes != body_at) std::memmove(out.data() + header_bytes, a.body.data(), a.body_size);
+  if (encode_header(header, config.checksum, out.first(header_bytes)) == 0) return 0;
   FinishOptions options;
   options.checksum = config.checksum;
   if (known) options.seed = connect_id;

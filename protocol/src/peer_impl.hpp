@@ -87,6 +87,7 @@ struct Peer::Impl {
   bool continue_sending = false;  // last pass stopped on a full datagram
   bool flush_pending = false;     // something was queued since the last empty poll
   bool ping_unsent = false;       // the last assembly had a PING due and no room for it
+  bool last_sent_time = false;    // the last datagram's header carried the sent time (Assembly)
   bool borrowing = false;         // inside on_datagram, whose commands may be viewed (DatagramLifetime)
   bool poll_again = true;         // Peer::poll_again(): set by every poll_datagram
   TimePoint last_now = 0;  // latest time seen; "due now" deadlines use it

@@ -233,6 +233,11 @@ class CommandReader {
 // Bytes a command occupies on the wire, payload included.
 std::size_t encoded_size(const Command& command) noexcept;
 
+// Bytes encode_header writes for `header`: 2 or 4, + the 4-byte CRC slot in checksum mode.
+constexpr std::size_t encoded_header_size(const Header& header, bool checksum_mode) noexcept {
+  return (header.sent_time ? 4 : 2) + (checksum_mode ? kChecksumSize : 0);
+}
+
 // Writes the header (2 or 4 bytes, + the 4-byte CRC slot in checksum mode, zero-filled).
 // Returns bytes written, or 0 if `out` is too small.
 std::size_t encode_header(const Header& header, bool checksum_mode, MutableBytes out) noexcept;
