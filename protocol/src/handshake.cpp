@@ -31,7 +31,7 @@ bool Peer::Impl::connect(TimePoint now, std::uint32_t channel_count, std::uint32
   if (now > last_now) last_now = now;
   if (role != PeerRole::kClient || state != PeerState::kDisconnected) return false;
   channel_count = std::clamp(channel_count, kMinChannelCount, kMaxChannelCount);
-  channels.assign(channel_count, detail::Channel{});
+  channels.assign(channel_count);
   change_state(PeerState::kConnecting, "connect");
   connect_id = id;
   window_size = detail::connect_window(config.outgoing_bandwidth);
@@ -83,7 +83,7 @@ Handled Peer::Impl::handle_connect(const Command& command) {
 // What handle_connect leaves behind, minus the queued VERIFY_CONNECT: shared with accept().
 void Peer::Impl::apply_connect(const Connect& connect, const ConnectParams& verify) {
   const ConnectParams& p = connect.params;
-  channels.assign(verify.channel_count, detail::Channel{});
+  channels.assign(verify.channel_count);
   change_state(PeerState::kAcknowledgingConnect, "connect received");
   connect_id = p.connect_id;
   outgoing_peer_id = p.outgoing_peer_id;
@@ -126,7 +126,7 @@ Handled Peer::Impl::handle_verify_connect(const Command& command) {
     return Handled::kStop;
   }
   send_window.acknowledge(1, kPeerLevelChannel, nullptr);
-  if (v.channel_count < channels.size()) channels.resize(v.channel_count);
+  channels.shrink_to(v.channel_count);
   outgoing_peer_id = v.outgoing_peer_id;
   incoming_session_id = v.incoming_session_id;
   outgoing_session_id = v.outgoing_session_id;

@@ -31,6 +31,32 @@ struct Channel {
   ReceiveChannel receive;
 };
 
+// A peer's data channels. The count is kept as a number beside the vector: the channel check
+// runs for every packet sent and received, and vector::size() divides by sizeof(Channel).
+class Channels {
+ public:
+  void assign(std::size_t count) {
+    items_.assign(count, Channel{});
+    count_ = count;
+  }
+  void shrink_to(std::size_t count) {
+    if (count >= count_) return;
+    items_.resize(count);
+    count_ = count;
+  }
+  void clear() noexcept {
+    items_.clear();
+    count_ = 0;
+  }
+  std::size_t size() const noexcept { return count_; }
+  Channel& operator[](std::size_t i) noexcept { return items_[i]; }
+  const Channel& operator[](std::size_t i) const noexcept { return items_[i]; }
+
+ private:
+  std::vector<Channel> items_;
+  std::size_t count_ = 0;
+};
+
 struct PendingAck {
   std::uint8_t channel = 0;
   std::uint16_t reliable_sequence = 0;
@@ -82,7 +108,7 @@ struct Peer::Impl {
   detail::SendWindow send_window;
   detail::UnsequencedWindow unsequenced_window;
   detail::ReceiveBudget received;  // undelivered bytes and out-of-order commands
-  std::vector<detail::Channel> channels;
+  detail::Channels channels;
   detail::Fifo<detail::PendingAck> acks;
   bool continue_sending = false;  // last pass stopped on a full datagram
   bool flush_pending = false;     // something was queued since the last empty poll
