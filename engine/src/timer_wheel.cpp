@@ -102,7 +102,15 @@ bool TimerWheel::cancel(TimerId id) {
 bool TimerWheel::reschedule(TimerId id, TimePoint deadline) {
   Node* node = lookup(id);
   if (node == nullptr) return false;
-  if (node->state == State::kLinked) unlink(id.index);
+  if (node->state == State::kLinked) {
+    // Moved earlier, a timer leaves the cached wake time exact even if it was the earliest: the
+    // earliest is now the cached time or the new deadline, whichever comes first (link() takes
+    // the minimum). A peer's timer moving from its keepalive to a resend deadline, often the
+    // wheel's earliest, then costs no rescan.
+    const bool cache_holds = wake_valid_ && deadline <= node->deadline;
+    unlink(id.index);
+    wake_valid_ = wake_valid_ || cache_holds;
+  }
   // A due or firing node simply becomes linked again with a new sequence number; its stale
   // entry in the due list no longer matches and is skipped.
   link(id.index, deadline);

@@ -183,7 +183,7 @@ TEST_CASE("timer wheel: next_wake follows the earliest timer through reschedule 
 }
 
 TEST_CASE("timer wheel: next_wake finds the earliest of a few timers anywhere on the wheel") {
-  // Few timers spread over a whole round, with the clock crossing the wheel's end several times:
+  // Few timers spread over a whole round, scheduled, cancelled and moved, with the clock crossing the wheel's end several times:
   // the scan for the next occupied slot jumps over empty stretches, wrap-around included.
   VOLLEY_SEEDED_RNG(rng, 2);
   TimerWheel wheel(kStart);
@@ -198,10 +198,16 @@ TEST_CASE("timer wheel: next_wake finds the earliest of a few timers anywhere on
       const TimePoint deadline = clock + static_cast<TimePoint>(rng() % 4'000'000);
       const std::uint64_t key = next_key++;
       live[key] = {wheel.schedule(deadline, [&live, key] { live.erase(key); }), deadline};
-    } else if (roll < 5 && !live.empty()) {
+    } else if (roll < 4 && !live.empty()) {
       auto it = std::next(live.begin(), static_cast<long>(rng() % live.size()));
       wheel.cancel(it->second.first);
       live.erase(it);
+    } else if (roll < 5 && !live.empty()) {
+      // Moved earlier or later, the earliest timer among them as often as any.
+      auto it = std::next(live.begin(), static_cast<long>(rng() % live.size()));
+      const TimePoint deadline = clock + static_cast<TimePoint>(rng() % 4'000'000);
+      wheel.reschedule(it->second.first, deadline);
+      it->second.second = deadline;
     } else {
       clock += static_cast<TimePoint>(rng() % 400'000);
       wheel.advance(clock);
