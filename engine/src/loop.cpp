@@ -92,6 +92,7 @@ class Loop::Impl final : public DatapathSink {
     assert(!closed_ && "run() after close()");
     if (closed_) return;
     loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    batch_delivered_ = false;  // a batch taken in by the last run's final wait is long past
     while (!stop_.load(std::memory_order_acquire)) iterate();
     // stop() may come from a handler inside the last wait: what it queued goes out too, and is
     // handed to the kernel before run() returns (io_uring submits lazily, with the next wait).

@@ -611,3 +611,47 @@ TEST_CASE("loop: a timer that falls due while a receive handler runs fires when 
     check_no_leaks(*server);
   }
 }
+
+// The batch a run's final wait takes in does not lend its receipt time to the next run.
+TEST_CASE("loop: a loop run again reads the clock first, even after a batch in the last run's final wait") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    auto server = open_loop(backend);
+    auto client = open_loop(backend);
+    const Address server_at = Address::loopback_v4(server->local_address().port());
+    const std::vector<std::uint8_t> first = pattern(1, 32), second = pattern(2, 32);
+    std::atomic<bool> second_sent{false};
+    int batches = 0;
+    server->set_handler([&](std::span<const DatagramView>) {
+      if (++batches != 1) return;
+      client->post([&] {
+        client->send(OutDatagram{second, server_at});
+        client->post([&] { second_sent = true; });  // runs after the flush that sent it
+      });
+      for (int i = 0; i < 2000 && !second_sent; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      server->stop();  // the second datagram waits in the socket for run()'s final wait
+    });
+    std::thread runner([&] { client->run(); });
+    client->post([&] { client->send(OutDatagram{first, server_at}); });
+    {
+      Watchdog watchdog(*server, 5.0);
+      server->run();
+      CHECK_FALSE(watchdog.fired());
+      watchdog.disarm();
+    }
+    client->stop();
+    runner.join();
+    REQUIRE(second_sent);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const TimePoint before = now();
+    TimePoint seen = 0;
+    server->post([&] {
+      seen = server->time();
+      server->stop();
+    });
+    server->run();
+    CHECK(seen >= before);
+    check_no_leaks(*client);
+    check_no_leaks(*server);
+  }
+}
