@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -47,6 +48,33 @@ class EchoServer {
   std::vector<OutDatagram> out_;
   std::thread thread_;
 };
+
+// For a handler that must know a datagram is already waiting in its socket: has `client`
+// (running on its own thread) send `bytes` to `to`, and returns once that send has been flushed
+// (on loopback the datagram is then queued at the receiver), or false after 2 s.
+bool send_and_wait_flushed(Loop& client, const std::vector<std::uint8_t>& bytes, const Address& to) {
+  auto sent = std::make_shared<std::atomic<bool>>(false);  // outlives a timed-out wait
+  client.post([&client, bytes, to, sent] {
+    client.send(OutDatagram{bytes, to});
+    client.post([sent] { *sent = true; });  // runs after the flush that sent it
+  });
+  for (int i = 0; i < 2000 && !*sent; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return *sent;
+}
+
+// Runs `server` until it stops (a watchdog stops it after 5 s, scaled), while `client` runs on
+// a thread of its own and starts by sending `first` to `to`. False when the watchdog had to.
+bool run_with_client(Loop& server, Loop& client, const std::vector<std::uint8_t>& first, const Address& to) {
+  std::thread runner([&] { client.run(); });
+  client.post([&] { client.send(OutDatagram{first, to}); });
+  Watchdog watchdog(server, 5.0);
+  server.run();
+  client.stop();
+  runner.join();
+  const bool stopped_by_itself = !watchdog.fired();
+  watchdog.disarm();
+  return stopped_by_itself;
+}
 
 struct EchoResult {
   std::uint32_t received = 0;
@@ -537,7 +565,7 @@ TEST_CASE("loop: after a stall, datagrams already received are handled before ov
     auto client = open_loop(backend);
     const Address server_at = Address::loopback_v4(server->local_address().port());
     const std::vector<std::uint8_t> first = pattern(1, 32), second = pattern(2, 32);
-    std::atomic<bool> second_sent{false};
+    bool second_sent = false;
     int seen = 0;
     int seen_when_timer_fired = -1;
     server->set_handler([&](std::span<const DatagramView> batch) {
@@ -548,25 +576,14 @@ TEST_CASE("loop: after a stall, datagrams already received are handled before ov
           seen_when_timer_fired = seen;
           server->stop();
         });
-        client->post([&] {
-          client->send(OutDatagram{second, server_at});
-          client->post([&] { second_sent = true; });  // runs after the flush that sent it
-        });
         // The stall: until the second datagram is sent, and then well past the timer.
-        for (int i = 0; i < 2000 && !second_sent; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        second_sent = send_and_wait_flushed(*client, second, server_at);
         std::this_thread::sleep_for(std::chrono::milliseconds(30));
       }
     });
-    std::thread runner([&] { client->run(); });
-    client->post([&] { client->send(OutDatagram{first, server_at}); });
-    Watchdog watchdog(*server, 5.0);
-    server->run();
-    client->stop();
-    runner.join();
-    CHECK_FALSE(watchdog.fired());
+    CHECK(run_with_client(*server, *client, first, server_at));
     CHECK(second_sent);
     CHECK(seen_when_timer_fired == 2);
-    watchdog.disarm();
     check_no_leaks(*client);
     check_no_leaks(*server);
   }
@@ -595,18 +612,11 @@ TEST_CASE("loop: a timer that falls due while a receive handler runs fires when 
       std::this_thread::sleep_for(std::chrono::microseconds(scaled_us(200)));
       handler_done = now();
     });
-    std::thread runner([&] { client->run(); });
-    client->post([&] { client->send(OutDatagram{payload, server_at}); });
-    Watchdog watchdog(*server, 5.0);
-    server->run();
-    client->stop();
-    runner.join();
-    CHECK_FALSE(watchdog.fired());
+    CHECK(run_with_client(*server, *client, payload, server_at));
     REQUIRE(fired_at != 0);
     CHECK(time_at_fire >= deadline);  // never early
     // Fired on the pass after the handler: not a whole timer interval (100 ms) later.
     CHECK(fired_at - handler_done < scaled_us(50));
-    watchdog.disarm();
     check_no_leaks(*client);
     check_no_leaks(*server);
   }
@@ -620,27 +630,14 @@ TEST_CASE("loop: a loop run again reads the clock first, even after a batch in t
     auto client = open_loop(backend);
     const Address server_at = Address::loopback_v4(server->local_address().port());
     const std::vector<std::uint8_t> first = pattern(1, 32), second = pattern(2, 32);
-    std::atomic<bool> second_sent{false};
+    bool second_sent = false;
     int batches = 0;
     server->set_handler([&](std::span<const DatagramView>) {
       if (++batches != 1) return;
-      client->post([&] {
-        client->send(OutDatagram{second, server_at});
-        client->post([&] { second_sent = true; });  // runs after the flush that sent it
-      });
-      for (int i = 0; i < 2000 && !second_sent; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      second_sent = send_and_wait_flushed(*client, second, server_at);
       server->stop();  // the second datagram waits in the socket for run()'s final wait
     });
-    std::thread runner([&] { client->run(); });
-    client->post([&] { client->send(OutDatagram{first, server_at}); });
-    {
-      Watchdog watchdog(*server, 5.0);
-      server->run();
-      CHECK_FALSE(watchdog.fired());
-      watchdog.disarm();
-    }
-    client->stop();
-    runner.join();
+    CHECK(run_with_client(*server, *client, first, server_at));
     REQUIRE(second_sent);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const TimePoint before = now();
