@@ -40,7 +40,7 @@ constexpr int kMaxRecvRoundsPerWait = 16;
 constexpr std::uint64_t kWakeTag = ~std::uint64_t{0};  // sockets' event data is their SocketId
 constexpr int kMaxEvents = 64;
 
-// The three calls of every loop pass, made directly: their libc wrappers are thread
+// The calls of every loop pass, made directly: their libc wrappers are thread
 // cancellation points, and the cancellation bookkeeping around each cost more instructions
 // than the rest of the wrapper (callgrind). The loop thread is never cancelled. Same results
 // and errno as the wrappers (epoll_wait is epoll_pwait without a mask on every architecture).
@@ -52,6 +52,11 @@ int sys_recvmmsg(int fd, mmsghdr* msgs, unsigned n, int flags) noexcept {
 }
 int sys_sendmmsg(int fd, mmsghdr* msgs, unsigned n, int flags) noexcept {
   return static_cast<int>(::syscall(SYS_sendmmsg, fd, msgs, n, flags));
+}
+// The coalescing nap, once per pass while datagrams flow. The kernel writes the time left back
+// into `timeout` (the wrapper hides that with a copy).
+int sys_ppoll(pollfd* fds, nfds_t n, timespec* timeout) noexcept {
+  return static_cast<int>(::syscall(SYS_ppoll, fds, n, timeout, nullptr, 0));
 }
 
 struct SocketState {
@@ -282,8 +287,8 @@ class EpollDatapath final : public Datapath {
     const std::int64_t cap = timeout_us < 0 ? std::int64_t{p_.coalesce_us}
                                             : std::min<std::int64_t>(timeout_us, p_.coalesce_us);
     pollfd wake{wake_fd_, POLLIN, 0};
-    const timespec ts{static_cast<time_t>(cap / 1'000'000), static_cast<long>(cap % 1'000'000) * 1000};
-    ppoll(&wake, 1, &ts, nullptr);
+    timespec ts{static_cast<time_t>(cap / 1'000'000), static_cast<long>(cap % 1'000'000) * 1000};
+    sys_ppoll(&wake, 1, &ts);
     add(Counter::kSyscalls, 1);
     return timeout_us < 0 ? -1 : timeout_us - cap;
   }
