@@ -25,8 +25,9 @@ class DatapathSink {
   // the clock read just before the call, which the backend may keep for its own bookkeeping
   // (epoll's flow detection), so one read serves both.
   virtual void on_datagrams(std::span<const DatagramView> batch, TimePoint received_at) = 0;
-  // Every op accepted by Datapath::submit() comes back here exactly once.
-  virtual void on_sent(SendOp* op, SendCompletion result) = 0;
+  // Every op accepted by Datapath::submit() comes back here exactly once, in a run of ops that
+  // share one result (epoll: a whole sendmmsg; io_uring: a GSO message; IOCP: one op).
+  virtual void on_sent(std::span<SendOp* const> ops, SendCompletion result) = 0;
   // The socket can take sends again after submit() accepted fewer than offered.
   virtual void on_writable() = 0;
   virtual void on_wake() = 0;

@@ -151,7 +151,8 @@ class EpollDatapath final : public Datapath {
       }
       const SocketState& socket = sockets_[slot];
       if (!socket.in_use || socket.closing) {
-        for (std::size_t i = 0; i < covered; ++i) p_.sink->on_sent(ops[taken++], SendCompletion::kCancelled);
+        p_.sink->on_sent(ops.subspan(taken, covered), SendCompletion::kCancelled);
+        taken += covered;
         continue;
       }
       const int sent = sys_sendmmsg(socket.fd, send_msgs_.data(), static_cast<unsigned>(messages), 0);
@@ -168,13 +169,15 @@ class EpollDatapath final : public Datapath {
         }
         // The first message was refused (EMSGSIZE, EPERM, unreachable...): report its
         // datagrams and carry on with the rest.
-        for (std::size_t i = 0; i < msg_ops_[0]; ++i) p_.sink->on_sent(ops[taken++], SendCompletion::kFailed);
+        p_.sink->on_sent(ops.subspan(taken, msg_ops_[0]), SendCompletion::kFailed);
+        taken += msg_ops_[0];
         continue;
       }
-      for (int m = 0; m < sent; ++m) {
-        add(Counter::kSubmissions, 1);
-        for (std::size_t i = 0; i < msg_ops_[m]; ++i) p_.sink->on_sent(ops[taken++], SendCompletion::kSent);
-      }
+      std::size_t done = 0;
+      for (int m = 0; m < sent; ++m) done += msg_ops_[m];
+      add(Counter::kSubmissions, static_cast<std::uint64_t>(sent));
+      p_.sink->on_sent(ops.subspan(taken, done), SendCompletion::kSent);
+      taken += done;
     }
     return taken;
   }

@@ -544,12 +544,12 @@ class IoUringDatapath final : public Datapath {
                                                             : SendCompletion::kFailed;
       GsoSlot* slot = reinterpret_cast<SendScratch*>(op->scratch)->slot;
       if (slot == nullptr) {
-        p_.sink->on_sent(op, result);
+        p_.sink->on_sent({&op, 1}, result);
         return;
       }
       // A device that cannot segment fails the whole message; later runs go one by one.
       if (cqe.res == -EIO || cqe.res == -EINVAL || cqe.res == -EOPNOTSUPP) gso_ = false;
-      for (std::size_t i = 0; i < slot->count; ++i) p_.sink->on_sent(slot->ops[i], result);
+      p_.sink->on_sent({slot->ops, slot->count}, result);
       free_slots_.push_back(slot);
     }
   }

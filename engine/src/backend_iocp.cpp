@@ -142,7 +142,7 @@ class IocpDatapath final : public Datapath {
       s->buf.len = op->size;
       SocketState& socket = sockets_[op->socket_slot];
       if (!socket.in_use || socket.closing) {
-        p_.sink->on_sent(op, SendCompletion::kCancelled);
+        p_.sink->on_sent({&op, 1}, SendCompletion::kCancelled);
         ++taken;
         continue;
       }
@@ -152,7 +152,7 @@ class IocpDatapath final : public Datapath {
       add(Counter::kSyscalls, 1);
       if (rc == 0) {
         add(Counter::kSubmissions, 1);
-        p_.sink->on_sent(op, SendCompletion::kSent);  // completed inline: no packet will come
+        p_.sink->on_sent({&op, 1}, SendCompletion::kSent);  // completed inline: no packet will come
       } else if (const int err = WSAGetLastError(); err == WSA_IO_PENDING) {
         add(Counter::kSubmissions, 1);
         ++sends_in_flight_;
@@ -161,7 +161,7 @@ class IocpDatapath final : public Datapath {
         send_blocked_ = true;  // retried on the next iteration, which wait() makes prompt
         break;
       } else {
-        p_.sink->on_sent(op, SendCompletion::kFailed);
+        p_.sink->on_sent({&op, 1}, SendCompletion::kFailed);
       }
       ++taken;
     }
@@ -208,7 +208,7 @@ class IocpDatapath final : public Datapath {
         --sends_in_flight_;
         SendOp* op = reinterpret_cast<SendScratch*>(header)->op;
         --sockets_[op->socket_slot].sends_in_flight;
-        p_.sink->on_sent(op, status == 0                  ? SendCompletion::kSent
+        p_.sink->on_sent({&op, 1}, status == 0                  ? SendCompletion::kSent
                              : status == kStatusCancelled ? SendCompletion::kCancelled
                                                           : SendCompletion::kFailed);
       }

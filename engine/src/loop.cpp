@@ -242,20 +242,20 @@ class Loop::Impl final : public DatapathSink {
     batch_delivered_ = true;
     if (config_.on_datagrams) config_.on_datagrams(batch);
   }
-  void on_sent(SendOp* op, SendCompletion result) override {
+  void on_sent(std::span<SendOp* const> ops, SendCompletion result) override {
     switch (result) {
       case SendCompletion::kSent:
-        stats_[Counter::kDatagramsOut] += 1;
-        stats_[Counter::kBytesOut] += op->size;
+        stats_[Counter::kDatagramsOut] += ops.size();
+        for (const SendOp* op : ops) stats_[Counter::kBytesOut] += op->size;
         break;
       case SendCompletion::kFailed:
-        stats_[Counter::kSendErrors] += 1;
+        stats_[Counter::kSendErrors] += ops.size();
         break;
       case SendCompletion::kCancelled:
-        stats_[Counter::kSendDropped] += 1;
+        stats_[Counter::kSendDropped] += ops.size();
         break;
     }
-    pool_.release(op);
+    for (SendOp* op : ops) pool_.release(op);
   }
   void on_writable() override {}  // the next iteration's flush() retries
   void on_wake() override { stats_[Counter::kWakeups] += 1; }
