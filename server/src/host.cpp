@@ -41,12 +41,11 @@ Host::Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostE
       deadlines_(timers),
       sink_(std::move(sink)),
       events_(events),
+      touched_(std::make_unique_for_overwrite<std::uint32_t[]>(slots_.capacity())),
       half_open_(config.handshake.half_open_entries, config.handshake.entry_lifetime, config.handshake_key),
       limiter_(config.handshake.replies, config.handshake.replies_per_ip, config.handshake.reply_buckets,
                config.handshake_key),
-      cookie_key_(config.handshake_key) {
-  touched_.reserve(1024);
-}
+      cookie_key_(config.handshake_key) {}
 
 void Host::on_datagrams(TimePoint now, std::span<const engine::DatagramView> batch) {
   stats_.batches += 1;
@@ -89,7 +88,7 @@ void Host::on_timer(TimePoint now, std::uint32_t slot) {
 void Host::flush(TimePoint now) {
   // Nothing touched since the last batch, timer or flush (the Server flushes after each of
   // them): nothing to service or emit, and no table changed, so the gauges stand.
-  if (touched_.empty() && outbox_.size() == 0) return;
+  if (touched_size_ == 0 && outbox_.size() == 0) return;
   service_touched(now);
   emit();
   refresh_table_sizes();
@@ -161,7 +160,7 @@ void Host::route_connect(TimePoint now, const engine::Address& from, const Packe
     return;
   }
   AcquireError capacity = slots_.can_acquire(key);
-  if (capacity != AcquireError::kOk && !touched_.empty()) {
+  if (capacity != AcquireError::kOk && touched_size_ != 0) {
     // A peer earlier in this batch may just have left (a DISCONNECT ahead of this CONNECT);
     // its slot is released when it is serviced. Service now rather than refuse a client that
     // libenet, which frees slots between datagrams' events, would have let in on its retry.
@@ -266,7 +265,7 @@ bool Host::route_half_open(TimePoint now, const engine::Address& from, const pro
     return true;
   }
   Acquired acquired = slots_.acquire(from, connect_id_of(entry->request), entry->peer_id);
-  if (acquired.error != AcquireError::kOk && !touched_.empty()) {
+  if (acquired.error != AcquireError::kOk && touched_size_ != 0) {
     service_touched(now);  // as in route_connect: a peer may have left earlier in this batch
     acquired = slots_.acquire(from, connect_id_of(entry->request), entry->peer_id);
   }
@@ -360,8 +359,8 @@ void Host::refuse(TimePoint now, const protocol::ConnectRequest& request, const 
 
 void Host::service_touched(TimePoint now) {
   // Callbacks may touch more peers (a send to another peer); they join the end of the list.
-  for (std::size_t i = 0; i < touched_.size(); ++i) service(now, touched_[i]);
-  touched_.clear();
+  for (std::size_t i = 0; i < touched_size_; ++i) service(now, touched_[i]);
+  touched_size_ = 0;
 }
 
 void Host::service(TimePoint now, std::uint32_t slot) {
