@@ -30,17 +30,20 @@ constexpr std::size_t kCommandHeaderSize = 4;
 
 // encode_command finds a type's body at variant index (number - 1).
 template <CommandType type, class Body>
-constexpr bool body_at_number = std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(type) - 1, CommandBody>, Body>;
-static_assert(body_at_number<CommandType::kAcknowledge, Acknowledge> && body_at_number<CommandType::kConnect, Connect> &&
-              body_at_number<CommandType::kVerifyConnect, VerifyConnect> &&
-              body_at_number<CommandType::kDisconnect, Disconnect> && body_at_number<CommandType::kPing, Ping> &&
-              body_at_number<CommandType::kSendReliable, SendReliable> &&
-              body_at_number<CommandType::kSendUnreliable, SendUnreliable> &&
-              body_at_number<CommandType::kSendFragment, SendFragment> &&
-              body_at_number<CommandType::kSendUnsequenced, SendUnsequenced> &&
-              body_at_number<CommandType::kBandwidthLimit, BandwidthLimit> &&
-              body_at_number<CommandType::kThrottleConfigure, ThrottleConfigure> &&
-              std::variant_size_v<CommandBody> == kCommandTypeCount - 2);
+constexpr bool body_at_number =
+    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(type) - 1, CommandBody>, Body>;
+static_assert(body_at_number<CommandType::kAcknowledge, Acknowledge>);
+static_assert(body_at_number<CommandType::kConnect, Connect>);
+static_assert(body_at_number<CommandType::kVerifyConnect, VerifyConnect>);
+static_assert(body_at_number<CommandType::kDisconnect, Disconnect>);
+static_assert(body_at_number<CommandType::kPing, Ping>);
+static_assert(body_at_number<CommandType::kSendReliable, SendReliable>);
+static_assert(body_at_number<CommandType::kSendUnreliable, SendUnreliable>);
+static_assert(body_at_number<CommandType::kSendFragment, SendFragment>);
+static_assert(body_at_number<CommandType::kSendUnsequenced, SendUnsequenced>);
+static_assert(body_at_number<CommandType::kBandwidthLimit, BandwidthLimit>);
+static_assert(body_at_number<CommandType::kThrottleConfigure, ThrottleConfigure>);
+static_assert(std::variant_size_v<CommandBody> == kCommandTypeCount - 2);  // 12 numbers, 11 bodies
 
 ConnectParams read_connect_params(ByteReader& r) noexcept {
   ConnectParams p;
