@@ -41,7 +41,6 @@ Host::Host(const HostConfig& config, TimerPort& timers, DatagramSink sink, HostE
       deadlines_(timers),
       sink_(std::move(sink)),
       events_(events),
-      touched_(std::make_unique_for_overwrite<std::uint32_t[]>(slots_.capacity())),
       half_open_(config.handshake.half_open_entries, config.handshake.entry_lifetime, config.handshake_key),
       limiter_(config.handshake.replies, config.handshake.replies_per_ip, config.handshake.reply_buckets,
                config.handshake_key),
@@ -356,6 +355,8 @@ void Host::refuse(TimePoint now, const protocol::ConnectRequest& request, const 
   outbox_.commit(n, to);
   stats_.refusals_sent += 1;
 }
+
+void Host::grow_touched() { touched_.resize(touched_.size() * 2); }
 
 void Host::service_touched(TimePoint now) {
   // Callbacks may touch more peers (a send to another peer); they join the end of the list.

@@ -6,10 +6,8 @@
 // a parameter, so tests drive thousands of peers on a virtual clock.
 #pragma once
 
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -147,9 +145,10 @@ class Host {
   void touch(std::uint32_t slot, Slot& s) {
     if (s.touched) return;
     s.touched = true;
-    assert(touched_size_ < slots_.capacity());
+    if (touched_size_ == touched_.size()) grow_touched();
     touched_[touched_size_++] = slot;
   }
+  void grow_touched();
   void service_touched(TimePoint now);
   void service(TimePoint now, std::uint32_t slot);
   // Inline: the service pass asks twice per peer, and mostly the queue is empty.
@@ -169,11 +168,12 @@ class Host {
   HostEvents* events_;
   Outbox outbox_;
   mutable HostStats stats_;  // mutable: stats() refreshes the peer totals when asked
-  // The slots touched since the last service pass, each at most once (Slot::touched), so never
-  // more than the slot capacity: allocated once and never zero-filled (its pages become
-  // resident as they are used), so that a touch is one store; vector::push_back stayed an
-  // out-of-line call per routed datagram (callgrind).
-  std::unique_ptr<std::uint32_t[]> touched_;
+  // The slots touched and not yet serviced in this pass, each once (Slot::touched), in
+  // touched_[0, touched_size_). A slot serviced earlier in the pass comes back when a later
+  // peer's callback sends to it, so the list may outgrow the slot count; it grows out of line
+  // (grow_touched), and a touch is otherwise one store: vector::push_back stayed an out-of-line
+  // call per routed datagram (callgrind).
+  std::vector<std::uint32_t> touched_ = std::vector<std::uint32_t>(1024);
   std::size_t touched_size_ = 0;
   bool accepting_ = true;
   HandshakeTable half_open_;

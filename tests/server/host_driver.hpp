@@ -80,12 +80,14 @@ class RecordingEvents final : public HostEvents {
   std::vector<std::pair<PeerHandle, protocol::DisconnectReason>> disconnected;
   std::size_t received = 0;
   std::function<void(const protocol::PeerEvent&)> observe;  // sees each packet, during the call
+  std::function<void(PeerHandle)> on_packet;                  // told whose packet, during the call
   std::function<void(PeerHandle)> on_gone;                   // runs inside each on_disconnect
 
   void on_connect(PeerHandle peer, std::uint32_t) override { connected.push_back(peer); }
   void on_receive(PeerHandle peer, const protocol::PeerEvent& e) override {
     received += 1;
     if (observe) observe(e);
+    if (on_packet) on_packet(peer);
     if (!echo) return;
     protocol::PacketFlags flags = protocol::PacketFlags::kUnreliable;
     if (e.delivery == protocol::Delivery::kReliable) flags = protocol::PacketFlags::kReliable;

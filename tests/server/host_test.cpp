@@ -295,6 +295,39 @@ TEST_CASE("one batch in, one flush out, every sender's ack inside it") {
   }
 }
 
+// A peer serviced earlier in a pass is touched again when a later peer's callback sends to it,
+// so one pass's touched list can hold more entries than there are slots. Here each of 600
+// senders in one batch answers the peer served just before it: 600 + 599 = 1,199 entries on a
+// full Host of 600, more than its slots and than the list's first allocation (1,024).
+TEST_CASE("sends from receive callbacks to peers already served reach them in the same flush, past the slot count") {
+  constexpr std::size_t kPeers = 600;
+  HostDriver d(config_for(kPeers));
+  for (std::uint16_t i = 0; i < kPeers; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(31000 + i))));
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 5 * kSec));
+  d.run_for(50 * kMs);
+  REQUIRE(d.host().live_peers() == kPeers);
+
+  d.events.echo = false;
+  std::optional<PeerHandle> previous;
+  d.events.on_packet = [&](PeerHandle peer) {
+    if (previous) CHECK(d.host().send(*previous, 0, pattern(8, 9), protocol::PacketFlags::kReliable) == SendResult::kOk);
+    previous = peer;
+  };
+  for (auto& c : d.clients()) REQUIRE(c->peer.send(0, pattern(8, 1), protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
+  const auto up = d.gather();
+  REQUIRE(up.size() == kPeers);
+  std::vector<engine::DatagramView> batch;
+  for (const auto& [bytes, from] : up) batch.push_back({bytes, from});
+  const std::uint64_t serviced = d.host().stats().peers_serviced;
+  d.inject(batch);  // one batch, one service pass
+  d.events.on_packet = nullptr;
+  CHECK(d.host().stats().peers_serviced - serviced == 2 * kPeers - 1);
+  d.deliver();
+  std::size_t answered = 0;
+  for (auto& c : d.clients()) answered += c->count(PeerEvent::Type::kReceive);
+  CHECK(answered == kPeers - 1);  // every sender but the last was answered, in that flush
+}
+
 TEST_CASE("idle peers are not serviced: a batch touches only its senders") {
   HostDriver d(config_for(1100));
   for (std::uint16_t i = 0; i < 1000; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(40000 + i))));
