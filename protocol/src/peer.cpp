@@ -43,6 +43,7 @@ void Peer::Impl::drop_front_event(std::size_t delivered) {
   const PeerEvent::Type type = events.front().type;
   if (type == PeerEvent::Type::kReceive) received.give_back(delivered);
   events.pop_front();
+  front_in_use = false;
   if (type == PeerEvent::Type::kDisconnect && state == PeerState::kZombie) reset_state();
 }
 
@@ -57,7 +58,9 @@ std::optional<PeerEvent> Peer::poll_event() {
 
 PeerEvent* Peer::peek_event() noexcept {
   Impl& p = *impl_;
-  return p.events.empty() ? nullptr : &p.events.front();
+  if (p.events.empty()) return nullptr;
+  p.front_in_use = true;
+  return &p.events.front();
 }
 
 PeerEvent* Peer::pop_event() {
@@ -67,7 +70,21 @@ PeerEvent* Peer::pop_event() {
   const std::size_t delivered = event.bytes().size();
   if (event.payload.capacity() != 0) recycle_payload(std::move(event.payload));
   p.drop_front_event(delivered);
-  return p.events.empty() ? nullptr : &p.events.front();
+  if (p.events.empty()) return nullptr;
+  p.front_in_use = true;
+  return &p.events.front();
+}
+
+// enet_peer_reset drops the packets it has not handed out (enet_peer_reset_queues), so the app
+// hears nothing more from a peer it has reset. A front event being read in place (a server's
+// receive callback that disconnects its own peer) stays until pop_event.
+void Peer::Impl::drop_undelivered_events() {
+  bool keep = front_in_use;
+  events.erase_if([&](const PeerEvent& e) {
+    if (std::exchange(keep, false)) return false;
+    if (e.type == PeerEvent::Type::kReceive) received.give_back(e.bytes().size());
+    return true;
+  });
 }
 
 SendResult Peer::send(std::uint8_t channel, Bytes payload, PacketFlags flags) {
@@ -78,12 +95,12 @@ void Peer::disconnect_later(std::uint32_t data) { impl_->disconnect_later(data);
 
 void Peer::disconnect_now(std::uint32_t data) {
   // No event follows a disconnect_now, not even one already pending for a ZOMBIE.
-  impl_->events.erase_if([](const PeerEvent& e) { return e.type == PeerEvent::Type::kDisconnect; });
+  impl_->drop_undelivered_events();
   impl_->disconnect_now(data);
 }
 
 void Peer::reset() {
-  impl_->events.erase_if([](const PeerEvent& e) { return e.type == PeerEvent::Type::kDisconnect; });
+  impl_->drop_undelivered_events();
   impl_->final_datagram.clear();
   impl_->reset_state();
 }

@@ -123,6 +123,7 @@ struct Peer::Impl {
 
   // --- output that outlives the connection ----------------------------------------------------
   detail::Fifo<PeerEvent> events;
+  bool front_in_use = false;  // peek_event() handed out the front, and pop_event() has not run
   std::vector<std::uint8_t> final_datagram;  // disconnect_now / refusing DISCONNECT, then reset
 
   // The send side of a data channel; null for the peer-level channel 0xFF (or a bad id).
@@ -143,6 +144,7 @@ struct Peer::Impl {
   // peer_state.cpp
   void reset_state();
   void drop_front_event(std::size_t delivered);  // peer.cpp: after the front event is taken
+  void drop_undelivered_events();                // peer.cpp: an app's reset or disconnect_now
   void reset_queues();
   void change_state(PeerState to, std::string_view cause);
   void notify_connect(std::string_view cause);

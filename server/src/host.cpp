@@ -413,7 +413,9 @@ void Host::take_events(std::uint32_t slot, Slot& s) {
       event = peer.pop_event();
       continue;
     }
-    peer.pop_event();
+    // Taken whole, not popped: pop_event would mark the next event as read in place while this
+    // callback runs, and a disconnect_now in it must drop that one too.
+    peer.poll_event();
     if (type == PeerEvent::Type::kConnect) {
       slots_.mark_connected(slot);
       stats_.connects += 1;

@@ -1,7 +1,8 @@
 // Every disconnect variant (enet-protocol.md section 10): graceful with its data word and the
 // ack placed first, later (queued reliable data drains first), now (one unacknowledged
 // DISCONNECT, byte-exact), reset (the remote times out), disconnect before connecting, a
-// DISCONNECT during ACKNOWLEDGING_CONNECT, DISCONNECT_LATER discarding incoming data, zombie.
+// DISCONNECT during ACKNOWLEDGING_CONNECT, DISCONNECT_LATER discarding incoming data, zombie,
+// and the undelivered events that disconnect_now and reset drop.
 #include "peer_test_util.hpp"
 
 using namespace volley;
@@ -117,6 +118,55 @@ TEST_CASE("reset: silent locally, the remote times out") {
   REQUIRE(h.drive_until([&] { return last_disconnect(h.server()) != nullptr; }, 60 * sim::kSecond));
   CHECK(last_disconnect(h.server())->reason == DisconnectReason::kTimeout);
   CHECK(last_disconnect(h.client()) == nullptr);
+}
+
+// enet_peer_reset drops the packets not yet handed to the app, so after disconnect_now or reset
+// the app hears nothing from that peer; an event read in place stays readable until popped.
+namespace {
+// Three packets from the server, received by the client and left in its queue.
+void queue_three_packets(sim::Harness& h) {
+  std::vector<std::vector<std::uint8_t>> sent;
+  h.server().on_send = [&](TimePoint, Bytes d) { sent.emplace_back(d.begin(), d.end()); };
+  h.to_client().dead = true;
+  for (std::uint32_t i = 0; i < 3; ++i)
+    REQUIRE(h.server().peer.send(0, volley::test::pattern(100, i), PacketFlags::kReliable) == SendResult::kOk);
+  h.flush();
+  h.server().on_send = nullptr;
+  REQUIRE(!sent.empty());
+  for (const auto& d : sent) h.client().peer.on_datagram(h.now(), d);
+  REQUIRE(h.client().peer.stats().waiting_data == 300);
+}
+}  // namespace
+
+TEST_CASE("disconnect_now and reset drop the events not yet handed out, and their bytes") {
+  for (const bool now : {true, false}) {
+    CAPTURE(now);
+    sim::Harness h(sim::HarnessOptions{});
+    REQUIRE(connect_pair(h));
+    queue_three_packets(h);
+    if (now) {
+      h.client().peer.disconnect_now(1);
+    } else {
+      h.client().peer.reset();
+    }
+    CHECK(!h.client().peer.has_events());
+    CHECK(!h.client().peer.poll_event());
+    CHECK(h.client().peer.stats().waiting_data == 0);
+  }
+}
+
+TEST_CASE("disconnect_now keeps the event being read in place until it is popped") {
+  sim::Harness h(sim::HarnessOptions{});
+  REQUIRE(connect_pair(h));
+  queue_three_packets(h);
+  const PeerEvent* first = h.client().peer.peek_event();
+  REQUIRE(first != nullptr);
+  h.client().peer.disconnect_now(1);  // as a receive callback does to its own peer
+  CHECK(h.client().peer.peek_event() == first);
+  CHECK(std::vector<std::uint8_t>(first->bytes().begin(), first->bytes().end()) == volley::test::pattern(100, 0));
+  CHECK(h.client().peer.stats().waiting_data == 100);
+  CHECK(h.client().peer.pop_event() == nullptr);
+  CHECK(h.client().peer.stats().waiting_data == 0);
 }
 
 TEST_CASE("disconnect before connected: CONNECTING client and ACKNOWLEDGING_CONNECT server reset silently") {

@@ -459,6 +459,49 @@ TEST_CASE("on_disconnect runs after the peer's reset, and a disconnect_now from 
   CHECK(a.count(PeerEvent::Type::kDisconnect) == 1);
 }
 
+// A game kicks a peer from inside a receive callback. After disconnect_now the app hears nothing
+// more from it: not the packets it sent in the same datagram, and not those of another peer it
+// kicks whose turn in the pass comes later (libenet's reset drops undelivered packets). The
+// packet being read stays readable through the kick.
+TEST_CASE("after a disconnect_now from a receive callback, neither that peer nor another kicked one delivers more") {
+  HostDriver d(config_for(4));
+  for (std::uint16_t i = 0; i < 3; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(2160 + i))));
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 2 * kSec));
+  d.run_for(50 * kMs);
+  const auto handles = d.events.connected;
+  REQUIRE(handles.size() == 3);
+
+  std::map<std::uint32_t, std::size_t> packets;  // by slot
+  const protocol::PeerEvent* reading = nullptr;
+  d.events.echo = false;
+  d.events.observe = [&](const protocol::PeerEvent& e) { reading = &e; };
+  d.events.on_packet = [&](PeerHandle peer) {
+    packets[peer.index] += 1;
+    if (peer != handles[0] || packets[peer.index] != 1) return;
+    CHECK(d.host().disconnect(handles[0], 1, DisconnectMode::kNow));
+    CHECK(d.host().disconnect(handles[2], 2, DisconnectMode::kNow));
+    CHECK(std::vector<std::uint8_t>(reading->bytes().begin(), reading->bytes().end()) == pattern(40, 0));
+  };
+  for (std::size_t c = 0; c < 3; ++c) {
+    for (std::uint8_t i = 0; i < 3; ++i)
+      REQUIRE(d.clients()[c]->peer.send(0, pattern(40, i), protocol::PacketFlags::kReliable) == SendResult::kOk);
+  }
+  const auto up = d.gather();
+  REQUIRE(up.size() == 3);  // one datagram per client, three packets in each
+  std::vector<engine::DatagramView> batch;
+  for (const auto& [bytes, from] : up) batch.push_back({bytes, from});
+  d.inject(batch);  // served in order: the first client, the second, the third
+  d.events.on_packet = nullptr;
+  d.events.observe = nullptr;
+  CHECK(packets[handles[0].index] == 1);
+  CHECK(packets[handles[1].index] == 3);
+  CHECK(packets[handles[2].index] == 0);
+  CHECK(d.host().live_peers() == 1);
+  CHECK(d.host().connected_peers() == 1);
+  CHECK(d.host().waiting_total() == 0);
+  CHECK(d.events.disconnected.empty());  // disconnect_now raises no event
+}
+
 // docs/scale.md: every drop_host_unknown_peer of the 3,000- and 16,384-peer runs was a client's
 // DISCONNECT retransmitted (ENet's RTO on loopback is ~5 ms) after the server had acked the
 // first copy and released the slot. Such stragglers are late, not misrouted: counted apart, not

@@ -231,7 +231,9 @@ class Peer {
   // returns the next one: what poll_event() does without moving the event out. pop_event()
   // hands an owned payload to recycle_payload(), so leave the event as it is. The pointer stays
   // valid across send(), disconnect() and disconnect_later() (a callback may answer the packet
-  // it reads); any other call may queue or drop events and invalidates it.
+  // it reads), and across disconnect_now() and reset(), which drop every event not yet handed
+  // out (as enet_peer_reset does) but keep this one until pop_event(). Any other call may queue
+  // or drop events and invalidates it.
   PeerEvent* peek_event() noexcept;
   PeerEvent* pop_event();
   // When on_deadline / poll_datagram next has work that no input will trigger.
@@ -240,6 +242,7 @@ class Peer {
   SendResult send(std::uint8_t channel, Bytes payload, PacketFlags flags);
   void disconnect(std::uint32_t data);        // enet_peer_disconnect
   void disconnect_later(std::uint32_t data);  // enet_peer_disconnect_later
+  // Both drop the events not yet handed out: after them the app hears nothing from this peer.
   void disconnect_now(std::uint32_t data);    // enet_peer_disconnect_now: one datagram, then reset
   void reset();                               // enet_peer_reset: silent; keeps the session IDs
   void ping();                                // enet_peer_ping

@@ -204,7 +204,8 @@ class Server {
   std::size_t broadcast(std::uint8_t channel, Bytes bytes, Delivery delivery);
   bool disconnect(PeerHandle peer, std::uint32_t data = 0);        // after queued reliable data
   bool disconnect_later(PeerHandle peer, std::uint32_t data = 0);  // after all queued data
-  bool disconnect_now(PeerHandle peer, std::uint32_t data = 0);    // at once; no event follows
+  // At once; no event follows, and packets not yet delivered to on_receive are dropped.
+  bool disconnect_now(PeerHandle peer, std::uint32_t data = 0);
 
   // Snapshots: an event for every connected client, carried until each acknowledges it (0 when
   // refused: payload over snapshot::kMaxEventPayload, too many pending, or snapshots disabled).
