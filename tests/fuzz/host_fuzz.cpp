@@ -4,7 +4,8 @@
 // form of the first), honest client-role Peers that connect, send and disconnect, exchanges of
 // their datagrams with drops, duplicates and bit flips, virtual time advances that fire the
 // Host's timers, and the Host's API (send, broadcast, disconnect modes, queries on live and stale
-// handles). The grammar learns from what the Host sends to each address (the peer id and session
+// handles), called between operations and, in echo mode, from inside the Host's callbacks (see
+// Script::react). The grammar learns from what the Host sends to each address (the peer id and session
 // a VERIFY_CONNECT hands out, the CRC seed, every reliable command to acknowledge with its sent
 // time), so forged datagrams get past the handshake and into connected peers.
 // Invariants after every operation: peers never exceed the limit, the connect/disconnect events
@@ -196,12 +197,16 @@ class Script final : public server::HostEvents {
   }
 
   // --- HostEvents ----------------------------------------------------------------------------
-  void on_connect(PeerHandle peer, std::uint32_t) override {
+  void on_connect(PeerHandle peer, std::uint32_t data) override {
     VOLLEY_FUZZ_CHECK(std::find(connected_.begin(), connected_.end(), peer) == connected_.end());
     VOLLEY_FUZZ_CHECK(host_->peer(peer) != nullptr && host_->address(peer) != nullptr);
     connected_.push_back(peer);
     if (seen_.size() < 64) seen_.push_back(peer);
     if (tracing()) trace_event(1, peer);
+    // A game greets the newcomer and tells everyone else (the connect data chooses).
+    if (!echo_) return;
+    if ((data & 1) != 0) host_->send(peer, 0, payload(data >> 8 & 0xFF, 0x11), PacketFlags::kReliable);
+    if ((data & 2) != 0) host_->broadcast(0, payload(8, 0x22), PacketFlags::kReliable);
   }
   void on_receive(PeerHandle peer, const PeerEvent& event) override {
     VOLLEY_FUZZ_CHECK(std::find(connected_.begin(), connected_.end(), peer) != connected_.end());
@@ -210,17 +215,52 @@ class Script final : public server::HostEvents {
       digest_.add(event.bytes().data(), event.bytes().size());
     }
     if (!echo_) return;
-    PacketFlags flags = PacketFlags::kUnreliable;
-    if (event.delivery == Delivery::kReliable) flags = PacketFlags::kReliable;
-    if (event.delivery == Delivery::kUnsequenced) flags = PacketFlags::kUnsequenced;
-    host_->send(peer, event.channel, event.bytes(), flags);
+    react(peer, event);
   }
   void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t) override {
     if (tracing()) trace_event(3 + static_cast<std::uint64_t>(reason), peer);
     connected_.erase(std::remove(connected_.begin(), connected_.end(), peer), connected_.end());
+    // The others hear that a player left, from inside the event.
+    if (echo_ && (peer.index & 1) != 0) host_->broadcast(1, payload(4, 0x33), PacketFlags::kUnreliable);
   }
 
  private:
+  // What the app does with a packet, chosen by its first byte's top three bits: echo it to the
+  // sender (half of the values, as before these reactions existed), or, from inside the
+  // callback, send it to another peer, broadcast it, disconnect a peer (itself included) in any
+  // mode, or answer and then disconnect. Sends to peers the pass has already served put them back
+  // on its list; a disconnect_now removes a peer while its own events are being delivered.
+  void react(PeerHandle peer, const PeerEvent& event) {
+    PacketFlags flags = PacketFlags::kUnreliable;
+    if (event.delivery == Delivery::kReliable) flags = PacketFlags::kReliable;
+    if (event.delivery == Delivery::kUnsequenced) flags = PacketFlags::kUnsequenced;
+    const Bytes bytes = event.bytes();
+    const std::uint8_t first = bytes.empty() ? 0 : bytes[0];
+    const std::uint8_t second = bytes.size() < 2 ? 0 : bytes[1];
+    const PeerHandle other = connected_.empty() ? peer : connected_[second % connected_.size()];
+    switch (first >> 5) {
+      case 4: host_->send(other, event.channel, bytes, flags); break;
+      case 5: host_->broadcast(event.channel, bytes, flags); break;
+      case 6: {
+        static constexpr server::DisconnectMode kModes[] = {
+            server::DisconnectMode::kNormal, server::DisconnectMode::kLater, server::DisconnectMode::kNow,
+            server::DisconnectMode::kNow};
+        const server::DisconnectMode mode = kModes[first & 3];
+        if (host_->disconnect(other, first, mode) && mode == server::DisconnectMode::kNow) {
+          connected_.erase(std::remove(connected_.begin(), connected_.end(), other), connected_.end());
+        }
+        break;
+      }
+      case 7:
+        host_->send(peer, event.channel, bytes, flags);
+        host_->disconnect(peer, second, (first & 1) != 0 ? server::DisconnectMode::kLater
+                                                         : server::DisconnectMode::kNormal);
+        break;
+      default: host_->send(peer, event.channel, bytes, flags); break;
+    }
+  }
+
+
   void trace_event(std::uint64_t what, PeerHandle peer) {
     digest_.add(what);
     digest_.add(static_cast<std::uint64_t>(now_));
