@@ -13,7 +13,7 @@
 
 namespace volley::test {
 
-inline std::size_t fd_budget(std::size_t want, std::size_t slack) {
+inline std::size_t fd_budget(std::size_t want, [[maybe_unused]] std::size_t slack) {  // unused on Windows
 #ifndef _WIN32
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return want;
