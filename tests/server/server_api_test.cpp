@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -25,9 +26,11 @@ std::vector<std::uint8_t> u8_of(std::size_t n, std::uint8_t seed) {
   return v;
 }
 
-// A Server running echo on its own thread; events are recorded under a mutex for the test.
+// A Server running echo (or `app`, when given) on its own thread; events are recorded under a
+// mutex for the test.
 struct Running {
-  explicit Running(Config config = {}) {
+  using App = std::function<void(Server&, const Packet&)>;
+  explicit Running(Config config = {}, App app = {}) {
     config.recv_buffer_bytes = 0;
     config.send_buffer_bytes = 0;
     auto created = Server::create(config);
@@ -38,10 +41,14 @@ struct Running {
       std::lock_guard lock(mutex);
       connects.emplace_back(p, data);
     };
-    cb.on_receive = [this](const Packet& p) {
+    cb.on_receive = [this, app = std::move(app)](const Packet& p) {
       // Packet::bytes promises a heap buffer's alignment (FlatBuffers are read in place).
       if (!p.bytes.empty() && reinterpret_cast<std::uintptr_t>(p.bytes.data()) % alignof(std::max_align_t) != 0)
         misaligned += 1;
+      if (app) {
+        app(*server, p);
+        return;
+      }
       server->send(p.peer, p.channel, p.bytes, p.delivery);
     };
     cb.on_disconnect = [this](PeerHandle p, DisconnectReason r, std::uint32_t data) {
@@ -161,6 +168,30 @@ TEST_CASE("IPv4 and IPv6 clients side by side on one dual-stack socket, echo of 
   REQUIRE(!run.disconnects.empty());
   CHECK(run.disconnects.front().reason == DisconnectReason::kRemote);
   CHECK(run.disconnects.front().data == 5);
+}
+
+// A game kicks a client from inside on_receive; the packets the client sent in the same
+// datagram are not handed to the app after the kick (host_test.cpp has the Host's cases).
+TEST_CASE("a receive callback that kicks its sender with disconnect_now hears nothing more from it") {
+  Config config;
+  config.bind = "127.0.0.1";
+  std::atomic<std::size_t> packets{0};
+  Running run(config, [&](Server& server, const Packet& p) {
+    if (packets.fetch_add(1) == 0) CHECK(server.disconnect_now(p.peer, 7));
+  });
+  LoopbackClient c("127.0.0.1", run.server->local_port());
+  c.connect(1, 0);
+  REQUIRE(c.run_until([&] { return c.peer().state() == PeerState::kConnected; }, 5000));
+  for (std::uint8_t i = 0; i < 3; ++i)
+    REQUIRE(c.peer().send(0, u8_of(32, i), protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
+  REQUIRE(c.run_until([&] { return c.count(PeerEvent::Type::kDisconnect) == 1; }, 5000));
+  CHECK(c.events().back().data == 7);
+  CHECK(packets == 1);
+  run.finish();
+  const ServerStats s = run.server->stats();
+  CHECK(s.packets_in == 3);  // all three arrived; the app was handed one
+  CHECK(s.peers_now == 0);
+  CHECK(run.disconnects.empty());  // disconnect_now raises no event
 }
 
 TEST_CASE("stop() disconnects connected peers and returns within the grace time") {
