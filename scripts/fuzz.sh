@@ -2,7 +2,7 @@
 # Builds the `fuzz` preset (clang-16, libFuzzer, ASan + UBSan) and runs each fuzz target for a
 # bounded time, one at a time on one core (docs/fuzzing.md).
 #   scripts/fuzz.sh [seconds per target, default 30] [target ...]
-# Targets: datagram range_coder snapshot host (default: all). FUZZ_PRESET=fuzz-ubsan uses the
+# Targets: datagram range_coder snapshot host sender (default: all). FUZZ_PRESET=fuzz-ubsan uses the
 # cheaper build without ASan (UBSan only; no leak or malloc-limit checks) for volume. Each run starts from the committed
 # seeds (tests/fuzz/corpus/<target>) plus what earlier runs kept in build/fuzz/corpus/<target>;
 # a crash, leak, timeout or broken invariant fails the script and leaves the input in
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(datagram range_coder snapshot host)
+[[ ${#targets[@]} -gt 0 ]] || targets=(datagram range_coder snapshot host sender)
 
 scripts/install-deps.sh --fuzz
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -7,7 +7,9 @@
 //   range_coder: datagram bodies of that traffic, and a few edge shapes;
 //   snapshot:    full and delta packets of the fixed world, and input messages;
 //   host:        scripts for the Host target (honest clients connecting, echoing, leaving;
-//                forged handshakes; floods; time jumps; API calls).
+//                forged handshakes; floods; time jumps; API calls);
+//   sender:      scripts for the snapshot sender target (clients joining, ticks, deliveries with
+//                loss and reordering, honest and forged acknowledgements).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -231,6 +233,54 @@ void host_seeds(const fs::path& root) {
   write(root / "host", "garbage", garbage.bytes);
 }
 
+// Snapshot sender scripts, in the op encoding of sender_fuzz.cpp (op, client, operands).
+struct SenderScript {
+  Blob bytes;
+  explicit SenderScript(std::uint8_t mode) : bytes{mode} {}
+  SenderScript& raw(std::initializer_list<std::uint8_t> b) {
+    bytes.insert(bytes.end(), b);
+    return *this;
+  }
+  SenderScript& add(std::uint8_t k) { return raw({0, k}); }
+  // Spawns `spawn` entities, moves `move` of them, raises one event of `event` bytes (0: none).
+  SenderScript& tick(std::uint8_t spawn, std::uint8_t move, std::uint8_t event) {
+    raw({2, 0, static_cast<std::uint8_t>(spawn + move)});
+    for (std::uint8_t i = 0; i < spawn; ++i) raw({0, static_cast<std::uint8_t>(100 + i), 128, 10, 3});
+    for (std::uint8_t i = 0; i < move; ++i) raw({static_cast<std::uint8_t>(0x02 | (i % 4) << 2), i, 5});
+    if (event == 0) return raw({0});
+    return raw({1, event, 9});
+  }
+  SenderScript& deliver(std::uint8_t k, std::uint8_t how = 0) { return raw({3, k, how}); }
+  SenderScript& input(std::uint8_t k) { return raw({4, k, 6}); }
+};
+
+void sender_seeds(const fs::path& root) {
+  // Two clients join, then ticks with deliveries and honest inputs, in several configurations.
+  for (const std::uint8_t mode : {0, 1 | 2, 8 | 32, 4 | 16 | 64}) {
+    SenderScript s(mode);
+    s.add(0).add(1).tick(6, 0, 0).deliver(0).input(0).deliver(1).input(1);
+    for (int i = 0; i < 12; ++i) s.tick(i % 4 == 0 ? 1 : 0, 3, i % 3 == 0 ? 20 : 0).deliver(0).input(0).deliver(1).input(1);
+    write(root / "sender", "two-clients-m" + std::to_string(mode), s.bytes);
+  }
+  // Loss, duplication and reordering, a view filter, a stride, a client leaving and a new one.
+  SenderScript lossy(0);
+  lossy.add(0).add(2).raw({7, 2, 0x05, 0}).raw({7, 0, 0x0B});  // a filter on 2, stride 2
+  for (int i = 0; i < 10; ++i) {
+    lossy.tick(1, 2, 30).tick(0, 2, 0);
+    lossy.deliver(0, 3).raw({2, 0}).input(0).deliver(2, 0).input(2);  // reversed, the first twice
+  }
+  lossy.raw({1, 2, 0}).add(3).tick(0, 2, 5).deliver(3).input(3);
+  write(root / "sender", "lossy", lossy.bytes);
+  // Forged acknowledgements: raw input bytes, an input acking a future frame, acknowledge().
+  SenderScript forged(0);
+  forged.add(1).tick(4, 0, 8).deliver(1).input(1).tick(0, 3, 0);
+  forged.raw({5, 1, 0x02, 0, 0x02, 0});                 // an input acknowledging the next frame
+  forged.raw({5, 1, 0x01, 0, 4, 'V', 'I', 1, 3});        // raw bytes
+  forged.raw({6, 1, 0, 0x03, 0xFF, 0xFF, 0xFF, 0x7F});  // acknowledge() of any frame
+  forged.tick(0, 2, 0).deliver(1).input(1).tick(0, 1, 0).deliver(1);
+  write(root / "sender", "forged-acks", forged.bytes);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -242,6 +292,7 @@ int main(int argc, char** argv) {
   datagram_and_range_coder_seeds(root);
   snapshot_seeds(root);
   host_seeds(root);
+  sender_seeds(root);
   std::printf("wrote %zu seed files under %s\n", g_written, root.string().c_str());
   return 0;
 }
