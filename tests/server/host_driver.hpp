@@ -82,8 +82,12 @@ class RecordingEvents final : public HostEvents {
   std::function<void(const protocol::PeerEvent&)> observe;  // sees each packet, during the call
   std::function<void(PeerHandle)> on_packet;                  // told whose packet, during the call
   std::function<void(PeerHandle)> on_gone;                   // runs inside each on_disconnect
+  std::function<void(PeerHandle)> on_join;                   // runs inside each on_connect
 
-  void on_connect(PeerHandle peer, std::uint32_t) override { connected.push_back(peer); }
+  void on_connect(PeerHandle peer, std::uint32_t) override {
+    connected.push_back(peer);
+    if (on_join) on_join(peer);
+  }
   void on_receive(PeerHandle peer, const protocol::PeerEvent& e) override {
     received += 1;
     if (observe) observe(e);

@@ -502,6 +502,31 @@ TEST_CASE("after a disconnect_now from a receive callback, neither that peer nor
   CHECK(d.events.disconnected.empty());  // disconnect_now raises no event
 }
 
+// The datagram that completes a handshake may carry the client's first packets, queued behind
+// the connect event. An app that refuses the player in on_connect (disconnect_now) must not be
+// handed them afterwards.
+TEST_CASE("a disconnect_now from on_connect drops the packets that came with the handshake") {
+  HostDriver d(config_for(4));
+  Client& a = d.add_client(HostDriver::address(2170));
+  d.connect(a);
+  d.feed(d.gather());  // CONNECT
+  REQUIRE(d.deliver() == 1);  // VERIFY_CONNECT: the client counts itself connected
+  REQUIRE(a.peer.state() == PeerState::kConnected);
+  for (std::uint8_t i = 0; i < 3; ++i)
+    REQUIRE(a.peer.send(0, pattern(20, i), protocol::PacketFlags::kReliable) == SendResult::kOk);
+  const auto up = d.gather();
+  REQUIRE(up.size() == 1);  // the ACK that proves the handshake, and the three packets
+  d.events.on_join = [&](PeerHandle peer) { CHECK(d.host().disconnect(peer, 3, DisconnectMode::kNow)); };
+  d.feed(up);
+  d.events.on_join = nullptr;
+  CHECK(d.events.connected.size() == 1);
+  CHECK(d.events.received == 0);
+  CHECK(d.host().live_peers() == 0);
+  CHECK(d.host().waiting_total() == 0);
+  d.deliver();
+  CHECK(a.count(PeerEvent::Type::kDisconnect) == 1);
+}
+
 // docs/scale.md: every drop_host_unknown_peer of the 3,000- and 16,384-peer runs was a client's
 // DISCONNECT retransmitted (ENet's RTO on loopback is ~5 ms) after the server had acked the
 // first copy and released the slot. Such stragglers are late, not misrouted: counted apart, not
