@@ -145,17 +145,21 @@ void service_session(Session& s, std::uint16_t index, ForgedSources& sources, co
 }
 
 std::vector<Mutator::Datagram> load_corpus(const std::string& dir, std::string& error) {
-  std::vector<Mutator::Datagram> seeds;
+  std::vector<std::filesystem::path> paths;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (!entry.is_regular_file() || !entry.path().filename().string().starts_with("seed-")) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
+    if (entry.is_regular_file() && entry.path().filename().string().starts_with("seed-")) paths.push_back(entry.path());
+  }
+  // Directory order is not fixed; the mutator's stream for a given --seed should be.
+  std::sort(paths.begin(), paths.end());
+  std::vector<Mutator::Datagram> seeds;
+  for (const auto& path : paths) {
+    std::ifstream in(path, std::ios::binary);
     Mutator::Datagram d((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (d.size() >= 2 && d.size() <= protocol::kMaxMtu) seeds.push_back(std::move(d));
   }
   if (ec) error = "--corpus: cannot read '" + dir + "'";
   else if (seeds.empty()) error = "--corpus: no seed-* datagrams in '" + dir + "'";
-  std::sort(seeds.begin(), seeds.end());  // directory order is not fixed; the seed's stream should be
   return seeds;
 }
 
