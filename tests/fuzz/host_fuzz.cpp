@@ -203,10 +203,14 @@ class Script final : public server::HostEvents {
     connected_.push_back(peer);
     if (seen_.size() < 64) seen_.push_back(peer);
     if (tracing()) trace_event(1, peer);
-    // A game greets the newcomer and tells everyone else (the connect data chooses).
+    // A game greets the newcomer and tells everyone else, or turns it away at once (the connect
+    // data chooses): packets that came with the handshake must then not be delivered.
     if (!echo_) return;
     if ((data & 1) != 0) host_->send(peer, 0, payload(data >> 8 & 0xFF, 0x11), PacketFlags::kReliable);
     if ((data & 2) != 0) host_->broadcast(0, payload(8, 0x22), PacketFlags::kReliable);
+    if ((data & 0x70000) == 0x70000 && host_->disconnect(peer, data, server::DisconnectMode::kNow)) {
+      connected_.erase(std::remove(connected_.begin(), connected_.end(), peer), connected_.end());
+    }
   }
   void on_receive(PeerHandle peer, const PeerEvent& event) override {
     VOLLEY_FUZZ_CHECK(std::find(connected_.begin(), connected_.end(), peer) != connected_.end());
