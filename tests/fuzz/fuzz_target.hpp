@@ -52,4 +52,14 @@ class Reader {
   std::span<const std::uint8_t> rest_;
 };
 
+// The entry point of a script target: `Script` reads its operations from the input and runs
+// them (its run() checks the invariants and aborts on a broken one).
+template <class Script>
+int run_script(const std::uint8_t* data, std::size_t size) {
+  Reader in(data, size);
+  Script script(in);
+  script.run();
+  return 0;
+}
+
 }  // namespace volley::fuzz

@@ -167,14 +167,20 @@ void snapshot_seeds(const fs::path& root) {
   write(root / "snapshot", "input-no-ack", msg);
 }
 
-// Host scripts, in the op encoding of host_fuzz.cpp (Op numbers and operand bytes).
-struct ScriptBuilder {
+// A script target's input: the mode byte, then operations appended by `Self`'s named steps.
+template <class Self>
+struct ScriptBytes {
   Blob bytes;
-  explicit ScriptBuilder(std::uint8_t mode) : bytes{mode} {}
-  ScriptBuilder& raw(std::initializer_list<std::uint8_t> b) {
+  explicit ScriptBytes(std::uint8_t mode) : bytes{mode} {}
+  Self& raw(std::initializer_list<std::uint8_t> b) {
     bytes.insert(bytes.end(), b);
-    return *this;
+    return static_cast<Self&>(*this);
   }
+};
+
+// Host scripts, in the op encoding of host_fuzz.cpp (Op numbers and operand bytes).
+struct ScriptBuilder : ScriptBytes<ScriptBuilder> {
+  using ScriptBytes::ScriptBytes;
   ScriptBuilder& u32(std::uint32_t v) {
     return raw({static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8),
                 static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 24)});
@@ -234,13 +240,8 @@ void host_seeds(const fs::path& root) {
 }
 
 // Snapshot sender scripts, in the op encoding of sender_fuzz.cpp (op, client, operands).
-struct SenderScript {
-  Blob bytes;
-  explicit SenderScript(std::uint8_t mode) : bytes{mode} {}
-  SenderScript& raw(std::initializer_list<std::uint8_t> b) {
-    bytes.insert(bytes.end(), b);
-    return *this;
-  }
+struct SenderScript : ScriptBytes<SenderScript> {
+  using ScriptBytes::ScriptBytes;
   SenderScript& add(std::uint8_t k) { return raw({0, k}); }
   // Spawns `spawn` entities, moves `move` of them, raises one event of `event` bytes (0: none).
   SenderScript& tick(std::uint8_t spawn, std::uint8_t move, std::uint8_t event) {

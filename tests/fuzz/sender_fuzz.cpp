@@ -337,8 +337,5 @@ class Script {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  fuzz::Reader in(data, size);
-  Script script(in);
-  script.run();
-  return 0;
+  return volley::fuzz::run_script<Script>(data, size);
 }
