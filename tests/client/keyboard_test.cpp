@@ -80,7 +80,7 @@ TEST_CASE("keyboard: W/A/S/D and arrows move, a press holds its axis, Space jump
   CHECK(k2.quit());
 }
 
-TEST_CASE("keyboard: / or t opens a chat line; Enter sends, Backspace deletes, Escape cancels") {
+TEST_CASE("keyboard: / or t opens a chat line, Enter sends, Backspace deletes, Escape cancels") {
   KeyDecoder d;
   KeyboardControl k;
   CHECK(type(d, k, "/", 0).empty());

@@ -103,7 +103,7 @@ TEST_CASE("agones: Ready when listening, Health periodically, Shutdown last") {
   for (std::size_t i = 1; i + 1 < calls.size(); ++i) CHECK(calls[i] == "POST /health {}");
 }
 
-TEST_CASE("agones: Ready is retried until the sidecar answers; a bad AGONES_SDK_HTTP_PORT is exit 2") {
+TEST_CASE("agones: Ready is retried until the sidecar answers, a bad AGONES_SDK_HTTP_PORT is exit 2") {
   ::setenv("AGONES_SDK_HTTP_PORT", "http", 1);
   {
     volley::test::ServerProcess* none = nullptr;

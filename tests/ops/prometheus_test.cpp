@@ -95,7 +95,7 @@ TEST_CASE("prometheus text: every figure under its conventional name, units and 
   CHECK(value(s, "process_resident_memory_bytes") == 12345678);
 }
 
-TEST_CASE("prometheus text: the exposition grammar; HELP and TYPE once per family, before its samples") {
+TEST_CASE("prometheus text: the exposition grammar, HELP and TYPE once per family, before its samples") {
   const std::string text = prometheus_text(sample_stats(), {});
   const std::regex sample_line(R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+|[+-]Inf|NaN)");
   const std::regex type_line(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram))");
@@ -135,7 +135,7 @@ TEST_CASE("prometheus text: no tick or snapshot families without a tick or a sen
   CHECK(text.find("volley_ticks_total 0") != std::string::npos);
 }
 
-TEST_CASE("ops board: healthy within the bound of the last publish; ready until a drain is marked") {
+TEST_CASE("ops board: healthy within the bound of the last publish, ready until a drain is marked") {
   using Clock = OpsBoard::Clock;
   OpsBoard board;
   const auto t0 = Clock::now();

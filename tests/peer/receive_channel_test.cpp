@@ -102,7 +102,7 @@ TEST_CASE("receive channel: unreliable packets follow their reliable epoch and n
   CHECK(rig.budget.bytes() == before);  // +1 for packet 2, -1 for the abandoned one
 }
 
-TEST_CASE("receive channel: the waiting-data budget stops the datagram; DISCONNECT_LATER discards") {
+TEST_CASE("receive channel: the waiting-data budget stops the datagram, DISCONNECT_LATER discards") {
   Rig rig;
   rig.budget.set_limits(2, 1 << 20, nullptr);
   CHECK(rig.reliable(1, 1) == Handled::kOk);

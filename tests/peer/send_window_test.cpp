@@ -217,7 +217,7 @@ LostCommandRun lose_one_command(const detail::TimeoutLimits& limits, bool peer_a
 // and its own last send, not the last ACK, starts the silence), however many other ACKs arrive:
 // what drops peers at 20% loss (docs/attacks.md). With the RTO capped below that, only silence
 // does.
-TEST_CASE("send window: six lost sends of one command end a live peer; a capped RTO does not") {
+TEST_CASE("send window: six lost sends of one command end a live peer, a capped RTO does not") {
   const detail::TimeoutLimits libenet{32, 5000, 30000};
   const LostCommandRun enet = lose_one_command(libenet, true, 120000);
   REQUIRE(enet.timed_out_at_ms);

@@ -291,7 +291,7 @@ TEST_CASE("a lost ACK: the client's next datagram draws a cookie-bearing PING, w
   REQUIRE(d.run_until([&] { return real.count(PeerEvent::Type::kReceive) == 1; }, 2 * kSec));
 }
 
-TEST_CASE("stock-shaped clients connect with CRC and range coder; replies never outgrow requests") {
+TEST_CASE("stock-shaped clients connect with CRC and range coder, replies never outgrow requests") {
   for (const bool checksum : {false, true}) {
     for (const bool compress : {false, true}) {
       CAPTURE(checksum);

@@ -41,7 +41,7 @@ std::vector<std::uint8_t> connect_with_channels(std::uint32_t channels) {
 
 }  // namespace
 
-TEST_CASE("Config's defaults reach the Host: 32 peers per client IP, loopback included; 0 lifts the cap") {
+TEST_CASE("Config's defaults reach the Host: 32 peers per client IP, loopback included, 0 lifts the cap") {
   Settings settings;
   REQUIRE(make_settings(Config{}, settings).empty());
   const HostConfig& h = settings.host;
@@ -116,7 +116,7 @@ TEST_CASE("a CONNECT asking for 0 or more than 255 channels is dropped as bad_ch
   CHECK(c.peer.channel_count() == 8);
 }
 
-TEST_CASE("the waiting-data total bounds every peer's undelivered bytes together; refused data is resent") {
+TEST_CASE("the waiting-data total bounds every peer's undelivered bytes together, refused data is resent") {
   HostConfig config;
   config.max_waiting_total = 5000;
   HostDriver d(config);

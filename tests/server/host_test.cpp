@@ -46,7 +46,7 @@ const Kind kKinds[] = {
     {protocol::PacketFlags::kUnreliableFragment, protocol::Delivery::kUnreliableFragment, 2500},
 };
 
-TEST_CASE("deadlines on the wheel: equal deadlines fire in arm order; a far timer stays when its deadline moves later") {
+TEST_CASE("deadlines on the wheel: equal deadlines fire in arm order, a far timer stays when its deadline moves later") {
   // The Host's slot timers run in the order the server's Loop runs them. A slot whose timer
   // moves takes a new place after the slots already armed for that instant. A deadline that
   // moves later leaves a timer beyond the defer horizon where it was (it fires early, and the
@@ -79,7 +79,7 @@ TEST_CASE("deadlines on the wheel: equal deadlines fire in arm order; a far time
   CHECK(d.ops().deferred == 1);
 }
 
-TEST_CASE("a peer's deadline moving later with each datagram: its timer moves only within the defer horizon; an early fire only re-arms") {
+TEST_CASE("a peer's deadline moving later with each datagram: its timer moves only within the defer horizon, an early fire only re-arms") {
   HostConfig config = config_for(4);
   config.peer.keepalive = protocol::KeepalivePolicy::kWhenSilent;  // the server's default
   HostDriver d(config);
@@ -380,7 +380,7 @@ TEST_CASE("per-IP cap: excess CONNECTs from one IP are refused at once") {
   CHECK(d.host().stats().per_ip_addresses == 2);  // the gauge: one IP at its cap, one under it
 }
 
-TEST_CASE("full server refuses the next client; retransmitted CONNECT is dropped") {
+TEST_CASE("full server refuses the next client, retransmitted CONNECT is dropped") {
   HostDriver d(config_for(2));
   Client& a = d.add_client(HostDriver::address(1000));
   d.connect(a);
@@ -596,7 +596,7 @@ TEST_CASE("a CONNECT in the same batch as the leaving peer's DISCONNECT gets the
   CHECK(d.host().live_peers() == 1);
 }
 
-TEST_CASE("slots are reused after disconnect and timeout; stale handles miss") {
+TEST_CASE("slots are reused after disconnect and timeout, stale handles miss") {
   HostDriver d(config_for(2));
   Client& a = d.add_client(HostDriver::address(3000));
   Client& b = d.add_client(HostDriver::address(3001));

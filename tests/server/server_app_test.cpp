@@ -163,7 +163,7 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
   }
 }
 
-TEST_CASE("limit flags: good values start the server; every limit's drop reason is in the stats JSON") {
+TEST_CASE("limit flags: good values start the server, every limit's drop reason is in the stats JSON") {
   const std::string json = temp_path("limits.json");
   std::remove(json.c_str());
   const Result r = run_to_end({"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--tick-hz", "20",

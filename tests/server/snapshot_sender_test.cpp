@@ -440,7 +440,7 @@ TEST_CASE("a stride: each client gets every stride-th tick in turn, deltas still
   }
 }
 
-TEST_CASE("events a client never acknowledges expire as undeliverable; bad input is counted") {
+TEST_CASE("events a client never acknowledges expire as undeliverable, bad input is counted") {
   VOLLEY_SEEDED_RNG(rng, 5);
   SenderConfig config;
   config.event_max_age = 10;
@@ -489,7 +489,7 @@ TEST_CASE("a world frame that breaks the codec's rules is counted, nothing sent,
 }
 
 
-TEST_CASE("a client's inputs are capped per second (bursts allowed); the excess is dropped unread and counted") {
+TEST_CASE("a client's inputs are capped per second (bursts allowed), the excess is dropped unread and counted") {
   VOLLEY_SEEDED_RNG(rng, 9);
   SenderConfig config;
   config.tick_hz = 30;

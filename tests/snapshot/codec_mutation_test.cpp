@@ -58,7 +58,7 @@ bool frame_follows_rules(const Schema& schema, const Frame& f, const CodecConfig
 
 }  // namespace
 
-TEST_CASE("mutated real snapshots never crash the decoder; every outcome is named") {
+TEST_CASE("mutated real snapshots never crash the decoder, every outcome is named") {
   VOLLEY_SEEDED_RNG(rng, 30);
   const Schema schema = volley::test::test_schema();
   CodecConfig config;

@@ -81,7 +81,7 @@ TEST_CASE("subsets of the world: what one client sees, against what it saw") {
   }
 }
 
-TEST_CASE("unchanged entities cost close to nothing; changed ones only their changed fields") {
+TEST_CASE("unchanged entities cost close to nothing, changed ones only their changed fields") {
   Codec c;
   VOLLEY_SEEDED_RNG(rng, 13);
   const Frame small = random_frame(rng, c.schema, 10, 1);
@@ -145,7 +145,7 @@ TEST_CASE("the encoder rejects what breaks the rules instead of sending it") {
   CHECK(c.encoder.encode(nullptr, k, {}, out) > 0);
 }
 
-TEST_CASE("zstd levels and a trained dictionary round trip; mismatched ends are told apart") {
+TEST_CASE("zstd levels and a trained dictionary round trip, mismatched ends are told apart") {
   VOLLEY_SEEDED_RNG(rng, 15);
   const Schema schema = volley::test::test_schema();
   std::vector<Frame> frames{random_frame(rng, schema, 300, 1)};

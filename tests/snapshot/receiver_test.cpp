@@ -58,7 +58,7 @@ TEST_CASE("newest applied wins: older and duplicate frames are ignored, ack foll
   CHECK(r.counters().applied == 2);
 }
 
-TEST_CASE("unknown baseline dropped and counted; a full snapshot recovers") {
+TEST_CASE("unknown baseline dropped and counted, a full snapshot recovers") {
   VOLLEY_SEEDED_RNG(rng, 41);
   Server s(rng, 50);
   ReceiverConfig config;
@@ -77,7 +77,7 @@ TEST_CASE("unknown baseline dropped and counted; a full snapshot recovers") {
   CHECK(*r.latest() == s.frames[21]);
 }
 
-TEST_CASE("checksum failures are dropped and counted; the ring is left untouched") {
+TEST_CASE("checksum failures are dropped and counted, the ring is left untouched") {
   VOLLEY_SEEDED_RNG(rng, 42);
   Server s(rng, 10);
   Receiver r(s.schema, CodecConfig{});

@@ -136,7 +136,7 @@ TEST_CASE("echo checker: a changed payload, another bot's message or the wrong c
   CHECK(c.counts().reliable_received == 0);
 }
 
-TEST_CASE("game checker: frames forward and events once pass; a regressing frame and a twice-shown event are caught") {
+TEST_CASE("game checker: frames forward and events once pass, a regressing frame and a twice-shown event are caught") {
   GameChecker clean;
   for (std::uint32_t f = 10; f < 20; f += 2) clean.on_frame(f);
   for (std::uint64_t id = 100; id < 110; ++id) CHECK(clean.on_event(id));

@@ -130,7 +130,7 @@ TEST_CASE("volley-server --mode demo: a connect burst past the event window wait
   CHECK(s.number("events_raised") == s.number("demo_events_raised"));
 }
 
-TEST_CASE("volley-bots: fewer bots connected than asked is exit 1; a bad flag is one line and exit 2") {
+TEST_CASE("volley-bots: fewer bots connected than asked is exit 1, a bad flag is one line and exit 2") {
   TempDir dir;
   // Nothing listens on this port (a server that stopped): nobody connects.
   std::uint16_t port = 0;
