@@ -147,6 +147,8 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
     x.emplace_back("inputs_malformed", k.inputs_malformed);
     x.emplace_back("drop_input_rate", k.inputs_rate_limited);
     s.drops.emplace_back("input_rate", k.inputs_rate_limited);
+    x.emplace_back("drop_input_unknown_peer", k.inputs_unknown_peer);
+    s.drops.emplace_back("input_unknown_peer", k.inputs_unknown_peer);
   }
   return s;
 }

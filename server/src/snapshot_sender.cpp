@@ -139,22 +139,27 @@ void SnapshotSender::set_filter(PeerHandle peer, ViewFilter filter) {
   if (Client* c = find(peer)) c->filter = std::move(filter);
 }
 
-bool SnapshotSender::input_allowed(PeerHandle peer) {
+bool SnapshotSender::input_allowed(Client& c) {
   if (config_.max_inputs_per_second == 0 || config_.tick_hz == 0) return true;
-  Client* c = find(peer);
-  if (c == nullptr) return true;
   const std::uint64_t cap = std::uint64_t{config_.input_burst} * config_.tick_hz;
-  const std::uint64_t refill = std::uint64_t{number_ - c->input_tick} * config_.max_inputs_per_second;
-  c->input_credit = std::min(cap, c->input_credit + refill);
-  c->input_tick = number_;
-  if (c->input_credit < config_.tick_hz) return false;
-  c->input_credit -= config_.tick_hz;
+  const std::uint64_t refill = std::uint64_t{number_ - c.input_tick} * config_.max_inputs_per_second;
+  c.input_credit = std::min(cap, c.input_credit + refill);
+  c.input_tick = number_;
+  if (c.input_credit < config_.tick_hz) return false;
+  c.input_credit -= config_.tick_hz;
   return true;
 }
 
 std::optional<snapshot::Input> SnapshotSender::on_input(PeerHandle peer,
                                                         std::span<const std::uint8_t> message) {
-  if (!input_allowed(peer)) {
+  // Only a client's input is the game's: a peer the sender does not know (never added, or
+  // removed) has no rate budget and no frames to acknowledge.
+  Client* c = find(peer);
+  if (c == nullptr) {
+    ++counters_.inputs_unknown_peer;
+    return std::nullopt;
+  }
+  if (!input_allowed(*c)) {
     ++counters_.inputs_rate_limited;
     return std::nullopt;
   }

@@ -58,6 +58,7 @@ struct SenderCounters {
   std::uint64_t acks_unknown = 0;     // a frame this client was never sent (or long gone)
   std::uint64_t inputs_malformed = 0;
   std::uint64_t inputs_rate_limited = 0;  // over SenderConfig::max_inputs_per_second: dropped unread
+  std::uint64_t inputs_unknown_peer = 0;  // from a peer that is not (or no longer) a client: dropped unread
   std::uint64_t frames_pooled = 0;    // now: frames allocated (world, views, clients' trimmed frames)
   std::uint64_t snapshots_deferred = 0;  // (client, tick) pairs not sent because of the stride
   std::uint64_t stride = 1;           // now: each client gets a snapshot every this many ticks
@@ -82,7 +83,7 @@ class SnapshotSender {
   void set_filter(PeerHandle peer, ViewFilter filter);  // empty = sees every entity
 
   // An input message from `peer`: decoded, its acknowledgement applied. nullopt (and counted)
-  // when malformed or over the client's input rate.
+  // when malformed, over the client's input rate, or from a peer that is not a client.
   std::optional<snapshot::Input> on_input(PeerHandle peer, std::span<const std::uint8_t> message);
   void acknowledge(PeerHandle peer, std::uint32_t frame);
 
@@ -115,7 +116,7 @@ class SnapshotSender {
 
   FramePtr acquire();
   Client* find(PeerHandle peer);
-  bool input_allowed(PeerHandle peer);  // takes one input from the client's rate budget
+  bool input_allowed(Client& client);  // takes one input from the client's rate budget
   void expire_events();
   const View& view_for(Client& client);
   void send_to(Client& client, const Send& send);

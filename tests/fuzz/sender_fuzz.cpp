@@ -248,8 +248,12 @@ class Script {
     }
     // What the sender will take as this client's acknowledgement, if it reads the message.
     const auto decoded = snapshot::decode_input(message);
-    if (clients_[k] && clients_[k]->peer == h && decoded && decoded->ack) note_ack(*clients_[k], *decoded->ack);
-    sender_.on_input(h, message);
+    const bool known = clients_[k] && clients_[k]->peer == h;
+    if (known && decoded && decoded->ack) note_ack(*clients_[k], *decoded->ack);
+    const auto unknown = sender_.counters().inputs_unknown_peer;
+    const auto input = sender_.on_input(h, message);
+    // Not a client's: dropped unread and counted, whatever the bytes.
+    if (!known) VOLLEY_FUZZ_CHECK(!input && sender_.counters().inputs_unknown_peer == unknown + 1);
   }
 
   // A frame number near what the sender and the client know, or any.

@@ -83,6 +83,7 @@ struct SimClient {
   netsim::Link down, up;
   std::uint32_t newest = 0;
   bool went_backwards = false;
+  bool gone = false;  // removed from the sender: sends and receives nothing more
   std::vector<std::uint64_t> shown;
   std::vector<bool> full_received;
 
@@ -125,10 +126,15 @@ struct Sim {
     sender.add_client(peer);
     return *clients.back();
   }
+  void remove(SimClient& c) {
+    sender.remove_client(c.peer);
+    c.gone = true;
+  }
 
   // One tick: inputs in, world update and events, packets out, deliveries, inputs sent.
   void tick(bool raise = false) {
     for (auto& c : clients) {
+      if (c->gone) continue;
       for (auto& d : c->up.take_due(now)) {
         REQUIRE(sender.on_input(c->peer, d.bytes).has_value());
       }
@@ -146,6 +152,7 @@ struct Sim {
     });
     now += kTick;
     for (auto& c : clients) {
+      if (c->gone) continue;
       c->deliver(now);
       c->send_input(now);
     }
@@ -459,8 +466,20 @@ TEST_CASE("events a client never acknowledges expire as undeliverable, bad input
   const auto unknown = sim.sender.counters().acks_unknown;
   sim.sender.acknowledge(fine.peer, sim.sender.frame_number() + 5);  // never sent
   CHECK(sim.sender.counters().acks_unknown == unknown + 1);
-  sim.sender.remove_client(deaf.peer);
+  sim.remove(deaf);
   CHECK(sim.sender.clients() == 1);
+
+  // A well-formed input from a peer that is no longer a client (or never was) is not the game's.
+  std::array<std::uint8_t, snapshot::kInputHeaderBytes + 4> buf{};
+  const std::array<std::uint8_t, 4> move{9, 8, 7, 6};
+  const std::size_t n = snapshot::encode_input(sim.sender.frame_number(), move, buf);
+  REQUIRE(n != 0);
+  CHECK_FALSE(sim.sender.on_input(deaf.peer, std::span(buf.data(), n)).has_value());
+  CHECK_FALSE(sim.sender.on_input(PeerHandle{4242, 1}, std::span(buf.data(), n)).has_value());
+  CHECK(sim.sender.counters().inputs_unknown_peer == 2);
+  CHECK(sim.sender.counters().inputs_malformed == 1);
+  CHECK(sim.sender.on_input(fine.peer, std::span(buf.data(), n)).has_value());
+  CHECK(sim.sender.counters().inputs_unknown_peer == 2);
   sim.tick();
   CHECK(equals_world(fine, sim.sender));
 }
