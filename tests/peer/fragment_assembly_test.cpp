@@ -31,6 +31,8 @@ TEST_CASE("fragment fields: each bound of enet-protocol.md section 8 is checked"
   CHECK(bad([](SendFragment& f) { f.payload = Bytes(kBytes.data(), 7); }));   // runs past the end
   CHECK(bad([](SendFragment& f) { f.payload = Bytes(); }));                   // empty
   CHECK(bad([](SendFragment& f) { f.total_length = 2; f.fragment_offset = 0; f.payload = Bytes(kBytes.data(), 1); }));
+  // One byte per fragment, the smallest total libenet takes (totalLength < fragmentCount is refused).
+  CHECK(fragment_fields_ok(SendFragment{7, 3, 0, 3, 0, Bytes(kBytes.data(), 1)}, limits));
   CHECK_FALSE(fragment_fields_ok(good(), FragmentLimits{2, 100}));
   CHECK(fragment_fields_ok(good(), FragmentLimits{kMaxFragmentCount, 9}));
 }

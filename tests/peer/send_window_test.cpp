@@ -112,6 +112,11 @@ TEST_CASE("send window: a timed-out command is requeued in front with its RTO do
   // An ACK for a requeued command still finds it, without counting its bytes twice.
   CHECK(w.acknowledge(2, 0, &ch) == CommandType::kSendReliable);
   CHECK(w.reliable_data_in_transit() == 0);
+  // An ACK for a command never sent is not taken (libenet stops at the first unsent one): a
+  // peer cannot make us drop data before it has been sent.
+  CHECK(w.acknowledge(3, 0, &ch) == std::nullopt);
+  CHECK(w.outgoing().size() == 2);
+  CHECK(w.queued_bytes() == 2 * (50 + kQueuedCommandCost));
   // Resent with its doubled RTO, not a fresh one.
   w.send_reliable(from_ms(1100), w.outgoing().begin(), &ch, 100, 32);
   CHECK(w.next_timeout_ms() == 1300);

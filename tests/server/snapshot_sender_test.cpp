@@ -484,6 +484,26 @@ TEST_CASE("events a client never acknowledges expire as undeliverable, bad input
   CHECK(equals_world(fine, sim.sender));
 }
 
+TEST_CASE("an unacknowledged event rides in event_max_age more ticks after its own, then is dropped") {
+  VOLLEY_SEEDED_RNG(rng, 6);
+  SenderConfig config;
+  config.event_max_age = 3;
+  Sim sim(config, rng(), 4, 0.3);
+  SimClient& mute = sim.add({}, {}, rng());
+  mute.up.dead = true;  // its acknowledgements never arrive
+  sim.tick(true);       // raised in this tick's frame
+  for (int age = 1; age <= 3; ++age) {
+    CAPTURE(age);
+    sim.tick();
+    CHECK(sim.sender.counters().events_pending == 1);
+    CHECK(sim.sender.counters().events_undeliverable == 0);
+  }
+  sim.tick();
+  CHECK(sim.sender.counters().events_pending == 0);
+  CHECK(sim.sender.counters().events_undeliverable == 1);
+  CHECK(mute.shown.size() == 1);  // it rode in the snapshots meanwhile, shown once
+}
+
 TEST_CASE("a world frame that breaks the codec's rules is counted, nothing sent, no crash") {
   const snapshot::Schema schema = test_schema();
   SnapshotSender sender(schema, {});
