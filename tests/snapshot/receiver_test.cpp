@@ -162,4 +162,9 @@ TEST_CASE("event id memory is bounded: ids far behind the newest are treated as 
   CHECK(ids == std::vector<std::uint64_t>{1000, 990, 1001});
   CHECK(r.counters().events_too_old == 1);
   CHECK(r.counters().events_duplicate == 3);
+  // The window's edge: 64 behind the newest (1001) is too old; 63 behind is still remembered.
+  r.receive(s.packet(5, nullptr, {{937, 5, {}}, {938, 6, {}}}), delivered);
+  CHECK(delivered.back().id == 938);
+  CHECK(r.counters().events_too_old == 2);
+  CHECK(r.counters().events_duplicate == 3);
 }
