@@ -43,12 +43,17 @@ inline std::string read_file(const std::string& path) {
   return text.str();
 }
 
+inline constexpr int kRunLimitS = 120;
+
 inline Run run(const TempDir& dir, const std::string& command, const std::string& input = {}) {
   {
     std::ofstream(dir.file("stdin"), std::ios::binary) << input;
   }
-  const std::string full = command + " < '" + dir.file("stdin") + "' > '" + dir.file("stdout") + "' 2> '" +
-                           dir.file("stderr") + "'";
+  // Bounded: a tool that should have refused its flags at once but runs instead ends within
+  // kRunLimitS (coreutils timeout, exit code 124) rather than holding the suite until ctest's
+  // own timeout.
+  const std::string full = "timeout -k 5 " + std::to_string(kRunLimitS) + " " + command + " < '" +
+                           dir.file("stdin") + "' > '" + dir.file("stdout") + "' 2> '" + dir.file("stderr") + "'";
   const int status = std::system(full.c_str());
   Run result;
   result.exited = status != -1 && WIFEXITED(status);
