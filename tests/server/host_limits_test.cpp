@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "host_driver.hpp"
 #include "server_stats.hpp"
@@ -92,6 +95,55 @@ TEST_CASE("Config's defaults reach the Host: 32 peers per client IP, loopback in
     d.run_until([&] { return false; }, 3 * kSec);
     CHECK(connected(d) == (cap == 0 ? 33 : 32));
     CHECK(d.host().stats()[HostDrop::kRefusedPerIp] == (cap == 0 ? 0 : 1));
+  }
+}
+
+TEST_CASE("Config limits: each edge value is accepted and the one past it refused with a message") {
+  struct Edge {
+    const char* what;
+    std::function<void(Config&)> edge, past;
+  };
+  const std::vector<Edge> edges = {
+      {"max_peers low", [](Config& c) { c.max_peers = 1; }, [](Config& c) { c.max_peers = 0; }},
+      {"max_peers high", [](Config& c) { c.max_peers = 1u << 20; }, [](Config& c) { c.max_peers = (1u << 20) + 1; }},
+      {"channel_limit low", [](Config& c) { c.channel_limit = 1; }, [](Config& c) { c.channel_limit = 0; }},
+      {"channel_limit high", [](Config& c) { c.channel_limit = 255; }, [](Config& c) { c.channel_limit = 256; }},
+      {"mtu low", [](Config& c) { c.mtu = 576; }, [](Config& c) { c.mtu = 575; }},
+      {"mtu high", [](Config& c) { c.mtu = 4096; }, [](Config& c) { c.mtu = 4097; }},
+      {"ping_interval_ms", [](Config& c) { c.ping_interval_ms = 1; }, [](Config& c) { c.ping_interval_ms = 0; }},
+      {"timeout_limit", [](Config& c) { c.timeout_limit = 1; }, [](Config& c) { c.timeout_limit = 0; }},
+      {"timeout minimum vs maximum", [](Config& c) { c.timeout_minimum_ms = c.timeout_maximum_ms; },
+       [](Config& c) { c.timeout_minimum_ms = c.timeout_maximum_ms + 1; }},
+      {"tick_hz", [](Config& c) { c.tick_hz = 1000; }, [](Config& c) { c.tick_hz = 1001; }},
+      {"budget_bytes low", [](Config& c) { c.snapshots.budget_bytes = 64; }, [](Config& c) { c.snapshots.budget_bytes = 63; }},
+      {"budget_bytes high", [](Config& c) { c.snapshots.budget_bytes = 60000; },
+       [](Config& c) { c.snapshots.budget_bytes = 60001; }},
+      {"history low", [](Config& c) { c.snapshots.history = 2; }, [](Config& c) { c.snapshots.history = 1; }},
+      {"history high", [](Config& c) { c.snapshots.history = 256; }, [](Config& c) { c.snapshots.history = 257; }},
+      {"input_burst", [](Config& c) { c.snapshots.input_burst = 1; }, [](Config& c) { c.snapshots.input_burst = 0; }},
+      {"max_packet_size", [](Config& c) { c.max_packet_size = 1; }, [](Config& c) { c.max_packet_size = 0; }},
+      {"max_fragments", [](Config& c) { c.max_fragments = 1; }, [](Config& c) { c.max_fragments = 0; }},
+      {"max_waiting_data", [](Config& c) { c.max_waiting_data = c.max_packet_size; },
+       [](Config& c) { c.max_waiting_data = c.max_packet_size - 1; }},
+      {"max_waiting_total", [](Config& c) { c.max_waiting_total = c.max_waiting_data; },
+       [](Config& c) { c.max_waiting_total = c.max_waiting_data - 1; }},
+      {"max_held_commands", [](Config& c) { c.max_held_commands = 1; }, [](Config& c) { c.max_held_commands = 0; }},
+      {"max_queued_data", [](Config& c) { c.max_queued_data = 65536; }, [](Config& c) { c.max_queued_data = 65535; }},
+      {"handshake_burst", [](Config& c) { c.handshake_burst = 1; }, [](Config& c) { c.handshake_burst = 0; }},
+      {"handshake_burst_per_ip", [](Config& c) { c.handshake_burst_per_ip = 1; },
+       [](Config& c) { c.handshake_burst_per_ip = 0; }},
+  };
+  Settings settings;
+  for (const Edge& e : edges) {
+    CAPTURE(e.what);
+    Config edge;
+    e.edge(edge);
+    CHECK(make_settings(edge, settings).empty());
+    Config past;
+    e.past(past);
+    const std::string error = make_settings(past, settings);
+    CHECK_FALSE(error.empty());
+    CHECK(error.find('\n') == std::string::npos);  // one line
   }
 }
 
