@@ -42,6 +42,9 @@ TEST_CASE("throttle: accelerate, decelerate, jitter rule and drop counter follow
   CHECK(detail::throttle_on_rtt(t, rtt, 100) == 1);
   CHECK(t.throttle == 22);
   CHECK(detail::throttle_on_rtt(t, rtt, 115) == 0);  // within last + 2 var
+  CHECK(detail::throttle_on_rtt(t, rtt, 101) == 0);  // just above the last RTT: no acceleration
+  CHECK(detail::throttle_on_rtt(t, rtt, 120) == 0);  // exactly last + 2 var: not yet deceleration
+  CHECK(t.throttle == 22);
   CHECK(detail::throttle_on_rtt(t, rtt, 121) == -1);
   CHECK(t.throttle == 20);
   t.throttle = 1;
