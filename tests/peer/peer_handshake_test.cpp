@@ -125,6 +125,32 @@ TEST_CASE("handshake: sessions rotate 0/0, 1/1, 2/2 across reconnects of one cli
   }
 }
 
+// libenet (enet_protocol_handle_connect) takes the announced session plus one, but never the
+// value the slot used last, so a previous connection's late datagrams are told apart.
+TEST_CASE("handshake: a new session never repeats the slot's last one, whatever the CONNECT announces") {
+  Peer client(PeerRole::kClient, 0);
+  Peer server(PeerRole::kServer, 0);
+  Wire w;
+  REQUIRE(client.connect(at_ms(1000), 2, 42, {1, 2, 3, 4}));
+  auto connect = w.poll(client, at_ms(1000));
+  REQUIRE(connect.size() > 11);
+  REQUIRE(connect[10] == 0xFF);  // incomingSessionID: a fresh client announces none
+  REQUIRE(connect[11] == 0xFF);  // outgoingSessionID
+  server.on_datagram(at_ms(1001), connect);
+  REQUIRE(server.outgoing_session_id() == 0);
+  REQUIRE(server.incoming_session_id() == 0);
+  server.reset();
+  REQUIRE(server.state() == PeerState::kDisconnected);
+  // Another client, whose last sessions (with some other server) were 3: plus one is 0, the
+  // slot's own last value, so the slot takes 1.
+  connect[10] = 3;
+  connect[11] = 3;
+  server.on_datagram(at_ms(2000), connect);
+  CHECK(server.state() == PeerState::kAcknowledgingConnect);
+  CHECK(server.outgoing_session_id() == 1);
+  CHECK(server.incoming_session_id() == 1);
+}
+
 TEST_CASE("handshake: MTU, window and channel negotiation - connect data word") {
   sim::HarnessOptions o;
   o.client_config.mtu = 1400;
