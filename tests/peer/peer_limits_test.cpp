@@ -114,6 +114,18 @@ TEST_CASE("limits: header and pipeline drops are counted by reason") {
   wrong_session[0] ^= 0x10;
   s.on_datagram(c.h.now(), wrong_session);
   CHECK(c.count(Counter::kDropWrongSession) == 1);
+  auto wrong_id = craft(s, {ping});
+  wrong_id[1] ^= 0x01;  // the low bits of the header's peer id
+  CHECK(c.acks_out_after(wrong_id) == 0);
+  CHECK(c.count(Counter::kDropWrongPeerId) == 1);
+  // An ACK echoing a sent time ahead of our clock is no RTT sample.
+  const PeerStats before = s.stats();
+  const auto ahead = static_cast<std::uint16_t>(enet_ms(c.h.now()) + 1000);
+  const Command future_ack{CommandHeader{CommandType::kAcknowledge, false, false, 0xFF, 0}, Acknowledge{1, ahead}};
+  s.on_datagram(c.h.now(), craft(s, {future_ack}));
+  CHECK(c.count(Counter::kDropAckFromFuture) == 1);
+  CHECK(s.stats().rtt_ms == before.rtt_ms);
+  CHECK(s.stats().rtt_variance_ms == before.rtt_variance_ms);
   auto compressed = craft(s, {ping});
   compressed[0] |= 0x40;
   s.on_datagram(c.h.now(), compressed);
