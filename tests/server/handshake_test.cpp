@@ -221,6 +221,28 @@ TEST_CASE("a wrong cookie, in the echoed sent time or the session bits, drops th
   }
 }
 
+// libenet (enet_protocol_handle_connect) sends from the session after the one the client says it
+// last used, so that connection's late datagrams are told apart; a fresh client (0xFF) gets 0.
+TEST_CASE("the VERIFY_CONNECT's session is one past what the CONNECT says the client used last") {
+  const std::array<std::pair<std::uint8_t, std::uint8_t>, 4> cases{{{0xFF, 0}, {0, 1}, {2, 3}, {3, 0}}};
+  for (const auto& [announced, expected] : cases) {
+    CAPTURE(int{announced});
+    HostDriver d(handshake_config());
+    auto connect = connect_datagram({}, 0x77);
+    REQUIRE(connect.size() > 11);
+    REQUIRE(connect[10] == 0xFF);  // incomingSessionID, after header (4), command header (4), peer id (2)
+    connect[10] = announced;
+    d.feed({{connect, kRealClient}});
+    const Datagrams replies = take_to(d, kRealClient);
+    REQUIRE(replies.size() == 1);
+    const std::vector<std::uint8_t>& verify = replies[0].first;
+    REQUIRE(verify.size() > 11);
+    REQUIRE((verify[4] & 0x0F) == 3);  // VERIFY_CONNECT
+    CHECK(verify[10] == expected);     // its incomingSessionID: the session of our datagrams
+    CHECK(((verify[0] >> 4) & 3) == expected);  // and the one in its own header
+  }
+}
+
 TEST_CASE("a resent CONNECT gets a byte-identical reply, even after its entry was evicted") {
   HostDriver d(handshake_config(1));
   const auto a = connect_datagram({}, 0xA);
