@@ -264,6 +264,10 @@ TEST_CASE("oversize: the packet, or the content size zstd declares, over the lim
   std::vector<std::uint8_t> big(600, 0);
   detail::write_header(big.data(), {1, 0, 0, 0});
   CHECK(f.decode(big) == "oversize");
+  big.resize(513);  // one byte over the limit
+  CHECK(f.decode(big) == "oversize");
+  big.resize(512);  // at the limit: read, and refused for what it holds
+  CHECK(f.decode(big) != "oversize");
 }
 
 TEST_CASE("a body failing FlatBuffers verification") {
