@@ -132,7 +132,10 @@ TEST_CASE("echo checker: a changed payload, another bot's message or the wrong c
   auto o = send_n(other, 1, 0, Delivery::kReliable);
   CHECK_FALSE(c.on_echo(0, Delivery::kReliable, o[0].bytes, 2000));
   CHECK_FALSE(c.on_echo(0, Delivery::kReliable, std::vector<std::uint8_t>(10, 0), 2000));  // short
-  CHECK(c.counts().corrupt == 5);
+  EchoChecker ahead(1, 2);  // the same bot further along: its 4th message, c never sent
+  auto a = send_n(ahead, 4, 0, Delivery::kReliable);
+  CHECK_FALSE(c.on_echo(0, Delivery::kReliable, a[3].bytes, 2000));
+  CHECK(c.counts().corrupt == 6);
   CHECK(c.counts().reliable_received == 0);
 }
 
@@ -168,6 +171,14 @@ TEST_CASE("game checker: ids older than the window are counted unchecked, not du
   CHECK(g.on_event(1));
   CHECK(g.counts().events_unchecked == 1);
   CHECK(g.counts().events_duplicated == 0);
+  GameChecker edge(64);  // exactly a window behind the newest is unchecked, one less is checked
+  CHECK(edge.on_event(100));
+  CHECK(edge.on_event(36));
+  CHECK(edge.counts().events_unchecked == 1);
+  CHECK(edge.on_event(37));
+  CHECK_FALSE(edge.on_event(37));
+  CHECK(edge.counts().events_unchecked == 1);
+  CHECK(edge.counts().events_duplicated == 1);
 }
 
 TEST_CASE("latency histogram: percentiles within a bucket's width") {
