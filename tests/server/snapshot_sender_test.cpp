@@ -265,6 +265,48 @@ TEST_CASE("under 30% loss with a tight budget and a view filter the client still
   CHECK(shown == sim.raised);
 }
 
+TEST_CASE("the baseline's edge: an acknowledged frame history - 1 ticks old is still a baseline, history ticks is not") {
+  VOLLEY_SEEDED_RNG(rng, 7);
+  SenderConfig config;
+  config.history = 8;
+  Sim sim(config, rng(), 16, 0.5);
+  SimClient& c = sim.add({}, {}, rng());
+  for (int t = 0; t < 10; ++t) sim.tick();
+  c.up.dead = true;
+  sim.tick();  // takes the input already on its way
+  const auto stats = sim.sender.client_stats(c.peer);
+  REQUIRE(stats);
+  REQUIRE(stats->acked);
+  const std::uint32_t acked = *stats->acked;
+  for (int t = 0; t < 10; ++t) {
+    sim.tick();
+    const std::uint32_t age = sim.sender.frame_number() - acked;
+    CAPTURE(age);
+    REQUIRE_FALSE(c.full_received.empty());
+    CHECK(c.full_received.back() == (age >= 8));
+  }
+  CHECK(c.rx.counters().dropped_no_baseline == 0);
+}
+
+TEST_CASE("an acknowledgement repeated is stale, an event payload of exactly the limit is taken") {
+  VOLLEY_SEEDED_RNG(rng, 8);
+  Sim sim({}, rng(), 8, 0.3);
+  SimClient& c = sim.add({}, {}, rng());
+  for (int t = 0; t < 5; ++t) sim.tick();
+  const auto stats = sim.sender.client_stats(c.peer);
+  REQUIRE(stats);
+  REQUIRE(stats->acked);
+  const auto stale = sim.sender.counters().acks_stale;
+  sim.sender.acknowledge(c.peer, *stats->acked);
+  CHECK(sim.sender.counters().acks_stale == stale + 1);
+
+  sim.sender.begin_tick();
+  const std::vector<std::uint8_t> limit(snapshot::kMaxEventPayload, 1);
+  const std::vector<std::uint8_t> over(snapshot::kMaxEventPayload + 1, 1);
+  CHECK(sim.sender.raise_event(3, limit) != 0);
+  CHECK(sim.sender.raise_event(3, over) == 0);
+}
+
 TEST_CASE("a client whose acknowledged frame left the ring gets a full snapshot and recovers") {
   VOLLEY_SEEDED_RNG(rng, 2);
   Sim sim({}, rng(), 48, 0.5);
