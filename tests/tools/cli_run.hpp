@@ -56,7 +56,8 @@ inline Run run(const TempDir& dir, const std::string& command, const std::string
                            dir.file("stdin") + "' > '" + dir.file("stdout") + "' 2> '" + dir.file("stderr") + "'";
   const int status = std::system(full.c_str());
   Run result;
-  result.exited = status != -1 && WIFEXITED(status);
+  // The shell reports a tool killed by signal N as exit code 128 + N.
+  result.exited = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) < 128;
   result.code = result.exited ? WEXITSTATUS(status) : -1;
   std::istringstream out(read_file(dir.file("stdout")));
   for (std::string line; std::getline(out, line);) result.lines.push_back(line);
