@@ -168,18 +168,20 @@ std::optional<snapshot::Input> SnapshotSender::on_input(PeerHandle peer,
     ++counters_.inputs_malformed;
     return std::nullopt;
   }
-  if (input->ack) acknowledge(peer, *input->ack);
+  if (input->ack) acknowledge(*c, *input->ack);
   return input;
 }
 
 void SnapshotSender::acknowledge(PeerHandle peer, std::uint32_t frame) {
-  Client* c = find(peer);
-  if (c == nullptr) return;
-  if (c->acked && frame <= *c->acked) {
+  if (Client* c = find(peer)) acknowledge(*c, frame);
+}
+
+void SnapshotSender::acknowledge(Client& c, std::uint32_t frame) {
+  if (c.acked && frame <= *c.acked) {
     ++counters_.acks_stale;
     return;
   }
-  const Sent& s = c->sent[frame % config_.history];
+  const Sent& s = c.sent[frame % config_.history];
   if (frame > number_ || s.number != frame || !s.frame) {
     ++counters_.acks_unknown;
     return;
@@ -189,15 +191,15 @@ void SnapshotSender::acknowledge(PeerHandle peer, std::uint32_t frame) {
   // per client would cost ~50 KB each with 1,000 players in view).
   const auto window = static_cast<std::uint32_t>(std::min<std::size_t>(config_.history - 1, frame));
   std::uint32_t older = frame - window;
-  if (c->acked) older = std::max(older, *c->acked);
+  if (c.acked) older = std::max(older, *c.acked);
   for (; older < frame; ++older) {
-    Sent& gone = c->sent[older % config_.history];
+    Sent& gone = c.sent[older % config_.history];
     if (gone.number == older) gone.frame.reset();
   }
-  c->acked = frame;
-  c->baseline = s.frame;
-  c->events_acked = std::max(c->events_acked, s.events_through);
-  c->stats.acked = frame;
+  c.acked = frame;
+  c.baseline = s.frame;
+  c.events_acked = std::max(c.events_acked, s.events_through);
+  c.stats.acked = frame;
 }
 
 Frame& SnapshotSender::begin_tick() {

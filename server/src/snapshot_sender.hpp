@@ -117,6 +117,7 @@ class SnapshotSender {
   FramePtr acquire();
   Client* find(PeerHandle peer);
   bool input_allowed(Client& client);  // takes one input from the client's rate budget
+  void acknowledge(Client& c, std::uint32_t frame);
   void expire_events();
   const View& view_for(Client& client);
   void send_to(Client& client, const Send& send);
