@@ -297,6 +297,42 @@ TEST_CASE("loop: datagrams larger than the receive buffer are counted as truncat
   }
 }
 
+TEST_CASE("loop: a datagram of exactly max_datagram_bytes is sent and received whole, one byte more is not sent") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    LoopConfig config;
+    config.bind = Address::loopback_v4(0);
+    config.max_datagram_bytes = 256;
+    auto server = open_loop(backend, config);
+    std::vector<std::size_t> sizes;
+    server->set_handler([&](std::span<const DatagramView> batch) {
+      for (const DatagramView& d : batch) {
+        sizes.push_back(d.bytes.size());
+        if (d.bytes.size() == 10) server->stop();
+      }
+    });
+    Watchdog watchdog(*server, 20.0);
+    auto client = open_loop(backend, config);
+    const Address to = Address::loopback_v4(server->local_address().port());
+    const auto edge = pattern(1, 256);
+    const auto over = pattern(2, 257);
+    const auto last = pattern(3, 10);
+    client->send(OutDatagram{edge, to});
+    client->send(OutDatagram{over, to});
+    client->send(OutDatagram{last, to});
+    client->post([&] { client->stop(); });
+    client->run();
+    server->run();
+    CHECK_FALSE(watchdog.fired());
+    CHECK(sizes == std::vector<std::size_t>{256, 10});
+    CHECK(server->stats()[Counter::kTruncated] == 0);
+    CHECK(client->stats()[Counter::kSendDropped] == 1);
+    watchdog.disarm();
+    check_no_leaks(*client);
+    check_no_leaks(*server);
+  }
+}
+
 TEST_CASE("loop: close with receives and sends in flight releases everything") {
   constexpr int kSends = 6000;
   for (const Backend backend : backends_under_test()) {

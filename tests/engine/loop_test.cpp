@@ -1,6 +1,7 @@
 // Loop contracts that need no traffic, run on every backend available here: backend selection
 // and fallback, timers (order, cancel, reschedule, never early), posts from several threads,
-// stop from another thread, and socket buffer sizes read back. Each ends with the leak check.
+// stop from another thread, socket buffer sizes read back, and the config limits' edges. Each
+// ends with the leak check.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -243,5 +244,44 @@ TEST_CASE("loop: close without running drops queued sends and pending work") {
     check_no_leaks(*loop, Leftover{.tasks = 1, .timers = 1});
     CHECK(loop->stats()[Counter::kSendDropped] == 100);
     loop->close();  // idempotent
+  }
+}
+
+TEST_CASE("loop: batch and datagram size limits, each edge value opens and the next is refused") {
+  struct Case {
+    const char* name;
+    void (*edit)(LoopConfig&);
+    bool opens;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"batch 1", [](LoopConfig& c) { c.batch = 1; }, true, ""},
+      {"batch 1024", [](LoopConfig& c) { c.batch = 1024; }, true, ""},
+      {"batch 0", [](LoopConfig& c) { c.batch = 0; }, false, "batch must be 1..1024"},
+      {"batch 1025", [](LoopConfig& c) { c.batch = 1025; }, false, "batch must be 1..1024"},
+      {"datagram 1", [](LoopConfig& c) { c.max_datagram_bytes = 1; }, true, ""},
+      {"datagram 65536", [](LoopConfig& c) { c.max_datagram_bytes = 65536; }, true, ""},
+      {"datagram 0", [](LoopConfig& c) { c.max_datagram_bytes = 0; }, false, "max_datagram_bytes must be 1..65536"},
+      {"datagram 65537", [](LoopConfig& c) { c.max_datagram_bytes = 65537; }, false,
+       "max_datagram_bytes must be 1..65536"},
+      {"recv_buffers 0", [](LoopConfig& c) { c.recv_buffers = 0; }, false,
+       "recv_buffers and max_queued_sends must be positive"},
+      {"max_queued_sends 0", [](LoopConfig& c) { c.max_queued_sends = 0; }, false,
+       "recv_buffers and max_queued_sends must be positive"},
+  };
+  for (const Backend backend : backends_under_test()) {
+    for (const Case& c : cases) {
+      CAPTURE(backend_name(backend));
+      CAPTURE(c.name);
+      LoopConfig config;
+      config.bind = Address::loopback_v4(0);
+      config.backend = backend;
+      config.recv_buffers = 16;  // keeps the 64 KiB-datagram cases small
+      c.edit(config);
+      Loop::Opened opened = Loop::open(config);
+      CHECK(static_cast<bool>(opened) == c.opens);
+      CHECK(opened.error == c.error);
+      if (opened) check_no_leaks(*opened.loop);
+    }
   }
 }

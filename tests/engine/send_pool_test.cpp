@@ -1,5 +1,6 @@
 // SendPool: a burst grows it, trim() gives the surplus chunks back once kTrimWindow intervals
-// have passed without needing them, never while an op is in use, and the pool keeps working.
+// have passed without needing them, never while an op is in use, and the pool keeps working;
+// acquire stops at the pool's slot limit.
 #include <doctest/doctest.h>
 
 #include <set>
@@ -50,4 +51,41 @@ TEST_CASE("SendPool trim frees what the last interval did not need, only when no
   for (std::size_t i = 0; i < SendPool::kTrimWindow; ++i) CHECK(pool.trim() == 0);
   CHECK(pool.trim() == 1);
   CHECK(pool.capacity() == 256);
+}
+
+TEST_CASE("SendPool: acquire stops at max_slots, and a release makes room again") {
+  SendPool pool(2048, 256);
+  std::vector<SendOp*> ops;
+  for (int i = 0; i < 256; ++i) {
+    SendOp* op = pool.acquire(64);
+    REQUIRE(op != nullptr);
+    ops.push_back(op);
+  }
+  CHECK(pool.acquire(64) == nullptr);
+  CHECK(pool.capacity() == 256);
+  pool.release(ops.back());
+  CHECK(pool.acquire(64) == ops.back());
+}
+
+TEST_CASE("SendPool: trim leaves the pool alone while an op is in use, even with chunks to spare") {
+  SendPool pool(2048, 8192);
+  std::vector<SendOp*> burst;
+  for (int i = 0; i < 600; ++i) burst.push_back(pool.acquire(64));
+  for (SendOp* op : burst) pool.release(op);
+  for (std::size_t i = 0; i < SendPool::kTrimWindow; ++i) CHECK(pool.trim() == 0);
+  // The burst has left the window: two of the three chunks are surplus, but one op is held.
+  SendOp* held = pool.acquire(64);
+  CHECK(pool.trim() == 0);
+  CHECK(pool.capacity() == 768);
+  // Every op handed out while `held` is in use is another one.
+  std::set<SendOp*> seen{held};
+  std::vector<SendOp*> more;
+  for (int i = 0; i < 700; ++i) {
+    SendOp* op = pool.acquire(64);
+    REQUIRE(op != nullptr);
+    CHECK(seen.insert(op).second);
+    more.push_back(op);
+  }
+  for (SendOp* op : more) pool.release(op);
+  pool.release(held);
 }

@@ -221,3 +221,36 @@ TEST_CASE("timer wheel: next_wake finds the earliest of a few timers anywhere on
   CHECK(clock - kStart > 4 * 4'200'000);  // the wheel went round several times
   CHECK(mismatches == 0);
 }
+
+TEST_CASE("timer wheel: a jump of several rounds fires a timer in every slot, in order") {
+  // One timer per tick of a whole round, so every slot holds one: a single advance far past
+  // them must visit each slot once and fire all of them, in deadline order.
+  TimerWheel wheel(kStart);
+  const TimePoint tick = TimePoint{1} << TimerWheel::kTickShift;
+  const TimePoint first = (kStart / tick + 1) * tick;
+  std::vector<std::uint32_t> fired;
+  for (std::uint32_t i = 0; i < TimerWheel::kSlots; ++i) {
+    wheel.schedule(first + static_cast<TimePoint>(i) * tick, [&fired, i] { fired.push_back(i); });
+  }
+  wheel.advance(first + 3 * static_cast<TimePoint>(TimerWheel::kSlots) * tick);
+  REQUIRE(fired.size() == TimerWheel::kSlots);
+  CHECK(std::is_sorted(fired.begin(), fired.end()));
+  CHECK(wheel.size() == 0);
+}
+
+TEST_CASE("timer wheel: a callback that cancels its own timer and schedules another keeps the new one's callback") {
+  // The new timer reuses the freed node: it must fire its own callback, not the old one's.
+  TimerWheel wheel(kStart);
+  std::vector<int> fired;
+  TimerId self;
+  self = wheel.schedule(kStart + 1000, [&] {
+    fired.push_back(1);
+    CHECK(wheel.cancel(self));
+    const TimerId next = wheel.schedule(kStart + 2000, [&] { fired.push_back(2); });
+    CHECK(next.index == self.index);
+  });
+  wheel.advance(kStart + 1000);
+  wheel.advance(kStart + 2000);
+  CHECK(fired == std::vector<int>{1, 2});
+  CHECK(wheel.size() == 0);
+}
