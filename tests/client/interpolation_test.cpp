@@ -4,7 +4,8 @@
 // time, applies only newer frames (as the Receiver does) and renders once per loop. Checks the
 // delay bound (2 send intervals + the p95 jitter of the same window, from the stamps), counts
 // visible hitches (docs/client.md: runs of renders held because the render time is more than
-// the extrapolation limit past the newest frame), and checks the blend between frames.
+// the extrapolation limit past the newest frame), and checks the blend between frames and the
+// edges of the config and the estimates (window floor, p95 rank, the extrapolation limit).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -190,6 +191,10 @@ TEST_CASE("interpolation: the render point blends the two frames around it") {
   CHECK(p->from == 9);
   CHECK(p->to == 10);
   CHECK(p->alpha == doctest::Approx(1.5));
+  p = interp.at(5 * kSecond + 130'000);  // render 110 ms: exactly at the limit, still no hitch
+  CHECK(p->extrapolating);
+  CHECK_FALSE(p->hitch);
+  CHECK(p->alpha == doctest::Approx(2.0));
   p = interp.at(5 * kSecond + 145'000);  // render 125 ms: held at the limit, frame 11
   CHECK(p->hitch);
   CHECK(p->from == 9);
@@ -223,4 +228,45 @@ TEST_CASE("interpolation: the render point blends the two frames around it") {
   CHECK_FALSE(vc::interpolate(a, b, 0.5, 8, out));
   double wrong[3];
   CHECK_FALSE(vc::interpolate(a, b, 0.5, 7, wrong));
+  double short_out[1];  // fewer values than the entity has: refused, not cut short
+  CHECK_FALSE(vc::interpolate(a, b, 0.5, 7, short_out));
+}
+
+TEST_CASE("interpolation: the p95 jitter of a small window is its latest arrival") {
+  // Four frames (the least window), one of them 30 ms late: with four samples the 95th
+  // percentile (nearest rank) is the largest, so the delay covers that late frame.
+  vc::InterpolationConfig config;
+  config.tick_interval = 10'000;
+  config.window = 4;
+  vc::Interpolator interp(config);
+  const TimePoint late[] = {0, 30'000, 0, 0};
+  for (std::uint32_t n = 1; n <= 4; ++n) interp.on_frame(n, 5 * kSecond + n * 10'000 + late[n - 1]);
+  CHECK(interp.jitter_p95() == 30'000);
+  CHECK(interp.delay() == 2 * 10'000 + 30'000);
+}
+
+TEST_CASE("interpolation: a window under 4 is raised to 4") {
+  // Window 1 asked for: the estimates still span four frames, so the one on-time frame keeps
+  // defining the offset while three later ones all arrive 30 ms late.
+  vc::InterpolationConfig config;
+  config.tick_interval = 10'000;
+  config.window = 1;
+  vc::Interpolator interp(config);
+  for (std::uint32_t n = 1; n <= 4; ++n) interp.on_frame(n, 5 * kSecond + n * 10'000 + (n > 1 ? 30'000 : 0));
+  CHECK(interp.jitter_p95() == 30'000);
+}
+
+TEST_CASE("interpolation: a negative extrapolation limit holds at the newest frame, as 0 does") {
+  vc::InterpolationConfig config;
+  config.tick_interval = 10'000;
+  config.max_extrapolation = -1.0;
+  vc::Interpolator interp(config);
+  for (std::uint32_t n = 1; n <= 10; ++n) interp.on_frame(n, 5 * kSecond + n * 10'000);
+  const auto p = interp.at(5 * kSecond + 125'000);  // render time 105 ms: past frame 10
+  REQUIRE(p);
+  CHECK(p->hitch);
+  CHECK_FALSE(p->extrapolating);
+  CHECK(p->from == 10);
+  CHECK(p->to == 10);
+  CHECK(p->alpha == doctest::Approx(0.0));
 }
