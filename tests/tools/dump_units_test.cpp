@@ -194,6 +194,56 @@ TEST_CASE("dump: non-UDP, padded, truncated and fragmented frames") {
   }
 }
 
+// IPv6 followed by `count` destination-options headers (8 bytes each), then UDP with kPayload.
+Buffer ipv6_with_options(int count) {
+  Buffer p(40, 0);
+  p[0] = 0x60;
+  const std::size_t length = static_cast<std::size_t>(count) * 8 + 8 + kPayload.size();
+  p[4] = static_cast<std::uint8_t>(length >> 8);
+  p[5] = static_cast<std::uint8_t>(length);
+  p[6] = count > 0 ? 60 : 17;
+  p[23] = 1;
+  p[39] = 2;
+  for (int i = 0; i < count; ++i) {
+    const Buffer options = {static_cast<std::uint8_t>(i + 1 < count ? 60 : 17), 0, 1, 4, 0, 0, 0, 0};
+    p.insert(p.end(), options.begin(), options.end());
+  }
+  const Buffer udp = {0xC3, 0x50, 0x1E, 0x61, 0, static_cast<std::uint8_t>(8 + kPayload.size()), 0, 0};
+  p.insert(p.end(), udp.begin(), udp.end());
+  p.insert(p.end(), kPayload.begin(), kPayload.end());
+  return p;
+}
+
+TEST_CASE("dump: lengths that point past the packet are malformed, at each edge") {
+  // IPv4 header length beyond the captured bytes, with a total length that claims more still.
+  Buffer long_header = ipv4_udp();
+  long_header[0] = 0x4F;  // 60-byte header, 44 bytes captured
+  long_header[2] = 0;
+  long_header[3] = 100;
+  CHECK(parse_frame(LinkType::kRaw, long_header).skipped == SkipReason::kMalformed);
+  // A UDP length under the UDP header's own 8 bytes.
+  for (std::uint8_t udp_length : {0, 7}) {
+    Buffer short_udp = ipv4_udp();
+    short_udp[24] = 0;
+    short_udp[25] = udp_length;
+    CHECK(parse_frame(LinkType::kRaw, short_udp).skipped == SkipReason::kMalformed);
+  }
+  Buffer exact_udp = ipv4_udp();
+  exact_udp[25] = 8;  // a UDP length of 8: an empty payload
+  REQUIRE(parse_frame(LinkType::kRaw, exact_udp).datagram.has_value());
+  CHECK(parse_frame(LinkType::kRaw, exact_udp).datagram->payload.empty());
+  // Up to 8 IPv6 extension headers are walked; a ninth is refused.
+  check_v6(parse_frame(LinkType::kRaw, ipv6_with_options(8)));
+  CHECK(parse_frame(LinkType::kRaw, ipv6_with_options(9)).skipped == SkipReason::kMalformed);
+  // An extension header one byte longer than what is left (payload length 0 takes all captured).
+  Buffer cut = ipv6_with_options(1);
+  cut.resize(40 + 7);
+  cut[4] = cut[5] = 0;
+  CHECK(parse_frame(LinkType::kRaw, cut).skipped == SkipReason::kMalformed);
+  cut.push_back(0);  // exactly the header: walked, then too short for UDP
+  CHECK(parse_frame(LinkType::kRaw, cut).skipped == SkipReason::kMalformed);
+}
+
 TEST_CASE("dump: random frames never crash the link/IP/UDP parser") {
   VOLLEY_SEEDED_RNG(rng, 0xD0);
   const LinkType links[] = {LinkType::kEthernet, LinkType::kLinuxSll, LinkType::kLinuxSll2,
@@ -322,7 +372,7 @@ TEST_CASE("dump: a mutated corpus of real datagrams never crashes and stays vali
   std::vector<Buffer> corpus;
   for (const char* hex : {kConnect, kAckPing, kUnreliableTwice, kCrcConnect, kCrcVerify}) {
     Buffer bytes;
-    parse_hex_line(hex, bytes);
+    REQUIRE(parse_hex_line(hex, bytes) == HexLine::kDatagram);
     corpus.push_back(bytes);
   }
   for (int mode = 0; mode < 2; ++mode) {
