@@ -143,6 +143,24 @@ TEST_CASE("the encoder rejects what breaks the rules instead of sending it") {
   std::vector<std::uint8_t> tiny(kHeaderBytes + 2);
   CHECK(c.encoder.encode(nullptr, k, {}, tiny) == 0);
   CHECK(c.encoder.encode(nullptr, k, {}, out) > 0);
+  // One past the last type, with no values (so the field-count check cannot refuse it instead).
+  Frame past_last_type;
+  past_last_type.add(1, static_cast<std::uint16_t>(c.schema.type_count()), {});
+  CHECK(c.encoder.encode(nullptr, past_last_type, {}, out) == 0);
+}
+
+TEST_CASE("the encoder takes exactly max_entities entities and refuses one more") {
+  const Schema schema = volley::test::test_schema();
+  CodecConfig config;
+  config.max_entities = 4;
+  Encoder encoder(schema, config);
+  std::vector<std::uint8_t> out(4096);
+  const std::int32_t ok[1] = {7};
+  Frame f;
+  for (std::uint32_t id = 1; id <= 4; ++id) f.add(id, 2, ok);
+  CHECK(encoder.encode(nullptr, f, {}, out) > 0);
+  f.add(5, 2, ok);
+  CHECK(encoder.encode(nullptr, f, {}, out) == 0);
 }
 
 TEST_CASE("zstd levels and a trained dictionary round trip, mismatched ends are told apart") {
