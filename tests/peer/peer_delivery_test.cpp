@@ -1,11 +1,14 @@
 // Delivery guarantees per kind, client-role Peer against server-role Peer on the simulated
 // network: reliable exactly once and in order per channel; unreliable sequenced never older than
 // what was delivered; unsequenced never duplicated; 1 MiB reliable and 100 KiB unreliable
-// fragmented packets; all 255 channels; 5,000 queued reliable packets through the windows.
+// fragmented packets; all 255 channels; 5,000 queued reliable packets through the windows; at
+// most 32 commands per datagram, sends and acks alike.
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "peer_test_util.hpp"
+#include "protocol/wire_helpers.hpp"
 #include "volley/protocol/byte_io.hpp"
 
 using namespace volley;
@@ -210,4 +213,38 @@ TEST_CASE("delivery: 5,000 queued reliable packets drain through the sequence an
   std::uint32_t expect = 0;
   for (const auto& e : received(h.server())) CHECK(tag_of(e) == expect++);
   CHECK(h.client().peer.stats().queued_outgoing == 0);
+}
+
+TEST_CASE("delivery: 40 sends in one flush, and their 40 acks, go out at most 32 commands a datagram") {
+  // libenet's ENET_PROTOCOL_MAXIMUM_PACKET_COMMANDS: the 33rd command starts a new datagram,
+  // on the send path (enet_protocol_check_outgoing_commands) and the ack path
+  // (enet_protocol_send_acknowledgements) alike.
+  sim::Harness h(sim::HarnessOptions{});
+  REQUIRE(connect_pair(h, 1));
+  std::vector<std::size_t> client_counts, server_counts;
+  const auto counter = [](std::vector<std::size_t>& counts) {
+    return [&counts](TimePoint, Bytes datagram) {
+      const auto parsed =
+          volley::test::parse(std::vector<std::uint8_t>(datagram.begin(), datagram.end()));
+      CHECK_FALSE(parsed.error);
+      counts.push_back(parsed.commands.size());
+    };
+  };
+  h.client().on_send = counter(client_counts);
+  h.server().on_send = counter(server_counts);
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    REQUIRE(h.client().peer.send(0, tagged(i, 8), PacketFlags::kReliable) == SendResult::kOk);
+  }
+  REQUIRE(h.drive_until(
+      [&] {
+        return received(h.server()).size() == 40 &&
+               h.client().peer.stats().reliable_data_in_transit == 0;
+      },
+      10 * sim::kSecond));
+  REQUIRE(!client_counts.empty());
+  REQUIRE(!server_counts.empty());
+  CHECK(client_counts.front() == kMaxCommandsPerDatagram);
+  CHECK(server_counts.front() == kMaxCommandsPerDatagram);  // both datagrams' acks, one flush
+  CHECK(*std::max_element(client_counts.begin(), client_counts.end()) == kMaxCommandsPerDatagram);
+  CHECK(*std::max_element(server_counts.begin(), server_counts.end()) == kMaxCommandsPerDatagram);
 }
