@@ -3,6 +3,7 @@
 // the codec's Receiver applies, and its inputs reach on_input with the acknowledgement applied.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -74,11 +75,18 @@ TEST_CASE("the tick through the Server: about tick_hz, snapshots a Receiver appl
     inputs.fetch_add(1);
     if (input.ack) last_input_ack.store(*input.ack);
   };
+  // The game's own messages on the other channels still go to on_receive.
+  std::atomic<std::uint32_t> game_messages{0};
+  cb.on_receive = [&](const Packet& packet) {
+    if (packet.channel == snapshot::kGameChannel && packet.bytes.size() == 3) game_messages.fetch_add(1);
+  };
   server.set_callbacks(cb);
   std::thread thread([&] { server.run(); });
 
   LoopbackClient client("127.0.0.1", server.local_port());
   connect_session(client);
+  const std::array<std::uint8_t, 3> chat{'y', 'o', '!'};
+  client.peer().send(snapshot::kGameChannel, chat, protocol::packet_flags(Delivery::kReliable));
 
   snapshot::Receiver rx(two_fields(), {});
   std::vector<snapshot::Event> events;
@@ -124,6 +132,7 @@ TEST_CASE("the tick through the Server: about tick_hz, snapshots a Receiver appl
   CHECK(last_input_ack.load() > 0);
   CHECK(shown > 0);
   CHECK(shown <= events_raised.load());
+  CHECK(game_messages.load() == 1);
 
   server.stop();
   thread.join();
@@ -140,6 +149,46 @@ TEST_CASE("the tick through the Server: about tick_hz, snapshots a Receiver appl
   CHECK(detail("snapshots_full") >= 1);
   CHECK(detail("inputs_malformed") == 0);
   CHECK(detail("snapshot_send_failed") == 0);
+}
+
+// The stride adapts to the tick's load (Server::Impl::adapt_stride): late ticks step it up within
+// a few ticks, never past max_stride, and light ticks bring it back to 1. No client is needed:
+// the load is the tick's own time. The on_tick callback makes the load by sleeping past the period.
+TEST_CASE("late ticks step the snapshot stride up at once, to max_stride and no further, light ticks bring it back") {
+  Config config = tick_config(50);  // 20 ms ticks
+  config.snapshots.max_stride = 2;
+  auto created = Server::create(config);
+  REQUIRE_MESSAGE(created, created.error);
+  Server& server = *created.server;
+  constexpr std::uint32_t kHeavyTicks = 40, kLightTickLimit = 400;
+  // Touched on the loop thread only; read after join().
+  std::uint32_t ticks = 0, first_at_two = 0, highest = 0, last = 0;
+  Callbacks cb;
+  cb.on_tick = [&](std::uint32_t frame, snapshot::Frame& world) {
+    fill_world(frame, world);
+    std::uint32_t stride = 0;
+    for (const auto& [name, value] : server.stats().details) {
+      if (name == "snapshot_stride") stride = static_cast<std::uint32_t>(value);
+    }
+    ++ticks;
+    highest = std::max(highest, stride);
+    last = stride;
+    if (ticks <= kHeavyTicks) {
+      if (stride >= 2 && first_at_two == 0) first_at_two = ticks;
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));  // 1.5 periods: a late tick
+    } else if (stride == 1 || ticks >= kHeavyTicks + kLightTickLimit) {
+      server.stop();
+    }
+  };
+  server.set_callbacks(cb);
+  std::thread thread([&] { server.run(); });
+  thread.join();
+  MESSAGE("stride 2 from heavy tick ", first_at_two, ", highest ", highest, ", back to ", last,
+          " after ", ticks - kHeavyTicks, " light ticks");
+  CHECK(first_at_two >= 2);
+  CHECK(first_at_two <= 8);  // the third late tick steps up; without the late rule, 15 ticks
+  CHECK(highest == 2);
+  CHECK(last == 1);
 }
 
 TEST_CASE("a game that allows large snapshots gets them as unreliable fragments") {
