@@ -222,3 +222,32 @@ TEST_CASE("game connection: events riding in many frames are shown once - the ac
   CHECK(game.counters().events_duplicate > 0);
   CHECK(game.ack() == 12u);
 }
+
+TEST_CASE("game connection: takes only snapshot packets of its connection, feeds the interpolator applied frames only") {
+  // Driven with hand-made events: no network needed to see which events it takes.
+  const vs::Schema schema = game_schema();
+  vc::Host host(session_options());
+  vc::GameConnection game(host, vc::ConnectionId{}, schema, vs::CodecConfig{});
+  vs::Encoder encoder(schema, vs::CodecConfig{});
+  std::vector<std::uint8_t> packet(64 * 1024);
+  const std::size_t size = encoder.encode(nullptr, world(1), {}, packet);
+  REQUIRE(size > 0);
+  vc::Event event;
+  event.type = vc::EventType::kReceived;
+  event.connection = game.connection();
+  event.bytes = volley::Bytes(packet.data(), size);
+  event.time = volley::kSecond;
+  event.channel = vs::kGameChannel;  // the game's own channel: not taken
+  CHECK_FALSE(game.handle(event));
+  CHECK(game.frame() == nullptr);
+  event.channel = vs::kSnapshotChannel;
+  CHECK(game.handle(event));
+  REQUIRE(game.frame() != nullptr);
+  CHECK(game.frame()->number == 1);
+  // The same packet again, later: consumed and dropped as old, and not an arrival for the
+  // interpolator (which needs two applied frames before it has a render point).
+  event.time = 2 * volley::kSecond;
+  CHECK(game.handle(event));
+  CHECK(game.counters().applied == 1);
+  CHECK_FALSE(game.interpolator().at(3 * volley::kSecond).has_value());
+}

@@ -1,11 +1,21 @@
 // The client library against a plain stock-libenet 1.3.17 server written here (enet_host_create
 // on 127.0.0.1): what the library puts on the wire is stock ENet. Connect data, every delivery
 // kind both ways with libenet's own packet flags checked, the three disconnect modes seen from
-// the server, a server-side disconnect and a silent server seen from the client, and the
-// checksum and range-coder options interoperating (and a mismatch failing to connect).
+// the server, a server-side disconnect and a silent server seen from the client (also while a
+// third party sends our peer id), the packet size and HostOptions edges, and the checksum and
+// range-coder options interoperating (and a mismatch failing to connect).
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "loopback.hpp"
+#include "support/udp_socket.hpp"
 #include "volley/client/host.hpp"
 
 namespace vc = volley::client;
@@ -179,6 +189,80 @@ TEST_CASE("stock enet: a server that goes silent times the connection out") {
     return log.find(vc::EventType::kDisconnected, id) != nullptr;
   }, std::chrono::seconds(10)));
   CHECK(log.find(vc::EventType::kDisconnected, id)->reason == DisconnectReason::kTimeout);
+}
+
+TEST_CASE("stock enet: datagrams from another address naming our peer id do not hide a timeout") {
+  // The Host notes when each connection last heard from its server, to tell a remote
+  // disconnect from a timeout. Only datagrams from the server's address count: a third party
+  // sending the client's peer id (0, the first slot) must not make a silent server look alive.
+  StockServer server;
+  vc::HostOptions options;
+  options.timeout_minimum_ms = 300;
+  options.timeout_maximum_ms = 1000;
+  vc::Host host(options);
+  ClientLog log;
+  const vc::ConnectionId id = connect_ok(host, log, server);
+  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
+  enet_peer_reset(server.last_connected());
+  REQUIRE(host.send(id, 0, Delivery::kReliable, pattern(16, 2)) == volley::SendResult::kOk);
+  volley::test::UdpSocket spoofer;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(host.local_port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_storage client_at{};
+  std::memcpy(&client_at, &to, sizeof(to));
+  const std::array<std::uint8_t, 2> header{0x00, 0x00};  // peer id 0, no flags
+  auto last_spoof = std::chrono::steady_clock::time_point{};
+  int spoofed = 0;
+  REQUIRE(pump(host, log, &server, [&] {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_spoof > std::chrono::milliseconds(40)) {
+      spoofer.send_to(header, client_at, sizeof(to));
+      last_spoof = now;
+      ++spoofed;
+    }
+    return log.find(vc::EventType::kDisconnected, id) != nullptr;
+  }, std::chrono::seconds(10)));
+  CHECK(spoofed > 5);
+  CHECK(log.find(vc::EventType::kDisconnected, id)->reason == DisconnectReason::kTimeout);
+}
+
+TEST_CASE("stock enet: a packet of exactly the host's maximum size is queued, one byte more is too large") {
+  StockServer server;
+  vc::Host host;
+  ClientLog log;
+  const vc::ConnectionId id = connect_ok(host, log, server);
+  std::vector<std::uint8_t> bytes(ENET_HOST_DEFAULT_MAXIMUM_PACKET_SIZE, 0x5A);
+  CHECK(host.send(id, 0, Delivery::kReliable, bytes) == volley::SendResult::kOk);
+  bytes.push_back(0x5A);
+  CHECK(host.send(id, 0, Delivery::kReliable, bytes) == volley::SendResult::kTooLarge);
+}
+
+TEST_CASE("host options: max_connections 1..4095 and channels 1..255, the values past them refused") {
+  const auto refusal = [](const vc::HostOptions& options) -> std::string {
+    try {
+      vc::Host host(options);
+      return {};
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+  };
+  const std::string out_of_range = "volley::client: max_connections or channels out of range";
+  vc::HostOptions options;
+  options.max_connections = 4095;  // ENET_PROTOCOL_MAXIMUM_PEER_ID
+  CHECK(refusal(options).empty());
+  options.max_connections = 4096;
+  CHECK(refusal(options) == out_of_range);
+  options.max_connections = 0;
+  CHECK(refusal(options) == out_of_range);
+  options = {};
+  options.channels = 255;
+  CHECK(refusal(options).empty());
+  options.channels = 256;
+  CHECK(refusal(options) == out_of_range);
+  options.channels = 0;
+  CHECK(refusal(options) == out_of_range);
 }
 
 TEST_CASE("stock enet: checksum and range coder interoperate when both ends agree") {
