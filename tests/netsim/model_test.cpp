@@ -1,7 +1,8 @@
 // The impairment model (tools/netsim/model) on its own, in virtual time: each impairment's rate
 // or distribution within statistical bounds for fixed seeds (bounds are 5 standard deviations or
 // wider, so a correct model fails with probability far below 1e-6 per check), the bandwidth
-// cap's throughput and queue, the held-datagram bound, the accounting identity, and the same
+// cap's throughput and queue (and its exact edge), the MTU edge, the held-datagram bound, the
+// accounting identity, and the same
 // seed giving the same schedule. These are the rules the simulation tests and volley-netsim
 // share.
 #include <doctest/doctest.h>
@@ -257,4 +258,29 @@ TEST_CASE("netsim model: held datagrams are bounded (queue_full)") {
   link.send(kSecond, bytes, 1000);
   CHECK(link.in_flight() == 1);
   CHECK(accounted(link.stats()) == 250);  // one still held
+}
+
+TEST_CASE("netsim model: a datagram of exactly the MTU passes, one byte more is oversize") {
+  Impairment imp = clean();
+  imp.mtu = 1200;
+  Link link(imp, 11);
+  link.send(0, std::vector<std::uint8_t>(1200), 1);
+  link.send(0, std::vector<std::uint8_t>(1201), 2);
+  const auto got = link.take_due(0);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].tag == 1);
+  CHECK(link.stats().oversize == 1);
+}
+
+TEST_CASE("netsim model: the rate queue takes datagrams up to exactly its size") {
+  // 1000-byte datagrams at 1000 B/s into a 3000-byte queue, all sent at t = 0: the first three
+  // fill it exactly (the first is already on the wire, which counts), the fourth overflows.
+  Impairment imp = clean();
+  imp.rate_bytes_per_s = 1000;
+  imp.rate_queue_bytes = 3000;
+  Link link(imp, 12);
+  const std::vector<std::uint8_t> bytes(1000);
+  for (std::uint64_t i = 0; i < 4; ++i) link.send(0, bytes, i);
+  CHECK(link.stats().rate_dropped == 1);
+  CHECK(link.in_flight() == 3);
 }
