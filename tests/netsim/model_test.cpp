@@ -2,9 +2,8 @@
 // or distribution within statistical bounds for fixed seeds (bounds are 5 standard deviations or
 // wider, so a correct model fails with probability far below 1e-6 per check), the bandwidth
 // cap's throughput and queue (and its exact edge), the MTU edge, the held-datagram bound, the
-// accounting identity, and the same
-// seed giving the same schedule. These are the rules the simulation tests and volley-netsim
-// share.
+// accounting identity, and the same seed giving the same schedule. These are the rules the
+// simulation tests and volley-netsim share.
 #include <doctest/doctest.h>
 
 #include <algorithm>
