@@ -260,76 +260,66 @@ TEST_CASE("loop: under a burst, receive completions carry more than one datagram
   }
 }
 
+namespace {
+
+// A server whose max_datagram_bytes is 256 receives what a client with the limit `client_max`
+// sends: `sizes` in order, the last one 10 bytes, which stops the server.
+struct SizeRun {
+  std::vector<std::size_t> received;
+  std::uint64_t truncated = 0;     // at the server
+  std::uint64_t send_dropped = 0;  // at the client
+};
+SizeRun send_sizes(Backend backend, std::size_t client_max, std::initializer_list<std::size_t> sizes) {
+  LoopConfig config;
+  config.bind = Address::loopback_v4(0);
+  config.max_datagram_bytes = 256;
+  auto server = open_loop(backend, config);
+  SizeRun run;
+  server->set_handler([&](std::span<const DatagramView> batch) {
+    for (const DatagramView& d : batch) {
+      run.received.push_back(d.bytes.size());
+      if (d.bytes.size() == 10) server->stop();
+    }
+  });
+  Watchdog watchdog(*server, 20.0);
+  config.max_datagram_bytes = client_max;
+  auto client = open_loop(backend, config);
+  const Address to = Address::loopback_v4(server->local_address().port());
+  std::uint32_t seed = 0;
+  for (const std::size_t size : sizes) client->send(OutDatagram{pattern(++seed, size), to});
+  client->post([&] { client->stop(); });
+  client->run();
+  server->run();
+  CHECK_FALSE(watchdog.fired());
+  run.truncated = server->stats()[Counter::kTruncated];
+  run.send_dropped = client->stats()[Counter::kSendDropped];
+  watchdog.disarm();
+  check_no_leaks(*client);
+  check_no_leaks(*server);
+  return run;
+}
+
+}  // namespace
+
 TEST_CASE("loop: datagrams larger than the receive buffer are counted as truncated") {
   for (const Backend backend : backends_under_test()) {
     CAPTURE(backend_name(backend));
-    LoopConfig config;
-    config.bind = Address::loopback_v4(0);
-    config.max_datagram_bytes = 256;
-    auto server = open_loop(backend, config);
-    std::vector<std::size_t> sizes;
-    server->set_handler([&](std::span<const DatagramView> batch) {
-      for (const DatagramView& d : batch) {
-        sizes.push_back(d.bytes.size());
-        if (d.bytes.size() == 10) server->stop();
-      }
-    });
-    Watchdog watchdog(*server, 20.0);
-    auto client = open_loop(backend);
-    const Address to = Address::loopback_v4(server->local_address().port());
-    const auto big = pattern(1, 1000);
-    const auto small = pattern(2, 10);
-    client->send(OutDatagram{big, to});
-    client->send(OutDatagram{small, to});
-    // Oversize for the client's own limit: dropped before it reaches the kernel.
-    const std::vector<std::uint8_t> huge(4096);
-    client->send(OutDatagram{huge, to});
-    client->post([&] { client->stop(); });
-    client->run();
-    server->run();
-    CHECK_FALSE(watchdog.fired());
-    CHECK(sizes == std::vector<std::size_t>{10});
-    CHECK(server->stats()[Counter::kTruncated] == 1);
-    CHECK(client->stats()[Counter::kSendDropped] == 1);
-    watchdog.disarm();
-    check_no_leaks(*client);
-    check_no_leaks(*server);
+    // 1000 bytes: sent (the client's limit is 2048), truncated at the server. 4096: over the
+    // client's own limit, dropped before it reaches the kernel.
+    const SizeRun run = send_sizes(backend, 2048, {1000, 4096, 10});
+    CHECK(run.received == std::vector<std::size_t>{10});
+    CHECK(run.truncated == 1);
+    CHECK(run.send_dropped == 1);
   }
 }
 
 TEST_CASE("loop: a datagram of exactly max_datagram_bytes is sent and received whole, one byte more is not sent") {
   for (const Backend backend : backends_under_test()) {
     CAPTURE(backend_name(backend));
-    LoopConfig config;
-    config.bind = Address::loopback_v4(0);
-    config.max_datagram_bytes = 256;
-    auto server = open_loop(backend, config);
-    std::vector<std::size_t> sizes;
-    server->set_handler([&](std::span<const DatagramView> batch) {
-      for (const DatagramView& d : batch) {
-        sizes.push_back(d.bytes.size());
-        if (d.bytes.size() == 10) server->stop();
-      }
-    });
-    Watchdog watchdog(*server, 20.0);
-    auto client = open_loop(backend, config);
-    const Address to = Address::loopback_v4(server->local_address().port());
-    const auto edge = pattern(1, 256);
-    const auto over = pattern(2, 257);
-    const auto last = pattern(3, 10);
-    client->send(OutDatagram{edge, to});
-    client->send(OutDatagram{over, to});
-    client->send(OutDatagram{last, to});
-    client->post([&] { client->stop(); });
-    client->run();
-    server->run();
-    CHECK_FALSE(watchdog.fired());
-    CHECK(sizes == std::vector<std::size_t>{256, 10});
-    CHECK(server->stats()[Counter::kTruncated] == 0);
-    CHECK(client->stats()[Counter::kSendDropped] == 1);
-    watchdog.disarm();
-    check_no_leaks(*client);
-    check_no_leaks(*server);
+    const SizeRun run = send_sizes(backend, 256, {256, 257, 10});
+    CHECK(run.received == std::vector<std::size_t>{256, 10});
+    CHECK(run.truncated == 0);
+    CHECK(run.send_dropped == 1);
   }
 }
 
