@@ -15,7 +15,8 @@ Usage: scripts/mutants.py BUILD_DIR [--list FILE] [--only ID[,ID...]] [--jobs N]
   --report   write the results as JSON lines to FILE
 
 Exit status: 0 when every mutant without an "accepted" reason was killed, 1 when one
-survived, did not build, or no longer matches the source (stale), 2 on bad arguments.
+survived, did not build, ran no test (ctest-error) or no longer matches the source (stale),
+2 on bad arguments.
 The source tree is restored after every mutant, also on Ctrl-C. Minutes per mutant: it builds.
 """
 import argparse
@@ -60,6 +61,7 @@ def run_one(m, build, jobs):
         original = f.read()
     if original.count(m["old"]) != 1:
         return "stale", []
+
     def restore():
         with open(path, "w", encoding="utf-8") as out:
             out.write(original)
@@ -79,7 +81,10 @@ def run_one(m, build, jobs):
                             "--no-tests=error"], capture_output=True, text=True)
         failing = [line.strip() for line in t.stdout.splitlines() if any(k in line for k in FAILED_MARKS)]
         if t.returncode != 0 and not failing:
-            failing = ["ctest failed: " + (t.stdout.strip().splitlines() or ["no output"])[-1]]
+            # No test ran (a label that matches nothing) or ctest itself failed: not a kill.
+            output = (t.stdout + t.stderr).strip().splitlines() or ["no output"]
+            said = [line for line in output if "No tests were found" in line] or output[-1:]
+            return "ctest-error", [said[0].strip()]
         return ("killed" if failing else "survived"), failing
     finally:
         restore()
