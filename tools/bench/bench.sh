@@ -317,7 +317,7 @@ cg_run() {  # SERVER DELIVERY RATE: one server run under callgrind, 64 peers at 
   local server=$1 delivery=$2 rate=$3 name="cg-$1-$2-$3"
   local cmd=()
   case $server in
-    epoll) cmd=("$VOLLEY_SERVER" --mode echo --backend epoll --max-peers 128 --per-ip-cap 0) ;;
+    epoll) cmd=("$VOLLEY_SERVER" --mode echo --backend epoll --max-peers 128 --per-ip-cap 0 $VOLLEY_SERVER_EXTRA) ;;
     enet) cmd=("$ENET_SERVER" --max-peers 128) ;;
     raw) cmd=("$RAW" serve) ;;
   esac
