@@ -2,7 +2,17 @@
 // (family, IP, port), IPv4-mapped conversion for dual-stack sockets, and the per-IP key.
 #include <doctest/doctest.h>
 
+#include <string>
+#include <string_view>
 #include <unordered_set>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#endif
 
 #include "volley/engine/udp.hpp"
 
@@ -25,6 +35,9 @@ TEST_CASE("address: parse and format IPv4 and IPv6") {
     CAPTURE(bad);
     CHECK_FALSE(Address::parse(bad).has_value());
   }
+  // A view is judged on its own bytes, whatever follows it in memory.
+  const std::string longer = "[::1]:80";
+  CHECK_FALSE(Address::parse(std::string_view(longer).substr(0, 5)).has_value());
   CHECK(Address{}.empty());
   CHECK(Address{}.family() == AddressFamily::kNone);
 }
@@ -38,6 +51,23 @@ TEST_CASE("address: equality and hash cover the endpoint only") {
   CHECK_FALSE(a == c);
   std::unordered_set<Address> set{a, b, c, Address::loopback_v6(5)};
   CHECK(set.size() == 3);
+}
+
+// Link-local IPv6 addresses are the same bytes on every interface: the scope id tells them apart.
+TEST_CASE("address: IPv6 addresses on two interfaces differ") {
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons(5);
+  sa.sin6_addr.s6_addr[0] = 0xfe;
+  sa.sin6_addr.s6_addr[1] = 0x80;
+  sa.sin6_addr.s6_addr[15] = 1;
+  sa.sin6_scope_id = 1;
+  const Address one = Address::from_sockaddr(&sa, sizeof(sa));
+  sa.sin6_scope_id = 2;
+  const Address two = Address::from_sockaddr(&sa, sizeof(sa));
+  REQUIRE(one.family() == AddressFamily::kIpv6);
+  CHECK_FALSE(one == two);
+  CHECK(two == Address::from_sockaddr(&sa, sizeof(sa)));
 }
 
 TEST_CASE("address: IPv4-mapped IPv6 round trip") {

@@ -1,12 +1,16 @@
 // Loop datagram I/O on every backend available here, over loopback only: a paced echo of
 // 100,000 datagrams with nothing lost, IPv6 and dual-stack echo, receive batching under a
-// burst, truncation counting, and close with receives and sends in flight. Every load loop is
-// bounded in count and in time (watchdog, stall detector) and ends with the leak check.
+// burst, io_uring's buffer ring exhausted, truncation counting, zero-length and largest
+// datagrams, close with receives and sends in flight, coalesced waits and timers, and
+// single_thread io_uring loops. Every load loop is bounded in count and in time (watchdog,
+// stall detector) and ends with the leak check.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -65,14 +69,17 @@ bool send_and_wait_flushed(Loop& client, const std::vector<std::uint8_t>& bytes,
 // Runs `server` until it stops (a watchdog stops it after 5 s, scaled), while `client` runs on
 // a thread of its own and starts by sending `first` to `to`. False when the watchdog had to.
 bool run_with_client(Loop& server, Loop& client, const std::vector<std::uint8_t>& first, const Address& to) {
+  // The client's watchdog ends its run even if a stop() from this thread never wakes it.
+  Watchdog client_watchdog(client, 20.0);
   std::thread runner([&] { client.run(); });
   client.post([&] { client.send(OutDatagram{first, to}); });
   Watchdog watchdog(server, 5.0);
   server.run();
   client.stop();
   runner.join();
-  const bool stopped_by_itself = !watchdog.fired();
+  const bool stopped_by_itself = !watchdog.fired() && !client_watchdog.fired();
   watchdog.disarm();
+  client_watchdog.disarm();
   return stopped_by_itself;
 }
 
@@ -209,55 +216,98 @@ TEST_CASE("loop: IPv6 loopback and dual-stack (IPv4 client, IPv6 server) echo") 
   }
 }
 
+namespace {
+
+// Backend::kIoUring is usable here (else the test says why it skips).
+bool io_uring_available() {
+  const std::string reason = backend_unavailable_reason(Backend::kIoUring);
+  if (!reason.empty()) MESSAGE("skipping: ", reason);
+  return reason.empty();
+}
+
+// A burst of `count` datagrams sent while the server's loop thread is held by a task, so it
+// queues up in the kernel meanwhile; then the server runs until it has them all (or 10 s).
+struct BurstRun {
+  int received = 0;
+  std::size_t largest_batch = 0;
+  Stats stats;
+};
+BurstRun receive_burst(Backend backend, LoopConfig config, int count) {
+  config.bind = Address::loopback_v4(0);
+  auto server = open_loop(backend, std::move(config));
+  std::atomic<int> received{0};
+  BurstRun run;
+  server->set_handler([&](std::span<const DatagramView> batch) {
+    run.largest_batch = std::max(run.largest_batch, batch.size());
+    received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
+  });
+  std::atomic<bool> blocked{false};
+  std::atomic<bool> release{false};
+  server->post([&] {
+    blocked.store(true);
+    const TimePoint limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
+    while (!release.load() && now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  // Ends the run even if the stop() below never wakes the loop.
+  Watchdog watchdog(*server, 30.0);
+  std::thread runner([&] { server->run(); });
+  const TimePoint block_limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
+  while (!blocked.load() && now() < block_limit) std::this_thread::yield();
+  CHECK(blocked.load());
+
+  auto client = open_loop(backend);
+  std::vector<std::vector<std::uint8_t>> payloads;
+  std::vector<OutDatagram> out;
+  for (int i = 0; i < count; ++i) payloads.push_back(pattern(static_cast<std::uint32_t>(i), 64));
+  const Address to = Address::loopback_v4(server->local_address().port());
+  for (const auto& p : payloads) out.push_back(OutDatagram{p, to});
+  client->send(out);
+  client->post([&] { client->stop(); });
+  client->run();  // one iteration: the burst is submitted
+  // Give the kernel time to complete the receives that were already armed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  release.store(true);
+  const TimePoint limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
+  while (received.load(std::memory_order_acquire) < count && now() < limit) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  server->stop();
+  runner.join();
+  CHECK_FALSE(watchdog.fired());
+  watchdog.disarm();
+  run.received = received.load();
+  run.stats = server->stats();
+  check_no_leaks(*client);
+  check_no_leaks(*server);
+  return run;
+}
+
+}  // namespace
+
 TEST_CASE("loop: under a burst, receive completions carry more than one datagram") {
   constexpr int kBurst = 200;
   for (const Backend backend : backends_under_test()) {
     CAPTURE(backend_name(backend));
-    auto server = open_loop(backend);
-    std::atomic<int> received{0};
-    std::size_t largest_batch = 0;
-    server->set_handler([&](std::span<const DatagramView> batch) {
-      largest_batch = std::max(largest_batch, batch.size());
-      received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
-    });
-    std::atomic<bool> blocked{false};
-    std::atomic<bool> release{false};
-    // Hold the server's loop thread so the burst queues up in the kernel meanwhile.
-    server->post([&] {
-      blocked.store(true);
-      const TimePoint limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
-      while (!release.load() && now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    });
-    std::thread runner([&] { server->run(); });
-    const TimePoint block_limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
-    while (!blocked.load() && now() < block_limit) std::this_thread::yield();
-    CHECK(blocked.load());
-
-    auto client = open_loop(backend);
-    std::vector<std::vector<std::uint8_t>> payloads;
-    std::vector<OutDatagram> out;
-    for (int i = 0; i < kBurst; ++i) payloads.push_back(pattern(static_cast<std::uint32_t>(i), 64));
-    const Address to = Address::loopback_v4(server->local_address().port());
-    for (const auto& p : payloads) out.push_back(OutDatagram{p, to});
-    client->send(out);
-    client->post([&] { client->stop(); });
-    client->run();  // one iteration: the burst is submitted
-    // Give the kernel time to complete the receives that were already armed.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    release.store(true);
-    const TimePoint limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
-    while (received.load(std::memory_order_acquire) < kBurst && now() < limit) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    server->stop();
-    runner.join();
-    CHECK(received.load() == kBurst);
-    CHECK(largest_batch > 1);
-    MESSAGE(backend_name(backend), ": burst of ", kBurst, ", largest receive batch ", largest_batch,
-            ", receive batches ", server->stats()[Counter::kRecvBatches]);
-    check_no_leaks(*client);
-    check_no_leaks(*server);
+    const BurstRun run = receive_burst(backend, LoopConfig{}, kBurst);
+    CHECK(run.received == kBurst);
+    CHECK(run.largest_batch > 1);
+    MESSAGE(backend_name(backend), ": burst of ", kBurst, ", largest receive batch ", run.largest_batch,
+            ", receive batches ", run.stats[Counter::kRecvBatches]);
   }
+}
+
+// io_uring receives into a ring of provided buffers: a burst larger than the ring ends the
+// multishot receive (ENOBUFS), which is counted as exhaustion, not as an error, and re-armed;
+// the datagrams that found no buffer wait in the socket and are read after.
+TEST_CASE("loop: io_uring counts an exhausted buffer ring, re-arms, and loses nothing") {
+  if (!io_uring_available()) return;
+  constexpr int kBurst = 64;
+  LoopConfig config;
+  config.recv_buffers = 4;
+  const BurstRun run = receive_burst(Backend::kIoUring, config, kBurst);
+  CHECK(run.received == kBurst);
+  CHECK(run.stats[Counter::kRecvExhausted] >= 1);
+  CHECK(run.stats[Counter::kRecvErrors] == 0);
 }
 
 namespace {
@@ -268,6 +318,7 @@ struct SizeRun {
   std::vector<std::size_t> received;
   std::uint64_t truncated = 0;     // at the server
   std::uint64_t send_dropped = 0;  // at the client
+  std::uint64_t send_errors = 0;   // at the client
 };
 SizeRun send_sizes(Backend backend, std::size_t client_max, std::initializer_list<std::size_t> sizes) {
   LoopConfig config;
@@ -293,6 +344,7 @@ SizeRun send_sizes(Backend backend, std::size_t client_max, std::initializer_lis
   CHECK_FALSE(watchdog.fired());
   run.truncated = server->stats()[Counter::kTruncated];
   run.send_dropped = client->stats()[Counter::kSendDropped];
+  run.send_errors = client->stats()[Counter::kSendErrors];
   watchdog.disarm();
   check_no_leaks(*client);
   check_no_leaks(*server);
@@ -320,6 +372,18 @@ TEST_CASE("loop: a datagram of exactly max_datagram_bytes is sent and received w
     CHECK(run.received == std::vector<std::size_t>{256, 10});
     CHECK(run.truncated == 0);
     CHECK(run.send_dropped == 1);
+  }
+}
+
+// UDP allows an empty datagram, and io_uring completes its send with 0 bytes written: that is a
+// send, not a failure.
+TEST_CASE("loop: a zero-length datagram is sent and received") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    const SizeRun run = send_sizes(backend, 256, {0, 10});
+    CHECK(run.received == std::vector<std::size_t>{0, 10});
+    CHECK(run.send_errors == 0);
+    CHECK(run.send_dropped == 0);
   }
 }
 
@@ -510,75 +574,178 @@ TEST_CASE("loop: io_uring and epoll coalesce wake-ups under a stream and never d
  }
 }
 
-// LoopConfig::single_thread (io_uring: a single-issuer ring with deferred task running) for a
-// loop whose whole life is on one thread: echoes arrive, waits are coalesced, close is clean.
-TEST_CASE("loop: a single_thread io_uring loop opened, run and closed on its own thread") {
-  if (const std::string reason = backend_unavailable_reason(Backend::kIoUring); !reason.empty()) {
-    MESSAGE("skipping: ", reason);
-    return;
-  }
-  constexpr int kDatagrams = 100;
-  std::atomic<std::uint16_t> port{0};
-  std::atomic<bool> opened{false};
-  std::atomic<Loop*> server_loop{nullptr};
-  std::uint64_t waits = 0;
-  LiveOps after_close{1, 1, 1, 1, 1};
-  std::thread runner([&] {
-    LoopConfig config;
+namespace {
+
+// A LoopConfig::single_thread io_uring loop (a single-issuer ring with deferred task running)
+// lives its whole life on one thread: opened, set up by `setup`, run and closed there. Other
+// threads may only stop() it.
+class SingleThreadLoop {
+ public:
+  SingleThreadLoop(LoopConfig config, std::function<void(Loop&)> setup) {
     config.bind = Address::loopback_v4(0);
     config.backend = Backend::kIoUring;
-    config.coalesce_us = 50'000;
     config.single_thread = true;
-    Loop::Opened o = Loop::open(std::move(config));
-    if (!o) {
-      opened = true;
-      return;
+    thread_ = std::thread([this, config = std::move(config), setup = std::move(setup)]() mutable {
+      Loop::Opened o = Loop::open(std::move(config));
+      if (!o) {
+        opened_ = true;
+        return;
+      }
+      Loop& loop = *o.loop;
+      setup(loop);
+      port_ = loop.local_address().port();
+      loop_ = &loop;
+      opened_ = true;
+      loop.run();
+      returned_ = true;
+      waits_ = loop.stats()[Counter::kWaits];
+      loop.close();
+      after_close_ = loop.live();
+      const std::lock_guard lock(mutex_);  // finish() may be about to stop it
+      loop_ = nullptr;
+    });
+    const TimePoint limit = now() + 10'000'000;
+    while (!opened_.load() && now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~SingleThreadLoop() { finish(); }
+  bool opened() const { return opened_.load() && port_.load() != 0; }
+  bool returned() const { return returned_.load(); }  // run() has returned
+  Address address() const { return Address::loopback_v4(port_.load()); }
+  void finish() {
+    if (!thread_.joinable()) return;
+    {
+      const std::lock_guard lock(mutex_);
+      if (Loop* loop = loop_.load()) loop->stop();
     }
-    Loop& loop = *o.loop;
-    std::vector<OutDatagram> out;
+    thread_.join();
+  }
+  // After finish():
+  std::uint64_t waits() const { return waits_; }
+  const LiveOps& after_close() const { return after_close_; }
+
+ private:
+  std::atomic<std::uint16_t> port_{0};
+  std::atomic<bool> opened_{false};
+  std::atomic<bool> returned_{false};
+  std::mutex mutex_;
+  std::atomic<Loop*> loop_{nullptr};  // null again once the loop thread is done with it
+  std::uint64_t waits_ = 0;
+  LiveOps after_close_{1, 1, 1, 1, 1};
+  std::thread thread_;
+};
+
+// Sends `count` datagrams of `payload` to `to`, one a millisecond, from a loop run on this thread.
+void send_paced(Backend backend, const Address& to, int count, const std::vector<std::uint8_t>& payload,
+                const std::function<void(std::span<const DatagramView>, Loop&)>& on_reply = {}) {
+  auto client = open_loop(backend);
+  int sent = 0;
+  if (on_reply) client->set_handler([&](std::span<const DatagramView> batch) { on_reply(batch, *client); });
+  TimerId tick;
+  tick = client->schedule(now(), [&] {
+    client->send(OutDatagram{payload, to});
+    if (++sent < count) {
+      client->reschedule(tick, now() + 1'000);
+    } else if (!on_reply) {
+      client->stop();
+    }
+  });
+  Watchdog watchdog(*client, 10.0);
+  client->run();
+  CHECK_FALSE(watchdog.fired());
+  watchdog.disarm();
+  if (sent < count) client->cancel(tick);
+  check_no_leaks(*client);
+}
+
+}  // namespace
+
+// A single_thread loop: echoes arrive, waits are coalesced, close is clean.
+TEST_CASE("loop: a single_thread io_uring loop opened, run and closed on its own thread") {
+  if (!io_uring_available()) return;
+  constexpr int kDatagrams = 100;
+  LoopConfig config;
+  config.coalesce_us = 50'000;
+  std::vector<OutDatagram> out;
+  SingleThreadLoop server(config, [&](Loop& loop) {
     loop.set_handler([&](std::span<const DatagramView> batch) {
       out.clear();
       for (const DatagramView& d : batch) out.push_back(OutDatagram{d.bytes, d.from});
       loop.send(out);
     });
-    port = loop.local_address().port();
-    server_loop = &loop;
-    opened = true;
-    loop.run();
-    waits = loop.stats()[Counter::kWaits];
-    loop.close();
-    after_close = loop.live();
   });
-  const TimePoint open_limit = now() + 10'000'000;
-  while (!opened.load() && now() < open_limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  REQUIRE(server_loop.load() != nullptr);
-
-  auto client = open_loop(Backend::kIoUring);
-  const Address to = Address::loopback_v4(port.load());
-  const std::vector<std::uint8_t> payload = pattern(3, 48);
-  int sent = 0;
+  REQUIRE(server.opened());
   int echoed = 0;
-  client->set_handler([&](std::span<const DatagramView> batch) {
-    echoed += static_cast<int>(batch.size());
-    if (echoed == kDatagrams) client->stop();
-  });
-  TimerId tick;
-  tick = client->schedule(now(), [&] {
-    client->send(OutDatagram{payload, to});
-    if (++sent < kDatagrams) client->reschedule(tick, now() + 1'000);
-  });
-  Watchdog watchdog(*client, 10.0);
-  client->run();
-  server_loop.load()->stop();
-  runner.join();
-  CHECK_FALSE(watchdog.fired());
-  watchdog.disarm();
-  if (sent < kDatagrams) client->cancel(tick);
-  MESSAGE("single_thread: ", echoed, " echoes, server waits ", waits);
+  send_paced(Backend::kIoUring, server.address(), kDatagrams, pattern(3, 48),
+             [&](std::span<const DatagramView> batch, Loop& client) {
+               echoed += static_cast<int>(batch.size());
+               if (echoed == kDatagrams) client.stop();
+             });
+  server.finish();
+  MESSAGE("single_thread: ", echoed, " echoes, server waits ", server.waits());
   CHECK(echoed == kDatagrams);
-  CHECK(waits < kDatagrams / 3);
-  CHECK(after_close == LiveOps{});
-  check_no_leaks(*client);
+  CHECK(server.waits() < kDatagrams / 3);
+  CHECK(server.after_close() == LiveOps{});
+}
+
+// The min-timeout wait asks the kernel for a batch within the coalescing cap, and the kernel
+// runs that cap before it looks at the wait's own deadline: a cap longer than the time to the
+// next timer must be cut to it. Cap 1 s, a timer 30 ms off: an uncut cap fires it about a second
+// late, far beyond the scheduling bound.
+TEST_CASE("loop: a single_thread io_uring loop never delays a timer for a coalesced wait") {
+  if (!io_uring_available()) return;
+  const auto kLateBoundUs = static_cast<TimePoint>(250'000 * time_scale());
+  LoopConfig config;
+  config.coalesce_us = 1'000'000;
+  TimePoint due = 0;
+  TimePoint fired_at = 0;
+  SingleThreadLoop server(config, [&](Loop& loop) {
+    due = now() + 30'000;
+    loop.schedule(due, [&] {
+      fired_at = now();
+      loop.stop();
+    });
+  });
+  REQUIRE(server.opened());
+  const TimePoint limit = now() + static_cast<TimePoint>(5'000'000 * time_scale());
+  while (!server.returned() && now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server.finish();
+  MESSAGE("single_thread, cap 1 s: timer ", fired_at - due, " us late");
+  REQUIRE(fired_at != 0);
+  CHECK(fired_at >= due);
+  CHECK(fired_at - due < kLateBoundUs);
+  CHECK(server.after_close() == LiveOps{});
+}
+
+// A deferred-task-run ring posts completions only inside an io_uring_enter that asks for them:
+// a loop that tasks keep busy (every wait has a zero timeout) must still make that call, or it
+// never hears a datagram while the tasks last.
+TEST_CASE("loop: a single_thread io_uring loop kept busy by tasks still receives") {
+  if (!io_uring_available()) return;
+  const TimePoint spin_limit_us = static_cast<TimePoint>(5'000'000 * time_scale());
+  int spins = 0;
+  std::atomic<bool> spinning_at_receive{false};
+  TimePoint spin_end = 0;
+  std::function<void()> spin;
+  SingleThreadLoop server(LoopConfig{}, [&](Loop& loop) {
+    spin_end = now() + spin_limit_us;
+    spin = [&] {
+      ++spins;
+      if (now() < spin_end) loop.post(spin);
+    };
+    loop.post(spin);
+    loop.set_handler([&](std::span<const DatagramView>) {
+      spinning_at_receive = now() < spin_end;
+      loop.stop();
+    });
+  });
+  REQUIRE(server.opened());
+  send_paced(Backend::kIoUring, server.address(), 1, pattern(2, 16));
+  const TimePoint limit = now() + spin_limit_us + static_cast<TimePoint>(5'000'000 * time_scale());
+  while (!spinning_at_receive.load() && now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server.finish();
+  MESSAGE("busy single_thread loop: ", spins, " task runs");
+  CHECK(spinning_at_receive.load());
+  CHECK(server.after_close() == LiveOps{});
 }
 
 // A handler that stalls past a timer's deadline while a datagram (think: the ACK that settles
