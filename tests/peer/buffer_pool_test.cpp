@@ -84,3 +84,15 @@ TEST_CASE("buffer pool: a reused shared-payload block holds exactly the new pack
     }
   });
 }
+
+TEST_CASE("buffer pool: a shared-payload block over 64 KiB is kept without its buffer") {
+  on_fresh_thread([] {
+    {
+      const std::vector<std::uint8_t> huge(kLargest + 1, 7);
+      const SharedPayload payload = SharedPayload::copy_of(huge);
+    }
+    // Its buffer was freed, not counted: the whole budget is left for plain buffers.
+    for (std::size_t i = 0; i < kBudget / kLargest; ++i) give_buffer(with_capacity(kLargest));
+    CHECK(take_counting(kBudget / kLargest, kLargest) == kBudget / kLargest);
+  });
+}

@@ -59,6 +59,19 @@ TEST_CASE("disconnect_later: queued reliable data drains before the DISCONNECT")
   CHECK(h.server().events.back().type == PeerEvent::Type::kDisconnect);
 }
 
+// enet_peer_disconnect_later waits only for data in flight: with none, it is disconnect().
+TEST_CASE("disconnect_later: with nothing queued or in flight it disconnects at once") {
+  sim::Harness h(sim::HarnessOptions{});
+  REQUIRE(connect_pair(h));
+  REQUIRE(h.drive_until([&] { return h.client().peer.state() == PeerState::kConnected &&
+                                     h.server().peer.state() == PeerState::kConnected; }, 5 * sim::kSecond));
+  h.run_for(100 * sim::kMillisecond);  // every ack of the handshake is in
+  h.client().peer.disconnect_later(4);
+  CHECK(h.client().peer.state() == PeerState::kDisconnecting);
+  REQUIRE(h.drive_until([&] { return last_disconnect(h.server()) != nullptr; }, 5 * sim::kSecond));
+  CHECK(last_disconnect(h.server())->data == 4);
+}
+
 TEST_CASE("disconnect_later: incoming data is acked but discarded") {
   sim::Harness h(sim::HarnessOptions{});
   REQUIRE(connect_pair(h));
@@ -107,6 +120,21 @@ TEST_CASE("disconnect_now: one unacknowledged DISCONNECT (byte-exact), no local 
   CHECK(last_disconnect(h.client()) == nullptr);
 }
 
+// enet_peer_disconnect_now sends its DISCONNECT only from a state that has not sent one: a
+// DISCONNECTING peer is reset silently (the remote hears the first one, or times out).
+TEST_CASE("disconnect_now: while DISCONNECTING, nothing more is sent") {
+  sim::Harness h(sim::HarnessOptions{});
+  REQUIRE(connect_pair(h));
+  std::vector<std::vector<std::uint8_t>> sent;
+  h.client().on_send = [&](TimePoint, Bytes d) { sent.emplace_back(d.begin(), d.end()); };
+  h.client().peer.disconnect(7);
+  REQUIRE(h.client().peer.state() == PeerState::kDisconnecting);
+  h.client().peer.disconnect_now(99);
+  CHECK(h.client().peer.state() == PeerState::kDisconnected);
+  h.flush();
+  CHECK(sent.empty());
+}
+
 TEST_CASE("reset: silent locally, the remote times out") {
   sim::Harness h(sim::HarnessOptions{});
   REQUIRE(connect_pair(h));
@@ -118,6 +146,34 @@ TEST_CASE("reset: silent locally, the remote times out") {
   REQUIRE(h.drive_until([&] { return last_disconnect(h.server()) != nullptr; }, 60 * sim::kSecond));
   CHECK(last_disconnect(h.server())->reason == DisconnectReason::kTimeout);
   CHECK(last_disconnect(h.client()) == nullptr);
+}
+
+// enet_peer_reset: a peer used for another connection starts from libenet's defaults, not from
+// the round-trip estimate and packet throttle the last connection left (500 ms, throttle 32).
+TEST_CASE("reset: a peer whose connection ended is back at the default RTT and throttle") {
+  sim::HarnessOptions o;
+  o.to_server.jitter = 200 * sim::kMillisecond;
+  o.seed = 11;
+  sim::Harness h(o);
+  REQUIRE(connect_pair(h));
+  // Reliable traffic over a jittery link until the throttle is down (it compares each RTT with
+  // the last 5 s epoch's lowest, which jitter often exceeds) and the RTT is far from 500 ms.
+  for (std::uint32_t i = 0; i < 3000 && h.client().peer.stats().packet_throttle > 28; ++i) {
+    h.client().peer.send(0, volley::test::pattern(100, i), PacketFlags::kReliable);
+    h.run_for(20 * sim::kMillisecond);
+  }
+  const PeerStats used = h.client().peer.stats();
+  REQUIRE(used.rtt_ms < 400);
+  REQUIRE(used.packet_throttle <= 28);
+  h.client().peer.disconnect(0);
+  REQUIRE(h.drive_until([&] { return h.client().peer.state() == PeerState::kDisconnected; }, 10 * sim::kSecond));
+  const PeerStats fresh = h.client().peer.stats();
+  CHECK(fresh.rtt_ms == 500);
+  CHECK(fresh.rtt_variance_ms == 0);
+  CHECK(fresh.lowest_rtt_ms == 500);
+  CHECK(fresh.last_rtt_ms == 500);
+  CHECK(fresh.packet_throttle == 32);
+  CHECK(fresh.packet_throttle_limit == 32);
 }
 
 // enet_peer_reset drops the packets not yet handed to the app, so after disconnect_now or reset
