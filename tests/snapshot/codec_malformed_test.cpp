@@ -143,6 +143,34 @@ TEST_CASE("every decode error has its own name") {
   CHECK(names.count("unknown") == 0);
 }
 
+// The coders' own limits: a Rice or universal code for 2^32 or more is refused, never wrapped
+// into a small value.
+TEST_CASE("rice and universal codes take 2^32 - 1 and refuse 2^32") {
+  std::vector<std::uint8_t> bytes;
+  {
+    BitWriter w(bytes);
+    w.put(0b01, 2);  // Rice with k = 31: quotient 1...
+    w.put(0x7FFFFFFF, 31);  // ...and the remainder: 2^32 - 1
+    w.put(0b011, 3);  // quotient 2: 2^32
+    w.put(0, 31);
+    w.universal(0xFFFFFFFFu);
+    w.put(0xFFFFFFFFu, 32);  // 32 ones, the zero, then 32 bits of 1: 2^32
+    w.put(0, 1);
+    w.put(1, 16);
+    w.put(0, 16);
+    bytes.resize(w.finish());
+  }
+  detail::BitReader r(bytes);
+  RiceContext first, second;  // k = 1; with the shift of 30, 31
+  std::uint32_t v = 0;
+  CHECK(r.rice(first, 32, v, 30));
+  CHECK(v == 0xFFFFFFFFu);
+  CHECK_FALSE(r.rice(second, 32, v, 30));
+  CHECK(r.universal(v));
+  CHECK(v == 0xFFFFFFFFu);
+  CHECK_FALSE(r.universal(v));
+}
+
 TEST_CASE("crafted well-formed bodies decode: the crafting itself is right") {
   Fixture f;
   Body b;
@@ -309,6 +337,20 @@ TEST_CASE("entity out of range: counts over the limit or inconsistent, unknown t
   t.entities = t.created = 1;
   t.stream = one_created(0, 9, 0);  // type 9 does not exist
   CHECK(f.decode(packet_of({1, 0, 0, 0}, t.build())) == "entity_out_of_range");
+  t.stream = one_created(0, f.schema.type_count(), 0);  // one past the last type
+  CHECK(f.decode(packet_of({1, 0, 0, 0}, t.build())) == "entity_out_of_range");
+
+  Body v;  // ids 2^32 - 1 (fits), then 2^32 (does not)
+  v.entities = v.created = 2;
+  v.stream = [](BitWriter& w) {
+    RiceContext gap, type_ctx, value;
+    for (const std::uint32_t id_gap : {0xFFFFFFFFu, 0u}) {
+      w.rice(gap, id_gap, 32);
+      w.rice(type_ctx, kTiny, 16);
+      w.rice(value, 1, 32);
+    }
+  };
+  CHECK(f.decode(packet_of({1, 0, 0, 0}, v.build())) == "entity_out_of_range");
 
   // Delta: a created entity whose id is already kept from the baseline.
   const Frame base = Fixture::tiny_frame(1, 3);  // ids 1, 2, 3
@@ -323,6 +365,11 @@ TEST_CASE("entity out of range: counts over the limit or inconsistent, unknown t
   r.stream = [](BitWriter& w) {
     RiceContext gap((3 - 1) / (1 + 1));  // the decoder's removed-gap start: kept / (removed + 1)
     w.rice(gap, 7, 32);
+  };
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, r.build()), &base) == "entity_out_of_range");
+  r.stream = [](BitWriter& w) {  // index 3 of 3: one past the last
+    RiceContext gap((3 - 1) / (1 + 1));
+    w.rice(gap, 3, 32);
   };
   CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, r.build()), &base) == "entity_out_of_range");
   Body g;  // one changed entity announced, the flags mark none of the 3 kept
@@ -351,6 +398,14 @@ TEST_CASE("field out of range: a value or residual wider than its field, a predi
     w.universal(1);  // the field's residual context starts at k = 1
     w.put(1, 1);     // field 0 is predicted...
     w.universal(5);  // ...from field 5, which the tiny type does not have
+    w.universal(0);
+    w.universal(2);
+  };
+  CHECK(f.decode(packet_of({2, 1, kFlagDelta, 0}, p.build()), &base) == "field_out_of_range");
+  p.stream = [](BitWriter& w) {
+    w.universal(1);
+    w.put(1, 1);
+    w.universal(1);  // field 1: one past the tiny type's only field
     w.universal(0);
     w.universal(2);
   };
@@ -395,6 +450,8 @@ TEST_CASE("event out of range: too many, columns of different lengths, sizes not
   d.event_sizes = {4};
   d.event_payload = {1, 2, 3};
   CHECK(f.decode(packet_of({1, 0, 0, 0}, d.build())) == "event_out_of_range");
+  d.event_payload = {1, 2, 3, 4, 5};  // one byte more than the sizes account for
+  CHECK(f.decode(packet_of({1, 0, 0, 0}, d.build())) == "event_out_of_range");
 }
 
 TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask, a bad hint field") {
@@ -403,6 +460,11 @@ TEST_CASE("corrupt stream: trailing bytes in either column, an empty change mask
   b.entities = b.created = 1;
   b.stream = one_created(0, kTiny, 1);
   b.extra_stream_byte = true;
+  CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) == "corrupt_stream");
+  b.stream = [](BitWriter& w) {  // 16 bits in all, so the extra byte is exactly the 8 bits left
+    one_created(0, kTiny, 2)(w);
+    CHECK(w.bit_count() % 8 == 0);
+  };
   CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) == "corrupt_stream");
 
   const Frame base = Fixture::tiny_frame(1, 3);

@@ -1,6 +1,7 @@
 // Each quantizer against the error bound its header states, over seeded random inputs.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 
@@ -104,4 +105,17 @@ TEST_CASE("smallest-three quaternion: components within the stated bound, sign-i
       CHECK(std::fabs(r.x * r.x + r.y * r.y + r.z * r.z + r.w * r.w - 1.0f) < 1e-4f);
     }
   }
+}
+
+// A remote sender chooses the three small components freely: squares summing past 1 must give a
+// largest component of 0, not the NaN of a negative square root.
+TEST_CASE("smallest-three quaternion: components whose squares pass 1 decode to finite values") {
+  const int bits = 10;
+  const std::int32_t top = (1 << bits) - 1;  // each +1/sqrt(2): squares sum to 1.5
+  const std::array<std::int32_t, 4> fields = {0, top, top, top};
+  const Quaternion r = dequantize_quaternion(fields, bits);
+  CHECK(r.x == 0.0f);
+  CHECK(std::isfinite(r.y));
+  CHECK(std::isfinite(r.z));
+  CHECK(std::isfinite(r.w));
 }
