@@ -104,8 +104,9 @@ TEST_CASE("agones: Ready when listening, Health periodically, Shutdown last") {
 }
 
 TEST_CASE("agones: Ready is retried until the sidecar answers, a bad AGONES_SDK_HTTP_PORT is exit 2") {
-  ::setenv("AGONES_SDK_HTTP_PORT", "http", 1);
-  {
+  for (const char* bad : {"http", "0", "65536"}) {
+    CAPTURE(bad);
+    ::setenv("AGONES_SDK_HTTP_PORT", bad, 1);
     volley::test::ServerProcess* none = nullptr;
     CHECK_THROWS_WITH_AS(none = new volley::test::ServerProcess(
                              volley::interop::server_exe(), {"--mode", "echo", "--port", "0", "--agones"}),

@@ -3,14 +3,20 @@
 // readiness, and --metrics address checking.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "flags.hpp"
 #include "ops_board.hpp"
 #include "prometheus.hpp"
 #include "scrape.hpp"
+#include "volley/support/process_memory.hpp"
 
 namespace {
 
@@ -93,6 +99,13 @@ TEST_CASE("prometheus text: every figure under its conventional name, units and 
   CHECK(value(s, "volley_snapshot_events_pending") == 2);
   CHECK(value(s, "process_cpu_seconds_total") == doctest::Approx(1.75));
   CHECK(value(s, "process_resident_memory_bytes") == 12345678);
+  // Nine significant digits: a long-running process's CPU seconds keep their fractions.
+  const auto long_run = parse_samples(prometheus_text(sample_stats(), {{1234.5, 0.0078}, 1}));
+  CHECK(value(long_run, "process_cpu_seconds_total") == doctest::Approx(1234.5078).epsilon(1e-9));
+  // Not accepting and not draining (a plain stop): the draining gauge is 0.
+  ServerStats stopping = sample_stats();
+  stopping.draining = false;
+  CHECK(value(parse_samples(prometheus_text(stopping, {})), "volley_draining") == 0);
 }
 
 TEST_CASE("prometheus text: the exposition grammar, HELP and TYPE once per family, before its samples") {
@@ -158,13 +171,34 @@ TEST_CASE("ops board: healthy within the bound of the last publish, ready until 
   CHECK_FALSE(other.ready());
 }
 
+// process_resident_memory_bytes is the resident set, not the address space: it agrees with the
+// kernel's VmRSS while 1 GiB of address space is reserved and never touched.
+TEST_CASE("process memory: the resident set, as /proc/self/status reports it") {
+#ifdef __linux__
+  constexpr std::size_t kReserved = std::size_t{1} << 30;
+  void* reserved = mmap(nullptr, kReserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  REQUIRE(reserved != MAP_FAILED);
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  double vm_rss = 0;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) vm_rss = std::stod(line.substr(6)) * 1024;
+  REQUIRE(vm_rss > 0);
+  const auto rss = static_cast<double>(volley::support::process_rss_bytes());
+  CHECK(rss > 0.5 * vm_rss);
+  CHECK(rss < 2.0 * vm_rss);
+  munmap(reserved, kReserved);
+#endif
+}
+
 TEST_CASE("--metrics address: numeric ADDR:PORT only") {
   for (const char* ok : {"127.0.0.1:9100", "0.0.0.0:0", "[::1]:0", "[::]:65535"}) {
     INFO(ok);
     CHECK(check_listen_address(ok).empty());
   }
   for (const char* bad : {"", "9100", ":9100", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1",
-                          "localhost:9100", "::1:9100", "[::1]", "[::1:9100", "1.2.3:80", "127.0.0.1:80x"}) {
+                          "localhost:9100", "::1:9100", "[::1]", "[::1:9100", "1.2.3:80", "127.0.0.1:80x",
+                          "127.0.0.1:99999999999", "127.0.0.1:0065536"}) {
     INFO(bad);
     CHECK_FALSE(check_listen_address(bad).empty());
   }

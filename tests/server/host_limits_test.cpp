@@ -212,6 +212,53 @@ TEST_CASE("a peer that acknowledges nothing: sends are refused as kQueueFull onc
   CHECK(d.host().stats().peers[Counter::kDropSendQueueFull] == 1);
 }
 
+// Each published figure comes from its own counter: distinct values in, each where it belongs.
+TEST_CASE("server stats: payload bytes each way, retransmits, and a bad checksum as a bad datagram") {
+  HostStats host;
+  host.peers.add(Counter::kPayloadBytesIn, 1000);
+  host.peers.add(Counter::kPayloadBytesOut, 77);
+  host.peers.add(Counter::kRetransmits, 5);
+  host.peers.add(Counter::kDropBadChecksum, 3);
+  const ServerStats s = make_server_stats(host, DeadlineOps{}, engine::Stats{}, TickStats{});
+  CHECK(s.bytes_in == 1000);
+  CHECK(s.bytes_out == 77);
+  CHECK(s.bad_datagrams == 3);
+  std::optional<std::uint64_t> retransmits;
+  for (const auto& [key, value] : s.details)
+    if (key == "retransmits") retransmits = value;
+  CHECK(retransmits == 5u);
+}
+
+// The peer RTT histogram is in seconds, like every Prometheus duration: 40 ms round trips land
+// between its 0.025 and 0.05 bounds, not past 1 (as milliseconds would).
+TEST_CASE("server stats: the peer RTT histogram is in seconds") {
+  HostDriver d(HostConfig{});
+  Client& c = d.add_client(HostDriver::address(42002));
+  d.connect(c);
+  REQUIRE(d.run_until([&] { return c.peer.state() == PeerState::kConnected && !d.events.connected.empty(); },
+                      2 * kSec));
+  const PeerHandle peer = d.events.connected.front();
+  const std::vector<std::uint8_t> packet(16, 1);
+  for (int i = 0; i < 20; ++i) {  // each reply's ACK comes back 40 ms after it left
+    REQUIRE(d.host().send(peer, 0, packet, protocol::PacketFlags::kReliable) == SendResult::kOk);
+    d.host().flush(d.now());
+    d.advance_to(d.now() + 40 * kMs);
+    d.deliver();
+    d.pump();
+  }
+  ServerStats s;
+  add_connected_peers(s, d.host());
+  const Histogram& rtt = s.peer_rtt_seconds;
+  REQUIRE(rtt.bounds.size() >= 6);
+  REQUIRE(rtt.bounds[4] == 0.025);
+  REQUIRE(rtt.bounds[5] == 0.05);
+  CHECK(rtt.count() == 1);
+  CHECK(rtt.counts[4] == 0);
+  CHECK(rtt.counts[5] == 1);
+  CHECK(rtt.sum > 0.025);
+  CHECK(rtt.sum <= 0.05);
+}
+
 TEST_CASE("every limit's drop reason is named in the stats (JSON details and the /metrics drops)") {
   HostStats host;
   host.peers.add(Counter::kDropHeldCommandsLimit, 3);

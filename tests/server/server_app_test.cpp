@@ -124,6 +124,7 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
       {"--mode", "echo", "--backend", "kqueue"},
       {"--mode", "echo", "--log-level", "loud"},
       {"--mode", "echo", "--seconds", "-1"},
+      {"--mode", "echo", "--seconds", "0"},
       {"--mode", "echo", "--bind", "example.com"},
       {"--mode", "echo", "--frobnicate"},
       {"--mode", "echo", "--port"},
@@ -210,6 +211,11 @@ TEST_CASE("--mode demo: ticks at --tick-hz, stats JSON with the snapshot and gam
   CHECK(ticks >= 15);
   CHECK(ticks <= 25);
   std::remove(json.c_str());
+  // The slowest tick rate the flag takes.
+  const Result slow = run_to_end({"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--tick-hz", "1",
+                                  "--seconds", "0.2"});
+  CHECK(slow.code == 0);
+  CHECK(slow.err.find("demo mode (") != std::string::npos);
 }
 
 TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, exit 0") {

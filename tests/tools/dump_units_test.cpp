@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -277,6 +278,15 @@ TEST_CASE("dump: JSON strings are escaped") {
   CHECK(JsonCheck::is_object(json.str()));
   CHECK_FALSE(JsonCheck::is_object("{\"a\":1,}"));
   CHECK_FALSE(JsonCheck::is_object("{\"a\":\"\x01\"}"));
+  // The last control character is escaped too, and JSON has no infinities: they are null.
+  JsonWriter edges;
+  edges.begin_object()
+      .field("c", std::string_view("\x1f", 1))
+      .number("inf", std::numeric_limits<double>::infinity())
+      .number("minus_inf", -std::numeric_limits<double>::infinity())
+      .end_object();
+  CHECK(edges.str() == "{\"c\":\"\\u001f\",\"inf\":null,\"minus_inf\":null}");
+  CHECK(JsonCheck::is_object(edges.str()));
 }
 
 // The layout of volley-server's stats file (scripts and tests grep `"key": value,`).
