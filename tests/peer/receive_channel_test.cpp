@@ -160,4 +160,21 @@ TEST_CASE("receive channel: an incomplete unreliable fragment set is dropped whe
   const SendFragment second_half{1, 2, 1, 8, 4, Bytes(bytes.data(), 4)};
   CHECK(rig.channel.receive_fragment(rig.ctx, CommandType::kSendUnreliableFragment, 0, second_half) == Handled::kOk);
   CHECK(rig.counters[Counter::kDropStaleUnreliable] == 1);
+  // A fragment set numbered like the packet just delivered (USN 2) is stale too.
+  const SendFragment same_usn{2, 2, 0, 8, 0, Bytes(bytes.data(), 4)};
+  CHECK(rig.channel.receive_fragment(rig.ctx, CommandType::kSendUnreliableFragment, 0, same_usn) == Handled::kOk);
+  CHECK(rig.counters[Counter::kDropStaleUnreliable] == 2);
+  CHECK(rig.channel.held() == 0);
+}
+
+// A held packet that the byte budget then refuses is not held: its place goes back, so refused
+// packets cannot use up the held-commands limit.
+TEST_CASE("receive channel: a packet the byte budget refuses gives its held place back") {
+  Rig rig;
+  rig.budget.set_limits(1, 8, nullptr);
+  CHECK(rig.reliable(3, 3) == Handled::kOk);  // held: 2 is missing
+  CHECK(rig.budget.held() == 1);
+  CHECK(rig.reliable(4, 4) == Handled::kStop);  // no byte left for it
+  CHECK(rig.counters[Counter::kDropWaitingDataLimit] == 1);
+  CHECK(rig.budget.held() == 1);
 }

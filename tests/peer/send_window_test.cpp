@@ -65,6 +65,21 @@ TEST_CASE("send window: reliable, unreliable, unsequenced and peer-level numberi
   CHECK(ch.outgoing_unreliable_sequence == 2);
 }
 
+// enet_peer_setup_outgoing_command: only a packet's first fragment takes a new USN.
+TEST_CASE("send window: the fragments of one unreliable packet share its USN") {
+  SendWindow w;
+  SendChannel ch;
+  for (const std::uint32_t offset : {0u, 100u, 200u}) {
+    OutgoingCommand fragment = data_command(CommandType::kSendUnreliableFragment, false);
+    fragment.fragment_offset = offset;
+    w.queue(std::move(fragment), &ch);
+  }
+  w.queue(data_command(CommandType::kSendUnreliable, false), &ch);
+  std::vector<std::uint16_t> usns;
+  for (const auto& c : w.outgoing()) usns.push_back(c.unreliable_sequence);
+  CHECK(usns == std::vector<std::uint16_t>{1, 1, 1, 2});
+}
+
 TEST_CASE("send window: sending and acknowledging move bytes in flight and the window counters") {
   SendWindow w;
   SendChannel ch;
@@ -87,6 +102,18 @@ TEST_CASE("send window: sending and acknowledging move bytes in flight and the w
   CHECK(w.next_timeout_ms() == std::nullopt);
   CHECK(ch.reliable_windows[0] == 0);
   CHECK(ch.used_reliable_windows == 0);
+}
+
+// libenet sets nextTimeout only when the sent list was empty: a later send does not push the
+// oldest command's resend back.
+TEST_CASE("send window: the next timeout stays the oldest command's when more are sent") {
+  SendWindow w;
+  SendChannel ch;
+  w.queue(data_command(CommandType::kSendReliable, true, 10), &ch);
+  w.queue(data_command(CommandType::kSendReliable, true, 10), &ch);
+  w.send_reliable(from_ms(1000), w.outgoing().begin(), &ch, 100, 32);
+  w.send_reliable(from_ms(1050), w.outgoing().begin(), &ch, 100, 32);
+  CHECK(w.next_timeout_ms() == 1100);
 }
 
 TEST_CASE("send window: a timed-out command is requeued in front with its RTO doubled") {
@@ -283,6 +310,12 @@ TEST_CASE("send channel: a new sequence window opens only when the windows ahead
   CHECK(ch.new_window_blocked(12 * 4096));    // 12..15 and 0..5, across the wrap
   CHECK_FALSE(ch.new_window_blocked(4 * 4096));
   CHECK_FALSE(ch.new_window_blocked(1));      // not the first sequence of a window
+  {
+    SendChannel edge;  // window 9 in flight: the last of the ten ahead of window 0
+    edge.count_sent(9 * 4096);
+    CHECK(edge.new_window_blocked(0));
+    CHECK_FALSE(edge.new_window_blocked(15 * 4096));  // 15 and 0..8
+  }
   ch.count_acked(3 * 4096 + 5);
   CHECK(ch.used_reliable_windows == 0);
   CHECK_FALSE(ch.new_window_blocked(0));
