@@ -154,7 +154,7 @@ TEST_CASE("rice and universal codes take 2^32 - 1 and refuse 2^32") {
     w.put(0b011, 3);  // quotient 2: 2^32
     w.put(0, 31);
     w.universal(0xFFFFFFFFu);
-    w.put(0xFFFFFFFFu, 32);  // 32 ones, the zero, then 32 bits of 1: 2^32
+    w.put(0xFFFFFFFFu, 32);  // 32 ones, the zero, then 32 low bits holding 1: 2^32
     w.put(0, 1);
     w.put(1, 16);
     w.put(0, 16);
