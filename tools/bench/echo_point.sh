@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools/bench/echo_point.sh: server CPU-us per echo at one load point (issue 13): volley-server
-# --mode echo pinned to CPU 1, volley-bots (--engine volley) on CPU 0, unreliable echoes.
+# --mode echo pinned to CPU 1, volley-bots (--engine volley) on CPU 0, unreliable echoes
+# (ECHO_POINT_DELIVERY=reliable for reliable ones; the floor stays a raw echo either way).
 # Rounds interleave the configurations given as labelled volley-server flag sets.
 # Usage: tools/bench/echo_point.sh BUILD_DIR ROUNDS BOTS RATE_PER_BOT WINDOW_S OUT "label:flags" ...
 # The label "floor" (no flags) runs the kernel floor instead: volley-bench-loop's
@@ -17,6 +18,9 @@ if [ -z "${ECHO_POINT_PRIO:-}" ]; then
   exec setsid -w bash -c 'echo -15 >/proc/self/autogroup 2>/dev/null; exec nice -n -15 "$@"' echo_point "$0" "$@"
 fi
 BUILD=$1 ROUNDS=$2 BOTS=$3 RATE=$4 WINDOW=$5 OUT=$6; shift 6
+DELIVERY=${ECHO_POINT_DELIVERY:-unreliable}
+case $DELIVERY in reliable|unreliable) ;; *) echo "$0: ECHO_POINT_DELIVERY wants reliable or unreliable" >&2; exit 2 ;; esac
+MAX_PEERS=$(( BOTS > 1024 ? BOTS : 1024 ))
 SERVER=$BUILD/server/volley-server; LOAD=$BUILD/tools/bots/volley-bots
 mkdir -p "$OUT"
 CLK_TCK=$(getconf CLK_TCK)
@@ -39,7 +43,7 @@ for r in $(seq "$ROUNDS"); do
     for w in $flags; do
       if [ ${#args[@]} = 0 ] && [[ $w == *=* ]]; then envs+=("$w"); else args+=("$w"); fi
     done
-    env "${envs[@]}" taskset -c 1 "$SERVER" --mode echo --bind 127.0.0.1 --port 0 --max-peers 1024 --per-ip-cap 0 --seconds $((WINDOW + 30)) \
+    env "${envs[@]}" taskset -c 1 "$SERVER" --mode echo --bind 127.0.0.1 --port 0 --max-peers $MAX_PEERS --per-ip-cap 0 --seconds $((WINDOW + 30)) \
       --stats-json "$name.stats.json" "${args[@]}" >"$name.out" 2>"$name.err" &
     spid=$!
     port=""
@@ -48,7 +52,7 @@ for r in $(seq "$ROUNDS"); do
       [ -n "$port" ] && break; sleep 0.1
     done
     taskset -c 0 "$LOAD" --server 127.0.0.1:$port --engine volley --bots "$BOTS" --rate "$RATE" --size 64 \
-      --delivery unreliable --seconds $((WARM + WINDOW + 1)) --report-json "$name.bots.json" >"$name.bots.out" 2>&1 &
+      --delivery "$DELIVERY" --seconds $((WARM + WINDOW + 1)) --report-json "$name.bots.json" >"$name.bots.out" 2>&1 &
     bpid=$!
     sleep $WARM
     c0=$(proc_cpu $spid)
@@ -56,7 +60,7 @@ for r in $(seq "$ROUNDS"); do
     c1=$(proc_cpu $spid)
     wait $bpid
     kill -INT $spid; wait $spid
-    sent=$(jget "$name.bots.json" unreliable_sent); got=$(jget "$name.bots.json" unreliable_received)
+    sent=$(jget "$name.bots.json" ${DELIVERY}_sent); got=$(jget "$name.bots.json" ${DELIVERY}_received)
     python3 - "$label" "$r" "$c0" "$c1" "$BOTS" "$RATE" "$WINDOW" "$sent" "$got" "$(jget "$name.bots.json" rtt_p50_us)" "$(jget "$name.bots.json" rtt_p99_us)" <<'PY'
 import sys
 label, r, c0, c1, bots, rate, win, sent, got, p50, p99 = sys.argv[1:]
