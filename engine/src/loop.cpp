@@ -24,7 +24,8 @@ namespace {
 constexpr std::array<std::string_view, static_cast<std::size_t>(Counter::kCount)> kCounterNames = {
     "datagrams_in", "bytes_in",       "datagrams_out", "bytes_out",   "recv_batches",
     "send_batches", "syscalls",       "submissions",   "truncated",   "recv_exhausted",
-    "recv_errors",  "send_errors",    "send_dropped",  "wakeups",     "waits"};
+    "recv_errors",  "send_errors",    "send_dropped",  "wakeups",     "waits",
+    "naps",         "naps_empty"};
 
 // Generations wrap within the bits above the slot index.
 constexpr std::uint32_t kGenerationMask = (std::uint32_t{1} << (32 - kSocketSlotBits)) - 1;

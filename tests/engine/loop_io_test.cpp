@@ -635,8 +635,10 @@ class SingleThreadLoop {
 };
 
 // Sends `count` datagrams of `payload` to `to`, one a millisecond, from a loop run on this thread.
+// Sends `count` datagrams 1 ms apart, or `gap_us(n)` after the n-th (from 1) when given.
 void send_paced(Backend backend, const Address& to, int count, const std::vector<std::uint8_t>& payload,
-                const std::function<void(std::span<const DatagramView>, Loop&)>& on_reply = {}) {
+                const std::function<void(std::span<const DatagramView>, Loop&)>& on_reply = {},
+                const std::function<TimePoint(int)>& gap_us = {}) {
   auto client = open_loop(backend);
   int sent = 0;
   if (on_reply) client->set_handler([&](std::span<const DatagramView> batch) { on_reply(batch, *client); });
@@ -644,7 +646,7 @@ void send_paced(Backend backend, const Address& to, int count, const std::vector
   tick = client->schedule(now(), [&] {
     client->send(OutDatagram{payload, to});
     if (++sent < count) {
-      client->reschedule(tick, now() + 1'000);
+      client->reschedule(tick, now() + (gap_us ? gap_us(sent) : 1'000));
     } else if (!on_reply) {
       client->stop();
     }
@@ -685,6 +687,76 @@ TEST_CASE("loop: a single_thread io_uring loop opened, run and closed on its own
   CHECK(echoed == kDatagrams);
   CHECK(server.waits() < kDatagrams / 3);
   CHECK(server.after_close() == LiveOps{});
+}
+
+namespace {
+
+// An epoll loop with a 4 ms coalescing cap receives `count` datagrams sent `gap_us(n)` apart;
+// returns its loop counters once all have arrived.
+Stats epoll_naps(int count, const std::function<TimePoint(int)>& gap_us) {
+  LoopConfig config;
+  config.bind = Address::loopback_v4(0);
+  config.coalesce_us = 4'000;
+  auto server = open_loop(Backend::kEpoll, std::move(config));
+  std::atomic<int> received{0};
+  server->set_handler([&](std::span<const DatagramView> batch) {
+    received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
+  });
+  Watchdog server_watchdog(*server, 10.0);
+  std::thread runner([&] { server->run(); });
+  send_paced(Backend::kEpoll, Address::loopback_v4(server->local_address().port()), count, pattern(4, 32), {},
+             gap_us);
+  const TimePoint limit = now() + static_cast<TimePoint>(5'000'000 * time_scale());
+  while (received.load(std::memory_order_acquire) < count && now() < limit) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  server->stop();
+  runner.join();
+  CHECK_FALSE(server_watchdog.fired());
+  server_watchdog.disarm();
+  const Stats stats = server->stats();
+  MESSAGE("epoll naps: ", stats[Counter::kNaps], " taken, ", stats[Counter::kNapsEmpty], " found nothing, ",
+          stats[Counter::kWaits], " waits for ", received.load(), " datagrams");
+  CHECK(received.load() == count);
+  CHECK(stats[Counter::kNapsEmpty] <= stats[Counter::kNaps]);
+  check_no_leaks(*server);
+  return stats;
+}
+
+}  // namespace
+
+// epoll naps only while a nap finds datagrams waiting. A stream 1 ms apart starts the napping
+// (cap 4 ms); then datagrams 7 ms apart, further apart than the cap but closer than twice it:
+// the first nap that finds nothing must end the napping, and the next datagram, 7 ms after the
+// one before, must not start it again. Napping on would waste a nap on each of them.
+TEST_CASE("loop: an epoll nap that finds nothing waiting ends the napping") {
+  if (const std::string reason = backend_unavailable_reason(Backend::kEpoll); !reason.empty()) {
+    MESSAGE("skipping: ", reason);
+    return;
+  }
+  constexpr int kStream = 20;
+  constexpr int kSparse = 30;
+  const Stats stats = epoll_naps(kStream + kSparse, [](int n) -> TimePoint { return n < kStream ? 1'000 : 7'000; });
+  CHECK(stats[Counter::kNaps] > 0);  // the stream napped
+  // One empty nap when the stream thins out; a loaded machine that bunches two sparse datagrams
+  // may start and end the napping a few more times, never on most of them.
+  CHECK(stats[Counter::kNapsEmpty] < kSparse / 3);
+}
+
+// Bursts that reach the loop in two deliveries 0.5 ms apart, 7 ms from one burst to the next:
+// each burst starts the napping (two deliveries within the 4 ms cap) and the nap then finds
+// nothing. The hold after an empty nap, doubled each time, must keep this to a few naps, not
+// one per burst.
+TEST_CASE("loop: epoll holds napping back after empty naps when bursts arrive split") {
+  if (const std::string reason = backend_unavailable_reason(Backend::kEpoll); !reason.empty()) {
+    MESSAGE("skipping: ", reason);
+    return;
+  }
+  constexpr int kBursts = 60;
+  const Stats stats = epoll_naps(2 * kBursts, [](int n) -> TimePoint { return n % 2 == 1 ? 500 : 7'000; });
+  // 120 deliveries: holds of 1, 2, 4 ... 64 deliveries leave at most 8 empty naps; without
+  // them, one per burst.
+  CHECK(stats[Counter::kNapsEmpty] < kBursts / 5);
 }
 
 // The min-timeout wait asks the kernel for a batch within the coalescing cap, and the kernel
