@@ -71,6 +71,18 @@ inline std::unique_ptr<Loop> open_loop(Backend backend, Address bind = Address::
   return open_loop(backend, std::move(config));
 }
 
+// Polls `done` every millisecond until it holds or `seconds` (scaled under Wine) have passed;
+// returns whether it held. For conditions another thread makes true.
+template <class Done>
+bool wait_until(const Done& done, double seconds) {
+  const TimePoint limit = now() + static_cast<TimePoint>(seconds * time_scale() * 1e6);
+  while (!done()) {
+    if (now() >= limit) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 // Stops the loop after `seconds` and records that it had to: tests then fail instead of hang.
 // Its timer is cancelled by disarm() or the destructor, so it never outlives the test's frame.
 class Watchdog {

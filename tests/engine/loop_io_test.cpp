@@ -245,8 +245,7 @@ BurstRun receive_burst(Backend backend, LoopConfig config, int count) {
   std::atomic<bool> release{false};
   server->post([&] {
     blocked.store(true);
-    const TimePoint limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
-    while (!release.load() && now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    wait_until([&] { return release.load(); }, 10.0);
   });
   // Ends the run even if the stop() below never wakes the loop.
   Watchdog watchdog(*server, 30.0);
@@ -267,10 +266,7 @@ BurstRun receive_burst(Backend backend, LoopConfig config, int count) {
   // Give the kernel time to complete the receives that were already armed.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   release.store(true);
-  const TimePoint limit = now() + static_cast<TimePoint>(10'000'000 * time_scale());
-  while (received.load(std::memory_order_acquire) < count && now() < limit) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  wait_until([&] { return received.load(std::memory_order_acquire) >= count; }, 10.0);
   server->stop();
   runner.join();
   CHECK_FALSE(watchdog.fired());
@@ -547,10 +543,7 @@ TEST_CASE("loop: io_uring and epoll coalesce wake-ups under a stream and never d
     });
     Watchdog client_watchdog(*client, 10.0);
     client->run();
-    const TimePoint limit = now() + static_cast<TimePoint>(5'000'000 * time_scale());
-    while (received.load(std::memory_order_acquire) < kDatagrams && now() < limit) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    wait_until([&] { return received.load(std::memory_order_acquire) >= kDatagrams; }, 5.0);
     server->stop();
     runner.join();
     CHECK_FALSE(client_watchdog.fired());
@@ -604,8 +597,7 @@ class SingleThreadLoop {
       const std::lock_guard lock(mutex_);  // finish() may be about to stop it
       loop_ = nullptr;
     });
-    const TimePoint limit = now() + 10'000'000;
-    while (!opened_.load() && now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    wait_until([&] { return opened_.load(); }, 10.0);
   }
   ~SingleThreadLoop() { finish(); }
   bool opened() const { return opened_.load() && port_.load() != 0; }
@@ -706,10 +698,7 @@ Stats epoll_naps(int count, const std::function<TimePoint(int)>& gap_us) {
   std::thread runner([&] { server->run(); });
   send_paced(Backend::kEpoll, Address::loopback_v4(server->local_address().port()), count, pattern(4, 32), {},
              gap_us);
-  const TimePoint limit = now() + static_cast<TimePoint>(5'000'000 * time_scale());
-  while (received.load(std::memory_order_acquire) < count && now() < limit) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  wait_until([&] { return received.load(std::memory_order_acquire) >= count; }, 5.0);
   server->stop();
   runner.join();
   CHECK_FALSE(server_watchdog.fired());
@@ -778,8 +767,7 @@ TEST_CASE("loop: a single_thread io_uring loop never delays a timer for a coales
     });
   });
   REQUIRE(server.opened());
-  const TimePoint limit = now() + static_cast<TimePoint>(5'000'000 * time_scale());
-  while (!server.returned() && now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  wait_until([&] { return server.returned(); }, 5.0);
   server.finish();
   MESSAGE("single_thread, cap 1 s: timer ", fired_at - due, " us late");
   REQUIRE(fired_at != 0);
