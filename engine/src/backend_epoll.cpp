@@ -321,9 +321,10 @@ class EpollDatapath final : public Datapath {
   // before starts it (a nap of the cap would have gathered both); a nap that found nothing
   // (wait()), a wait that delivered nothing, or one that ended at the per-wait round limit
   // (datagrams are still queued: no nap is needed to gather more) stops it. After an empty nap
-  // napping may start again only after nap_hold_ more deliveries, doubled with each empty nap
-  // in a row: a burst that arrives in two deliveries, with the next burst further off than the
-  // cap, would otherwise start a nap that finds nothing once per burst.
+  // napping may start again only after nap_hold_ more deliveries: a burst that arrives in two
+  // deliveries, with the next burst further off than the cap, would otherwise start a nap that
+  // finds nothing once per burst. The hold doubles with each empty nap and halves with each nap
+  // that gathered, so traffic where most naps pay keeps napping.
   void note_flow(bool napped) {
     if (p_.coalesce_us == 0) return;
     if (delivered_ == 0 || round_limited_) {
@@ -422,7 +423,7 @@ class EpollDatapath final : public Datapath {
   bool flowing_ = false;
   bool round_limited_ = false;
   static constexpr unsigned kMaxNapBackoff = 64;
-  unsigned nap_backoff_ = 0;  // deliveries held after the latest empty nap (0: the last nap gathered)
+  unsigned nap_backoff_ = 0;  // the hold the latest empty nap set, halved by each nap that gathered
   unsigned nap_hold_ = 0;     // deliveries still to pass before napping may start again
   std::size_t delivered_ = 0;  // datagrams delivered by the current wait
   TimePoint last_delivery_ = 0;
