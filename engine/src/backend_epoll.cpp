@@ -189,17 +189,16 @@ class EpollDatapath final : public Datapath {
     int n = -1;
     bool napped = false;
     if (flowing_ && timeout_us != 0) {
-      napped = true;
       timeout_us = nap(timeout_us);
       // What the nap gathered, taken without blocking.
       n = sys_epoll_wait(epoll_fd_, events, kMaxEvents, 0);
       add(Counter::kSyscalls, 1);
+      napped = n != 0;
       if (n == 0) {
         add(Counter::kNapsEmpty, 1);
         flowing_ = false;
         nap_backoff_ = std::min(nap_backoff_ == 0 ? 1u : 2 * nap_backoff_, kMaxNapBackoff);
         nap_hold_ = nap_backoff_;
-        napped = false;
         if (timeout_us != 0) n = -1;  // wait as if there had been no nap
       }
     }

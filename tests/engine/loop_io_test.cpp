@@ -626,8 +626,8 @@ class SingleThreadLoop {
   std::thread thread_;
 };
 
-// Sends `count` datagrams of `payload` to `to`, one a millisecond, from a loop run on this thread.
-// Sends `count` datagrams 1 ms apart, or `gap_us(n)` after the n-th (from 1) when given.
+// Sends `count` datagrams of `payload` to `to` from a loop run on this thread, one a millisecond,
+// or `gap_us(n)` after the n-th (from 1) when given.
 void send_paced(Backend backend, const Address& to, int count, const std::vector<std::uint8_t>& payload,
                 const std::function<void(std::span<const DatagramView>, Loop&)>& on_reply = {},
                 const std::function<TimePoint(int)>& gap_us = {}) {
