@@ -6,15 +6,13 @@
 // Runs of datagrams to one destination go out as UDP GSO messages (see send_batch.hpp).
 //
 // Coalesced wake-ups (LoopConfig::coalesce_us): epoll has no "wait for N events or T", so while
-// datagrams flow (a delivery within the cap of the one before starts it) the wait first naps for
-// the cap, never past the caller's deadline, on the wake eventfd alone. Datagrams queue in the
-// socket meanwhile and the next epoll_wait returns them together: one wake-up, one recvmmsg and
-// one sendmmsg of replies per nap instead of per datagram. post()/stop() end a nap at once. A
-// nap after which nothing is waiting ends the napping: traffic that comes in bursts further
-// apart than the cap would otherwise pay a timed sleep per burst and gather nothing (measured:
-// 30% more CPU per echo than no coalescing at 4,000 peers, BENCHMARKS.md). A datagram that
-// arrives while the loop is blocked in epoll_wait is handled at once, so the added latency is
-// at most the cap, and only while traffic flows; a quiet loop sleeps until its next timer.
+// datagrams flow (NapRule decides) the wait first naps for the cap, never past the caller's
+// deadline, on the wake eventfd alone. Datagrams queue in the socket meanwhile and a
+// non-blocking epoll_wait then returns them together: one wake-up, one recvmmsg and one sendmmsg
+// of replies per nap instead of per datagram. post()/stop() end a nap at once. A nap that finds
+// nothing waiting is followed by the ordinary wait. A datagram that arrives while the loop is
+// blocked in epoll_wait is handled at once, so the added latency is at most the cap, and only
+// while traffic flows; a quiet loop sleeps until its next timer.
 #ifdef __linux__
 #include <netinet/udp.h>
 #include <poll.h>
@@ -30,6 +28,7 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "nap_rule.hpp"
 #include "send_batch.hpp"
 #include "volley/engine/clock.hpp"
 
@@ -70,7 +69,7 @@ struct SocketState {
 
 class EpollDatapath final : public Datapath {
  public:
-  explicit EpollDatapath(const DatapathParams& params) : p_(params), gso_(params.udp_gso) {}
+  explicit EpollDatapath(const DatapathParams& params) : p_(params), gso_(params.udp_gso), naps_(params.coalesce_us) {}
   ~EpollDatapath() override { shutdown(); }
 
   bool init(std::string* error) {
@@ -188,7 +187,7 @@ class EpollDatapath final : public Datapath {
     epoll_event events[kMaxEvents];
     int n = -1;
     bool napped = false;
-    if (flowing_ && timeout_us != 0) {
+    if (naps_.napping() && timeout_us != 0) {
       timeout_us = nap(timeout_us);
       // What the nap gathered, taken without blocking.
       n = sys_epoll_wait(epoll_fd_, events, kMaxEvents, 0);
@@ -196,9 +195,7 @@ class EpollDatapath final : public Datapath {
       napped = n != 0;
       if (n == 0) {
         add(Counter::kNapsEmpty, 1);
-        flowing_ = false;
-        nap_backoff_ = std::min(nap_backoff_ == 0 ? 1u : 2 * nap_backoff_, kMaxNapBackoff);
-        nap_hold_ = nap_backoff_;
+        naps_.nap_empty();
         if (timeout_us != 0) n = -1;  // wait as if there had been no nap
       }
     }
@@ -234,7 +231,7 @@ class EpollDatapath final : public Datapath {
     }
     deliver();
     release_closed();
-    note_flow(napped);
+    naps_.after_wait(delivered_, delivered_at_, round_limited_, napped);
   }
 
   void wake() noexcept override {
@@ -316,31 +313,6 @@ class EpollDatapath final : public Datapath {
     return timeout_us < 0 ? -1 : timeout_us - cap;
   }
 
-  // Napping pays only while a nap finds datagrams waiting. A delivery within the cap of the one
-  // before starts it (a nap of the cap would have gathered both); a nap that found nothing
-  // (wait()), a wait that delivered nothing, or one that ended at the per-wait round limit
-  // (datagrams are still queued: no nap is needed to gather more) stops it. After an empty nap
-  // napping may start again only after nap_hold_ more deliveries: a burst that arrives in two
-  // deliveries, with the next burst further off than the cap, would otherwise start a nap that
-  // finds nothing once per burst. The hold doubles with each empty nap and halves with each nap
-  // that gathered, so traffic where most naps pay keeps napping.
-  void note_flow(bool napped) {
-    if (p_.coalesce_us == 0) return;
-    if (delivered_ == 0 || round_limited_) {
-      flowing_ = false;
-      return;
-    }
-    if (napped) nap_backoff_ /= 2;  // the nap gathered datagrams
-    if (!flowing_) {
-      if (nap_hold_ > 0) {
-        --nap_hold_;
-      } else {
-        flowing_ = delivered_at_ - last_delivery_ <= static_cast<std::int64_t>(p_.coalesce_us);
-      }
-    }
-    last_delivery_ = delivered_at_;
-  }
-
   void deliver() {
     delivered_ += filled_;
     if (filled_ > 0) {
@@ -418,15 +390,11 @@ class EpollDatapath final : public Datapath {
   std::vector<GsoControl> send_cmsgs_;
   std::vector<std::size_t> msg_ops_;  // datagrams carried by each message of the current call
   bool gso_ = true;
-  // Coalescing state (see nap() and note_flow()).
-  bool flowing_ = false;
+  // Coalescing state (see nap() and NapRule).
+  NapRule naps_;
   bool round_limited_ = false;
-  static constexpr unsigned kMaxNapBackoff = 64;
-  unsigned nap_backoff_ = 0;  // the hold the latest empty nap set, halved by each nap that gathered
-  unsigned nap_hold_ = 0;     // deliveries still to pass before napping may start again
   std::size_t delivered_ = 0;  // datagrams delivered by the current wait
-  TimePoint last_delivery_ = 0;
-  TimePoint delivered_at_ = 0;  // the clock at the latest delivery (note_flow reads it)
+  TimePoint delivered_at_ = 0;  // the clock at the latest delivery (NapRule reads it)
 };
 
 }  // namespace

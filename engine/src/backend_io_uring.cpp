@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "nap_rule.hpp"
 #include "send_batch.hpp"
 
 namespace volley::engine {
@@ -102,7 +103,7 @@ struct SocketState {
 
 class IoUringDatapath final : public Datapath {
  public:
-  explicit IoUringDatapath(const DatapathParams& params) : p_(params), gso_(params.udp_gso) {}
+  explicit IoUringDatapath(const DatapathParams& params) : p_(params), gso_(params.udp_gso), naps_(params.coalesce_us) {}
   ~IoUringDatapath() override { shutdown(); }
 
   bool init(std::string* error) {
@@ -227,6 +228,7 @@ class IoUringDatapath final : public Datapath {
   // one; the submissions queued meanwhile go with the next wait (or with this call's enter when
   // the previous call already held them back, so a busy CQ cannot starve sends).
   void wait(std::int64_t timeout_us) override {
+    const std::uint64_t before = received_;
     const unsigned pending = io_uring_sq_ready(&ring_);
     if (io_uring_cq_ready(&ring_) > 0) {
       if (pending > 0 && held_back_) {
@@ -235,7 +237,8 @@ class IoUringDatapath final : public Datapath {
       } else {
         held_back_ = pending > 0;
       }
-      reap();
+      const bool more = reap();
+      naps_.after_wait(received_ - before, delivered_at_, more, false);
       return;
     }
     held_back_ = false;
@@ -248,34 +251,40 @@ class IoUringDatapath final : public Datapath {
       } else if (pending > 0) {
         enter_submit();
       }
-      reap();
+      const bool more = reap();
+      naps_.after_wait(received_ - before, delivered_at_, more, false);
       return;
     }
-    if (p_.coalesce_us > 0 && min_timeout_ && deferred_) {
-      wait_min_timeout(timeout_us, pending);
+    if (!naps_.napping()) {
+      submit_and_wait(1, timeout_us);
+      const bool more = reap();
+      naps_.after_wait(received_ - before, delivered_at_, more, false);
       return;
     }
-    // Coalescing without min-timeout waits: while datagrams flow, wait for a batch's worth
-    // of completions (beyond the ones this enter's own submissions will post) but no longer
-    // than the cap, and never past the caller's deadline. A quiet wait (nothing arrived) goes
-    // back to one completion and the full timeout, so an idle loop sleeps until its next timer.
-    // Under bursty load this costs an empty wake-up per burst (the cap expiring after the
-    // burst): the min-timeout wait above does not.
-    unsigned want = 1;
-    std::int64_t limit = timeout_us;
-    if (flowing_ && p_.coalesce_us > 0) {
-      want = batch_want(pending);
-      limit = timeout_us < 0 ? p_.coalesce_us : std::min<std::int64_t>(timeout_us, p_.coalesce_us);
+    // A nap: a wait for a batch's worth of completions (beyond the ones this enter's own
+    // submissions will post), within the cap and never past the caller's deadline.
+    add(Counter::kNaps, 1);
+    const std::int64_t cap = timeout_us < 0 ? std::int64_t{p_.coalesce_us}
+                                            : std::min<std::int64_t>(timeout_us, p_.coalesce_us);
+    bool gathered;
+    bool more;
+    if (min_timeout_ && deferred_) {
+      const TimePoint start = now();
+      wait_min_timeout(timeout_us, cap, pending);
+      more = reap();
+      // With anything there the kernel returns at the cap at the latest (plus the wake-up);
+      // later means its min timer found nothing and the wait slept on to the first completion.
+      gathered = received_ != before && delivered_at_ - start <= cap + cap / 2;
+    } else {
+      submit_and_wait(batch_want(pending), cap);
+      more = reap();
+      gathered = received_ != before;
     }
-    __kernel_timespec ts = to_timespec(limit);
-    io_uring_cqe* cqe = nullptr;
-    const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, want,
-                                                    limit < 0 ? nullptr : &ts, nullptr);
-    add(Counter::kSyscalls, 1);
-    count_wait_error(rc);
-    const std::uint64_t before = received_;
-    reap();
-    flowing_ = received_ != before;
+    if (!gathered) {
+      add(Counter::kNapsEmpty, 1);
+      naps_.nap_empty();
+    }
+    naps_.after_wait(received_ - before, delivered_at_, more, gathered);
   }
 
   void wake() noexcept override {
@@ -354,7 +363,7 @@ class IoUringDatapath final : public Datapath {
   // waking us in between: one wake-up per burst of traffic, at most `coalesce_us` of added
   // latency. liburing 2.3 cannot pass min_wait_usec, so the SQ tail is published here exactly as
   // its io_uring_submit() does (no SQ array writes: the kernel's array is the identity map).
-  void wait_min_timeout(std::int64_t timeout_us, unsigned pending) {
+  void wait_min_timeout(std::int64_t timeout_us, std::int64_t cap, unsigned pending) {
     io_uring_sq& sq = ring_.sq;
     if (sq.sqe_head != sq.sqe_tail) {
       sq.sqe_head = sq.sqe_tail;
@@ -364,10 +373,8 @@ class IoUringDatapath final : public Datapath {
     __kernel_timespec ts = to_timespec(timeout_us);
     io_uring_getevents_arg arg{};
     // min_wait_usec since kernel 6.12. The kernel arms the min timer alone first, so a cap beyond
-    // the caller's deadline would fire the timer late: clamp it.
-    arg.pad = timeout_us < 0 ? p_.coalesce_us
-                             : static_cast<std::uint32_t>(
-                                   std::min<std::int64_t>(timeout_us, p_.coalesce_us));
+    // the caller's deadline would fire the timer late: the caller clamps it.
+    arg.pad = static_cast<std::uint32_t>(cap);
     arg.ts = timeout_us < 0 ? 0 : reinterpret_cast<std::uint64_t>(&ts);
     const int rc = io_uring_enter2(static_cast<unsigned>(ring_.ring_fd), to_submit,
                                    batch_want(pending),
@@ -375,7 +382,15 @@ class IoUringDatapath final : public Datapath {
                                    reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
     add(Counter::kSyscalls, 1);
     count_wait_error(rc);
-    reap();
+  }
+
+  // Submits what is queued and waits for `want` completions or `timeout_us` (negative: none).
+  void submit_and_wait(unsigned want, std::int64_t timeout_us) {
+    __kernel_timespec ts = to_timespec(timeout_us);
+    io_uring_cqe* cqe = nullptr;
+    const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, want, timeout_us < 0 ? nullptr : &ts, nullptr);
+    add(Counter::kSyscalls, 1);
+    count_wait_error(rc);
   }
 
   void enter_submit() {
@@ -480,7 +495,8 @@ class IoUringDatapath final : public Datapath {
   void deliver() {
     if (view_count_ == 0) return;
     if (!shutting_down_) {
-      p_.sink->on_datagrams(std::span<const DatagramView>(views_.data(), view_count_), now());
+      delivered_at_ = now();
+      p_.sink->on_datagrams(std::span<const DatagramView>(views_.data(), view_count_), delivered_at_);
     }
     recycle(std::span<const unsigned short>(view_bids_.data(), view_count_));
     view_count_ = 0;
@@ -554,16 +570,18 @@ class IoUringDatapath final : public Datapath {
     }
   }
 
-  void reap() {
+  // Returns true when it stopped at its round limit with completions perhaps still queued.
+  bool reap() {
     io_uring_cqe* cqes[64];
-    for (int round = 0; round < kMaxRoundsPerWait; ++round) {
+    bool more = true;
+    for (int round = 0; round < kMaxRoundsPerWait && more; ++round) {
       const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, 64);
       for (unsigned i = 0; i < n; ++i) on_cqe(*cqes[i]);
       io_uring_cq_advance(&ring_, n);
-      if (n < 64) break;
+      more = n == 64;
     }
     deliver();
-    if (shutting_down_) return;
+    if (shutting_down_) return more;
     // Only sockets whose receive ended (buffer ring empty, an error) are visited: no per-wait
     // cost for the thousands whose receives are still armed.
     for (const std::uint32_t slot : rearm_) {
@@ -573,6 +591,7 @@ class IoUringDatapath final : public Datapath {
     rearm_.clear();
     if (!wake_armed_) arm_wake(nullptr);
     release_closed();
+    return more;
   }
 
   void release_closed() {
@@ -617,9 +636,10 @@ class IoUringDatapath final : public Datapath {
   bool gso_ = true;
   bool held_back_ = false;  // the last wait() left queued submissions for the next one
   bool deferred_ = false;   // SINGLE_ISSUER | DEFER_TASKRUN ring (LoopConfig::single_thread)
-  bool flowing_ = false;    // the last blocking wait delivered datagrams: coalesce the next
-  bool min_timeout_ = false;  // kernel takes min_wait_usec (coalescing needs no flowing_ guess)
+  bool min_timeout_ = false;  // kernel takes min_wait_usec: a nap is one min-timeout wait
+  NapRule naps_;
   std::uint64_t received_ = 0;  // datagrams handed over, ever
+  TimePoint delivered_at_ = 0;  // the clock at the latest delivery (NapRule reads it)
 };
 
 }  // namespace

@@ -58,8 +58,8 @@ enum class Counter : std::uint8_t {
   kSendDropped,       // not sent: too large, queue full, or dropped at close
   kWakeups,           // cross-thread wake-ups consumed by the loop
   kWaits,             // backend waits allowed to block (the loop thread may have slept)
-  kNaps,              // epoll coalescing naps (LoopConfig::coalesce_us)
-  kNapsEmpty,         // of those, naps after which no datagram was waiting (napping stops)
+  kNaps,              // coalescing naps: epoll's sleeps, io_uring's batch waits (LoopConfig::coalesce_us)
+  kNapsEmpty,         // of those, naps that found no datagram within the cap (napping stops)
   kCount
 };
 std::string_view counter_name(Counter counter) noexcept;
