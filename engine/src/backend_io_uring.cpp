@@ -217,6 +217,7 @@ class IoUringDatapath final : public Datapath {
       io_uring_prep_sendmsg(sqe, socket.fd, &s->msg, 0);
       io_uring_sqe_set_data(sqe, first);
       ++sends_in_flight_;
+      ++unsubmitted_sends_;
       ++socket.sends_in_flight;
       add(Counter::kSubmissions, 1);
       taken += run;
@@ -247,6 +248,7 @@ class IoUringDatapath final : public Datapath {
         // Completions of a deferred-task-run ring are posted only inside an enter that asks
         // for events: without one a loop kept busy by tasks would never see a datagram.
         io_uring_submit_and_get_events(&ring_);
+        unsubmitted_sends_ = 0;
         add(Counter::kSyscalls, 1);
       } else if (pending > 0) {
         enter_submit();
@@ -256,7 +258,11 @@ class IoUringDatapath final : public Datapath {
       return;
     }
     if (!naps_.napping()) {
-      submit_and_wait(1, timeout_us);
+      // The sends this enter submits complete at once (a UDP send that fits the socket buffer
+      // is done when it is issued): waiting for one completion would return on them and cost
+      // a second enter per pass that sends. One beyond them is the datagram, wake-up or cancel
+      // worth waking for.
+      submit_and_wait(1 + unsubmitted_sends_, timeout_us);
       const bool more = reap();
       naps_.after_wait(received_ - before, delivered_at_, more, false);
       return;
@@ -380,6 +386,7 @@ class IoUringDatapath final : public Datapath {
                                    batch_want(pending),
                                    IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
                                    reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
+    unsubmitted_sends_ = 0;
     add(Counter::kSyscalls, 1);
     count_wait_error(rc);
   }
@@ -389,12 +396,14 @@ class IoUringDatapath final : public Datapath {
     __kernel_timespec ts = to_timespec(timeout_us);
     io_uring_cqe* cqe = nullptr;
     const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, want, timeout_us < 0 ? nullptr : &ts, nullptr);
+    unsubmitted_sends_ = 0;
     add(Counter::kSyscalls, 1);
     count_wait_error(rc);
   }
 
   void enter_submit() {
     io_uring_submit(&ring_);
+    unsubmitted_sends_ = 0;
     add(Counter::kSyscalls, 1);
   }
 
@@ -627,6 +636,7 @@ class IoUringDatapath final : public Datapath {
   std::size_t recvs_armed_ = 0;
   bool wake_armed_ = false;
   std::size_t sends_in_flight_ = 0;
+  unsigned unsubmitted_sends_ = 0;  // send SQEs queued since the last enter that submitted
   std::size_t cancels_in_flight_ = 0;
   std::vector<DatagramView> views_;
   std::vector<unsigned short> view_bids_;

@@ -682,6 +682,59 @@ TEST_CASE("loop: a single_thread io_uring loop opened, run and closed on its own
   CHECK(server.after_close() == LiveOps{});
 }
 
+// An echo without coalescing: each datagram, 1 ms apart, wakes the loop once. The reply's send
+// completes as soon as the next enter submits it; a wait for a single completion would return
+// on that alone and cost a second wait (and io_uring_enter) per datagram. Both ring kinds.
+TEST_CASE("loop: an io_uring echo takes one wait per datagram, not another for its reply's send") {
+  if (!io_uring_available()) return;
+  constexpr int kDatagrams = 100;
+  for (const bool single_thread : {false, true}) {
+    CAPTURE(single_thread);
+    LoopConfig config;
+    config.coalesce_us = 0;
+    std::vector<OutDatagram> out;
+    const auto echo = [&](Loop& loop) {
+      loop.set_handler([&](std::span<const DatagramView> batch) {
+        out.clear();
+        for (const DatagramView& d : batch) out.push_back(OutDatagram{d.bytes, d.from});
+        loop.send(out);
+      });
+    };
+    int echoed = 0;
+    const auto count_replies = [&](std::span<const DatagramView> batch, Loop& client) {
+      echoed += static_cast<int>(batch.size());
+      if (echoed == kDatagrams) client.stop();
+    };
+    std::uint64_t waits = 0;
+    if (single_thread) {
+      SingleThreadLoop server(config, echo);
+      REQUIRE(server.opened());
+      send_paced(Backend::kIoUring, server.address(), kDatagrams, pattern(5, 40), count_replies);
+      server.finish();
+      CHECK(server.after_close() == LiveOps{});
+      waits = server.waits();
+    } else {
+      config.bind = Address::loopback_v4(0);
+      auto server = open_loop(Backend::kIoUring, std::move(config));
+      echo(*server);
+      Watchdog server_watchdog(*server, 10.0);
+      std::thread runner([&] { server->run(); });
+      send_paced(Backend::kIoUring, Address::loopback_v4(server->local_address().port()), kDatagrams,
+                 pattern(5, 40), count_replies);
+      server->stop();
+      runner.join();
+      CHECK_FALSE(server_watchdog.fired());
+      server_watchdog.disarm();
+      waits = server->stats()[Counter::kWaits];
+      check_no_leaks(*server);
+    }
+    MESSAGE("io_uring echo, single_thread ", single_thread, ": ", echoed, " echoes in ", waits, " server waits");
+    CHECK(echoed == kDatagrams);
+    // One wait per datagram, a few more for start and stop; two per datagram without the fix.
+    CHECK(waits < kDatagrams * 3 / 2);
+  }
+}
+
 namespace {
 
 // The ways a loop naps (NapRule decides when): epoll sleeps, then harvests; an ordinary io_uring
