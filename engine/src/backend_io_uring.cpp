@@ -3,11 +3,13 @@
 // the next wait in a single io_uring_enter (runs to one destination as one UDP GSO message, see
 // send_batch.hpp), and a read armed on an eventfd for cross-thread
 // wake-ups. -ENOBUFS (buffer ring empty) and MSG_TRUNC are counted, never delivered.
-// Wake-ups are coalesced (LoopConfig::coalesce_us): on a single-thread ring where the kernel has
-// min-timeout waits (6.12+, IORING_FEAT_MIN_TIMEOUT) every blocking wait asks for a batch, returns once the cap has
-// passed and anything is there, and otherwise sleeps until the first completion or the timer
-// deadline; otherwise: after a wait that delivered datagrams, the next one asks for a batch
-// with the cap as its timeout. Only with LoopConfig::single_thread
+// Wake-ups are coalesced (LoopConfig::coalesce_us): while datagrams flow (NapRule decides, as for
+// epoll) a blocking wait asks for a batch. On a single-thread ring where the kernel has
+// min-timeout waits (6.12+, IORING_FEAT_MIN_TIMEOUT) it returns once the cap has passed and
+// anything is there, and otherwise sleeps until the first completion or the timer deadline;
+// otherwise it asks for the batch with the cap as its timeout. Every other blocking wait takes
+// the completions of the sends it submits plus one more, or the deadline. Only with
+// LoopConfig::single_thread
 // is the ring set up with SINGLE_ISSUER | DEFER_TASKRUN (which also spares the kernel-side
 // wake-up per completion): such a ring accepts io_uring_enter only from the thread that made it,
 // and a Loop may otherwise be run() on one thread and close()d on another (tests, tools);
@@ -134,7 +136,7 @@ class IoUringDatapath final : public Datapath {
     }
     ring_ready_ = true;
     // Used with the single-issuer deferred-task-run ring only, the one it was measured with
-    // (volley-server's); ordinary rings keep the flowing_ heuristic.
+    // (volley-server's); ordinary rings nap with the cap as the wait's timeout.
     min_timeout_ = (ring_.features & kFeatMinTimeout) != 0 &&
                    std::getenv("VOLLEY_ENGINE_NO_MIN_TIMEOUT") == nullptr;
     if (!(ring_.features & IORING_FEAT_EXT_ARG)) {
@@ -363,11 +365,11 @@ class IoUringDatapath final : public Datapath {
   }
 
   // One enter that submits what is queued and waits for a batch of completions (beyond the ones
-  // these submissions post): it returns once `coalesce_us` has passed with at least one
-  // completion there, at once when the batch is complete, and with none at the caller's deadline.
-  // A wait that sees nothing within the cap keeps sleeping until the first completion, without
-  // waking us in between: one wake-up per burst of traffic, at most `coalesce_us` of added
-  // latency. liburing 2.3 cannot pass min_wait_usec, so the SQ tail is published here exactly as
+  // these submissions post): it returns once `cap` has passed with at least one completion
+  // there, at once when the batch is complete, and with none at the caller's deadline. A wait
+  // that sees nothing within the cap keeps sleeping until the first completion, without waking
+  // us in between, unless it has no deadline at all: then the kernel ends it at the cap.
+  // liburing 2.3 cannot pass min_wait_usec, so the SQ tail is published here exactly as
   // its io_uring_submit() does (no SQ array writes: the kernel's array is the identity map).
   void wait_min_timeout(std::int64_t timeout_us, std::int64_t cap, unsigned pending) {
     io_uring_sq& sq = ring_.sq;
