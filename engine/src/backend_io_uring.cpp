@@ -233,19 +233,23 @@ class IoUringDatapath final : public Datapath {
   void wait(std::int64_t timeout_us) override {
     const std::uint64_t before = received_;
     const unsigned pending = io_uring_sq_ready(&ring_);
-    if (io_uring_cq_ready(&ring_) > 0) {
+    const bool ready = io_uring_cq_ready(&ring_) > 0;
+    if (!ready) held_back_ = false;
+    // A nap: a wait for a batch's worth of completions (beyond the ones this enter's own
+    // submissions will post), within the cap and never past the caller's deadline.
+    const bool nap = !ready && timeout_us != 0 && naps_.napping();
+    const std::int64_t cap = timeout_us < 0 ? std::int64_t{p_.coalesce_us}
+                                            : std::min<std::int64_t>(timeout_us, p_.coalesce_us);
+    const bool min_wait = nap && min_timeout_ && deferred_;
+    const TimePoint start = min_wait ? now() : 0;
+    if (ready) {
       if (pending > 0 && held_back_) {
         enter_submit();
         held_back_ = false;
       } else {
         held_back_ = pending > 0;
       }
-      const bool more = reap();
-      naps_.after_wait(received_ - before, delivered_at_, more, false);
-      return;
-    }
-    held_back_ = false;
-    if (timeout_us == 0) {
+    } else if (timeout_us == 0) {
       if (deferred_) {
         // Completions of a deferred-task-run ring are posted only inside an enter that asks
         // for events: without one a loop kept busy by tasks would never see a datagram.
@@ -255,42 +259,28 @@ class IoUringDatapath final : public Datapath {
       } else if (pending > 0) {
         enter_submit();
       }
-      const bool more = reap();
-      naps_.after_wait(received_ - before, delivered_at_, more, false);
-      return;
-    }
-    if (!naps_.napping()) {
+    } else if (!nap) {
       // The sends this enter submits complete at once (a UDP send that fits the socket buffer
       // is done when it is issued): waiting for one completion would return on them and cost
       // a second enter per pass that sends. One beyond them is the datagram, wake-up or cancel
       // worth waking for.
       submit_and_wait(1 + unsubmitted_sends_, timeout_us);
-      const bool more = reap();
-      naps_.after_wait(received_ - before, delivered_at_, more, false);
-      return;
-    }
-    // A nap: a wait for a batch's worth of completions (beyond the ones this enter's own
-    // submissions will post), within the cap and never past the caller's deadline.
-    add(Counter::kNaps, 1);
-    const std::int64_t cap = timeout_us < 0 ? std::int64_t{p_.coalesce_us}
-                                            : std::min<std::int64_t>(timeout_us, p_.coalesce_us);
-    bool gathered;
-    bool more;
-    if (min_timeout_ && deferred_) {
-      const TimePoint start = now();
+    } else if (min_wait) {
       wait_min_timeout(timeout_us, cap, pending);
-      more = reap();
-      // With anything there the kernel returns at the cap at the latest (plus the wake-up);
-      // later means its min timer found nothing and the wait slept on to the first completion.
-      gathered = received_ != before && delivered_at_ - start <= cap + cap / 2;
     } else {
       submit_and_wait(batch_want(pending), cap);
-      more = reap();
-      gathered = received_ != before;
     }
-    if (!gathered) {
-      add(Counter::kNapsEmpty, 1);
-      naps_.nap_empty();
+    const bool more = reap();
+    // With anything there a min-timeout wait returns at the cap at the latest (plus the
+    // wake-up); later means its min timer found nothing and it slept on to the first completion.
+    const bool gathered =
+        nap && received_ != before && (!min_wait || delivered_at_ - start <= cap + cap / 2);
+    if (nap) {
+      add(Counter::kNaps, 1);
+      if (!gathered) {
+        add(Counter::kNapsEmpty, 1);
+        naps_.nap_empty();
+      }
     }
     naps_.after_wait(received_ - before, delivered_at_, more, gathered);
   }

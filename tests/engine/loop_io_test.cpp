@@ -852,26 +852,35 @@ TEST_CASE("loop: napping is held back after empty naps when bursts arrive split"
 
 // The min-timeout wait asks the kernel for a batch within the coalescing cap, and the kernel
 // runs that cap before it looks at the wait's own deadline: a cap longer than the time to the
-// next timer must be cut to it. Cap 1 s, a timer 30 ms off: an uncut cap fires it about a second
-// late, far beyond the scheduling bound.
+// next timer must be cut to it. Cap 1 s; datagrams 1 ms apart make the loop nap; a timer due
+// 30 ms after the first one: an uncut cap fires it about a second late, far beyond the
+// scheduling bound.
 TEST_CASE("loop: a single_thread io_uring loop never delays a timer for a coalesced wait") {
   if (!io_uring_available()) return;
+  constexpr int kDatagrams = 100;
   const auto kLateBoundUs = static_cast<TimePoint>(250'000 * time_scale());
   LoopConfig config;
   config.coalesce_us = 1'000'000;
+  config.batch = 2 * kDatagrams;  // a nap never completes its batch: it runs to a deadline
   TimePoint due = 0;
   TimePoint fired_at = 0;
+  std::atomic<int> received{0};
   SingleThreadLoop server(config, [&](Loop& loop) {
-    due = now() + 30'000;
-    loop.schedule(due, [&] {
-      fired_at = now();
-      loop.stop();
+    loop.set_handler([&](std::span<const DatagramView> batch) {
+      if (due == 0) {
+        due = now() + 30'000;
+        loop.schedule(due, [&] { fired_at = now(); });
+      }
+      received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
     });
   });
   REQUIRE(server.opened());
-  wait_until([&] { return server.returned(); }, 5.0);
+  send_paced(Backend::kIoUring, server.address(), kDatagrams, pattern(6, 32));
+  wait_until([&] { return received.load(std::memory_order_acquire) >= kDatagrams; }, 5.0);
   server.finish();
-  MESSAGE("single_thread, cap 1 s: timer ", fired_at - due, " us late");
+  MESSAGE("single_thread, cap 1 s: timer ", fired_at - due, " us late, ", server.stats()[Counter::kNaps], " naps");
+  CHECK(received.load() == kDatagrams);
+  CHECK(server.stats()[Counter::kNaps] > 0);
   REQUIRE(fired_at != 0);
   CHECK(fired_at >= due);
   CHECK(fired_at - due < kLateBoundUs);
