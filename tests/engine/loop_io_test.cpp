@@ -682,53 +682,93 @@ TEST_CASE("loop: a single_thread io_uring loop opened, run and closed on its own
   CHECK(server.after_close() == LiveOps{});
 }
 
+namespace {
+
+// The loops the coalescing tests run a server on: epoll (it naps by sleeping, then harvests), an
+// ordinary io_uring ring (it waits for a batch with the cap as its timeout) and a single_thread
+// ring (a min-timeout wait, on kernels that have one).
+enum class LoopKind { kEpoll, kIoUring, kIoUringSingleThread };
+
+std::string loop_kind_name(LoopKind kind) {
+  switch (kind) {
+    case LoopKind::kEpoll: return "epoll";
+    case LoopKind::kIoUring: return "io_uring";
+    case LoopKind::kIoUringSingleThread: return "io_uring single_thread";
+  }
+  return "?";
+}
+
+Backend loop_kind_backend(LoopKind kind) { return kind == LoopKind::kEpoll ? Backend::kEpoll : Backend::kIoUring; }
+
+std::vector<LoopKind> loop_kinds() {
+  std::vector<LoopKind> kinds;
+  if (backend_unavailable_reason(Backend::kEpoll).empty()) kinds.push_back(LoopKind::kEpoll);
+  if (io_uring_available()) {
+    kinds.push_back(LoopKind::kIoUring);
+    kinds.push_back(LoopKind::kIoUringSingleThread);
+  }
+  return kinds;
+}
+
+// Runs a server loop of `kind` on a thread of its own, set up by `setup` (handlers, timers),
+// while `drive(address)` runs on this one; then stops it and returns its counters. The loop must
+// leave nothing behind but `leftover`.
+Stats run_server(LoopKind kind, LoopConfig config, const std::function<void(Loop&)>& setup,
+                 const std::function<void(const Address&)>& drive, Leftover leftover = {}) {
+  if (kind == LoopKind::kIoUringSingleThread) {
+    SingleThreadLoop server(std::move(config), setup);
+    REQUIRE(server.opened());
+    drive(server.address());
+    server.finish();
+    CHECK(server.after_close() == LiveOps{});
+    return server.stats();
+  }
+  config.bind = Address::loopback_v4(0);
+  auto server = open_loop(loop_kind_backend(kind), std::move(config));
+  setup(*server);
+  Watchdog server_watchdog(*server, 10.0);
+  std::thread runner([&] { server->run(); });
+  drive(Address::loopback_v4(server->local_address().port()));
+  server->stop();
+  runner.join();
+  CHECK_FALSE(server_watchdog.fired());
+  server_watchdog.disarm();
+  const Stats stats = server->stats();
+  check_no_leaks(*server, leftover);
+  return stats;
+}
+
+}  // namespace
+
 // An echo without coalescing: each datagram, 1 ms apart, wakes the loop once. The reply's send
 // completes as soon as the next enter submits it; a wait for a single completion would return
 // on that alone and cost a second wait (and io_uring_enter) per datagram. Both ring kinds.
 TEST_CASE("loop: an io_uring echo takes one wait per datagram, not another for its reply's send") {
   if (!io_uring_available()) return;
   constexpr int kDatagrams = 100;
-  for (const bool single_thread : {false, true}) {
-    CAPTURE(single_thread);
+  for (const LoopKind kind : {LoopKind::kIoUring, LoopKind::kIoUringSingleThread}) {
+    CAPTURE(loop_kind_name(kind));
     LoopConfig config;
     config.coalesce_us = 0;
     std::vector<OutDatagram> out;
-    const auto echo = [&](Loop& loop) {
-      loop.set_handler([&](std::span<const DatagramView> batch) {
-        out.clear();
-        for (const DatagramView& d : batch) out.push_back(OutDatagram{d.bytes, d.from});
-        loop.send(out);
-      });
-    };
     int echoed = 0;
-    const auto count_replies = [&](std::span<const DatagramView> batch, Loop& client) {
-      echoed += static_cast<int>(batch.size());
-      if (echoed == kDatagrams) client.stop();
-    };
-    std::uint64_t waits = 0;
-    if (single_thread) {
-      SingleThreadLoop server(config, echo);
-      REQUIRE(server.opened());
-      send_paced(Backend::kIoUring, server.address(), kDatagrams, pattern(5, 40), count_replies);
-      server.finish();
-      CHECK(server.after_close() == LiveOps{});
-      waits = server.waits();
-    } else {
-      config.bind = Address::loopback_v4(0);
-      auto server = open_loop(Backend::kIoUring, std::move(config));
-      echo(*server);
-      Watchdog server_watchdog(*server, 10.0);
-      std::thread runner([&] { server->run(); });
-      send_paced(Backend::kIoUring, Address::loopback_v4(server->local_address().port()), kDatagrams,
-                 pattern(5, 40), count_replies);
-      server->stop();
-      runner.join();
-      CHECK_FALSE(server_watchdog.fired());
-      server_watchdog.disarm();
-      waits = server->stats()[Counter::kWaits];
-      check_no_leaks(*server);
-    }
-    MESSAGE("io_uring echo, single_thread ", single_thread, ": ", echoed, " echoes in ", waits, " server waits");
+    const Stats stats = run_server(
+        kind, config,
+        [&](Loop& loop) {
+          loop.set_handler([&](std::span<const DatagramView> batch) {
+            out.clear();
+            for (const DatagramView& d : batch) out.push_back(OutDatagram{d.bytes, d.from});
+            loop.send(out);
+          });
+        },
+        [&](const Address& to) {
+          send_paced(Backend::kIoUring, to, kDatagrams, pattern(5, 40), [&](std::span<const DatagramView> batch, Loop& client) {
+            echoed += static_cast<int>(batch.size());
+            if (echoed == kDatagrams) client.stop();
+          });
+        });
+    const std::uint64_t waits = stats[Counter::kWaits];
+    MESSAGE(loop_kind_name(kind), " echo: ", echoed, " echoes in ", waits, " server waits");
     CHECK(echoed == kDatagrams);
     // One wait per datagram, a few more for start and stop; two per datagram without the fix.
     CHECK(waits < kDatagrams * 3 / 2);
@@ -737,73 +777,30 @@ TEST_CASE("loop: an io_uring echo takes one wait per datagram, not another for i
 
 namespace {
 
-// The ways a loop naps (NapRule decides when): epoll sleeps, then harvests; an ordinary io_uring
-// ring waits for a batch with the cap as its timeout; a single_thread ring, on kernels that have
-// them, takes a min-timeout wait.
-enum class NapPath { kEpoll, kIoUring, kIoUringSingleThread };
-
-std::string nap_path_name(NapPath path) {
-  switch (path) {
-    case NapPath::kEpoll: return "epoll";
-    case NapPath::kIoUring: return "io_uring";
-    case NapPath::kIoUringSingleThread: return "io_uring single_thread";
-  }
-  return "?";
-}
-
-std::vector<NapPath> nap_paths() {
-  std::vector<NapPath> paths;
-  if (backend_unavailable_reason(Backend::kEpoll).empty()) paths.push_back(NapPath::kEpoll);
-  if (io_uring_available()) {
-    paths.push_back(NapPath::kIoUring);
-    paths.push_back(NapPath::kIoUringSingleThread);
-  }
-  return paths;
-}
-
 // A loop with a 4 ms coalescing cap receives `count` datagrams sent `gap_us(n)` apart; returns
 // its loop counters once all have arrived. The loop holds a timer a minute off, as a server
 // always holds its peers' deadlines: a min-timeout wait with no deadline at all ends at the cap
 // even when nothing came (the kernel's rule), one with a deadline sleeps on to the first
 // datagram, and only then must the backend tell an empty nap by how long it took.
-Stats nap_counts(NapPath path, int count, const std::function<TimePoint(int)>& gap_us) {
+Stats nap_counts(LoopKind kind, int count, const std::function<TimePoint(int)>& gap_us) {
   LoopConfig config;
-  config.bind = Address::loopback_v4(0);
   config.coalesce_us = 4'000;
   constexpr TimePoint kMinute = 60'000'000;
   std::atomic<int> received{0};
-  const auto count_batch = [&](std::span<const DatagramView> batch) {
-    received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
-  };
-  Stats stats{};
-  if (path == NapPath::kIoUringSingleThread) {
-    SingleThreadLoop server(config, [&](Loop& loop) {
-      loop.set_handler(count_batch);
-      loop.schedule(now() + kMinute, [] {});
-    });
-    REQUIRE(server.opened());
-    send_paced(Backend::kIoUring, server.address(), count, pattern(4, 32), {}, gap_us);
-    wait_until([&] { return received.load(std::memory_order_acquire) >= count; }, 5.0);
-    server.finish();
-    CHECK(server.after_close() == LiveOps{});
-    stats = server.stats();
-  } else {
-    const Backend backend = path == NapPath::kEpoll ? Backend::kEpoll : Backend::kIoUring;
-    auto server = open_loop(backend, std::move(config));
-    server->set_handler(count_batch);
-    server->schedule(now() + kMinute, [] {});
-    Watchdog server_watchdog(*server, 10.0);
-    std::thread runner([&] { server->run(); });
-    send_paced(backend, Address::loopback_v4(server->local_address().port()), count, pattern(4, 32), {}, gap_us);
-    wait_until([&] { return received.load(std::memory_order_acquire) >= count; }, 5.0);
-    server->stop();
-    runner.join();
-    CHECK_FALSE(server_watchdog.fired());
-    server_watchdog.disarm();
-    stats = server->stats();
-    check_no_leaks(*server, Leftover{.timers = 1});
-  }
-  MESSAGE(nap_path_name(path), " naps: ", stats[Counter::kNaps], " taken, ", stats[Counter::kNapsEmpty],
+  const Stats stats = run_server(
+      kind, config,
+      [&](Loop& loop) {
+        loop.set_handler([&](std::span<const DatagramView> batch) {
+          received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
+        });
+        loop.schedule(now() + kMinute, [] {});
+      },
+      [&](const Address& to) {
+        send_paced(loop_kind_backend(kind), to, count, pattern(4, 32), {}, gap_us);
+        wait_until([&] { return received.load(std::memory_order_acquire) >= count; }, 5.0);
+      },
+      Leftover{.timers = 1});
+  MESSAGE(loop_kind_name(kind), " naps: ", stats[Counter::kNaps], " taken, ", stats[Counter::kNapsEmpty],
           " found nothing, ", stats[Counter::kWaits], " waits for ", received.load(), " datagrams");
   CHECK(received.load() == count);
   CHECK(stats[Counter::kNapsEmpty] <= stats[Counter::kNaps]);
@@ -818,12 +815,12 @@ Stats nap_counts(NapPath path, int count, const std::function<TimePoint(int)>& g
 // one before, must not start it again. Napping on would waste a nap on each of them (on
 // io_uring's min-timeout wait, a kernel timer that fires for nothing).
 TEST_CASE("loop: a nap that finds nothing waiting ends the napping") {
-  for (const NapPath path : nap_paths()) {
-    CAPTURE(nap_path_name(path));
+  for (const LoopKind kind : loop_kinds()) {
+    CAPTURE(loop_kind_name(kind));
     constexpr int kStream = 20;
     constexpr int kSparse = 30;
     const Stats stats =
-        nap_counts(path, kStream + kSparse, [](int n) -> TimePoint { return n < kStream ? 1'000 : 7'000; });
+        nap_counts(kind, kStream + kSparse, [](int n) -> TimePoint { return n < kStream ? 1'000 : 7'000; });
     // The stream napped: a nap of the cap gathers about four of its datagrams.
     CHECK(stats[Counter::kNaps] > 0);
     // One empty nap when the stream thins out; a loaded machine that bunches two sparse
@@ -839,10 +836,10 @@ TEST_CASE("loop: a nap that finds nothing waiting ends the napping") {
 // nothing. The hold after an empty nap, doubled each time, must keep this to a few naps, not
 // one per burst.
 TEST_CASE("loop: napping is held back after empty naps when bursts arrive split") {
-  for (const NapPath path : nap_paths()) {
-    CAPTURE(nap_path_name(path));
+  for (const LoopKind kind : loop_kinds()) {
+    CAPTURE(loop_kind_name(kind));
     constexpr int kBursts = 60;
-    const Stats stats = nap_counts(path, 2 * kBursts, [](int n) -> TimePoint { return n % 2 == 1 ? 500 : 7'000; });
+    const Stats stats = nap_counts(kind, 2 * kBursts, [](int n) -> TimePoint { return n % 2 == 1 ? 500 : 7'000; });
     // 120 deliveries: holds of 1, 2, 4 ... 64 deliveries leave at most 8 empty naps; without
     // them, one per burst. None of the naps gathers anything.
     CHECK(stats[Counter::kNapsEmpty] < kBursts / 5);
@@ -865,26 +862,27 @@ TEST_CASE("loop: a single_thread io_uring loop never delays a timer for a coales
   TimePoint due = 0;
   TimePoint fired_at = 0;
   std::atomic<int> received{0};
-  SingleThreadLoop server(config, [&](Loop& loop) {
-    loop.set_handler([&](std::span<const DatagramView> batch) {
-      if (due == 0) {
-        due = now() + 30'000;
-        loop.schedule(due, [&] { fired_at = now(); });
-      }
-      received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
-    });
-  });
-  REQUIRE(server.opened());
-  send_paced(Backend::kIoUring, server.address(), kDatagrams, pattern(6, 32));
-  wait_until([&] { return received.load(std::memory_order_acquire) >= kDatagrams; }, 5.0);
-  server.finish();
-  MESSAGE("single_thread, cap 1 s: timer ", fired_at - due, " us late, ", server.stats()[Counter::kNaps], " naps");
+  const Stats stats = run_server(
+      LoopKind::kIoUringSingleThread, config,
+      [&](Loop& loop) {
+        loop.set_handler([&](std::span<const DatagramView> batch) {
+          if (due == 0) {
+            due = now() + 30'000;
+            loop.schedule(due, [&] { fired_at = now(); });
+          }
+          received.fetch_add(static_cast<int>(batch.size()), std::memory_order_release);
+        });
+      },
+      [&](const Address& to) {
+        send_paced(Backend::kIoUring, to, kDatagrams, pattern(6, 32));
+        wait_until([&] { return received.load(std::memory_order_acquire) >= kDatagrams; }, 5.0);
+      });
+  MESSAGE("single_thread, cap 1 s: timer ", fired_at - due, " us late, ", stats[Counter::kNaps], " naps");
   CHECK(received.load() == kDatagrams);
-  CHECK(server.stats()[Counter::kNaps] > 0);
+  CHECK(stats[Counter::kNaps] > 0);
   REQUIRE(fired_at != 0);
   CHECK(fired_at >= due);
   CHECK(fired_at - due < kLateBoundUs);
-  CHECK(server.after_close() == LiveOps{});
 }
 
 // A deferred-task-run ring posts completions only inside an io_uring_enter that asks for them:
