@@ -111,6 +111,34 @@ class Table(unittest.TestCase):
         self.assertIn("| 16,000 | reliable | stock libenet 1.3.17 | n/a: libenet caps a host at 4,095 peers |", text)
         self.assertIn("commit: abc1234", text)
 
+    def test_each_raw_floor_sits_under_the_delivery_it_is_the_floor_of(self):
+        rows = [{"section": "callgrind", "server": server, "delivery": delivery, "ir_per_echo": ir, "echoes": 6000,
+                 "ir_idle": 1, "ir_loaded": 2}
+                for server, delivery, ir in (("raw", "acked", 1500), ("raw", "any", 900), ("epoll", "unreliable", 2900),
+                                             ("epoll", "reliable", 4800), ("enet", "reliable", 20000))]
+        with tempfile.TemporaryDirectory() as d:
+            with open(f"{d}/results.jsonl", "w") as f:
+                f.write("\n".join(json.dumps(r) for r in rows))
+            with open(f"{d}/meta.json", "w") as f:
+                json.dump({"mode": "full", "commit": "abc1234"}, f)
+            text = br.table(f"{d}/results.jsonl", f"{d}/meta.json")
+        order = [line.split("|")[3].strip() for line in text.splitlines() if line.startswith("| ") and "/ 2 |" in line]
+        self.assertEqual(order, ["4,800", "20,000", "1,500", "2,900", "900"])
+        self.assertIn("| raw recvmmsg/sendmmsg echo | any, plus an ACK datagram per echo", text)
+
+    def test_cpu_units_from_the_meta_ns_now_and_clock_ticks_in_older_runs(self):
+        # Server at a quarter of a core, the load at a full one, over 4 s; the same run recorded
+        # in ns (cpu_units_per_s) and, as runs before ns did, in 100 Hz ticks (clk_tck).
+        for key, per_s in (("cpu_units_per_s", 10**9), ("clk_tck", 100)):
+            with tempfile.TemporaryDirectory() as d:
+                with open(f"{d}/idle-epoll-1.samples", "w") as f:
+                    f.write("\n".join(line(t, t * per_s // 4, t * per_s, "0", "0") for t in range(1, 6)))
+                with open(f"{d}/manifest.jsonl", "w") as f:
+                    f.write(json.dumps({"section": "idle", "server": "epoll", "name": "idle-epoll-1", "from": 1, "to": 5}))
+                with open(f"{d}/meta.json", "w") as f:
+                    json.dump({key: per_s, "dir": d}, f)
+                r = br.analyze(f"{d}/manifest.jsonl", f"{d}/meta.json")[0]
+            self.assertEqual((r["cpu_percent"], r["load_cpu_percent"], r["window_s"]), (25.0, 100.0, 4.0), key)
 
 if __name__ == "__main__":
     unittest.main()

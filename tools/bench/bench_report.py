@@ -7,8 +7,8 @@ nothing itself.
   bench_report.py table RESULTS.jsonl META.json > report.md
 
 MANIFEST: one line per run, written by bench.sh (labels, schedule, file names in META's "dir").
-SAMPLES (DIR/NAME.samples): one line per second, "<server CPU ticks> <load CPU ticks> <server RSS
-KiB> <progress line of volley-bots or volley-bench-udp-echo blast>", read from /proc the moment
+SAMPLES (DIR/NAME.samples): one line per second, "<server CPU> <load CPU> <server RSS
+KiB> (CPU in META's cpu_units_per_s: ns, or clock ticks in older runs) <progress line of volley-bots or volley-bench-udp-echo blast>", read from /proc the moment
 the load wrote the line, so all of it covers the same second.
 """
 import json
@@ -34,13 +34,13 @@ def rate(text):
     return float(text.rstrip("kM")) * scale
 
 
-def parse_samples(lines, hz=100):
+def parse_samples(lines, per_s=100):
     out = []
     for line in lines:
         m = LINE.match(line.strip())
         if not m:
             continue
-        out.append({"cpu": float(m["cpu"]) / hz, "load_cpu": float(m["lcpu"]) / hz, "rss": int(m["rss"]), "t": float(m["t"]), "connected": int(m["conn"]),
+        out.append({"cpu": float(m["cpu"]) / per_s, "load_cpu": float(m["lcpu"]) / per_s, "rss": int(m["rss"]), "t": float(m["t"]), "connected": int(m["conn"]),
                     "bots": int(m["bots"]), "in": rate(m["inp"]), "out": rate(m["out"]),
                     "p50": float(m["p50"]), "p99": float(m["p99"]), "errors": int(m["err"])})
     return out
@@ -155,6 +155,9 @@ def spread(values, digits=2, thousands=False):
 SERVER_NAMES = {"io_uring": "volley-server (io_uring)", "epoll": "volley-server (epoll)",
                 "enet": "stock libenet 1.3.17", "raw": "raw recvmmsg/sendmmsg echo"}
 SERVER_ORDER = ["io_uring", "epoll", "enet", "raw"]
+# The raw floor's two datagram patterns: an unreliable echo's, and a reliable one's (each echo
+# acknowledged by a datagram of its own, as libenet does).
+DELIVERY_NAMES = {"acked": "any, plus an ACK datagram per echo (a reliable echo's datagrams)"}
 
 
 def group(rows, *keys):
@@ -221,9 +224,13 @@ def table(results_path, meta_path):
     if ir:
         out += ["", "### User-space instructions per echo (callgrind, 64 peers, difference of an idle and a loaded run)", "",
                 "| server | delivery | instructions / echo | echoes counted | Ir idle / loaded |", "|---|---|---:|---:|---|"]
-        for r in sorted(ir, key=lambda r: (r.get("delivery", ""), SERVER_ORDER.index(r["server"]))):
+        # Each floor under the deliveries it is the floor of.
+        shape = {"acked": "reliable", "any": "unreliable"}
+        for r in sorted(ir, key=lambda r: (shape.get(r.get("delivery"), r.get("delivery", "")),
+                                           SERVER_ORDER.index(r["server"]))):
             name = SERVER_NAMES[r["server"]] + (" — epoll" if r["server"] in ("io_uring", "epoll") else "")
-            out.append(f"| {name} | {r.get('delivery')} | {fmt(r.get('ir_per_echo'))} | {fmt(r.get('echoes'))} | "
+            delivery = DELIVERY_NAMES.get(r.get("delivery"), r.get("delivery"))
+            out.append(f"| {name} | {delivery} | {fmt(r.get('ir_per_echo'))} | {fmt(r.get('echoes'))} | "
                        f"{fmt(r.get('ir_idle'))} / {fmt(r.get('ir_loaded'))} |")
     game = [r for r in rows if r.get("section") == "game"]
     if game:
@@ -268,7 +275,7 @@ def callgrind_ir(path):
 def analyze(manifest_path, meta_path):
     """Every manifest line to one results line: its labels and its figures."""
     meta = read_json(meta_path)
-    hz, d = meta.get("clk_tck", 100), meta.get("dir", ".")
+    per_s, d = meta.get("cpu_units_per_s", meta.get("clk_tck", 100)), meta.get("dir", ".")
     out = []
     with open(manifest_path) as f:
         manifest = [json.loads(l) for l in f if l.strip()]
@@ -278,7 +285,7 @@ def analyze(manifest_path, meta_path):
         if sec in ("echo", "idle", "game") and not m.get("na"):
             try:
                 with open(f"{d}/{m['name']}.samples") as f:
-                    samples = parse_samples(f, hz)
+                    samples = parse_samples(f, per_s)
             except OSError:
                 samples = []
             if sec == "echo":

@@ -24,7 +24,11 @@ MAX_PEERS=$(( BOTS > 1024 ? BOTS : 1024 ))
 SERVER=$BUILD/server/volley-server; LOAD=$BUILD/tools/bots/volley-bots
 mkdir -p "$OUT"
 CLK_TCK=$(getconf CLK_TCK)
-proc_cpu() { awk -v hz="$CLK_TCK" '{ sub(/.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"; }
+# Seconds of CPU: the threads' schedstat run time in ns (as bench.sh), else clock ticks.
+proc_cpu() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ ns += $1; n++ } END { if (n) printf "%.6f\n", ns / 1e9; else exit 1 }' ||
+    awk -v hz="$CLK_TCK" '{ sub(/.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
 jget() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], "n/a"))' "$1" "$2" 2>/dev/null || echo n/a; }
 WARM=3
 for r in $(seq "$ROUNDS"); do

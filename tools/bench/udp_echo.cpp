@@ -1,9 +1,12 @@
 // volley-bench-udp-echo: the kernel floor of tools/bench/bench.sh, and the load that drives it.
 //   serve: one UDP socket; recvmmsg a batch, sendmmsg the same datagrams back to their senders
-//          unchanged (no protocol, no state): what any user-space echo pays at least.
+//          unchanged (no protocol, no state): what any user-space echo pays at least. Datagrams
+//          of kAckBytes or fewer are read and not echoed (blast --ack's acknowledgements).
 //   blast: open-loop load for it: datagrams from --sockets source ports at --rate per peer
 //          (doubling like volley-bots' --rate-double-*), send time stamped in the payload, echoes
 //          timed; volley-bots' once-a-second progress line on stderr, so bench.sh parses both alike.
+//          --ack answers every echo with a datagram of its own, as a stock libenet client answers
+//          a reliable reply: the floor of a reliable echo's datagrams (two in, one out).
 // volley-bots cannot drive the floor: an echoed ENet CONNECT is not a VERIFY_CONNECT, so no bot
 // ever connects to a plain echo.
 #include <poll.h>
@@ -31,6 +34,8 @@ constexpr const char* kTool = "volley-bench-udp-echo";
 constexpr int kBatch = 64;
 constexpr int kBufferBytes = 4 << 20;
 constexpr std::size_t kMaxDatagram = 2048;
+// libenet's acknowledgement-only datagram: a 4-byte header and one 8-byte ACKNOWLEDGE.
+constexpr std::size_t kAckBytes = 12;
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
@@ -71,8 +76,11 @@ struct Batch {
   std::vector<iovec> iov = std::vector<iovec>(kBatch);
   std::vector<sockaddr_in> from = std::vector<sockaddr_in>(kBatch);
   std::vector<mmsghdr> msgs = std::vector<mmsghdr>(kBatch);
-  void arm() {
-    for (int i = 0; i < kBatch; ++i) {
+  // Resets the first `count` headers: the ones the last recvmmsg (or an echo's compaction) wrote.
+  // Re-arming all 64 after every call cost more user-space instructions than the rest of the
+  // echo, and the floor is meant to show what the kernel interface costs.
+  void arm(int count = kBatch) {
+    for (int i = 0; i < count; ++i) {
       iov[i] = {bytes.data() + i * kMaxDatagram, kMaxDatagram};
       msgs[i].msg_hdr = {};
       msgs[i].msg_hdr.msg_name = &from[i];
@@ -103,19 +111,25 @@ int serve(const std::string& bind_text, int port, double seconds, const std::str
   Batch b;
   std::uint64_t in = 0, out = 0, batches = 0;
   const std::int64_t end = seconds > 0 ? now_ns() + static_cast<std::int64_t>(seconds * 1e9) : INT64_MAX;
+  b.arm();
   while (!g_stop && now_ns() < end) {
-    b.arm();
     const int n = recvmmsg(fd, b.msgs.data(), kBatch, MSG_WAITFORONE, nullptr);
     if (n <= 0) continue;
     in += static_cast<std::uint64_t>(n);
     ++batches;
-    for (int i = 0; i < n; ++i) b.iov[i].iov_len = b.msgs[i].msg_len;  // echo as received
-    for (int sent = 0; sent < n;) {
-      const int k = sendmmsg(fd, b.msgs.data() + sent, static_cast<unsigned>(n - sent), 0);
+    int echoes = 0;
+    for (int i = 0; i < n; ++i) {
+      if (b.msgs[i].msg_len <= kAckBytes) continue;
+      b.iov[i].iov_len = b.msgs[i].msg_len;  // echo as received
+      b.msgs[echoes++] = b.msgs[i];           // its header still points at iov[i] and from[i]
+    }
+    for (int sent = 0; sent < echoes;) {
+      const int k = sendmmsg(fd, b.msgs.data() + sent, static_cast<unsigned>(echoes - sent), 0);
       if (k <= 0) break;  // a full send buffer drops the rest, as a real server would
       sent += k;
       out += static_cast<std::uint64_t>(k);
     }
+    b.arm(n);
   }
   close(fd);
   volley::tools::JsonObject j;
@@ -146,6 +160,7 @@ double percentile(std::vector<double>& v, double p) {
 struct BlastOptions {
   std::string server;
   int peers = 64, sockets = 64, size = 76;
+  bool ack = false;
   double rate = 10, seconds = 10, double_after = 0, double_every = 0;
   std::string report_json;
 };
@@ -171,11 +186,20 @@ int blast(const BlastOptions& o) {
   std::vector<std::vector<std::uint64_t>> stamps(fds.size());
   std::vector<iovec> send_iov;
   std::vector<mmsghdr> send_msgs;
+  std::uint8_t ack_bytes[kAckBytes] = {};
+  std::vector<iovec> ack_iov(kBatch, iovec{ack_bytes, kAckBytes});
+  std::vector<mmsghdr> ack_msgs(kBatch);
+  for (int i = 0; i < kBatch; ++i) {
+    ack_msgs[i].msg_hdr.msg_name = &target;
+    ack_msgs[i].msg_hdr.msg_namelen = sizeof target;
+    ack_msgs[i].msg_hdr.msg_iov = &ack_iov[i];
+    ack_msgs[i].msg_hdr.msg_iovlen = 1;
+  }
   Batch rx;
   const std::int64_t start = now_ns();
   const std::int64_t end = start + static_cast<std::int64_t>(o.seconds * 1e9);
   double due = 0;
-  std::uint64_t sent = 0, got = 0, sent_mark = 0, got_mark = 0, send_errors = 0, next_socket = 0;
+  std::uint64_t sent = 0, got = 0, sent_mark = 0, got_mark = 0, send_errors = 0, next_socket = 0, acks = 0;
   std::int64_t last = start, next_sample = start + 1'000'000'000;
   std::vector<double> rtt_second, rtt_all;
   auto rate_at = [&](std::int64_t t) {
@@ -225,6 +249,10 @@ int blast(const BlastOptions& o) {
           rtt_second.push_back(us);
         }
         got += static_cast<std::uint64_t>(n);
+        if (o.ack) {
+          const int k = sendmmsg(fds[s], ack_msgs.data(), static_cast<unsigned>(n), 0);
+          acks += k > 0 ? static_cast<std::uint64_t>(k) : 0;
+        }
         if (n < kBatch) break;
       }
     }
@@ -251,6 +279,7 @@ int blast(const BlastOptions& o) {
   j.add("packets_out", sent);
   j.add("packets_in", got);
   j.add("send_errors", send_errors);
+  j.add("acks_sent", acks);
   j.add("rtt_p50_us", static_cast<std::uint64_t>(percentile(rtt_all, 50)));
   j.add("rtt_p99_us", static_cast<std::uint64_t>(percentile(rtt_all, 99)));
   const volley::tools::CpuTimes cpu = volley::tools::process_cpu();
@@ -277,7 +306,8 @@ int main(int argc, char** argv) {
   blast_cmd->add_option("--server", b.server, "IPv4:PORT")->required();
   blast_cmd->add_option("--peers", b.peers, "the offered rate is --rate x this")->check(CLI::Range(1, 1'000'000));
   blast_cmd->add_option("--sockets", b.sockets, "source ports")->check(CLI::Range(1, 1024));
-  blast_cmd->add_option("--size", b.size, "datagram bytes")->check(CLI::Range(8, 1400));
+  blast_cmd->add_option("--size", b.size, "datagram bytes (more than an ack's 12)")->check(CLI::Range(16, 1400));
+  blast_cmd->add_flag("--ack", b.ack, "answer every echo with a 12-byte datagram, as libenet acknowledges a reliable reply");
   blast_cmd->add_option("--rate", b.rate, "datagrams per peer per second")->check(CLI::Range(0.0, 1e6));
   blast_cmd->add_option("--seconds", b.seconds)->check(CLI::Range(0.1, 1e6));
   blast_cmd->add_option("--rate-double-after", b.double_after)->check(CLI::Range(0.0, 1e6));
