@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -44,6 +45,18 @@ class DatapathSink {
 inline constexpr unsigned kSocketSlotBits = 20;
 inline constexpr std::uint32_t kMaxSocketSlots = 1u << kSocketSlotBits;
 inline constexpr std::uint32_t socket_slot(SocketId id) noexcept { return id & (kMaxSocketSlots - 1); }
+
+// The slot of socket `id` in a backend's table (entries with id, in_use and closing) while that
+// socket is open: added and not yet removed. Otherwise nullopt: an event for a socket removed
+// meanwhile, a repeated removal, or a stale id whose slot holds a newer socket touches nothing.
+template <typename Table>
+std::optional<std::uint32_t> open_slot(const Table& sockets, SocketId id) noexcept {
+  const std::uint32_t slot = socket_slot(id);
+  if (slot >= sockets.size()) return std::nullopt;
+  const auto& s = sockets[slot];
+  if (s.id != id || !s.in_use || s.closing) return std::nullopt;
+  return slot;
+}
 
 struct DatapathParams {
   os::SocketHandle socket = os::kInvalidSocket;  // the primary socket (kPrimarySocket)

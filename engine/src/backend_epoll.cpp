@@ -119,8 +119,9 @@ class EpollDatapath final : public Datapath {
   }
 
   void remove_socket(SocketId id) override {
-    const std::uint32_t slot = socket_slot(id);
-    if (slot >= sockets_.size() || !sockets_[slot].in_use || sockets_[slot].closing) return;
+    const std::optional<std::uint32_t> open = open_slot(sockets_, id);
+    if (!open) return;
+    const std::uint32_t slot = *open;
     SocketState& s = sockets_[slot];
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s.fd, nullptr);
     add(Counter::kSyscalls, 1);
@@ -217,12 +218,9 @@ class EpollDatapath final : public Datapath {
         continue;
       }
       // A handler called while this batch is delivered may have removed a later socket.
-      const auto id = static_cast<SocketId>(events[i].data.u64);
-      const std::uint32_t slot = socket_slot(id);
-      if (slot >= sockets_.size() || sockets_[slot].id != id || !sockets_[slot].in_use ||
-          sockets_[slot].closing) {
-        continue;
-      }
+      const std::optional<std::uint32_t> open = open_slot(sockets_, static_cast<SocketId>(events[i].data.u64));
+      if (!open) continue;
+      const std::uint32_t slot = *open;
       if (events[i].events & EPOLLOUT) {
         arm_writable(slot, false);
         p_.sink->on_writable();

@@ -170,8 +170,9 @@ class IoUringDatapath final : public Datapath {
   }
 
   void remove_socket(SocketId id) override {
-    const std::uint32_t slot = socket_slot(id);
-    if (slot >= sockets_.size() || !sockets_[slot].in_use || sockets_[slot].closing) return;
+    const std::optional<std::uint32_t> open = open_slot(sockets_, id);
+    if (!open) return;
+    const std::uint32_t slot = *open;
     SocketState& s = sockets_[slot];
     s.closing = true;
     if (s.recv_armed) cancel(recv_tag(s.id));

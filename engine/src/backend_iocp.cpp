@@ -117,8 +117,9 @@ class IocpDatapath final : public Datapath {
   }
 
   void remove_socket(SocketId id) override {
-    const std::uint32_t slot = socket_slot(id);
-    if (slot >= sockets_.size() || !sockets_[slot].in_use || sockets_[slot].closing) return;
+    const std::optional<std::uint32_t> open = open_slot(sockets_, id);
+    if (!open) return;
+    const std::uint32_t slot = *open;
     SocketState& s = sockets_[slot];
     s.closing = true;
     auto of_slot = [slot](const RecvOp* op) { return op->slot == slot; };
