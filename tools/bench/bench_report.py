@@ -7,8 +7,9 @@ nothing itself.
   bench_report.py table RESULTS.jsonl META.json > report.md
 
 MANIFEST: one line per run, written by bench.sh (labels, schedule, file names in META's "dir").
-SAMPLES (DIR/NAME.samples): one line per second, "<server CPU> <load CPU> <server RSS
-KiB> (CPU in META's cpu_units_per_s: ns, or clock ticks in older runs) <progress line of volley-bots or volley-bench-udp-echo blast>", read from /proc the moment
+SAMPLES (DIR/NAME.samples): one line per second, "<server CPU> <load CPU> <server RSS KiB>
+<progress line of volley-bots or volley-bench-udp-echo blast>" (CPU in META's cpu_units_per_s:
+ns, or clock ticks in runs older than that key), read from /proc the moment
 the load wrote the line, so all of it covers the same second.
 """
 import json
