@@ -126,6 +126,23 @@ class Table(unittest.TestCase):
         self.assertEqual(order, ["4,800", "20,000", "1,500", "2,900", "900"])
         self.assertIn("| raw recvmmsg/sendmmsg echo | any, plus an ACK datagram per echo", text)
 
+    def test_each_echo_floor_sits_under_the_delivery_it_is_the_floor_of(self):
+        rows = [{"section": "echo", "server": server, "peers": 4000, "delivery": delivery, "round": 1,
+                 "cpu_us_per_echo": cpu, "cpu_percent": 5.0, "rtt_p50_ms": 1.0, "rtt_p99_ms": 2.0,
+                 "max_echo_per_s": 30000, "limit": "ramp top", "max_cpu_percent": 40.0,
+                 "rss_peak_kib": 10240, "connected": 4000}
+                for server, delivery, cpu in (("raw", "acked", 7.5), ("raw", "any", 5.5), ("epoll", "unreliable", 8.5),
+                                              ("epoll", "reliable", 9.5), ("enet", "reliable", 33.0))]
+        with tempfile.TemporaryDirectory() as d:
+            with open(f"{d}/results.jsonl", "w") as f:
+                f.write("\n".join(json.dumps(r) for r in rows))
+            with open(f"{d}/meta.json", "w") as f:
+                json.dump({"mode": "full", "commit": "abc1234", "offered": 8000, "every": 2, "steps": 4}, f)
+            text = br.table(f"{d}/results.jsonl", f"{d}/meta.json")
+        order = [line.split("|")[4].strip() for line in text.splitlines() if line.startswith("| 4,000 |")]
+        self.assertEqual(order, ["9.50", "33.00", "7.50", "8.50", "5.50"])
+        self.assertIn("| 4,000 | any, plus an ACK datagram per echo (a reliable echo's datagrams) | raw recvmmsg/sendmmsg echo | 7.50 |", text)
+
     def test_cpu_units_from_the_meta_ns_now_and_clock_ticks_in_older_runs(self):
         # Server at a quarter of a core, the load at a full one, over 4 s; the same run recorded
         # in ns (cpu_units_per_s) and, as runs before ns did, in 100 Hz ticks (clk_tck).

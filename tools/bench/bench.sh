@@ -5,7 +5,8 @@
 # (io_uring, epoll), volley-enet-echo-server (stock libenet 1.3.17, the same echo contract) and
 # volley-bench-udp-echo serve (raw recvmmsg/sendmmsg, the floor). Server pinned to the last CPU,
 # load to the others. Load: volley-bots --engine volley (the raw floor: volley-bench-udp-echo
-# blast, since an echoed CONNECT never connects a bot).
+# blast, since an echoed CONNECT never connects a bot; under the reliable rows with --ack, one
+# datagram back per echo as libenet acknowledges a reliable reply).
 # Sections:
 #   echo       64/512/4,000/16,000 peers x reliable/unreliable, 64-byte messages, one per datagram:
 #              an equal offered load (server CPU-us per echo, RTT, RSS), then the offered rate
@@ -238,7 +239,13 @@ run_load() {
 echo_run() {  # SERVER PEERS DELIVERY ROUND
   local server=$1 peers=$2 delivery=$3 round=$4
   local name="echo-$server-$peers-$delivery-$round"
-  [ "$server" = raw ] && delivery=any
+  # The raw floor knows no delivery modes, but two datagram patterns: an unreliable echo's
+  # ("any"), and a reliable one's ("acked": blast --ack answers each echo with a datagram of its
+  # own, as libenet acknowledges a reliable reply).
+  local ack=()
+  if [ "$server" = raw ]; then
+    if [ "$delivery" = reliable ]; then delivery=acked; ack=(--ack); else delivery=any; fi
+  fi
   if [ "$server" = enet ] && [ "$peers" -gt 4095 ]; then
     record section='"echo"' server='"enet"' peers="$peers" delivery="\"$delivery\"" round="$round" \
       na='"libenet caps a host at 4,095 peers"'
@@ -259,7 +266,7 @@ echo_run() {  # SERVER PEERS DELIVERY ROUND
     # 76 bytes: the size of a 64-byte unreliable ENet send (10-byte header + command).
     load=("$RAW" blast --server "127.0.0.1:$SERVER_PORT" --peers "$peers" --sockets 64 --size 76
           --rate "$rate" --seconds "$seconds" --rate-double-after "$double_at" --rate-double-every "$EVERY"
-          --report-json "$OUT/$name.load.json")
+          "${ack[@]}" --report-json "$OUT/$name.load.json")
   else
     load=("$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine volley --bots "$peers" --ramp "$CONNECT_RATE"
           --rate "$rate" --size 64 --channels 1 --delivery "$delivery" --seconds "$seconds" --drain 1
@@ -284,8 +291,6 @@ if on echo; then
     for peers in $PEERS; do
       for delivery in $DELIVERIES; do
         for server in $SERVERS; do
-          # The raw floor knows no delivery modes: measured once per point, shown on both rows.
-          if [ "$server" = raw ] && [ "$delivery" != "${DELIVERIES%% *}" ]; then continue; fi
           echo_run "$server" "$peers" "$delivery" "$round"
         done
       done

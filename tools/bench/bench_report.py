@@ -159,6 +159,12 @@ SERVER_ORDER = ["io_uring", "epoll", "enet", "raw"]
 # The raw floor's two datagram patterns: an unreliable echo's, and a reliable one's (each echo
 # acknowledged by a datagram of its own, as libenet does).
 DELIVERY_NAMES = {"acked": "any, plus an ACK datagram per echo (a reliable echo's datagrams)"}
+SHAPES = {"acked": "reliable", "any": "unreliable"}
+
+
+def floor_last(delivery, server):
+    """Sort key: a point's rows by the delivery whose datagrams they carry, each floor last."""
+    return (SHAPES.get(delivery, delivery or ""), SERVER_ORDER.index(server))
 
 
 def group(rows, *keys):
@@ -173,8 +179,9 @@ def echo_table(rows):
              "RTT p99 ms | max sustained echoes/s | what stopped the ramp (server CPU at the max) | RSS peak MiB | rounds |",
              "|---:|---|---|---:|---:|---:|---:|---:|---|---:|---:|"]
     g = group(rows, "peers", "delivery", "server")
-    for (peers, delivery, server) in sorted(g, key=lambda k: (k[0], k[1], SERVER_ORDER.index(k[2]))):
+    for (peers, delivery, server) in sorted(g, key=lambda k: (k[0], *floor_last(k[1], k[2]))):
         rs = g[(peers, delivery, server)]
+        delivery = DELIVERY_NAMES.get(delivery, delivery)
         if any(r.get("na") for r in rs):
             lines.append(f"| {peers:,} | {delivery} | {SERVER_NAMES[server]} | n/a: {rs[0]['na']} | | | | | | | |")
             continue
@@ -226,9 +233,7 @@ def table(results_path, meta_path):
         out += ["", "### User-space instructions per echo (callgrind, 64 peers, difference of an idle and a loaded run)", "",
                 "| server | delivery | instructions / echo | echoes counted | Ir idle / loaded |", "|---|---|---:|---:|---|"]
         # Each floor under the deliveries it is the floor of.
-        shape = {"acked": "reliable", "any": "unreliable"}
-        for r in sorted(ir, key=lambda r: (shape.get(r.get("delivery"), r.get("delivery", "")),
-                                           SERVER_ORDER.index(r["server"]))):
+        for r in sorted(ir, key=lambda r: floor_last(r.get("delivery"), r["server"])):
             name = SERVER_NAMES[r["server"]] + (" — epoll" if r["server"] in ("io_uring", "epoll") else "")
             delivery = DELIVERY_NAMES.get(r.get("delivery"), r.get("delivery"))
             out.append(f"| {name} | {delivery} | {fmt(r.get('ir_per_echo'))} | {fmt(r.get('echoes'))} | "
