@@ -31,7 +31,7 @@
 # Priority: run as root, it re-executes itself in a new session whose autogroup is niced -15.
 # With the kernel's autogroup scheduling (the default on Debian), plain `nice` ranks processes
 # only within one session, so a niced benchmark still queued behind other sessions' compilers.
-# Runtime (2 cores): full (2 rounds) about 17 minutes; --quick about 100 s.
+# Runtime (2 cores): full (2 rounds) about 18 minutes; --quick about 100 s.
 set -u
 if [ -z "${VOLLEY_BENCH_SESSION:-}" ] && [ "$(id -u)" = 0 ] && command -v setsid >/dev/null; then
   export VOLLEY_BENCH_SESSION=1
