@@ -37,6 +37,16 @@ def run(steps):
     return br.parse_samples(lines, HZ)
 
 
+def table_of(rows, meta):
+    """bench_report.py's markdown for these result rows and this meta, through its files."""
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/results.jsonl", "w") as f:
+            f.write("\n".join(json.dumps(r) for r in rows))
+        with open(f"{d}/meta.json", "w") as f:
+            json.dump(meta, f)
+        return br.table(f"{d}/results.jsonl", f"{d}/meta.json")
+
+
 class WindowRun(unittest.TestCase):
     def test_rss_of_a_sample_racing_the_exit_is_ignored(self):
         lines = [line(t, 10 * t, 20 * t, "0", "0", rss=14000 + t) for t in range(1, 6)]
@@ -100,12 +110,7 @@ class Table(unittest.TestCase):
             for r, v in ((1, 3.0), (2, 5.0), (3, 4.0))]
         rows.append({"section": "echo", "server": "enet", "peers": 16000, "delivery": "reliable", "round": 1,
                      "na": "libenet caps a host at 4,095 peers"})
-        with tempfile.TemporaryDirectory() as d:
-            with open(f"{d}/results.jsonl", "w") as f:
-                f.write("\n".join(json.dumps(r) for r in rows))
-            with open(f"{d}/meta.json", "w") as f:
-                json.dump({"mode": "full", "commit": "abc1234", "offered": 8000, "every": 2, "steps": 4}, f)
-            text = br.table(f"{d}/results.jsonl", f"{d}/meta.json")
+        text = table_of(rows, {"mode": "full", "commit": "abc1234", "offered": 8000, "every": 2, "steps": 4})
         self.assertIn("| 64 | reliable | volley-server (io_uring) | 4.00 (3.00–5.00) |", text)
         self.assertIn("≥ 30.0k", text)  # the generator, not the server, ended every round's ramp
         self.assertIn("| 16,000 | reliable | stock libenet 1.3.17 | n/a: libenet caps a host at 4,095 peers |", text)
@@ -116,12 +121,7 @@ class Table(unittest.TestCase):
                  "ir_idle": 1, "ir_loaded": 2}
                 for server, delivery, ir in (("raw", "acked", 1500), ("raw", "any", 900), ("epoll", "unreliable", 2900),
                                              ("epoll", "reliable", 4800), ("enet", "reliable", 20000))]
-        with tempfile.TemporaryDirectory() as d:
-            with open(f"{d}/results.jsonl", "w") as f:
-                f.write("\n".join(json.dumps(r) for r in rows))
-            with open(f"{d}/meta.json", "w") as f:
-                json.dump({"mode": "full", "commit": "abc1234"}, f)
-            text = br.table(f"{d}/results.jsonl", f"{d}/meta.json")
+        text = table_of(rows, {"mode": "full", "commit": "abc1234"})
         order = [line.split("|")[3].strip() for line in text.splitlines() if line.startswith("| ") and "/ 2 |" in line]
         self.assertEqual(order, ["4,800", "20,000", "1,500", "2,900", "900"])
         self.assertIn("| raw recvmmsg/sendmmsg echo | any, plus an ACK datagram per echo", text)
@@ -133,12 +133,7 @@ class Table(unittest.TestCase):
                  "rss_peak_kib": 10240, "connected": 4000}
                 for server, delivery, cpu in (("raw", "acked", 7.5), ("raw", "any", 5.5), ("epoll", "unreliable", 8.5),
                                               ("epoll", "reliable", 9.5), ("enet", "reliable", 33.0))]
-        with tempfile.TemporaryDirectory() as d:
-            with open(f"{d}/results.jsonl", "w") as f:
-                f.write("\n".join(json.dumps(r) for r in rows))
-            with open(f"{d}/meta.json", "w") as f:
-                json.dump({"mode": "full", "commit": "abc1234", "offered": 8000, "every": 2, "steps": 4}, f)
-            text = br.table(f"{d}/results.jsonl", f"{d}/meta.json")
+        text = table_of(rows, {"mode": "full", "commit": "abc1234", "offered": 8000, "every": 2, "steps": 4})
         order = [line.split("|")[4].strip() for line in text.splitlines() if line.startswith("| 4,000 |")]
         self.assertEqual(order, ["9.50", "33.00", "7.50", "8.50", "5.50"])
         self.assertIn("| 4,000 | any, plus an ACK datagram per echo (a reliable echo's datagrams) | raw recvmmsg/sendmmsg echo | 7.50 |", text)
