@@ -16,6 +16,7 @@
 
 #include "cli_run.hpp"
 #include "json_check.hpp"
+#include "pcap_writer.hpp"
 
 namespace {
 
@@ -59,6 +60,7 @@ void check_session(const std::string& capture_flags, const std::string& dump_fla
     CHECK(JsonCheck::is_object(line));
     CHECK(line.find("\"error\"") == std::string::npos);
     CHECK(line.find("\"src\":\"127.0.0.1:") != std::string::npos);
+    CHECK(line.find("\"gso_segment\"") == std::string::npos);  // libenet sends one datagram per call
     if (dump_flags.find("--checksum") != std::string::npos) {
       CHECK(line.find("\"checksum\":\"ok\"") != std::string::npos);
     }
@@ -123,6 +125,35 @@ TEST_CASE("tools: --port keeps only the session's datagrams") {
   const Run none = run(dir, dump_exe() + " --pcap '" + pcap + "' --port " + other);
   CHECK(none.code == 0);
   CHECK(none.lines.empty());
+}
+
+TEST_CASE("tools: a GSO packet in a capture is printed as the datagrams it carries") {
+  TempDir dir;
+  const std::string pcap = dir.file("gso.pcap");
+  // Header, ACK and PING (the protocol document's vector): three of them as one UDP packet, as a
+  // sender with UDP_SEGMENT hands them to the kernel, then the same datagram alone.
+  const std::vector<std::uint8_t> one = {0x80, 0x00, 0xFA, 0x6D, 0x01, 0xFF, 0x00, 0x01,
+                                         0x00, 0x01, 0xFA, 0x6C, 0x85, 0xFF, 0x00, 0x02};
+  std::vector<std::uint8_t> three;
+  for (int i = 0; i < 3; ++i) three.insert(three.end(), one.begin(), one.end());
+  const volley::tools::Ipv4Endpoint client{0x7F000001, 50000}, server{0x7F000001, 7777};
+  std::string error;
+  REQUIRE(volley::tools::write_pcap(pcap, volley::tools::CaptureLink::kEthernet,
+                                    {{1, 0, client, server, three}, {1, 10, client, server, one}}, error));
+  const Run dump = run(dir, dump_exe() + " --pcap '" + pcap + "'");
+  INFO("dump stderr: ", dump.err);
+  REQUIRE(dump.code == 0);
+  REQUIRE(dump.lines.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const std::string& line = dump.lines[i];
+    INFO(line);
+    CHECK(line.find("\"error\"") == std::string::npos);
+    CHECK(line.find("\"length\":16") != std::string::npos);
+    CHECK(line.find("\"command\":\"PING\"") != std::string::npos);
+    const std::string mark = "\"gso_segment\":" + std::to_string(i + 1) + ",\"gso_segments\":3";
+    CHECK((line.find(mark) != std::string::npos) == (i < 3));
+  }
+  CHECK(dump.lines[3].find("gso") == std::string::npos);
 }
 
 TEST_CASE("tools: truncated and garbage hex datagrams on stdin are error objects") {

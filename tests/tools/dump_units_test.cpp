@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "datagram_dump.hpp"
+#include "gso_split.hpp"
 #include "hex_input.hpp"
 #include "json_check.hpp"
 #include "options.hpp"
@@ -378,6 +379,55 @@ TEST_CASE("dump: malformed datagrams become error objects") {
   CHECK(has(dump_hex(crc, "8F FF FA 6B 00 00"), "\"error\":\"truncated_checksum\""));
 }
 
+Buffer hex_bytes(const char* hex) {
+  Buffer bytes;
+  REQUIRE(parse_hex_line(hex, bytes) == HexLine::kDatagram);
+  return bytes;
+}
+
+Buffer joined(std::initializer_list<Buffer> parts) {
+  Buffer out;
+  for (const Buffer& part : parts) out.insert(out.end(), part.begin(), part.end());
+  return out;
+}
+
+TEST_CASE("dump: a GSO packet splits back into its datagrams, and nothing else splits") {
+  const Buffer ack_ping = hex_bytes(kAckPing);  // 16 bytes: header, ACK, PING
+  const Buffer ping = hex_bytes("80 00 FA 6D 85 FF 00 02");
+  const Buffer unreliable = hex_bytes(kUnreliableTwice);
+  CHECK(gso_segment_size(joined({ack_ping, ack_ping, ack_ping}), false) == std::optional<std::size_t>(16));
+  CHECK(gso_segment_size(joined({ack_ping, ack_ping, ping}), false) == std::optional<std::size_t>(16));
+  CHECK(gso_segment_size(joined({unreliable, unreliable}), false) == std::optional<std::size_t>(unreliable.size()));
+  // CRC32 sessions: a CONNECT then a shorter VERIFY_CONNECT, the last segment being the short one.
+  const Buffer crc_connect = hex_bytes(kCrcConnect);
+  CHECK(gso_segment_size(joined({crc_connect, hex_bytes(kCrcVerify)}), true) ==
+        std::optional<std::size_t>(crc_connect.size()));
+
+  // A run that also reads as one clean datagram (0x8A, the first byte of each header, is a
+  // BANDWIDTH_LIMIT with the ACK flag, 12 bytes long): split, since every header carries the
+  // same sentTime, as one sender's pass stamps them.
+  const Buffer timed = hex_bytes("8A D1 19 E4 85 FF 00 0A");
+  const Buffer run = joined({timed, timed, timed});
+  DatagramDumper whole(false);
+  DatagramOrigin origin;
+  CHECK_FALSE(has(whole.dump(origin, run), "error"));
+  CHECK(gso_segment_size(run, false) == std::optional<std::size_t>(8));
+
+  // One datagram, valid or not, stays whole.
+  CHECK_FALSE(gso_segment_size(hex_bytes("00 00 | 01 00 00 01 00 01 F6 93 | 01 00 00 02 00 02 F6 93"), false));
+  CHECK_FALSE(gso_segment_size(ack_ping, false));
+  CHECK_FALSE(gso_segment_size(hex_bytes(kConnect), false));
+  CHECK_FALSE(gso_segment_size(hex_bytes("00 00 0F 00 00 01"), false));
+  CHECK_FALSE(gso_segment_size(hex_bytes("00 00 85 FF 00 02 | 0F 00 00 01"), false));
+  // A run whose last datagram is cut, or a longer one after a shorter, is not a GSO packet.
+  Buffer cut = joined({ack_ping, ack_ping, ack_ping});
+  cut.resize(cut.size() - 2);
+  CHECK_FALSE(gso_segment_size(cut, false));
+  CHECK_FALSE(gso_segment_size(joined({ping, ack_ping}), false));
+  // A segment must hold a command: a header alone repeated is not a run of datagrams.
+  CHECK_FALSE(gso_segment_size(hex_bytes("00 00 00 00 00 00"), false));
+}
+
 TEST_CASE("dump: a mutated corpus of real datagrams never crashes and stays valid JSON") {
   std::vector<Buffer> corpus;
   for (const char* hex : {kConnect, kAckPing, kUnreliableTwice, kCrcConnect, kCrcVerify}) {
@@ -408,6 +458,9 @@ TEST_CASE("dump: a mutated corpus of real datagrams never crashes and stays vali
       const std::string json = dumper.dump(origin, d);
       INFO(json);
       REQUIRE(JsonCheck::is_object(json));
+      const Buffer twice = joined({d, d});
+      const auto segment = gso_segment_size(twice, mode == 1);
+      if (segment) CHECK(*segment < twice.size());
     }
   }
 }

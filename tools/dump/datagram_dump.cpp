@@ -102,6 +102,10 @@ void write_origin(JsonWriter& json, const DatagramOrigin& origin, std::size_t le
   if (origin.dst) json.field("dst", to_string(*origin.dst));
   json.field("length", std::uint64_t{length});
   if (origin.capture_truncated) json.field("capture_truncated", true);
+  if (origin.gso_segments > 0) {
+    json.field("gso_segment", std::uint64_t{origin.gso_segment})
+        .field("gso_segments", std::uint64_t{origin.gso_segments});
+  }
 }
 
 }  // namespace

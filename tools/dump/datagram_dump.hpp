@@ -28,6 +28,10 @@ struct DatagramOrigin {
   std::optional<Endpoint> src;
   std::optional<Endpoint> dst;
   bool capture_truncated = false;     // the capture holds fewer bytes than were sent
+  // Pcap mode: this datagram is segment `gso_segment` (1-based) of a GSO packet of
+  // `gso_segments` (gso_split.hpp); 0 when the packet was one datagram.
+  std::size_t gso_segment = 0;
+  std::size_t gso_segments = 0;
 };
 
 // Bytes of each payload shown as hex; the full length is always given.

@@ -1,12 +1,15 @@
 // volley-dump: prints every ENet datagram of a capture (or of hex lines on stdin) as one JSON
 // object per line, decoded by Volley's wire codec. Contract: shared docs/DESIGN.md
 // "volley-dump"; usage and capture recipes: tools/dump/README.md.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "datagram_dump.hpp"
+#include "gso_split.hpp"
 #include "hex_input.hpp"
 #include "options.hpp"
 #include "pcap_reader.hpp"
@@ -46,12 +49,24 @@ int dump_pcap(const DumpOptions& options) {
     const UdpDatagram& udp = *parsed.datagram;
     if (options.port && udp.src.port != *options.port && udp.dst.port != *options.port) continue;
     DatagramOrigin origin;
-    origin.index = ++index;
     origin.time = format_time(record->seconds, record->microseconds);
     origin.src = udp.src;
     origin.dst = udp.dst;
     origin.capture_truncated = udp.truncated;
-    emit(dumper.dump(origin, udp.payload));
+    // A truncated packet's run cannot be checked to its end: shown whole, as captured.
+    const std::optional<std::size_t> segment =
+        udp.truncated ? std::nullopt : gso_segment_size(udp.payload, options.checksum);
+    if (!segment) {
+      origin.index = ++index;
+      emit(dumper.dump(origin, udp.payload));
+      continue;
+    }
+    origin.gso_segments = (udp.payload.size() + *segment - 1) / *segment;
+    for (std::size_t at = 0; at < udp.payload.size(); at += *segment) {
+      origin.index = ++index;
+      origin.gso_segment = at / *segment + 1;
+      emit(dumper.dump(origin, udp.payload.subspan(at, std::min(*segment, udp.payload.size() - at))));
+    }
   }
   std::fflush(stdout);
   if (!reader->error().empty()) {

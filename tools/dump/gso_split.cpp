@@ -1,0 +1,76 @@
+// A segment must end where a command of the first datagram ends, so those ends are the only
+// sizes tried, each checked over the whole packet: linear work per candidate, at most
+// kMaxCommandsPerDatagram candidates, whatever the packet holds.
+#include "gso_split.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "volley/protocol/datagram.hpp"
+#include "volley/protocol/enet_wire.hpp"
+
+namespace volley::tools {
+namespace {
+
+using namespace volley::protocol;
+
+// Header, body and every command decode with no error, and there is at least one command.
+bool decodes_cleanly(ByteView datagram, bool checksum_mode) noexcept {
+  const auto header = decode_header(datagram, checksum_mode);
+  if (!header.ok()) return false;
+  std::array<std::uint8_t, kMaxDecompressedBody> scratch;
+  const auto body = open_body(*header.value, true, scratch);
+  if (!body.ok()) return false;
+  CommandReader reader(*body.value, header.value->header.peer_id == kMaxPeerId);
+  Command command;
+  while (reader.next(command)) {
+  }
+  return !reader.error() && reader.count() > 0;
+}
+
+struct Split {
+  bool clean = false;      // every segment decodes cleanly
+  bool same_time = false;  // and every header carries the first one's sentTime
+};
+
+Split try_split(ByteView payload, std::size_t segment, bool checksum_mode,
+                std::optional<std::uint16_t> first_time) noexcept {
+  Split split{true, first_time.has_value()};
+  for (std::size_t at = 0; at < payload.size(); at += segment) {
+    const ByteView piece = payload.subspan(at, std::min(segment, payload.size() - at));
+    if (!decodes_cleanly(piece, checksum_mode)) return {};
+    split.same_time = split.same_time && decode_header(piece, checksum_mode).value->header.sent_time == first_time;
+  }
+  return split;
+}
+
+}  // namespace
+
+std::optional<std::size_t> gso_segment_size(ByteView payload, bool checksum_mode) noexcept {
+  const auto header = decode_header(payload, checksum_mode);
+  if (!header.ok() || header.value->header.compressed) return std::nullopt;
+  const HeaderView& view = *header.value;
+  const bool whole = decodes_cleanly(payload, checksum_mode);
+  std::optional<std::size_t> fallback;
+  // Read on past the first datagram's end: the next one's header then reads as commands (an
+  // ENet header often does: 0x8n in its first byte is a command number with the ACK flag) or
+  // as an error, which only adds candidates that fail the checks.
+  CommandReader reader(view.body, view.header.peer_id == kMaxPeerId);
+  std::size_t end = payload.size() - view.body.size();
+  Command command;
+  while (reader.next(command)) {
+    end += encoded_size(command);
+    if (end > kMaxMtu || end >= payload.size()) break;
+    const Split split = try_split(payload, end, checksum_mode, view.header.sent_time);
+    // One sender's pass stamps every datagram of a run with the same time: that settles it even
+    // when the packet also happens to read as one datagram. Without that mark, a split is taken
+    // only for a packet that is not a clean datagram by itself.
+    if (split.clean && split.same_time) return end;
+    if (split.clean && !whole && !fallback) fallback = end;
+  }
+  return fallback;
+}
+
+}  // namespace volley::tools
