@@ -16,18 +16,20 @@ namespace {
 
 using namespace volley::protocol;
 
-// Header, body and every command decode with no error, and there is at least one command.
-bool decodes_cleanly(ByteView datagram, bool checksum_mode) noexcept {
+// The header when header, body and every command decode with no error and there is at least
+// one command; nullopt otherwise.
+std::optional<Header> clean_header(ByteView datagram, bool checksum_mode) noexcept {
   const auto header = decode_header(datagram, checksum_mode);
-  if (!header.ok()) return false;
+  if (!header.ok()) return std::nullopt;
   std::array<std::uint8_t, kMaxDecompressedBody> scratch;
   const auto body = open_body(*header.value, true, scratch);
-  if (!body.ok()) return false;
+  if (!body.ok()) return std::nullopt;
   CommandReader reader(*body.value, header.value->header.peer_id == kMaxPeerId);
   Command command;
   while (reader.next(command)) {
   }
-  return !reader.error() && reader.count() > 0;
+  if (reader.error() || reader.count() == 0) return std::nullopt;
+  return header.value->header;
 }
 
 struct Split {
@@ -39,9 +41,9 @@ Split try_split(ByteView payload, std::size_t segment, bool checksum_mode,
                 std::optional<std::uint16_t> first_time) noexcept {
   Split split{true, first_time.has_value()};
   for (std::size_t at = 0; at < payload.size(); at += segment) {
-    const ByteView piece = payload.subspan(at, std::min(segment, payload.size() - at));
-    if (!decodes_cleanly(piece, checksum_mode)) return {};
-    split.same_time = split.same_time && decode_header(piece, checksum_mode).value->header.sent_time == first_time;
+    const auto header = clean_header(payload.subspan(at, std::min(segment, payload.size() - at)), checksum_mode);
+    if (!header) return {};
+    split.same_time = split.same_time && header->sent_time == first_time;
   }
   return split;
 }
@@ -52,7 +54,7 @@ std::optional<std::size_t> gso_segment_size(ByteView payload, bool checksum_mode
   const auto header = decode_header(payload, checksum_mode);
   if (!header.ok() || header.value->header.compressed) return std::nullopt;
   const HeaderView& view = *header.value;
-  const bool whole = decodes_cleanly(payload, checksum_mode);
+  const bool whole = clean_header(payload, checksum_mode).has_value();
   std::optional<std::size_t> fallback;
   // Read on past the first datagram's end: the next one's header then reads as commands (an
   // ENet header often does: 0x8n in its first byte is a command number with the ACK flag) or
