@@ -424,8 +424,10 @@ TEST_CASE("dump: a GSO packet splits back into its datagrams, and nothing else s
   cut.resize(cut.size() - 2);
   CHECK_FALSE(gso_segment_size(cut, false));
   CHECK_FALSE(gso_segment_size(joined({ping, ack_ping}), false));
-  // A segment must hold a command: a header alone repeated is not a run of datagrams.
+  // A segment must hold a command: a header alone, even with the first one's sentTime, is not a
+  // datagram of the run.
   CHECK_FALSE(gso_segment_size(hex_bytes("00 00 00 00 00 00"), false));
+  CHECK_FALSE(gso_segment_size(hex_bytes("80 00 FA 6D 85 FF 00 02 80 00 FA 6D"), false));
 }
 
 TEST_CASE("dump: a mutated corpus of real datagrams never crashes and stays valid JSON") {
