@@ -152,5 +152,57 @@ class Table(unittest.TestCase):
                 r = br.analyze(f"{d}/manifest.jsonl", f"{d}/meta.json")[0]
             self.assertEqual((r["cpu_percent"], r["load_cpu_percent"], r["window_s"]), (25.0, 100.0, 4.0), key)
 
+class CallgrindRates(unittest.TestCase):
+    """The echo-rate spread of the callgrind section, on made-up runs that cost exactly
+    3,900 instructions per echo plus 600 per receive batch."""
+
+    def runs(self, d, server, batch_key, batches_per_echo):
+        def write(name, ir, echoes, batches):
+            with open(f"{d}/{name}.callgrind", "w") as f:
+                f.write(f"events: Ir\nsummary: {ir}\n")
+            stats = {"packets_out": echoes}
+            if batch_key:
+                stats[batch_key] = batches
+            with open(f"{d}/{name}.stats.json", "w") as f:
+                json.dump(stats, f)
+        idle_ir, idle_batches = 7_000_000, 500
+        write(f"cg-{server}-0", idle_ir, 0, idle_batches)
+        by_rate = {}
+        for rate, bpe in batches_per_echo.items():
+            echoes = 320 * int(rate)
+            batches = round(bpe * echoes)
+            write(f"cg-{server}-{rate}", idle_ir + echoes * 3900 + batches * 600, echoes, idle_batches + batches)
+            by_rate[rate] = f"cg-{server}-{rate}"
+        return {"section": "callgrind", "server": server, "delivery": "reliable", "idle": f"cg-{server}-0",
+                "loaded": f"cg-{server}-20", "by_rate": by_rate}
+
+    def analyze(self, entries_of):
+        with tempfile.TemporaryDirectory() as d:
+            with open(f"{d}/manifest.jsonl", "w") as f:
+                f.write("\n".join(json.dumps(m) for m in entries_of(d)))
+            with open(f"{d}/meta.json", "w") as f:
+                json.dump({"dir": d}, f)
+            return br.analyze(f"{d}/manifest.jsonl", f"{d}/meta.json")
+
+    def test_the_line_through_the_rates_splits_a_pass_from_an_echo(self):
+        spread = {"10": 2.0, "20": 1.5, "60": 0.5}
+        volley, stock = self.analyze(lambda d: [self.runs(d, "epoll", "loop_recv_batches", spread),
+                                                self.runs(d, "enet", None, spread)])
+        self.assertEqual(volley["by_rate"]["10"], {"ir_per_echo": 3900 + 1200, "batches_per_echo": 2.0})
+        self.assertEqual(volley["ir_per_echo"], 3900 + 900)
+        self.assertEqual((volley["ir_per_pass"], volley["ir_per_echo_batched"]), (600, 3900))
+        # Stock ENet counts no batches: its counts per rate, and no split.
+        self.assertIsNone(stock["by_rate"]["60"]["batches_per_echo"])
+        self.assertNotIn("ir_per_pass", stock)
+        text = table_of([volley, stock], {"mode": "full", "commit": "abc1234"})
+        self.assertIn("| volley-server (epoll) — epoll | reliable | 5,100 | 4,800 | 4,200 | 2.00 / 1.50 / 0.50 | 600 | 3,900 |", text)
+        self.assertIn("| stock libenet 1.3.17 | reliable | 5,100 | 4,800 | 4,200 | n/a | n/a | n/a |", text)
+
+    def test_batch_counts_too_close_give_no_split(self):
+        (r,) = self.analyze(lambda d: [self.runs(d, "raw", "recv_batches", {"20": 1.0, "60": 0.9})])
+        self.assertEqual(r["by_rate"]["60"]["batches_per_echo"], 0.9)
+        self.assertNotIn("ir_per_pass", r)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -15,7 +15,8 @@
 #   idle       4,000 connected stock-libenet peers (volley-bots --engine enet, 8 hosts), no
 #              traffic: server CPU % and RSS.
 #   callgrind  user-space instructions per echo, 64 peers (epoll backend: valgrind does not see
-#              io_uring's kernel-side work), difference of an idle and a loaded run.
+#              io_uring's kernel-side work), difference of an idle and a loaded run; loaded at
+#              10, 20 and 60 Hz per peer, and split into the cost of a loop pass and of an echo.
 #   game       volley-server --mode demo --tick-hz 30 with game bots: 1,000, else the largest of
 #              500 / 250 that is sustained; CPU per client per tick, snapshot bytes per client/s.
 # Output: OUT/report.md (the markdown table, printed at the end), OUT/results.jsonl, raw files.
@@ -31,7 +32,7 @@
 # Priority: run as root, it re-executes itself in a new session whose autogroup is niced -15.
 # With the kernel's autogroup scheduling (the default on Debian), plain `nice` ranks processes
 # only within one session, so a niced benchmark still queued behind other sessions' compilers.
-# Runtime (2 cores): full (2 rounds) about 18 minutes; --quick about 100 s.
+# Runtime (2 cores): full (2 rounds) about 19 minutes; --quick about 100 s.
 set -u
 if [ -z "${VOLLEY_BENCH_SESSION:-}" ] && [ "$(id -u)" = 0 ] && command -v setsid >/dev/null; then
   export VOLLEY_BENCH_SESSION=1
@@ -86,6 +87,10 @@ fi
 PEERS=${ONLY_PEERS:-$PEERS}; SERVERS=${ONLY_SERVERS:-$SERVERS}
 CONNECT_RATE=4000     # bot connects per second
 CG_SECONDS=5; CG_RATE=20  # callgrind: 64 peers x 20 Hz loaded vs idle
+# The same at these rates too: a loop pass costs the same however many datagrams it takes in, so
+# the count per echo falls as the rate (and with it the batch) grows; two more points separate
+# the cost of a pass from the cost of an echo (the issue's own figures were taken at 10 Hz).
+CG_MORE_RATES="10 60"
 
 NCPU=$(nproc)
 if [ "$NCPU" -ge 2 ]; then
@@ -359,7 +364,7 @@ cg_run() {  # SERVER DELIVERY RATE: one server run under callgrind, 64 peers at 
 if on callgrind; then
   if command -v valgrind >/dev/null; then
     hold
-    echo "callgrind: 64 peers, idle vs ${CG_RATE} Hz, ${CG_SECONDS} s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    echo "callgrind: 64 peers, idle vs ${CG_RATE} Hz (and $CG_MORE_RATES), ${CG_SECONDS} s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     # raw:acked is the floor of a reliable echo's datagrams: each echo answered by a datagram of
     # its own, as libenet acknowledges a reliable reply (two in, one out per echo).
     for pair in epoll:reliable epoll:unreliable enet:reliable enet:unreliable raw:any raw:acked; do
@@ -368,8 +373,13 @@ if on callgrind; then
       case " $SERVERS " in *" $server "*) ;; *) continue ;; esac
       cg_run "$server" "$d" 0
       cg_run "$server" "$d" "$CG_RATE"
+      by_rate="\"$CG_RATE\": \"cg-$server-$d-$CG_RATE\""
+      for rate in $CG_MORE_RATES; do
+        cg_run "$server" "$d" "$rate"
+        by_rate+=", \"$rate\": \"cg-$server-$d-$rate\""
+      done
       record section='"callgrind"' server="\"$server\"" delivery="\"$delivery\"" \
-        idle="\"cg-$server-$d-0\"" loaded="\"cg-$server-$d-$CG_RATE\""
+        idle="\"cg-$server-$d-0\"" loaded="\"cg-$server-$d-$CG_RATE\"" by_rate="{$by_rate}"
       echo "  callgrind $server $delivery done"
     done
     release

@@ -167,6 +167,11 @@ def floor_last(delivery, server):
     return (SHAPES.get(delivery, delivery or ""), SERVER_ORDER.index(server))
 
 
+def callgrind_server_name(server):
+    # Under callgrind a Volley server always runs on epoll: valgrind cannot see io_uring's work.
+    return SERVER_NAMES[server] + (" — epoll" if server in ("io_uring", "epoll") else "")
+
+
 def group(rows, *keys):
     out = {}
     for r in rows:
@@ -234,10 +239,28 @@ def table(results_path, meta_path):
                 "| server | delivery | instructions / echo | echoes counted | Ir idle / loaded |", "|---|---|---:|---:|---|"]
         # Each floor under the deliveries it is the floor of.
         for r in sorted(ir, key=lambda r: floor_last(r.get("delivery"), r["server"])):
-            name = SERVER_NAMES[r["server"]] + (" — epoll" if r["server"] in ("io_uring", "epoll") else "")
+            name = callgrind_server_name(r["server"])
             delivery = DELIVERY_NAMES.get(r.get("delivery"), r.get("delivery"))
             out.append(f"| {name} | {delivery} | {fmt(r.get('ir_per_echo'))} | {fmt(r.get('echoes'))} | "
                        f"{fmt(r.get('ir_idle'))} / {fmt(r.get('ir_loaded'))} |")
+    spread_rows = [r for r in ir if r.get("by_rate")]
+    if spread_rows:
+        rates = sorted({rate for r in spread_rows for rate in r["by_rate"]}, key=float)
+        out += ["", "### Instructions per echo against the echo rate (callgrind, 64 peers)", "",
+                "A loop pass costs about the same however many datagrams it takes in, so the count per echo "
+                "falls as the rate grows. The line through the points splits it: what a pass costs, and what "
+                "an echo costs with the passes aside.", "",
+                "| server | delivery | " + " | ".join(f"{rate} Hz" for rate in rates) +
+                " | receive batches per echo | per pass | per echo, passes aside |",
+                "|---|---|" + "---:|" * len(rates) + "---|---:|---:|"]
+        for r in sorted(spread_rows, key=lambda r: floor_last(r.get("delivery"), r["server"])):
+            name = callgrind_server_name(r["server"])
+            points = [r["by_rate"].get(rate, {}) for rate in rates]
+            batches = [p.get("batches_per_echo") for p in points]
+            out.append(f"| {name} | {DELIVERY_NAMES.get(r.get('delivery'), r.get('delivery'))} | " +
+                       " | ".join(fmt(p.get("ir_per_echo")) for p in points) + " | " +
+                       (" / ".join(fmt(b) for b in batches) if any(b is not None for b in batches) else "n/a") +
+                       f" | {fmt(r.get('ir_per_pass'))} | {fmt(r.get('ir_per_echo_batched'))} |")
     game = [r for r in rows if r.get("section") == "game"]
     if game:
         out += ["", "### Snapshots: the demo game at 30 Hz with game bots", "",
@@ -278,6 +301,41 @@ def callgrind_ir(path):
     return None
 
 
+def callgrind_run(d, name):
+    """One run under callgrind: its instructions, echoes and receive batches (None where the
+    server does not count them: stock ENet reads one datagram per call)."""
+    stats = read_json(f"{d}/{name}.stats.json")
+    batches = stats.get("loop_recv_batches", stats.get("recv_batches"))
+    return {"ir": callgrind_ir(f"{d}/{name}.callgrind"), "echoes": stats.get("packets_out", 0), "batches": batches}
+
+
+def per_echo(idle, loaded):
+    """Instructions and receive batches per echo of a loaded run over the idle one."""
+    echoes = loaded["echoes"] - idle["echoes"]
+    if not idle["ir"] or not loaded["ir"] or echoes <= 0:
+        return None, None
+    batches = None
+    if idle["batches"] is not None and loaded["batches"] is not None:
+        batches = round((loaded["batches"] - idle["batches"]) / echoes, 3)
+    return round((loaded["ir"] - idle["ir"]) / echoes), batches
+
+
+def pass_and_echo(points):
+    """The least-squares line through (batches per echo, instructions per echo): its slope is
+    what a loop pass costs whatever it carries, its intercept what an echo costs with the passes
+    aside (the count per echo if every echo shared its pass with many). Needs two batch counts
+    apart by at least 0.2 per echo, or the split is noise."""
+    xy = [(p["batches_per_echo"], p["ir_per_echo"]) for p in points]
+    if len(xy) < 2 or any(x is None or y is None for x, y in xy):
+        return {}
+    xs = [x for x, _ in xy]
+    if max(xs) - min(xs) < 0.2:
+        return {}
+    mx, my = statistics.fmean(xs), statistics.fmean(y for _, y in xy)
+    slope = sum((x - mx) * (y - my) for x, y in xy) / sum((x - mx) ** 2 for x in xs)
+    return {"ir_per_pass": round(slope), "ir_per_echo_batched": round(my - slope * mx)}
+
+
 def analyze(manifest_path, meta_path):
     """Every manifest line to one results line: its labels and its figures."""
     meta = read_json(meta_path)
@@ -313,11 +371,17 @@ def analyze(manifest_path, meta_path):
                                   and load.get("dropped") == 0 and load.get("violations") == 0)
                 r["server"] = stats.get("backend", "?")
         elif sec == "callgrind":
-            ir0, ir1 = callgrind_ir(f"{d}/{m['idle']}.callgrind"), callgrind_ir(f"{d}/{m['loaded']}.callgrind")
-            e0 = read_json(f"{d}/{m['idle']}.stats.json").get("packets_out", 0)
-            e1 = read_json(f"{d}/{m['loaded']}.stats.json").get("packets_out", 0)
-            r.update({"ir_idle": ir0, "ir_loaded": ir1, "echoes": e1 - e0,
-                      "ir_per_echo": round((ir1 - ir0) / (e1 - e0)) if ir0 and ir1 and e1 > e0 else None})
+            idle = callgrind_run(d, m["idle"])
+            loaded = callgrind_run(d, m["loaded"])
+            r.update({"ir_idle": idle["ir"], "ir_loaded": loaded["ir"], "echoes": loaded["echoes"] - idle["echoes"],
+                      "ir_per_echo": per_echo(idle, loaded)[0]})
+            if m.get("by_rate"):
+                points = {}
+                for rate, name in m["by_rate"].items():
+                    ir, batches = per_echo(idle, callgrind_run(d, name))
+                    points[rate] = {"ir_per_echo": ir, "batches_per_echo": batches}
+                r["by_rate"] = points
+                r.update(pass_and_echo(list(points.values())))
         out.append(r)
     return out
 
