@@ -167,6 +167,10 @@ def floor_last(delivery, server):
     return (SHAPES.get(delivery, delivery or ""), SERVER_ORDER.index(server))
 
 
+def delivery_name(delivery):
+    return DELIVERY_NAMES.get(delivery, delivery)
+
+
 def callgrind_server_name(server):
     # Under callgrind a Volley server always runs on epoll: valgrind cannot see io_uring's work.
     return SERVER_NAMES[server] + (" — epoll" if server in ("io_uring", "epoll") else "")
@@ -186,7 +190,7 @@ def echo_table(rows):
     g = group(rows, "peers", "delivery", "server")
     for (peers, delivery, server) in sorted(g, key=lambda k: (k[0], *floor_last(k[1], k[2]))):
         rs = g[(peers, delivery, server)]
-        delivery = DELIVERY_NAMES.get(delivery, delivery)
+        delivery = delivery_name(delivery)
         if any(r.get("na") for r in rs):
             lines.append(f"| {peers:,} | {delivery} | {SERVER_NAMES[server]} | n/a: {rs[0]['na']} | | | | | | | |")
             continue
@@ -240,7 +244,7 @@ def table(results_path, meta_path):
         # Each floor under the deliveries it is the floor of.
         for r in sorted(ir, key=lambda r: floor_last(r.get("delivery"), r["server"])):
             name = callgrind_server_name(r["server"])
-            delivery = DELIVERY_NAMES.get(r.get("delivery"), r.get("delivery"))
+            delivery = delivery_name(r.get("delivery"))
             out.append(f"| {name} | {delivery} | {fmt(r.get('ir_per_echo'))} | {fmt(r.get('echoes'))} | "
                        f"{fmt(r.get('ir_idle'))} / {fmt(r.get('ir_loaded'))} |")
     spread_rows = [r for r in ir if r.get("by_rate")]
@@ -257,7 +261,7 @@ def table(results_path, meta_path):
             name = callgrind_server_name(r["server"])
             points = [r["by_rate"].get(rate, {}) for rate in rates]
             batches = [p.get("batches_per_echo") for p in points]
-            out.append(f"| {name} | {DELIVERY_NAMES.get(r.get('delivery'), r.get('delivery'))} | " +
+            out.append(f"| {name} | {delivery_name(r.get('delivery'))} | " +
                        " | ".join(fmt(p.get("ir_per_echo")) for p in points) + " | " +
                        (" / ".join(fmt(b) for b in batches) if any(b is not None for b in batches) else "n/a") +
                        f" | {fmt(r.get('ir_per_pass'))} | {fmt(r.get('ir_per_echo_batched'))} |")
@@ -371,14 +375,15 @@ def analyze(manifest_path, meta_path):
                                   and load.get("dropped") == 0 and load.get("violations") == 0)
                 r["server"] = stats.get("backend", "?")
         elif sec == "callgrind":
-            idle = callgrind_run(d, m["idle"])
-            loaded = callgrind_run(d, m["loaded"])
+            # Each run read once: the headline's loaded run is also one of the rates.
+            runs = {name: callgrind_run(d, name) for name in {m["idle"], m["loaded"], *m.get("by_rate", {}).values()}}
+            idle, loaded = runs[m["idle"]], runs[m["loaded"]]
             r.update({"ir_idle": idle["ir"], "ir_loaded": loaded["ir"], "echoes": loaded["echoes"] - idle["echoes"],
                       "ir_per_echo": per_echo(idle, loaded)[0]})
             if m.get("by_rate"):
                 points = {}
                 for rate, name in m["by_rate"].items():
-                    ir, batches = per_echo(idle, callgrind_run(d, name))
+                    ir, batches = per_echo(idle, runs[name])
                     points[rate] = {"ir_per_echo": ir, "batches_per_echo": batches}
                 r["by_rate"] = points
                 r.update(pass_and_echo(list(points.values())))
