@@ -40,8 +40,8 @@ struct Split {
 Split try_split(ByteView payload, std::size_t segment, bool checksum_mode,
                 std::optional<std::uint16_t> first_time) noexcept {
   Split split{true, first_time.has_value()};
-  for (std::size_t at = 0; at < payload.size(); at += segment) {
-    const auto header = clean_header(payload.subspan(at, std::min(segment, payload.size() - at)), checksum_mode);
+  for (std::size_t i = 0; i < gso_piece_count(payload, segment); ++i) {
+    const auto header = clean_header(gso_piece(payload, segment, i), checksum_mode);
     if (!header) return {};
     split.same_time = split.same_time && header->sent_time == first_time;
   }
@@ -49,6 +49,15 @@ Split try_split(ByteView payload, std::size_t segment, bool checksum_mode,
 }
 
 }  // namespace
+
+std::size_t gso_piece_count(ByteView payload, std::size_t segment) noexcept {
+  return (payload.size() + segment - 1) / segment;
+}
+
+ByteView gso_piece(ByteView payload, std::size_t segment, std::size_t i) noexcept {
+  const std::size_t at = i * segment;
+  return payload.subspan(at, std::min(segment, payload.size() - at));
+}
 
 std::optional<std::size_t> gso_segment_size(ByteView payload, bool checksum_mode) noexcept {
   const auto header = decode_header(payload, checksum_mode);

@@ -20,4 +20,9 @@ namespace volley::tools {
 // command ends of the first datagram, up to ENet's largest MTU.
 std::optional<std::size_t> gso_segment_size(ByteView payload, bool checksum_mode) noexcept;
 
+// The datagrams of `payload` cut every `segment` bytes (segment > 0): how many, and the i-th
+// (0-based), the last one possibly shorter.
+std::size_t gso_piece_count(ByteView payload, std::size_t segment) noexcept;
+ByteView gso_piece(ByteView payload, std::size_t segment, std::size_t i) noexcept;
+
 }  // namespace volley::tools

@@ -1,7 +1,6 @@
 // volley-dump: prints every ENet datagram of a capture (or of hex lines on stdin) as one JSON
 // object per line, decoded by Volley's wire codec. Contract: shared docs/DESIGN.md
 // "volley-dump"; usage and capture recipes: tools/dump/README.md.
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -61,11 +60,11 @@ int dump_pcap(const DumpOptions& options) {
       emit(dumper.dump(origin, udp.payload));
       continue;
     }
-    origin.gso_segments = (udp.payload.size() + *segment - 1) / *segment;
-    for (std::size_t at = 0; at < udp.payload.size(); at += *segment) {
+    origin.gso_segments = gso_piece_count(udp.payload, *segment);
+    for (std::size_t i = 0; i < origin.gso_segments; ++i) {
       origin.index = ++index;
-      origin.gso_segment = at / *segment + 1;
-      emit(dumper.dump(origin, udp.payload.subspan(at, std::min(*segment, udp.payload.size() - at))));
+      origin.gso_segment = i + 1;
+      emit(dumper.dump(origin, gso_piece(udp.payload, *segment, i)));
     }
   }
   std::fflush(stdout);
