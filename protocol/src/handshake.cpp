@@ -110,7 +110,7 @@ bool Peer::Impl::accept(TimePoint now, const ConnectRequest& request, const Conn
   last_receive_time = now;
   handshake_cookie_time = cookie_time;
   notify_connect("verify_connect acked");
-  on_datagram(now, datagram, nullptr);
+  on_datagram(now, datagram);
   return true;
 }
 

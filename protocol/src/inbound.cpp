@@ -31,25 +31,15 @@ Counter counter_for(DecodeError error) {
 
 OpenOptions open_options(const PeerConfig& config) { return OpenOptions{config.checksum, config.compress}; }
 
-// open_admitted_datagram with the Peer's counters: a refused admission has counted itself.
-template <class Admit>
-DecodeResult<OpenedDatagram> open_counted(Bytes datagram, const PeerConfig& config, MutableBytes scratch,
-                                           Counters* counters, const Admit& admit,
-                                           const HeaderView* header = nullptr) {
-  auto opened = header ? open_admitted_datagram(datagram, *header, open_options(config), scratch, admit)
-                       : open_admitted_datagram(datagram, open_options(config), scratch, admit);
-  if (!opened.ok() && counters && opened.error != DecodeError::kCount) counters->add(counter_for(opened.error));
-  return opened;
-}
-
 }  // namespace
 
 std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& config) noexcept {
   std::array<std::uint8_t, kMaxDecompressedBody> scratch;
-  auto opened = open_counted(datagram, config, scratch, nullptr, [](const Header& h) -> std::optional<ChecksumSeed> {
+  const auto admit = [](const Header& h) -> std::optional<ChecksumSeed> {
     if (h.peer_id != kMaxPeerId) return std::nullopt;
     return ChecksumSeed{};
-  });
+  };
+  const auto opened = open_admitted_datagram(datagram, open_options(config), scratch, admit);
   if (!opened.ok()) return std::nullopt;
   CommandReader reader(opened.value->commands, true, CommandLimits{config.max_packet_size});
   Command command;
@@ -62,10 +52,11 @@ std::optional<ConnectRequest> peek_connect(Bytes datagram, const PeerConfig& con
 HandshakeAck peek_handshake_ack(Bytes datagram, const PeerConfig& config,
                                 const ChecksumSeed& seed) noexcept {
   std::array<std::uint8_t, kMaxDecompressedBody> scratch;
-  auto opened = open_counted(datagram, config, scratch, nullptr, [&](const Header& h) -> std::optional<ChecksumSeed> {
+  const auto admit = [&](const Header& h) -> std::optional<ChecksumSeed> {
     if (h.peer_id == kMaxPeerId) return std::nullopt;
     return seed;
-  });
+  };
+  const auto opened = open_admitted_datagram(datagram, open_options(config), scratch, admit);
   if (!opened.ok()) return {HandshakeAck::Status::kBadDatagram};
   CommandReader reader(opened.value->commands, false, CommandLimits{config.max_packet_size});
   Command command;
@@ -77,10 +68,21 @@ HandshakeAck peek_handshake_ack(Bytes datagram, const PeerConfig& config,
   return {reader.error() ? HandshakeAck::Status::kBadDatagram : HandshakeAck::Status::kNoAck};
 }
 
-void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* decoded, bool borrow) {
+void Peer::Impl::count_arrival(TimePoint now, std::size_t bytes) {
   if (now > last_now) last_now = now;
   counters.add(Counter::kDatagramsIn);
-  counters.add(Counter::kBytesIn, datagram.size());
+  counters.add(Counter::kBytesIn, bytes);
+}
+
+void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
+  const auto header = decode_header(datagram, config.checksum);
+  if (header.ok()) return on_datagram(now, datagram, *header.value);
+  count_arrival(now, datagram.size());
+  counters.add(counter_for(header.error));
+}
+
+void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView& decoded, bool borrow) {
+  count_arrival(now, datagram.size());
   std::array<std::uint8_t, kMaxDecompressedBody> scratch;
   auto admit = [&](const Header& h) -> std::optional<ChecksumSeed> {
     if (h.peer_id == kMaxPeerId) {
@@ -105,16 +107,18 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* de
     }
     return connect_id;
   };
-  const auto result = open_counted(datagram, config, scratch, &counters, admit, decoded);
-  if (!result.ok()) return;
-  const OpenedDatagram& opened = *result.value;
+  const auto opened = open_admitted_commands(datagram, decoded, open_options(config), scratch, admit);
+  if (!opened.ok()) {
+    if (opened.error != DecodeError::kCount) counters.add(counter_for(opened.error));
+    return;
+  }
   last_heard_time = now;  // any admitted datagram proves the remote alive (KeepalivePolicy::kWhenSilent)
 
-  const Header& header = opened.view.header;
+  const Header& header = decoded.header;
   // Payloads may be viewed only where they lie in the caller's datagram: a range-coded one was
   // decoded into `scratch`, which ends with this call.
   const auto address = [](const std::uint8_t* p) { return reinterpret_cast<std::uintptr_t>(p); };
-  const Bytes commands = opened.commands;
+  const Bytes commands = *opened.value;
   const bool in_datagram = address(commands.data()) >= address(datagram.data()) &&
                            address(commands.data()) + commands.size() <= address(datagram.data()) + datagram.size();
   struct Borrowing {
@@ -125,7 +129,7 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView* de
     Borrowing& operator=(const Borrowing&) = delete;
   } const borrowing_scope(borrowing, borrow && in_datagram);
   // Senders put at most 32 commands in a datagram, but a libenet receiver imposes no limit.
-  CommandReader reader(opened.commands, header.peer_id == kMaxPeerId,
+  CommandReader reader(commands, header.peer_id == kMaxPeerId,
                        CommandLimits{config.max_packet_size, std::numeric_limits<std::size_t>::max()});
   Command command;
   while (reader.next(command)) {

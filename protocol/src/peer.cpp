@@ -26,9 +26,9 @@ bool Peer::accept(TimePoint now, const ConnectRequest& request, const ConnectPar
   return impl_->accept(now, request, verify, cookie_time, rtt_sample_ms, datagram);
 }
 
-void Peer::on_datagram(TimePoint now, Bytes datagram) { impl_->on_datagram(now, datagram, nullptr); }
+void Peer::on_datagram(TimePoint now, Bytes datagram) { impl_->on_datagram(now, datagram); }
 void Peer::on_datagram(TimePoint now, Bytes datagram, const HeaderView& header, DatagramLifetime lifetime) {
-  impl_->on_datagram(now, datagram, &header, lifetime == DatagramLifetime::kUntilDrained);
+  impl_->on_datagram(now, datagram, header, lifetime == DatagramLifetime::kUntilDrained);
 }
 void Peer::on_deadline(TimePoint now) { impl_->run_timers(now); }
 std::size_t Peer::poll_datagram(TimePoint now, MutableBytes out) { return impl_->poll_datagram(now, out); }

@@ -187,9 +187,11 @@ struct Peer::Impl {
               std::uint16_t cookie_time, std::uint32_t rtt_sample_ms, Bytes datagram);
 
   // inbound.cpp
-  // `header`: already decoded by the caller, or null.
-  // `borrow`: the caller keeps `datagram` until it has drained the events (DatagramLifetime).
-  void on_datagram(TimePoint now, Bytes datagram, const HeaderView* header, bool borrow = false);
+  // `header`: decoded by the caller (the Host, to route). `borrow`: the caller keeps `datagram`
+  // until it has drained the events (DatagramLifetime).
+  void on_datagram(TimePoint now, Bytes datagram, const HeaderView& header, bool borrow = false);
+  void on_datagram(TimePoint now, Bytes datagram);  // decodes the header first
+  void count_arrival(TimePoint now, std::size_t bytes);
   Handled handle_command(TimePoint now, const Command& command);
   Handled handle_acknowledge(TimePoint now, const Command& command);
   Handled handle_connect(const Command& command);

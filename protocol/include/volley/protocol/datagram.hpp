@@ -50,18 +50,27 @@ struct OpenedDatagram {
 // `admit(const Header&)` returns the CRC seed to verify with, or nullopt to drop the datagram
 // (then the result has no value and `error` is DecodeError::kCount: the admitter knows why).
 // A Peer admits by peer id, session and state; the plain overload below admits everything.
-// Inline so the admitter inlines on the per-datagram path.
+// Returns the command bytes only: the caller holds the header it decoded. Inline so the
+// admitter inlines on the per-datagram path.
+template <class Admit>
+DecodeResult<Bytes> open_admitted_commands(Bytes datagram, const HeaderView& header,
+                                           const OpenOptions& options, MutableBytes scratch,
+                                           const Admit& admit) {
+  const std::optional<ChecksumSeed> seed = admit(header.header);
+  if (!seed) return {std::nullopt, DecodeError::kCount};
+  auto body = open_body(header, options.compression, scratch);
+  if (body.ok() && options.checksum && !verify_checksum(datagram, header, *body.value, *seed))
+    return {std::nullopt, DecodeError::kBadChecksum};
+  return body;
+}
+
 template <class Admit>
 DecodeResult<OpenedDatagram> open_admitted_datagram(Bytes datagram, const HeaderView& header,
                                                     const OpenOptions& options, MutableBytes scratch,
                                                     const Admit& admit) {
-  const std::optional<ChecksumSeed> seed = admit(header.header);
-  if (!seed) return {std::nullopt, DecodeError::kCount};
-  const auto body = open_body(header, options.compression, scratch);
-  if (!body.ok()) return {std::nullopt, body.error};
-  if (options.checksum && !verify_checksum(datagram, header, *body.value, *seed))
-    return {std::nullopt, DecodeError::kBadChecksum};
-  return {OpenedDatagram{header, *body.value}, DecodeError::kCount};
+  const auto commands = open_admitted_commands(datagram, header, options, scratch, admit);
+  if (!commands.ok()) return {std::nullopt, commands.error};
+  return {OpenedDatagram{header, *commands.value}, DecodeError::kCount};
 }
 
 // The same from the raw bytes: decodes the header first. A caller that has already decoded it
