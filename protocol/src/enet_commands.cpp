@@ -228,6 +228,26 @@ std::size_t encoded_size(const Command& command) noexcept {
   return command_size(command.header.type) + payload_of(command.body).size();
 }
 
+namespace {
+
+// The body of an ACKNOWLEDGE, after its 4 header bytes (`out` holds the whole command).
+void store_acknowledge(MutableBytes out, const Acknowledge& ack) noexcept {
+  store_be16(out, 4, ack.received_reliable_sequence);
+  store_be16(out, 6, ack.received_sent_time);
+}
+
+}  // namespace
+
+std::size_t encode_acknowledge(std::uint8_t channel, const Acknowledge& ack, MutableBytes out) noexcept {
+  constexpr auto number = static_cast<std::size_t>(CommandType::kAcknowledge);
+  if (out.size() < kCommandSizes[number]) return 0;
+  out[0] = static_cast<std::uint8_t>(number);
+  out[1] = channel;
+  store_be16(out, 2, ack.received_reliable_sequence);
+  store_acknowledge(out, ack);
+  return kCommandSizes[number];
+}
+
 std::size_t encode_command(const Command& command, MutableBytes out) noexcept {
   return encode_command(command.header, command.body, out);
 }
@@ -242,26 +262,26 @@ std::size_t encode_command(const CommandHeader& header, const CommandBody& body,
                                      ? static_cast<std::size_t>(CommandType::kSendFragment) - 1
                                      : number - 1;
   if (body.index() != body_index) return 0;
-  const Bytes payload = payload_of(body);
-  if (payload.size() > 0xFFFF) return 0;  // dataLength is 16 bits on the wire
   const std::size_t fixed = kCommandSizes[number];
-  if (out.size() < fixed || out.size() - fixed < payload.size()) return 0;
-
-  // Every size is checked above, so the fields are stored without a check each (this runs for
-  // every command of every datagram).
-  std::uint8_t raw = static_cast<std::uint8_t>(number);
-  if (header.acknowledge) raw |= kCommandFlagAcknowledge;
-  if (header.unsequenced) raw |= kCommandFlagUnsequenced;
-  out[0] = raw;
-  out[1] = header.channel;
-  store_be16(out, 2, header.reliable_sequence);
-  const auto length = static_cast<std::uint16_t>(payload.size());
-  std::visit(
-      [&](const auto& b) {
+  // One dispatch on the body for its payload and its fields: this runs for every command of
+  // every datagram.
+  return std::visit(
+      [&](const auto& b) -> std::size_t {
         using T = std::decay_t<decltype(b)>;
+        Bytes payload;
+        if constexpr (requires { b.payload; }) payload = b.payload;
+        if (payload.size() > 0xFFFF) return 0;  // dataLength is 16 bits on the wire
+        if (out.size() < fixed || out.size() - fixed < payload.size()) return 0;
+        // Every size is checked above, so the fields are stored without a check each.
+        std::uint8_t raw = static_cast<std::uint8_t>(number);
+        if (header.acknowledge) raw |= kCommandFlagAcknowledge;
+        if (header.unsequenced) raw |= kCommandFlagUnsequenced;
+        out[0] = raw;
+        out[1] = header.channel;
+        store_be16(out, 2, header.reliable_sequence);
+        const auto length = static_cast<std::uint16_t>(payload.size());
         if constexpr (std::is_same_v<T, Acknowledge>) {
-          store_be16(out, 4, b.received_reliable_sequence);
-          store_be16(out, 6, b.received_sent_time);
+          store_acknowledge(out, b);
         } else if constexpr (std::is_same_v<T, Connect>) {
           ByteWriter w(out.subspan(kCommandHeaderSize, fixed - kCommandHeaderSize));
           write_connect_params(w, b.params);
@@ -294,10 +314,10 @@ std::size_t encode_command(const CommandHeader& header, const CommandBody& body,
           store_be32(out, 8, b.acceleration);
           store_be32(out, 12, b.deceleration);
         }
+        if (!payload.empty()) std::memcpy(out.data() + fixed, payload.data(), payload.size());
+        return fixed + payload.size();
       },
       body);
-  if (!payload.empty()) std::memcpy(out.data() + fixed, payload.data(), payload.size());
-  return fixed + payload.size();
 }
 
 }  // namespace volley::protocol

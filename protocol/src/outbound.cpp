@@ -37,7 +37,10 @@ struct Peer::Impl::Assembly {
 };
 
 bool Peer::Impl::encode_into(Assembly& a, const CommandHeader& header, const CommandBody& body) {
-  const std::size_t written = encode_command(header, body, a.body.subspan(a.body_size));
+  return count_written(a, encode_command(header, body, a.body.subspan(a.body_size)));
+}
+
+bool Peer::Impl::count_written(Assembly& a, std::size_t written) {
   if (written == 0) return false;
   a.body_size += written;
   a.packet_size += written;
@@ -55,8 +58,8 @@ void Peer::Impl::write_acks(Assembly& a) {
     }
     const detail::PendingAck ack = acks.front();
     acks.pop_front();
-    encode_into(a, CommandHeader{CommandType::kAcknowledge, false, false, ack.channel, ack.reliable_sequence},
-                Acknowledge{ack.reliable_sequence, ack.sent_time});
+    count_written(a, encode_acknowledge(ack.channel, Acknowledge{ack.reliable_sequence, ack.sent_time},
+                                        a.body.subspan(a.body_size)));
     counters.add(Counter::kAcksOut);
     // The remote's DISCONNECT is answered: the event fires once that ack is on its way.
     if (ack.type == CommandType::kDisconnect && state == PeerState::kAcknowledgingDisconnect)

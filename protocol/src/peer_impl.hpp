@@ -170,6 +170,8 @@ struct Peer::Impl {
   void write_acks(Assembly& a);
   bool write_outgoing(TimePoint now, Assembly& a);
   bool encode_into(Assembly& a, const CommandHeader& header, const CommandBody& body);
+  // A command of `written` bytes (0: none was written) joined `a`: counts it.
+  bool count_written(Assembly& a, std::size_t written);
   bool lean_keepalive() const;
   std::optional<TimePoint> ping_deadline() const;
   bool ping_due(TimePoint now) const;

@@ -126,3 +126,19 @@ TEST_CASE("encode refuses a body that does not match its type, and short buffers
   CHECK(encode_header(h, true, std::span(out).first(7)) == 0);
   CHECK(encode_header(h, true, out) == 8);
 }
+
+TEST_CASE("encode_acknowledge writes what encode_command writes for an ACKNOWLEDGE") {
+  for (std::uint64_t index = 0; index < 500; ++index) {
+    VOLLEY_SEEDED_RNG(rng, index);
+    const auto channel = static_cast<std::uint8_t>(rng());
+    const Acknowledge ack{static_cast<std::uint16_t>(rng()), static_cast<std::uint16_t>(rng())};
+    std::array<std::uint8_t, 8> direct{}, general{};
+    REQUIRE(encode_acknowledge(channel, ack, direct) == 8);
+    REQUIRE(encode_command(CommandHeader{CommandType::kAcknowledge, false, false, channel,
+                                         ack.received_reliable_sequence},
+                           ack, general) == 8);
+    CHECK(volley::test::to_hex(direct) == volley::test::to_hex(general));
+  }
+  std::array<std::uint8_t, 8> out{};
+  CHECK(encode_acknowledge(0, Acknowledge{}, std::span(out).first(7)) == 0);
+}

@@ -105,6 +105,11 @@ TEST_CASE("golden: client ACK + PING, server ACK") {
   CHECK(s.view.header_size == 2);
   CHECK(std::get<Acknowledge>(s.commands.at(0).body).received_sent_time == 0xFA6D);
   check_reencodes(server);
+
+  // The assembler's own ACK encoder writes the stock server's command bytes.
+  std::array<std::uint8_t, 8> own{};
+  REQUIRE(encode_acknowledge(0xFF, Acknowledge{2, 0xFA6D}, own) == 8);
+  CHECK(to_hex(own) == to_hex(std::vector<std::uint8_t>(server.begin() + 2, server.end())));
 }
 
 TEST_CASE("golden: unreliable x2, unsequenced") {

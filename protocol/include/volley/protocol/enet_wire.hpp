@@ -246,6 +246,9 @@ std::size_t encode_header(const Header& header, bool checksum_mode, MutableBytes
 std::size_t encode_command(const Command& command, MutableBytes out) noexcept;
 // The same from a header and body held apart (a queued command), without building a Command.
 std::size_t encode_command(const CommandHeader& header, const CommandBody& body, MutableBytes out) noexcept;
+// An ACKNOWLEDGE (never flagged), the command every reliable receive answers with: the same
+// bytes as encode_command, without building a body to dispatch on.
+std::size_t encode_acknowledge(std::uint8_t channel, const Acknowledge& ack, MutableBytes out) noexcept;
 
 // Fills the CRC slot of a fully assembled, uncompressed checksum-mode datagram.
 void write_checksum(MutableBytes datagram, std::size_t header_size, const ChecksumSeed& seed) noexcept;
