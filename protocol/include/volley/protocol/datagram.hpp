@@ -64,6 +64,7 @@ DecodeResult<Bytes> open_admitted_commands(Bytes datagram, const HeaderView& hea
   return body;
 }
 
+// The same with the header view beside the commands, for callers that keep no view of their own.
 template <class Admit>
 DecodeResult<OpenedDatagram> open_admitted_datagram(Bytes datagram, const HeaderView& header,
                                                     const OpenOptions& options, MutableBytes scratch,
@@ -74,7 +75,7 @@ DecodeResult<OpenedDatagram> open_admitted_datagram(Bytes datagram, const Header
 }
 
 // The same from the raw bytes: decodes the header first. A caller that has already decoded it
-// (the server Host, to route) passes that view to the overload above: once per datagram.
+// (the server Host, to route) passes that view to open_admitted_commands: once per datagram.
 template <class Admit>
 DecodeResult<OpenedDatagram> open_admitted_datagram(Bytes datagram, const OpenOptions& options,
                                                     MutableBytes scratch, const Admit& admit) {
