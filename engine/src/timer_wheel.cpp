@@ -134,10 +134,16 @@ std::int64_t TimerWheel::next_occupied(std::int64_t from, std::int64_t limit) co
 }
 
 void TimerWheel::advance(TimePoint now) {
+  const std::int64_t end = std::max(tick_of(now), current_tick_);
+  // A valid cached wake time is a lower bound of every linked deadline: before it nothing is
+  // due, and no slot needs visiting (most passes of a busy loop).
+  if (wake_valid_ && (!wake_ || *wake_ > now)) {
+    current_tick_ = end;
+    return;
+  }
   // Time alone changes no deadline: the cached wake time stays valid until it is reached (then
   // it was a due timer, unlinked below anyway, or the round-boundary hint, which is rescanned).
   if (wake_ && *wake_ <= now) wake_valid_ = false;
-  const std::int64_t end = std::max(tick_of(now), current_tick_);
   // One full round at most: the test below is on deadlines, not ticks, so a long jump needs
   // each slot walked only once.
   const std::int64_t limit = std::min(end, current_tick_ + kSlots - 1) + 1;
