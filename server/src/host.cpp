@@ -51,10 +51,9 @@ void Host::on_datagrams(TimePoint now, std::span<const engine::DatagramView> bat
   for (const engine::DatagramView& datagram : batch) route(now, datagram);
   service_touched(now);
   emit();
-  refresh_table_sizes();
 }
 
-void Host::refresh_table_sizes() noexcept {
+void Host::refresh_table_sizes() const noexcept {
   stats_.handshake.half_open = half_open_.size();
   stats_.handshake.evicted = half_open_.evicted();
   stats_.handshake.expired = half_open_.expired();
@@ -81,16 +80,14 @@ void Host::on_timer(TimePoint now, std::uint32_t slot) {
   touch(slot);
   service_touched(now);
   emit();
-  refresh_table_sizes();
 }
 
 void Host::flush(TimePoint now) {
   // Nothing touched since the last batch, timer or flush (the Server flushes after each of
-  // them): nothing to service or emit, and no table changed, so the gauges stand.
+  // them): nothing to service or emit.
   if (touched_size_ == 0 && outbox_.size() == 0) return;
   service_touched(now);
   emit();
-  refresh_table_sizes();
 }
 
 void Host::route(TimePoint now, const engine::DatagramView& datagram) {
@@ -442,6 +439,7 @@ void Host::emit() { outbox_.emit(sink_); }
 const HostStats& Host::stats() const noexcept {
   // Pooled Peers are never destroyed and keep their counters across reuse, so the sum over the
   // slots is every peer call since the Host began. No per-slot copy, no per-service-pass sync.
+  refresh_table_sizes();
   stats_.peers.clear();
   for (std::uint32_t i = 0; i < slots_.allocated(); ++i) {
     if (slots_[i].peer) add_counters(slots_[i].peer->counters(), stats_.peers);

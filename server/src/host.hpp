@@ -157,8 +157,8 @@ class Host {
   }
   void take_events(std::uint32_t slot, Slot& s);
   void emit();
-  // The table-size gauges of HostStats, after every entry (the tables change only inside one).
-  void refresh_table_sizes() noexcept;
+  // The table-size gauges of HostStats, read from the tables when stats() is asked, not per batch.
+  void refresh_table_sizes() const noexcept;
 
   HostConfig config_;
   protocol::SharedBudget waiting_total_;  // before slots_: outlives every Peer that uses it
