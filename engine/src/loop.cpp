@@ -356,9 +356,11 @@ class Loop::Impl final : public DatapathSink {
     take_in_before_late_timers();
     batch_delivered_ = false;
     wheel_.advance(now_);
-    tasks_.drain(running_tasks_);
-    for (Task& task : running_tasks_) task();
-    running_tasks_.clear();
+    if (tasks_.maybe_nonempty()) {  // the flag drain() tests, read here: no call on a pass without tasks
+      tasks_.drain(running_tasks_);
+      for (Task& task : running_tasks_) task();
+      running_tasks_.clear();
+    }
     flush();
     // After the flush: on epoll every send has completed by now, so nothing is in use.
     if (now_ >= next_trim_) {
