@@ -10,27 +10,30 @@
 
 namespace volley::protocol {
 
-DecodeResult<HeaderView> decode_header(Bytes datagram, bool checksum_mode) noexcept {
-  ByteReader reader(datagram);
-  const std::uint16_t raw = reader.u16();
-  if (!reader.ok()) return {std::nullopt, DecodeError::kTruncatedHeader};
+DecodeError decode_header(Bytes datagram, bool checksum_mode, HeaderView& out) noexcept {
+  if (datagram.size() < 2) return DecodeError::kTruncatedHeader;
+  const std::uint16_t raw = load_be16(datagram);
+  const bool has_sent_time = (raw & kHeaderFlagSentTime) != 0;
+  const std::size_t header_size = has_sent_time ? 4 : 2;
+  if (datagram.size() < header_size) return DecodeError::kTruncatedHeader;
+  const std::size_t body_at = header_size + (checksum_mode ? kChecksumSize : 0);
+  if (datagram.size() < body_at) return DecodeError::kTruncatedChecksum;
+  out.header.peer_id = raw & kMaxPeerId;
+  out.header.session = static_cast<std::uint8_t>((raw & kHeaderSessionMask) >> kHeaderSessionShift);
+  out.header.compressed = (raw & kHeaderFlagCompressed) != 0;
+  out.header.sent_time.reset();
+  if (has_sent_time) out.header.sent_time = load_be16(datagram, 2);
+  out.header_size = header_size;
+  out.checksum.reset();
+  if (checksum_mode) out.checksum = load_be32(datagram, header_size);
+  out.body = datagram.subspan(body_at);
+  return DecodeError::kCount;
+}
 
+DecodeResult<HeaderView> decode_header(Bytes datagram, bool checksum_mode) noexcept {
   HeaderView view;
-  view.header.peer_id = raw & kMaxPeerId;
-  view.header.session = static_cast<std::uint8_t>((raw & kHeaderSessionMask) >> kHeaderSessionShift);
-  view.header.compressed = (raw & kHeaderFlagCompressed) != 0;
-  if (raw & kHeaderFlagSentTime) {
-    const std::uint16_t sent_time = reader.u16();
-    if (!reader.ok()) return {std::nullopt, DecodeError::kTruncatedHeader};
-    view.header.sent_time = sent_time;
-  }
-  view.header_size = reader.position();
-  if (checksum_mode) {
-    const std::uint32_t crc = reader.u32();
-    if (!reader.ok()) return {std::nullopt, DecodeError::kTruncatedChecksum};
-    view.checksum = crc;
-  }
-  view.body = datagram.subspan(reader.position());
+  const DecodeError error = decode_header(datagram, checksum_mode, view);
+  if (error != DecodeError::kCount) return {std::nullopt, error};
   return {view, DecodeError::kCount};
 }
 

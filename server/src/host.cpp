@@ -92,15 +92,15 @@ void Host::flush(TimePoint now) {
 
 void Host::route(TimePoint now, const engine::DatagramView& datagram) {
   const Bytes bytes = datagram.bytes;
-  const auto view = protocol::decode_header(bytes, config_.peer.checksum);
-  if (!view.ok()) {
+  protocol::HeaderView view;
+  if (protocol::decode_header(bytes, config_.peer.checksum, view) != protocol::DecodeError::kCount) {
     stats_.drop(HostDrop::kTruncatedHeader);
     return;
   }
   // The sender packed once: a v4-mapped IPv6 sender (a dual-stack socket's view of an IPv4
   // client) packs as its IPv4 address, so the lookup needs no unmapped copy of the Address.
   const PackedAddress key = PackedAddress::of(datagram.from);
-  const std::uint16_t id = view.value->header.peer_id;
+  const std::uint16_t id = view.header.peer_id;
   const auto slot = id == protocol::kMaxPeerId ? std::nullopt : slots_.find(key, id);
   if (!slot) {
     // One form per remote: the engine maps the other way again on send, so replies reach
@@ -110,7 +110,7 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
       route_connect(now, from, key, bytes);
       return;
     }
-    if (route_half_open(now, from, view.value->header, bytes)) return;
+    if (route_half_open(now, from, view.header, bytes)) return;
     // A peer we released moments ago: typically its DISCONNECT retransmitted before our ack
     // reached it (ENet's RTO on a LAN is ~5 ms). libenet drops these as well; they are late,
     // not bad, and are counted apart so unknown-peer drops keep meaning misrouted traffic.
@@ -120,7 +120,7 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
   Slot& s = slots_[*slot];
   // The batch outlives the service pass at the end of on_datagrams(), which drains every peer
   // routed to here: payloads delivered at once are viewed in the batch, not copied.
-  s.peer->on_datagram(now, bytes, *view.value, protocol::DatagramLifetime::kUntilDrained);
+  s.peer->on_datagram(now, bytes, view, protocol::DatagramLifetime::kUntilDrained);
   stats_.datagrams_routed += 1;
   touch(*slot, s);
 }

@@ -190,6 +190,9 @@ struct DecodeResult {
 };
 
 DecodeResult<HeaderView> decode_header(Bytes datagram, bool checksum_mode) noexcept;
+// The same, into `out` (left unspecified on failure); kCount on success. For the per-datagram
+// routing step, where building and copying the optional result cost more than the reads.
+DecodeError decode_header(Bytes datagram, bool checksum_mode, HeaderView& out) noexcept;
 
 // ENet's CRC seed for a datagram: the raw connectID bytes when the header names a known peer,
 // else zero (CONNECT and the client's first datagrams).
