@@ -11,9 +11,8 @@
 
 namespace volley::protocol {
 
-DecodeResult<Bytes> open_body(const HeaderView& view, bool compression_enabled,
-                              MutableBytes scratch) noexcept {
-  if (!view.header.compressed) return {view.body, DecodeError::kCount};
+DecodeResult<Bytes> open_compressed_body(const HeaderView& view, bool compression_enabled,
+                                         MutableBytes scratch) noexcept {
   if (!compression_enabled) return {std::nullopt, DecodeError::kCompressedNotEnabled};
   // libenet decodes into a 4096-byte buffer that also holds the header and CRC slot.
   const std::size_t prefix = view.header_size + (view.checksum ? kChecksumSize : 0);

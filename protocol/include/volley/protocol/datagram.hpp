@@ -16,8 +16,14 @@ inline constexpr std::size_t kMaxDecompressedBody = kMaxMtu;
 
 // The command bytes of a datagram: `view.body` itself, or its range-decoded form in `scratch`
 // (at least kMaxDecompressedBody bytes). Errors: kCompressedNotEnabled, kDecompressFailed.
-DecodeResult<Bytes> open_body(const HeaderView& view, bool compression_enabled,
-                              MutableBytes scratch) noexcept;
+// The compressed case, out of line; an uncompressed body (nearly every datagram) is opened inline.
+DecodeResult<Bytes> open_compressed_body(const HeaderView& view, bool compression_enabled,
+                                         MutableBytes scratch) noexcept;
+inline DecodeResult<Bytes> open_body(const HeaderView& view, bool compression_enabled,
+                                     MutableBytes scratch) noexcept {
+  if (!view.header.compressed) return {view.body, DecodeError::kCount};
+  return open_compressed_body(view, compression_enabled, scratch);
+}
 
 struct FinishOptions {
   bool checksum = false;
