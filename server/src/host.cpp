@@ -85,7 +85,7 @@ void Host::on_timer(TimePoint now, std::uint32_t slot) {
 void Host::flush(TimePoint now) {
   // Nothing touched since the last batch, timer or flush (the Server flushes after each of
   // them): nothing to service or emit.
-  if (touched_size_ == 0 && outbox_.size() == 0) return;
+  if (!flush_pending()) return;
   service_touched(now);
   emit();
 }

@@ -82,6 +82,8 @@ class Host {
   void on_timer(TimePoint now, std::uint32_t slot);
   // Services peers touched by API calls outside a batch and emits their datagrams.
   void flush(TimePoint now);
+  // Whether flush() has anything to do (inline: the Server asks after every loop entry).
+  bool flush_pending() const noexcept { return touched_size_ != 0 || outbox_.size() != 0; }
 
   SendResult send(PeerHandle peer, std::uint8_t channel, Bytes payload,
                            protocol::PacketFlags flags);

@@ -167,7 +167,8 @@ class Server::Impl final : public HostEvents, public TimerPort {
       const Depth depth(depth_);
       fn(now);
     }
-    if (depth_ == 0) settle(now);
+    // settle() has work only when the Host does, or while draining or shutting down.
+    if (depth_ == 0 && (host_->flush_pending() || draining_ || shutting_down_)) settle(now);
   }
 
   // After an API call: inside an entry that entry flushes; outside one (before run()) flush now.
