@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,16 +15,34 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "loopback_client.hpp"
 
 namespace {
 
+// A spawned volley-server, owned: a test that stops early (a failed REQUIRE) must not leave it
+// running, so the destructor kills it by its pid if it has not been reaped, and closes the pipes.
 struct Child {
   pid_t pid = -1;
   int out = -1;  // stdout pipe
   int err = -1;  // stderr pipe
+
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  Child(Child&& other) noexcept
+      : pid(std::exchange(other.pid, -1)), out(std::exchange(other.out, -1)), err(std::exchange(other.err, -1)) {}
+  ~Child() {
+    // waitpid answers 0 only for our own child that is still running (not once it was reaped).
+    if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (out >= 0) close(out);
+    if (err >= 0) close(err);
+  }
 };
 
 Child spawn(const std::vector<std::string>& args) {
@@ -34,6 +53,7 @@ Child spawn(const std::vector<std::string>& args) {
   c.pid = fork();
   REQUIRE(c.pid >= 0);
   if (c.pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // nor when the test process itself dies
     dup2(out[1], 1);
     dup2(err[1], 2);
     close(out[0]);
@@ -93,8 +113,6 @@ Result run_to_end(const std::vector<std::string>& args, int timeout_ms = 10000) 
   std::string err = read_some(c.err, timeout_ms);
   std::string out = read_some(c.out, 100);
   const int code = wait_exit(c.pid, timeout_ms);
-  close(c.out);
-  close(c.err);
   return {code, out, err};
 }
 
@@ -237,8 +255,6 @@ TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, 
   client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kDisconnect) == 1; }, 3000);
 
   CHECK(wait_exit(c.pid, 10000) == 0);
-  close(c.out);
-  close(c.err);
   const std::string text = slurp(json);
   for (const char* key : kKeys) {
     INFO("key ", key);
@@ -267,8 +283,6 @@ TEST_CASE("SIGINT stops gracefully: connected peer told, JSON written, exit 0") 
   CHECK(client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kDisconnect) == 1; }, 3000));
   for (int i = 0; i < 10; ++i) client.step(5);
   CHECK(wait_exit(c.pid, 10000) == 0);
-  close(c.out);
-  close(c.err);
   const std::string text = slurp(json);
   CHECK(text.find("\"connects\": 1,") != std::string::npos);
   CHECK(text.find("\"disconnects\": 0,") != std::string::npos);  // dropped at shutdown: neither
