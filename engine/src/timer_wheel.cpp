@@ -194,8 +194,7 @@ void TimerWheel::fire(const Due& due) {
   }
 }
 
-std::optional<TimePoint> TimerWheel::next_wake() {
-  if (wake_valid_) return wake_;
+std::optional<TimePoint> TimerWheel::rescan_wake() {
   wake_valid_ = true;
   wake_.reset();
   if (live_ == 0) return wake_;

@@ -28,7 +28,10 @@ class TimerWheel {
   // schedule, cancel and reschedule freely; timers they make due fire on the next advance().
   void advance(TimePoint now);
   // Earliest time worth waking for (a real deadline, or a safe earlier hint); nullopt if empty.
-  std::optional<TimePoint> next_wake();
+  std::optional<TimePoint> next_wake() {
+    if (wake_valid_) return wake_;  // inline: the loop asks twice a pass, mostly of a valid cache
+    return rescan_wake();
+  }
   std::size_t size() const noexcept { return live_; }
 
  private:
@@ -59,6 +62,7 @@ class TimerWheel {
   void note_deadline(TimePoint deadline) noexcept;
   std::int64_t next_occupied(std::int64_t from_tick, std::int64_t limit_tick) const noexcept;
   void fire(const Due& due);
+  std::optional<TimePoint> rescan_wake();
 
   std::vector<Node> nodes_;
   std::vector<std::uint32_t> free_;

@@ -29,9 +29,8 @@ void Outbox::commit(std::size_t length, const engine::Address& to) {
   used_ += length;
 }
 
-std::size_t Outbox::emit(const DatagramSink& sink) {
+std::size_t Outbox::emit_all(const DatagramSink& sink) {
   const std::size_t count = entries_.size();
-  if (count == 0) return 0;
   if (sink) sink(entries_);
   entries_.clear();
   used_ = 0;

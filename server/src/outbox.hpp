@@ -27,10 +27,13 @@ class Outbox {
   void commit(std::size_t length, const engine::Address& to);
   bool full() const noexcept { return entries_.size() >= kMaxDatagrams; }
   std::size_t size() const noexcept { return entries_.size(); }
-  // Hands everything to the sink (if any) and empties the batch; returns how many.
-  std::size_t emit(const DatagramSink& sink);
+  // Hands everything to the sink (if any) and empties the batch; returns how many. Inline when
+  // empty: the Host emits after every batch, and half of them (an ACK's) send nothing.
+  std::size_t emit(const DatagramSink& sink) { return entries_.empty() ? 0 : emit_all(sink); }
 
  private:
+  std::size_t emit_all(const DatagramSink& sink);
+
   // Views into arena_, handed to the sink as they are; rebased when the arena grows.
   std::vector<std::uint8_t> arena_;
   std::size_t used_ = 0;
