@@ -14,11 +14,13 @@ namespace volley::protocol {
 // libenet decompresses into a 4096-byte buffer minus the header; larger results are dropped.
 inline constexpr std::size_t kMaxDecompressedBody = kMaxMtu;
 
-// The command bytes of a datagram: `view.body` itself, or its range-decoded form in `scratch`
-// (at least kMaxDecompressedBody bytes). Errors: kCompressedNotEnabled, kDecompressFailed.
-// The compressed case, out of line; an uncompressed body (nearly every datagram) is opened inline.
+// open_body's range-coded case, out of line (see below).
 DecodeResult<Bytes> open_compressed_body(const HeaderView& view, bool compression_enabled,
                                          MutableBytes scratch) noexcept;
+
+// The command bytes of a datagram: `view.body` itself, or its range-decoded form in `scratch`
+// (at least kMaxDecompressedBody bytes). Errors: kCompressedNotEnabled, kDecompressFailed.
+// Inline for an uncompressed body, nearly every datagram.
 inline DecodeResult<Bytes> open_body(const HeaderView& view, bool compression_enabled,
                                      MutableBytes scratch) noexcept {
   if (!view.header.compressed) return {view.body, DecodeError::kCount};
