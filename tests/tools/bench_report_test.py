@@ -204,5 +204,89 @@ class CallgrindRates(unittest.TestCase):
         self.assertNotIn("ir_per_pass", r)
 
 
+# A made-up callgrind file: main (8 of its own, 3 of them inlined from b.hpp) calls work twice;
+# work (40) calls itself once and a clone of helper (50); libc's "(below main)" and the server's
+# own share a name in two objects.
+CALLGRIND = """version: 1
+positions: line
+events: Ir
+summary: 1000
+ob=(1) /bin/server
+fl=(1) a.cpp
+fn=(1) main
+10 5
+cfn=(2) work(int)
+calls=2 20
+11 130
+fi=(2) b.hpp
+12 3
+fe=(1)
+fn=(2)
+20 40
+cfn=(2)
+calls=1 20
+21 40
+cfn=(3) helper() [clone .isra.0]
+calls=1 30
+22 50
+fn=(3)
+30 50
+fn=(4) (below main)
+40 1
+cfn=(1)
+calls=1 10
+41 138
+ob=(2) /lib/libc.so
+fl=(3) x.c
+fn=(4)
+50 2
+cob=(1)
+cfn=(4)
+calls=1 40
+51 139
+"""
+
+
+class CallgrindProfile(unittest.TestCase):
+    def test_self_and_inclusive_costs_by_function(self):
+        self_cost, inclusive = br.callgrind_costs(CALLGRIND.splitlines())
+        server, libc = "/bin/server", "/lib/libc.so"
+        self.assertEqual(self_cost[(server, "main")], 8)  # inlined b.hpp lines included
+        self.assertEqual(self_cost[(server, "work(int)")], 40)
+        self.assertEqual(self_cost[(server, "helper()")], 50)  # the clone is the function
+        self.assertEqual(inclusive[(server, "main")], 138)
+        self.assertEqual(inclusive[(server, "work(int)")], 90)  # its call to itself not again
+        self.assertEqual(inclusive[(server, "(below main)")], 139)
+        self.assertEqual(inclusive[(libc, "(below main)")], 141)  # two functions, one name
+        self.assertEqual(sum(self_cost.values()), 101)
+
+    def test_rows_per_echo_largest_change_first(self):
+        idle = {("o", "a"): 100, ("o", "b"): 50}
+        loaded = {("o", "a"): 300, ("o", "b"): 1050, ("o", "c"): 40}
+        rows = br.profile_rows(idle, loaded, 10, 2)
+        self.assertEqual(rows, [(("o", "b"), 100.0), (("o", "a"), 20.0)])
+
+    def test_short_function_drops_only_the_parameter_list(self):
+        self.assertEqual(br.short_function("volley::Peer::send(unsigned char, std::span<int>) const"),
+                         "volley::Peer::send")
+        self.assertEqual(br.short_function("std::_Function_handler<void (int)>::_M_invoke(std::_Any_data const&)"),
+                         "std::_Function_handler<void (int)>::_M_invoke")
+        self.assertEqual(br.short_function("(below main)"), "(below main)")
+        self.assertEqual(br.short_function("0x000000000001ab70"), "0x000000000001ab70")
+
+    def test_profile_through_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            idle = CALLGRIND.replace("summary: 1000", "summary: 500").replace("20 40\n", "20 20\n", 1)
+            for name, text, packets in (("cg-idle", idle, 0), ("cg-loaded", CALLGRIND, 4)):
+                with open(f"{d}/{name}.callgrind", "w") as f:
+                    f.write(text)
+                with open(f"{d}/{name}.stats.json", "w") as f:
+                    json.dump({"packets_out": packets, "loop_recv_batches": packets}, f)
+            out = br.profile(d, "cg-idle", "cg-loaded", False, 5).splitlines()
+            self.assertEqual(out[0], "cg-loaded over cg-idle: 4 echoes, 125 instructions per echo;"
+                                     " self cost per echo by function")
+            self.assertEqual(out[1].split(), ["5.0", "work"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -5,6 +5,11 @@ nothing itself.
 
   bench_report.py analyze MANIFEST.jsonl META.json > RESULTS.jsonl
   bench_report.py table RESULTS.jsonl META.json > report.md
+  bench_report.py profile DIR IDLE LOADED [--inclusive] [--top N]
+      where a callgrind section's instructions per echo go: per function, the loaded run
+      (DIR/LOADED.callgrind, e.g. cg-epoll-reliable-10) minus the idle one (cg-epoll-reliable-0),
+      over the same echo count as the table; self cost, or with --inclusive what each function
+      and its callees cost.
 
 MANIFEST: one line per run, written by bench.sh (labels, schedule, file names in META's "dir").
 SAMPLES (DIR/NAME.samples): one line per second, "<server CPU> <load CPU> <server RSS KiB>
@@ -391,6 +396,95 @@ def analyze(manifest_path, meta_path):
     return out
 
 
+def short_function(name):
+    """A function's name without its parameter list, for display: callgrind names carry the
+    whole signature (one row per overload stays one row per overload)."""
+    if name.endswith(" const"):
+        name = name[: -len(" const")]
+    if name.endswith(")"):
+        depth = 0
+        for i in range(len(name) - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(name[i], 0)
+            if depth == 0:
+                return name[:i] if i > 0 else name
+    return name
+
+
+def callgrind_costs(lines):
+    """A callgrind output file's instructions by function: ({function: self}, {function:
+    inclusive}), a function keyed by its object file and name. Self is what the function's own
+    lines cost, inlined code included; inclusive adds the cost of each call it made (a function
+    calling itself is not counted twice). Compiler clones (".isra", ".part", ...) are counted
+    with their function."""
+    names = {"ob": {}, "fn": {}}
+    self_cost, inclusive = {}, {}
+    positions, ob, cob, fn, callee, call_pending = 1, "", None, None, None, False
+
+    def name_of(kind, spec):
+        # Name compression: "(id) name" defines id, "(id)" refers to it.
+        spec = spec.strip()
+        if spec.startswith("("):
+            key, _, rest = spec[1:].partition(")")
+            if rest.strip():
+                names[kind][key] = rest.strip()
+            spec = names[kind].get(key, spec)
+        return re.sub(r" \[clone [^\]]*\]", "", spec) if kind == "fn" else spec
+
+    for line in lines:
+        if not line.strip():
+            continue
+        head = line[0]
+        if head.isdigit() or head in "+-*":
+            fields = line.split()
+            cost = int(fields[positions]) if len(fields) > positions else 0
+            if call_pending:
+                call_pending = False
+                if callee != fn:
+                    inclusive[fn] = inclusive.get(fn, 0) + cost
+            elif fn is not None:
+                self_cost[fn] = self_cost.get(fn, 0) + cost
+                inclusive[fn] = inclusive.get(fn, 0) + cost
+        elif line.startswith("ob="):
+            ob = name_of("ob", line[3:])
+        elif line.startswith("fn="):
+            fn, cob = (ob, name_of("fn", line[3:])), None
+        elif line.startswith("cob="):
+            cob = name_of("ob", line[4:])
+        elif line.startswith("cfn="):
+            callee = (cob if cob is not None else ob, name_of("fn", line[4:]))
+            cob = None
+        elif line.startswith("calls="):
+            call_pending = True
+        elif line.startswith("positions:"):
+            positions = len(line.split()) - 1
+    return self_cost, inclusive
+
+
+def profile_rows(idle, loaded, echoes, top):
+    """Per echo, the functions whose cost changed most from the idle run to the loaded one."""
+    rows = [(fn, (loaded.get(fn, 0) - idle.get(fn, 0)) / echoes) for fn in set(idle) | set(loaded)]
+    rows.sort(key=lambda r: (-abs(r[1]), r[0]))
+    return rows[:top]
+
+
+def profile(d, idle_name, loaded_name, inclusive, top):
+    """The text of `bench_report.py profile`: the run's instructions per echo, as in the table,
+    then the `top` functions by self or inclusive cost per echo."""
+    runs = {name: callgrind_run(d, name) for name in (idle_name, loaded_name)}
+    echoes = runs[loaded_name]["echoes"] - runs[idle_name]["echoes"]
+    if echoes <= 0:
+        raise ValueError(f"no echoes counted between {idle_name} and {loaded_name} (their .stats.json)")
+    costs = {}
+    for name in (idle_name, loaded_name):
+        with open(f"{d}/{name}.callgrind") as f:
+            costs[name] = callgrind_costs(f)[1 if inclusive else 0]
+    ir, _ = per_echo(runs[idle_name], runs[loaded_name])
+    lines = [f"{loaded_name} over {idle_name}: {echoes} echoes, {ir} instructions per echo;"
+             f" {'inclusive' if inclusive else 'self'} cost per echo by function"]
+    lines += [f"{v:9.1f}  {short_function(fn[1])}" for fn, v in profile_rows(costs[idle_name], costs[loaded_name], echoes, top)]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] == "analyze":
         for r in analyze(argv[2], argv[3]):
@@ -398,6 +492,25 @@ def main(argv):
         return 0
     if len(argv) == 4 and argv[1] == "table":
         sys.stdout.write(table(argv[2], argv[3]))
+        return 0
+    if len(argv) >= 5 and argv[1] == "profile":
+        inclusive, top, rest = False, 40, argv[5:]
+        while rest:
+            if rest[0] == "--inclusive":
+                inclusive, rest = True, rest[1:]
+            elif rest[0] == "--top":
+                if len(rest) < 2 or not rest[1].isdigit() or int(rest[1]) == 0:
+                    print("bench_report.py profile: --top wants a positive whole number", file=sys.stderr)
+                    return 2
+                top, rest = int(rest[1]), rest[2:]
+            else:
+                print(f"bench_report.py profile: unknown option {rest[0]}", file=sys.stderr)
+                return 2
+        try:
+            sys.stdout.write(profile(argv[2], argv[3], argv[4], inclusive, top))
+        except (OSError, ValueError) as e:
+            print(f"bench_report.py profile: {e}", file=sys.stderr)
+            return 1
         return 0
     print(__doc__, file=sys.stderr)
     return 2
