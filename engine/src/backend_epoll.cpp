@@ -187,13 +187,13 @@ class EpollDatapath final : public Datapath {
   void wait(std::int64_t timeout_us) override {
     epoll_event events[kMaxEvents];
     int n = -1;
-    bool napped = false;
+    NapRule::Nap napped = NapRule::Nap::kNone;
     if (naps_.napping() && timeout_us != 0) {
       timeout_us = nap(timeout_us);
       // What the nap gathered, taken without blocking.
       n = sys_epoll_wait(epoll_fd_, events, kMaxEvents, 0);
       add(Counter::kSyscalls, 1);
-      napped = n != 0;
+      napped = n != 0 ? NapRule::Nap::kGathered : NapRule::Nap::kEmpty;
       if (n == 0) {
         add(Counter::kNapsEmpty, 1);
         naps_.nap_empty();

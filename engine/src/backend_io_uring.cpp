@@ -283,7 +283,8 @@ class IoUringDatapath final : public Datapath {
         naps_.nap_empty();
       }
     }
-    naps_.after_wait(received_ - before, delivered_at_, more, gathered);
+    naps_.after_wait(received_ - before, delivered_at_, more,
+                     !nap ? NapRule::Nap::kNone : gathered ? NapRule::Nap::kGathered : NapRule::Nap::kEmpty);
   }
 
   void wake() noexcept override {

@@ -10,7 +10,16 @@
 // arrives in two deliveries, with the next burst further off than the cap, would otherwise start
 // a nap that finds nothing once per burst (measured: 30% more CPU per echo than no coalescing at
 // 4,000 peers, BENCHMARKS.md). The hold doubles with each empty nap and halves with each nap
-// that gathered, so traffic where most naps pay keeps napping.
+// that paid, so traffic where most naps pay keeps napping.
+//
+// Nor does a nap pay when it gathers little more than a wait without one would have: load that
+// already arrives in bursts (a load generator serving thousands of peers, a client's batched
+// sends) shares each wake-up among the burst, and the nap adds its timer and up to the cap of
+// latency (measured with a 1,000 µs cap at 4,000 peers: waits without a nap delivered about 13
+// datagrams, naps 12 to 20, for 10-50 % more CPU per echo; BENCHMARKS.md, twenty-third
+// session). So a nap that gathered fewer than twice the running average of waits without one
+// counts as an empty nap, and while napping every kProbeEvery-th wait is taken without a nap to
+// keep that average current.
 //
 // Sans-IO: the backend reports what its waits did and the clock at each delivery.
 #pragma once
@@ -26,11 +35,17 @@ namespace volley::engine {
 class NapRule {
  public:
   static constexpr unsigned kMaxHold = 64;
+  // While napping, one wait in this many is taken without a nap (it measures what such a wait
+  // delivers).
+  static constexpr unsigned kProbeEvery = 32;
+
+  // What the wait's nap did: none was taken, it found nothing, or it gathered datagrams.
+  enum class Nap : std::uint8_t { kNone, kEmpty, kGathered };
 
   explicit NapRule(std::uint32_t cap_us) noexcept : cap_(cap_us) {}
 
   // The next blocking wait should nap (never true with a cap of 0).
-  bool napping() const noexcept { return napping_; }
+  bool napping() const noexcept { return napping_ && naps_since_probe_ < kProbeEvery; }
 
   // The nap found nothing waiting: napping stops, held back for a doubled number of deliveries.
   void nap_empty() noexcept {
@@ -40,31 +55,59 @@ class NapRule {
   }
 
   // After every wait: it delivered `delivered` datagrams, the latest at `delivered_at`;
-  // `more_queued` if it stopped at its round limit; `gathered` if its nap found datagrams.
-  void after_wait(std::size_t delivered, TimePoint delivered_at, bool more_queued, bool gathered) noexcept {
+  // `more_queued` if it stopped at its round limit; `nap` what its nap did.
+  void after_wait(std::size_t delivered, TimePoint delivered_at, bool more_queued, Nap nap) noexcept {
     if (cap_ == 0) return;
+    if (nap == Nap::kNone) {
+      naps_since_probe_ = 0;
+      if (delivered > 0 && !more_queued) note_plain(delivered);
+    } else {
+      ++naps_since_probe_;
+    }
     if (delivered == 0 || more_queued) {
       napping_ = false;
       return;
     }
-    if (gathered) backoff_ /= 2;
-    if (!napping_) {
-      if (hold_ > 0) {
-        --hold_;
-      } else {
-        napping_ = delivered_at - last_delivery_ <= static_cast<TimePoint>(cap_);
-      }
-    }
+    const TimePoint previous = last_delivery_;
     last_delivery_ = delivered_at;
+    if (nap == Nap::kGathered) {
+      if (!pays(delivered)) {
+        nap_empty();
+        return;
+      }
+      backoff_ /= 2;
+    }
+    if (napping_) return;
+    if (hold_ > 0) {
+      --hold_;
+    } else {
+      napping_ = delivered_at - previous <= static_cast<TimePoint>(cap_);
+    }
   }
 
   unsigned hold() const noexcept { return hold_; }
+  // Datagrams delivered per wait without a nap, a running average (0 before the first).
+  double plain() const noexcept { return plain_x16_ / 16.0; }
 
  private:
+  // A nap pays when it gathered at least twice what a wait without one delivers.
+  bool pays(std::size_t gathered) const noexcept {
+    return !plain_seen_ || static_cast<std::int64_t>(std::min<std::size_t>(gathered, 4096)) * 16 >= 2 * plain_x16_;
+  }
+  // A running average over about the last eight such waits, in sixteenths; the first sets it.
+  void note_plain(std::size_t delivered) noexcept {
+    const std::int64_t sample = static_cast<std::int64_t>(std::min<std::size_t>(delivered, 4096)) * 16;
+    plain_x16_ = plain_seen_ ? plain_x16_ + (sample - plain_x16_) / 8 : sample;
+    plain_seen_ = true;
+  }
+
   std::uint32_t cap_;
   bool napping_ = false;
-  unsigned backoff_ = 0;  // the hold the latest empty nap set, halved by each nap that gathered
+  bool plain_seen_ = false;
+  unsigned backoff_ = 0;  // the hold the latest empty nap set, halved by each nap that paid
   unsigned hold_ = 0;     // deliveries still to pass before napping may start again
+  unsigned naps_since_probe_ = 0;  // waits that napped since the last one that did not
+  std::int64_t plain_x16_ = 0;     // datagrams per wait without a nap, x16 (note_plain)
   TimePoint last_delivery_ = 0;
 };
 

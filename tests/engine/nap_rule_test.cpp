@@ -1,12 +1,13 @@
 // NapRule on a hand-driven clock: when napping starts (two deliveries within the cap), what
-// ends it, and the hold after empty naps (doubling to 64 deliveries, halved by naps that
-// gathered). The backends' loop tests show the same rule on real sockets.
+// ends it, the hold after empty naps (doubling to 64 deliveries, halved by naps that
+// gathered), and the bursts that make a nap pointless (measured by waits without one). The backends' loop tests show the same rule on real sockets.
 #include <doctest/doctest.h>
 
 #include "nap_rule.hpp"
 
 using volley::engine::NapRule;
 using volley::engine::TimePoint;
+using Nap = NapRule::Nap;
 
 namespace {
 
@@ -17,7 +18,7 @@ constexpr std::uint32_t kCap = 200;
 int deliveries_to_start(NapRule& rule, TimePoint& t, TimePoint gap = kCap / 2, int limit = 1'000) {
   for (int n = 1; n <= limit; ++n) {
     t += gap;
-    rule.after_wait(1, t, false, false);
+    rule.after_wait(1, t, false, Nap::kNone);
     if (rule.napping()) return n;
   }
   return 0;
@@ -34,13 +35,13 @@ TEST_CASE("nap rule: a cap of 0 never naps") {
 TEST_CASE("nap rule: napping starts on a delivery within the cap of the one before, not further") {
   NapRule rule(kCap);
   TimePoint t = 1'000'000;
-  rule.after_wait(1, t, false, false);
+  rule.after_wait(1, t, false, Nap::kNone);
   CHECK_FALSE(rule.napping());
   t += kCap + 1;
-  rule.after_wait(3, t, false, false);
+  rule.after_wait(3, t, false, Nap::kNone);
   CHECK_FALSE(rule.napping());
   t += kCap;  // exactly the cap: a nap of the cap would have gathered both
-  rule.after_wait(1, t, false, false);
+  rule.after_wait(1, t, false, Nap::kNone);
   CHECK(rule.napping());
 }
 
@@ -50,7 +51,7 @@ TEST_CASE("nap rule: a wait that delivered nothing, or stopped at its round limi
     NapRule rule(kCap);
     TimePoint t = 1'000'000;
     REQUIRE(deliveries_to_start(rule, t) == 2);
-    rule.after_wait(round_limited ? 64 : 0, t + 10, round_limited, true);
+    rule.after_wait(round_limited ? 64 : 0, t + 10, round_limited, Nap::kGathered);
     CHECK_FALSE(rule.napping());
     CHECK(rule.hold() == 0);  // not an empty nap: the next close delivery starts napping again
     CHECK(deliveries_to_start(rule, t) == 1);
@@ -81,10 +82,67 @@ TEST_CASE("nap rule: each nap that gathered halves the hold the next empty nap s
   }
   // Two naps that gathered: 8 -> 4 -> 2; the next empty nap doubles that to 4, not 16.
   t += 50;
-  rule.after_wait(5, t, false, true);
+  rule.after_wait(5, t, false, Nap::kGathered);
   t += 50;
-  rule.after_wait(5, t, false, true);
+  rule.after_wait(5, t, false, Nap::kGathered);
   CHECK(rule.napping());
   rule.nap_empty();
   CHECK(rule.hold() == 4);
+}
+
+TEST_CASE("nap rule: a nap that gathers less than twice what a wait without one delivers counts as empty") {
+  for (const unsigned gathered : {19u, 20u}) {
+    CAPTURE(gathered);
+    NapRule rule(kCap);
+    TimePoint t = 1'000'000;
+    // Waits without a nap deliver bursts of 10, less than the cap apart: napping starts.
+    t += kCap / 2;
+    rule.after_wait(10, t, false, Nap::kNone);
+    t += kCap / 2;
+    rule.after_wait(10, t, false, Nap::kNone);
+    REQUIRE(rule.napping());
+    CHECK(rule.plain() == doctest::Approx(10));
+    t += kCap / 2;
+    rule.after_wait(gathered, t, false, Nap::kGathered);
+    if (gathered < 20) {
+      CHECK_FALSE(rule.napping());
+      CHECK(rule.hold() == 1);  // as after an empty nap
+    } else {
+      CHECK(rule.napping());
+      CHECK(rule.hold() == 0);
+    }
+  }
+}
+
+TEST_CASE("nap rule: while napping every kProbeEvery-th wait takes no nap, and what it delivers judges the naps") {
+  for (const unsigned probe : {2u, 12u}) {
+    CAPTURE(probe);
+    NapRule rule(kCap);
+    TimePoint t = 1'000'000;
+    REQUIRE(deliveries_to_start(rule, t) == 2);
+    int naps_in_a_row = 0;
+    int probes = 0;
+    for (int i = 0; i < 2'000 && rule.napping(); ++i) {
+      // Naps gather 20 (twice 10); the waits that take none deliver `probe`.
+      for (naps_in_a_row = 0; rule.napping() && naps_in_a_row <= static_cast<int>(NapRule::kProbeEvery); ++naps_in_a_row) {
+        t += kCap / 2;
+        rule.after_wait(20, t, false, Nap::kGathered);
+      }
+      if (rule.hold() > 0) break;  // a nap did not pay
+      CHECK(naps_in_a_row == static_cast<int>(NapRule::kProbeEvery));
+      ++probes;
+      t += kCap / 2;
+      rule.after_wait(probe, t, false, Nap::kNone);
+    }
+    if (probe < 10) {
+      CHECK(rule.napping());  // napping goes on, one wait in kProbeEvery + 1 without a nap
+      CHECK(probes > 50);
+    } else {
+      // The probes lift the average past 10, and the next nap does not pay.
+      CHECK_FALSE(rule.napping());
+      CHECK(rule.hold() == 1);
+      CHECK(probes <= 20);  // from 1 towards 12 by an eighth of the gap each time: 14
+      CHECK(rule.plain() > 10);
+    }
+  }
 }
