@@ -58,19 +58,17 @@ class NapRule {
   // `more_queued` if it stopped at its round limit; `nap` what its nap did.
   void after_wait(std::size_t delivered, TimePoint delivered_at, bool more_queued, Nap nap) noexcept {
     if (cap_ == 0) return;
-    if (nap == Nap::kNone) {
-      naps_since_probe_ = 0;
-      if (delivered > 0 && !more_queued) note_plain(delivered);
-    } else {
-      ++naps_since_probe_;
-    }
+    naps_since_probe_ = nap == Nap::kNone ? 0 : naps_since_probe_ + 1;
     if (delivered == 0 || more_queued) {
       napping_ = false;
       return;
     }
-    const TimePoint previous = last_delivery_;
+    // Within the cap of the delivery before: a nap of the cap would have gathered both.
+    const bool flowing = delivered_at - last_delivery_ <= static_cast<TimePoint>(cap_);
     last_delivery_ = delivered_at;
-    if (nap == Nap::kGathered) {
+    if (nap == Nap::kNone) {
+      if (flowing) note_plain(delivered);  // only flowing traffic is ever napped for
+    } else if (nap == Nap::kGathered) {
       if (!pays(delivered)) {
         nap_empty();
         return;
@@ -81,12 +79,13 @@ class NapRule {
     if (hold_ > 0) {
       --hold_;
     } else {
-      napping_ = delivered_at - previous <= static_cast<TimePoint>(cap_);
+      napping_ = flowing;
     }
   }
 
   unsigned hold() const noexcept { return hold_; }
-  // Datagrams delivered per wait without a nap, a running average (0 before the first).
+  // Datagrams delivered per wait without a nap while traffic flows, a running average (0
+  // before the first).
   double plain() const noexcept { return plain_x16_ / 16.0; }
 
  private:
@@ -97,7 +96,7 @@ class NapRule {
   // A running average over about the last eight such waits, in sixteenths; the first sets it.
   void note_plain(std::size_t delivered) noexcept {
     const std::int64_t sample = static_cast<std::int64_t>(std::min<std::size_t>(delivered, 4096)) * 16;
-    plain_x16_ = plain_seen_ ? plain_x16_ + (sample - plain_x16_) / 8 : sample;
+    plain_x16_ = plain_seen_ ? plain_x16_ + ((sample - plain_x16_) >> 3) : sample;
     plain_seen_ = true;
   }
 

@@ -146,3 +146,18 @@ TEST_CASE("nap rule: while napping every kProbeEvery-th wait takes no nap, and w
     }
   }
 }
+
+TEST_CASE("nap rule: only waits within the cap of the delivery before count towards the average") {
+  NapRule rule(kCap);
+  TimePoint t = 1'000'000;
+  for (int i = 0; i < 5; ++i) {  // big bursts, far apart: nothing a nap would gather
+    t += 2 * kCap;
+    rule.after_wait(30, t, false, Nap::kNone);
+  }
+  REQUIRE(deliveries_to_start(rule, t) == 1);
+  CHECK(rule.plain() == doctest::Approx(1));
+  t += kCap / 2;
+  rule.after_wait(5, t, false, Nap::kGathered);  // five times a flowing wait's one: it pays
+  CHECK(rule.napping());
+  CHECK(rule.hold() == 0);
+}
