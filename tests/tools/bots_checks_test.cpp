@@ -301,6 +301,8 @@ TEST_CASE("options: defaults per behavior, and every problem is one line") {
   CHECK(capped.options.timeout_limit == 64);
   CHECK(capped.options.timeout_minimum_ms == 8000);
   CHECK(capped.options.timeout_maximum_ms == 60000);
+  CHECK(capped.options.step_us == 1000);
+  CHECK(parse_options({"--server", "127.0.0.1:9", "--engine", "volley", "--step-us", "50"}).options.step_us == 50);
   const Parsed echo = parse_options({"--server", "127.0.0.1:9", "--bots", "1000"});
   CHECK(echo.options.swarm.rate_hz == 10);
   CHECK(echo.options.sockets == 1);
@@ -310,7 +312,10 @@ TEST_CASE("options: defaults per behavior, and every problem is one line") {
            {"--server", "x:1", "--report-json="},
            // The resend interval cap is Volley's Peer's (libenet has none); min above max.
            {"--server", "x:1", "--peer-rto-cap", "1000"},
-           {"--server", "x:1", "--peer-timeout-min", "9000", "--peer-timeout-max", "8000"}}) {
+           {"--server", "x:1", "--peer-timeout-min", "9000", "--peer-timeout-max", "8000"},
+           // The swarm's turn is the engine Loop's timer; 10 us at least.
+           {"--server", "x:1", "--step-us", "50"},
+           {"--server", "x:1", "--engine", "volley", "--step-us", "5"}}) {
     const Parsed q = parse_options(bad);
     CHECK_FALSE(q.error.empty());
     CHECK(q.error.find('\n') == std::string::npos);

@@ -2,6 +2,8 @@
 # tools/bench/echo_point.sh: server CPU-us per echo at one load point (issue 13): volley-server
 # --mode echo pinned to CPU 1, volley-bots (--engine volley) on CPU 0, unreliable echoes
 # (ECHO_POINT_DELIVERY=reliable for reliable ones; the floor stays a raw echo either way).
+# ECHO_POINT_BOTS="--step-us 50": extra volley-bots flags, split on spaces (the bots send in
+# bursts of their turn's share of the rate, 1 ms by default; docs/bots.md).
 # Rounds interleave the configurations given as labelled volley-server flag sets.
 # Usage: tools/bench/echo_point.sh BUILD_DIR ROUNDS BOTS RATE_PER_BOT WINDOW_S OUT "label:flags" ...
 # The label "floor" (no flags) runs the kernel floor instead: volley-bench-loop's
@@ -19,6 +21,7 @@ if [ -z "${ECHO_POINT_PRIO:-}" ]; then
 fi
 BUILD=$1 ROUNDS=$2 BOTS=$3 RATE=$4 WINDOW=$5 OUT=$6; shift 6
 DELIVERY=${ECHO_POINT_DELIVERY:-unreliable}
+BOTS_EXTRA=${ECHO_POINT_BOTS:-}
 case $DELIVERY in reliable|unreliable) ;; *) echo "$0: ECHO_POINT_DELIVERY wants reliable or unreliable" >&2; exit 2 ;; esac
 MAX_PEERS=$(( BOTS > 1024 ? BOTS : 1024 ))
 SERVER=$BUILD/server/volley-server; LOAD=$BUILD/tools/bots/volley-bots
@@ -56,7 +59,7 @@ for r in $(seq "$ROUNDS"); do
       [ -n "$port" ] && break; sleep 0.1
     done
     taskset -c 0 "$LOAD" --server 127.0.0.1:$port --engine volley --bots "$BOTS" --rate "$RATE" --size 64 \
-      --delivery "$DELIVERY" --seconds $((WARM + WINDOW + 1)) --report-json "$name.bots.json" >"$name.bots.out" 2>&1 &
+      --delivery "$DELIVERY" --seconds $((WARM + WINDOW + 1)) --report-json "$name.bots.json" $BOTS_EXTRA >"$name.bots.out" 2>&1 &
     bpid=$!
     sleep $WARM
     c0=$(proc_cpu $spid)

@@ -45,6 +45,9 @@ Parsed parse_options(const std::vector<std::string>& args) {
   app.add_option("--peer-timeout-max", o.timeout_maximum_ms, "ms; 0 = libenet's 30000")->check(CLI::Range(0u, 1u << 30));
   app.add_option("--peer-rto-cap", o.rto_cap_ms, "ms, --engine volley only: the resend interval stops doubling here")
       ->check(CLI::Range(0u, 1u << 30));
+  app.add_option("--step-us", o.step_us,
+                 "us, --engine volley only: the swarm's turn; sends leave in bursts of this much of the rate")
+      ->check(CLI::Range(10u, 100'000u));
   const support::CliOutcome outcome = support::parse_cli(app, args);
   if (outcome.help) {
     o.help = true;
@@ -65,6 +68,10 @@ Parsed parse_options(const std::vector<std::string>& args) {
   }
   if (o.rto_cap_ms != 0 && o.engine != "volley") {
     parsed.error = "--peer-rto-cap needs --engine volley (libenet's resend interval has no cap)";
+    return parsed;
+  }
+  if (app.count("--step-us") > 0 && o.engine != "volley") {
+    parsed.error = "--step-us needs --engine volley (libenet bots take their turn whenever libenet's service returns)";
     return parsed;
   }
   if (o.timeout_minimum_ms != 0 && o.timeout_maximum_ms != 0 && o.timeout_minimum_ms > o.timeout_maximum_ms) {

@@ -24,6 +24,9 @@ struct Options {
   // Every bot's peer timeouts (enet_peer_timeout; 0 = libenet's 32, 5000, 30000) and, on
   // --engine volley only, the resend interval cap (PeerConfig::rto_cap_ms; libenet has none).
   std::uint32_t timeout_limit = 0, timeout_minimum_ms = 0, timeout_maximum_ms = 0, rto_cap_ms = 0;
+  // --engine volley only: how often the swarm takes its turn (sends what is due, checks). Sends
+  // leave in bursts of rate x step; game clients on their own machines send spread out.
+  std::uint32_t step_us = 1000;
   bool help = false;
 };
 

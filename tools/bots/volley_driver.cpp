@@ -24,7 +24,6 @@ namespace {
 namespace engine = volley::engine;
 namespace protocol = volley::protocol;
 
-constexpr TimePoint kStepInterval = 1000;  // the Run advances every millisecond
 
 class VolleyTransport final : public Transport {
  public:
@@ -147,7 +146,7 @@ class VolleyTransport final : public Transport {
       return;
     }
     flush_touched();
-    step_timer_ = loop_->schedule(loop_->time() + kStepInterval, [this] { step(); });
+    step_timer_ = loop_->schedule(loop_->time() + o_.step_us, [this] { step(); });
   }
 
   void on_batch(std::span<const engine::DatagramView> batch) {
