@@ -16,6 +16,7 @@
 #include "os.hpp"
 #include "send_pool.hpp"
 #include "task_queue.hpp"
+#include "timer_slack.hpp"
 #include "timer_wheel.hpp"
 
 namespace volley::engine {
@@ -93,6 +94,7 @@ class Loop::Impl final : public DatapathSink {
     assert(!closed_ && "run() after close()");
     if (closed_) return;
     loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    const PreciseTimers precise(config_.coalesce_us > 0);  // a nap ends at the cap, not past it
     batch_delivered_ = false;  // a batch taken in by the last run's final wait is long past
     while (!stop_.load(std::memory_order_acquire)) iterate();
     // stop() may come from a handler inside the last wait: what it queued goes out too, and is

@@ -286,3 +286,35 @@ TEST_CASE("loop: batch and datagram size limits, each edge value opens and the n
     }
   }
 }
+
+#ifdef __linux__
+#include <sys/prctl.h>
+
+TEST_CASE("loop: with coalescing on, run() makes the thread's timers precise and restores them") {
+  // Linux lets a timer fire up to the thread's timer slack late (50 µs by default): a nap of
+  // the cap would last that much longer.
+  REQUIRE(prctl(PR_SET_TIMERSLACK, 50'000UL, 0, 0, 0) == 0);
+  for (const Backend backend : backends_under_test()) {
+    for (const std::uint32_t cap : {0u, 200u}) {
+      CAPTURE(backend_name(backend));
+      CAPTURE(cap);
+      LoopConfig config;
+      config.bind = Address::loopback_v4(0);
+      config.coalesce_us = cap;
+      auto loop = open_loop(backend, config);
+      Watchdog watchdog(*loop, 20.0);
+      int inside = -1;
+      loop->post([&] {
+        inside = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+        loop->stop();
+      });
+      loop->run();
+      CHECK(inside == (cap > 0 ? 1'000 : 50'000));
+      CHECK(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0) == 50'000);
+      watchdog.disarm();
+      check_no_leaks(*loop);
+    }
+  }
+  prctl(PR_SET_TIMERSLACK, 0UL, 0, 0, 0);  // 0: the thread's default again
+}
+#endif
