@@ -256,6 +256,8 @@ int run(const Options& options) {
     std::string error;
     Figures extra;
     if (game) extra = demo_figures(*game, stats, config.tick_hz);
+    // The setting beside the naps it produced (loop_naps): a benchmark's row names its own cap.
+    extra.emplace_back("coalesce_us", config.coalesce_us);
     if (!write_file(options.stats_json, stats_json(stats, process_cpu(), server, extra), error)) {
       log_line("error", error);
       return 1;

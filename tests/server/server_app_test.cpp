@@ -271,7 +271,8 @@ TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, 
 TEST_CASE("SIGINT stops gracefully: connected peer told, JSON written, exit 0") {
   const std::string json = temp_path("sigterm.json");
   std::remove(json.c_str());
-  Child c = spawn({"--mode", "echo", "--port", "0", "--stats-json", json, "--log-level", "error"});
+  Child c = spawn({"--mode", "echo", "--port", "0", "--stats-json", json, "--log-level", "error",
+                   "--coalesce-us", "150"});
   const std::string line = read_some(c.out, 5000, "\n");
   REQUIRE(line.rfind("listening ", 0) == 0);
   const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
@@ -287,6 +288,7 @@ TEST_CASE("SIGINT stops gracefully: connected peer told, JSON written, exit 0") 
   CHECK(text.find("\"connects\": 1,") != std::string::npos);
   CHECK(text.find("\"disconnects\": 0,") != std::string::npos);  // dropped at shutdown: neither
   CHECK(text.find("\"timeouts\": 0,") != std::string::npos);
+  CHECK(text.find("\"coalesce_us\": 150,") != std::string::npos);  // the run's own setting
   std::remove(json.c_str());
 }
 

@@ -152,6 +152,54 @@ class Table(unittest.TestCase):
                 r = br.analyze(f"{d}/manifest.jsonl", f"{d}/meta.json")[0]
             self.assertEqual((r["cpu_percent"], r["load_cpu_percent"], r["window_s"]), (25.0, 100.0, 4.0), key)
 
+class CoalesceRuns(unittest.TestCase):
+    """The coalesce section: each backend's capped run against its run with coalescing off."""
+
+    def analyze(self, runs):
+        with tempfile.TemporaryDirectory() as d:
+            manifest = []
+            for server, cap, srv_per_s, p99, stats_cap in runs:
+                name = f"coalesce-{server}-{cap}-1"
+                with open(f"{d}/{name}.samples", "w") as f:
+                    f.write("\n".join(line(t, srv_per_s * t, 20 * t, "8.0k", "8.0k", p99=p99) for t in range(1, 6)))
+                stats = {"loop_naps": 900 if cap else 0, "loop_waits": 1000, "loop_datagrams_in": 40000,
+                         "loop_recv_batches": 2000}
+                if stats_cap is not None:
+                    stats["coalesce_us"] = stats_cap
+                with open(f"{d}/{name}.stats.json", "w") as f:
+                    json.dump(stats, f)
+                manifest.append({"section": "coalesce", "server": server, "cap": str(cap), "peers": 64, "round": 1,
+                                 "name": name, "offered": 8000, "hold_from": 1, "double_at": 4, "step_us": 50})
+            with open(f"{d}/manifest.jsonl", "w") as f:
+                f.write("\n".join(json.dumps(m) for m in manifest))
+            with open(f"{d}/meta.json", "w") as f:
+                json.dump({"clk_tck": HZ, "dir": d}, f)
+            return br.analyze(f"{d}/manifest.jsonl", f"{d}/meta.json")
+
+    def test_cpu_and_p99_against_coalescing_off(self):
+        rows = self.analyze([("io_uring", "default", 10, 0.30, 200), ("io_uring", 0, 20, 0.10, 0),
+                             ("epoll", "default", 15, 0.35, 200), ("epoll", 0, 20, 0.10, 0)])
+        capped = rows[0]
+        # 0.3 CPU-s over the 3 s hold and 24,000 echoes: 12.5 us each; the cap is the server's own.
+        self.assertAlmostEqual(capped["cpu_us_per_echo"], 12.5, places=3)
+        self.assertEqual((capped["cap_us"], capped["naps"], capped["waits"], capped["per_batch"]), (200, 900, 1000, 20.0))
+        text = table_of(rows, {"mode": "full"})
+        self.assertIn("### Coalescing: 64 peers, 8,000 unreliable echoes/s, the bots' sends spread out (--step-us 50)", text)
+        self.assertIn("| volley-server (io_uring) | 200 | 12.50 | 0.50× | 1.00 | 0.30 | +200 (yes) | 900 / 1,000 | 20.0 | 1 |", text)
+        self.assertIn("| volley-server (io_uring) | 0 | 25.00 | — | 1.00 | 0.10 | — | 0 / 1,000 | 20.0 | 1 |", text)
+        # 250 us more p99 than off is more than a 200 us cap allows.
+        self.assertIn("| volley-server (epoll) | 200 | 18.75 | 0.75× | 1.00 | 0.35 | +250 (**no**) |", text)
+        lines = [l for l in text.splitlines() if l.startswith("| volley-server")]
+        self.assertEqual([l.split("|")[1:3] for l in lines][0][0].strip(), "volley-server (io_uring)")
+        self.assertEqual([l.split("|")[2].strip() for l in lines], ["200", "0", "200", "0"])
+
+    def test_a_server_without_the_cap_in_its_stats_reads_it_from_the_manifest(self):
+        rows = self.analyze([("epoll", 0, 20, 0.10, None), ("epoll", "default", 10, 0.20, None)])
+        self.assertEqual([r["cap_us"] for r in rows], [0, None])
+        text = table_of(rows, {"mode": "full"})
+        self.assertIn("| volley-server (epoll) | n/a | 12.50 | 0.50× | 1.00 | 0.20 | +100 | ", text)
+
+
 class CallgrindRates(unittest.TestCase):
     """The echo-rate spread of the callgrind section, on made-up runs that cost exactly
     3,900 instructions per echo plus 600 per receive batch."""

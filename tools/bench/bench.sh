@@ -12,6 +12,9 @@
 #              an equal offered load (server CPU-us per echo, RTT, RSS), then the offered rate
 #              doubles every few seconds (max sustained echo rate; the load stops at the first
 #              step that clearly failed).
+#   coalesce   512 peers x 60,000 unreliable echoes/s with the bots' sends spread out (--step-us
+#              50), each Linux backend at its default --coalesce-us and at 0 (off): server CPU-us
+#              per echo and RTT p50/p99, so the report shows what the naps save and cost.
 #   idle       4,000 connected stock-libenet peers (volley-bots --engine enet, 8 hosts), no
 #              traffic: server CPU % and RSS.
 #   callgrind  user-space instructions per echo, 64 peers (epoll backend: valgrind does not see
@@ -21,18 +24,18 @@
 #              500 / 250 that is sustained; CPU per client per tick, snapshot bytes per client/s.
 # Output: OUT/report.md (the markdown table, printed at the end), OUT/results.jsonl, raw files.
 # Builds nothing. Loopback only. Every process is bounded by its own --seconds and ended by PID.
-# Usage: tools/bench/bench.sh BUILD_DIR [--quick] [--rounds N] [--sections echo,idle,callgrind,game]
+# Usage: tools/bench/bench.sh BUILD_DIR [--quick] [--rounds N] [--sections echo,coalesce,idle,callgrind,game]
 #          [--lock FILE] [--out DIR] [--peers 64,512] [--servers io_uring,epoll,enet,raw]
-#   --peers / --servers narrow the echo section, --servers the callgrind one too (development
+#   --peers / --servers narrow the echo section, --servers the coalesce and callgrind ones too (development
 #   checks, e.g. --sections callgrind --servers epoll; the report says what ran).
 #   VOLLEY_SERVER_EXTRA="--keepalive libenet" (environment): extra volley-server flags, split on
 #   spaces, for before/after comparisons of one build (the report does not show them).
-#   --lock FILE: take this flock around each chunk (one echo round, then idle, callgrind, game),
+#   --lock FILE: take this flock around each chunk (one echo or coalesce round, then idle, callgrind, game),
 #   so no hold exceeds ~7 minutes on a shared machine.
 # Priority: run as root, it re-executes itself in a new session whose autogroup is niced -15.
 # With the kernel's autogroup scheduling (the default on Debian), plain `nice` ranks processes
 # only within one session, so a niced benchmark still queued behind other sessions' compilers.
-# Runtime (2 cores): full (2 rounds) about 19 minutes; --quick about 100 s.
+# Runtime (2 cores): full (2 rounds) about 21 minutes; --quick about 130 s.
 set -u
 if [ -z "${VOLLEY_BENCH_SESSION:-}" ] && [ "$(id -u)" = 0 ] && command -v setsid >/dev/null; then
   export VOLLEY_BENCH_SESSION=1
@@ -40,12 +43,12 @@ if [ -z "${VOLLEY_BENCH_SESSION:-}" ] && [ "$(id -u)" = 0 ] && command -v setsid
 fi
 
 usage() { echo "usage: $0 BUILD_DIR [--quick] [--rounds N] [--sections LIST] [--lock FILE] [--out DIR] [--peers LIST] [--servers LIST]" >&2; exit 2; }
-case ${1:-} in -h|--help) sed -n '2,31s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 [ $# -ge 1 ] || usage
 COMMAND_LINE="$0 $*"
 BUILD=$1; shift
 VOLLEY_SERVER_EXTRA=${VOLLEY_SERVER_EXTRA:-}
-QUICK=0; ROUNDS=""; SECTIONS="echo,idle,callgrind,game"; LOCK=""; OUT=""; ONLY_PEERS=""; ONLY_SERVERS=""
+QUICK=0; ROUNDS=""; SECTIONS="echo,coalesce,idle,callgrind,game"; LOCK=""; OUT=""; ONLY_PEERS=""; ONLY_SERVERS=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1; shift ;;
@@ -79,13 +82,14 @@ SERVERS="io_uring epoll enet raw"
 OFFERED=8000          # equal offered load: echo messages per second, all peers together
 if [ $QUICK = 1 ]; then
   PEERS="64 4000"; DELIVERIES="reliable"; HOLD=2; EVERY=2; STEPS=2; ROUNDS=${ROUNDS:-1}
-  IDLE_PEERS=1000; IDLE_WINDOW=3; GAME_COUNTS="100"; GAME_WINDOW=3; SECTIONS=${SECTIONS/callgrind/}
+  IDLE_PEERS=1000; IDLE_WINDOW=3; GAME_COUNTS="100"; GAME_WINDOW=3; COAL_HOLD=3; SECTIONS=${SECTIONS/callgrind/}
 else
   PEERS="64 512 4000 16000"; DELIVERIES="reliable unreliable"; HOLD=3; EVERY=2; STEPS=4; ROUNDS=${ROUNDS:-2}
-  IDLE_PEERS=4000; IDLE_WINDOW=8; GAME_COUNTS="1000 500 250"; GAME_WINDOW=8
+  IDLE_PEERS=4000; IDLE_WINDOW=8; GAME_COUNTS="1000 500 250"; GAME_WINDOW=8; COAL_HOLD=6
 fi
 PEERS=${ONLY_PEERS:-$PEERS}; SERVERS=${ONLY_SERVERS:-$SERVERS}
 CONNECT_RATE=4000     # bot connects per second
+COAL_PEERS=512; COAL_OFFERED=60000; COAL_STEP_US=50   # the coalesce section's point
 CG_SECONDS=5; CG_RATE=20  # callgrind: 64 peers x 20 Hz loaded vs idle
 # The same at these rates too: a loop pass costs the same however many datagrams it takes in, so
 # the count per echo falls as the rate (and with it the batch) grows; two more points separate
@@ -299,6 +303,41 @@ if on echo; then
           echo_run "$server" "$peers" "$delivery" "$round"
         done
       done
+    done
+    release
+  done
+fi
+
+# --- coalesce -----------------------------------------------------------------------------------
+# Issue 13's 60,000 echoes/s point as game clients on their own machines load it: 512 peers,
+# unreliable, the bots' sends spread out (--step-us 50: bursts of about 3 datagrams; with the
+# default 1 ms turn the load arrives in bursts of 60 and does the coalescing itself). Each Linux
+# backend with its default cap and with --coalesce-us 0, interleaved: the CPU the naps save next
+# to the RTT they cost. No ramp: the rate holds for the whole window.
+coalesce_run() {  # SERVER CAP ROUND (CAP: "default", or a --coalesce-us value)
+  local server=$1 cap=$2 round=$3 peers=$COAL_PEERS
+  local name="coalesce-$server-$cap-$round"
+  local flags=(); [ "$cap" = default ] || flags=(--coalesce-us "$cap")
+  local connect_s=$(( (peers + CONNECT_RATE - 1) / CONNECT_RATE ))
+  local hold_from=$((connect_s + 2))
+  local hold_to=$((hold_from + COAL_HOLD))
+  local rate; rate=$(( COAL_OFFERED * 1000 / peers )); rate="$((rate / 1000)).$(printf '%03d' $((rate % 1000)))"
+  start_server "$name" "$server" "$peers" $((hold_to + 30)) "${flags[@]}" || return
+  run_load "$name" -- "$BOTS" --server "127.0.0.1:$SERVER_PORT" --engine volley --bots "$peers" --ramp "$CONNECT_RATE" \
+    --rate "$rate" --step-us "$COAL_STEP_US" --size 64 --channels 1 --delivery unreliable --seconds $((hold_to + 1)) \
+    --drain 1 --progress --report-json "$OUT/$name.load.json"
+  stop_server
+  record section='"coalesce"' server="\"$server\"" cap="\"$cap\"" peers="$peers" round="$round" name="\"$name\"" \
+    offered="$COAL_OFFERED" hold_from="$hold_from" double_at="$hold_to" step_us="$COAL_STEP_US"
+  echo "  $name done (load rc $LOAD_RC)"
+}
+if on coalesce; then
+  for round in $(seq "$ROUNDS"); do
+    hold
+    echo "coalesce round $round/$ROUNDS: $COAL_PEERS peers, $COAL_OFFERED echoes/s spread out (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    for server in io_uring epoll; do
+      case " $SERVERS " in *" $server "*) ;; *) continue ;; esac
+      for cap in default 0; do coalesce_run "$server" "$cap" "$round"; done
     done
     release
   done

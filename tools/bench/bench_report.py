@@ -120,6 +120,18 @@ def analyze_echo(samples, peers, offered, hold_from, double_at, every, steps):
     return r
 
 
+def analyze_coalesce(samples, m, stats):
+    """A coalesce run: the echo figures of its held window (no ramp), the cap it ran with and
+    what its loop did over the whole run (naps, waits, datagrams per receive batch)."""
+    r = analyze_echo(samples, m["peers"], m["offered"], m["hold_from"], m["double_at"], 1, 0)
+    cap = stats.get("coalesce_us")
+    r["cap_us"] = cap if cap is not None else (None if m.get("cap") == "default" else int(m["cap"]))
+    r["naps"], r["waits"] = stats.get("loop_naps"), stats.get("loop_waits")
+    batches = stats.get("loop_recv_batches")
+    r["per_batch"] = round(stats.get("loop_datagrams_in", 0) / batches, 1) if batches else None
+    return r
+
+
 def analyze_window(samples, t_from, t_to):
     """Idle and game runs: server CPU share, RSS and load figures over (t_from, t_to]."""
     seg, cpu, load, wall = window(samples, t_from, t_to)
@@ -145,8 +157,9 @@ def fmt(v, digits=2):
     return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
-def spread(values, digits=2, thousands=False):
-    """'median (min-max)' of the rounds; n/a when no round produced the figure."""
+def spread(values, digits=2, thousands=False, grouped=False):
+    """'median (min-max)' of the rounds; n/a when no round produced the figure. thousands: in
+    k; grouped: with thousands separators."""
     v = [x for x in values if x is not None]
     if not v:
         return "n/a"
@@ -154,8 +167,9 @@ def spread(values, digits=2, thousands=False):
     if thousands:
         s = f"{med / 1e3:,.1f}k"
         return s if len(v) == 1 else f"{s} ({min(v) / 1e3:,.1f}–{max(v) / 1e3:,.1f}k)"
-    s = f"{med:.{digits}f}"
-    return s if len(v) == 1 else f"{s} ({min(v):.{digits}f}–{max(v):.{digits}f})"
+    f = f",.{digits}f" if grouped else f".{digits}f"
+    s = f"{med:{f}}"
+    return s if len(v) == 1 else f"{s} ({min(v):{f}}–{max(v):{f}})"
 
 
 SERVER_NAMES = {"io_uring": "volley-server (io_uring)", "epoll": "volley-server (epoll)",
@@ -214,6 +228,36 @@ def echo_table(rows):
     return lines
 
 
+def coalesce_table(rows):
+    """Per backend, each cap against coalescing off (cap 0) in the same run: what the naps save
+    (CPU per echo) and what they cost (RTT p99 over off, which issue 13 bounds by the cap)."""
+    lines = ["| server | cap µs | CPU-µs / echo | CPU against off | RTT p50 ms | RTT p99 ms | "
+             "p99 over off, µs (≤ cap?) | naps / waits | datagrams per receive batch | rounds |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    g = group(rows, "server", "cap_us")
+    for server in [s for s in SERVER_ORDER if any(k[0] == s for k in g)]:
+        off = g.get((server, 0), [])
+        off_cpu = statistics.median(v) if (v := [r["cpu_us_per_echo"] for r in off if r.get("cpu_us_per_echo")]) else None
+        off_p99 = statistics.median(v) if (v := [r["rtt_p99_ms"] for r in off if r.get("rtt_p99_ms") is not None]) else None
+        for cap in sorted((k[1] for k in g if k[0] == server), key=lambda c: (c == 0, c if c is not None else -1)):
+            rs = g[(server, cap)]
+            cpu = [r.get("cpu_us_per_echo") for r in rs]
+            p99 = [r.get("rtt_p99_ms") for r in rs if r.get("rtt_p99_ms") is not None]
+            ratio = over = "—"
+            if cap != 0 and off_cpu and any(cpu):
+                ratio = f"{statistics.median(x for x in cpu if x) / off_cpu:.2f}×"
+            if cap != 0 and off_p99 is not None and p99:
+                grow = round((statistics.median(p99) - off_p99) * 1000)
+                over = f"{grow:+d}" + ("" if cap is None else " (yes)" if grow <= cap else " (**no**)")
+            naps = " / ".join(spread([r.get(k) for r in rs], 0, grouped=True) for k in ("naps", "waits"))
+            bad = [r for r in rs if r.get("connected", 0) < r.get("peers", 0)]
+            note = f" ({len(bad)} round(s) not all connected)" if bad else ""
+            lines.append(f"| {SERVER_NAMES[server]}{note} | {fmt(cap)} | {spread(cpu)} | {ratio} | "
+                         f"{spread([r.get('rtt_p50_ms') for r in rs])} | {spread(p99)} | {over} | {naps} | "
+                         f"{spread([r.get('per_batch') for r in rs], 1)} | {len(rs)} |")
+    return lines
+
+
 def table(results_path, meta_path):
     with open(results_path) as f:
         rows = [json.loads(l) for l in f if l.strip()]
@@ -229,6 +273,12 @@ def table(results_path, meta_path):
                 f"messages/s in total at every point, then doubled every {meta.get('every', '?')} s "
                 f"up to {meta.get('steps', '?')} times", ""]
         out += echo_table(echo)
+    coalesce = [r for r in rows if r.get("section") == "coalesce"]
+    if coalesce:
+        c = coalesce[0]
+        out += ["", f"### Coalescing: {c.get('peers', 0):,} peers, {c.get('offered', 0):,} unreliable echoes/s, "
+                f"the bots' sends spread out (--step-us {c.get('step_us', '?')})", ""]
+        out += coalesce_table(coalesce)
     idle = [r for r in rows if r.get("section") == "idle"]
     if idle:
         out += ["", f"### Idle: {idle[0].get('peers', 0):,} connected peers, no traffic, "
@@ -355,7 +405,7 @@ def analyze(manifest_path, meta_path):
     for m in manifest:
         r = dict(m)
         sec = m.get("section")
-        if sec in ("echo", "idle", "game") and not m.get("na"):
+        if sec in ("echo", "coalesce", "idle", "game") and not m.get("na"):
             try:
                 with open(f"{d}/{m['name']}.samples") as f:
                     samples = parse_samples(f, per_s)
@@ -364,6 +414,8 @@ def analyze(manifest_path, meta_path):
             if sec == "echo":
                 r.update(analyze_echo(samples, m["peers"], m["offered"], m["hold_from"], m["double_at"],
                                       m["every"], m["steps"]))
+            elif sec == "coalesce":
+                r.update(analyze_coalesce(samples, m, read_json(f"{d}/{m['name']}.stats.json")))
             else:
                 r.update(analyze_window(samples, m["from"], m["to"]))
             if sec == "game":

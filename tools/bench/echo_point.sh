@@ -7,7 +7,9 @@
 # Rounds interleave the configurations given as labelled volley-server flag sets.
 # Usage: tools/bench/echo_point.sh BUILD_DIR ROUNDS BOTS RATE_PER_BOT WINDOW_S OUT "label:flags" ...
 # The label "floor" (no flags) runs the kernel floor instead: volley-bench-loop's
-# recvmmsg/sendmmsg echo at the same total rate from one client socket (as the bots use one).
+# recvmmsg/sendmmsg echo at the same total rate from one client socket (as the bots use one), in
+# bursts of ECHO_POINT_FLOOR_BURST datagrams (volley-bench-loop's default, 32, when unset; match it
+# to the bots' bursts: about 3 with --step-us 50 at 60,000/s).
 # Prints per round: label, CPU-us per echo (server CPU over the window / echoes the bots got in
 # it, estimated from the whole run's received count scaled to the window), RTT p50/p99.
 # Run it as: flock /work/wt/measure.lock tools/bench/echo_point.sh ... It re-executes itself in a
@@ -22,6 +24,11 @@ fi
 BUILD=$1 ROUNDS=$2 BOTS=$3 RATE=$4 WINDOW=$5 OUT=$6; shift 6
 DELIVERY=${ECHO_POINT_DELIVERY:-unreliable}
 BOTS_EXTRA=${ECHO_POINT_BOTS:-}
+FLOOR_BURST=()
+if [ -n "${ECHO_POINT_FLOOR_BURST:-}" ]; then
+  case $ECHO_POINT_FLOOR_BURST in *[!0-9]*|0) echo "$0: ECHO_POINT_FLOOR_BURST wants a positive count" >&2; exit 2 ;; esac
+  FLOOR_BURST=(--burst "$ECHO_POINT_FLOOR_BURST")
+fi
 case $DELIVERY in reliable|unreliable) ;; *) echo "$0: ECHO_POINT_DELIVERY wants reliable or unreliable" >&2; exit 2 ;; esac
 MAX_PEERS=$(( BOTS > 1024 ? BOTS : 1024 ))
 SERVER=$BUILD/server/volley-server; LOAD=$BUILD/tools/bots/volley-bots
@@ -41,7 +48,7 @@ for r in $(seq "$ROUNDS"); do
     if [ "$label" = floor ]; then
       rate=$(python3 -c "print(round($BOTS * $RATE))")
       "$BUILD/tools/bench/volley-bench-loop" --servers recvmmsg/sendmmsg --clients 1 --sizes 64 \
-        --rate "$rate" --seconds "$WINDOW" --repeat 1 --cpus 0,1 >"$name.out" 2>&1
+        --rate "$rate" --seconds "$WINDOW" --repeat 1 --cpus 0,1 "${FLOOR_BURST[@]}" >"$name.out" 2>&1
       awk -v r="$r" '$3 == "recvmmsg/sendmmsg" { printf "floor round %s: %.2f CPU-us/echo (recvmmsg/sendmmsg, %s echoed/s)\n", r, $6, $4 }' "$name.out"
       continue
     fi
