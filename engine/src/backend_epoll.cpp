@@ -6,13 +6,14 @@
 // Runs of datagrams to one destination go out as UDP GSO messages (see send_batch.hpp).
 //
 // Coalesced wake-ups (LoopConfig::coalesce_us): epoll has no "wait for N events or T", so while
-// datagrams flow (NapRule decides) the wait first naps for the cap, never past the caller's
-// deadline, on the wake eventfd alone. Datagrams queue in the socket meanwhile and a
+// datagrams flow (NapRule decides) the wait first naps, on the wake eventfd alone, until the cap
+// has passed since the latest delivery (NapRule::nap_us), never past the caller's deadline. Datagrams queue in the socket meanwhile and a
 // non-blocking epoll_wait then returns them together: one wake-up, one recvmmsg and one sendmmsg
 // of replies per nap instead of per datagram. post()/stop() end a nap at once. A nap that finds
 // nothing waiting is followed by the ordinary wait. A datagram that arrives while the loop is
-// blocked in epoll_wait is handled at once, so the added latency is at most the cap, and only
-// while traffic flows; a quiet loop sleeps until its next timer.
+// blocked in epoll_wait is handled at once; one that arrives while a pass runs or during a nap is
+// taken in no later than the cap after the delivery before it, so the added latency is at most
+// the cap, and only while traffic flows; a quiet loop sleeps until its next timer.
 #ifdef __linux__
 #include <netinet/udp.h>
 #include <poll.h>
@@ -188,8 +189,11 @@ class EpollDatapath final : public Datapath {
     epoll_event events[kMaxEvents];
     int n = -1;
     NapRule::Nap napped = NapRule::Nap::kNone;
-    if (naps_.napping() && timeout_us != 0) {
-      timeout_us = nap(timeout_us);
+    const std::int64_t length = naps_.napping() && timeout_us != 0
+                                    ? naps_.nap_us(now(), timeout_us < 0 ? std::int64_t{p_.coalesce_us} : timeout_us)
+                                    : 0;
+    if (length > 0) {
+      timeout_us = nap(timeout_us, length);
       // What the nap gathered, taken without blocking.
       n = sys_epoll_wait(epoll_fd_, events, kMaxEvents, 0);
       add(Counter::kSyscalls, 1);
@@ -298,17 +302,15 @@ class EpollDatapath final : public Datapath {
     add(Counter::kSyscalls, 1);
   }
 
-  // Sleeps up to the cap (never past timeout_us) unless woken; returns what is left of the
-  // timeout for the epoll_wait that follows.
-  std::int64_t nap(std::int64_t timeout_us) {
-    const std::int64_t cap = timeout_us < 0 ? std::int64_t{p_.coalesce_us}
-                                            : std::min<std::int64_t>(timeout_us, p_.coalesce_us);
+  // Sleeps `length` (NapRule::nap_us: within the cap, never past timeout_us) unless woken;
+  // returns what is left of the timeout for the epoll_wait that follows.
+  std::int64_t nap(std::int64_t timeout_us, std::int64_t length) {
     pollfd wake{wake_fd_, POLLIN, 0};
-    timespec ts{static_cast<time_t>(cap / 1'000'000), static_cast<long>(cap % 1'000'000) * 1000};
+    timespec ts{static_cast<time_t>(length / 1'000'000), static_cast<long>(length % 1'000'000) * 1000};
     sys_ppoll(&wake, 1, &ts);
     add(Counter::kSyscalls, 1);
     add(Counter::kNaps, 1);
-    return timeout_us < 0 ? -1 : timeout_us - cap;
+    return timeout_us < 0 ? -1 : timeout_us - length;
   }
 
   void deliver() {

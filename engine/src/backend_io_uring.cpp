@@ -4,7 +4,9 @@
 // send_batch.hpp), and a read armed on an eventfd for cross-thread
 // wake-ups. -ENOBUFS (buffer ring empty) and MSG_TRUNC are counted, never delivered.
 // Wake-ups are coalesced (LoopConfig::coalesce_us): while datagrams flow (NapRule decides, as for
-// epoll) a blocking wait asks for a batch. On a single-thread ring where the kernel has
+// epoll) a blocking wait asks for a batch within what is left of the cap since the latest
+// delivery (NapRule::nap_us: datagrams that came while that pass ran wait no longer than the
+// cap). On a single-thread ring where the kernel has
 // min-timeout waits (6.12+, IORING_FEAT_MIN_TIMEOUT) it returns once the cap has passed and
 // anything is there, and otherwise sleeps until the first completion or the timer deadline;
 // otherwise it asks for the batch with the cap as its timeout. Every other blocking wait takes
@@ -238,11 +240,12 @@ class IoUringDatapath final : public Datapath {
     if (!ready) held_back_ = false;
     // A nap: a wait for a batch's worth of completions (beyond the ones this enter's own
     // submissions will post), within the cap and never past the caller's deadline.
-    const bool nap = !ready && timeout_us != 0 && naps_.napping();
-    const std::int64_t cap = timeout_us < 0 ? std::int64_t{p_.coalesce_us}
-                                            : std::min<std::int64_t>(timeout_us, p_.coalesce_us);
+    const bool may_nap = !ready && timeout_us != 0 && naps_.napping();
+    const TimePoint start = may_nap ? now() : 0;
+    const std::int64_t cap =
+        may_nap ? naps_.nap_us(start, timeout_us < 0 ? std::int64_t{p_.coalesce_us} : timeout_us) : 0;
+    const bool nap = cap > 0;
     const bool min_wait = nap && min_timeout_ && deferred_;
-    const TimePoint start = min_wait ? now() : 0;
     if (ready) {
       if (pending > 0 && held_back_) {
         enter_submit();

@@ -17,9 +17,12 @@
 // sends) shares each wake-up among the burst, and the nap adds its timer and up to the cap of
 // latency (measured with a 1,000 µs cap at 4,000 peers: waits without a nap delivered about 13
 // datagrams, naps 12 to 20, for 10-50 % more CPU per echo; BENCHMARKS.md, twenty-third
-// session). So a nap that gathered fewer than twice the running average of waits without one
+// session). So a nap that gathered less than 1.5 times the running average of waits without one
 // counts as an empty nap, and while napping every kProbeEvery-th wait is taken without a nap to
-// keep that average current.
+// keep that average current. Not twice: a nap lasts only what is left of the cap since the
+// latest delivery (nap_us), so under load spread out evenly it gathers what arrives in one cap,
+// against what arrived during the pass for a wait without one; measured at 512 peers x 60,000/s
+// spread out, 14-15 against 7-8 (BENCHMARKS.md, twenty-fourth session).
 //
 // Sans-IO: the backend reports what its waits did and the clock at each delivery.
 #pragma once
@@ -46,6 +49,15 @@ class NapRule {
 
   // The next blocking wait should nap (never true with a cap of 0).
   bool napping() const noexcept { return napping_ && naps_since_probe_ < kProbeEvery; }
+
+  // How long that nap may last at `now`: the cap less the time since the latest delivery, and
+  // no more than `limit` (the caller's next deadline). A datagram that arrived while the pass
+  // after that delivery ran has been waiting since then; a full cap on top would delay it by
+  // the pass plus the cap. 0: the cap has passed already, so the wait takes no nap.
+  std::int64_t nap_us(TimePoint now, std::int64_t limit) const noexcept {
+    const std::int64_t left = static_cast<std::int64_t>(cap_) - (now - last_delivery_);
+    return std::clamp<std::int64_t>(left, 0, std::min<std::int64_t>(limit, cap_));
+  }
 
   // The nap found nothing waiting: napping stops, held back for a doubled number of deliveries.
   void nap_empty() noexcept {
@@ -89,9 +101,9 @@ class NapRule {
   double plain() const noexcept { return plain_x16_ / 16.0; }
 
  private:
-  // A nap pays when it gathered at least twice what a wait without one delivers.
+  // A nap pays when it gathered at least 1.5 times what a wait without one delivers.
   bool pays(std::size_t gathered) const noexcept {
-    return !plain_seen_ || static_cast<std::int64_t>(std::min<std::size_t>(gathered, 4096)) * 16 >= 2 * plain_x16_;
+    return !plain_seen_ || static_cast<std::int64_t>(std::min<std::size_t>(gathered, 4096)) * 32 >= 3 * plain_x16_;
   }
   // A running average over about the last eight such waits, in sixteenths; the first sets it.
   void note_plain(std::size_t delivered) noexcept {

@@ -90,8 +90,8 @@ TEST_CASE("nap rule: each nap that gathered halves the hold the next empty nap s
   CHECK(rule.hold() == 4);
 }
 
-TEST_CASE("nap rule: a nap that gathers less than twice what a wait without one delivers counts as empty") {
-  for (const unsigned gathered : {19u, 20u}) {
+TEST_CASE("nap rule: a nap that gathers less than 1.5 times what a wait without one delivers counts as empty") {
+  for (const unsigned gathered : {14u, 15u}) {
     CAPTURE(gathered);
     NapRule rule(kCap);
     TimePoint t = 1'000'000;
@@ -104,7 +104,7 @@ TEST_CASE("nap rule: a nap that gathers less than twice what a wait without one 
     CHECK(rule.plain() == doctest::Approx(10));
     t += kCap / 2;
     rule.after_wait(gathered, t, false, Nap::kGathered);
-    if (gathered < 20) {
+    if (gathered < 15) {
       CHECK_FALSE(rule.napping());
       CHECK(rule.hold() == 1);  // as after an empty nap
     } else {
@@ -123,10 +123,10 @@ TEST_CASE("nap rule: while napping every kProbeEvery-th wait takes no nap, and w
     int naps_in_a_row = 0;
     int probes = 0;
     for (int i = 0; i < 2'000 && rule.napping(); ++i) {
-      // Naps gather 20 (twice 10); the waits that take none deliver `probe`.
+      // Naps gather 15 (1.5 times 10); the waits that take none deliver `probe`.
       for (naps_in_a_row = 0; rule.napping() && naps_in_a_row <= static_cast<int>(NapRule::kProbeEvery); ++naps_in_a_row) {
         t += kCap / 2;
-        rule.after_wait(20, t, false, Nap::kGathered);
+        rule.after_wait(15, t, false, Nap::kGathered);
       }
       if (rule.hold() > 0) break;  // a nap did not pay
       CHECK(naps_in_a_row == static_cast<int>(NapRule::kProbeEvery));
@@ -160,4 +160,22 @@ TEST_CASE("nap rule: only waits within the cap of the delivery before count towa
   rule.after_wait(5, t, false, Nap::kGathered);  // five times a flowing wait's one: it pays
   CHECK(rule.napping());
   CHECK(rule.hold() == 0);
+}
+
+TEST_CASE("nap rule: a nap lasts what is left of the cap since the latest delivery, within the caller's limit") {
+  NapRule rule(kCap);
+  TimePoint t = 1'000'000;
+  REQUIRE(deliveries_to_start(rule, t) == 2);
+  // The pass after the delivery at t took 30 us: a datagram that came in meanwhile has waited
+  // that long already, so the nap takes the rest of the cap, not the whole cap again.
+  CHECK(rule.nap_us(t + 30, 1'000'000) == kCap - 30);
+  CHECK(rule.nap_us(t, 1'000'000) == kCap);
+  CHECK(rule.nap_us(t + 30, 50) == 50);  // never past the caller's next deadline
+  CHECK(rule.nap_us(t + kCap, 1'000'000) == 0);  // the cap has passed: no nap
+  CHECK(rule.nap_us(t + 5 * kCap, 1'000'000) == 0);
+  // The next delivery sets the reference again.
+  t += 70;
+  rule.after_wait(3, t, false, Nap::kGathered);
+  REQUIRE(rule.napping());
+  CHECK(rule.nap_us(t + 10, 1'000'000) == kCap - 10);
 }
