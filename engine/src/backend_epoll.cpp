@@ -12,8 +12,9 @@
 // of replies per nap instead of per datagram. post()/stop() end a nap at once. A nap that finds
 // nothing waiting is followed by the ordinary wait. A datagram that arrives while the loop is
 // blocked in epoll_wait is handled at once; one that arrives while a pass runs or during a nap is
-// taken in no later than the cap after the delivery before it, so the added latency is at most
-// the cap, and only while traffic flows; a quiet loop sleeps until its next timer.
+// taken in no later than the cap after the delivery before it, so the wait a nap adds is at most
+// the cap (handling the larger batch it gathered comes on top), and only while traffic flows; a
+// quiet loop sleeps until its next timer.
 #ifdef __linux__
 #include <netinet/udp.h>
 #include <poll.h>
