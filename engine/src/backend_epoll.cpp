@@ -7,14 +7,15 @@
 //
 // Coalesced wake-ups (LoopConfig::coalesce_us): epoll has no "wait for N events or T", so while
 // datagrams flow (NapRule decides) the wait first naps, on the wake eventfd alone, until the cap
-// has passed since the latest delivery (NapRule::nap_us), never past the caller's deadline. Datagrams queue in the socket meanwhile and a
-// non-blocking epoll_wait then returns them together: one wake-up, one recvmmsg and one sendmmsg
-// of replies per nap instead of per datagram. post()/stop() end a nap at once. A nap that finds
-// nothing waiting is followed by the ordinary wait. A datagram that arrives while the loop is
-// blocked in epoll_wait is handled at once; one that arrives while a pass runs or during a nap is
-// taken in no later than the cap after the delivery before it, so the wait a nap adds is at most
-// the cap (handling the larger batch it gathered comes on top), and only while traffic flows; a
-// quiet loop sleeps until its next timer.
+// has passed since the latest delivery (NapRule::nap_us), never past the caller's deadline.
+// Datagrams queue in the socket meanwhile and a non-blocking epoll_wait then returns them
+// together: one wake-up, one recvmmsg and one sendmmsg of replies per nap instead of per
+// datagram. post()/stop() end a nap at once. A nap that finds nothing waiting is followed by the
+// ordinary wait. A datagram that arrives while the loop is blocked in epoll_wait is handled at
+// once; one that arrives while a pass runs or during a nap is taken in no later than the cap
+// after the delivery before it, so the wait a nap adds is at most the cap (handling the larger
+// batch it gathered comes on top), and only while traffic flows; a quiet loop sleeps until its
+// next timer.
 #ifdef __linux__
 #include <netinet/udp.h>
 #include <poll.h>
