@@ -40,7 +40,8 @@ ServerStats sample_stats() {
   s.peers_now = 3;
   s.peers_peak = 4;
   s.details = {{"local_disconnects", 2}, {"retransmits", 11}, {"loop_recv_batches", 400},
-               {"loop_wakeups", 12}, {"loop_syscalls", 900}, {"ticks", 60}, {"ticks_late", 1},
+               {"loop_wakeups", 12}, {"loop_syscalls", 900}, {"loop_waits", 450}, {"loop_naps", 70},
+               {"loop_naps_empty", 9}, {"ticks", 60}, {"ticks_late", 1},
                {"snapshot_frames", 60}, {"snapshots_full", 4}, {"snapshots_delta", 170},
                {"snapshot_bytes", 52000}, {"events_pending", 2}, {"events_undeliverable", 0}};
   s.drops = {{"bad_checksum", 5}, {"we\"ird\\name\n", 1}};
@@ -84,6 +85,9 @@ TEST_CASE("prometheus text: every figure under its conventional name, units and 
   CHECK(value(s, "volley_send_unacked_commands") == 8);
   CHECK(value(s, "volley_loop_receive_batches_total") == 400);
   CHECK(value(s, "volley_loop_wakeups_total") == 12);
+  CHECK(value(s, "volley_loop_waits_total") == 450);
+  CHECK(value(s, "volley_loop_naps_total") == 70);
+  CHECK(value(s, "volley_loop_naps_empty_total") == 9);
   CHECK(value(s, "volley_peer_rtt_seconds_bucket{le=\"0.01\"}") == 2);
   CHECK(value(s, "volley_peer_rtt_seconds_bucket{le=\"+Inf\"}") == 3);
   CHECK(value(s, "volley_peer_rtt_seconds_count") == 3);
