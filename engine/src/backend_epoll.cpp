@@ -200,11 +200,7 @@ class EpollDatapath final : public Datapath {
       n = sys_epoll_wait(epoll_fd_, events, kMaxEvents, 0);
       add(Counter::kSyscalls, 1);
       napped = n != 0 ? NapRule::Nap::kGathered : NapRule::Nap::kEmpty;
-      if (n == 0) {
-        add(Counter::kNapsEmpty, 1);
-        naps_.nap_empty();
-        if (timeout_us != 0) n = -1;  // wait as if there had been no nap
-      }
+      if (n == 0 && timeout_us != 0) n = -1;  // wait as if there had been no nap
     }
     if (n < 0) {
       // epoll_wait has millisecond resolution; rounding up wakes timers late, never early.
@@ -235,7 +231,7 @@ class EpollDatapath final : public Datapath {
     }
     deliver();
     release_closed();
-    naps_.after_wait(delivered_, delivered_at_, round_limited_, napped);
+    if (naps_.after_wait(delivered_, delivered_at_, round_limited_, napped)) add(Counter::kNapsEmpty, 1);
   }
 
   void wake() noexcept override {

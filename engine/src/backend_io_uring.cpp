@@ -275,19 +275,14 @@ class IoUringDatapath final : public Datapath {
       submit_and_wait(batch_want(pending), cap);
     }
     const bool more = reap();
-    // With anything there a min-timeout wait returns at the cap at the latest (plus the
-    // wake-up); later means its min timer found nothing and it slept on to the first completion.
-    const bool gathered =
-        nap && received_ != before && (!min_wait || delivered_at_ - start <= cap + cap / 2);
-    if (nap) {
-      add(Counter::kNaps, 1);
-      if (!gathered) {
-        add(Counter::kNapsEmpty, 1);
-        naps_.nap_empty();
-      }
-    }
-    naps_.after_wait(received_ - before, delivered_at_, more,
-                     !nap ? NapRule::Nap::kNone : gathered ? NapRule::Nap::kGathered : NapRule::Nap::kEmpty);
+    // A nap that gathered is judged by how much (NapRule::pays), not by how long it took: a
+    // min-timeout wait whose min timer found nothing sleeps on to the first completion and then
+    // takes what a wait without a nap would have, which does not pay; one that gathered a large
+    // batch returns late too, after the kernel's receive work for every datagram it gathered.
+    const std::uint64_t got = received_ - before;
+    if (nap) add(Counter::kNaps, 1);
+    const NapRule::Nap what = !nap ? NapRule::Nap::kNone : got > 0 ? NapRule::Nap::kGathered : NapRule::Nap::kEmpty;
+    if (naps_.after_wait(got, delivered_at_, more, what)) add(Counter::kNapsEmpty, 1);
   }
 
   void wake() noexcept override {

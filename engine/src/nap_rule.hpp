@@ -9,8 +9,12 @@
 // it. After an empty nap napping may start again only after a hold of deliveries: a burst that
 // arrives in two deliveries, with the next burst further off than the cap, would otherwise start
 // a nap that finds nothing once per burst (measured: 30% more CPU per echo than no coalescing at
-// 4,000 peers, BENCHMARKS.md). The hold doubles with each empty nap and halves with each nap
-// that paid, so traffic where most naps pay keeps napping.
+// 4,000 peers, BENCHMARKS.md). The hold doubles with each empty nap and shrinks with each nap
+// that paid, by the times it gathered what a wait without a nap delivers (at least halved): a
+// burst of a hundred datagrams that plain waits take three at a time, as io_uring's do, ends in
+// one empty nap, and one nap that gathered thirty times as much must outweigh it, or the holds
+// pile up to 64 deliveries and cover the next burst (measured with 4,000 idle stock clients,
+// BENCHMARKS.md, twenty-fifth session).
 //
 // Nor does a nap pay when it gathers little more than a wait without one would have: load that
 // already arrives in bursts (a load generator serving thousands of peers, a client's batched
@@ -67,13 +71,15 @@ class NapRule {
   }
 
   // After every wait: it delivered `delivered` datagrams, the latest at `delivered_at`;
-  // `more_queued` if it stopped at its round limit; `nap` what its nap did.
-  void after_wait(std::size_t delivered, TimePoint delivered_at, bool more_queued, Nap nap) noexcept {
-    if (cap_ == 0) return;
+  // `more_queued` if it stopped at its round limit; `nap` what its nap did. Returns whether the
+  // nap counted as empty: it found nothing, or gathered too little to pay (napping stops).
+  bool after_wait(std::size_t delivered, TimePoint delivered_at, bool more_queued, Nap nap) noexcept {
+    if (cap_ == 0) return false;
     naps_since_probe_ = nap == Nap::kNone ? 0 : naps_since_probe_ + 1;
+    if (nap == Nap::kEmpty) nap_empty();
     if (delivered == 0 || more_queued) {
       napping_ = false;
-      return;
+      return nap == Nap::kEmpty;
     }
     // Within the cap of the delivery before: a nap of the cap would have gathered both.
     const bool flowing = delivered_at - last_delivery_ <= static_cast<TimePoint>(cap_);
@@ -83,16 +89,18 @@ class NapRule {
     } else if (nap == Nap::kGathered) {
       if (!pays(delivered)) {
         nap_empty();
-        return;
+        return true;
       }
-      backoff_ /= 2;
+      backoff_ /= shrink(delivered);
     }
-    if (napping_) return;
-    if (hold_ > 0) {
-      --hold_;
-    } else {
-      napping_ = flowing;
+    if (!napping_) {
+      if (hold_ > 0) {
+        --hold_;
+      } else {
+        napping_ = flowing;
+      }
     }
+    return nap == Nap::kEmpty;
   }
 
   unsigned hold() const noexcept { return hold_; }
@@ -105,6 +113,15 @@ class NapRule {
   bool pays(std::size_t gathered) const noexcept {
     return !plain_seen_ || static_cast<std::int64_t>(std::min<std::size_t>(gathered, 4096)) * 32 >= 3 * plain_x16_;
   }
+  // What a nap that paid divides the hold by: the times it gathered what a wait without one
+  // delivers (it saved about that many wake-ups less one, where an empty nap wastes about one),
+  // and at least 2.
+  unsigned shrink(std::size_t gathered) const noexcept {
+    if (!plain_seen_) return 2;
+    const std::int64_t times = static_cast<std::int64_t>(std::min<std::size_t>(gathered, 4096)) * 16 /
+                               std::max<std::int64_t>(plain_x16_, 1);
+    return static_cast<unsigned>(std::max<std::int64_t>(times, 2));  // at most 4096
+  }
   // A running average over about the last eight such waits, in sixteenths; the first sets it.
   void note_plain(std::size_t delivered) noexcept {
     const std::int64_t sample = static_cast<std::int64_t>(std::min<std::size_t>(delivered, 4096)) * 16;
@@ -115,7 +132,7 @@ class NapRule {
   std::uint32_t cap_;
   bool napping_ = false;
   bool plain_seen_ = false;
-  unsigned backoff_ = 0;  // the hold the latest empty nap set, halved by each nap that paid
+  unsigned backoff_ = 0;  // the hold the latest empty nap set, shrunk by each nap that paid
   unsigned hold_ = 0;     // deliveries still to pass before napping may start again
   unsigned naps_since_probe_ = 0;  // waits that napped since the last one that did not
   std::int64_t plain_x16_ = 0;     // datagrams per wait without a nap, x16 (note_plain)

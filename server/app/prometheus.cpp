@@ -147,7 +147,7 @@ std::string prometheus_text(const ServerStats& s, const ProcessFigures& process)
            detail(s, "loop_syscalls"));
   w.single("volley_loop_waits_total", "counter", "Loop waits that were allowed to block.", detail(s, "loop_waits"));
   w.single("volley_loop_naps_total", "counter", "Coalescing naps taken (--coalesce-us).", detail(s, "loop_naps"));
-  w.single("volley_loop_naps_empty_total", "counter", "Coalescing naps that found no datagram within the cap.",
+  w.single("volley_loop_naps_empty_total", "counter", "Coalescing naps that found nothing, or too little to pay.",
            detail(s, "loop_naps_empty"));
   w.histogram("volley_loop_datagrams_per_batch", "Datagrams delivered per receive wake-up.",
               s.datagrams_per_batch);

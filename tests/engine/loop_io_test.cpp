@@ -781,7 +781,7 @@ namespace {
 // its loop counters once all have arrived. The loop holds a timer a minute off, as a server
 // always holds its peers' deadlines: a min-timeout wait with no deadline at all ends at the cap
 // even when nothing came (the kernel's rule), one with a deadline sleeps on to the first
-// datagram, and only then must the backend tell an empty nap by how long it took.
+// datagram and takes what a wait without a nap would have: a nap that does not pay.
 Stats nap_counts(LoopKind kind, int count, const std::function<TimePoint(int)>& gap_us) {
   LoopConfig config;
   config.coalesce_us = 4'000;

@@ -1,6 +1,6 @@
 // NapRule on a hand-driven clock: when napping starts (two deliveries within the cap), what
-// ends it, the hold after empty naps (doubling to 64 deliveries, halved by naps that
-// gathered), and the bursts that make a nap pointless (measured by waits without one). The backends' loop tests show the same rule on real sockets.
+// ends it, the hold after empty naps (doubling to 64 deliveries, shrunk by naps that
+// paid), and the bursts that make a nap pointless (measured by waits without one). The backends' loop tests show the same rule on real sockets.
 #include <doctest/doctest.h>
 
 #include "nap_rule.hpp"
@@ -72,22 +72,62 @@ TEST_CASE("nap rule: an empty nap ends napping and holds it back 1, 2, 4 ... 64 
   }
 }
 
-TEST_CASE("nap rule: each nap that gathered halves the hold the next empty nap sets") {
+TEST_CASE("nap rule: a nap that paid shrinks the hold by the times it gathered a plain wait's take, at least half") {
+  struct Case {
+    unsigned empties;   // empty naps in a row first: hold 2^(empties-1)
+    unsigned gathered;  // then one nap that gathered this (waits without one deliver 1)
+    unsigned next;      // the hold the next empty nap sets
+  };
+  // 8 halved by a nap of 2 (4, doubled to 8), by one of 3 to 2 -> 4, by one of 8 to 1 -> 2;
+  // 64 by one of 16, 64 -> 4 -> 8; by one of 100 (more than the longest hold), to 0 -> 1.
+  for (const Case c : {Case{4, 2, 8}, Case{4, 3, 4}, Case{4, 8, 2}, Case{7, 16, 8}, Case{7, 100, 1}}) {
+    CAPTURE(c.empties);
+    CAPTURE(c.gathered);
+    NapRule rule(kCap);
+    TimePoint t = 1'000'000;
+    REQUIRE(deliveries_to_start(rule, t) == 2);
+    REQUIRE(rule.plain() == doctest::Approx(1));
+    for (unsigned i = 0; i < c.empties; ++i) {
+      rule.nap_empty();
+      REQUIRE(deliveries_to_start(rule, t) > 0);
+    }
+    t += 50;
+    CHECK_FALSE(rule.after_wait(c.gathered, t, false, Nap::kGathered));
+    CHECK(rule.napping());
+    rule.nap_empty();
+    CHECK(rule.hold() == c.next);
+  }
+}
+
+TEST_CASE("nap rule: after_wait says whether the nap counted as empty") {
   NapRule rule(kCap);
   TimePoint t = 1'000'000;
-  REQUIRE(deliveries_to_start(rule, t) == 2);
-  for (int i = 0; i < 4; ++i) {  // holds 1, 2, 4, 8
-    rule.nap_empty();
-    REQUIRE(deliveries_to_start(rule, t) > 0);
-  }
-  // Two naps that gathered: 8 -> 4 -> 2; the next empty nap doubles that to 4, not 16.
+  REQUIRE(deliveries_to_start(rule, t) == 2);  // waits without a nap deliver 1
   t += 50;
-  rule.after_wait(5, t, false, Nap::kGathered);
-  t += 50;
-  rule.after_wait(5, t, false, Nap::kGathered);
+  CHECK_FALSE(rule.after_wait(2, t, false, Nap::kGathered));  // twice as much: paid
   CHECK(rule.napping());
-  rule.nap_empty();
-  CHECK(rule.hold() == 4);
+  t += 50;
+  CHECK(rule.after_wait(1, t, false, Nap::kGathered));  // no more than a plain wait: empty
+  CHECK_FALSE(rule.napping());
+  CHECK(rule.hold() == 1);
+  t += 50;
+  CHECK_FALSE(rule.after_wait(1, t, false, Nap::kNone));  // no nap: the hold passes
+  CHECK(rule.hold() == 0);
+  t += 50;
+  CHECK_FALSE(rule.after_wait(1, t, false, Nap::kNone));
+  REQUIRE(rule.napping());
+  // Found nothing, and the wait after it delivered: empty, the hold doubled and one passed.
+  t += 50;
+  CHECK(rule.after_wait(3, t, false, Nap::kEmpty));
+  CHECK_FALSE(rule.napping());
+  CHECK(rule.hold() == 1);
+  // Found nothing and nothing after it either (the deadline came first).
+  NapRule quiet(kCap);
+  TimePoint q = 1'000'000;
+  REQUIRE(deliveries_to_start(quiet, q) == 2);
+  CHECK(quiet.after_wait(0, q, false, Nap::kEmpty));
+  CHECK(quiet.hold() == 1);
+  CHECK_FALSE(NapRule(0).after_wait(0, q, false, Nap::kEmpty));  // no cap: no naps to judge
 }
 
 TEST_CASE("nap rule: a nap that gathers less than 1.5 times what a wait without one delivers counts as empty") {

@@ -59,7 +59,7 @@ enum class Counter : std::uint8_t {
   kWakeups,           // cross-thread wake-ups consumed by the loop
   kWaits,             // backend waits allowed to block (the loop thread may have slept)
   kNaps,              // coalescing naps: epoll's sleeps, io_uring's batch waits (LoopConfig::coalesce_us)
-  kNapsEmpty,         // of those, naps that found no datagram within the cap (napping stops)
+  kNapsEmpty,         // of those, naps that found nothing or too little to pay (napping stops)
   kCount
 };
 std::string_view counter_name(Counter counter) noexcept;
