@@ -191,11 +191,13 @@ class EpollDatapath final : public Datapath {
     epoll_event events[kMaxEvents];
     int n = -1;
     NapRule::Nap napped = NapRule::Nap::kNone;
-    const std::int64_t length = naps_.napping() && timeout_us != 0
-                                    ? naps_.nap_us(now(), timeout_us < 0 ? std::int64_t{p_.coalesce_us} : timeout_us)
-                                    : 0;
+    const bool may_nap = naps_.napping() && timeout_us != 0;
+    const TimePoint start = may_nap ? now() : 0;
+    const std::int64_t length =
+        may_nap ? naps_.nap_us(start, timeout_us < 0 ? std::int64_t{p_.coalesce_us} : timeout_us) : 0;
     if (length > 0) {
       timeout_us = nap(timeout_us, length);
+      naps_.nap_took(length, now() - start);
       // What the nap gathered, taken without blocking.
       n = sys_epoll_wait(epoll_fd_, events, kMaxEvents, 0);
       add(Counter::kSyscalls, 1);

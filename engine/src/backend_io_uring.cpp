@@ -274,6 +274,7 @@ class IoUringDatapath final : public Datapath {
     } else {
       submit_and_wait(batch_want(pending), cap);
     }
+    if (nap) naps_.nap_took(cap, now() - start);  // the enter: its sends, the wait, the receives
     const bool more = reap();
     // A nap that gathered is judged by how much (NapRule::pays), not by how long it took: a
     // min-timeout wait whose min timer found nothing sleeps on to the first completion and then

@@ -28,6 +28,13 @@
 // against what arrived during the pass for a wait without one; measured at 512 peers x 60,000/s
 // spread out, 14-15 against 7-8 (BENCHMARKS.md, twenty-fourth session).
 //
+// A nap also ends later than it asked: the timer's wake-up, and on io_uring the sends its enter
+// issues before the wait and the receives the kernel runs after it (about 55 µs a nap at 512
+// peers x 60,000/s spread out, where io_uring's RTT p99 grew 215-252 µs over no coalescing with
+// a 200 µs cap). Naps are shortened by the running average of that overrun, measured on the
+// naps that paid, so the wait a nap adds stays within the cap (BENCHMARKS.md, twenty-fifth
+// session).
+//
 // Sans-IO: the backend reports what its waits did and the clock at each delivery.
 #pragma once
 
@@ -59,9 +66,13 @@ class NapRule {
   // after that delivery ran has been waiting since then; a full cap on top would delay it by
   // the pass plus the cap. 0: the cap has passed already, so the wait takes no nap.
   std::int64_t nap_us(TimePoint now, std::int64_t limit) const noexcept {
-    const std::int64_t left = static_cast<std::int64_t>(cap_) - (now - last_delivery_);
+    const std::int64_t left = static_cast<std::int64_t>(cap_) - (now - last_delivery_) - overrun_x16_ / 16;
     return std::clamp<std::int64_t>(left, 0, std::min<std::int64_t>(limit, cap_));
   }
+
+  // This wait's nap asked for `asked` µs and returned `took` µs after it began; after_wait
+  // counts the overrun only if the nap paid (one that found nothing may sleep on far longer).
+  void nap_took(std::int64_t asked, std::int64_t took) noexcept { overrun_ = std::clamp<std::int64_t>(took - asked, 0, cap_); }
 
   // The nap found nothing waiting: napping stops, held back for a doubled number of deliveries.
   void nap_empty() noexcept {
@@ -75,6 +86,8 @@ class NapRule {
   // nap counted as empty: it found nothing, or gathered too little to pay (napping stops).
   bool after_wait(std::size_t delivered, TimePoint delivered_at, bool more_queued, Nap nap) noexcept {
     if (cap_ == 0) return false;
+    const std::int64_t overrun = overrun_;
+    overrun_ = -1;
     naps_since_probe_ = nap == Nap::kNone ? 0 : naps_since_probe_ + 1;
     if (nap == Nap::kEmpty) nap_empty();
     if (delivered == 0 || more_queued) {
@@ -92,6 +105,7 @@ class NapRule {
         return true;
       }
       backoff_ /= shrink(delivered);
+      if (overrun >= 0) overrun_x16_ += (overrun * 16 - overrun_x16_) >> 3;
     }
     if (!napping_) {
       if (hold_ > 0) {
@@ -104,6 +118,8 @@ class NapRule {
   }
 
   unsigned hold() const noexcept { return hold_; }
+  // How much later than asked the naps that paid returned, a running average in µs.
+  std::int64_t overrun() const noexcept { return overrun_x16_ / 16; }
   // Datagrams delivered per wait without a nap while traffic flows, a running average (0
   // before the first).
   double plain() const noexcept { return plain_x16_ / 16.0; }
@@ -137,6 +153,8 @@ class NapRule {
   unsigned naps_since_probe_ = 0;  // waits that napped since the last one that did not
   std::int64_t plain_x16_ = 0;     // datagrams per wait without a nap, x16 (note_plain)
   TimePoint last_delivery_ = 0;
+  std::int64_t overrun_ = -1;       // this wait's nap's overrun (nap_took); -1: none reported
+  std::int64_t overrun_x16_ = 0;    // the running average over about eight paid naps, x16
 };
 
 }  // namespace volley::engine

@@ -219,3 +219,49 @@ TEST_CASE("nap rule: a nap lasts what is left of the cap since the latest delive
   REQUIRE(rule.napping());
   CHECK(rule.nap_us(t + 10, 1'000'000) == kCap - 10);
 }
+
+TEST_CASE("nap rule: naps are shortened by how much later than asked the naps that paid returned") {
+  NapRule rule(kCap);
+  TimePoint t = 1'000'000;
+  REQUIRE(deliveries_to_start(rule, t) == 2);  // waits without a nap deliver 1
+  CHECK(rule.nap_us(t, 1'000'000) == kCap);
+  // Naps that paid (5 datagrams) and returned 80 µs after their asked length: the average
+  // overrun climbs towards 80 by an eighth of the gap each time, and the naps shorten with it.
+  std::int64_t previous = kCap;
+  for (int i = 0; i < 40; ++i) {
+    if (!rule.napping()) {  // the probe, one wait in kProbeEvery: no nap
+      t += 50;
+      CHECK_FALSE(rule.after_wait(1, t, false, Nap::kNone));
+    }
+    const std::int64_t asked = rule.nap_us(t, 1'000'000);
+    CHECK(asked <= previous);
+    previous = asked;
+    rule.nap_took(asked, asked + 80);
+    t += asked + 80;
+    CHECK_FALSE(rule.after_wait(5, t, false, Nap::kGathered));
+  }
+  CHECK(rule.overrun() >= 75);
+  CHECK(rule.overrun() <= 80);
+  CHECK(rule.nap_us(t, 1'000'000) == kCap - rule.overrun());
+  const std::int64_t settled = rule.overrun();
+  // A nap that found nothing slept on far past its length; one that gathered too little to pay
+  // may have too: neither moves the average.
+  rule.nap_took(kCap, 5'000);
+  CHECK(rule.after_wait(1, t + 5'000, false, Nap::kEmpty));
+  CHECK(rule.overrun() == settled);
+  t += 5'000;
+  REQUIRE(deliveries_to_start(rule, t) > 0);
+  rule.nap_took(kCap, 5'000);
+  CHECK(rule.after_wait(1, t + 50, false, Nap::kGathered));  // 1 against a plain wait's 1
+  CHECK(rule.overrun() == settled);
+  // An overrun is counted at most at the cap, and a report applies to its own wait only.
+  t += 50;
+  REQUIRE(deliveries_to_start(rule, t) > 0);
+  rule.nap_took(kCap, 100'000);
+  CHECK_FALSE(rule.after_wait(5, t + 50, false, Nap::kGathered));
+  CHECK(rule.overrun() == settled + (kCap - settled) / 8);
+  const std::int64_t after = rule.overrun();
+  t += 100;
+  CHECK_FALSE(rule.after_wait(5, t, false, Nap::kGathered));  // no report: no change
+  CHECK(rule.overrun() == after);
+}
