@@ -61,8 +61,8 @@ class NapRule {
   // The next blocking wait should nap (never true with a cap of 0).
   bool napping() const noexcept { return napping_ && naps_since_probe_ < kProbeEvery; }
 
-  // How long that nap may last at `now`: the cap less the time since the latest delivery, and
-  // no more than `limit` (the caller's next deadline). A datagram that arrived while the pass
+  // How long that nap may last at `now`: the cap less the time since the latest delivery and
+  // the naps' average overrun (nap_took), and no more than `limit` (the caller's next deadline). A datagram that arrived while the pass
   // after that delivery ran has been waiting since then; a full cap on top would delay it by
   // the pass plus the cap. 0: the cap has passed already, so the wait takes no nap.
   std::int64_t nap_us(TimePoint now, std::int64_t limit) const noexcept {
@@ -72,7 +72,9 @@ class NapRule {
 
   // This wait's nap asked for `asked` µs and returned `took` µs after it began; after_wait
   // counts the overrun only if the nap paid (one that found nothing may sleep on far longer).
-  void nap_took(std::int64_t asked, std::int64_t took) noexcept { overrun_ = std::clamp<std::int64_t>(took - asked, 0, cap_); }
+  void nap_took(std::int64_t asked, std::int64_t took) noexcept {
+    overrun_ = std::clamp<std::int64_t>(took - asked, 0, cap_);
+  }
 
   // The nap found nothing waiting: napping stops, held back for a doubled number of deliveries.
   void nap_empty() noexcept {
