@@ -271,23 +271,48 @@ Host::~Host() {
   enet_host_destroy(impl_->host);
 }
 
-ConnectResult Host::connect(std::string_view address, std::uint32_t data) {
+namespace {
+
+struct Target {
+  ConnectError error = ConnectError::kOk;
+  ENetAddress address{};
+};
+
+// The one reading of an address string, for connect() and resolve_address().
+Target enet_target(std::string_view address) {
   const std::optional<Endpoint> endpoint = parse_endpoint(address);
-  if (!endpoint) return {{}, ConnectError::kMalformedAddress};
-  ENetAddress target{};
-  target.port = endpoint->port;
+  if (!endpoint) return {ConnectError::kMalformedAddress};
+  Target target;
+  target.address.port = endpoint->port;
   if (endpoint->bracketed) {
     in6_addr v6{};
-    if (inet_pton(AF_INET6, endpoint->host.c_str(), &v6) != 1) {
-      return {{}, ConnectError::kMalformedAddress};
-    }
-    if (!IN6_IS_ADDR_V4MAPPED(&v6)) return {{}, ConnectError::kIpv6Unsupported};
-    std::memcpy(&target.host, &v6.s6_addr[12], 4);  // network order, as ENetAddress keeps it
+    if (inet_pton(AF_INET6, endpoint->host.c_str(), &v6) != 1) return {ConnectError::kMalformedAddress};
+    if (!IN6_IS_ADDR_V4MAPPED(&v6)) return {ConnectError::kIpv6Unsupported};
+    std::memcpy(&target.address.host, &v6.s6_addr[12], 4);  // network order, as ENetAddress keeps it
   } else {
     const detail::Resolved resolved = detail::resolve_ipv4(endpoint->host);
-    if (resolved.error != ConnectError::kOk) return {{}, resolved.error};
-    target.host = resolved.ipv4;
+    if (resolved.error != ConnectError::kOk) return {resolved.error};
+    target.address.host = resolved.ipv4;
   }
+  return target;
+}
+
+}  // namespace
+
+ResolvedAddress resolve_address(std::string_view address) {
+  const Target target = enet_target(address);
+  if (target.error != ConnectError::kOk) return {target.error, {}};
+  char text[INET_ADDRSTRLEN] = {};
+  in_addr v4{};
+  std::memcpy(&v4, &target.address.host, 4);
+  inet_ntop(AF_INET, &v4, text, sizeof(text));
+  return {ConnectError::kOk, std::string(text) + ":" + std::to_string(target.address.port)};
+}
+
+ConnectResult Host::connect(std::string_view address, std::uint32_t data) {
+  const Target resolved = enet_target(address);
+  if (resolved.error != ConnectError::kOk) return {{}, resolved.error};
+  ENetAddress target = resolved.address;
   if (impl_->live == impl_->slots.size()) return {{}, ConnectError::kNoFreeSlot};
   ENetPeer* peer = enet_host_connect(impl_->host, &target, impl_->options.channels, data);
   if (peer == nullptr) return {{}, ConnectError::kNoFreeSlot};

@@ -55,6 +55,20 @@ TEST_CASE("address: connect reports malformed, unresolvable and IPv6 addresses a
   CHECK(text.find("IPv4") != std::string_view::npos);
 }
 
+TEST_CASE("address: resolve_address gives what connect would send to, numeric, or connect's error") {
+  CHECK(vc::resolve_address("10.1.2.3:7777").numeric == "10.1.2.3:7777");
+  CHECK(vc::resolve_address("[::ffff:10.1.2.3]:9").numeric == "10.1.2.3:9");
+  const vc::ResolvedAddress local = vc::resolve_address("localhost:65535");
+  REQUIRE(local);
+  CHECK(local.numeric.ends_with(":65535"));
+  // The numeric form reads back as itself: the one lookup is not repeated per connect.
+  CHECK(vc::resolve_address(local.numeric).numeric == local.numeric);
+  CHECK(vc::resolve_address("127.0.0.1").error == vc::ConnectError::kMalformedAddress);
+  CHECK(vc::resolve_address("no-such-host.invalid:7777").error == vc::ConnectError::kUnresolvable);
+  CHECK(vc::resolve_address("[::1]:7777").error == vc::ConnectError::kIpv6Unsupported);
+  CHECK(vc::resolve_address("[::1]:7777").numeric.empty());
+}
+
 TEST_CASE("address: a name with only IPv6 addresses is ipv6_unsupported, not unresolvable") {
   namespace vd = volley::client::detail;
   // getaddrinfo lists built by hand: the choice among families.

@@ -146,6 +146,23 @@ TEST_CASE("volley-bots: fewer bots connected than asked is exit 1, a bad flag is
   REQUIRE(bad.exited);
   CHECK(bad.code == 2);
   CHECK(bad.err.find('\n') == bad.err.size() - 1);
+  // A --server that is not an address is a bad flag on either engine, not a run of failed
+  // connects; a name that does not resolve stops the run before it starts (not after --seconds).
+  for (const std::string engine : {"enet", "volley"}) {
+    const Run malformed = run(dir, kBots + " --engine " + engine + " --server 127.0.0.1:99999 --seconds 30");
+    REQUIRE(malformed.exited);
+    CHECK(malformed.code == 2);
+    CHECK(malformed.err.find("--server") != std::string::npos);
+    CHECK(malformed.err.find('\n') == malformed.err.size() - 1);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const Run unknown = run(dir, kBots + " --server no-such-host.invalid:7777 --seconds 30");
+  REQUIRE(unknown.exited);
+  CHECK(unknown.code == 1);
+  CHECK(unknown.err.find("unresolvable") != std::string::npos);
+  CHECK(unknown.err.find('\n') == unknown.err.size() - 1);
+  CHECK(unknown.lines.empty());  // no report: no run
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
 }
 
 }  // namespace

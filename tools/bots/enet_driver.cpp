@@ -139,9 +139,18 @@ class EnetTransport final : public Transport {
 }  // namespace
 
 bool run_enet(const Options& o, bool show_progress, Report& report, std::string& error) {
+  // Resolved once, before any bot: a name that cannot be used fails here, not as every bot's
+  // failed connect, and thousands of connects make no lookup each.
+  const client::ResolvedAddress server = client::resolve_address(o.server);
+  if (!server) {
+    error = "--server '" + o.server + "': " + std::string(client::connect_error_text(server.error));
+    return false;
+  }
+  Options resolved = o;
+  resolved.server = server.numeric;
   std::unique_ptr<EnetTransport> transport;
   try {
-    transport = std::make_unique<EnetTransport>(o);
+    transport = std::make_unique<EnetTransport>(resolved);
   } catch (const std::exception& e) {
     error = e.what();
     return false;

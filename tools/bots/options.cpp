@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "volley/client/address.hpp"
 #include "volley/support/cli.hpp"
 
 namespace volley::bots {
@@ -13,7 +14,10 @@ Parsed parse_options(const std::vector<std::string>& args) {
   double rate = 0;
   std::string mix = "mixed";
   CLI::App app("volley-bots: a swarm of checking bots against an ENet server (docs/bots.md)", "volley-bots");
-  app.add_option("--server", o.server, "HOST:PORT")->required();
+  app.add_option("--server", o.server, "HOST:PORT")->required()->check([](const std::string& text) {
+    return client::parse_endpoint(text) ? std::string()
+                                        : "'" + text + "' is not HOST:PORT, [IPV6]:PORT or NAME:PORT (port 1..65535)";
+  });
   app.add_option("--bots", s.bots)->check(CLI::Range(1, 1'000'000));
   app.add_option("--sockets", o.sockets, "0: one per 4,000 bots")->check(CLI::Range(0, 4096));
   app.add_option("--seconds", o.seconds)->check(CLI::Range(0.1, 1e6));

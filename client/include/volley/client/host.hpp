@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "volley/client/stats.hpp"
@@ -45,6 +46,17 @@ enum class ConnectError : std::uint8_t {
 };
 std::string_view connect_error_name(ConnectError error) noexcept;  // "ipv6_unsupported"
 std::string_view connect_error_text(ConnectError error) noexcept;  // a sentence for people
+
+// What connect() makes of an address before it sends anything, without a socket or a Host:
+// the IPv4 address and port libenet is given, written "a.b.c.d:port", or why there is none
+// (kMalformedAddress, kUnresolvable, kIpv6Unsupported). A name is resolved here once (blocking
+// while DNS answers); a crowd of connects to `numeric` then makes no lookup each.
+struct ResolvedAddress {
+  ConnectError error = ConnectError::kOk;
+  std::string numeric;
+  explicit operator bool() const noexcept { return error == ConnectError::kOk; }
+};
+ResolvedAddress resolve_address(std::string_view address);
 
 struct ConnectResult {
   ConnectionId connection;
