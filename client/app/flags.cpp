@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "volley/client/version.hpp"
 #include "volley/support/cli.hpp"
 
 namespace volley::client::app {
@@ -9,7 +10,7 @@ namespace volley::client::app {
 std::string usage() {
   return "usage: volley-client --server HOST:PORT [--clients N] [--seconds T] [--chat-every S]\n"
          "                     [--tick-hz HZ] [--report-json PATH] [--checksum] [--compress]\n"
-         "                     [--quiet] [--keyboard] [--idle]\n"
+         "                     [--quiet] [--keyboard] [--idle] [--version]\n"
          "  Lines typed on stdin are sent as chat by the first client.\n"
          "  --keyboard (stdin a terminal): the first client's player moves with W/A/S/D or the\n"
          "  arrows, Space jumps, / or t opens a chat line (Enter sends, Esc cancels), q quits.\n"
@@ -20,6 +21,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   Parsed parsed;
   Options& o = parsed.options;
   CLI::App app("volley-client");
+  app.set_version_flag("--version", [] { return client::version(); });
   app.add_option("--server", o.server)->required();
   app.add_option("--clients", o.clients)->check(CLI::Range(1, 4000));
   app.add_option("--seconds", o.seconds, "0 = until stdin ends")->check(CLI::Range(0.0, 1e7));
@@ -36,6 +38,8 @@ Parsed parse_flags(const std::vector<std::string>& args) {
     o.help = true;
     return parsed;
   }
+  parsed.version = outcome.version;
+  if (!parsed.version.empty()) return parsed;
   parsed.error = outcome.error;
   if (!parsed.error.empty()) return parsed;
   // Range checks let NaN through.

@@ -312,6 +312,10 @@ int main(int argc, char** argv) {
     std::fputs(usage().c_str(), stdout);
     return 0;
   }
+  if (!parsed.version.empty()) {
+    std::printf("%s\n", parsed.version.c_str());
+    return 0;
+  }
   if (!parsed.error.empty()) {
     std::fprintf(stderr, "volley-client: error: %s\n", parsed.error.c_str());
     return kExitUsage;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 
+#include "volley/server/version.hpp"
 #include "volley/support/cli.hpp"
 
 namespace volley::server::app {
@@ -27,7 +28,7 @@ std::string usage() {
          "                     [--keepalive when-silent|libenet]\n"
          "                     [--log-level error|warn|info|debug] [--status-interval S]\n"
          "                     [--metrics ADDR:PORT] [--drain-seconds S]\n"
-         "                     [--agones] [--agones-health-interval S]\n"
+         "                     [--agones] [--agones-health-interval S] [--version]\n"
          "  limits (README \"Limits\"): [--max-packet-size BYTES] [--max-fragments N]\n"
          "                     [--max-waiting-data BYTES] [--max-waiting-total BYTES]\n"
          "                     [--max-held-commands N] [--max-queued-data BYTES]\n"
@@ -66,6 +67,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
                                                   {"debug", LogLevel::kDebug}};
   double seconds = 0;
   CLI::App app("volley-server");
+  app.set_version_flag("--version", std::string(volley::server::version()));
   std::string mode, level;
   app.add_option("--mode", mode)->required()->check(CLI::IsMember({"echo", "demo"}));
   app.add_option("--bind", o.server.bind);
@@ -159,6 +161,8 @@ Parsed parse_flags(const std::vector<std::string>& args) {
     o.help = true;
     return parsed;
   }
+  parsed.version = outcome.version;
+  if (!parsed.version.empty()) return parsed;
   parsed.error = outcome.error;
   if (!parsed.error.empty()) return parsed;
   o.mode = modes.at(mode);

@@ -35,7 +35,8 @@ struct Options {
 
 struct Parsed {
   Options options;
-  std::string error;  // one line; empty on success
+  std::string error;    // one line; empty on success
+  std::string version;  // --version: the line to print
 };
 
 Parsed parse_flags(const std::vector<std::string>& args);

@@ -25,6 +25,7 @@
 #include "ops_http.hpp"
 #include "report.hpp"
 #include "volley/server/server.hpp"
+#include "volley/server/version.hpp"
 
 namespace {
 
@@ -232,7 +233,8 @@ int run(const Options& options) {
     const std::string mode = demo ? "demo mode (" + std::to_string(options.entities) + " entities, " +
                                         std::to_string(config.tick_hz) + " Hz)"
                                   : std::string("echo mode");
-    log_line("info", mode + ", backend " + std::string(server.backend()) + ", max peers " +
+    log_line("info", std::string(volley::server::version()) + ": " + mode + ", backend " +
+                         std::string(server.backend()) + ", max peers " +
                          std::to_string(options.server.max_peers));
     // Never assume the request was honoured: rmem_max caps it unless FORCE was allowed.
     log_line("info", "socket buffers: recv requested " + std::to_string(options.server.recv_buffer_bytes) +
@@ -279,6 +281,10 @@ int main(int argc, char** argv) {
   const Parsed parsed = parse_flags(args);
   if (parsed.options.help) {
     std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (!parsed.version.empty()) {
+    std::printf("%s\n", parsed.version.c_str());
     return 0;
   }
   if (!parsed.error.empty()) {

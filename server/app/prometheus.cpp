@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "volley/server/version.hpp"
+
 namespace volley::server::app {
 namespace {
 
@@ -55,6 +57,11 @@ class Writer {
     sample(bucket, label_pair("le", "+Inf"), h.count());
     sample(std::string(name) + "_sum", {}, h.sum);
     sample(std::string(name) + "_count", {}, h.count());
+  }
+  // An info gauge: one sample, always 1, whose label carries the fact.
+  void info(std::string_view name, std::string_view help, std::string_view label, std::string_view value) {
+    family(name, "gauge", help);
+    sample(name, label_pair(label, value), std::uint64_t{1});
   }
   std::string take() { return std::move(out_); }
 
@@ -104,6 +111,7 @@ std::uint64_t detail(const ServerStats& s, std::string_view key) {
 
 std::string prometheus_text(const ServerStats& s, const ProcessFigures& process) {
   Writer w;
+  w.info("volley_build_info", "The running server's version (always 1).", "version", volley::server::version_number());
   w.single("volley_peers_connected", "gauge", "Peers connected now.", s.peers_now);
   w.single("volley_peers_connected_peak", "gauge", "Most peers connected at once since start.", s.peers_peak);
   w.single("volley_handshake_half_open", "gauge", "Half-open handshake entries now (CONNECTs awaiting proof).",

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "volley/server/version.hpp"
 #include "volley/support/json_writer.hpp"
 
 namespace volley::server::app {
@@ -31,6 +32,7 @@ std::string stats_json(const ServerStats& s, const CpuTimes& cpu, const Server& 
       .number("cpu_sys_s", cpu.sys_s, "%.6f")
       .field("backend_note", server.backend_note())
       .field("backend", server.backend())
+      .field("version", volley::server::version_number())
       .end_object();
   return json.str() + "\n";
 }

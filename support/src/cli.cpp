@@ -29,6 +29,9 @@ CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args) {
     outcome.help = true;
   } catch (const CLI::CallForAllHelp&) {
     outcome.help = true;
+  } catch (const CLI::CallForVersion& e) {
+    // Thrown while the flag is parsed, before required flags are checked: "--version" alone works.
+    outcome.version = e.what();
   } catch (const CLI::ParseError& e) {
     outcome.error = one_line(e.what());
     if (outcome.error.empty()) outcome.error = "bad command line (see --help)";
@@ -41,6 +44,10 @@ void parse_cli_or_exit(CLI::App& app, int argc, char** argv) {
   const CliOutcome outcome = parse_cli(app, args);
   if (outcome.help) {
     std::fputs(app.help().c_str(), stdout);
+    std::exit(0);
+  }
+  if (!outcome.version.empty()) {
+    std::printf("%s\n", outcome.version.c_str());
     std::exit(0);
   }
   if (!outcome.error.empty()) {

@@ -223,6 +223,11 @@ TEST_CASE("volley-client crowd against volley-server --mode demo: report without
   CHECK(stats.number("demo_chat_received") == json->number("chat_sent"));
 }
 
+TEST_CASE("volley-client --version: exit 0 without the required --server") {
+  CHECK(run_client({"--version"}) == 0);
+  CHECK(run_client({"--version", "--server", "127.0.0.1:1"}) == 0);
+}
+
 TEST_CASE("volley-client bad flags exit 2") {
   CHECK(run_client({}) == 2);                                              // --server missing
   CHECK(run_client({"--server", "127.0.0.1:1", "--clients", "0"}) == 2);   // out of range

@@ -16,6 +16,7 @@
 #include "ops_board.hpp"
 #include "prometheus.hpp"
 #include "scrape.hpp"
+#include "volley/server/version.hpp"
 #include "volley/support/process_memory.hpp"
 
 namespace {
@@ -60,6 +61,7 @@ ServerStats sample_stats() {
 TEST_CASE("prometheus text: every figure under its conventional name, units and labels") {
   const std::string text = prometheus_text(sample_stats(), {{1.25, 0.5}, 12345678});
   const auto s = parse_samples(text);
+  CHECK(value(s, "volley_build_info{version=\"" + std::string(volley::server::version_number()) + "\"}") == 1);
   CHECK(value(s, "volley_peers_connected") == 3);
   CHECK(value(s, "volley_peers_connected_peak") == 4);
   CHECK(value(s, "volley_accepting") == 0);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "loopback_client.hpp"
+#include "volley/server/version.hpp"
 
 namespace {
 
@@ -236,6 +237,14 @@ TEST_CASE("--mode demo: ticks at --tick-hz, stats JSON with the snapshot and gam
   CHECK(slow.err.find("demo mode (") != std::string::npos);
 }
 
+TEST_CASE("--version: the version line on stdout, exit 0, without --mode") {
+  const Result r = run_to_end({"--version"});
+  CHECK(r.code == 0);
+  CHECK(r.err.empty());
+  CHECK(r.out == std::string(volley::server::version()) + "\n");
+  CHECK(r.out.find(std::string(volley::server::version_number())) != std::string::npos);
+}
+
 TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, exit 0") {
   const std::string json = temp_path("seconds.json");
   std::remove(json.c_str());
@@ -265,6 +274,7 @@ TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, 
   CHECK(text.find("\"packets_in\": 1,") != std::string::npos);
   CHECK(text.find("\"bytes_out\": 3,") != std::string::npos);
   CHECK(text.find("\"peers_peak\": 1,") != std::string::npos);
+  CHECK(text.find("\"version\": \"" + std::string(volley::server::version_number()) + "\"") != std::string::npos);
   std::remove(json.c_str());
 }
 

@@ -155,6 +155,12 @@ TEST_CASE("volley-bots: fewer bots connected than asked is exit 1, a bad flag is
     CHECK(malformed.err.find("--server") != std::string::npos);
     CHECK(malformed.err.find('\n') == malformed.err.size() - 1);
   }
+  const Run version = run(dir, kBots + " --version");
+  REQUIRE(version.exited);
+  CHECK(version.code == 0);
+  REQUIRE(version.lines.size() == 1);
+  CHECK(version.lines[0].rfind("volley ", 0) == 0);
+  CHECK(version.lines[0].find(" on libenet 1.3.") != std::string::npos);
   const auto start = std::chrono::steady_clock::now();
   const Run unknown = run(dir, kBots + " --server no-such-host.invalid:7777 --seconds 30");
   REQUIRE(unknown.exited);

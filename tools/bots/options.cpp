@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "volley/client/address.hpp"
+#include "volley/client/version.hpp"
 #include "volley/support/cli.hpp"
 
 namespace volley::bots {
@@ -14,6 +15,7 @@ Parsed parse_options(const std::vector<std::string>& args) {
   double rate = 0;
   std::string mix = "mixed";
   CLI::App app("volley-bots: a swarm of checking bots against an ENet server (docs/bots.md)", "volley-bots");
+  app.set_version_flag("--version", [] { return client::version(); });
   app.add_option("--server", o.server, "HOST:PORT")->required()->check([](const std::string& text) {
     return client::parse_endpoint(text) ? std::string()
                                         : "'" + text + "' is not HOST:PORT, [IPV6]:PORT or NAME:PORT (port 1..65535)";
@@ -58,6 +60,8 @@ Parsed parse_options(const std::vector<std::string>& args) {
     parsed.help = app.help();
     return parsed;
   }
+  parsed.version = outcome.version;
+  if (!parsed.version.empty()) return parsed;
   parsed.error = outcome.error;
   if (!parsed.error.empty()) return parsed;
   if (!std::isfinite(o.seconds) || !std::isfinite(rate) || !std::isfinite(s.churn_per_s) ||

@@ -34,6 +34,7 @@ struct Parsed {
   Options options;
   std::string error;  // one line; empty on success
   std::string help;   // --help text
+  std::string version;  // --version: the line to print
 };
 
 Parsed parse_options(const std::vector<std::string>& args);

@@ -7,5 +7,7 @@ namespace volley::server {
 
 // "volley <semver> (ENet 1.3 wire protocol)".
 std::string_view version() noexcept;
+// "<semver>" alone: the stats JSON's "version", the metrics' volley_build_info label.
+std::string_view version_number() noexcept;
 
 }  // namespace volley::server

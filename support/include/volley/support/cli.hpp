@@ -12,14 +12,16 @@
 namespace volley::support {
 
 struct CliOutcome {
-  bool help = false;  // --help or -h was given: print app.help() (or the program's usage)
-  std::string error;  // one line, no newline; empty on success
+  bool help = false;     // --help or -h was given: print app.help() (or the program's usage)
+  std::string version;   // --version (app.set_version_flag) was given: print this, exit 0
+  std::string error;     // one line, no newline; empty on success
 };
 
 // Parses `args` (without the program name). Flags declared with no value refuse "--flag=x".
 CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args);
 
-// For tools whose main needs nothing more: parses argv; on --help prints app.help() and exits 0,
+// For tools whose main needs nothing more: parses argv; on --help prints app.help() (on
+// --version the version) and exits 0,
 // on an error prints "<app name>: <error>" on stderr and exits 2.
 void parse_cli_or_exit(CLI::App& app, int argc, char** argv);
 
