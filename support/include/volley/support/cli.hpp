@@ -20,9 +20,9 @@ struct CliOutcome {
 // Parses `args` (without the program name). Flags declared with no value refuse "--flag=x".
 CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args);
 
-// For tools whose main needs nothing more: parses argv; on --help prints app.help() (on
-// --version the version) and exits 0,
-// on an error prints "<app name>: <error>" on stderr and exits 2.
+// For tools whose main needs nothing more: parses argv; on --help prints app.help() and on
+// --version the version, and exits 0; on an error prints "<app name>: <error>" on stderr and
+// exits 2.
 void parse_cli_or_exit(CLI::App& app, int argc, char** argv);
 
 }  // namespace volley::support
