@@ -146,7 +146,10 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   // main() creates, runs and destroys the Server on its own thread (stop() comes from the
   // signal thread, which the engine allows); with that ring, coalescing pays (docs/server.md).
   o.server.single_thread = true;
-  o.server.coalesce_us = 200;
+  // 300, not the engine's 200: at 512 peers x 60,000/s spread out it keeps a wake-up's batch
+  // large enough for under 5 CPU-us per echo where 200 was over it in 4 runs of 10; bursty load,
+  // 4,000 peers and idle cost the same (BENCHMARKS.md, twenty-sixth session).
+  o.server.coalesce_us = 300;
   app.add_option("--log-level", level)->check(CLI::IsMember({"error", "warn", "info", "debug"}));
   app.add_option("--status-interval", o.status_interval_s, "0 = off")->check(CLI::Range(0.0, 86400.0));
   app.add_option("--metrics", o.metrics, "serve /metrics, /healthz, /readyz on ADDR:PORT (port 0 = any)");
