@@ -62,9 +62,10 @@ class NapRule {
   bool napping() const noexcept { return napping_ && naps_since_probe_ < kProbeEvery; }
 
   // How long that nap may last at `now`: the cap less the time since the latest delivery and
-  // the naps' average overrun (nap_took), and no more than `limit` (the caller's next deadline). A datagram that arrived while the pass
-  // after that delivery ran has been waiting since then; a full cap on top would delay it by
-  // the pass plus the cap. 0: the cap has passed already, so the wait takes no nap.
+  // the naps' average overrun (nap_took), and no more than `limit` (the caller's next
+  // deadline). A datagram that arrived while the pass after that delivery ran has been waiting
+  // since then; a full cap on top would delay it by the pass plus the cap. 0: the cap has
+  // passed already, so the wait takes no nap.
   std::int64_t nap_us(TimePoint now, std::int64_t limit) const noexcept {
     const std::int64_t left = static_cast<std::int64_t>(cap_) - (now - last_delivery_) - overrun_x16_ / 16;
     return std::clamp<std::int64_t>(left, 0, std::min<std::int64_t>(limit, cap_));

@@ -274,6 +274,7 @@ TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, 
   CHECK(text.find("\"packets_in\": 1,") != std::string::npos);
   CHECK(text.find("\"bytes_out\": 3,") != std::string::npos);
   CHECK(text.find("\"peers_peak\": 1,") != std::string::npos);
+  CHECK(text.find("\"coalesce_us\": 300,") != std::string::npos);  // volley-server's default cap
   CHECK(text.find("\"version\": \"" + std::string(volley::server::version_number()) + "\"") != std::string::npos);
   std::remove(json.c_str());
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "volley/client/address.hpp"
+#include "volley/client/host.hpp"
 #include "volley/client/version.hpp"
 #include "volley/support/cli.hpp"
 
@@ -17,8 +18,10 @@ Parsed parse_options(const std::vector<std::string>& args) {
   CLI::App app("volley-bots: a swarm of checking bots against an ENet server (docs/bots.md)", "volley-bots");
   app.set_version_flag("--version", [] { return client::version(); });
   app.add_option("--server", o.server, "HOST:PORT")->required()->check([](const std::string& text) {
-    return client::parse_endpoint(text) ? std::string()
-                                        : "'" + text + "' is not HOST:PORT, [IPV6]:PORT or NAME:PORT (port 1..65535)";
+    // The client library's own words for what connect() would say of it.
+    return client::parse_endpoint(text)
+               ? std::string()
+               : "'" + text + "': " + std::string(client::connect_error_text(client::ConnectError::kMalformedAddress));
   });
   app.add_option("--bots", s.bots)->check(CLI::Range(1, 1'000'000));
   app.add_option("--sockets", o.sockets, "0: one per 4,000 bots")->check(CLI::Range(0, 4096));
