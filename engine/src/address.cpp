@@ -1,5 +1,6 @@
 // Address: conversion between the public Address value and OS socket addresses, plus numeric
-// parsing and formatting. No name resolution: a game server binds and answers numeric endpoints.
+// parsing and formatting. Names are looked up in resolve.cpp only: the loop binds and answers
+// numeric endpoints.
 #include "os.hpp"
 #include "volley/engine/udp.hpp"
 

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #endif
 
+#include "resolve.hpp"
 #include "volley/engine/udp.hpp"
 
 using volley::engine::Address;
@@ -99,4 +100,50 @@ TEST_CASE("address: with_port keeps the IP, so with_port(0) keys a whole client 
   CHECK(v6.with_port(0) == Address::parse("[2001:db8::1]:10")->with_port(0));
   CHECK_FALSE(v6.with_port(0) == Address::parse("[2001:db8::2]:9")->with_port(0));
   CHECK(Address().with_port(5).empty());
+}
+
+TEST_CASE("address: resolve takes numeric literals as they are and a name's IPv4 answer first") {
+  CHECK(Address::resolve("10.0.0.1", 7) == Address::parse("10.0.0.1:7"));
+  CHECK(Address::resolve("::1", 7) == Address::parse("[::1]:7"));
+  // /etc/hosts' localhost, with the port (and the IPv4 one where ::1 is listed too).
+  const auto local = Address::resolve("localhost", 7777);
+  REQUIRE(local.has_value());
+  CHECK(local->family() == AddressFamily::kIpv4);
+  CHECK(local->to_string() == "127.0.0.1:7777");
+  // RFC 6761: never resolves. No lookup at all for an empty host.
+  CHECK_FALSE(Address::resolve("no-such-host.invalid", 7).has_value());
+  CHECK_FALSE(Address::resolve("", 7).has_value());
+}
+
+TEST_CASE("address: of a name's answers the first IPv4 one is taken, else the first IPv6 one") {
+  using volley::engine::detail::pick_address;
+  // getaddrinfo lists built by hand: resolvers often sort IPv6 first.
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  v4.sin_addr.s_addr = htonl(0x0a000001);  // 10.0.0.1
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  v6.sin6_addr.s6_addr[0] = 0x20;
+  v6.sin6_addr.s6_addr[1] = 0x01;
+  v6.sin6_addr.s6_addr[15] = 9;  // 2001::9
+  sockaddr_in6 mapped{};
+  mapped.sin6_family = AF_INET6;
+  mapped.sin6_addr.s6_addr[10] = mapped.sin6_addr.s6_addr[11] = 0xff;
+  mapped.sin6_addr.s6_addr[12] = 10;
+  mapped.sin6_addr.s6_addr[15] = 3;  // ::ffff:10.0.0.3
+  addrinfo a4{}, a6{}, amapped{};
+  a4.ai_addr = reinterpret_cast<sockaddr*>(&v4);
+  a4.ai_addrlen = sizeof v4;
+  a6.ai_addr = reinterpret_cast<sockaddr*>(&v6);
+  a6.ai_addrlen = sizeof v6;
+  amapped.ai_addr = reinterpret_cast<sockaddr*>(&mapped);
+  amapped.ai_addrlen = sizeof mapped;
+
+  CHECK_FALSE(pick_address(nullptr, 1).has_value());
+  CHECK(pick_address(&a6, 5)->to_string() == "[2001::9]:5");
+  a6.ai_next = &a4;
+  CHECK(pick_address(&a6, 5)->to_string() == "10.0.0.1:5");
+  a6.ai_next = &amapped;
+  amapped.ai_next = &a4;
+  CHECK(pick_address(&a6, 5)->to_string() == "10.0.0.3:5");
 }

@@ -29,7 +29,8 @@ class ServerWithStats {
   ServerWithStats(const ServerWithStats&) = delete;
   ServerWithStats& operator=(const ServerWithStats&) = delete;
 
-  std::string address() const { return "127.0.0.1:" + std::to_string(process_->port()); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port()); }
+  std::uint16_t port() const { return process_->port(); }
   ServerProcess& process() { return *process_; }
   // Stops the server (it must exit 0) and returns its stats object.
   FlatJson stop_and_stats() {

@@ -13,6 +13,7 @@
 #include "demo_protocol.hpp"
 #include "run.hpp"
 #include "volley/client/address.hpp"
+#include "volley/client/host.hpp"
 #include "volley/engine/loop.hpp"
 #include "volley/protocol/peer.hpp"
 #include "volley/snapshot/receiver.hpp"
@@ -227,12 +228,13 @@ class VolleyTransport final : public Transport {
 }  // namespace
 
 bool run_volley(const Options& o, bool show_progress, Report& report, std::string& error) {
-  // The engine takes numeric addresses; names are resolved by the client library only.
+  // Resolved once, before any bot (as run_enet does); IPv6 answers too: the engine speaks both.
+  // The options checked the form already, so a failure here is the name's.
   const std::optional<client::Endpoint> endpoint = client::parse_endpoint(o.server);
   std::optional<engine::Address> server;
-  if (endpoint) server = engine::Address::from_ip(endpoint->host, endpoint->port);
+  if (endpoint) server = engine::Address::resolve(endpoint->host, endpoint->port);
   if (!server) {
-    error = "--engine volley wants a numeric --server HOST:PORT, got '" + o.server + "'";
+    error = "--server '" + o.server + "': " + std::string(client::connect_error_text(client::ConnectError::kUnresolvable));
     return false;
   }
   VolleyTransport transport(o, *server);

@@ -31,6 +31,9 @@ class Address {
   static std::optional<Address> from_ip(std::string_view host, std::uint16_t port);
   // "1.2.3.4:5", "[::1]:5".
   static std::optional<Address> parse(std::string_view text);
+  // A numeric literal as from_ip, or a host name looked up once (getaddrinfo; it blocks, so
+  // not on a loop thread): its first IPv4 address, else its first IPv6 one. nullopt: no address.
+  static std::optional<Address> resolve(std::string_view host, std::uint16_t port);
   static Address loopback_v4(std::uint16_t port);
   static Address loopback_v6(std::uint16_t port);
   static Address any_v4(std::uint16_t port);
