@@ -240,6 +240,18 @@ TEST_CASE("replay: every truncation and random byte flips give a clean answer, n
   }
 }
 
+TEST_CASE("demo scene: no entities (volley-server --mode demo --entities 0) steps and records nothing") {
+  DemoScene scene({.seed = 42, .entities = 0, .hz = 30});
+  RecordedFrame frame;
+  // 30 s at 30 Hz: 1.5 respawns a second would have picked one from the empty scene ~45 times.
+  for (int tick = 0; tick < 900; ++tick) {
+    scene.step();
+    scene.record(frame);
+    CHECK(frame.size() == 0);
+  }
+  CHECK(scene.frame_number() == 901);
+}
+
 TEST_CASE("demo scene: deterministic, a quarter moving, a few respawning, values within their fields") {
   const DemoSceneConfig config{.seed = 42, .entities = 256, .hz = 30};
   const Replay a = volley::bench::record_demo_scene(config, 300);

@@ -100,7 +100,8 @@ void DemoScene::step() {
     }
   }
   // Now and then a standing entity leaves and a new one appears (fresh id, appended in order).
-  if (random_.chance(config_.respawns_per_second * dt)) {
+  // A scene of no entities (--entities 0: the players alone) has none to replace.
+  if (!entities_.empty() && random_.chance(config_.respawns_per_second * dt)) {
     for (int tries = 0; tries < 64; ++tries) {
       const std::size_t i = random_.below(entities_.size());
       if (entities_[i].move_left <= 0 && entities_[i].position.z <= 0) {
