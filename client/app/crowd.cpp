@@ -59,6 +59,10 @@ void Crowd::handle(const Event& event) {
       ++connected_ever_;
       return;
     case EventType::kDisconnected:
+      if (p->ever_connected && refused_after_handshake(event.reason, event.data, p->heard)) {
+        p->ever_connected = false;  // never admitted: counted failed, as a refusal at CONNECT is
+        --connected_ever_;
+      }
       if (!p->ever_connected) ++failed_;  // refused or timed out while connecting
       if (p->connected) {
         p->connected = false;  // stats are gone already; keep the last sampled bytes
@@ -67,6 +71,7 @@ void Crowd::handle(const Event& event) {
       p->ended = true;
       return;
     case EventType::kReceived:
+      p->heard = true;
       if (p->game->handle(event)) {
         if (const snapshot::Frame* f = p->game->frame()) {
           if (f->number < p->newest) ++frame_regressions_;

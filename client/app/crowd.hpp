@@ -60,6 +60,7 @@ class Crowd {
     bool connected = false;
     bool ended = false;
     bool ever_connected = false;
+    bool heard = false;  // a packet arrived (a refusal after the handshake comes before any)
     TimePoint connected_at = 0;
     TimePoint connected_for = 0;  // once it ended
     std::uint32_t newest = 0;

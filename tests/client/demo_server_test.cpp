@@ -223,6 +223,30 @@ TEST_CASE("volley-client crowd against volley-server --mode demo: report without
   CHECK(stats.number("demo_chat_received") == json->number("chat_sent"));
 }
 
+// All connect at once, so the server has VERIFYs out to all three when the first ACK takes its one
+// slot: the others are refused after their handshake (already CONNECTED on their side) or at
+// their CONNECT. Either way they failed, and the run is exit 1; and a scene of no entities runs.
+TEST_CASE("volley-client: clients refused by a full server count failed, exit 1 (--entities 0)") {
+  volley::test::ServerWithStats server(VOLLEY_SERVER_EXE,
+                                      {"--mode", "demo", "--bind", "127.0.0.1", "--port", "0", "--entities", "0",
+                                       "--status-interval", "0", "--max-peers", "1"},
+                                      "volley-demo-full");
+  const std::string report = volley::test::unique_temp_path("volley-client-refused");
+  const int code = run_client({"--server", server.address(), "--clients", "3", "--seconds", "2", "--report-json", report});
+  const auto text = volley::test::read_file_text(report);
+  std::remove(report.c_str());
+  REQUIRE(text);
+  const auto json = volley::test::FlatJson::parse(*text);
+  REQUIRE(json);
+  INFO(json->dump());
+  CHECK(code == 1);
+  CHECK(json->number("connected") == 1);
+  CHECK(json->number("failed") == 2);
+  CHECK(json->number("frames_applied") > 0);
+  const volley::test::FlatJson stats = server.stop_and_stats();
+  CHECK(stats.number("connects") == 1);
+}
+
 TEST_CASE("volley-client --version: exit 0 without the required --server") {
   CHECK(run_client({"--version"}) == 0);
   CHECK(run_client({"--version", "--server", "127.0.0.1:1"}) == 0);

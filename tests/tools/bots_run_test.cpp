@@ -17,8 +17,8 @@ namespace {
 const std::string kBots = VOLLEY_BOTS_EXE;
 const std::string kServer = VOLLEY_SERVER_EXE;
 
-FlatJson report(const TempDir& dir) {
-  const auto json = FlatJson::parse(read_file(dir.file("report.json")));
+FlatJson report(const TempDir& dir, const std::string& name = "report.json") {
+  const auto json = FlatJson::parse(read_file(dir.file(name)));
   REQUIRE(json);
   for (const char* key : {"bots", "connected", "failed", "reliable_sent", "reliable_received", "reliable_lost",
                           "reliable_duplicated", "reliable_out_of_order", "snapshots_received", "snapshots_applied",
@@ -145,6 +145,23 @@ TEST_CASE("volley-bots: fewer bots connected than asked is exit 1, a bad flag is
   const Run none = run(dir, kBots + " --server 127.0.0.1:" + std::to_string(port) + " --bots 3 --seconds 0.5 --drain 0");
   REQUIRE(none.exited);
   CHECK(none.code == 1);
+  // Five at once against a cap of two: three lose the race, some after their handshake (then
+  // CONNECTED on their side when the refusal comes). Failed, not connected and dropped.
+  for (const std::string engine : {"enet", "volley"}) {
+    ServerWithStats server(kServer, {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--per-ip-cap", "2"},
+                           "bots-capped");
+    const Run capped = run(dir, kBots + " --engine " + engine + " --server " + server.address() +
+                                    " --bots 5 --seconds 1 --report-json " + dir.file("capped.json"));
+    INFO(capped.err);
+    REQUIRE(capped.exited);
+    CHECK(capped.code == 1);
+    const FlatJson j = report(dir, "capped.json");
+    CHECK(j.number("connected") == 2);
+    CHECK(j.number("failed") == 3);
+    CHECK(j.number("dropped") == 0);
+    CHECK(j.number("reliable_lost") == 0);
+    CHECK(server.stop_and_stats().number("connects") == 2);
+  }
   const Run bad = run(dir, kBots + " --server 127.0.0.1:1 --behavior dance");
   REQUIRE(bad.exited);
   CHECK(bad.code == 2);

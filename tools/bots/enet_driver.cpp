@@ -99,7 +99,7 @@ class EnetTransport final : public Transport {
         slots_[k][e.connection.index] = kNone;
         b.id = {};
         b.game.reset();  // before the swarm may reconnect this bot
-        swarm_->on_disconnected(bot, e.time);
+        swarm_->on_disconnected(bot, e.time, e.reason, e.data);
         return;
       }
       case client::EventType::kReceived:

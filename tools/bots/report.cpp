@@ -37,8 +37,10 @@ std::string report_table(const Report& r) {
   auto row = [&out](const char* name, const std::string& value) { out += format("  %-42s %s\n", name, value.c_str()); };
   out += format("volley-bots: %s bots, engine %s, behavior %s, %.1f s against %s\n", std::to_string(t.bots).c_str(),
                 r.info.engine.c_str(), r.info.behavior.c_str(), r.info.elapsed_s, r.info.server.c_str());
-  row("connected / failed / dropped", format("%llu / %llu / %llu (all connected after %.2f s)", U{t.connected},
-                                              U{t.failed}, U{t.dropped}, t.connect_time_s));
+  // connect_time_s is when the last of them connected: "all" only when all did.
+  row("connected / failed / dropped",
+      format("%llu / %llu / %llu (%s connected after %.2f s)", U{t.connected}, U{t.failed}, U{t.dropped},
+             t.connected == t.bots ? "all" : "the last", t.connect_time_s));
   if (t.churn_leaves != 0) row("churn: left / rejoined", format("%llu / %llu", U{t.churn_leaves}, U{t.churn_rejoins}));
   if (r.info.behavior == "echo") {
     const EchoCounts& e = t.echo;

@@ -35,6 +35,8 @@ struct Swarm::Bot {
   bool ever_connected = false;
   bool churned = false;     // this session ends by churn (it rejoins)
   bool in_session = false;  // connected and counted in connected_, checks running
+  bool rejoined = false;    // this session's connect counted as a churn rejoin
+  bool heard = false;       // this session received a packet
   TimePoint session_start = 0, leave_at = 0;
   std::unique_ptr<EchoChecker> echo;
   std::unique_ptr<GameChecker> game;
@@ -281,6 +283,8 @@ void Swarm::on_connected(std::size_t i, TimePoint now) {
   if (b.state != Bot::State::kConnecting) return;
   b.state = Bot::State::kConnected;
   b.session_start = now;
+  b.rejoined = b.ever_connected;
+  b.heard = false;
   if (!b.ever_connected) {
     b.ever_connected = true;
     ++totals_.connected;
@@ -299,7 +303,7 @@ void Swarm::on_connected(std::size_t i, TimePoint now) {
   }
 }
 
-void Swarm::on_disconnected(std::size_t i, TimePoint now) {
+void Swarm::on_disconnected(std::size_t i, TimePoint now, DisconnectReason reason, std::uint32_t data) {
   Bot& b = bots_[i];
   switch (b.state) {
     case Bot::State::kConnecting:
@@ -308,6 +312,22 @@ void Swarm::on_disconnected(std::size_t i, TimePoint now) {
       break;
     case Bot::State::kConnected:
     case Bot::State::kDraining:
+      if (refused_after_handshake(reason, data, b.heard)) {
+        // Never admitted: its connect is taken back and it failed, as a refusal at CONNECT does;
+        // what it sent meanwhile was never the server's to echo.
+        if (b.rejoined) {
+          --totals_.churn_rejoins;
+        } else {
+          --totals_.connected;
+          b.ever_connected = false;
+        }
+        ++totals_.failed;
+        b.echo.reset();
+        b.game.reset();
+        end_session(b, now);
+        b.state = Bot::State::kGone;
+        break;
+      }
       ++totals_.dropped;  // we did not ask to leave
       end_session(b, now);
       b.state = Bot::State::kGone;
@@ -336,6 +356,7 @@ void Swarm::on_received(std::size_t i, std::uint8_t channel, Delivery delivery, 
   ++totals_.packets_in;
   totals_.bytes_in += bytes.size();
   Bot& b = bots_[i];
+  b.heard = true;
   if (b.echo == nullptr) return;  // game messages other than snapshots, or after the checks ended
   if (const std::optional<TimePoint> rtt = b.echo->on_echo(channel, delivery, bytes, now)) record_rtt(*rtt);
 }
@@ -355,6 +376,7 @@ void Swarm::show_chat(Bot& b, const snapshot::Event& e) {
 void Swarm::on_snapshot(std::size_t i, snapshot::ReceiveResult result, std::size_t bytes,
                         const snapshot::Frame* latest, std::span<const snapshot::Event> shown, TimePoint now) {
   (void)now;
+  bots_[i].heard = true;
   ++totals_.packets_in;
   totals_.bytes_in += bytes;
   ++totals_.snapshots_received;

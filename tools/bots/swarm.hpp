@@ -89,7 +89,9 @@ class Swarm {
 
   // --- transport events --------------------------------------------------------------------
   void on_connected(std::size_t bot, TimePoint now);
-  void on_disconnected(std::size_t bot, TimePoint now);
+  // `reason` and `data` as the transport reported them: a refusal after the handshake
+  // (refused_after_handshake) counts as a failed connect, not a connection lost.
+  void on_disconnected(std::size_t bot, TimePoint now, DisconnectReason reason, std::uint32_t data);
   void on_received(std::size_t bot, std::uint8_t channel, Delivery delivery, Bytes bytes, TimePoint now);
   // A snapshot packet the session consumed, with the outcome, the newest applied frame and the
   // events it showed for the first time.

@@ -198,7 +198,7 @@ class VolleyTransport final : public Transport {
       swarm_->on_connected(bot, now);
     } else if (ev.type == Type::kDisconnect) {
       b.receiver.reset();
-      swarm_->on_disconnected(bot, now);
+      swarm_->on_disconnected(bot, now, ev.reason, ev.data);
     } else if (b.receiver && ev.channel == snapshot::kSnapshotChannel) {
       shown_.clear();
       const snapshot::ReceiveResult r = b.receiver->receive(ev.payload, shown_);

@@ -52,6 +52,15 @@ enum class RefusalCode : std::uint32_t {
   kShuttingDown = 3,  // the server is stopping
 };
 
+// A client that lost the race for the last slot (or the per-IP cap) between its CONNECT and its
+// ACK is CONNECTED on its side when the refusal comes (docs/handshake.md): it sees a remote
+// disconnect with a RefusalCode as data before it ever heard from the server. The tools count
+// such a connection as refused, not connected.
+constexpr bool refused_after_handshake(DisconnectReason reason, std::uint32_t data, bool heard_anything) noexcept {
+  return reason == DisconnectReason::kRemote && !heard_anything && data >= static_cast<std::uint32_t>(RefusalCode::kFull) &&
+         data <= static_cast<std::uint32_t>(RefusalCode::kShuttingDown);
+}
+
 constexpr std::string_view refusal_code_name(RefusalCode code) noexcept {
   switch (code) {
     case RefusalCode::kFull: return "full";
