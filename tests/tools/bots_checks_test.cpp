@@ -58,6 +58,20 @@ TEST_CASE("echo checker: a clean reliable stream passes, with its RTT") {
   CHECK(n.violations() == 0);
 }
 
+TEST_CASE("echo checker: a message the transport refused is not sent, and leaves no gap") {
+  EchoChecker c(3, 1);
+  auto s = send_n(c, 2, 0, Delivery::kReliable);
+  c.unsend(c.next(0, Delivery::kReliable, 1000));
+  c.unsend(c.next(0, Delivery::kUnreliable, 1000));
+  auto more = send_n(c, 1, 0, Delivery::kReliable);
+  s.push_back(more[0]);
+  const EchoCounts n = feed(c, s, {0, 1, 2});  // sequences 0, 1, 2: the refused one's reused
+  CHECK(n.reliable_sent == 3);
+  CHECK(n.unreliable_sent == 0);
+  CHECK(n.reliable_received == 3);
+  CHECK(n.violations() == 0);
+}
+
 TEST_CASE("echo checker: a lost reliable message is caught") {
   EchoChecker c(1, 1);
   auto s = send_n(c, 5, 0, Delivery::kReliable);

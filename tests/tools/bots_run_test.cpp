@@ -162,6 +162,20 @@ TEST_CASE("volley-bots: fewer bots connected than asked is exit 1, a bad flag is
     CHECK(j.number("reliable_lost") == 0);
     CHECK(server.stop_and_stats().number("connects") == 2);
   }
+  // Two channels of sends against a server of one: every send on channel 1 is refused by the
+  // transport. Not a pass, and not counted sent.
+  {
+    ServerWithStats server(kServer, {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--channels", "1"},
+                           "bots-one-channel");
+    const Run refused = run(dir, kBots + " --server " + server.address() +
+                                     " --bots 2 --seconds 1 --channels 2 --report-json " + dir.file("refused.json"));
+    REQUIRE(refused.exited);
+    CHECK(refused.code == 1);
+    const FlatJson j = report(dir, "refused.json");
+    CHECK(j.number("send_errors") > 0);
+    CHECK(j.number("packets_out") == j.number("reliable_sent") + j.number("unreliable_sent"));
+    CHECK(j.number("reliable_lost") == 0);
+  }
   const Run bad = run(dir, kBots + " --server 127.0.0.1:1 --behavior dance");
   REQUIRE(bad.exited);
   CHECK(bad.code == 2);

@@ -31,6 +31,20 @@ EchoMessage EchoChecker::next(std::uint8_t channel, Delivery delivery, TimePoint
   return m;
 }
 
+void EchoChecker::unsend(const EchoMessage& m) {
+  if (m.delivery == Delivery::kReliable) {
+    Reliable& s = reliable_.at(m.channel);
+    if (s.next_send != m.sequence + 1) return;  // not the latest: nothing to give back
+    --s.next_send;
+    --counts_.reliable_sent;
+  } else {
+    Unreliable& s = unreliable_.at(m.channel);
+    if (s.next_send != m.sequence + 1) return;
+    --s.next_send;
+    --counts_.unreliable_sent;
+  }
+}
+
 void EchoChecker::on_reliable(Reliable& s, std::uint32_t sequence) {
   if (sequence == s.expected) {
     ++s.expected;

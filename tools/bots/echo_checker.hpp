@@ -37,6 +37,9 @@ class EchoChecker {
 
   // The next message for (channel, delivery) and counts it sent. Reliable and kUnreliable only.
   EchoMessage next(std::uint8_t channel, Delivery delivery, TimePoint now);
+  // The transport refused the message next() just gave: it never left, so it is not counted
+  // sent and its sequence number goes to the next message.
+  void unsend(const EchoMessage& m);
   // A packet came back on `channel` with `delivery`. Returns the round-trip time of a valid,
   // first-time message; nullopt for anything counted as a violation.
   std::optional<TimePoint> on_echo(std::uint8_t channel, Delivery delivery,

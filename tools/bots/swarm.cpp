@@ -179,6 +179,7 @@ void Swarm::send_echo(std::size_t i, std::uint8_t channel, Delivery delivery, Ti
   const EchoMessage m = b.echo->next(channel, delivery, now);
   encode_echo(m, std::span<std::uint8_t>(scratch_.data(), config_.size));
   if (transport_.send(i, channel, delivery, Bytes(scratch_.data(), config_.size)) != SendResult::kOk) {
+    b.echo->unsend(m);
     ++totals_.send_errors;
     return;
   }
