@@ -16,6 +16,7 @@
 #include "report.hpp"
 #include "support/seed.hpp"
 #include "swarm.hpp"
+#include "volley/support/stepped_rate.hpp"
 
 namespace volley::bots {
 namespace {
@@ -282,6 +283,23 @@ TEST_CASE("swarm pacing: a constant rate, and the stepped ramp doubling it on sc
   for (std::size_t i = 0; i < c.bots; ++i) ramp.on_connected(i, 0);
   CHECK(sends_by(ramp, r, 1'000'000) == doctest::Approx(40).epsilon(0.05));
   CHECK(sends_by(ramp, r, 3'000'000) == doctest::Approx(4 * 70).epsilon(0.03));
+}
+
+TEST_CASE("stepped rate: either flag alone is a ramp, both 0 a constant rate") {
+  using volley::support::stepped_rate;
+  CHECK(stepped_rate(10, 5, 0, 0) == 10);
+  // after and every: 10 until 2 s, 20 until 3 s, 40 until 4 s.
+  CHECK(stepped_rate(10, 1.9, 2, 1) == 10);
+  CHECK(stepped_rate(10, 2.0, 2, 1) == 20);
+  CHECK(stepped_rate(10, 3.5, 2, 1) == 40);
+  // every alone: the first doubling one interval in, not at the start.
+  CHECK(stepped_rate(10, 0.0, 0, 1) == 10);
+  CHECK(stepped_rate(10, 1.0, 0, 1) == 20);
+  CHECK(stepped_rate(10, 2.5, 0, 1) == 40);
+  // after alone: one doubling.
+  CHECK(stepped_rate(10, 0.5, 1, 0) == 10);
+  CHECK(stepped_rate(10, 1.0, 1, 0) == 20);
+  CHECK(stepped_rate(10, 99, 1, 0) == 20);
 }
 
 TEST_CASE("swarm pacing: after a stall only 20 ms of the rate (or one turn each) is caught up") {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "enet_echo_common.hpp"
+#include "volley/support/stepped_rate.hpp"
 
 namespace {
 
@@ -203,9 +204,7 @@ int blast(const BlastOptions& o) {
   std::int64_t last = start, next_sample = start + 1'000'000'000;
   std::vector<double> rtt_second, rtt_all;
   auto rate_at = [&](std::int64_t t) {
-    const double s = static_cast<double>(t - start) * 1e-9 - o.double_after;
-    if (o.double_every <= 0 || s < 0) return o.rate;
-    return o.rate * std::exp2(std::floor(s / o.double_every) + 1);
+    return volley::support::stepped_rate(o.rate, static_cast<double>(t - start) * 1e-9, o.double_after, o.double_every);
   };
   while (!g_stop) {
     const std::int64_t t = now_ns();

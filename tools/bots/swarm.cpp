@@ -7,6 +7,7 @@
 #include "demo_messages_generated.h"
 #include "demo_protocol.hpp"
 #include "volley/snapshot/session.hpp"
+#include "volley/support/stepped_rate.hpp"
 
 namespace volley::bots {
 namespace {
@@ -151,10 +152,8 @@ void Swarm::tick(TimePoint now) {
 }
 
 double Swarm::rate_at(TimePoint now) const {
-  if (config_.double_every_s <= 0) return config_.rate_hz;
-  const double t = static_cast<double>(now - start_) * 1e-6 - config_.double_after_s;
-  if (t < 0) return config_.rate_hz;
-  return config_.rate_hz * std::exp2(std::floor(t / config_.double_every_s) + 1);
+  return volley::support::stepped_rate(config_.rate_hz, static_cast<double>(now - start_) * 1e-6, config_.double_after_s,
+                               config_.double_every_s);
 }
 
 void Swarm::churn(TimePoint now) {

@@ -39,8 +39,8 @@ struct SwarmConfig {
   std::size_t bots = 1;
   Behavior behavior = Behavior::kEcho;
   double rate_hz = 10;      // echo messages / game inputs per bot per second
-  // A stepped load ramp (tools/bench): the rate doubles at double_after_s and then every
-  // double_every_s; 0 = a constant rate.
+  // A stepped load ramp (tools/bench; support::stepped_rate): the rate doubles at double_after_s
+  // (0: one double_every_s in) and then every double_every_s; both 0 = a constant rate.
   double double_after_s = 0, double_every_s = 0;
   double ramp_per_s = 0;    // connects per second; 0 = all at once
   double churn_per_s = 0;   // bots leaving (and rejoining) per second
