@@ -173,8 +173,16 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   if (!level.empty()) o.log_level = levels.at(level);
   // Range checks let NaN through (every comparison with it is false).
   if (!std::isfinite(o.tick_hz)) parsed.error = "--tick-hz must be a number in (0, 10000]";
-  // The server's tick is a whole number of hertz.
+  // The server's tick is a whole number of hertz (Config::tick_hz): 1.5 would run at 2.
   if (o.mode == Mode::kDemo && o.tick_hz < 1) parsed.error = "--tick-hz must be at least 1 in demo mode";
+  if (o.mode == Mode::kDemo && std::isfinite(o.tick_hz) && o.tick_hz != std::floor(o.tick_hz))
+    parsed.error = "--tick-hz must be a whole number of hertz in demo mode";
+  if (!std::isfinite(o.view_cell)) parsed.error = "--view-cell must be a number in [0, 1000]";
+  if (!std::isfinite(o.status_interval_s)) parsed.error = "--status-interval must be a number of seconds in [0, 86400]";
+  // A status line every microsecond is a flood, not a status: at least a tenth of a second.
+  if (o.status_interval_s > 0 && o.status_interval_s < 0.1) parsed.error = "--status-interval must be 0 (off) or at least 0.1";
+  if (!std::isfinite(o.agones_health_interval_s))
+    parsed.error = "--agones-health-interval must be a number of seconds in [0.05, 3600]";
   if (app.count("--seconds") > 0) {
     if (!std::isfinite(seconds) || seconds <= 0) parsed.error = "--seconds must be a positive number";
     o.seconds = seconds;

@@ -244,7 +244,7 @@ int run(const Options& options) {
   }
 
   std::atomic<bool> done{false};
-  StatusLine status;
+  StatusLine status(process_cpu());
   const auto start = Clock::now();
   std::thread controller([&] { control(server, options, done, status, start, board, ops || agones); });
   if (agones) agones->ready();

@@ -62,13 +62,12 @@ bool write_file(const std::string& path, const std::string& text, std::string& e
 std::string StatusLine::next(const ServerStats& s, double now_s, const CpuTimes& cpu) {
   const double cpu_total = cpu.total_s();
   double pps_in = 0, pps_out = 0, cpu_pct = 0;
-  if (primed_ && now_s > last_s_) {
+  if (now_s > last_s_) {
     const double dt = now_s - last_s_;
     pps_in = static_cast<double>(s.packets_in - last_in_) / dt;
     pps_out = static_cast<double>(s.packets_out - last_out_) / dt;
     cpu_pct = 100.0 * (cpu_total - last_cpu_) / dt;
   }
-  primed_ = true;
   last_s_ = now_s;
   last_cpu_ = cpu_total;
   last_in_ = s.packets_in;

@@ -23,13 +23,14 @@ std::string stats_json(const ServerStats& stats, const CpuTimes& cpu, const Serv
 // Writes `text` to `path` through a temporary file and a rename, so a reader never sees half.
 bool write_file(const std::string& path, const std::string& text, std::string& error);
 
-// Rates since the previous call: "status peers=… pps_in=… pps_out=… cpu=…%".
+// Rates since the previous call (the first: since the construction, at time 0 with `cpu` used
+// so far): "status peers=… pps_in=… pps_out=… cpu=…%".
 class StatusLine {
  public:
+  explicit StatusLine(const CpuTimes& cpu_at_start) : last_cpu_(cpu_at_start.total_s()) {}
   std::string next(const ServerStats& stats, double now_s, const CpuTimes& cpu);
 
  private:
-  bool primed_ = false;
   double last_s_ = 0;
   double last_cpu_ = 0;
   std::uint64_t last_in_ = 0;

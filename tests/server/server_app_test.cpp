@@ -149,6 +149,11 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
       {"--mode", "echo", "--port"},
       {"--mode", "echo", "--checksum=yes"},
       {"--mode", "demo", "--tick-hz", "0.5"},
+      {"--mode", "demo", "--tick-hz", "1.5"},  // the tick is whole hertz: not silently 2
+      {"--mode", "demo", "--view-cell", "nan"},
+      {"--mode", "echo", "--status-interval", "nan"},
+      {"--mode", "echo", "--status-interval", "1e-300"},  // a flood, not a status line
+      {"--mode", "echo", "--agones-health-interval", "nan"},
       {"--mode", "demo", "--entities", "-3"},
       {"--mode", "demo", "--seed", "x"},
       // Limits (README "Limits"): out of range, not a number, or inconsistent with each other.
@@ -277,6 +282,27 @@ TEST_CASE("--seconds: listening line, echo, stats JSON with every contract key, 
   CHECK(text.find("\"coalesce_us\": 300,") != std::string::npos);  // volley-server's default cap
   CHECK(text.find("\"version\": \"" + std::string(volley::server::version_number()) + "\"") != std::string::npos);
   std::remove(json.c_str());
+}
+
+TEST_CASE("--status-interval: the first line already counts what came since the start") {
+  Child c = spawn({"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--seconds", "3", "--status-interval", "1.5"});
+  const std::string line = read_some(c.out, 5000, "\n");
+  REQUIRE(line.rfind("listening 127.0.0.1:", 0) == 0);
+  const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+  volley::server::test::LoopbackClient client("127.0.0.1", port);
+  client.connect(2, 0);
+  REQUIRE(client.run_until([&] { return client.peer().state() == volley::protocol::PeerState::kConnected; }, 1000));
+  client.peer().send(1, std::vector<std::uint8_t>{1, 2, 3}, volley::protocol::PacketFlags::kReliable);
+  REQUIRE(client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kReceive) == 1; }, 1000));
+  const std::string err = read_some(c.err, 5000, "bad=");
+  const std::size_t at = err.find("status peers=1 pps_in=");
+  INFO(err);
+  REQUIRE(at != std::string::npos);
+  // One packet in 1.5 s: 0.67 a second, printed as 1 (it read 0: the first line had no base).
+  CHECK(err.compare(at, 24, "status peers=1 pps_in=1 ") == 0);
+  client.peer().disconnect(0);
+  client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kDisconnect) == 1; }, 3000);
+  CHECK(wait_exit(c.pid, 10000) == 0);
 }
 
 TEST_CASE("SIGINT stops gracefully: connected peer told, JSON written, exit 0") {
