@@ -85,7 +85,7 @@ std::optional<std::string> burst(const std::string& text, Impairment& imp) {
     start = comma + 1;
   }
   if (parts.size() < 2 || parts.size() > 3) return "ENTER,EXIT[,LOSS], each a probability in 0..1";
-  if (parts[0] > 0 && parts[1] <= 0) return "EXIT must be above 0 (a burst must be able to end)";
+  if (parts[0] > 0 && parts[1] <= 0) return "an EXIT above 0 (a burst must be able to end)";
   imp.burst_enter = parts[0];
   imp.burst_exit = parts[1];
   imp.burst_loss = parts.size() == 3 ? parts[2] : 1.0;
@@ -165,11 +165,15 @@ ParsedNetsimOptions parse_netsim_options(std::span<const std::string> args) {
   }
   if (!outcome.error.empty()) return {std::nullopt, outcome.error};
 
+  // Range checks let NaN through; 0 would run until a signal, which is what leaving it out says.
+  if (app.count("--seconds") > 0 && !(options.seconds > 0)) return {std::nullopt, "--seconds must be a positive number"};
+  if (app.count("--report-json") > 0 && options.report_json.empty()) return {std::nullopt, "--report-json needs a path"};
   const auto l = engine::Address::parse(listen);
   if (!l) return {std::nullopt, "--listen: expected ADDR:PORT (e.g. 0.0.0.0:7000 or [::]:7000), got '" + listen + "'"};
   const auto u = engine::Address::parse(upstream);
   if (!u || u->port() == 0) {
-    return {std::nullopt, "--upstream: expected ADDR:PORT with a port, got '" + upstream + "'"};
+    return {std::nullopt, "--upstream: expected a numeric ADDR:PORT with a port (e.g. 127.0.0.1:7000 or [::1]:7000), got '" +
+                              upstream + "'"};
   }
   options.listen = *l;
   options.upstream = *u;
