@@ -1,6 +1,7 @@
 // parse_cli: CLI11 with Volley's one-line-error contract (see volley/support/cli.hpp).
 #include "volley/support/cli.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -15,6 +16,23 @@ std::string one_line(std::string text) {
   }
   while (!text.empty() && text.back() == ' ') text.pop_back();
   return text;
+}
+
+// CLI11 reads "nan" into a floating-point option, and every range check passes it (each
+// comparison with NaN is false): a NaN --seconds ran forever, a NaN interval turned a feature
+// off. No Volley flag means anything by NaN, so a floating-point option never takes one.
+std::string nan_given(const CLI::App& app) {
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->count() == 0 || option->get_type_name().rfind("FLOAT", 0) != 0) continue;
+    for (const std::string& value : option->results()) {
+      if (std::isnan(std::strtod(value.c_str(), nullptr)))
+        return option->get_name() + ": expected a number, got '" + value + "'";
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (std::string error = nan_given(*sub); !error.empty()) return error;
+  }
+  return {};
 }
 
 }  // namespace
@@ -36,6 +54,7 @@ CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args) {
     outcome.error = one_line(e.what());
     if (outcome.error.empty()) outcome.error = "bad command line (see --help)";
   }
+  if (outcome.error.empty() && !outcome.help && outcome.version.empty()) outcome.error = nan_given(app);
   return outcome;
 }
 

@@ -317,6 +317,16 @@ TEST_CASE("swarm pacing: after a stall only 20 ms of the rate (or one turn each)
   CHECK(t.sends - before == doctest::Approx(200).epsilon(0.02));
 }
 
+TEST_CASE("options: NaN is refused by the one parse_cli rule, whichever float flag takes it") {
+  for (const char* flag : {"--seconds", "--rate", "--churn", "--drain", "--rate-double-every"}) {
+    CAPTURE(flag);
+    const Parsed p = parse_options({"--server", "127.0.0.1:9", flag, "nan"});
+    CHECK(p.error == std::string(flag) + ": expected a number, got 'nan'");
+  }
+  // A string flag may hold the text "nan": only floating-point options are checked.
+  CHECK(parse_options({"--server", "nan:9"}).error.empty());
+}
+
 TEST_CASE("options: defaults per behavior, and every problem is one line") {
   Parsed p = parse_options({"--server", "127.0.0.1:9", "--behavior", "game", "--bots", "9000"});
   REQUIRE(p.error.empty());

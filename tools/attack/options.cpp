@@ -35,10 +35,6 @@ Parsed parse_options(const std::vector<std::string>& args) {
   }
   parsed.error = outcome.error;
   if (!parsed.error.empty()) return parsed;
-  if (!std::isfinite(o.rate) || !std::isfinite(o.seconds) || !std::isfinite(o.session_share)) {
-    parsed.error = "numbers must be finite";
-    return parsed;
-  }
   o.mode = mode == "garbage" ? FloodMode::kGarbage : FloodMode::kConnect;
   if (o.mode == FloodMode::kGarbage && o.corpus.empty()) {
     parsed.error = "--mode garbage needs --corpus DIR";

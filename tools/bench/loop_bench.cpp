@@ -401,7 +401,7 @@ const char* const kUsage =
 // The flags on CLI11 (volley/support/cli.hpp); an empty error means options are ready.
 std::string parse_options(int argc, char** argv, Options& options, bool& help) {
   std::vector<int> cpus;
-  std::string servers;
+  std::vector<std::string> servers;
   CLI::App app("volley-bench-loop");
   app.add_option("--seconds", options.seconds)->check(CLI::Range(0.001, 60.0));
   app.add_option("--rate", options.rate)->check(CLI::Range(1.0, 1e9));
@@ -410,7 +410,11 @@ std::string parse_options(int argc, char** argv, Options& options, bool& help) {
   app.add_option("--sizes", options.sizes)->delimiter(',')->check(CLI::Range(1, 2048));
   app.add_option("--clients", options.clients)->delimiter(',')->check(CLI::Range(1, 256));
   app.add_option("--cpus", cpus)->delimiter(',')->expected(2)->check(CLI::Range(0, 1023));
-  app.add_option("--servers", servers);
+  // A name that is no case would run nothing at all.
+  app.add_option("--servers", servers)
+      ->delimiter(',')
+      ->check(CLI::IsMember({"recvfrom/sendto", "recvmmsg/sendmmsg", "io_uring", "io_uring-st", "epoll",
+                             "io_uring-nogso", "epoll-nogso", "iocp", "iocp-nogso"}));
   const std::vector<std::string> args(argv + 1, argv + argc);
   const volley::support::CliOutcome outcome = volley::support::parse_cli(app, args);
   help = outcome.help;
@@ -419,7 +423,10 @@ std::string parse_options(int argc, char** argv, Options& options, bool& help) {
     options.generator_cpu = cpus[0];
     options.loop_cpu = cpus[1];
   }
-  if (!servers.empty()) options.servers = "," + servers + ",";
+  if (!servers.empty()) {
+    options.servers = ",";
+    for (const std::string& name : servers) options.servers += name + ",";
+  }
   return {};
 }
 

@@ -18,6 +18,7 @@
 
 #include "demo_world.hpp"
 #include "snapshot_sender.hpp"
+#include "volley/support/cli.hpp"
 #include "volley/snapshot/schema.hpp"
 
 namespace {
@@ -195,51 +196,31 @@ Result run(const Options& o, bool share) {
   return r;
 }
 
-bool parse(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help") return false;
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "missing value for %s\n", a.c_str());
-      return false;
-    }
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(argv[++i], &end, 10);
-    if (end == nullptr || *end != '\0') {
-      std::fprintf(stderr, "bad number for %s\n", a.c_str());
-      return false;
-    }
-    if (a == "--clients") o.clients = v;
-    else if (a == "--entities") o.entities = v;
-    else if (a == "--ticks") o.ticks = v;
-    else if (a == "--warmup") o.warmup = v;
-    else if (a == "--ack-spread") o.ack_spread = v;
-    else if (a == "--budget") o.budget = v;
-    else if (a == "--seed") o.seed = v;
-    else if (a == "--players") o.players = v;
-    else if (a == "--chat-per-s") o.chat_per_s = v;
-    else if (a == "--share-only") o.share_only = v;
-    else if (a == "--ack-random") o.ack_random = v;
-    else if (a == "--view-cell") o.view_cell = static_cast<double>(v);
-    else {
-      std::fprintf(stderr, "unknown option %s\n", a.c_str());
-      return false;
-    }
-  }
-  return o.clients > 0 && o.ticks > 0 && o.ack_spread > 0;
+// Every count bounded: a negative one was read as a huge unsigned number (2^64 - 1 clients).
+void parse(int argc, char** argv, Options& o) {
+  CLI::App app("volley-snapshot-sender-bench: snapshot sender CPU per client per tick", "volley-snapshot-sender-bench");
+  app.add_option("--clients", o.clients)->check(CLI::Range(1, 100'000));
+  app.add_option("--entities", o.entities)->check(CLI::Range(0, 60'000));
+  app.add_option("--ticks", o.ticks)->check(CLI::Range(1, 100'000));
+  app.add_option("--warmup", o.warmup)->check(CLI::Range(0, 100'000));
+  app.add_option("--ack-spread", o.ack_spread)->check(CLI::Range(1, 32));
+  app.add_option("--budget", o.budget)->check(CLI::Range(64, 65'536));
+  app.add_option("--seed", o.seed);
+  app.add_option("--players", o.players)->check(CLI::Range(0, 100'000));
+  app.add_option("--chat-per-s", o.chat_per_s)->check(CLI::Range(0, 10'000));
+  app.add_option("--share-only", o.share_only, "1: skip the per-client comparison")->check(CLI::Range(0, 1));
+  app.add_option("--ack-random", o.ack_random, "1: a random ack lag per client per tick, 10% lost")
+      ->check(CLI::Range(0, 1));
+  app.add_option("--view-cell", o.view_cell, "the demo's interest grid cell in metres (0: all visible)")
+      ->check(CLI::Range(0.0, 1000.0));
+  volley::support::parse_cli_or_exit(app, argc, argv);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  if (!parse(argc, argv, o)) {
-    std::fprintf(stderr,
-                 "usage: volley-snapshot-sender-bench [--clients 1000] [--entities 256] [--ticks 150]\n"
-                 "       [--warmup 40] [--ack-spread 3] [--budget 1200] [--seed 1] [--players 0]\n"
-                 "       [--chat-per-s 0] [--ack-random 0] [--view-cell 0] [--share-only 0]\n");
-    return 2;
-  }
+  parse(argc, argv, o);
   std::printf("clients %zu, demo scene %zu entities + %zu moving players, chat %zu lines/s, view cell %.0f m, 30 Hz, %zu ticks measured after %zu, ack spread %zu%s, budget %zu B\n",
               o.clients, o.entities, o.players, o.chat_per_s, o.view_cell, o.ticks, o.warmup, o.ack_spread, o.ack_random != 0 ? " (random, 10% lost)" : "", o.budget);
   std::printf("%-12s %14s %14s %14s %14s %16s %10s %10s %10s\n", "encoding", "wall us/c/tick", "cpu us/c/tick", "encodes/tick", "skipped/tick",

@@ -165,8 +165,8 @@ ParsedNetsimOptions parse_netsim_options(std::span<const std::string> args) {
   }
   if (!outcome.error.empty()) return {std::nullopt, outcome.error};
 
-  // Range checks let NaN through; 0 would run until a signal, which is what leaving it out says.
-  if (app.count("--seconds") > 0 && !(options.seconds > 0)) return {std::nullopt, "--seconds must be a positive number"};
+  // 0 would run until a signal, which is what leaving the flag out says.
+  if (app.count("--seconds") > 0 && options.seconds <= 0) return {std::nullopt, "--seconds must be a positive number"};
   if (app.count("--report-json") > 0 && options.report_json.empty()) return {std::nullopt, "--report-json needs a path"};
   const auto l = engine::Address::parse(listen);
   if (!l) return {std::nullopt, "--listen: expected ADDR:PORT (e.g. 0.0.0.0:7000 or [::]:7000), got '" + listen + "'"};
