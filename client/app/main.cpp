@@ -294,6 +294,12 @@ int run(const Options& o) {
     std::fprintf(stderr, "volley-client: error: %zu of %zu clients connected\n", t.connected_ever, t.clients);
     ok = false;
   }
+  // Connected for seconds and not one snapshot: not a game server (an echo server sends none).
+  if (t.connected_ever > 0 && t.frames_applied == 0 && t.client_seconds >= 2.0) {
+    std::fprintf(stderr, "volley-client: error: no snapshot applied in %.1f connected client-seconds (is the server in --mode demo?)\n",
+                 t.client_seconds);
+    ok = false;
+  }
   if (t.frame_regressions > 0 || t.events_duplicated > 0) {
     std::fprintf(stderr, "volley-client: error: invariant broken: %llu frame regressions, %llu events shown twice\n",
                  static_cast<unsigned long long>(t.frame_regressions),

@@ -247,6 +247,13 @@ TEST_CASE("volley-client: clients refused by a full server count failed, exit 1 
   CHECK(stats.number("connects") == 1);
 }
 
+TEST_CASE("volley-client against an echo server: connected, no snapshot, exit 1") {
+  volley::test::ServerWithStats server(VOLLEY_SERVER_EXE, {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0"},
+                                      "volley-client-echo-mode");
+  CHECK(run_client({"--server", server.address(), "--clients", "2", "--seconds", "2.5", "--quiet"}) == 1);
+  CHECK(server.stop_and_stats().number("connects") == 2);
+}
+
 TEST_CASE("volley-client --version: exit 0 without the required --server") {
   CHECK(run_client({"--version"}) == 0);
   CHECK(run_client({"--version", "--server", "127.0.0.1:1"}) == 0);

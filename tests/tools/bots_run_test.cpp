@@ -99,6 +99,19 @@ void game_run(const std::string& engine) {
   CHECK(s.number("demo_chat_received") == j.number("chat_sent"));
 }
 
+TEST_CASE("volley-bots game bots against an echo server: no snapshot in 2 s is a violation, exit 1") {
+  ServerWithStats server(kServer, {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0"}, "bots-game-echo");
+  TempDir dir;
+  const Run r = run(dir, kBots + " --server " + server.address() + " --behavior game --bots 2 --seconds 2.5 --report-json " +
+                             dir.file("report.json"));
+  REQUIRE(r.exited);
+  CHECK(r.code == 1);
+  const FlatJson j = report(dir);
+  CHECK(j.number("connected") == 2);
+  CHECK(j.number("snapshots_applied") == 0);
+  CHECK(j.number("sessions_without_snapshots") == 2);
+}
+
 TEST_CASE("volley-bots --engine volley echo against volley-server: Peers on the engine loop, 2 sockets") {
   echo_run("volley", "--churn 4", "localhost");
 }

@@ -10,6 +10,7 @@ void GameCounts::add(const GameCounts& o) noexcept {
   events_shown += o.events_shown;
   events_duplicated += o.events_duplicated;
   events_unchecked += o.events_unchecked;
+  sessions_without_snapshots += o.sessions_without_snapshots;
 }
 
 GameChecker::GameChecker(std::size_t id_window) : bits_((std::max<std::size_t>(id_window, 64) + 63) / 64) {}

@@ -18,8 +18,11 @@ struct GameCounts {
   std::uint64_t events_shown = 0;
   std::uint64_t events_duplicated = 0;  // an id shown before
   std::uint64_t events_unchecked = 0;   // older than the id window: not checkable
+  // Sessions connected for kStarvedAfter (swarm.cpp) that applied no snapshot: a game server
+  // sends one every few ticks (an echo server none at all).
+  std::uint64_t sessions_without_snapshots = 0;
   void add(const GameCounts& o) noexcept;
-  std::uint64_t violations() const noexcept { return frame_regressions + events_duplicated; }
+  std::uint64_t violations() const noexcept { return frame_regressions + events_duplicated + sessions_without_snapshots; }
 };
 
 class GameChecker {

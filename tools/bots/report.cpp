@@ -55,6 +55,8 @@ std::string report_table(const Report& r) {
     row("dropped: old / corrupt / no baseline", format("%llu / %llu / %llu", U{t.snapshots_dropped_old},
                                                        U{t.snapshots_dropped_corrupt}, U{t.snapshots_dropped_no_baseline}));
     row("frame regressions", format("%llu", U{t.game.frame_regressions}));
+    if (t.game.sessions_without_snapshots != 0)
+      row("sessions without a snapshot", format("%llu (is the server in --mode demo?)", U{t.game.sessions_without_snapshots}));
     row("events shown / shown twice", format("%llu / %llu", U{t.game.events_shown}, U{t.game.events_duplicated}));
     row("chat sent / shown / missed", format("%llu / %llu / %llu", U{t.chat_sent}, U{t.chat_shown}, U{t.chat_missed}));
     row("inputs sent", format("%llu", U{t.inputs_sent}));
@@ -110,6 +112,7 @@ std::string report_json(const Report& r) {
       .field("events_shown", t.game.events_shown)
       .field("events_duplicated", t.game.events_duplicated)
       .field("events_unchecked", t.game.events_unchecked)
+      .field("sessions_without_snapshots", t.game.sessions_without_snapshots)
       .field("inputs_sent", t.inputs_sent)
       .field("chat_sent", t.chat_sent)
       .field("chat_shown", t.chat_shown)

@@ -18,6 +18,9 @@ constexpr TimePoint kChatSettle = 1'500'000;
 // A session must show only the lines sent this long after it started (the server adds a
 // player on its next tick).
 constexpr TimePoint kChatJoinGrace = 1'000'000;
+// A game session this long that applied no snapshot is a violation: the demo sends one every
+// tick, or every few under load (its stride).
+constexpr TimePoint kStarvedAfter = 2'000'000;
 // A churned echo bot waits this long at most for its reliable echoes before it leaves.
 constexpr TimePoint kChurnDrain = 2'000'000;
 
@@ -78,7 +81,9 @@ void Swarm::end_session(Bot& b, TimePoint now) {
   --connected_;
   if (b.echo) totals_.echo.add(b.echo->finish());
   if (b.game) {
-    totals_.game.add(b.game->counts());
+    GameCounts counts = b.game->counts();
+    if (counts.frames_applied == 0 && now - b.session_start >= kStarvedAfter) counts.sessions_without_snapshots = 1;
+    totals_.game.add(counts);
     // Every line sent while this session could see it must have been shown exactly once. After
     // the run, every line up to the stop counts (settled() waited for them); a bot leaving
     // mid-run is not judged on lines younger than the settle time.
