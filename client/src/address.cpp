@@ -12,6 +12,27 @@ bool clean(std::string_view s) {
   }
   return true;
 }
+
+// Digits and dots only: meant as an IPv4 address, so it must be a whole dotted quad. The
+// resolvers take inet_aton's short forms ("1.2.3" is 1.2.0.3, "7" is 0.0.0.7), which would
+// send a mistyped address somewhere else entirely. (No DNS name is all digits: TLDs are not.)
+bool bad_numeric(std::string_view host) {
+  if (host.find_first_not_of("0123456789.") != std::string_view::npos) return false;
+  int parts = 0;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = host.find('.', start);
+    const std::string_view part = host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+    if (part.empty() || part.size() > 3 || ec != std::errc{} || end != part.data() + part.size() || value > 255)
+      return true;
+    ++parts;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts != 4;
+}
 }  // namespace
 
 std::optional<Endpoint> parse_endpoint(std::string_view text) {
@@ -35,7 +56,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
     }
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
-    if (host.find_first_of("[]") != std::string_view::npos) return std::nullopt;
+    if (host.find_first_of("[]") != std::string_view::npos || bad_numeric(host)) return std::nullopt;
   }
   if (host.empty() || port.empty() || port.size() > 5) return std::nullopt;
   unsigned value = 0;

@@ -31,10 +31,16 @@ TEST_CASE("address: parse_endpoint accepts host:port forms and rejects the rest"
   CHECK(v6->port == 65535);
   CHECK(v6->bracketed);
   CHECK(vc::parse_endpoint("localhost:1")->host == "localhost");
+  CHECK(vc::parse_endpoint("0.0.0.0:1")->host == "0.0.0.0");
+  CHECK(vc::parse_endpoint("255.255.255.255:1")->host == "255.255.255.255");
+  CHECK(vc::parse_endpoint("1x.example:1")->host == "1x.example");
   for (const char* bad : {"", "1.2.3.4", "1.2.3.4:", ":7777", "1.2.3.4:0", "1.2.3.4:65536",
                           "1.2.3.4:77x", "1.2.3.4:-1", "::1:7777", "[::1]7777", "[::1:7777",
                           "[]:7777", "a b:7777", "host:7777:1", "[::1]:", "1.2.3.4:+80",
-                          "1.2.3.4:123456"}) {
+                          "1.2.3.4:123456",
+                          // inet_aton's short and odd forms: a mistyped address, not another one
+                          "1.2.3:7000", "7:7000", "1.2.3.4.5:7000", "1.2.3.256:7000", "1..3.4:7000",
+                          "1.2.3.4.:7000", "0001.2.3.4:7000"}) {
     CAPTURE(bad);
     CHECK_FALSE(vc::parse_endpoint(bad));
   }
@@ -45,7 +51,7 @@ TEST_CASE("address: connect reports malformed, unresolvable and IPv6 addresses a
   CHECK(host.connect("127.0.0.1").error == vc::ConnectError::kMalformedAddress);
   CHECK(host.connect("[not-an-ip]:7777").error == vc::ConnectError::kMalformedAddress);
   CHECK(host.connect("no-such-host.invalid:7777").error == vc::ConnectError::kUnresolvable);
-  CHECK(host.connect("1.2.3.256:7777").error == vc::ConnectError::kUnresolvable);
+  CHECK(host.connect("1.2.3.256:7777").error == vc::ConnectError::kMalformedAddress);  // not a dotted quad
   CHECK(host.connect("[::1]:7777").error == vc::ConnectError::kIpv6Unsupported);
   CHECK(host.connection_count() == 0);
   CHECK(vc::connect_error_name(vc::ConnectError::kUnresolvable) == "unresolvable");

@@ -16,7 +16,8 @@ struct Endpoint {
 };
 
 // nullopt when malformed: no port, port not 1..65535, empty host, an unbracketed host with a
-// colon, unbalanced brackets, or embedded NUL / whitespace.
+// colon, unbalanced brackets, embedded NUL / whitespace, or a host of digits and dots that is
+// not a whole dotted quad ("1.2.3", which resolvers would read as 1.2.0.3).
 std::optional<Endpoint> parse_endpoint(std::string_view text);
 
 }  // namespace volley::client
