@@ -18,19 +18,23 @@ std::string one_line(std::string text) {
   return text;
 }
 
-// CLI11 reads "nan" into a floating-point option, and every range check passes it (each
-// comparison with NaN is false): a NaN --seconds ran forever, a NaN interval turned a feature
-// off. No Volley flag means anything by NaN, so a floating-point option never takes one.
-std::string nan_given(const CLI::App& app) {
+// Values CLI11 converts but no Volley flag means. "nan" into a floating-point option: every range
+// check passes it (each comparison with NaN is false), so a NaN --seconds ran forever and a NaN
+// interval turned a feature off. "-1" into an unsigned one: it wraps to 2^64 - 1.
+std::string bad_number(const CLI::App& app) {
   for (const CLI::Option* option : app.get_options()) {
-    if (option->count() == 0 || option->get_type_name().rfind("FLOAT", 0) != 0) continue;
+    if (option->count() == 0) continue;
+    const std::string type = option->get_type_name();
+    const bool floating = type.rfind("FLOAT", 0) == 0, natural = type.rfind("UINT", 0) == 0;
     for (const std::string& value : option->results()) {
-      if (std::isnan(std::strtod(value.c_str(), nullptr)))
+      if (floating && std::isnan(std::strtod(value.c_str(), nullptr)))
         return option->get_name() + ": expected a number, got '" + value + "'";
+      if (natural && value.find('-') != std::string::npos)
+        return option->get_name() + ": expected a non-negative integer, got '" + value + "'";
     }
   }
   for (const CLI::App* sub : app.get_subcommands()) {
-    if (std::string error = nan_given(*sub); !error.empty()) return error;
+    if (std::string error = bad_number(*sub); !error.empty()) return error;
   }
   return {};
 }
@@ -54,7 +58,7 @@ CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args) {
     outcome.error = one_line(e.what());
     if (outcome.error.empty()) outcome.error = "bad command line (see --help)";
   }
-  if (outcome.error.empty() && !outcome.help && outcome.version.empty()) outcome.error = nan_given(app);
+  if (outcome.error.empty() && !outcome.help && outcome.version.empty()) outcome.error = bad_number(app);
   return outcome;
 }
 

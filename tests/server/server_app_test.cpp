@@ -156,6 +156,7 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
       {"--mode", "echo", "--agones-health-interval", "nan"},
       {"--mode", "demo", "--entities", "-3"},
       {"--mode", "demo", "--seed", "x"},
+      {"--mode", "demo", "--seed", "-1"},  // wrapped to 2^64 - 1
       // Limits (README "Limits"): out of range, not a number, or inconsistent with each other.
       {"--mode", "echo", "--per-ip-cap", "-1"},
       {"--mode", "echo", "--max-packet-size", "0"},

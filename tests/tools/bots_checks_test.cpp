@@ -325,6 +325,9 @@ TEST_CASE("options: NaN is refused by the one parse_cli rule, whichever float fl
   }
   // A string flag may hold the text "nan": only floating-point options are checked.
   CHECK(parse_options({"--server", "nan:9"}).error.empty());
+  // An unsigned one does not wrap a negative number to 2^64 - 1.
+  CHECK(parse_options({"--server", "127.0.0.1:9", "--seed", "-1"}).error == "--seed: expected a non-negative integer, got '-1'");
+  CHECK(parse_options({"--server", "127.0.0.1:9", "--seed", "7"}).options.swarm.seed == 7);
 }
 
 TEST_CASE("options: defaults per behavior, and every problem is one line") {
