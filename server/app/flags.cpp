@@ -34,7 +34,9 @@ std::string usage() {
          "                     [--max-held-commands N] [--max-queued-data BYTES]\n"
          "                     [--handshake-rate N] [--handshake-burst N]\n"
          "                     [--handshake-rate-per-ip N] [--handshake-burst-per-ip N]\n"
-         "                     [--max-inputs-per-s N] [--input-burst N]\n";
+         "                     [--max-inputs-per-s N] [--input-burst N]\n"
+         "  peer timeouts:      [--peer-timeout-limit N] [--peer-timeout-min MS] [--peer-timeout-max MS]\n"
+         "                     [--peer-rto-cap MS]\n";
 }
 
 std::string check_listen_address(const std::string& text) {
