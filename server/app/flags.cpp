@@ -35,7 +35,7 @@ std::string usage() {
          "                     [--handshake-rate N] [--handshake-burst N]\n"
          "                     [--handshake-rate-per-ip N] [--handshake-burst-per-ip N]\n"
          "                     [--max-inputs-per-s N] [--input-burst N]\n"
-         "  peer timeouts:      [--peer-timeout-limit N] [--peer-timeout-min MS] [--peer-timeout-max MS]\n"
+         "  peer timeouts:     [--peer-timeout-limit N] [--peer-timeout-min MS] [--peer-timeout-max MS]\n"
          "                     [--peer-rto-cap MS]\n";
 }
 
