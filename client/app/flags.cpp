@@ -43,7 +43,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   parsed.error = outcome.error;
   if (!parsed.error.empty()) return parsed;
   if (o.server.empty()) parsed.error = "--server needs HOST:PORT";
-  if (app.count("--report-json") > 0 && o.report_json.empty()) parsed.error = "--report-json needs a path";
+  if (std::string e = support::output_path_error(app, "--report-json", o.report_json); !e.empty()) parsed.error = e;
   return parsed;
 }
 

@@ -188,7 +188,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
     if (o.server.bind.empty()) parsed.error = "--bind needs an address";
     o.bind_given = true;
   }
-  if (app.count("--stats-json") > 0 && o.stats_json.empty()) parsed.error = "--stats-json needs a path";
+  if (std::string e = support::output_path_error(app, "--stats-json", o.stats_json); !e.empty()) parsed.error = e;
   if (app.count("--metrics") > 0) {
     if (std::string error = check_listen_address(o.metrics); !error.empty()) parsed.error = "--metrics " + error;
   }

@@ -1,9 +1,12 @@
 // parse_cli: CLI11 with Volley's one-line-error contract (see volley/support/cli.hpp).
 #include "volley/support/cli.hpp"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <vector>
 
 namespace volley::support {
@@ -60,6 +63,19 @@ CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args) {
   }
   if (outcome.error.empty() && !outcome.help && outcome.version.empty()) outcome.error = bad_number(app);
   return outcome;
+}
+
+std::string output_path_error(const CLI::App& app, const std::string& flag, const std::string& path) {
+  if (app.count(flag) == 0) return {};
+  if (path.empty()) return flag + " needs a path";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return flag + ": '" + path + "' is a directory";
+  const std::string probe = path + ".tmp";
+  std::FILE* f = std::fopen(probe.c_str(), "w");
+  if (f == nullptr) return flag + ": cannot write '" + path + "': " + std::strerror(errno);
+  std::fclose(f);
+  std::remove(probe.c_str());
+  return {};
 }
 
 void parse_cli_or_exit(CLI::App& app, int argc, char** argv) {

@@ -103,6 +103,7 @@ TEST_CASE("netsim: bad flags are one line on stderr and exit code 2") {
       "--listen 127.0.0.1:0 --upstream 127.0.0.1:9 --seconds 0",    // ran until a signal
       "--listen 127.0.0.1:0 --upstream 127.0.0.1:9 --seconds nan",  // the same
       "--listen 127.0.0.1:0 --upstream 127.0.0.1:9 --report-json ''",
+      "--listen 127.0.0.1:0 --upstream 127.0.0.1:9 --report-json /nonexistent-volley-dir/n.json",
   };
   for (const std::string& flags : bad) {
     CAPTURE(flags);

@@ -157,6 +157,9 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
       {"--mode", "demo", "--entities", "-3"},
       {"--mode", "demo", "--seed", "x"},
       {"--mode", "demo", "--seed", "-1"},  // wrapped to 2^64 - 1
+      // Found before the run, not after it.
+      {"--mode", "echo", "--stats-json", "/nonexistent-volley-dir/stats.json"},
+      {"--mode", "echo", "--stats-json", "/tmp"},
       // Limits (README "Limits"): out of range, not a number, or inconsistent with each other.
       {"--mode", "echo", "--per-ip-cap", "-1"},
       {"--mode", "echo", "--max-packet-size", "0"},

@@ -325,6 +325,10 @@ TEST_CASE("options: NaN is refused by the one parse_cli rule, whichever float fl
   }
   // A string flag may hold the text "nan": only floating-point options are checked.
   CHECK(parse_options({"--server", "nan:9"}).error.empty());
+  // A report that cannot be written is found before the run.
+  CHECK(parse_options({"--server", "127.0.0.1:9", "--report-html", "/nonexistent-volley-dir/r.html"}).error ==
+        "--report-html: cannot write '/nonexistent-volley-dir/r.html': No such file or directory");
+  CHECK(parse_options({"--server", "127.0.0.1:9", "--report-json", ""}).error == "--report-json needs a path");
   // An unsigned one does not wrap a negative number to 2^64 - 1.
   CHECK(parse_options({"--server", "127.0.0.1:9", "--seed", "-1"}).error == "--seed: expected a non-negative integer, got '-1'");
   CHECK(parse_options({"--server", "127.0.0.1:9", "--seed", "7"}).options.swarm.seed == 7);

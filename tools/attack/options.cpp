@@ -40,10 +40,8 @@ Parsed parse_options(const std::vector<std::string>& args) {
     parsed.error = "--mode garbage needs --corpus DIR";
     return parsed;
   }
-  if (app.count("--report-json") > 0 && o.report_json.empty()) {
-    parsed.error = "--report-json needs a path";
-    return parsed;
-  }
+  parsed.error = support::output_path_error(app, "--report-json", o.report_json);
+  if (!parsed.error.empty()) return parsed;
   const std::size_t colon = o.server.rfind(':');
   in_addr addr{};
   const std::string port = colon == std::string::npos ? "" : o.server.substr(colon + 1);

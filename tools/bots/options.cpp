@@ -67,10 +67,9 @@ Parsed parse_options(const std::vector<std::string>& args) {
   if (!parsed.version.empty()) return parsed;
   parsed.error = outcome.error;
   if (!parsed.error.empty()) return parsed;
-  if ((app.count("--report-json") > 0 && o.report_json.empty()) ||
-      (app.count("--report-html") > 0 && o.report_html.empty())) {
-    parsed.error = "--report-json and --report-html need a path";
-    return parsed;
+  for (const auto& [flag, path] : {std::pair{"--report-json", &o.report_json}, std::pair{"--report-html", &o.report_html}}) {
+    parsed.error = support::output_path_error(app, flag, *path);
+    if (!parsed.error.empty()) return parsed;
   }
   if (o.rto_cap_ms != 0 && o.engine != "volley") {
     parsed.error = "--peer-rto-cap needs --engine volley (libenet's resend interval has no cap)";

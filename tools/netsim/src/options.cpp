@@ -167,7 +167,8 @@ ParsedNetsimOptions parse_netsim_options(std::span<const std::string> args) {
 
   // 0 would run until a signal, which is what leaving the flag out says.
   if (app.count("--seconds") > 0 && options.seconds <= 0) return {std::nullopt, "--seconds must be a positive number"};
-  if (app.count("--report-json") > 0 && options.report_json.empty()) return {std::nullopt, "--report-json needs a path"};
+  if (std::string e = support::output_path_error(app, "--report-json", options.report_json); !e.empty())
+    return {std::nullopt, e};
   const auto l = engine::Address::parse(listen);
   if (!l) return {std::nullopt, "--listen: expected ADDR:PORT (e.g. 0.0.0.0:7000 or [::]:7000), got '" + listen + "'"};
   const auto u = engine::Address::parse(upstream);

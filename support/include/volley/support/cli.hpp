@@ -20,6 +20,12 @@ struct CliOutcome {
 // Parses `args` (without the program name). Flags declared with no value refuse "--flag=x".
 CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args);
 
+// For a flag naming a file written at the end of a run (a report, the stats JSON): "" when the
+// flag was not given or the file can be written, else one line ("--report-json needs a path",
+// "--stats-json: cannot write 'x': No such file or directory"). Checked before the run, so a
+// typo costs a second, not the whole run. It creates and removes PATH.tmp to find out.
+std::string output_path_error(const CLI::App& app, const std::string& flag, const std::string& path);
+
 // For tools whose main needs nothing more: parses argv; on --help prints app.help() and on
 // --version the version, and exits 0; on an error prints "<app name>: <error>" on stderr and
 // exits 2.
