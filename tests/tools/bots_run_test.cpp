@@ -112,6 +112,30 @@ TEST_CASE("volley-bots game bots against an echo server: no snapshot in 2 s is a
   CHECK(j.number("sessions_without_snapshots") == 2);
 }
 
+// Ctrl-C in the middle of a long run: the bots leave gracefully and the report still comes.
+TEST_CASE("volley-bots: SIGINT ends the run early with its report, every bot disconnected") {
+  for (const std::string engine : {"enet", "volley"}) {
+    CAPTURE(engine);
+    ServerWithStats server(kServer, {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0"}, "bots-sigint");
+    TempDir dir;
+    const auto start = std::chrono::steady_clock::now();
+    const Run r = run(dir, "sh -c '" + kBots + " --engine " + engine + " --server " + server.address() +
+                               " --bots 3 --seconds 60 --report-json " + dir.file("report.json") +
+                               " & p=$!; sleep 1.5; kill -INT $p; wait $p'");
+    INFO(r.err);
+    REQUIRE(r.exited);
+    CHECK(r.code == 0);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+    const FlatJson j = report(dir);
+    CHECK(j.text("interrupted") == "true");
+    CHECK(j.number("seconds") < 10);
+    CHECK(j.number("connected") == 3);
+    CHECK(j.number("reliable_received") == j.number("reliable_sent"));
+    const FlatJson s = server.stop_and_stats();
+    CHECK(s.number("disconnects") == 3);
+  }
+}
+
 TEST_CASE("volley-bots --engine volley echo against volley-server: Peers on the engine loop, 2 sockets") {
   echo_run("volley", "--churn 4", "localhost");
 }

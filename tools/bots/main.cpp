@@ -9,6 +9,7 @@
 
 #include "drivers.hpp"
 #include "options.hpp"
+#include "run.hpp"
 #include "volley/support/process_cpu.hpp"
 
 namespace {
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   Options o = parsed.options;
   o.swarm.nonce = static_cast<std::uint32_t>(getpid()) ^ static_cast<std::uint32_t>(o.swarm.seed * 2654435761u);
   const bool show_progress = o.progress || isatty(STDERR_FILENO) != 0;
+  handle_stop_signals();
   Report report;
   std::string error;
   const bool started = o.engine == "volley" ? run_volley(o, show_progress, report, error)

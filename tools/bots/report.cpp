@@ -35,8 +35,9 @@ std::string report_table(const Report& r) {
   const Totals& t = r.totals;
   std::string out;
   auto row = [&out](const char* name, const std::string& value) { out += format("  %-42s %s\n", name, value.c_str()); };
-  out += format("volley-bots: %s bots, engine %s, behavior %s, %.1f s against %s\n", std::to_string(t.bots).c_str(),
-                r.info.engine.c_str(), r.info.behavior.c_str(), r.info.elapsed_s, r.info.server.c_str());
+  out += format("volley-bots: %s bots, engine %s, behavior %s, %.1f s%s against %s\n", std::to_string(t.bots).c_str(),
+                r.info.engine.c_str(), r.info.behavior.c_str(), r.info.elapsed_s,
+                r.info.interrupted ? " (interrupted)" : "", r.info.server.c_str());
   // connect_time_s is when the last of them connected: "all" only when all did.
   row("connected / failed / dropped",
       format("%llu / %llu / %llu (%s connected after %.2f s)", U{t.connected}, U{t.failed}, U{t.dropped},
@@ -85,6 +86,7 @@ std::string report_json(const Report& r) {
       .field("bots", t.bots)
       .field("sockets", r.info.sockets)
       .number("seconds", r.info.elapsed_s)
+      .field("interrupted", r.info.interrupted)
       .number("rate_hz", r.info.rate_hz)
       .number("ramp_per_s", r.info.ramp_per_s)
       .number("churn_per_s", r.info.churn_per_s)

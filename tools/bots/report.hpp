@@ -50,6 +50,7 @@ struct RunInfo {
   std::uint64_t sockets = 0;
   double seconds = 0, rate_hz = 0, ramp_per_s = 0, churn_per_s = 0;
   double elapsed_s = 0;
+  bool interrupted = false;  // SIGINT / SIGTERM ended the run before --seconds
   double cpu_user_s = 0, cpu_sys_s = 0;
 };
 

@@ -2,11 +2,24 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <string>
 
 namespace volley::bots {
 namespace {
 constexpr TimePoint kLeaveLimit = 3'000'000;  // disconnect handshakes, at most
+
+volatile std::sig_atomic_t g_stop = 0;
+
+extern "C" void on_stop_signal(int signal) {
+  g_stop = 1;
+  std::signal(signal, SIG_DFL);  // the second one is not caught
+}
+}  // namespace
+
+void handle_stop_signals() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
 }
 
 Run::Run(const Options& options, Swarm& swarm, bool show_progress)
@@ -36,7 +49,8 @@ bool Run::step(TimePoint now) {
         sample(now);
         next_sample_ += 1'000'000;
       }
-      if (now - start_ >= static_cast<TimePoint>(options_.seconds * 1e6)) {
+      if (g_stop != 0) interrupted_ = true;
+      if (interrupted_ || now - start_ >= static_cast<TimePoint>(options_.seconds * 1e6)) {
         swarm_.stop(now);
         phase_ = Phase::kSettling;
         phase_at_ = now;
@@ -75,6 +89,7 @@ Report Run::report() const {
   r.info.ramp_per_s = options_.swarm.ramp_per_s;
   r.info.churn_per_s = options_.swarm.churn_per_s;
   r.info.elapsed_s = static_cast<double>(end_ - start_) * 1e-6;
+  r.info.interrupted = interrupted_;
   r.totals = swarm_.totals();
   r.rtt = swarm_.rtt();
   r.series = series_;
