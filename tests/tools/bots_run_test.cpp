@@ -179,9 +179,12 @@ TEST_CASE("volley-bots: fewer bots connected than asked is exit 1, a bad flag is
     port = server.process().port();
     server.stop_and_stats();
   }
-  const Run none = run(dir, kBots + " --server 127.0.0.1:" + std::to_string(port) + " --bots 3 --seconds 0.5 --drain 0");
+  const Run none = run(dir, kBots + " --server 127.0.0.1:" + std::to_string(port) +
+                                " --bots 3 --seconds 0.5 --drain 0 --report-json " + dir.file("none.json"));
   REQUIRE(none.exited);
   CHECK(none.code == 1);
+  // Still connecting when the run ended: failed, not left out of the count.
+  CHECK(report(dir, "none.json").number("failed") == 3);
   // Five at once against a cap of two: three lose the race, some after their handshake (then
   // CONNECTED on their side when the refusal comes). Failed, not connected and dropped.
   for (const std::string engine : {"enet", "volley"}) {

@@ -39,9 +39,11 @@ std::string report_table(const Report& r) {
                 r.info.engine.c_str(), r.info.behavior.c_str(), r.info.elapsed_s,
                 r.info.interrupted ? " (interrupted)" : "", r.info.server.c_str());
   // connect_time_s is when the last of them connected: "all" only when all did.
+  const std::string when = t.connected == 0 ? std::string()
+                           : format(" (%s connected after %.2f s)", t.connected == t.bots ? "all" : "the last",
+                                    t.connect_time_s);
   row("connected / failed / dropped",
-      format("%llu / %llu / %llu (%s connected after %.2f s)", U{t.connected}, U{t.failed}, U{t.dropped},
-             t.connected == t.bots ? "all" : "the last", t.connect_time_s));
+      format("%llu / %llu / %llu%s", U{t.connected}, U{t.failed}, U{t.dropped}, when.c_str()));
   if (t.churn_leaves != 0) row("churn: left / rejoined", format("%llu / %llu", U{t.churn_leaves}, U{t.churn_rejoins}));
   if (r.info.behavior == "echo") {
     const EchoCounts& e = t.echo;

@@ -267,6 +267,7 @@ void Swarm::leave_all(TimePoint now) {
       b.state = Bot::State::kLeaving;
       transport_.disconnect(i);
     } else if (b.state == Bot::State::kConnecting) {
+      if (!b.ever_connected) ++totals_.failed;  // the run ended before its first connect did
       b.state = Bot::State::kLeaving;
       transport_.disconnect(i);
     }
