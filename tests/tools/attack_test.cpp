@@ -194,7 +194,10 @@ TEST_CASE("volley-flood flags: one-line errors") {
            {"--server", "127.0.0.1:7000", "--seconds", "nan"},
            {"--server", "127.0.0.1:7000", "--sources", "0"},
            {"--server", "127.0.0.1:7000", "--bogus"},
-           {"--server", "127.0.0.1:7000", "--report-json="}}) {
+           {"--server", "127.0.0.1:7000", "--report-json="},
+           {"--server", "127.0.0.1:7000", "--sessions", "4"},  // connect mode: ignored before
+           {"--server", "127.0.0.1:7000", "--session-share", "0.5"},
+           {"--server", "127.0.0.1:7000", "--corpus", "x"}}) {
     CAPTURE(bad.size());
     const std::string e = error(bad);
     CHECK_FALSE(e.empty());

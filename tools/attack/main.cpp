@@ -301,7 +301,7 @@ int main(int argc, char** argv) {
         .field("session_datagrams", t.session_datagrams);
   }
   json.number("cpu_user_s", cpu_seconds(true), "%.3f").number("cpu_sys_s", cpu_seconds(false), "%.3f").end_object();
-  std::printf("volley-flood %s: %llu datagrams in %.1f s = %.0f/s from %llu sources, %llu send errors\n",
+  std::printf("volley-flood %s: %llu datagrams in %.1f s = %.0f/s, %llu forged sources opened, %llu send errors\n",
               o.mode == FloodMode::kGarbage ? "garbage" : "connect", static_cast<unsigned long long>(t.sent), elapsed,
               static_cast<double>(t.sent) / elapsed, static_cast<unsigned long long>(t.sources_used),
               static_cast<unsigned long long>(t.send_errors));

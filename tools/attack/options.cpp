@@ -40,6 +40,13 @@ Parsed parse_options(const std::vector<std::string>& args) {
     parsed.error = "--mode garbage needs --corpus DIR";
     return parsed;
   }
+  // Silently ignored otherwise: a connect flood has no corpus and no sessions.
+  for (const char* flag : {"--corpus", "--sessions", "--session-share"}) {
+    if (o.mode == FloodMode::kConnect && app.count(flag) > 0) {
+      parsed.error = std::string(flag) + " applies to --mode garbage only";
+      return parsed;
+    }
+  }
   parsed.error = support::output_path_error(app, "--report-json", o.report_json);
   if (!parsed.error.empty()) return parsed;
   const std::size_t colon = o.server.rfind(':');
