@@ -133,6 +133,16 @@ int run_client(const std::vector<std::string>& args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// The report volley-client wrote at `path`, read and removed.
+volley::test::FlatJson take_report(const std::string& path) {
+  const auto text = volley::test::read_file_text(path);
+  std::remove(path.c_str());
+  REQUIRE(text);
+  const auto json = volley::test::FlatJson::parse(*text);
+  REQUIRE(json);
+  return *json;
+}
+
 }  // namespace
 
 TEST_CASE("client library against volley-server --mode demo: frames in order, chat once everywhere, disconnect") {
@@ -202,25 +212,21 @@ TEST_CASE("volley-client crowd against volley-server --mode demo: report without
   const std::string report = volley::test::unique_temp_path("volley-client-report");
   const int code = run_client({"--server", server.address(), "--clients", "4", "--seconds", "3",
                                "--chat-every", "0.5", "--report-json", report});
-  const auto text = volley::test::read_file_text(report);
-  std::remove(report.c_str());
-  REQUIRE(text);
-  const auto json = volley::test::FlatJson::parse(*text);
-  REQUIRE(json);
-  INFO(json->dump());
+  const volley::test::FlatJson json = take_report(report);
+  INFO(json.dump());
   CHECK(code == 0);
-  CHECK(json->number("connected") == 4);
-  CHECK(json->number("frames_applied") > 4 * 30);
-  CHECK(json->number("frame_regressions") == 0);
-  CHECK(json->number("events_duplicated") == 0);
-  CHECK(json->number("chat_sent") >= 4 * 3);
+  CHECK(json.number("connected") == 4);
+  CHECK(json.number("frames_applied") > 4 * 30);
+  CHECK(json.number("frame_regressions") == 0);
+  CHECK(json.number("events_duplicated") == 0);
+  CHECK(json.number("chat_sent") >= 4 * 3);
   // Every line is shown once on every client.
-  CHECK(json->number("chat_shown") == 4 * json->number("chat_sent"));
-  CHECK(json->number("bytes_in_per_client_s") > 0);
+  CHECK(json.number("chat_shown") == 4 * json.number("chat_sent"));
+  CHECK(json.number("bytes_in_per_client_s") > 0);
   const volley::test::FlatJson stats = server.stop_and_stats();
   CHECK(stats.number("connects") == 4);
   CHECK(stats.number("disconnects") == 4);
-  CHECK(stats.number("demo_chat_received") == json->number("chat_sent"));
+  CHECK(stats.number("demo_chat_received") == json.number("chat_sent"));
 }
 
 // All connect at once, so the server has VERIFYs out to all three when the first ACK takes its one
@@ -233,16 +239,12 @@ TEST_CASE("volley-client: clients refused by a full server count failed, exit 1 
                                       "volley-demo-full");
   const std::string report = volley::test::unique_temp_path("volley-client-refused");
   const int code = run_client({"--server", server.address(), "--clients", "3", "--seconds", "2", "--report-json", report});
-  const auto text = volley::test::read_file_text(report);
-  std::remove(report.c_str());
-  REQUIRE(text);
-  const auto json = volley::test::FlatJson::parse(*text);
-  REQUIRE(json);
-  INFO(json->dump());
+  const volley::test::FlatJson json = take_report(report);
+  INFO(json.dump());
   CHECK(code == 1);
-  CHECK(json->number("connected") == 1);
-  CHECK(json->number("failed") == 2);
-  CHECK(json->number("frames_applied") > 0);
+  CHECK(json.number("connected") == 1);
+  CHECK(json.number("failed") == 2);
+  CHECK(json.number("frames_applied") > 0);
   const volley::test::FlatJson stats = server.stop_and_stats();
   CHECK(stats.number("connects") == 1);
 }
