@@ -157,8 +157,8 @@ void Swarm::tick(TimePoint now) {
 }
 
 double Swarm::rate_at(TimePoint now) const {
-  return volley::support::stepped_rate(config_.rate_hz, static_cast<double>(now - start_) * 1e-6, config_.double_after_s,
-                               config_.double_every_s);
+  const double elapsed_s = static_cast<double>(now - start_) * 1e-6;
+  return volley::support::stepped_rate(config_.rate_hz, elapsed_s, config_.double_after_s, config_.double_every_s);
 }
 
 void Swarm::churn(TimePoint now) {
