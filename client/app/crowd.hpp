@@ -40,6 +40,10 @@ class Crowd {
   // Player `client` is driven by `input` (the keyboard) from now on instead of its script.
   void steer(std::size_t client, MoveInput input);
   bool send_chat(std::size_t client, const std::string& text);
+  // Whether connection `client` is up now, and whether it has ended (refused, timed out, or
+  // disconnected): one still connecting is neither.
+  bool connected(std::size_t client) const { return client < players_.size() && players_[client].connected; }
+  bool ended(std::size_t client) const { return client >= players_.size() || players_[client].ended; }
   // Disconnects every connection (the closing totals keep their bytes and connected time).
   void disconnect_all(TimePoint now);
 

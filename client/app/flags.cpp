@@ -11,7 +11,7 @@ std::string usage() {
   return "usage: volley-client --server HOST:PORT [--clients N] [--seconds T] [--chat-every S]\n"
          "                     [--tick-hz HZ] [--report-json PATH] [--checksum] [--compress]\n"
          "                     [--quiet] [--keyboard] [--idle] [--version]\n"
-         "  Lines typed on stdin are sent as chat by the first client.\n"
+         "  Lines typed on stdin are sent as chat by the first client (once it is connected).\n"
          "  --keyboard (stdin a terminal): the first client's player moves with W/A/S/D or the\n"
          "  arrows, Space jumps, / or t opens a chat line (Enter sends, Esc cancels), q quits.\n"
          "  --idle: scripted players send still inputs (a bandwidth baseline).\n";

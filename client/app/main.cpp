@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -96,6 +97,26 @@ class KeyboardReader {
   KeyDecoder decoder_;
   KeyboardControl control_;
   std::vector<Key> keys_;
+};
+
+// The first client's chat lines (typed, or piped on stdin) wait here until it is connected: a
+// line given before its connection is up (`echo hi | volley-client ...`) is sent, not lost.
+class PendingChat {
+ public:
+  void add(std::vector<std::string> lines) {
+    for (std::string& line : lines) {
+      if (lines_.size() == kMax) lines_.pop_front();  // a pipe faster than any connection: the newest kept
+      lines_.push_back(std::move(line));
+    }
+  }
+  void send(Crowd& crowd) {
+    while (!lines_.empty() && crowd.send_chat(0, lines_.front())) lines_.pop_front();
+  }
+  bool empty() const { return lines_.empty(); }
+
+ private:
+  static constexpr std::size_t kMax = 64;
+  std::deque<std::string> lines_;
 };
 
 TimePoint steady_now() {
@@ -207,6 +228,7 @@ int run(const Options& o) {
   }
 
   StdinLines stdin_lines;
+  PendingChat chat;
   std::vector<std::uint32_t> rtt;
   const TimePoint start = steady_now();
   const TimePoint end = o.seconds > 0 ? start + static_cast<TimePoint>(o.seconds * kSecond) : INT64_MAX;
@@ -229,7 +251,7 @@ int run(const Options& o) {
     if (keyboard) {
       std::vector<std::string> lines;
       if (!keyboard->poll(now, lines)) break;
-      for (const std::string& line : lines) crowd.send_chat(0, line);
+      chat.add(lines);
     }
     if (now >= next_tick) {
       if (keyboard) crowd.steer(0, keyboard->take_input(now));
@@ -242,9 +264,11 @@ int run(const Options& o) {
       crowd.send_chat(i, "hello from " + std::to_string(i) + " at " + std::to_string((now - start) / kMillisecond) + " ms");
     }
     if (!keyboard) {
-      if (o.seconds == 0 && !stdin_lines.open()) break;
-      for (const std::string& line : stdin_lines.take()) crowd.send_chat(0, line);
+      // With --seconds 0 the run ends with stdin, once its lines are sent (or cannot be).
+      if (o.seconds == 0 && !stdin_lines.open() && (chat.empty() || crowd.ended(0))) break;
+      chat.add(stdin_lines.take());
     }
+    if (crowd.connected(0)) chat.send(crowd);
     if (now >= next_status) {
       next_status += kSecond;
       crowd.sample_rtt(rtt);

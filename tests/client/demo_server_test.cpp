@@ -124,11 +124,12 @@ bool pump(vc::Host& host, std::vector<Player>& players, Done done, std::chrono::
   return false;
 }
 
-int run_client(const std::vector<std::string>& args) {
+// volley-client with `stdin_file` (default: nothing) as its stdin.
+int run_client(const std::vector<std::string>& args, const std::string& stdin_file = "/dev/null") {
   // Bounded by coreutils' timeout as well as by the client's own --seconds.
   std::string command = "timeout 60 '" VOLLEY_CLIENT_EXE "'";
   for (const std::string& a : args) command += " '" + a + "'";
-  command += " </dev/null >/dev/null 2>&1";
+  command += " <'" + stdin_file + "' >/dev/null 2>&1";
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -227,6 +228,29 @@ TEST_CASE("volley-client crowd against volley-server --mode demo: report without
   CHECK(stats.number("connects") == 4);
   CHECK(stats.number("disconnects") == 4);
   CHECK(stats.number("demo_chat_received") == json.number("chat_sent"));
+}
+
+// Piped chat ends at once, long before the connection is up: its lines wait for it, are sent,
+// and with --seconds 0 the run ends after them (they were dropped unsent before).
+TEST_CASE("volley-client: chat piped on stdin before the connection is up is sent (--seconds 0)") {
+  DemoServer server;
+  const std::string input = volley::test::unique_temp_path("volley-client-stdin");
+  {
+    FILE* f = std::fopen(input.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs("first line\nsecond line\n", f);
+    std::fclose(f);
+  }
+  const std::string report = volley::test::unique_temp_path("volley-client-piped");
+  const int code = run_client({"--server", server.address(), "--seconds", "0", "--report-json", report}, input);
+  std::remove(input.c_str());
+  const volley::test::FlatJson json = take_report(report);
+  INFO(json.dump());
+  CHECK(code == 0);
+  CHECK(json.number("connected") == 1);
+  CHECK(json.number("chat_sent") == 2);
+  const volley::test::FlatJson stats = server.stop_and_stats();
+  CHECK(stats.number("demo_chat_received") == 2);
 }
 
 // All connect at once, so the server has VERIFYs out to all three when the first ACK takes its one
