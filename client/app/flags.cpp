@@ -33,6 +33,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
   app.add_flag("--quiet", o.quiet)->disable_flag_override();
   app.add_flag("--keyboard", o.keyboard)->disable_flag_override();
   app.add_flag("--idle", o.idle)->disable_flag_override();
+  parsed.undocumented = support::undocumented_flags(app, usage());
   const support::CliOutcome outcome = support::parse_cli(app, args);
   if (outcome.help) {
     o.help = true;

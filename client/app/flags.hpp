@@ -27,6 +27,7 @@ struct Parsed {
   Options options;
   std::string error;    // one line; empty on success
   std::string version;  // --version: the line to print
+  std::vector<std::string> undocumented;  // declared flags usage() leaves out (tests: none)
 };
 
 Parsed parse_flags(const std::vector<std::string>& args);

@@ -161,6 +161,7 @@ Parsed parse_flags(const std::vector<std::string>& args) {
       ->disable_flag_override();
   app.add_option("--agones-health-interval", o.agones_health_interval_s)->check(CLI::Range(0.05, 3600.0));
 
+  parsed.undocumented = support::undocumented_flags(app, usage());
   const support::CliOutcome outcome = support::parse_cli(app, args);
   if (outcome.help) {
     o.help = true;

@@ -1,6 +1,7 @@
 // parse_cli: CLI11 with Volley's one-line-error contract (see volley/support/cli.hpp).
 #include "volley/support/cli.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -76,6 +77,25 @@ std::string output_path_error(const CLI::App& app, const std::string& flag, cons
   std::fclose(f);
   std::remove(probe.c_str());
   return {};
+}
+
+std::vector<std::string> undocumented_flags(const CLI::App& app, std::string_view usage) {
+  const auto named = [usage](const std::string& flag) {
+    for (std::size_t at = usage.find(flag); at != std::string_view::npos; at = usage.find(flag, at + 1)) {
+      const std::size_t end = at + flag.size();
+      const char next = end < usage.size() ? usage[end] : ' ';
+      if (!std::isalnum(static_cast<unsigned char>(next)) && next != '-' && next != '_') return true;
+    }
+    return false;
+  };
+  std::vector<std::string> missing;
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& name : option->get_lnames()) {
+      const std::string flag = "--" + name;
+      if (flag != "--help" && !named(flag)) missing.push_back(flag);
+    }
+  }
+  return missing;
 }
 
 void parse_cli_or_exit(CLI::App& app, int argc, char** argv) {

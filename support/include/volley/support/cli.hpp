@@ -6,6 +6,8 @@
 
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -25,6 +27,11 @@ CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args);
 // "--stats-json: cannot write 'x': No such file or directory"). Checked before the run, so a
 // typo costs a second, not the whole run. It creates and removes PATH.tmp to find out.
 std::string output_path_error(const CLI::App& app, const std::string& flag, const std::string& path);
+
+// The flags `app` declares (but --help) that a hand-written usage text never names as a whole
+// word: for tools that print their own usage instead of app.help(), whose tests check it is
+// empty, so a new flag cannot be left out of --help.
+std::vector<std::string> undocumented_flags(const CLI::App& app, std::string_view usage);
 
 // For tools whose main needs nothing more: parses argv; on --help prints app.help() and on
 // --version the version, and exits 0; on an error prints "<app name>: <error>" on stderr and
