@@ -20,6 +20,7 @@
 #include "interop/interop_support.hpp"
 #include "support/fd_budget.hpp"
 #include "support/server_process.hpp"
+#include "support/udp_socket.hpp"
 #include "tools/cli_run.hpp"
 #include "volley/engine/loop.hpp"
 
@@ -113,6 +114,17 @@ TEST_CASE("netsim: bad flags are one line on stderr and exit code 2") {
     CHECK(r.lines.empty());
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
     CHECK(r.err.rfind("volley-netsim: ", 0) == 0);
+  }
+  // An address it cannot listen on is a bad --listen as well (volley-server's rule): a port
+  // taken, or a backend this system does not have.
+  const test::UdpSocket taken;
+  for (const std::string& flags : {"--listen 127.0.0.1:" + std::to_string(taken.port()) + " --upstream 127.0.0.1:9",
+                                   std::string("--listen 127.0.0.1:0 --upstream 127.0.0.1:9 --backend iocp")}) {
+    CAPTURE(flags);
+    const test::Run r = test::run(dir, kNetsim + " " + flags + " --seconds 5");
+    CHECK(r.code == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.rfind("volley-netsim: cannot listen on ", 0) == 0);
   }
   const test::Run help = test::run(dir, kNetsim + " --help");
   CHECK(help.code == 0);

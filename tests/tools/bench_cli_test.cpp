@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli_run.hpp"
+#include "support/udp_socket.hpp"
 
 namespace {
 
@@ -17,6 +18,7 @@ TEST_CASE("bench programs: bad flags are one line on stderr and exit code 2") {
   TempDir dir;
   const std::string sender = VOLLEY_SENDER_BENCH_EXE, loop = VOLLEY_BENCH_LOOP_EXE;
   const std::string enet = VOLLEY_ENET_ECHO_EXE, udp = VOLLEY_UDP_ECHO_EXE;
+  const volley::test::UdpSocket taken;  // a port the stock echo server cannot bind
   const std::vector<std::string> bad = {
       sender + " --clients -1",  // was 2^64 - 1 clients: allocated until bad_alloc
       sender + " --chat-per-s -1",  // hung
@@ -27,6 +29,7 @@ TEST_CASE("bench programs: bad flags are one line on stderr and exit code 2") {
       loop + " --servers foo",  // ran nothing, exit 0
       loop + " --seconds nan",
       enet + " --seconds nan",  // ran until a signal
+      enet + " --bind 127.0.0.1 --port " + std::to_string(taken.port()) + " --seconds 5",  // was exit 1, unlike volley-server
       udp + " serve --seconds nan",
       udp + " blast --server 127.0.0.1:9 --seconds nan",
   };

@@ -102,7 +102,7 @@ int run(const Options& o) {
   ENetHost* host = enet_host_create(&address, o.max_peers, o.channels, 0, 0);
   if (host == nullptr) {
     std::fprintf(stderr, "%s: cannot bind %s:%u\n", kTool, o.bind.c_str(), unsigned{o.port});
-    return 1;
+    return 2;  // as volley-server: an address it cannot listen on is a bad flag
   }
   // Port 0: ask the socket which port the kernel picked.
   ENetAddress bound{};

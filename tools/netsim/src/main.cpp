@@ -54,7 +54,7 @@ int run(const netsim::NetsimOptions& options) {
   if (!opened) {
     std::fprintf(stderr, "volley-netsim: cannot listen on %s: %s\n", options.listen.to_string().c_str(),
                  opened.error.c_str());
-    return 1;
+    return 2;  // as volley-server: an address it cannot listen on is a bad --listen
   }
   engine::Loop& loop = *opened.loop;
   netsim::Proxy proxy(loop, options);
