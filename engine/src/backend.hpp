@@ -93,6 +93,8 @@ class Datapath {
   // holds no buffer of ours: kernel_ops() is then 0. The loop closes every socket handle after.
   virtual void shutdown() = 0;
   virtual std::size_t kernel_ops() const noexcept = 0;
+  // Only the thread that created it may wait on it (io_uring's single-issuer ring).
+  virtual bool thread_bound() const noexcept { return false; }
 };
 
 // Each returns nullptr and an error text when the backend cannot run here.

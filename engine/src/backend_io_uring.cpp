@@ -182,6 +182,7 @@ class IoUringDatapath final : public Datapath {
   }
 
   Backend kind() const noexcept override { return Backend::kIoUring; }
+  bool thread_bound() const noexcept override { return deferred_; }
 
   std::size_t submit(std::span<SendOp* const> ops) override {
     std::size_t taken = 0;

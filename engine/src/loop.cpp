@@ -58,6 +58,7 @@ class Loop::Impl final : public DatapathSink {
   ~Impl() { close(); }
 
   bool open(std::string* error) {
+    opener_ = std::this_thread::get_id();
     sockets_.emplace_back();
     os::OpenedSocket& primary = sockets_[0].socket;
     if (!os::open_udp_socket(config_.bind, config_.recv_buffer_bytes, config_.send_buffer_bytes,
@@ -93,6 +94,13 @@ class Loop::Impl final : public DatapathSink {
   void run() {
     assert(!closed_ && "run() after close()");
     if (closed_) return;
+    if (datapath_->thread_bound() && std::this_thread::get_id() != opener_) {
+      // The kernel would refuse every wait from here (-EEXIST): the loop spun at 100% CPU and
+      // served nothing. Said once, and run() returns.
+      log("run() on another thread than the one that opened the loop: a LoopConfig::single_thread "
+          "io_uring ring refuses it; open, run and close the loop on one thread, or leave single_thread off");
+      return;
+    }
     loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     const PreciseTimers precise(config_.coalesce_us > 0);  // a nap ends at the cap, not past it
     batch_delivered_ = false;  // a batch taken in by the last run's final wait is long past
@@ -382,6 +390,7 @@ class Loop::Impl final : public DatapathSink {
 
   std::atomic<bool> stop_{false};
   std::atomic<std::thread::id> loop_thread_{};
+  std::thread::id opener_;  // the thread that opened the loop (a thread_bound() datapath's only waiter)
   std::mutex wake_mutex_;
   bool wake_enabled_ = false;
   bool closed_ = false;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,10 @@
 #include <vector>
 
 #include "loop_fixture.hpp"
+
+#ifdef __linux__
+#include <sys/utsname.h>
+#endif
 
 using namespace volley::engine;
 using namespace volley::engine::test;
@@ -681,6 +686,47 @@ TEST_CASE("loop: a single_thread io_uring loop opened, run and closed on its own
   CHECK(server.waits() < kDatagrams / 3);
   CHECK(server.after_close() == LiveOps{});
 }
+
+#ifdef __linux__
+// Opened on this thread, run() on another: the single-issuer ring refuses that thread's waits
+// (-EEXIST), and the loop spun at 100% CPU serving nothing, silently. Now run() says so in one
+// line and returns; the loop still closes cleanly here.
+TEST_CASE("loop: run() of a single_thread io_uring loop on another thread than open() is refused, one line") {
+  if (!io_uring_available()) return;
+  utsname u{};
+  uname(&u);
+  int major = 0, minor = 0;
+  std::sscanf(u.release, "%d.%d", &major, &minor);
+  if (major < 6 || (major == 6 && minor < 1)) {
+    MESSAGE("skipping: kernel ", u.release, " has no single-issuer deferred ring (6.1+)");
+    return;
+  }
+  LoopConfig config;
+  config.bind = Address::loopback_v4(0);
+  config.backend = Backend::kIoUring;
+  config.single_thread = true;
+  std::string logged;
+  config.log = [&](std::string_view text) { logged += std::string(text) + "\n"; };
+  Loop::Opened o = Loop::open(std::move(config));
+  REQUIRE(o);
+  Loop& loop = *o.loop;
+  std::atomic<bool> returned{false};
+  std::thread runner([&] {
+    loop.run();
+    returned = true;
+  });
+  wait_until([&] { return returned.load(); }, 2.0);
+  const bool returned_by_itself = returned.load();
+  if (!returned_by_itself) loop.stop();
+  runner.join();
+  CHECK(returned_by_itself);
+  CHECK(logged.find("single_thread") != std::string::npos);
+  CHECK(std::count(logged.begin(), logged.end(), '\n') == 1);
+  CHECK(loop.stats()[Counter::kRecvErrors] == 0);
+  loop.close();
+  CHECK(loop.live() == LiveOps{});
+}
+#endif
 
 namespace {
 

@@ -109,7 +109,8 @@ struct LoopConfig {
   // A promise that open(), run() and close() all happen on one thread. io_uring then sets the
   // ring up for a single issuer with deferred task running, so a coalesced wait sleeps until
   // the batch or the cap instead of waking in the kernel for every completion. The kernel
-  // refuses such a ring's waits from any other thread, so do not set it otherwise.
+  // refuses such a ring's waits from any other thread, so do not set it otherwise: run() on
+  // another thread than open()'s logs one line and returns without running.
   bool single_thread = false;
   DatagramHandler on_datagrams;
   // Where startup notes (such as a backend fallback reason) go; default: stderr.

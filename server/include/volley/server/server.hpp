@@ -159,7 +159,9 @@ struct Config {
   // engine::LoopConfig::coalesce_us. 0 (off) by default: coalescing saved server CPU only with
   // single_thread (measured: 19 vs 24 CPU-us/echo at 512 peers with it, 35 without it).
   std::uint32_t coalesce_us = 0;
-  bool single_thread = false;  // engine::LoopConfig::single_thread: created, run, destroyed on one thread
+  // engine::LoopConfig::single_thread: created, run, destroyed on one thread; run() on another
+  // thread than create()'s logs one line and returns at once (the ring would refuse its waits).
+  bool single_thread = false;
   std::uint32_t shutdown_grace_ms = 1000;  // stop(): how long peers get to ack the DISCONNECT
   std::uint32_t tick_hz = 0;  // the game's fixed tick on the loop's timer wheel; 0 = no tick
   SnapshotConfig snapshots;
