@@ -11,6 +11,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,8 @@
 #include <vector>
 
 #include "resolve.hpp"
+#include "volley/protocol/datagram.hpp"
+#include "volley/protocol/enet_wire.hpp"
 #include "volley/client/address.hpp"
 
 namespace volley::client {
@@ -61,11 +64,21 @@ Delivery delivery_of(enet_uint32 flags) {
   return Delivery::kUnreliable;
 }
 
-// A DISCONNECT from the remote is handled within a service call or two of its datagram; a
-// libenet timeout needs at least timeoutMinimum of silence. A threshold between the two tells
-// them apart: a second, or half the timeout minimum when that is shorter.
-constexpr enet_uint32 kRecentReceiveMs = 1000;
-constexpr enet_uint32 kDefaultTimeoutMinimumMs = 5000;  // ENET_PEER_TIMEOUT_MINIMUM
+// Whether a datagram from the remote carries a DISCONNECT: libenet's disconnect event says the
+// same for one and for a timeout, so the intercept looks at what arrived. `seed` is the
+// connection's CRC seed (libenet's peer->connectID) in checksum mode.
+bool carries_disconnect(Bytes datagram, const protocol::OpenOptions& options,
+                        const protocol::ChecksumSeed& seed) {
+  std::array<std::uint8_t, protocol::kMaxDecompressedBody> scratch;
+  const auto opened = protocol::open_datagram(datagram, options, seed, scratch);
+  if (!opened.ok()) return false;
+  protocol::CommandReader reader(opened.value->commands, false);
+  protocol::Command command;
+  while (reader.next(command)) {
+    if (command.header.type == protocol::CommandType::kDisconnect) return true;
+  }
+  return false;
+}
 
 struct Counters {
   std::uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
@@ -84,8 +97,7 @@ struct Slot {
   TimePoint connect_deadline = 0;
   bool local = false;  // we asked to disconnect
   std::uint32_t local_data = 0;
-  bool received = false;  // a datagram arrived (last_receive_ms valid)
-  enet_uint32 last_receive_ms = 0;
+  bool remote_disconnect = false;  // a DISCONNECT came from the remote (not a timeout)
   Counters counters;
   Sample older, newer;  // rate window samples
 };
@@ -127,9 +139,9 @@ struct Host::Impl {
   ENetPacket* held = nullptr;  // the packet of the last kReceived event
   std::size_t connecting = 0;
   std::size_t live = 0;
-  enet_uint32 recent_ms = kRecentReceiveMs;
 
-  // Runs inside enet_host_service for every datagram: note when each peer was last heard from.
+  // Runs inside enet_host_service for every datagram: notes a DISCONNECT from a connection's
+  // remote (only its address counts: a third party naming our peer id is not the server).
   static int ENET_CALLBACK intercept(ENetHost* host, ENetEvent*) {
     if (host->receivedDataLength < 2) return 0;
     const enet_uint16 raw =
@@ -144,8 +156,12 @@ struct Host::Impl {
       return 0;
     }
     auto* slot = static_cast<Slot*>(peer.data);
-    slot->received = true;
-    slot->last_receive_ms = host->serviceTime;
+    if (!slot->remote_disconnect) {
+      const protocol::OpenOptions options{host->checksum != nullptr, host->compressor.context != nullptr};
+      protocol::ChecksumSeed seed{};  // libenet seeds the CRC with connectID as it lies in memory
+      std::memcpy(seed.data(), &peer.connectID, seed.size());
+      slot->remote_disconnect = carries_disconnect(Bytes(host->receivedData, host->receivedDataLength), options, seed);
+    }
     return 0;  // libenet processes it as usual
   }
 
@@ -221,15 +237,15 @@ struct Host::Impl {
         return true;
       case ENET_EVENT_TYPE_DISCONNECT: {
         out.type = EventType::kDisconnected;
-        const bool recent = slot->received && host->serviceTime - slot->last_receive_ms < recent_ms;
+        const bool remote = slot->remote_disconnect;
         if (slot->local) {
           out.reason = DisconnectReason::kLocal;
           out.data = slot->local_data;
         } else if (slot->state == SlotState::kConnecting) {
-          out.reason = recent ? DisconnectReason::kRefused : DisconnectReason::kTimeout;
+          out.reason = remote ? DisconnectReason::kRefused : DisconnectReason::kTimeout;
           out.data = in.data;
         } else {
-          out.reason = recent ? DisconnectReason::kRemote : DisconnectReason::kTimeout;
+          out.reason = remote ? DisconnectReason::kRemote : DisconnectReason::kTimeout;
           out.data = in.data;
         }
         release(*slot);
@@ -245,12 +261,9 @@ Host::Host(const HostOptions& options) : impl_(std::make_unique<Impl>()) {
   ensure_enet_initialized();
   if (options.max_connections == 0 || options.max_connections > ENET_PROTOCOL_MAXIMUM_PEER_ID ||
       options.channels == 0 || options.channels > ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT) {
-    throw std::runtime_error("volley::client: max_connections or channels out of range");
+    throw std::runtime_error("volley::client: HostOptions out of range: max_connections must be 1..4095, channels 1..255");
   }
   impl_->options = options;
-  const enet_uint32 minimum =
-      options.timeout_minimum_ms != 0 ? options.timeout_minimum_ms : kDefaultTimeoutMinimumMs;
-  impl_->recent_ms = std::min(kRecentReceiveMs, minimum / 2);
   impl_->host = enet_host_create(nullptr, options.max_connections, options.channels,
                                  options.incoming_bandwidth, options.outgoing_bandwidth);
   if (impl_->host == nullptr) throw std::runtime_error("volley::client: enet_host_create failed");

@@ -227,6 +227,26 @@ TEST_CASE("stock enet: datagrams from another address naming our peer id do not 
   CHECK(silent_server_reason(true) == DisconnectReason::kTimeout);
 }
 
+// The server is alive (its PINGs keep arriving every 500 ms) but never acknowledges our packet:
+// its fragments are over the server's maximum packet size, which libenet refuses unacknowledged.
+// libenet times the connection out; that is a timeout, not a remote disconnect. (Told apart by
+// the time of the last datagram heard before, it read as a remote disconnect with data 0.)
+TEST_CASE("stock enet: a live server that never acknowledges a packet times the connection out") {
+  StockServer server;
+  server.host()->maximumPacketSize = 1000;
+  vc::HostOptions options;
+  options.timeout_minimum_ms = 2000;
+  options.timeout_maximum_ms = 2000;
+  vc::Host host(options);
+  ClientLog log;
+  const vc::ConnectionId id = connect_ok(host, log, server);
+  REQUIRE(host.send(id, 0, Delivery::kReliable, pattern(5000, 3)) == volley::SendResult::kOk);
+  REQUIRE(pump(host, log, &server, [&] { return log.find(vc::EventType::kDisconnected, id) != nullptr; },
+               std::chrono::seconds(10)));
+  CHECK(log.find(vc::EventType::kDisconnected, id)->reason == DisconnectReason::kTimeout);
+  CHECK(server_count(server, ENET_EVENT_TYPE_RECEIVE) == 0);
+}
+
 TEST_CASE("stock enet: a packet of exactly the host's maximum size is queued, one byte more is too large") {
   StockServer server;
   vc::Host host;
@@ -247,7 +267,7 @@ TEST_CASE("host options: max_connections 1..4095 and channels 1..255, the values
       return e.what();
     }
   };
-  const std::string out_of_range = "volley::client: max_connections or channels out of range";
+  const std::string out_of_range = "volley::client: HostOptions out of range: max_connections must be 1..4095, channels 1..255";
   vc::HostOptions options;
   options.max_connections = 4095;  // ENET_PROTOCOL_MAXIMUM_PEER_ID
   CHECK(refusal(options).empty());
