@@ -14,7 +14,11 @@ std::string make_settings(const Config& c, Settings& out) {
   if (c.mtu < protocol::kMinMtu || c.mtu > protocol::kMaxMtu) return "mtu must be 576..4096";
   if (c.ping_interval_ms == 0) return "ping_interval_ms must be positive";
   if (c.timeout_limit == 0) return "timeout_limit must be positive";
+  // 0 would end every peer at its first unacknowledged resend (the client's HostOptions take 0
+  // as "libenet's default"; here the defaults are the fields' own).
+  if (c.timeout_minimum_ms == 0) return "timeout_minimum_ms must be positive";
   if (c.timeout_minimum_ms > c.timeout_maximum_ms) return "timeout_minimum_ms exceeds timeout_maximum_ms";
+  if (c.coalesce_us > 100'000) return "coalesce_us must be 0..100000";
   if (c.recv_buffer_bytes < 0 || c.send_buffer_bytes < 0) return "socket buffer sizes must be >= 0";
   if (c.tick_hz > 1000) return "tick_hz must be 0..1000";
   const SnapshotConfig& snap = c.snapshots;
@@ -22,6 +26,9 @@ std::string make_settings(const Config& c, Settings& out) {
     return "snapshots.budget_bytes must be 0 (unlimited) or 64..60000";
   }
   if (snap.history < 2 || snap.history > 256) return "snapshots.history must be 2..256";
+  // 0 would drop every event as undeliverable at once: no client would ever be shown one.
+  if (snap.event_max_age_ticks == 0) return "snapshots.event_max_age_ticks must be positive";
+  if (snap.max_stride == 0) return "snapshots.max_stride must be at least 1 (1 = a snapshot every tick)";
   if (snap.max_inputs_per_second != 0 && snap.input_burst == 0) return "snapshots.input_burst must be positive";
   if (c.max_packet_size < 1) return "max_packet_size must be positive";
   if (c.max_fragments < 1) return "max_fragments must be positive";
@@ -30,7 +37,9 @@ std::string make_settings(const Config& c, Settings& out) {
   if (c.max_held_commands < 1) return "max_held_commands must be positive";
   if (c.max_queued_data < 64 * 1024) return "max_queued_data must be at least 65536";
   if (c.handshake_burst < 1 || c.handshake_burst_per_ip < 1) return "handshake bursts must be positive";
-  const auto bind = engine::Address::from_ip(c.bind, c.port);
+  // "[::1]", as local_address() prints it, is taken as well as "::1".
+  const bool bracketed = c.bind.size() > 2 && c.bind.front() == '[' && c.bind.back() == ']';
+  const auto bind = engine::Address::from_ip(bracketed ? c.bind.substr(1, c.bind.size() - 2) : c.bind, c.port);
   if (!bind) return "bad bind address '" + c.bind + "' (want a numeric IPv4 or IPv6 address)";
   const auto backend = engine::parse_backend(c.backend);
   if (!backend) return "unknown backend '" + c.backend + "' (want auto, io_uring, epoll or iocp)";

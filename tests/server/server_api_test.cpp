@@ -368,6 +368,29 @@ TEST_CASE("config errors come back as one-line strings") {
   c = {};
   c.max_peers = 0;
   CHECK(error_of(c).find("max_peers") != std::string::npos);
+  // Values that were taken and then misbehaved: every peer ended at once, events never shown.
+  c = {};
+  c.timeout_minimum_ms = 0;
+  CHECK(error_of(c).find("timeout_minimum_ms") != std::string::npos);
+  c = {};
+  c.coalesce_us = 0xFFFFFFFFu;
+  CHECK(error_of(c).find("coalesce_us") != std::string::npos);
+  c = {};
+  c.snapshots.event_max_age_ticks = 0;
+  CHECK(error_of(c).find("event_max_age_ticks") != std::string::npos);
+  c = {};
+  c.snapshots.max_stride = 0;
+  CHECK(error_of(c).find("max_stride") != std::string::npos);
+}
+
+TEST_CASE("config: a bracketed IPv6 bind address, as local_address() prints it, is taken") {
+  Config c;
+  c.bind = "[::1]";
+  auto created = Server::create(c);
+  REQUIRE_MESSAGE(created, created.error);
+  CHECK(created.server->local_address().rfind("[::1]:", 0) == 0);
+  c.bind = "[::1";
+  CHECK_FALSE(Server::create(c));
 }
 
 }  // namespace
