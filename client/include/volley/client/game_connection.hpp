@@ -14,6 +14,7 @@
 #include "volley/snapshot/codec.hpp"
 #include "volley/snapshot/receiver.hpp"
 #include "volley/snapshot/schema.hpp"
+#include "volley/snapshot/session.hpp"  // kSessionChannels, the channels a connection needs
 
 namespace volley::client {
 

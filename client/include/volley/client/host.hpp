@@ -95,10 +95,11 @@ class Host {
   // reliable fragments (libenet's rule); ask for kUnreliableFragment to fragment unreliably.
   SendResult send(ConnectionId connection, std::uint8_t channel, Delivery delivery, Bytes bytes);
 
-  // The three ways to leave: after the queued reliable data and a handshake (disconnect_later
-  // waits for the outgoing queue to drain first), or at once with one unacknowledged
-  // DISCONNECT datagram. Each ends in a kDisconnected kLocal event (disconnect_now's is queued
-  // immediately). No effect on an unknown or already disconnecting connection.
+  // The three ways to leave: a DISCONNECT handshake, discarding what is still queued (libenet's
+  // enet_peer_disconnect); the same after the outgoing queue has drained (disconnect_later: for
+  // last words); or at once with one unacknowledged DISCONNECT datagram. Each ends in a
+  // kDisconnected kLocal event (disconnect_now's is queued immediately). No effect on an unknown
+  // or already disconnecting connection.
   void disconnect(ConnectionId connection, std::uint32_t data = 0);
   void disconnect_later(ConnectionId connection, std::uint32_t data = 0);
   void disconnect_now(ConnectionId connection, std::uint32_t data = 0);

@@ -20,7 +20,9 @@
 namespace volley::client {
 
 struct InterpolationConfig {
-  TimePoint tick_interval = 33'333;  // the server's tick (frame numbers advance once per tick)
+  // The server's tick period (frame numbers advance once per tick): 1 s / its tick_hz. Nothing
+  // on the wire says it; the default is a 30 Hz server's.
+  TimePoint tick_interval = 33'333;
   std::size_t window = 64;           // recent arrivals that drive the estimates (>= 4)
   // How far past the newest frame the render point may extrapolate, in send intervals, before
   // it holds (a hitch). 0 holds at once.

@@ -1,9 +1,11 @@
 // volley::server::Server: an ENet 1.3 compatible server on one UDP socket and one completion
 // loop. Stock libenet clients connect to it unmodified. Create it from a Config (errors come
 // back as a string, never as an exception), set callbacks, then run() on the thread that will
-// own it: every callback runs on that thread, and every member except post() and stop() must be
-// called there (from a callback, a posted task, or before run()). Peers are named by PeerHandle,
-// which stays safe after the peer is gone: a stale handle is simply not found.
+// own it: every callback runs on that thread, and every member except post(), stop() and
+// begin_drain() must be called there (from a callback, a posted task, or before run()); destroy
+// the Server only after run() has returned. Callbacks must not throw: an exception leaves run()
+// at once, and the packet being delivered is delivered again by the next run(). Peers are named
+// by PeerHandle, which stays safe after the peer is gone: a stale handle is simply not found.
 #pragma once
 
 #include <cstddef>
@@ -194,9 +196,11 @@ class Server {
 
   void set_callbacks(Callbacks callbacks);
   // Serves until stop() has finished: peers were sent a disconnect and acknowledged it, or the
-  // grace time ran out.
+  // grace time ran out. Once it has, run() returns at once and posted tasks never run.
   void run();
-  void stop();                            // any thread; graceful
+  // Any thread; graceful: every peer gets disconnect() (which, as libenet's, discards what is
+  // still queued for it). For last words, disconnect_later() each peer first, or begin_drain().
+  void stop();
   // Any thread. Stops accepting (new CONNECTs are refused with RefusalCode::kShuttingDown) and
   // keeps serving the connected peers; when the last has left, or after `limit_ms`, stop().
   void begin_drain(std::uint32_t limit_ms);
@@ -204,13 +208,16 @@ class Server {
 
   SendResult send(PeerHandle peer, std::uint8_t channel, Bytes bytes, Delivery delivery);
   std::size_t broadcast(std::uint8_t channel, Bytes bytes, Delivery delivery);
-  bool disconnect(PeerHandle peer, std::uint32_t data = 0);        // after queued reliable data
-  bool disconnect_later(PeerHandle peer, std::uint32_t data = 0);  // after all queued data
+  // As libenet's enet_peer_disconnect: what is still queued for the peer is discarded, then a
+  // DISCONNECT goes out reliably. disconnect_later sends everything queued first.
+  bool disconnect(PeerHandle peer, std::uint32_t data = 0);
+  bool disconnect_later(PeerHandle peer, std::uint32_t data = 0);
   // At once; no event follows, and packets not yet delivered to on_receive are dropped.
   bool disconnect_now(PeerHandle peer, std::uint32_t data = 0);
 
   // Snapshots: an event for every connected client, carried until each acknowledges it (0 when
-  // refused: payload over snapshot::kMaxEventPayload, too many pending, or snapshots disabled).
+  // refused: payload over snapshot::kMaxEventPayload, too many pending (the codec's max_events,
+  // 256: raised, not yet acknowledged by every client nor expired), or snapshots disabled).
   std::uint64_t raise_event(std::uint16_t kind, Bytes payload);
   void set_view_filter(PeerHandle peer, ViewFilter filter);
   std::uint32_t frame_number() const noexcept;  // the latest tick's frame (0 before the first)
