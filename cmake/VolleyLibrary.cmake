@@ -10,6 +10,9 @@ function(volley_add_library name)
     PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
            $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  # The public headers are C++20 (std::span, concepts): a consumer gets the standard with the
+  # target, not by setting CMAKE_CXX_STANDARD itself.
+  target_compile_features(volley_${name} PUBLIC cxx_std_20)
   target_link_libraries(volley_${name} PUBLIC ${ARG_PUBLIC_DEPS}
     PRIVATE ${ARG_PRIVATE_DEPS} $<BUILD_INTERFACE:volley_warnings>)
   install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
