@@ -347,6 +347,7 @@ ConnectResult Host::connect(std::string_view address, std::uint32_t data) {
 
 SendResult Host::send(ConnectionId connection, std::uint8_t channel, Delivery delivery,
                       Bytes bytes) {
+  if (!is_delivery(delivery)) return SendResult::kBadDelivery;
   Slot* slot = impl_->resolve(connection);
   if (slot == nullptr) return SendResult::kNoSuchPeer;
   if (slot->state != SlotState::kConnected) return SendResult::kNotConnected;

@@ -347,12 +347,14 @@ void Server::begin_drain(std::uint32_t limit_ms) { impl_->begin_drain(limit_ms);
 void Server::post(std::function<void()> task) { impl_->post(std::move(task)); }
 
 SendResult Server::send(PeerHandle peer, std::uint8_t channel, Bytes bytes, Delivery delivery) {
+  if (!is_delivery(delivery)) return SendResult::kBadDelivery;
   const SendResult result = impl_->host_->send(peer, channel, bytes, protocol::packet_flags(delivery));
   impl_->after_api_call();
   return result;
 }
 
 std::size_t Server::broadcast(std::uint8_t channel, Bytes bytes, Delivery delivery) {
+  if (!is_delivery(delivery)) return 0;
   const std::size_t n = impl_->host_->broadcast(channel, bytes, protocol::packet_flags(delivery));
   impl_->after_api_call();
   return n;

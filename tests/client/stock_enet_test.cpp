@@ -101,6 +101,8 @@ TEST_CASE("stock enet: connect data, every delivery kind both ways, server disco
     CHECK(back.bytes == bytes);
   }
   CHECK(host.send(id, 4, Delivery::kReliable, pattern(8, 1)) == volley::SendResult::kBadChannel);
+  CHECK(host.send(id, 0, Delivery::kCount, pattern(8, 1)) == volley::SendResult::kBadDelivery);
+  CHECK(host.send(id, 0, static_cast<Delivery>(77), pattern(8, 1)) == volley::SendResult::kBadDelivery);
 
   const auto stats = host.stats(id);
   REQUIRE(stats);

@@ -326,6 +326,12 @@ TEST_CASE("a game thread posting sends into the server is safe") {
   game.join();
   reader.join();
   CHECK(accepted.load() == kSends);
+  // A Delivery value outside the four is refused, not sent as some delivery (it went unreliable).
+  CHECK(run.on_loop([&] { return run.server->send(peer, 1, u8_of(8, 0), static_cast<Delivery>(77)); }) ==
+        SendResult::kBadDelivery);
+  CHECK(run.on_loop([&] { return run.server->send(peer, 1, u8_of(8, 0), Delivery::kCount); }) ==
+        SendResult::kBadDelivery);
+  CHECK(run.on_loop([&] { return run.server->broadcast(1, u8_of(8, 0), Delivery::kCount); }) == 0);
   int i = 0;
   for (const auto& e : c.events()) {
     if (e.type != PeerEvent::Type::kReceive) continue;

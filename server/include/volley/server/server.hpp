@@ -32,8 +32,9 @@ namespace volley::server {
 // DISCONNECT), kTimeout (it stopped acknowledging) or kLocal (our disconnect() /
 // disconnect_later() completed, or shutdown); kRefused and kVerifyMismatch only end connections
 // we initiate. send() answers kOk, kNoSuchPeer (stale handle), kNotConnected (the peer is
-// disconnecting), kBadChannel, kTooLarge, kTooManyFragments or kQueueFull (Config::max_queued_data
-// bytes already wait for the peer's acknowledgement: counted as drop_send_queue_full).
+// disconnecting), kBadChannel, kTooLarge, kTooManyFragments, kQueueFull (Config::max_queued_data
+// bytes already wait for the peer's acknowledgement: counted as drop_send_queue_full) or
+// kBadDelivery (a Delivery value other than the four; broadcast() then sends to nobody).
 using volley::Bytes;
 using volley::Delivery;
 using volley::delivery_name;
@@ -212,7 +213,9 @@ class Server {
   // DISCONNECT goes out reliably. disconnect_later sends everything queued first.
   bool disconnect(PeerHandle peer, std::uint32_t data = 0);
   bool disconnect_later(PeerHandle peer, std::uint32_t data = 0);
-  // At once; no event follows, and packets not yet delivered to on_receive are dropped.
+  // At once; no event follows, and packets not yet delivered to on_receive are dropped. After a
+  // disconnect() or disconnect_later() of the same peer it sends nothing (libenet's rule for a
+  // peer already disconnecting): the client then learns only by its own timeout.
   bool disconnect_now(PeerHandle peer, std::uint32_t data = 0);
 
   // Snapshots: an event for every connected client, carried until each acknowledges it (0 when

@@ -12,6 +12,9 @@ namespace volley {
 // UNRELIABLE_FRAGMENT).
 enum class Delivery : std::uint8_t { kReliable, kUnreliable, kUnsequenced, kUnreliableFragment, kCount };
 
+// One of the four: an API taking a Delivery refuses any other value (kBadDelivery).
+constexpr bool is_delivery(Delivery delivery) noexcept { return delivery < Delivery::kCount; }
+
 constexpr std::string_view delivery_name(Delivery delivery) noexcept {
   switch (delivery) {
     case Delivery::kReliable: return "reliable";
@@ -79,6 +82,7 @@ enum class SendResult : std::uint8_t {
   kTooLarge,          // payload above the peer's maximum packet size
   kTooManyFragments,  // would need more fragments than ENet allows
   kQueueFull,         // the peer's unacknowledged queue is at its limit (it is not acking)
+  kBadDelivery,       // not one of the four Delivery values
   kCount
 };
 
@@ -91,6 +95,7 @@ constexpr std::string_view send_result_name(SendResult result) noexcept {
     case SendResult::kTooLarge: return "too_large";
     case SendResult::kTooManyFragments: return "too_many_fragments";
     case SendResult::kQueueFull: return "queue_full";
+    case SendResult::kBadDelivery: return "bad_delivery";
     case SendResult::kCount: break;
   }
   return "?";
