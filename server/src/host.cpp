@@ -501,7 +501,11 @@ bool Host::disconnect(PeerHandle handle, std::uint32_t data, DisconnectMode mode
 
 void Host::disconnect_all(std::uint32_t data) {
   slots_.for_each_live([&](std::uint32_t index) {
-    slots_[index].peer->disconnect(data);
+    protocol::Peer& peer = *slots_[index].peer;
+    // What is queued for a peer goes out first (libenet's disconnect would discard it: a
+    // "server closing" sent just before stop() was lost), and a peer the app already let go
+    // with disconnect_later keeps its own data word.
+    if (peer.state() != PeerState::kDisconnectLater) peer.disconnect_later(data);
     touch(index);
   });
 }

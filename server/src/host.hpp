@@ -90,7 +90,8 @@ class Host {
   // To every connected peer; returns how many accepted it.
   std::size_t broadcast(std::uint8_t channel, Bytes payload, protocol::PacketFlags flags);
   bool disconnect(PeerHandle peer, std::uint32_t data, DisconnectMode mode);
-  // Shutdown: every live peer (walks the table once, by design).
+  // Shutdown: every live peer disconnect_later (its queued packets first; one already
+  // disconnecting keeps its course). Walks the table once, by design.
   void disconnect_all(std::uint32_t data);
   // While false, new CONNECTs are refused (shutdown).
   void set_accepting(bool accepting) noexcept { accepting_ = accepting; }

@@ -2,14 +2,18 @@
 // dual-stack socket, echo of every delivery kind, peer stats, disconnect reasons, graceful stop,
 // config errors, and a game thread posting sends while the loop serves (run under tsan too).
 #include <doctest/doctest.h>
+#include <enet/enet.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <future>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "loopback_client.hpp"
 #include "volley/server/server.hpp"
@@ -213,6 +217,107 @@ TEST_CASE("stop() disconnects connected peers and returns within the grace time"
   CHECK(run.server->stats().timeouts == 0);
   REQUIRE(run.disconnects.size() == 1);
   CHECK(run.disconnects.front().reason == DisconnectReason::kLocal);
+}
+
+// Last words: a reliable notice sent in the same task as stop() reaches the client before its
+// disconnect (stop() used libenet's disconnect, which discards what is queued: 0 of 5 arrived).
+// A peer the app let go with disconnect_later before stop() keeps its own data word.
+TEST_CASE("stop() delivers what was sent just before it, then disconnects") {
+  Config config;
+  config.bind = "127.0.0.1";
+  Running run(config);
+  LoopbackClient a("127.0.0.1", run.server->local_port());
+  LoopbackClient b("127.0.0.1", run.server->local_port());
+  a.connect(2, 0);
+  b.connect(2, 0);
+  const auto pump_both = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 1000; ++i) {
+      a.step(5);
+      b.step(5);
+      if (done()) return true;
+    }
+    return false;
+  };
+  REQUIRE(pump_both([&] { return run.connects_copy().size() == 2; }));
+  const std::vector<std::uint8_t> notice = {'b', 'y', 'e'};
+  run.server->post([&] {
+    const auto connects = run.connects_copy();
+    for (const auto& [peer, data] : connects) {
+      CHECK(run.server->send(peer, 1, notice, Delivery::kReliable) == SendResult::kOk);
+    }
+    // The app lets the second go itself, with its own data word.
+    CHECK(run.server->disconnect_later(connects.at(1).first, 42));
+    run.server->stop();
+  });
+  REQUIRE(pump_both([&] {
+    return a.count(PeerEvent::Type::kDisconnect) == 1 && b.count(PeerEvent::Type::kDisconnect) == 1;
+  }));
+  for (int i = 0; i < 20; ++i) {  // acknowledge the DISCONNECTs
+    a.step(5);
+    b.step(5);
+  }
+  run.thread.join();
+  for (LoopbackClient* c : {&a, &b}) {
+    std::vector<PeerEvent::Type> order;
+    for (const auto& e : c->events()) {
+      if (e.type == PeerEvent::Type::kReceive) CHECK(e.payload == notice);
+      if (e.type != PeerEvent::Type::kConnect) order.push_back(e.type);
+    }
+    CHECK(order == std::vector<PeerEvent::Type>{PeerEvent::Type::kReceive, PeerEvent::Type::kDisconnect});
+  }
+  std::uint32_t data_b = 0;
+  for (const auto& e : b.events()) {
+    if (e.type == PeerEvent::Type::kDisconnect) data_b = e.data;
+  }
+  CHECK(data_b == 42);
+  CHECK(run.disconnects.size() == 2);
+}
+
+// The same seen by a stock libenet client, where it matters most: libenet drops whatever it has
+// received but not yet handed to the app when a DISCONNECT arrives (enet_protocol_handle_
+// disconnect resets the queues), so a notice and a DISCONNECT sent back to back lose the notice.
+// The app answers "last words?" with "bye" and stop() in the same callback.
+TEST_CASE("stop() right after a send: a stock libenet client gets the packet, then the disconnect") {
+  REQUIRE(enet_initialize() == 0);
+  Config config;
+  config.bind = "127.0.0.1";
+  const std::vector<std::uint8_t> bye = {'b', 'y', 'e'};
+  Running run(config, [&](Server& server, const Packet& p) {
+    server.send(p.peer, 0, bye, Delivery::kReliable);
+    server.stop();
+  });
+  ENetHost* host = enet_host_create(nullptr, 1, 1, 0, 0);
+  REQUIRE(host != nullptr);
+  ENetAddress address{};
+  enet_address_set_host_ip(&address, "127.0.0.1");
+  address.port = run.server->local_port();
+  ENetPeer* peer = enet_host_connect(host, &address, 1, 0);
+  REQUIRE(peer != nullptr);
+  std::vector<std::string> seen;  // "connect", "receive:<bytes>", "disconnect"
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool asked = false;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (seen.empty() || seen.back() != "disconnect")) {
+    ENetEvent event;
+    while (enet_host_service(host, &event, 5) > 0) {
+      if (event.type == ENET_EVENT_TYPE_CONNECT) seen.push_back("connect");
+      if (event.type == ENET_EVENT_TYPE_DISCONNECT) seen.push_back("disconnect");
+      if (event.type == ENET_EVENT_TYPE_RECEIVE) {
+        seen.push_back("receive:" + std::string(event.packet->data, event.packet->data + event.packet->dataLength));
+        enet_packet_destroy(event.packet);
+      }
+    }
+    if (!asked && !seen.empty() && seen.front() == "connect") {
+      ENetPacket* packet = enet_packet_create("last words?", 11, ENET_PACKET_FLAG_RELIABLE);
+      REQUIRE(enet_peer_send(peer, 0, packet) == 0);
+      asked = true;
+    }
+  }
+  enet_host_destroy(host);
+  run.thread.join();
+  std::string order;
+  for (const std::string& e : seen) order += e + " ";
+  CHECK(order == "connect receive:bye disconnect ");
 }
 
 TEST_CASE("begin_drain(): new peers refused as shutting down, connected ones served, run() ends when they leave") {

@@ -199,8 +199,9 @@ class Server {
   // Serves until stop() has finished: peers were sent a disconnect and acknowledged it, or the
   // grace time ran out. Once it has, run() returns at once and posted tasks never run.
   void run();
-  // Any thread; graceful: every peer gets disconnect() (which, as libenet's, discards what is
-  // still queued for it). For last words, disconnect_later() each peer first, or begin_drain().
+  // Any thread; graceful: every peer gets disconnect_later(), so what was sent to it before
+  // (a "server closing" notice) is delivered first, then the DISCONNECT handshake, all within
+  // Config::shutdown_grace_ms; a peer already disconnecting keeps its course and data word.
   void stop();
   // Any thread. Stops accepting (new CONNECTs are refused with RefusalCode::kShuttingDown) and
   // keeps serving the connected peers; when the last has left, or after `limit_ms`, stop().
