@@ -85,6 +85,10 @@ struct SnapshotSender::Trimmed {
 SnapshotSender::SnapshotSender(const snapshot::Schema& schema, SenderConfig config)
     : config_(config), encoder_(schema, config.codec), all_view_(std::make_unique<View>()) {
   if (config_.history == 0) config_.history = 1;
+  // No budget is half the codec's packet limit (which bounds the decoded content, larger than
+  // the packet): past the limit an untrimmed encode failed and the client got nothing at all.
+  if (config_.budget_bytes == 0 || config_.budget_bytes > config_.codec.max_packet_bytes / 2)
+    config_.budget_bytes = config_.codec.max_packet_bytes / 2;
   ring_.resize(config_.history);
   building_ = acquire();
 }
@@ -212,8 +216,10 @@ Frame& SnapshotSender::begin_tick() {
 
 std::uint64_t SnapshotSender::raise_event(std::uint16_t kind,
                                           std::span<const std::uint8_t> payload) {
-  // An over-long payload or a full window would make every encode fail: refuse the event.
-  if (payload.size() > snapshot::kMaxEventPayload || pending_.size() >= config_.codec.max_events) {
+  // An over-long payload or a full window would make every encode fail: refuse the event. So is
+  // one that no packet within the budget could carry, even with nothing else in it.
+  if (payload.size() > snapshot::kMaxEventPayload || pending_.size() >= config_.codec.max_events ||
+      payload.size() + kEventOverheadBytes + kEmptyPacketBytes > config_.budget_bytes) {
     return 0;
   }
   Event e;
@@ -321,9 +327,18 @@ void SnapshotSender::send_to(Client& client, const Send& send) {
   const std::uint64_t first_event = std::max(client.events_acked + 1, client.events_from);
   const auto from = std::lower_bound(pending_.begin(), pending_.end(), first_event,
                                      [](const Event& e, std::uint64_t id) { return e.id < id; });
-  const std::span<const Event> events(from, pending_.end());
-  std::size_t event_bytes = 0;
-  for (const Event& e : events) event_bytes += e.payload.size() + 4;
+  // Events take at most half the budget of a packet (the oldest first, always at least one);
+  // the others ride in the next packets. All of them in one packet, past the budget, skipped
+  // every snapshot until the events expired: the world froze for every client.
+  std::span<const Event> events(from, pending_.end());
+  std::size_t event_bytes = 0, taken = 0;
+  for (const Event& e : events) {
+    const std::size_t bytes = e.payload.size() + kEventOverheadBytes;
+    if (taken > 0 && event_bytes + bytes > config_.budget_bytes / 2) break;
+    event_bytes += bytes;
+    ++taken;
+  }
+  events = events.first(taken);
 
   Entry* entry = nullptr;
   std::uint64_t key = 0;
@@ -346,20 +361,20 @@ void SnapshotSender::send_to(Client& client, const Send& send) {
     entry->events_from = first_event;
     // A packet clearly over the budget is not encoded whole only to learn that: its size is
     // estimated from the number of changed entities and the learned bytes per entity.
-    const std::size_t estimate = config_.budget_bytes == 0 ? 0 : estimate_size(base, *view.frame, event_bytes);
+    const std::size_t estimate = estimate_size(base, *view.frame, event_bytes);
     if (estimate > config_.budget_bytes + config_.budget_bytes / 2) {
       entry->size = estimate;
       entry->over = true;
       ++counters_.encodes_skipped;
     } else {
       entry->size = encode(base, *view.frame, events, entry->packet);
-      entry->over = config_.budget_bytes != 0 && entry->size > config_.budget_bytes;
+      entry->over = entry->size > config_.budget_bytes;
     }
     entry->sent = view.frame;
     // On a hash collision with a different key the older entry keeps the slot; fine, just unshared.
     if (config_.share_encodings) entry_index_.emplace(key, slot);
   }
-  if (entry->size == 0) {
+  if (entry->size == 0 && !entry->over) {  // a world the codec refuses (ids, widths)
     ++counters_.encode_failed;
     return;
   }
@@ -500,7 +515,11 @@ SnapshotSender::TrimResult SnapshotSender::trim(Client& client, const Frame* bas
       i = j;
     }
     size = encode(base, *frame, events, trim_out_);
-    if (size == 0) return TrimResult::kEncodeFailed;
+    if (size == 0) {  // past the codec's content limit (a world estimated far over budget): fewer
+      if (k == 0) return TrimResult::kEncodeFailed;
+      k /= 2;
+      continue;
+    }
     if (size <= budget) {
       fitted = true;
       break;

@@ -30,7 +30,9 @@ namespace volley::server {
 
 struct SenderConfig {
   std::size_t history = 32;         // frames kept as baselines (a client's Receiver keeps as many)
-  std::size_t budget_bytes = 1200;  // per client per tick (snapshot payload); 0 = unlimited
+  // Per client per tick (snapshot payload); 0 = half the codec's max_packet_bytes. At most half goes
+  // to events; an event that cannot fit with an empty delta is refused by raise_event.
+  std::size_t budget_bytes = 1200;
   std::uint32_t event_max_age = 90;  // ticks an event waits for acknowledgement, then dropped
   bool share_encodings = true;      // false: encode once per client (the bench's comparison)
   // Inputs per client per second (bursts of input_burst), measured in ticks of tick_hz; more
@@ -71,6 +73,10 @@ struct ClientSnapshotStats {
 
 class SnapshotSender {
  public:
+  // An event's bytes in a packet beyond its payload, and a delta packet with nothing changed
+  // (header, zstd frame, empty FlatBuffer: 53 measured), rounded up.
+  static constexpr std::size_t kEventOverheadBytes = 4;
+  static constexpr std::size_t kEmptyPacketBytes = 64;
   using Send = std::function<void(PeerHandle, std::span<const std::uint8_t>)>;
 
   SnapshotSender(const snapshot::Schema& schema, SenderConfig config);
