@@ -115,7 +115,7 @@ TEST_CASE("Config limits: each edge value is accepted and the one past it refuse
       {"timeout minimum vs maximum", [](Config& c) { c.timeout_minimum_ms = c.timeout_maximum_ms; },
        [](Config& c) { c.timeout_minimum_ms = c.timeout_maximum_ms + 1; }},
       {"tick_hz", [](Config& c) { c.tick_hz = 1000; }, [](Config& c) { c.tick_hz = 1001; }},
-      {"budget_bytes low", [](Config& c) { c.snapshots.budget_bytes = 64; }, [](Config& c) { c.snapshots.budget_bytes = 63; }},
+      {"budget_bytes low", [](Config& c) { c.snapshots.budget_bytes = 128; }, [](Config& c) { c.snapshots.budget_bytes = 127; }},
       {"budget_bytes high", [](Config& c) { c.snapshots.budget_bytes = 60000; },
        [](Config& c) { c.snapshots.budget_bytes = 60001; }},
       {"history low", [](Config& c) { c.snapshots.history = 2; }, [](Config& c) { c.snapshots.history = 1; }},

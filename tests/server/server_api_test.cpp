@@ -490,6 +490,9 @@ TEST_CASE("config errors come back as one-line strings") {
   c.snapshots.event_max_age_ticks = 0;
   CHECK(error_of(c).find("event_max_age_ticks") != std::string::npos);
   c = {};
+  c.snapshots.budget_bytes = 100;
+  CHECK(error_of(c).find("budget_bytes") != std::string::npos);
+  c = {};
   c.snapshots.max_stride = 0;
   CHECK(error_of(c).find("max_stride") != std::string::npos);
 }

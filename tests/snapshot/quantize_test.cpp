@@ -42,6 +42,24 @@ TEST_CASE("quantize_position: error <= precision / 2, width covers the range") {
   CHECK(fits(w, quantize_position(-1e6f, precision, range)));
 }
 
+// What a game may hand in by mistake: NaN, and values past what 32 bits hold. Each lands inside
+// the field's width (it gave INT32_MIN, which the encoder refused: the whole tick lost).
+TEST_CASE("quantize_position and quantize_range: NaN and huge values stay within the field") {
+  const float nan = std::nanf("");
+  const FieldWidth w = position_width(0.01f, 1000.0f);
+  const std::int32_t limit = (std::int32_t{1} << (-w - 1)) - 1;
+  CHECK(quantize_position(nan, 0.01f, 1000.0f) == 0);
+  CHECK(quantize_position(1e30f, 0.01f, 1000.0f) == 100000);
+  CHECK(quantize_position(-1e30f, 0.01f, 1000.0f) == -100000);
+  CHECK(100000 <= limit);
+  // A range wider than 32 bits: clamped at the 32-bit limit, the sign kept.
+  CHECK(position_width(0.001f, 1e7f) == -32);
+  CHECK(quantize_position(2.2e6f, 0.001f, 1e7f) == 2147483647);
+  CHECK(quantize_position(-2.2e6f, 0.001f, 1e7f) == -2147483647);
+  CHECK(quantize_range(nan, 0.0f, 1.0f, 8) == 0);
+  CHECK(quantize_range(2.0f, 0.0f, 1.0f, 32) == static_cast<std::int32_t>(0xFFFFFFFFu));
+}
+
 TEST_CASE("quantize_angle wraps and stays within pi / 2^bits") {
   VOLLEY_SEEDED_RNG(rng, 3);
   std::uniform_real_distribution<float> u(-20.0f, 20.0f);

@@ -15,8 +15,9 @@ std::int64_t max_unsigned(int bits) { return (std::int64_t{1} << bits) - 1; }
 
 std::int32_t quantize_range(float v, float min, float max, int bits) noexcept {
   const double steps = static_cast<double>(max_unsigned(bits));
-  const double t = std::clamp((static_cast<double>(v) - min) / (static_cast<double>(max) - min), 0.0, 1.0);
-  return static_cast<std::int32_t>(std::llround(t * steps));
+  const double x = (static_cast<double>(v) - min) / (static_cast<double>(max) - min);
+  const double t = std::isnan(x) ? 0.0 : std::clamp(x, 0.0, 1.0);  // NaN: the range's start
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(std::llround(t * steps)));
 }
 
 float dequantize_range(std::int32_t q, float min, float max, int bits) noexcept {
@@ -25,8 +26,12 @@ float dequantize_range(std::int32_t q, float min, float max, int bits) noexcept 
 }
 
 std::int32_t quantize_position(float v, float precision, float range) noexcept {
-  const double limit = std::floor(static_cast<double>(range) / precision);
-  return static_cast<std::int32_t>(std::clamp(std::round(static_cast<double>(v) / precision), -limit, limit));
+  // Clamped to the range and to what 32 signed bits hold (position_width stops there), and NaN
+  // is 0: a cast of anything outside int32 was undefined and gave INT32_MIN, which the encoder
+  // refused, losing the whole tick for every client.
+  const double limit = std::min(std::floor(static_cast<double>(range) / precision), 2147483647.0);
+  const double q = std::round(static_cast<double>(v) / precision);
+  return std::isnan(q) ? 0 : static_cast<std::int32_t>(std::clamp(q, -limit, limit));
 }
 
 float dequantize_position(std::int32_t q, float precision) noexcept {
