@@ -100,8 +100,10 @@ std::optional<RenderPoint> Interpolator::at(TimePoint now) const {
   return RenderPoint{oldest.frame, oldest.frame, 0.0, false, false};
 }
 
-bool interpolate(const snapshot::Frame& from, const snapshot::Frame& to, double alpha,
-                 std::uint32_t id, std::span<double> out) {
+namespace {
+
+bool blend(const snapshot::Schema* schema, const snapshot::Frame& from, const snapshot::Frame& to,
+           double alpha, std::uint32_t id, std::span<double> out) {
   const std::size_t i = from.find(id);
   const std::size_t j = to.find(id);
   const bool in_from = i < from.size();
@@ -110,10 +112,30 @@ bool interpolate(const snapshot::Frame& from, const snapshot::Frame& to, double 
   const auto a = in_from ? from.values(i) : to.values(j);
   const auto b = in_to ? to.values(j) : from.values(i);
   if (a.size() != out.size() || b.size() != out.size()) return false;
+  std::span<const snapshot::FieldWidth> widths;
+  if (schema != nullptr) {
+    widths = schema->fields(in_to ? to.type(j) : from.type(i));
+    if (widths.size() != out.size()) return false;
+  }
   for (std::size_t k = 0; k < out.size(); ++k) {
-    out[k] = a[k] + alpha * (static_cast<double>(b[k]) - a[k]);
+    const bool u32 = !widths.empty() && widths[k] == 32;
+    const double x = u32 ? static_cast<double>(static_cast<std::uint32_t>(a[k])) : static_cast<double>(a[k]);
+    const double y = u32 ? static_cast<double>(static_cast<std::uint32_t>(b[k])) : static_cast<double>(b[k]);
+    out[k] = x + alpha * (y - x);
   }
   return true;
+}
+
+}  // namespace
+
+bool interpolate(const snapshot::Frame& from, const snapshot::Frame& to, double alpha,
+                 std::uint32_t id, std::span<double> out) {
+  return blend(nullptr, from, to, alpha, id, out);
+}
+
+bool interpolate(const snapshot::Schema& schema, const snapshot::Frame& from, const snapshot::Frame& to,
+                 double alpha, std::uint32_t id, std::span<double> out) {
+  return blend(&schema, from, to, alpha, id, out);
 }
 
 }  // namespace volley::client

@@ -270,3 +270,29 @@ TEST_CASE("interpolation: a negative extrapolation limit holds at the newest fra
   CHECK(p->to == 10);
   CHECK(p->alpha == doctest::Approx(0.0));
 }
+
+// An unsigned 32-bit field is held as an int32 bit pattern: blended as signed it came out 0
+// between 0x7FFFFFFF and 0x80000001, and negative near 0xFFFFFFFF. With the schema it is read
+// as the unsigned value it is; signed and narrower fields blend as before.
+TEST_CASE("interpolation: with the schema, unsigned 32-bit fields blend as unsigned") {
+  volley::snapshot::Schema schema;
+  const volley::snapshot::FieldWidth widths[3] = {32, -32, 16};
+  REQUIRE(schema.add_type(widths));
+  volley::snapshot::Frame a, b;
+  const std::int32_t va[3] = {0x7FFFFFFF, -10, 100};
+  const std::int32_t vb[3] = {static_cast<std::int32_t>(0x80000001u), 10, 200};
+  a.add(7, 0, va);
+  b.add(7, 0, vb);
+  std::vector<double> out(3);
+  REQUIRE(volley::client::interpolate(schema, a, b, 0.5, 7, out));
+  CHECK(out[0] == 2147483648.0);
+  CHECK(out[1] == 0.0);
+  CHECK(out[2] == 150.0);
+  const std::int32_t top[3] = {static_cast<std::int32_t>(0xFFFFFFFEu), 0, 0};
+  const std::int32_t top2[3] = {static_cast<std::int32_t>(0xFFFFFFFFu), 0, 0};
+  volley::snapshot::Frame c, d;
+  c.add(7, 0, top);
+  d.add(7, 0, top2);
+  REQUIRE(volley::client::interpolate(schema, c, d, 0.5, 7, out));
+  CHECK(out[0] == 4294967294.5);
+}

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "volley/snapshot/frame.hpp"
+#include "volley/snapshot/schema.hpp"
 #include "volley/vocabulary/time.hpp"
 
 namespace volley::client {
@@ -77,5 +78,10 @@ class Interpolator {
 // neither or `out` has the wrong size.
 bool interpolate(const snapshot::Frame& from, const snapshot::Frame& to, double alpha,
                  std::uint32_t id, std::span<double> out);
+// The same reading each field as its schema declares it: an unsigned 32-bit field is held in
+// the frame as an int32 bit pattern, which the overload above blends as signed (0x7FFFFFFF to
+// 0x80000001 at alpha 0.5 gave 0). Use this one when a type has 32-bit unsigned fields.
+bool interpolate(const snapshot::Schema& schema, const snapshot::Frame& from, const snapshot::Frame& to,
+                 double alpha, std::uint32_t id, std::span<double> out);
 
 }  // namespace volley::client
