@@ -34,7 +34,8 @@ class GameConnection {
 
   ConnectionId connection() const noexcept { return connection_; }
   const snapshot::Frame* frame() const noexcept { return receiver_.latest(); }  // newest applied
-  // An applied frame still held as a baseline (the interpolator's `from`/`to`), or nullptr.
+  // An applied frame still held as a baseline (the interpolator's `from`/`to`), or nullptr: a
+  // render point can name a frame already out of the ring (check before use).
   const snapshot::Frame* frame(std::uint32_t number) const noexcept {
     return receiver_.frame(number);
   }

@@ -166,7 +166,9 @@ struct Config {
   // thread than create()'s logs one line and returns at once (the ring would refuse its waits).
   bool single_thread = false;
   std::uint32_t shutdown_grace_ms = 1000;  // stop(): how long peers get to ack the DISCONNECT
-  std::uint32_t tick_hz = 0;  // the game's fixed tick on the loop's timer wheel; 0 = no tick
+  // The game's fixed tick on the loop's timer wheel; 0 = no tick, and then no snapshots either
+  // (a schema alone sends nothing; raise_event returns 0).
+  std::uint32_t tick_hz = 0;
   SnapshotConfig snapshots;
 };
 
