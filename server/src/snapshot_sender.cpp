@@ -87,8 +87,9 @@ SnapshotSender::SnapshotSender(const snapshot::Schema& schema, SenderConfig conf
   if (config_.history == 0) config_.history = 1;
   // No budget is half the codec's packet limit (which bounds the decoded content, larger than
   // the packet): past the limit an untrimmed encode failed and the client got nothing at all.
-  if (config_.budget_bytes == 0 || config_.budget_bytes > config_.codec.max_packet_bytes / 2)
-    config_.budget_bytes = config_.codec.max_packet_bytes / 2;
+  // A budget given is kept, up to the limit itself.
+  if (config_.budget_bytes == 0) config_.budget_bytes = config_.codec.max_packet_bytes / 2;
+  config_.budget_bytes = std::min(config_.budget_bytes, config_.codec.max_packet_bytes);
   ring_.resize(config_.history);
   building_ = acquire();
 }

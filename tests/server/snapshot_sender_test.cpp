@@ -421,6 +421,33 @@ TEST_CASE("events past the budget ride over several packets and snapshots never 
   CHECK(small.raise_event(1, std::vector<std::uint8_t>(100, 1)) != 0);
 }
 
+// A large budget is the game's to choose (up to 60,000 in Config): a packet over half the
+// codec's limit goes out whole, while budget 0 stands for half that limit.
+TEST_CASE("a budget over half the codec's packet limit is kept, budget 0 is half of it") {
+  VOLLEY_SEEDED_RNG(rng, 12);
+  snapshot::Schema schema;
+  const snapshot::FieldWidth widths[2] = {-32, -32};
+  REQUIRE(schema.add_type(widths));
+  std::size_t largest = 0;
+  for (const std::size_t budget : {std::size_t{60000}, std::size_t{0}}) {
+    SenderConfig config;
+    config.budget_bytes = budget;
+    SnapshotSender sender(schema, config);
+    sender.add_client(PeerHandle{0, 1});
+    std::vector<std::array<std::int32_t, 2>> values(5000);  // ~40 KB of random values
+    for (auto& v : values) v = {static_cast<std::int32_t>(rng()), static_cast<std::int32_t>(rng())};
+    largest = 0;
+    for (int tick = 0; tick < 10; ++tick) {  // the first packets follow the cautious size estimate
+      Frame& f = sender.begin_tick();
+      for (std::uint32_t id = 1; id <= values.size(); ++id) f.add(id, 0, values[id - 1]);
+      sender.end_tick([&](PeerHandle, std::span<const std::uint8_t> bytes) { largest = std::max(largest, bytes.size()); });
+    }
+    CAPTURE(budget);
+    if (budget != 0) CHECK(largest > SenderConfig{}.codec.max_packet_bytes / 2);
+    if (budget == 0) CHECK((largest > 0 && largest <= SenderConfig{}.codec.max_packet_bytes / 2));
+  }
+}
+
 TEST_CASE("shared encoding: clients with the same acknowledged frame and view cost one encode") {
   VOLLEY_SEEDED_RNG(rng, 4);
   for (const bool share : {true, false}) {
