@@ -60,11 +60,28 @@ void Interpolator::update_estimates() {
   delay_ = 2 * send_interval_ + jitter_p95_;
 }
 
+TimePoint Interpolator::render_time(TimePoint now) const {
+  const TimePoint target = now - offset_ - delay_;  // server time (frame x tick)
+  if (!rendered_) {
+    rendered_ = true;
+    rendered_now_ = now;
+    rendered_time_ = target;
+    return target;
+  }
+  const TimePoint elapsed = std::max<TimePoint>(now - rendered_now_, 0);
+  const TimePoint free_run = rendered_time_ + elapsed;
+  const TimePoint error = target - free_run;
+  const TimePoint step = elapsed * kSlewPercent / 100;
+  rendered_now_ = std::max(now, rendered_now_);
+  rendered_time_ = (error > kSlewLimit || error < -kSlewLimit) ? target : free_run + std::clamp(error, -step, step);
+  return rendered_time_;
+}
+
 std::optional<RenderPoint> Interpolator::at(TimePoint now) const {
   const std::size_t n = ring_.size();
   if (n < 2) return std::nullopt;
   const TimePoint tick = config_.tick_interval;
-  const TimePoint render = now - offset_ - delay_;  // server time (frame x tick)
+  const TimePoint render = render_time(now);
   const Arrival& newest = ring_[(head_ + n - 1) % n];
   const Arrival& oldest = ring_[head_ % n];
   const TimePoint newest_time = static_cast<TimePoint>(newest.frame) * tick;

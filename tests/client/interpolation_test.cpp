@@ -34,13 +34,19 @@ struct Run {
   TimePoint max_delay = 0;
   double mean_delay_ms = 0;
   double minutes = 0;
+  // With strides: at the last render before each change, the render lag over the delay (the
+  // link's least one-way delay plus up to one poll interval once the slew has caught up).
+  std::vector<double> settled_lag_ms;
   double hitches_per_minute() const { return static_cast<double>(hitches) / minutes; }
 };
 
 constexpr TimePoint kRenderInterval = 16'667;
 
+// `strides`: the server sends every stride-th tick, the stride taking the next value every
+// kStrideSeconds (cycling); one value means a fixed stride.
+constexpr TimePoint kStrideSeconds = 20;
 Run simulate(std::uint64_t seed, double loss, int minutes, TimePoint tick,
-             double max_extrapolation) {
+             double max_extrapolation, const std::vector<std::uint32_t>& strides = {1}) {
   volley::netsim::Impairment impairment;
   impairment.loss = loss;
   impairment.latency = 40 * kMillisecond;
@@ -68,8 +74,11 @@ Run simulate(std::uint64_t seed, double loss, int minutes, TimePoint tick,
   const TimePoint warmup = start + 3 * kSecond;
   for (TimePoint now = start; now < end; now += kRenderInterval) {
     // The server's ticks up to now (each with its exact send time), then what has arrived.
+    const auto segment = static_cast<std::size_t>((now - start) / (kStrideSeconds * kSecond));
+    const std::uint32_t stride = strides[segment % strides.size()];
     for (; (kFirstFrame + sent) * tick <= now; ++sent) {
       const std::uint32_t frame = kFirstFrame + sent;
+      if (frame % stride != 0) continue;
       std::uint8_t bytes[4];
       std::memcpy(bytes, &frame, sizeof bytes);
       link.send(static_cast<TimePoint>(frame) * tick, bytes);
@@ -84,7 +93,7 @@ Run simulate(std::uint64_t seed, double loss, int minutes, TimePoint tick,
       ++run.applied;
       window.push_back(now - static_cast<TimePoint>(frame) * tick);
       if (window.size() > config.window) window.erase(window.begin());
-      if (now >= warmup) {
+      if (now >= warmup && strides.size() == 1) {
         // The bound: 2 send intervals + p95 of the window's lateness above its least-late
         // frame (jitter as a client can see it).
         sorted = window;
@@ -111,6 +120,12 @@ Run simulate(std::uint64_t seed, double loss, int minutes, TimePoint tick,
       run.max_backwards_ticks = std::max(run.max_backwards_ticks, last_position - position);
     }
     last_position = position;
+    const TimePoint next = now + kRenderInterval;
+    if (strides.size() > 1 && next < end &&
+        static_cast<std::size_t>((next - start) / (kStrideSeconds * kSecond)) != segment) {
+      const double lag = static_cast<double>(now) - position * static_cast<double>(tick);
+      run.settled_lag_ms.push_back((lag - static_cast<double>(interp.delay())) / 1000);
+    }
     // Past the newest frame by at most the limit: position <= newest + limit in frames.
     const double limit_frames = max_extrapolation * static_cast<double>(interp.send_interval()) /
                                 static_cast<double>(tick);
@@ -165,6 +180,25 @@ TEST_CASE("interpolation: without extrapolation two lost frames in a row are a h
   CHECK(held.hitches_per_minute() > 2.0);
 }
 
+TEST_CASE("interpolation: the render time never steps back when the server's send stride changes") {
+  // A server under load sends every 2nd or 3rd tick, then every tick again: the median send
+  // interval, so the delay, jumps by ticks at once. Unslewed, the render time stepped back by
+  // about 1.5 frames at each longer stride (a game developer's report).
+  constexpr TimePoint kTick = 33'333;
+  VOLLEY_SEEDED_RNG(rng, 1012);
+  const Run run = simulate(rng(), 0.0, 2, kTick, 1.0, {1, 2, 3, 1, 3});
+  CHECK(run.backwards == 0);
+  CHECK(run.bad_alpha == 0);
+  CHECK(run.hitches == 0);
+  // Each stride's delay was caught up with before the next change: the lag over the delay is
+  // the link's 40 ms least delay plus at most a poll interval.
+  CHECK(run.settled_lag_ms.size() == 5);
+  for (const double lag : run.settled_lag_ms) {
+    CHECK(lag >= 39.0);
+    CHECK(lag <= 58.0);
+  }
+}
+
 TEST_CASE("interpolation: the render point blends the two frames around it") {
   vc::InterpolationConfig config;
   config.tick_interval = 10'000;
@@ -203,13 +237,15 @@ TEST_CASE("interpolation: the render point blends the two frames around it") {
   interp.on_frame(11, 5 * kSecond + 110'000);
   interp.on_frame(13, 5 * kSecond + 130'000);
   CHECK(interp.send_interval() == 10'000);  // the median ignores the gap
-  p = interp.at(5 * kSecond + 125'000);  // render time 105 ms: frame 10.5
-  CHECK(p->from == 10);
-  CHECK(p->to == 11);
-  p = interp.at(5 * kSecond + 135'000);  // render 11.5 -> between 11 and 13, alpha 0.25
+  p = interp.at(5 * kSecond + 145'000);  // render 12.5 -> between 11 and 13, alpha 0.75
+  CHECK_FALSE(p->extrapolating);
   CHECK(p->from == 11);
   CHECK(p->to == 13);
-  CHECK(p->alpha == doctest::Approx(0.25));
+  CHECK(p->alpha == doctest::Approx(0.75));
+  // The render clock does not run backwards: an older `now` is taken as the latest one.
+  p = interp.at(5 * kSecond + 135'000);
+  CHECK(p->from == 11);
+  CHECK(p->alpha == doctest::Approx(0.75));
 
   volley::snapshot::Frame a, b;
   a.number = 11;

@@ -5,7 +5,10 @@
 // window of recent frames; that covers one lost frame. When the render time passes the newest
 // frame (two or more lost in a row, or a late arrival) the helper extrapolates along the last
 // span for at most `max_extrapolation` send intervals, then holds: that hold is the "visible
-// hitch" (docs/client.md). Pure arithmetic: no clock reads, the caller passes `now`.
+// hitch" (docs/client.md). The render time follows `now - delay` at 1 +- kSlew of real time, so
+// a new delay or offset (the server's send stride changed, the window's least-delayed arrival
+// left it) never steps the picture back. Pure arithmetic: no clock reads, the caller passes
+// `now`.
 #pragma once
 
 #include <cstddef>
@@ -51,8 +54,17 @@ class Interpolator {
   TimePoint delay() const noexcept { return delay_; }                // the buffer delay now
   TimePoint send_interval() const noexcept { return send_interval_; }  // median frame gap x tick
   TimePoint jitter_p95() const noexcept { return jitter_p95_; }
-  // The frames around `now - delay` in server time; nullopt before two frames arrived.
+  // The frames around the render time, `now - delay` in server time as slewed (below); nullopt
+  // before two frames arrived. Calls with the same `now` give the same point; a `now` older
+  // than the latest call's is taken as that one.
   std::optional<RenderPoint> at(TimePoint now) const;
+
+  // How far the render clock may run faster or slower than real time while it catches up with
+  // a changed delay or offset: 10 %, so a 30 Hz server going from every tick to every second
+  // one (the delay 67 ms longer) is absorbed in about 0.7 s of slightly slow motion.
+  static constexpr int kSlewPercent = 10;
+  // Further off than this (a stall, a clock jump) the render time jumps instead.
+  static constexpr TimePoint kSlewLimit = 1'000'000;
 
  private:
   struct Arrival {
@@ -60,6 +72,7 @@ class Interpolator {
     TimePoint arrival;
   };
   void update_estimates();
+  TimePoint render_time(TimePoint now) const;
 
   InterpolationConfig config_;
   std::vector<Arrival> ring_;  // the window, oldest first once full (index head_)
@@ -69,6 +82,11 @@ class Interpolator {
   TimePoint delay_ = 0;
   TimePoint send_interval_ = 0;
   TimePoint jitter_p95_ = 0;
+  // The latest render time handed out and its `now` (mutable: at() is a query to the caller,
+  // but the render clock it reads has a memory).
+  mutable bool rendered_ = false;
+  mutable TimePoint rendered_now_ = 0;
+  mutable TimePoint rendered_time_ = 0;
 };
 
 // Values of entity `id` blended between two frames: from + alpha x (to - from) per field (alpha
