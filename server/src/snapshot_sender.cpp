@@ -122,7 +122,7 @@ void SnapshotSender::add_client(PeerHandle peer) {
   client->turn = next_turn_++;
   client->sent.resize(config_.history);
   client->events_from = next_event_;
-  client->input_credit = std::uint64_t{config_.input_burst} * config_.tick_hz;
+  client->input_credit = input_credit_cap();
   client->input_tick = number_;
   index_[peer_key(peer)] = clients_.size();
   clients_.push_back(std::move(client));
@@ -144,9 +144,16 @@ void SnapshotSender::set_filter(PeerHandle peer, ViewFilter filter) {
   if (Client* c = find(peer)) c->filter = std::move(filter);
 }
 
+// The burst, but never less than one tick's refill: at a slow tick (tick_hz 1, 120 inputs a
+// second, a burst of 60) a smaller bucket clipped every refill and held clients to the burst
+// per tick instead of their rate.
+std::uint64_t SnapshotSender::input_credit_cap() const noexcept {
+  return std::max(std::uint64_t{config_.input_burst} * config_.tick_hz, std::uint64_t{config_.max_inputs_per_second});
+}
+
 bool SnapshotSender::input_allowed(Client& c) {
   if (config_.max_inputs_per_second == 0 || config_.tick_hz == 0) return true;
-  const std::uint64_t cap = std::uint64_t{config_.input_burst} * config_.tick_hz;
+  const std::uint64_t cap = input_credit_cap();
   const std::uint64_t refill = std::uint64_t{number_ - c.input_tick} * config_.max_inputs_per_second;
   c.input_credit = std::min(cap, c.input_credit + refill);
   c.input_tick = number_;
@@ -183,7 +190,9 @@ void SnapshotSender::acknowledge(PeerHandle peer, std::uint32_t frame) {
 
 void SnapshotSender::acknowledge(Client& c, std::uint32_t frame) {
   if (c.acked && frame <= *c.acked) {
-    ++counters_.acks_stale;
+    // The same frame again is a client sending inputs faster than it applies snapshots (every
+    // input carries its newest applied frame): normal, not counted. An older one came reordered.
+    if (frame < *c.acked) ++counters_.acks_stale;
     return;
   }
   const Sent& s = c.sent[frame % config_.history];

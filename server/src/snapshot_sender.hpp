@@ -56,7 +56,7 @@ struct SenderCounters {
   std::uint64_t events_raised = 0;
   std::uint64_t events_pending = 0;   // now: raised, not yet acknowledged by every client, not expired
   std::uint64_t events_undeliverable = 0;  // (client, event) pairs dropped at event_max_age
-  std::uint64_t acks_stale = 0;       // not newer than the client's acknowledged frame
+  std::uint64_t acks_stale = 0;       // older than the client's acknowledged frame (the same one again is not counted)
   std::uint64_t acks_unknown = 0;     // a frame this client was never sent (or long gone)
   std::uint64_t inputs_malformed = 0;
   std::uint64_t inputs_rate_limited = 0;  // over SenderConfig::max_inputs_per_second: dropped unread
@@ -123,6 +123,7 @@ class SnapshotSender {
   FramePtr acquire();
   Client* find(PeerHandle peer);
   bool input_allowed(Client& client);  // takes one input from the client's rate budget
+  std::uint64_t input_credit_cap() const noexcept;
   void acknowledge(Client& c, std::uint32_t frame);
   void expire_events();
   const View& view_for(Client& client);

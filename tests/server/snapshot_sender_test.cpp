@@ -288,7 +288,7 @@ TEST_CASE("the baseline's edge: an acknowledged frame history - 1 ticks old is s
   CHECK(c.rx.counters().dropped_no_baseline == 0);
 }
 
-TEST_CASE("an acknowledgement repeated is stale, an event payload of exactly the limit is taken") {
+TEST_CASE("an older acknowledgement is stale, the same one repeated is not counted, an event payload of exactly the limit is taken") {
   VOLLEY_SEEDED_RNG(rng, 8);
   Sim sim({}, rng(), 8, 0.3);
   SimClient& c = sim.add({}, {}, rng());
@@ -296,9 +296,16 @@ TEST_CASE("an acknowledgement repeated is stale, an event payload of exactly the
   const auto stats = sim.sender.client_stats(c.peer);
   REQUIRE(stats);
   REQUIRE(stats->acked);
+  REQUIRE(*stats->acked > 1);
   const auto stale = sim.sender.counters().acks_stale;
+  const auto unknown = sim.sender.counters().acks_unknown;
+  // Inputs faster than snapshots each carry the same newest applied frame: normal traffic.
   sim.sender.acknowledge(c.peer, *stats->acked);
+  CHECK(sim.sender.counters().acks_stale == stale);
+  sim.sender.acknowledge(c.peer, *stats->acked - 1);
   CHECK(sim.sender.counters().acks_stale == stale + 1);
+  CHECK(sim.sender.counters().acks_unknown == unknown);
+  CHECK(sim.sender.client_stats(c.peer)->acked == stats->acked);
 
   sim.sender.begin_tick();
   const std::vector<std::uint8_t> limit(snapshot::kMaxEventPayload, 1);
@@ -671,6 +678,29 @@ TEST_CASE("a client's inputs are capped per second (bursts allowed), the excess 
     sim.sender.end_tick([](PeerHandle, std::span<const std::uint8_t>) {});
   }
   CHECK(accepted(flood, 100) == 10);
+}
+
+TEST_CASE("at a slow tick a client still gets its input rate, not the burst per tick") {
+  // One tick a second, 120 inputs a second, bursts of 60: the bucket holds a whole tick's refill
+  // (it held the burst, 60, and every refill of 120 was clipped to it).
+  VOLLEY_SEEDED_RNG(rng, 10);
+  SenderConfig config;
+  config.tick_hz = 1;
+  config.max_inputs_per_second = 120;
+  config.input_burst = 60;
+  Sim sim(config, rng(), 4, 0.0);
+  SimClient& c = sim.add({}, {}, rng());
+  std::array<std::uint8_t, 64> buf{};
+  const std::array<std::uint8_t, 2> game{7, 7};
+  const std::size_t n = snapshot::encode_input(std::nullopt, game, buf);
+  const std::span<const std::uint8_t> input(buf.data(), n);
+  for (int t = 0; t < 5; ++t) {
+    sim.sender.begin_tick();
+    sim.sender.end_tick([](PeerHandle, std::span<const std::uint8_t>) {});
+    int ok = 0;
+    for (int i = 0; i < 200; ++i) ok += sim.sender.on_input(c.peer, input).has_value() ? 1 : 0;
+    CHECK(ok == 120);
+  }
 }
 
 }  // namespace

@@ -114,8 +114,9 @@ struct SnapshotConfig {
   // included), each client gets a snapshot every 2, 3, ... up to this many ticks (clients take
   // turns), and back to every tick when the load falls. 1 = always every tick.
   std::uint32_t max_stride = 4;
-  // Inputs a client may send per second, with bursts of input_burst; more are dropped unread
-  // and counted (drop_input_rate). Game clients send one per frame (30-60/s). 0 = no limit.
+  // Inputs a client may send per second, with bursts of input_burst (or one tick's share of the
+  // rate, if more: at tick_hz 1 the rate itself); more are dropped unread and counted
+  // (drop_input_rate). Game clients send one per frame (30-60/s). 0 = no limit.
   std::uint32_t max_inputs_per_second = 120;
   std::uint32_t input_burst = 60;
 };
