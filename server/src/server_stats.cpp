@@ -69,7 +69,8 @@ ServerStats make_server_stats(const HostStats& h, const DeadlineOps& d, const en
   s.packets_out = h.peers[Counter::kPacketsOut];
   s.bytes_in = h.peers[Counter::kPayloadBytesIn];
   s.bytes_out = h.peers[Counter::kPayloadBytesOut];
-  s.datagrams_in = l[engine::Counter::kDatagramsIn];
+  // Too large for the receive buffer is received and bad: counted in both, so bad <= received.
+  s.datagrams_in = l[engine::Counter::kDatagramsIn] + l[engine::Counter::kTruncated];
   s.datagrams_out = l[engine::Counter::kDatagramsOut];
   s.bad_datagrams = h.bad_datagrams() + l[engine::Counter::kTruncated];
   s.peers_now = h.connected;

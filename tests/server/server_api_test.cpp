@@ -457,6 +457,29 @@ TEST_CASE("a game thread posting sends into the server is safe") {
         SendResult::kNoSuchPeer);
 }
 
+TEST_CASE("datagrams too large for the receive buffer are counted received and bad") {
+  Config config;
+  config.bind = "127.0.0.1";
+  Running running(config);
+  sockaddr_storage to{};
+  auto* a = reinterpret_cast<sockaddr_in*>(&to);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(running.server->local_port());
+  inet_pton(AF_INET, "127.0.0.1", &a->sin_addr);
+  volley::test::UdpSocket socket("127.0.0.1");
+  const std::vector<std::uint8_t> big(9000, 0x5A), junk(3, 0x01);
+  for (int i = 0; i < 5; ++i) socket.send_to(big, to, sizeof(sockaddr_in));
+  for (int i = 0; i < 3; ++i) socket.send_to(junk, to, sizeof(sockaddr_in));
+  ServerStats stats;
+  for (int i = 0; i < 200; ++i) {
+    stats = running.on_loop([&] { return running.server->stats(); });
+    if (stats.bad_datagrams >= 8) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(stats.bad_datagrams == 8);
+  CHECK(stats.datagrams_in == 8);  // the 5 oversized ones were received too
+}
+
 TEST_CASE("config errors come back as one-line strings") {
   auto error_of = [](Config c) {
     auto created = Server::create(c);
