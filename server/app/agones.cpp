@@ -25,10 +25,11 @@ AgonesEndpoint agones_endpoint_from_env(std::string& error) {
 }
 
 Agones::Agones(AgonesEndpoint endpoint, std::chrono::milliseconds health_interval,
-               std::function<bool()> healthy, Log log)
+               std::function<bool()> healthy, std::function<bool()> winding_down, Log log)
     : endpoint_(std::move(endpoint)),
       health_interval_(health_interval),
       healthy_(std::move(healthy)),
+      winding_down_(std::move(winding_down)),
       log_(std::move(log)) {
   mg_init_library(0);
   thread_ = std::thread([this] { run(); });
@@ -58,6 +59,11 @@ void Agones::run() {
   while (true) {
     if (shutdown_asked_) break;
     if (ready_asked_ && !is_ready) {
+      if (winding_down_()) {
+        ready_asked_ = false;
+        log_("info", "agones: draining or stopping before Ready got through: Ready withdrawn");
+        continue;
+      }
       lock.unlock();
       is_ready = call("/ready");
       if (is_ready) log_("info", "agones: Ready");
@@ -79,11 +85,27 @@ void Agones::run() {
   if (call("/shutdown")) log_("info", "agones: Shutdown");
 }
 
+void Agones::note_result(const char* path, bool ok, const std::string& failure) {
+  constexpr auto kFailureLogInterval = std::chrono::seconds(60);
+  const auto now = std::chrono::steady_clock::now();
+  if (ok) {
+    if (failing_) log_("info", std::string("agones: POST ") + path + " succeeded again");
+    failing_ = false;
+    return;
+  }
+  if (!failing_ || now >= next_failure_log_) {
+    log_("warn", std::string("agones: POST ") + path + ": " + failure +
+                     (failing_ ? " (still failing; logged once a minute)" : ""));
+    next_failure_log_ = now + kFailureLogInterval;
+  }
+  failing_ = true;
+}
+
 bool Agones::call(const char* path) {
   char error[256] = "";
   mg_connection* conn = mg_connect_client(endpoint_.host.c_str(), endpoint_.port, 0, error, sizeof(error));
   if (conn == nullptr) {
-    log_("warn", std::string("agones: POST ") + path + ": " + error);
+    note_result(path, false, error);
     return false;
   }
   constexpr std::string_view body = "{}";
@@ -93,14 +115,16 @@ bool Agones::call(const char* path) {
             path, endpoint_.host.c_str(), endpoint_.port, body.size(), body.data());
   constexpr int kTimeoutMs = 5000;
   bool ok = false;
+  std::string failure;
   if (mg_get_response(conn, error, sizeof(error), kTimeoutMs) >= 0) {
     const int status = mg_get_response_info(conn)->status_code;
     ok = status >= 200 && status < 300;
-    if (!ok) log_("warn", std::string("agones: POST ") + path + ": HTTP " + std::to_string(status));
+    if (!ok) failure = "HTTP " + std::to_string(status);
   } else {
-    log_("warn", std::string("agones: POST ") + path + ": " + error);
+    failure = error;
   }
   mg_close_connection(conn);
+  note_result(path, ok, failure);
   return ok;
 }
 

@@ -24,9 +24,11 @@ class Agones {
  public:
   using Log = std::function<void(const std::string& level, const std::string& text)>;
   // `healthy` is asked before each Health call: no ping while the loop is stalled, so Agones
-  // sees the server unhealthy after its failure threshold.
+  // sees the server unhealthy after its failure threshold. `winding_down` is asked before each
+  // Ready attempt: once the server drains or stops, a Ready not yet through is never sent (it
+  // would let Agones allocate players to a server that refuses them).
   Agones(AgonesEndpoint endpoint, std::chrono::milliseconds health_interval,
-         std::function<bool()> healthy, Log log);
+         std::function<bool()> healthy, std::function<bool()> winding_down, Log log);
   ~Agones();  // shutdown() if not yet asked, then joins
   Agones(const Agones&) = delete;
   Agones& operator=(const Agones&) = delete;
@@ -37,11 +39,17 @@ class Agones {
  private:
   void run();
   bool call(const char* path);  // one POST; true on a 2xx answer
+  void note_result(const char* path, bool ok, const std::string& failure);  // logs, rate-limited
 
   AgonesEndpoint endpoint_;
   std::chrono::milliseconds health_interval_;
   std::function<bool()> healthy_;
+  std::function<bool()> winding_down_;
   Log log_;
+  // A failing call is logged when it starts failing, then once a minute while it keeps failing
+  // (Ready is retried every second, Health every interval), and once when it succeeds again.
+  std::chrono::steady_clock::time_point next_failure_log_{};
+  bool failing_ = false;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool ready_asked_ = false;

@@ -36,11 +36,14 @@ std::string usage() {
          "                     [--handshake-rate-per-ip N] [--handshake-burst-per-ip N]\n"
          "                     [--max-inputs-per-s N] [--input-burst N]\n"
          "  peer timeouts:     [--peer-timeout-limit N] [--peer-timeout-min MS] [--peer-timeout-max MS]\n"
-         "                     [--peer-rto-cap MS]\n";
+         "                     [--peer-rto-cap MS]\n"
+         "  defaults: --bind :: (IPv4 and IPv6), --port 0 (a free port: read the \"listening\" line),\n"
+         "            --max-peers 4096, --per-ip-cap 32, --drain-seconds 30; docs/server.md lists them all.\n"
+         "  --help prints this.\n";
 }
 
 std::string check_listen_address(const std::string& text) {
-  const std::string shape = "expects ADDR:PORT with a numeric address (127.0.0.1:9100, [::1]:0), got '" + text + "'";
+  const std::string shape = "expects ADDR:PORT with a numeric address (127.0.0.1:9100, or [::1]:0 where civetweb has IPv6), got '" + text + "'";
   const std::size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return shape;
   std::string host = text.substr(0, colon);

@@ -1,7 +1,8 @@
 // volley-server: the DESIGN.md command-line contract (--mode echo, or --mode demo: the demo game). Parses flags (exit 2 on bad input), opens
 // the Server, prints "listening ADDR:PORT", serves until SIGINT, SIGTERM or --seconds, stops
 // gracefully, writes the stats JSON, exits 0. SIGINT stops at once (peers are told); SIGTERM
-// drains first (Server::begin_drain, up to --drain-seconds). Signals are taken by a control
+// drains first (Server::begin_drain, up to --drain-seconds), a second one (a second or more
+// later) stops; SIGHUP is logged and ignored. Signals are taken by a control
 // thread (blocked everywhere else and received with sigtimedwait), which also paces the status
 // line and the publishing of stats for the operations endpoints (--metrics, --agones); it talks
 // to the loop only through Server::stop(), begin_drain() and post().
@@ -16,6 +17,10 @@
 #include <vector>
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "agones.hpp"
 #include "demo/demo_game.hpp"
@@ -54,16 +59,21 @@ void request_publish(Server& server, OpsBoard& board, std::atomic<bool>& pending
   });
 }
 
-// The signals control() takes: SIGINT and SIGTERM from outside, and SIGUSR1, which run() sends
-// the control thread when the loop has ended.
+// The signals control() takes: SIGINT, SIGTERM and SIGHUP from outside, and SIGUSR1, which run()
+// sends the control thread when the loop has ended.
 sigset_t control_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGUSR1);
   return set;
 }
+
+// A second SIGTERM this soon after the first is the same request delivered twice (GNU timeout
+// and some supervisors signal both the process and its group), not an operator insisting.
+constexpr auto kRepeatedSigterm = std::chrono::seconds(1);
 
 // Waits for a signal, the --seconds deadline, or the end of run(); asks for the status line and
 // the publishes. It sleeps until the next of those is due (at most a second), not on a short
@@ -78,6 +88,7 @@ void control(Server& server, const Options& options, const std::atomic<bool>& do
   const auto interval = std::chrono::duration<double>(options.status_interval_s);
   auto next_status = start + std::chrono::duration_cast<Clock::duration>(interval);
   bool stopping = false, draining = false;
+  Clock::time_point drain_asked{};
   std::atomic<bool> publish_pending{false};
   auto next_publish = start;
   const bool info = options.log_level >= LogLevel::kInfo;
@@ -96,8 +107,15 @@ void control(Server& server, const Options& options, const std::atomic<bool>& do
     const int sig = sigtimedwait(&set, nullptr, &wait);
     if (sig == SIGUSR1) continue;  // run() has returned: done is set
     const auto now = Clock::now();
+    if (sig == SIGHUP) {
+      // Nothing to reload (the flags are fixed at start), and a hangup must not end a match.
+      if (info) log_line("info", "SIGHUP: ignored (no reload; SIGTERM drains, SIGINT stops)");
+      continue;
+    }
+    if (sig == SIGTERM && draining && now - drain_asked < kRepeatedSigterm) continue;
     // SIGTERM drains; SIGINT, or a second SIGTERM during the drain, stops at once.
     if (sig == SIGTERM && !stopping && !draining) {
+      drain_asked = now;
       const double limit = options.drain_seconds;
       char text[96];
       std::snprintf(text, sizeof(text), "SIGTERM: draining (refusing new peers) for up to %g s", limit);
@@ -159,6 +177,14 @@ Figures demo_figures(const volley::demo::DemoGame& game, const ServerStats& stat
            client_seconds > 0 ? static_cast<std::uint64_t>(std::llround(bytes / client_seconds)) : 0}};
 }
 
+// False when the kernel has no IPv6 at all (booted with ipv6.disable=1, or built without it).
+bool ipv6_available() {
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno != EAFNOSUPPORT;
+  ::close(fd);
+  return true;
+}
+
 int run(const Options& options) {
   // Before any thread exists, so every thread inherits the mask and only control() takes them.
   const sigset_t set = control_signals();
@@ -171,11 +197,15 @@ int run(const Options& options) {
     config.snapshots.schema = volley::demo::DemoGame::schema();
   }
   auto created = Server::create(config);
-  if (!created && !options.bind_given) {
-    // A host without IPv6 cannot open the dual-stack default; serve IPv4 alone.
+  if (!created && !options.bind_given && !ipv6_available()) {
+    // A host without IPv6 cannot open the dual-stack default; serve IPv4 alone. Only then: a
+    // port in use is an error, not a quiet IPv4-only server sharing the port number.
     Config v4 = config;
     v4.bind = "0.0.0.0";
-    if (auto retry = Server::create(v4)) created = std::move(retry);
+    if (auto retry = Server::create(v4)) {
+      created = std::move(retry);
+      if (options.log_level >= LogLevel::kWarn) log_line("warn", "no IPv6 on this host: serving IPv4 only (0.0.0.0)");
+    }
   }
   if (!created) {
     log_line("error", created.error);
@@ -223,6 +253,7 @@ int run(const Options& options) {
     const auto interval = std::chrono::milliseconds(std::llround(options.agones_health_interval_s * 1000));
     agones = std::make_unique<Agones>(
         endpoint, interval, [&board] { return board.healthy(Clock::now(), kHealthBound); },
+        [&board] { return board.marked_not_accepting(); },
         [&options](const std::string& level, const std::string& text) {
           if (options.log_level >= (level == "warn" ? LogLevel::kWarn : LogLevel::kInfo)) log_line(level.c_str(), text);
         });
@@ -266,9 +297,12 @@ int run(const Options& options) {
     }
   }
   if (options.log_level >= LogLevel::kInfo) {
-    log_line("info", "stopped: connects=" + std::to_string(stats.connects) +
+    char ran[32];
+    std::snprintf(ran, sizeof(ran), "%.1f", std::chrono::duration<double>(Clock::now() - start).count());
+    log_line("info", std::string("stopped after ") + ran + " s: connects=" + std::to_string(stats.connects) +
                          " packets_in=" + std::to_string(stats.packets_in) +
-                         " packets_out=" + std::to_string(stats.packets_out));
+                         " packets_out=" + std::to_string(stats.packets_out) +
+                         " local_disconnects=" + std::to_string(detail(stats, "local_disconnects")));
   }
   agones.reset();  // Shutdown, sent last: the stats are written
   return 0;

@@ -30,6 +30,7 @@ class OpsBoard {
   bool ready() const;
   // The control thread marks a drain or stop at once, before the loop has taken the request.
   void mark_not_accepting() noexcept { draining_.store(true); }
+  bool marked_not_accepting() const noexcept { return draining_.load(); }
 
  private:
   mutable std::mutex mutex_;

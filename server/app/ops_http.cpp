@@ -1,5 +1,5 @@
 // OpsHttp: three request handlers on a civetweb context with no document root (nothing else is
-// served), two worker threads, and short timeouts.
+// served), eight worker threads, and short timeouts.
 #include "ops_http.hpp"
 
 #include <arpa/inet.h>
@@ -44,8 +44,12 @@ std::unique_ptr<OpsHttp> OpsHttp::start(const std::string& listen, const OpsBoar
     return nullptr;
   }
   std::unique_ptr<OpsHttp> ops(new OpsHttp(board, health_bound));
-  const char* options[] = {"listening_ports", listen.c_str(), "num_threads", "2",
-                           "request_timeout_ms", "5000", "enable_keep_alive", "no", nullptr};
+  // civetweb gives each connection a worker until its request is read: with 2 workers and 5 s,
+  // two connections that sent half a request kept /healthz from answering for 5 s (a liveness
+  // probe waits 1 s by default). Eight workers and 1 s for a request (a scrape's is one short
+  // packet) make that take eight such connections renewed every second.
+  const char* options[] = {"listening_ports", listen.c_str(), "num_threads", "8",
+                           "request_timeout_ms", "1000", "enable_keep_alive", "no", nullptr};
   char text[256] = "";
   unsigned code = 0;
   mg_error_data errors{&code, text, sizeof(text)};
@@ -113,7 +117,7 @@ int OpsHttp::on_metrics(mg_connection* conn, void* self) {
   const auto& ops = *static_cast<OpsHttp*>(self);
   const auto stats = ops.board_.latest();
   if (!stats) return reply(conn, 503, "text/plain", "not serving yet\n");
-  const ProcessFigures process{support::process_cpu(), support::process_rss_bytes()};
+  const ProcessFigures process{support::process_cpu(), support::process_rss_bytes(), ops.start_time_s_};
   return reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", prometheus_text(*stats, process));
 }
 

@@ -29,7 +29,9 @@ class OpsHttp {
 
  private:
   OpsHttp(const OpsBoard& board, std::chrono::milliseconds health_bound)
-      : board_(board), health_bound_(health_bound) {}
+      : board_(board),
+        health_bound_(health_bound),
+        start_time_s_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
   void wake_listener() const;
   static int on_metrics(::mg_connection* conn, void* self);
   static int on_healthz(::mg_connection* conn, void* self);
@@ -37,6 +39,7 @@ class OpsHttp {
 
   const OpsBoard& board_;
   std::chrono::milliseconds health_bound_;
+  double start_time_s_;  // process_start_time_seconds: the server starts this endpoint first thing
   mg_context* context_ = nullptr;
   std::string address_;
 };

@@ -32,8 +32,9 @@ class Writer {
     line(name, labels, buf);
   }
   void sample(std::string_view name, std::string_view labels, double value) {
+    // 15 significant digits: a Unix start time keeps its milliseconds, and no binary noise shows.
     char buf[40];
-    std::snprintf(buf, sizeof(buf), "%.9g", value);
+    std::snprintf(buf, sizeof(buf), "%.15g", value);
     line(name, labels, buf);
   }
   // A family with one unlabelled sample.
@@ -159,6 +160,17 @@ std::string prometheus_text(const ServerStats& s, const ProcessFigures& process)
            detail(s, "loop_naps_empty"));
   w.histogram("volley_loop_datagrams_per_batch", "Datagrams delivered per receive wake-up.",
               s.datagrams_per_batch);
+  // The loop's failures: any of these rising is worth an alert.
+  w.single("volley_loop_send_errors_total", "counter", "Datagrams the kernel refused to send.",
+           detail(s, "loop_send_errors"));
+  w.single("volley_loop_send_dropped_total", "counter", "Datagrams dropped unsent (a closed socket, a full queue).",
+           detail(s, "loop_send_dropped"));
+  w.single("volley_loop_receive_errors_total", "counter", "Receive calls that failed.", detail(s, "loop_recv_errors"));
+  w.single("volley_loop_receive_exhausted_total", "counter", "Times the kernel had no receive buffer to fill (io_uring).",
+           detail(s, "loop_recv_exhausted"));
+  w.single("volley_handshake_evicted_total", "counter", "Half-open handshakes evicted to make room (a CONNECT flood).",
+           detail(s, "handshake_evicted"));
+  w.single("volley_pings_sent_total", "counter", "Keepalive PINGs the server sent.", detail(s, "pings_out"));
   w.single("volley_ticks_total", "counter", "Game ticks run.", detail(s, "ticks"));
   w.single("volley_ticks_late_total", "counter", "Ticks skipped because the loop fell behind.",
            detail(s, "ticks_late"));
@@ -181,6 +193,8 @@ std::string prometheus_text(const ServerStats& s, const ProcessFigures& process)
   w.family("process_cpu_seconds_total", "counter", "User and system CPU time of the process.");
   w.sample("process_cpu_seconds_total", {}, process.cpu.total_s());
   w.single("process_resident_memory_bytes", "gauge", "Resident memory of the process.", process.rss_bytes);
+  w.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.");
+  w.sample("process_start_time_seconds", {}, process.start_time_s);
   return w.take();
 }
 

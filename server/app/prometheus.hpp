@@ -14,6 +14,7 @@ namespace volley::server::app {
 struct ProcessFigures {
   support::CpuTimes cpu;
   std::uint64_t rss_bytes = 0;
+  double start_time_s = 0;  // Unix time the server started (its operations endpoint, in practice)
 };
 
 std::string prometheus_text(const ServerStats& stats, const ProcessFigures& process);

@@ -132,4 +132,35 @@ TEST_CASE("agones: Ready is retried until the sidecar answers, a bad AGONES_SDK_
   CHECK(sidecar.calls().back() == "POST /shutdown {}");
 }
 
+TEST_CASE("agones: a drain that begins before Ready got through withdraws Ready") {
+  // The sidecar is not up yet when SIGTERM comes; once it is, Ready must not follow: Agones
+  // would mark the GameServer Ready (allocatable) while it refuses every new player.
+  volley::interop::EnetLibrary enet;
+  int port = 0;
+  {
+    FakeSidecar probe;
+    port = probe.port();
+  }
+  ::setenv("AGONES_SDK_HTTP_PORT", std::to_string(port).c_str(), 1);
+  volley::test::ServerProcess server(volley::interop::server_exe(),
+                                     {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--agones",
+                                      "--agones-health-interval", "0.1", "--drain-seconds", "20"});
+  ::unsetenv("AGONES_SDK_HTTP_PORT");
+  volley::interop::EnetClient client;
+  ENetPeer* peer = client.connect_and_wait(server.port());
+  REQUIRE(peer != nullptr);
+  REQUIRE(::kill(server.pid(), SIGTERM) == 0);
+  client.service_until([] { return false; }, 300ms);  // the drain has begun, Ready has failed
+  FakeSidecar sidecar(port);
+  client.service_until([] { return false; }, 2500ms);  // Ready was retried every second
+  CHECK(server.running());  // still draining: the client is connected
+  CHECK(sidecar.count("POST /ready {}") == 0);
+  CHECK(sidecar.count("POST /health {}") == 0);
+  volley::interop::disconnect_and_wait(client, peer);
+  CHECK(server.wait_exit(10s) == std::optional<int>(0));
+  const auto calls = sidecar.calls();
+  REQUIRE_FALSE(calls.empty());
+  CHECK(calls.back() == "POST /shutdown {}");
+}
+
 }  // namespace

@@ -5,7 +5,11 @@
 // drain limit passes); bad --metrics addresses.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 
@@ -116,6 +120,39 @@ TEST_CASE("metrics: scraped with curl while stock clients echo, the figures are 
   CHECK(json.number("packets_in") == packets);
   CHECK(json.number("bytes_out") == bytes);
   CHECK(json.number("connects") == kClients);
+}
+
+TEST_CASE("ops http: connections that never finish their request do not keep /healthz from answering") {
+  // A liveness probe waits 1 s by default. Four connections holding half a request each took
+  // every worker (2) for 5 s each before: /healthz did not answer at all meanwhile.
+  EchoServer server({"--metrics", "127.0.0.1:0"});
+  const std::string base = base_of(server);
+  REQUIRE(status_until(base + "/healthz", 200, 10s) == 200);
+  const int port = std::stoi(base.substr(base.rfind(':') + 1));
+  std::vector<int> idle;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<std::uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) == 0);
+    const char partial[] = "GET /metrics HTTP/1.1\r\n";
+    REQUIRE(::send(fd, partial, sizeof(partial) - 1, MSG_NOSIGNAL) > 0);
+    idle.push_back(fd);
+  }
+  std::this_thread::sleep_for(100ms);  // the workers have taken them
+  for (int i = 0; i < 3; ++i) {
+    const auto asked = Clock::now();
+    const Reply reply = http_get(base + "/healthz");
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked);
+    CAPTURE(took.count());
+    CHECK(reply.status == 200);
+    CHECK(took < 2000ms);  // at once, really; room for a loaded CI machine (the failure was 5 s)
+    std::this_thread::sleep_for(200ms);
+  }
+  for (const int fd : idle) ::close(fd);
 }
 
 TEST_CASE("drain: SIGTERM refuses new peers, serves connected ones, exits 0 when the last leaves") {

@@ -44,7 +44,9 @@ ServerStats sample_stats() {
                {"loop_wakeups", 12}, {"loop_syscalls", 900}, {"loop_waits", 450}, {"loop_naps", 70},
                {"loop_naps_empty", 9}, {"ticks", 60}, {"ticks_late", 1},
                {"snapshot_frames", 60}, {"snapshots_full", 4}, {"snapshots_delta", 170},
-               {"snapshot_bytes", 52000}, {"events_pending", 2}, {"events_undeliverable", 0}};
+               {"snapshot_bytes", 52000}, {"events_pending", 2}, {"events_undeliverable", 0},
+               {"loop_send_errors", 13}, {"loop_send_dropped", 14}, {"loop_recv_errors", 15},
+               {"loop_recv_exhausted", 16}, {"handshake_evicted", 17}, {"pings_out", 18}};
   s.drops = {{"bad_checksum", 5}, {"we\"ird\\name\n", 1}};
   s.refusals = {{"full", 2}, {"per_ip", 0}, {"shutting_down", 9}};
   s.send_queued = 6;
@@ -59,7 +61,7 @@ ServerStats sample_stats() {
 }
 
 TEST_CASE("prometheus text: every figure under its conventional name, units and labels") {
-  const std::string text = prometheus_text(sample_stats(), {{1.25, 0.5}, 12345678});
+  const std::string text = prometheus_text(sample_stats(), {{1.25, 0.5}, 12345678, 1764619200.5});
   const auto s = parse_samples(text);
   CHECK(value(s, "volley_build_info{version=\"" + std::string(volley::server::version_number()) + "\"}") == 1);
   CHECK(value(s, "volley_peers_connected") == 3);
@@ -105,7 +107,14 @@ TEST_CASE("prometheus text: every figure under its conventional name, units and 
   CHECK(value(s, "volley_snapshot_events_pending") == 2);
   CHECK(value(s, "process_cpu_seconds_total") == doctest::Approx(1.75));
   CHECK(value(s, "process_resident_memory_bytes") == 12345678);
-  // Nine significant digits: a long-running process's CPU seconds keep their fractions.
+  CHECK(value(s, "process_start_time_seconds") == doctest::Approx(1764619200.5).epsilon(1e-12));
+  CHECK(value(s, "volley_loop_send_errors_total") == 13);
+  CHECK(value(s, "volley_loop_send_dropped_total") == 14);
+  CHECK(value(s, "volley_loop_receive_errors_total") == 15);
+  CHECK(value(s, "volley_loop_receive_exhausted_total") == 16);
+  CHECK(value(s, "volley_handshake_evicted_total") == 17);
+  CHECK(value(s, "volley_pings_sent_total") == 18);
+  // Fifteen significant digits: a long-running process's CPU seconds keep their fractions.
   const auto long_run = parse_samples(prometheus_text(sample_stats(), {{1234.5, 0.0078}, 1}));
   CHECK(value(long_run, "process_cpu_seconds_total") == doctest::Approx(1234.5078).epsilon(1e-9));
   // Not accepting and not draining (a plain stop): the draining gauge is 0.

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -331,6 +333,60 @@ TEST_CASE("SIGINT stops gracefully: connected peer told, JSON written, exit 0") 
   CHECK(text.find("\"timeouts\": 0,") != std::string::npos);
   CHECK(text.find("\"coalesce_us\": 150,") != std::string::npos);  // the run's own setting
   std::remove(json.c_str());
+}
+
+TEST_CASE("a UDP port in use is exit 2 with one line, with the default bind too (no quiet IPv4-only server)") {
+  // Something holds [::1]:P: the dual-stack default [::]:P cannot bind, while 0.0.0.0:P could.
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) == 0);
+  socklen_t length = sizeof(a);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length) == 0);
+  const std::string port = std::to_string(ntohs(a.sin6_port));
+  const Result r = run_to_end({"--mode", "echo", "--port", port, "--seconds", "0.5"});
+  ::close(fd);
+  INFO("stdout: ", r.out, " stderr: ", r.err);
+  CHECK(r.code == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("in use") != std::string::npos);
+  CHECK(r.err.find('\n') == r.err.size() - 1);
+}
+
+TEST_CASE("SIGHUP is ignored with a line, and a SIGTERM repeated within a second keeps the drain going") {
+  Child c = spawn({"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--drain-seconds", "20",
+                   "--status-interval", "0"});
+  const std::string line = read_some(c.out, 5000, "\n");
+  REQUIRE(line.rfind("listening ", 0) == 0);
+  const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+  volley::server::test::LoopbackClient client("127.0.0.1", port);
+  client.connect(1, 0);
+  REQUIRE(client.run_until([&] { return client.peer().state() == volley::protocol::PeerState::kConnected; }, 3000));
+  kill(c.pid, SIGHUP);
+  std::string err = read_some(c.err, 2000, "SIGHUP");
+  CHECK(err.find("SIGHUP: ignored") != std::string::npos);
+  client.run_until([] { return false; }, 300);
+  CHECK(waitpid(c.pid, nullptr, WNOHANG) == 0);  // still serving
+  CHECK(client.peer().state() == volley::protocol::PeerState::kConnected);
+  // As GNU timeout does (the process and its group): twice, close together (100 ms apart here,
+  // so the kernel cannot merge them into one pending signal). One drain, not a stop.
+  kill(c.pid, SIGTERM);
+  client.run_until([] { return false; }, 100);
+  kill(c.pid, SIGTERM);
+  client.run_until([] { return false; }, 600);
+  CHECK(waitpid(c.pid, nullptr, WNOHANG) == 0);  // draining: the connected peer is still served
+  CHECK(client.count(volley::protocol::PeerEvent::Type::kDisconnect) == 0);
+  // A second SIGTERM later is an operator insisting: it stops.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(c.pid, SIGTERM);
+  CHECK(client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kDisconnect) == 1; }, 5000));
+  for (int i = 0; i < 10; ++i) client.step(5);
+  CHECK(wait_exit(c.pid, 10000) == 0);
+  err += read_some(c.err, 500);
+  CHECK(err.find("SIGTERM again: stopping") != std::string::npos);
+  CHECK(err.find("local_disconnects=1") != std::string::npos);
 }
 
 }  // namespace
