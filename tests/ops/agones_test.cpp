@@ -6,6 +6,7 @@
 #include <civetweb.h>
 
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -75,6 +76,22 @@ bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit
   return done();
 }
 
+// A port nothing listens on: a sidecar's, started and stopped at once.
+int unused_port() {
+  FakeSidecar probe;
+  return probe.port();
+}
+
+// volley-server --agones (echo, 127.0.0.1) with the sidecar at `port`, plus `extra` flags.
+std::unique_ptr<volley::test::ServerProcess> server_for_sidecar(int port, std::vector<std::string> extra) {
+  std::vector<std::string> args = {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--agones"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  ::setenv("AGONES_SDK_HTTP_PORT", std::to_string(port).c_str(), 1);
+  auto server = std::make_unique<volley::test::ServerProcess>(volley::interop::server_exe(), args);
+  ::unsetenv("AGONES_SDK_HTTP_PORT");
+  return server;
+}
+
 TEST_CASE("agones: Ready when listening, Health periodically, Shutdown last") {
   FakeSidecar sidecar;
   ::setenv("AGONES_SDK_HTTP_PORT", std::to_string(sidecar.port()).c_str(), 1);
@@ -114,21 +131,13 @@ TEST_CASE("agones: Ready is retried until the sidecar answers, a bad AGONES_SDK_
     delete none;
   }
   // Nothing listens on the port at first: Ready fails, is retried each second, and lands once
-  // the sidecar is up (on a port just freed by a probe).
-  int port = 0;
-  {
-    FakeSidecar probe;
-    port = probe.port();
-  }
-  ::setenv("AGONES_SDK_HTTP_PORT", std::to_string(port).c_str(), 1);
-  volley::test::ServerProcess server(volley::interop::server_exe(),
-                                     {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--agones",
-                                      "--log-level", "error"});
-  ::unsetenv("AGONES_SDK_HTTP_PORT");
+  // the sidecar is up.
+  const int port = unused_port();
+  auto server = server_for_sidecar(port, {"--log-level", "error"});
   std::this_thread::sleep_for(1200ms);  // at least one failed attempt
   FakeSidecar sidecar(port);
   CHECK(wait_for([&] { return sidecar.count("POST /ready {}") == 1; }, 10s));
-  CHECK(server.stop(30s, SIGINT) == 0);
+  CHECK(server->stop(30s, SIGINT) == 0);
   CHECK(sidecar.calls().back() == "POST /shutdown {}");
 }
 
@@ -136,28 +145,20 @@ TEST_CASE("agones: a drain that begins before Ready got through withdraws Ready"
   // The sidecar is not up yet when SIGTERM comes; once it is, Ready must not follow: Agones
   // would mark the GameServer Ready (allocatable) while it refuses every new player.
   volley::interop::EnetLibrary enet;
-  int port = 0;
-  {
-    FakeSidecar probe;
-    port = probe.port();
-  }
-  ::setenv("AGONES_SDK_HTTP_PORT", std::to_string(port).c_str(), 1);
-  volley::test::ServerProcess server(volley::interop::server_exe(),
-                                     {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--agones",
-                                      "--agones-health-interval", "0.1", "--drain-seconds", "20"});
-  ::unsetenv("AGONES_SDK_HTTP_PORT");
+  const int port = unused_port();
+  auto server = server_for_sidecar(port, {"--agones-health-interval", "0.1", "--drain-seconds", "20"});
   volley::interop::EnetClient client;
-  ENetPeer* peer = client.connect_and_wait(server.port());
+  ENetPeer* peer = client.connect_and_wait(server->port());
   REQUIRE(peer != nullptr);
-  REQUIRE(::kill(server.pid(), SIGTERM) == 0);
+  REQUIRE(::kill(server->pid(), SIGTERM) == 0);
   client.service_until([] { return false; }, 300ms);  // the drain has begun, Ready has failed
   FakeSidecar sidecar(port);
   client.service_until([] { return false; }, 2500ms);  // Ready was retried every second
-  CHECK(server.running());  // still draining: the client is connected
+  CHECK(server->running());  // still draining: the client is connected
   CHECK(sidecar.count("POST /ready {}") == 0);
   CHECK(sidecar.count("POST /health {}") == 0);
   volley::interop::disconnect_and_wait(client, peer);
-  CHECK(server.wait_exit(10s) == std::optional<int>(0));
+  CHECK(server->wait_exit(10s) == std::optional<int>(0));
   const auto calls = sidecar.calls();
   REQUIRE_FALSE(calls.empty());
   CHECK(calls.back() == "POST /shutdown {}");

@@ -105,6 +105,18 @@ int wait_exit(pid_t pid, int timeout_ms) {
   return -1;
 }
 
+// The port of the child's "listening ADDR:PORT" line.
+std::uint16_t listening_port(const Child& c) {
+  const std::string line = read_some(c.out, 5000, "\n");
+  REQUIRE(line.rfind("listening ", 0) == 0);
+  return static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+}
+
+void connect_and_wait(volley::server::test::LoopbackClient& client) {
+  client.connect(1, 0);
+  REQUIRE(client.run_until([&] { return client.peer().state() == volley::protocol::PeerState::kConnected; }, 3000));
+}
+
 struct Result {
   int code;
   std::string out;
@@ -316,12 +328,8 @@ TEST_CASE("SIGINT stops gracefully: connected peer told, JSON written, exit 0") 
   std::remove(json.c_str());
   Child c = spawn({"--mode", "echo", "--port", "0", "--stats-json", json, "--log-level", "error",
                    "--coalesce-us", "150"});
-  const std::string line = read_some(c.out, 5000, "\n");
-  REQUIRE(line.rfind("listening ", 0) == 0);
-  const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-  volley::server::test::LoopbackClient client("127.0.0.1", port);
-  client.connect(1, 0);
-  REQUIRE(client.run_until([&] { return client.peer().state() == volley::protocol::PeerState::kConnected; }, 3000));
+  volley::server::test::LoopbackClient client("127.0.0.1", listening_port(c));
+  connect_and_wait(client);
   client.run_until([] { return false; }, 100);
   kill(c.pid, SIGINT);
   CHECK(client.run_until([&] { return client.count(volley::protocol::PeerEvent::Type::kDisconnect) == 1; }, 3000));
@@ -358,12 +366,8 @@ TEST_CASE("a UDP port in use is exit 2 with one line, with the default bind too 
 TEST_CASE("SIGHUP is ignored with a line, and a SIGTERM repeated within a second keeps the drain going") {
   Child c = spawn({"--mode", "echo", "--bind", "127.0.0.1", "--port", "0", "--drain-seconds", "20",
                    "--status-interval", "0"});
-  const std::string line = read_some(c.out, 5000, "\n");
-  REQUIRE(line.rfind("listening ", 0) == 0);
-  const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-  volley::server::test::LoopbackClient client("127.0.0.1", port);
-  client.connect(1, 0);
-  REQUIRE(client.run_until([&] { return client.peer().state() == volley::protocol::PeerState::kConnected; }, 3000));
+  volley::server::test::LoopbackClient client("127.0.0.1", listening_port(c));
+  connect_and_wait(client);
   kill(c.pid, SIGHUP);
   std::string err = read_some(c.err, 2000, "SIGHUP");
   CHECK(err.find("SIGHUP: ignored") != std::string::npos);
