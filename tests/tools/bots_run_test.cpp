@@ -113,7 +113,7 @@ TEST_CASE("volley-bots game bots against an echo server: no snapshot in 2 s is a
 }
 
 // Ctrl-C in the middle of a long run: the bots leave gracefully and the report still comes.
-TEST_CASE("volley-bots: SIGINT ends the run early with its report, every bot disconnected") {
+TEST_CASE("volley-bots: SIGINT ends the run early with its report, every bot disconnected, a repeat within a second changes nothing") {
   for (const std::string engine : {"enet", "volley"}) {
     CAPTURE(engine);
     ServerWithStats server(kServer, {"--mode", "echo", "--bind", "127.0.0.1", "--port", "0"}, "bots-sigint");
@@ -121,7 +121,7 @@ TEST_CASE("volley-bots: SIGINT ends the run early with its report, every bot dis
     const auto start = std::chrono::steady_clock::now();
     const Run r = run(dir, "sh -c '" + kBots + " --engine " + engine + " --server " + server.address() +
                                " --bots 3 --seconds 60 --report-json " + dir.file("report.json") +
-                               " & p=$!; sleep 1.5; kill -INT $p; wait $p'");
+                               " & p=$!; sleep 1.5; kill -INT $p; kill -TERM $p; wait $p'");
     INFO(r.err);
     REQUIRE(r.exited);
     CHECK(r.code == 0);

@@ -161,5 +161,78 @@ TEST_CASE("swarm (game): a line never shown keeps it unsettled until the limit, 
   CHECK(t.violations() == 1);
 }
 
+// Echo bots over a link with a fixed round trip: what each bot sends comes back `rtt` later.
+class EchoLink final : public Transport {
+ public:
+  struct Sent {
+    std::size_t bot;
+    std::uint8_t channel;
+    Delivery delivery;
+    std::vector<std::uint8_t> bytes;
+    TimePoint at;
+  };
+  bool connect(std::size_t bot) override {
+    connects.push_back(bot);
+    return true;
+  }
+  void disconnect(std::size_t) override {}
+  SendResult send(std::size_t bot, std::uint8_t channel, Delivery delivery, Bytes bytes) override {
+    in_flight.push_back({bot, channel, delivery, {bytes.begin(), bytes.end()}, now});
+    return SendResult::kOk;
+  }
+  SendResult send_input(std::size_t, Bytes) override { return SendResult::kOk; }
+  std::optional<TimePoint> rtt(std::size_t) override { return std::nullopt; }
+  // Hands back to `swarm` everything sent at least `rtt` before `at`.
+  void deliver(Swarm& swarm, TimePoint at, TimePoint rtt) {
+    std::vector<Sent> later;
+    for (Sent& m : in_flight) {
+      if (m.at + rtt <= at) {
+        swarm.on_received(m.bot, m.channel, m.delivery, m.bytes, at);
+      } else {
+        later.push_back(std::move(m));
+      }
+    }
+    in_flight = std::move(later);
+  }
+  TimePoint now = 0;
+  std::vector<std::size_t> connects;
+  std::vector<Sent> in_flight;
+};
+
+TEST_CASE("swarm (echo): unreliable echoes still on their way at the stop are waited for, not counted lost") {
+  constexpr TimePoint kRtt = 100'000;  // 50 ms each way: at 10 Hz a bot has one echo in flight
+  SwarmConfig c;
+  c.bots = 4;
+  c.rate_hz = 10;
+  c.channels = 1;
+  c.mix = EchoMix::kUnreliable;
+  EchoLink link;
+  Swarm swarm(c, link);
+  swarm.start(0);
+  for (std::size_t b : link.connects) swarm.on_connected(b, 0);
+  const TimePoint stop = 3 * kSecond + 50'000;  // mid-period: every bot's latest echo is out
+  for (TimePoint t = 1'000; t <= stop; t += 1'000) {
+    link.now = t;
+    swarm.tick(t);
+    link.deliver(swarm, t, kRtt);
+  }
+  swarm.stop(stop);
+  REQUIRE_FALSE(link.in_flight.empty());
+  TimePoint t = stop;
+  while (!swarm.settled(t, kLimit)) {
+    t += 1'000;
+    link.deliver(swarm, t, kRtt);
+    REQUIRE(t < stop + kLimit);
+  }
+  CHECK(link.in_flight.empty());
+  CHECK(t - stop >= kRtt / 2);    // waited for them
+  CHECK(t - stop <= 3 * kRtt);    // about two round trips (2 x p99 + 20 ms), not the whole limit
+  swarm.leave_all(t);
+  swarm.finish(t);
+  const Totals totals = swarm.totals();
+  CHECK(totals.echo.unreliable_sent > 100);
+  CHECK(totals.echo.unreliable_received == totals.echo.unreliable_sent);
+}
+
 }  // namespace
 }  // namespace volley::bots

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <ctime>
 #include <string>
 
 namespace volley::bots {
@@ -10,10 +11,25 @@ namespace {
 constexpr TimePoint kLeaveLimit = 3'000'000;  // disconnect handshakes, at most
 
 volatile std::sig_atomic_t g_stop = 0;
+timespec g_first_signal{};  // written once, by the first signal's handler
 
+// The first SIGINT/SIGTERM ends the run as --seconds would. One more within a second is the same
+// request delivered twice (GNU timeout signals the process and its group), not a second one:
+// ignored, or the report would be lost. A later one ends the process at once (the default
+// action, re-raised). clock_gettime, signal and raise are async-signal-safe.
 extern "C" void on_stop_signal(int signal) {
-  g_stop = 1;
-  std::signal(signal, SIG_DFL);  // the second one is not caught
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (g_stop == 0) {
+    g_first_signal = now;
+    g_stop = 1;
+    return;
+  }
+  const long long elapsed_ms = (now.tv_sec - g_first_signal.tv_sec) * 1000LL +
+                               (now.tv_nsec - g_first_signal.tv_nsec) / 1'000'000;
+  if (elapsed_ms < 1000) return;
+  std::signal(signal, SIG_DFL);
+  std::raise(signal);
 }
 }  // namespace
 
