@@ -168,3 +168,20 @@ TEST_CASE("event id memory is bounded: ids far behind the newest are treated as 
   CHECK(r.counters().events_too_old == 2);
   CHECK(r.counters().events_duplicate == 3);
 }
+
+TEST_CASE("event ids up to 2^64 - 1 are taken once, and the id after the newest does not wrap the window") {
+  // A hostile server's event id 2^64 - 1, newest being just below it: the window update looped
+  // forever (its counter wrapped past the id) and hung the client.
+  VOLLEY_SEEDED_RNG(rng, 45);
+  Server s(rng, 4);
+  Receiver r(s.schema, CodecConfig{}, ReceiverConfig{});
+  constexpr std::uint64_t kTop = ~std::uint64_t{0};
+  std::vector<Event> delivered;
+  r.receive(s.packet(1, nullptr, {{kTop - 1, 1, {}}}), delivered);
+  r.receive(s.packet(2, nullptr, {{kTop - 1, 1, {}}, {kTop, 2, {}}}), delivered);
+  r.receive(s.packet(3, nullptr, {{kTop, 2, {}}}), delivered);
+  std::vector<std::uint64_t> ids;
+  for (const Event& e : delivered) ids.push_back(e.id);
+  CHECK(ids == std::vector<std::uint64_t>{kTop - 1, kTop});
+  CHECK(r.counters().events_duplicate == 2);
+}

@@ -31,7 +31,9 @@ bool Receiver::seen_before(std::uint64_t id) {
     if (!newest_event_ || id - *newest_event_ >= window) {
       std::fill(seen_bits_.begin(), seen_bits_.end(), 0);
     } else {
-      for (std::uint64_t v = *newest_event_ + 1; v <= id; ++v) bit(v) &= ~mask(v);
+      // Counted in steps, not up to `id`: at id 2^64 - 1 the loop variable wrapped to 0 and the
+      // loop never ended (a hostile server's one event hung the client).
+      for (std::uint64_t k = 1; k <= id - *newest_event_; ++k) bit(*newest_event_ + k) &= ~mask(*newest_event_ + k);
     }
     newest_event_ = id;
     bit(id) |= mask(id);
