@@ -98,6 +98,7 @@ struct Slot {
   bool local = false;  // we asked to disconnect
   std::uint32_t local_data = 0;
   bool remote_disconnect = false;  // a DISCONNECT came from the remote (not a timeout)
+  TimePoint wedged_since = 0;  // first seen stuck acknowledging a DISCONNECT (0: not)
   Counters counters;
   Sample older, newer;  // rate window samples
 };
@@ -136,6 +137,7 @@ struct Host::Impl {
   ENetHost* host = nullptr;
   std::vector<Slot> slots;
   std::deque<Event> pending;  // events made here: disconnect_now, our connect timeout
+  TimePoint next_wedge_check = 0;  // end_wedged_disconnects()
   ENetPacket* held = nullptr;  // the packet of the last kReceived event
   std::size_t connecting = 0;
   std::size_t live = 0;
@@ -153,6 +155,15 @@ struct Host::Impl {
     ENetPeer& peer = host->peers[peer_id];
     if (peer.data == nullptr || peer.address.host != host->receivedAddress.host ||
         peer.address.port != host->receivedAddress.port) {
+      return 0;
+    }
+    // libenet drops a datagram whose session is not the connection's (enet_protocol_handle_
+    // incoming_commands); so must we, or a forged DISCONNECT that libenet ignored turned the
+    // timeout that followed into a remote disconnect.
+    const auto session = static_cast<enet_uint8>((raw & ENET_PROTOCOL_HEADER_SESSION_MASK) >>
+                                                 ENET_PROTOCOL_HEADER_SESSION_SHIFT);
+    if (peer.state == ENET_PEER_STATE_DISCONNECTED || peer.state == ENET_PEER_STATE_ZOMBIE ||
+        (peer.outgoingPeerID < ENET_PROTOCOL_MAXIMUM_PEER_ID && session != peer.incomingSessionID)) {
       return 0;
     }
     auto* slot = static_cast<Slot*>(peer.data);
@@ -192,6 +203,31 @@ struct Host::Impl {
     event.data = data;
     pending.push_back(event);
     release(slot);
+  }
+
+  // libenet 1.3.17 takes a reliable DISCONNECT whose datagram has no sent time (none of its
+  // own peers sends one; a forger does) into ACKNOWLEDGING_DISCONNECT but cannot queue its ACK,
+  // so the peer waits there forever: no event, no timeout (its queues were cleared). A real
+  // DISCONNECT leaves that state within the same service call. One held for over a second ends
+  // as the remote disconnect it was. Checked every 100 ms, over the slots.
+  void end_wedged_disconnects(TimePoint now) {
+    if (live == 0 || now < next_wedge_check) return;
+    next_wedge_check = now + 100 * kMillisecond;
+    for (Slot& slot : slots) {
+      if (slot.state == SlotState::kFree) continue;
+      ENetPeer& peer = host->peers[&slot - slots.data()];
+      if (peer.state != ENET_PEER_STATE_ACKNOWLEDGING_DISCONNECT) {
+        slot.wedged_since = 0;
+      } else if (slot.wedged_since == 0) {
+        slot.wedged_since = now;
+      } else if (now - slot.wedged_since >= kSecond) {
+        const std::uint32_t data = peer.eventData;
+        const bool local = slot.local;
+        const std::uint32_t local_data = slot.local_data;
+        enet_peer_reset(&peer);
+        queue_disconnected(slot, local ? DisconnectReason::kLocal : DisconnectReason::kRemote, local ? local_data : data);
+      }
+    }
   }
 
   // Ends connections whose connect timeout passed; returns the earliest deadline still ahead.
@@ -404,6 +440,7 @@ bool Host::poll(Event& event, std::uint32_t wait_ms) {
     impl_->held = nullptr;
   }
   const TimePoint now = steady_now();
+  impl_->end_wedged_disconnects(now);
   if (const auto deadline = impl_->expire_connects(now)) {  // do not sleep past a timeout
     const auto until = static_cast<std::uint32_t>((*deadline - now + kMillisecond - 1) / kMillisecond);
     wait_ms = std::min(wait_ms, until);

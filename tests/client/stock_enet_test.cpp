@@ -178,11 +178,17 @@ TEST_CASE("stock enet: disconnect, disconnect_later and disconnect_now reach the
 
 namespace {
 
+enum class Meanwhile : std::uint8_t { kNothing, kSpoof, kWrongSessionDisconnect, kUnacknowledgeableDisconnect };
+
 // The server forgets the client without a word (enet_peer_reset) while it has a reliable packet
-// in flight: libenet on the client times the connection out. With `spoof`, a third party on
-// another port keeps sending the client's peer id (0, the first slot) meanwhile. Returns the
-// reason of the kDisconnected event.
-DisconnectReason silent_server_reason(bool spoof) {
+// in flight: libenet on the client times the connection out. With kSpoof, a third party on
+// another port keeps sending the client's peer id (0, the first slot) meanwhile; with
+// kWrongSessionDisconnect the server's own socket sends one DISCONNECT naming another session,
+// which libenet ignores; with kUnacknowledgeableDisconnect one with the right session but no
+// sent time, which libenet takes but cannot acknowledge. Returns the reason of the kDisconnected
+// event.
+DisconnectReason silent_server_reason(Meanwhile meanwhile) {
+  const bool spoof = meanwhile == Meanwhile::kSpoof;
   StockServer server;
   vc::HostOptions options;
   options.timeout_minimum_ms = 300;
@@ -191,7 +197,23 @@ DisconnectReason silent_server_reason(bool spoof) {
   ClientLog log;
   const vc::ConnectionId id = connect_ok(host, log, server);
   REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
-  enet_peer_reset(server.last_connected());
+  ENetPeer* gone = server.last_connected();
+  const ENetAddress client_address = gone->address;
+  const enet_uint16 client_id = gone->outgoingPeerID;
+  const enet_uint8 wrong_session = meanwhile == Meanwhile::kWrongSessionDisconnect
+                                       ? static_cast<enet_uint8>((gone->outgoingSessionID + 1) & 3)
+                                       : gone->outgoingSessionID;
+  enet_peer_reset(gone);
+  if (meanwhile == Meanwhile::kWrongSessionDisconnect || meanwhile == Meanwhile::kUnacknowledgeableDisconnect) {
+    // Header (peer id, session), then DISCONNECT: command with ACKNOWLEDGE, channel 0xFF,
+    // reliable sequence 1, data 0. No sent time, no checksum (the host's defaults).
+    const auto header = static_cast<enet_uint16>(client_id | (wrong_session << ENET_PROTOCOL_HEADER_SESSION_SHIFT));
+    std::array<std::uint8_t, 10> forged{static_cast<std::uint8_t>(header >> 8), static_cast<std::uint8_t>(header),
+                                        ENET_PROTOCOL_COMMAND_DISCONNECT | ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE,
+                                        0xFF, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00};
+    ENetBuffer buffer{forged.data(), forged.size()};
+    REQUIRE(enet_socket_send(server.host()->socket, &client_address, &buffer, 1) == static_cast<int>(forged.size()));
+  }
   REQUIRE(host.send(id, 0, Delivery::kReliable, pattern(16, 2)) == volley::SendResult::kOk);
   volley::test::UdpSocket spoofer;
   sockaddr_in to{};
@@ -219,14 +241,24 @@ DisconnectReason silent_server_reason(bool spoof) {
 }  // namespace
 
 TEST_CASE("stock enet: a server that goes silent times the connection out") {
-  CHECK(silent_server_reason(false) == DisconnectReason::kTimeout);
+  CHECK(silent_server_reason(Meanwhile::kNothing) == DisconnectReason::kTimeout);
+}
+
+TEST_CASE("stock enet: a DISCONNECT naming another session, which libenet ignores, leaves a timeout a timeout") {
+  CHECK(silent_server_reason(Meanwhile::kWrongSessionDisconnect) == DisconnectReason::kTimeout);
+}
+
+TEST_CASE("stock enet: a DISCONNECT libenet takes but cannot acknowledge ends the connection as remote") {
+  // Without a sent time in its datagram libenet 1.3.17 queues no ACK for it and leaves the peer
+  // acknowledging the disconnect forever, with no event and no timeout: the game never heard.
+  CHECK(silent_server_reason(Meanwhile::kUnacknowledgeableDisconnect) == DisconnectReason::kRemote);
 }
 
 TEST_CASE("stock enet: datagrams from another address naming our peer id do not hide a timeout") {
   // The Host notes when each connection last heard from its server, to tell a remote
   // disconnect from a timeout. Only datagrams from the server's address count: a third party
   // sending the client's peer id must not make a silent server look alive.
-  CHECK(silent_server_reason(true) == DisconnectReason::kTimeout);
+  CHECK(silent_server_reason(Meanwhile::kSpoof) == DisconnectReason::kTimeout);
 }
 
 // The server is alive (its PINGs keep arriving every 500 ms) but never acknowledges our packet:
