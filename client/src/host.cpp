@@ -482,6 +482,7 @@ std::optional<ConnectionStats> Host::stats(ConnectionId connection) {
                       static_cast<double>(ENET_PEER_PACKET_LOSS_SCALE);
   stats.throttle = static_cast<double>(peer->packetThrottle) /
                    static_cast<double>(ENET_PEER_PACKET_THROTTLE_SCALE);
+  stats.channels = peer->channelCount;
   const Counters& now_counters = slot->counters;
   stats.packets_in = now_counters.packets_in;
   stats.packets_out = now_counters.packets_out;

@@ -126,6 +126,21 @@ TEST_CASE("stock enet: connect data, every delivery kind both ways, server disco
   CHECK(host.connection_count() == 0);
 }
 
+TEST_CASE("stock enet: the connection's channel count is the server's when it has fewer") {
+  StockServer::Options few;
+  few.channels = 2;
+  StockServer server(few);
+  vc::HostOptions options;
+  options.channels = 3;  // snapshot::kSessionChannels
+  vc::Host host(options);
+  ClientLog log;
+  const vc::ConnectionId id = connect_ok(host, log, server);
+  REQUIRE(host.stats(id));
+  CHECK(host.stats(id)->channels == 2);
+  CHECK(host.send(id, 2, Delivery::kReliable, pattern(8, 1)) == volley::SendResult::kBadChannel);
+  CHECK(host.send(id, 1, Delivery::kReliable, pattern(8, 1)) == volley::SendResult::kOk);
+}
+
 TEST_CASE("stock enet: disconnect, disconnect_later and disconnect_now reach the server") {
   StockServer server;
   vc::HostOptions options;

@@ -2,6 +2,7 @@
 // application packets and bytes this library moved, with rates over a sliding window.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace volley::client {
@@ -19,6 +20,9 @@ struct ConnectionStats {
   double packets_out_per_s = 0;
   double bytes_in_per_s = 0;
   double bytes_out_per_s = 0;
+  // Channels of the connection: the client's count, or the server's if it has fewer (once
+  // connected). A snapshot session needs snapshot::kSessionChannels.
+  std::size_t channels = 0;
 };
 
 }  // namespace volley::client
