@@ -161,6 +161,43 @@ TEST_CASE("swarm (game): a line never shown keeps it unsettled until the limit, 
   CHECK(t.violations() == 1);
 }
 
+TEST_CASE("swarm (game): a churned bot is judged up to its leave, not until its slow disconnect completes") {
+  // A lost ACK of a churned bot's DISCONNECT leaves it leaving for seconds (it ends by timeout):
+  // lines sent meanwhile never reach it, and must not count as missed.
+  GameRun run(4);
+  SwarmConfig c = GameRun::config(4);
+  c.churn_per_s = 0.5;
+  FakeTransport& t = run.transport;
+  Swarm swarm(c, t);
+  swarm.start(0);
+  for (std::size_t b : t.connects) swarm.on_connected(b, 0);
+  std::vector<bool> gone(4, false);
+  std::size_t shown_up_to = 0;
+  const TimePoint stop = 8 * kSecond;
+  for (TimePoint now = 10'000; now <= stop; now += 10'000) {
+    swarm.tick(now);
+    for (std::size_t b : t.disconnects) gone[b] = true;  // left: hears nothing more
+    for (; shown_up_to < t.chats.size(); ++shown_up_to) {
+      for (std::size_t b = 0; b < 4; ++b) {
+        if (gone[b]) continue;
+        run.frame.number = ++run.frame_number;
+        const snapshot::Event e = chat_event(++run.event_id[b], t.chats[shown_up_to].text);
+        swarm.on_snapshot(b, snapshot::ReceiveResult::kApplied, 100, &run.frame, std::span(&e, 1), now);
+      }
+    }
+  }
+  swarm.stop(stop);
+  REQUIRE_FALSE(t.disconnects.empty());  // some bots churned, and are still leaving
+  CHECK(swarm.settled(stop, kLimit));    // the leaving ones are not waited for
+  for (std::size_t b : t.disconnects) swarm.on_disconnected(b, stop + 5 * kSecond, DisconnectReason::kTimeout, 0);
+  swarm.leave_all(stop + 5 * kSecond);
+  swarm.finish(stop + 5 * kSecond);
+  const Totals totals = swarm.totals();
+  CHECK(totals.churn_leaves > 0);
+  CHECK(totals.chat_sent > 10);
+  CHECK(totals.chat_missed == 0);
+}
+
 // Echo bots over a link with a fixed round trip: what each bot sends comes back `rtt` later.
 class EchoLink final : public Transport {
  public:
