@@ -23,7 +23,7 @@ bool Crowd::connect(const std::string& address, std::string& error) {
     }
     players_[i].id = r.connection;
     players_[i].game = std::make_unique<GameConnection>(host_, r.connection, schema_, snapshot::CodecConfig{},
-                                                        snapshot::ReceiverConfig{}, interpolation);
+                                                        demo::receiver_config(), interpolation);
   }
   return true;
 }

@@ -251,3 +251,45 @@ TEST_CASE("game connection: takes only snapshot packets of its connection, feeds
   CHECK(game.counters().applied == 1);
   CHECK_FALSE(game.interpolator().at(3 * volley::kSecond).has_value());
 }
+
+TEST_CASE("game connection: the event queue is capped (ReceiverConfig::max_queued_events), drops counted") {
+  // A server raising events faster than the game takes them (or a game that never calls
+  // take_events) filled events_ without bound; hand-made events, no network needed.
+  const vs::Schema schema = game_schema();
+  vc::Host host(session_options());
+  vc::GameConnection game(host, vc::ConnectionId{}, schema, vs::CodecConfig{},
+                          vs::ReceiverConfig{.max_queued_events = 10});
+  vs::Encoder encoder(schema, vs::CodecConfig{});
+  std::vector<std::uint8_t> packet(64 * 1024);
+  vc::Event event;
+  event.type = vc::EventType::kReceived;
+  event.connection = game.connection();
+  event.channel = vs::kSnapshotChannel;
+  std::uint64_t next_id = 1;
+  for (std::uint32_t n = 1; n <= 5; ++n) {  // 5 frames of 4 new events, never taken
+    std::vector<vs::Event> events;
+    for (int i = 0; i < 4; ++i) events.push_back({next_id++, 2, {7}});
+    const std::size_t size = encoder.encode(nullptr, world(n), events, packet);
+    REQUIRE(size > 0);
+    event.bytes = volley::Bytes(packet.data(), size);
+    event.time = n * volley::kSecond;
+    REQUIRE(game.handle(event));
+  }
+  CHECK(game.counters().applied == 5);
+  CHECK(game.counters().events_delivered == 10);
+  CHECK(game.counters().events_dropped_full == 10);
+  std::vector<vs::Event> taken;
+  game.take_events(taken);
+  REQUIRE(taken.size() == 10);
+  CHECK(taken.front().id == 1);
+  CHECK(taken.back().id == 10);
+  // Taken: room again.
+  const std::vector<vs::Event> one = {{next_id, 2, {7}}};
+  const std::size_t size = encoder.encode(nullptr, world(6), one, packet);
+  REQUIRE(size > 0);
+  event.bytes = volley::Bytes(packet.data(), size);
+  REQUIRE(game.handle(event));
+  game.take_events(taken);
+  REQUIRE(taken.size() == 1);
+  CHECK(taken.front().id == next_id);
+}

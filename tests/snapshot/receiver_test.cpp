@@ -185,3 +185,82 @@ TEST_CASE("event ids up to 2^64 - 1 are taken once, and the id after the newest 
   CHECK(ids == std::vector<std::uint64_t>{kTop - 1, kTop});
   CHECK(r.counters().events_duplicate == 2);
 }
+
+namespace {
+
+// A frame of `entities` one-bit entities (ids 1..n): small on the wire however many there are.
+Frame tiny_frame(std::uint32_t number, std::size_t entities) {
+  Frame frame;
+  frame.number = number;
+  const std::int32_t zero[] = {0};
+  for (std::size_t i = 1; i <= entities; ++i) frame.add(static_cast<std::uint32_t>(i), 0, zero);
+  return frame;
+}
+
+std::vector<std::uint8_t> encode_full(const Schema& schema, const Frame& frame,
+                                      const std::vector<Event>& events = {}) {
+  Encoder encoder(schema, CodecConfig{});
+  std::vector<std::uint8_t> buffer(64 * 1024);
+  const std::size_t size = encoder.encode(nullptr, frame, events, buffer);
+  REQUIRE(size > 0);
+  buffer.resize(size);
+  return buffer;
+}
+
+}  // namespace
+
+TEST_CASE("entities per frame are capped by the receiver: a frame over max_entities is dropped and counted") {
+  Schema schema;
+  const FieldWidth bit[] = {1};
+  REQUIRE(schema.add_type(bit) == 0u);
+  std::vector<Event> events;
+  // The default: 8,192 (the codec's own 65,536 let a server make a client hold 33 such frames).
+  CHECK(ReceiverConfig{}.max_entities == 8192);
+  Receiver defaults(schema, CodecConfig{});
+  CHECK(defaults.receive(encode_full(schema, tiny_frame(1, 8193)), events) == ReceiveResult::kCorrupt);
+  CHECK(defaults.counters().dropped_corrupt == 1);
+  CHECK(defaults.counters().decode_errors[static_cast<std::size_t>(DecodeError::kEntityOutOfRange)] == 1);
+  CHECK(defaults.latest() == nullptr);
+  CHECK(defaults.receive(encode_full(schema, tiny_frame(2, 8192)), events) == ReceiveResult::kApplied);
+  REQUIRE(defaults.latest() != nullptr);
+  CHECK(defaults.latest()->size() == 8192);
+
+  // A lower cap than the codec's wins; so does a lower codec limit than the receiver's.
+  Receiver capped(schema, CodecConfig{}, ReceiverConfig{.max_entities = 50});
+  CHECK(capped.receive(encode_full(schema, tiny_frame(1, 51)), events) == ReceiveResult::kCorrupt);
+  CHECK(capped.receive(encode_full(schema, tiny_frame(2, 50)), events) == ReceiveResult::kApplied);
+  CodecConfig codec40;
+  codec40.max_entities = 40;
+  Receiver codec_lower(schema, codec40, ReceiverConfig{.max_entities = 50});
+  CHECK(codec_lower.receive(encode_full(schema, tiny_frame(1, 41)), events) == ReceiveResult::kCorrupt);
+  // 0: the codec's limit alone.
+  Receiver uncapped(schema, CodecConfig{}, ReceiverConfig{.max_entities = 0});
+  CHECK(uncapped.receive(encode_full(schema, tiny_frame(1, 9000)), events) == ReceiveResult::kApplied);
+}
+
+TEST_CASE("events are appended only while the caller holds fewer than max_queued_events, the rest counted") {
+  Schema schema;
+  const FieldWidth bit[] = {1};
+  REQUIRE(schema.add_type(bit) == 0u);
+  CHECK(ReceiverConfig{}.max_queued_events == 4096);
+  Receiver receiver(schema, CodecConfig{}, ReceiverConfig{.max_queued_events = 5});
+  std::vector<Event> events8;
+  for (std::uint64_t id = 1; id <= 8; ++id) events8.push_back({id, 1, {}});
+  std::vector<Event> queue;
+  REQUIRE(receiver.receive(encode_full(schema, tiny_frame(1, 3), events8), queue) == ReceiveResult::kApplied);
+  REQUIRE(queue.size() == 5);
+  CHECK(queue.front().id == 1);
+  CHECK(queue.back().id == 5);
+  CHECK(receiver.counters().events_dropped_full == 3);
+  CHECK(receiver.counters().events_delivered == 5);
+  // Still full: a newer frame's new events are all dropped; once taken, new ones come again.
+  std::vector<Event> more = {{9, 1, {}}, {10, 1, {}}};
+  REQUIRE(receiver.receive(encode_full(schema, tiny_frame(2, 3), more), queue) == ReceiveResult::kApplied);
+  CHECK(queue.size() == 5);
+  CHECK(receiver.counters().events_dropped_full == 5);
+  queue.clear();
+  more = {{11, 1, {}}};
+  REQUIRE(receiver.receive(encode_full(schema, tiny_frame(3, 3), more), queue) == ReceiveResult::kApplied);
+  REQUIRE(queue.size() == 1);
+  CHECK(queue.front().id == 11);
+}

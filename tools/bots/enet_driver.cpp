@@ -49,7 +49,7 @@ class EnetTransport final : public Transport {
     if (o_.swarm.behavior == Behavior::kGame) {
       const client::InterpolationConfig interpolation{.tick_interval = static_cast<TimePoint>(1e6 / o_.swarm.rate_hz)};
       b.game = std::make_unique<client::GameConnection>(*hosts_[k], r.connection, schema_, snapshot::CodecConfig{},
-                                                        snapshot::ReceiverConfig{}, interpolation);
+                                                        demo::receiver_config(), interpolation);
     }
     return true;
   }

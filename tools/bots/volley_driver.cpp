@@ -89,7 +89,7 @@ class VolleyTransport final : public Transport {
       return false;
     }
     if (o_.swarm.behavior == Behavior::kGame) {
-      b.receiver = std::make_unique<snapshot::Receiver>(schema_, snapshot::CodecConfig{});
+      b.receiver = std::make_unique<snapshot::Receiver>(schema_, snapshot::CodecConfig{}, demo::receiver_config());
     }
     touch(bot);
     return true;

@@ -5,8 +5,17 @@
 
 namespace volley::snapshot {
 
+namespace {
+
+CodecConfig capped(CodecConfig codec, const ReceiverConfig& config) {
+  if (config.max_entities != 0) codec.max_entities = std::min(codec.max_entities, config.max_entities);
+  return codec;
+}
+
+}  // namespace
+
 Receiver::Receiver(const Schema& schema, CodecConfig codec, ReceiverConfig config)
-    : decoder_(schema, codec), config_(config) {
+    : decoder_(schema, capped(codec, config)), config_(config) {
   if (config_.history == 0) config_.history = 1;
   config_.event_window = ((config_.event_window + 63) / 64) * 64;
   if (config_.event_window == 0) config_.event_window = 64;
@@ -93,6 +102,10 @@ ReceiveResult Receiver::receive(std::span<const std::uint8_t> packet, std::vecto
   ++counters_.applied;
   for (Event& ev : events_) {
     if (seen_before(ev.id)) continue;
+    if (config_.max_queued_events != 0 && new_events.size() >= config_.max_queued_events) {
+      ++counters_.events_dropped_full;
+      continue;
+    }
     ++counters_.events_delivered;
     new_events.push_back(std::move(ev));
   }

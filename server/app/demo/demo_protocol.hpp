@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <volley/snapshot/receiver.hpp>
 #include <volley/snapshot/schema.hpp>
 
 namespace volley::demo {
@@ -32,5 +33,14 @@ inline constexpr double kChatBurst = 8;
 
 // Player entities take ids from here up, above every scene entity, so ids stay increasing.
 inline constexpr std::uint32_t kFirstPlayerId = 0x4000'0000;
+
+// The demo's clients (volley-client, volley-bots) take frames of up to the codec's 65,536
+// entities, not the Receiver's default 8,192: volley-server --entities goes to 60,000, plus
+// the players. They are tools for one's own server; a game sizes the cap to its world.
+inline snapshot::ReceiverConfig receiver_config() {
+  snapshot::ReceiverConfig config;
+  config.max_entities = 65536;
+  return config;
+}
 
 }  // namespace volley::demo

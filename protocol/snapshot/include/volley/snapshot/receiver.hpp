@@ -20,6 +20,18 @@ namespace volley::snapshot {
 struct ReceiverConfig {
   std::size_t history = 32;        // applied frames kept as baselines (the server's window)
   std::size_t event_window = 4096;  // event ids remembered behind the newest one seen
+  // Entities one frame may hold here (the decoder's limit is the lower of this and
+  // CodecConfig::max_entities; 0 = the codec's alone). The ring holds history + 1 frames, so a
+  // server could make a client hold (history + 1) x this x (10 + 4 x fields) bytes: 14 MB with
+  // the demo's 10-field entities at 8,192, where the codec's 65,536 made it 111 MB. 8,192 is 9x
+  // the largest scene Volley ships (901 cubes; the demo's is 256); a game showing more raises it.
+  // A frame over it is dropped: dropped_corrupt and decode_errors[kEntityOutOfRange].
+  std::size_t max_entities = 8192;
+  // receive() appends events only while `new_events` holds fewer than this; the rest of an applied
+  // frame's new events are dropped and counted (events_dropped_full). A game that takes its
+  // events every frame never holds more than a few packets' worth (max_events, 256, each); 4,096
+  // of at most 255 payload bytes bound the queue near 1 MB. 0 = no bound.
+  std::size_t max_queued_events = 4096;
 };
 
 struct ReceiverCounters {
@@ -32,6 +44,7 @@ struct ReceiverCounters {
   std::uint64_t events_delivered = 0;
   std::uint64_t events_duplicate = 0;     // already delivered, ignored
   std::uint64_t events_too_old = 0;       // older than the id window: treated as delivered
+  std::uint64_t events_dropped_full = 0;  // new, but `new_events` held max_queued_events: lost
   std::array<std::uint64_t, static_cast<std::size_t>(DecodeError::kCount)> decode_errors{};
 };
 
@@ -43,7 +56,9 @@ class Receiver {
 
   // Handles one packet. Events it carries that were not delivered before are appended to
   // `new_events` (only when the frame is applied: every unacknowledged event rides in every
-  // newer frame too). `error` (optional) receives the decode error of a rejected packet.
+  // newer frame too), while it holds fewer than ReceiverConfig::max_queued_events (the rest are
+  // counted in events_dropped_full and never shown). `error` (optional) receives the decode
+  // error of a rejected packet.
   ReceiveResult receive(std::span<const std::uint8_t> packet, std::vector<Event>& new_events,
                         DecodeError* error = nullptr);
 
