@@ -16,8 +16,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "resolve.hpp"
@@ -64,20 +66,48 @@ Delivery delivery_of(enet_uint32 flags) {
   return Delivery::kUnreliable;
 }
 
-// Whether a datagram from the remote carries a DISCONNECT: libenet's disconnect event says the
-// same for one and for a timeout, so the intercept looks at what arrived. `seed` is the
-// connection's CRC seed (libenet's peer->connectID) in checksum mode.
-bool carries_disconnect(Bytes datagram, const protocol::OpenOptions& options,
-                        const protocol::ChecksumSeed& seed) {
+// The size libenet checks against the host's maximumPacketSize, or nullopt for a command that
+// carries no packet: a fragment's whole packet (and the fragment), any other data command's payload.
+std::optional<std::size_t> packet_size(const protocol::CommandBody& body) {
+  if (const auto* f = std::get_if<protocol::SendFragment>(&body)) {
+    return std::max<std::size_t>(f->total_length, f->payload.size());
+  }
+  if (const auto* r = std::get_if<protocol::SendReliable>(&body)) return r->payload.size();
+  if (const auto* u = std::get_if<protocol::SendUnreliable>(&body)) return u->payload.size();
+  if (const auto* q = std::get_if<protocol::SendUnsequenced>(&body)) return q->payload.size();
+  return std::nullopt;
+}
+
+// What libenet will make of a datagram from a connection's remote, as far as this host tells:
+// a DISCONNECT (libenet's disconnect event says the same for one and for a timeout), a command
+// over the maximum packet size (libenet returns -1 for it and processes nothing after it in the
+// datagram, so the walk stops there too), packet data before it. `seed` is the connection's CRC
+// seed (libenet's peer->connectID) in checksum mode.
+struct Scan {
+  bool disconnect = false;
+  bool oversize = false;
+  bool data = false;
+};
+
+Scan scan_datagram(Bytes datagram, const protocol::OpenOptions& options,
+                   const protocol::ChecksumSeed& seed, std::size_t max_packet_size) {
+  Scan scan;
   std::array<std::uint8_t, protocol::kMaxDecompressedBody> scratch;
   const auto opened = protocol::open_datagram(datagram, options, seed, scratch);
-  if (!opened.ok()) return false;
+  if (!opened.ok()) return scan;
   protocol::CommandReader reader(opened.value->commands, false);
   protocol::Command command;
   while (reader.next(command)) {
-    if (command.header.type == protocol::CommandType::kDisconnect) return true;
+    if (command.header.type == protocol::CommandType::kDisconnect) scan.disconnect = true;
+    const std::optional<std::size_t> size = packet_size(command.body);
+    if (!size) continue;
+    if (*size > max_packet_size) {
+      scan.oversize = true;
+      break;
+    }
+    scan.data = true;
   }
-  return false;
+  return scan;
 }
 
 struct Counters {
@@ -99,6 +129,7 @@ struct Slot {
   std::uint32_t local_data = 0;
   bool remote_disconnect = false;  // a DISCONNECT came from the remote (not a timeout)
   TimePoint wedged_since = 0;  // first seen stuck acknowledging a DISCONNECT (0: not)
+  std::uint64_t dropped_oversize = 0, waiting_limit_datagrams = 0;  // ConnectionStats
   Counters counters;
   Sample older, newer;  // rate window samples
 };
@@ -167,12 +198,16 @@ struct Host::Impl {
       return 0;
     }
     auto* slot = static_cast<Slot*>(peer.data);
-    if (!slot->remote_disconnect) {
-      const protocol::OpenOptions options{host->checksum != nullptr, host->compressor.context != nullptr};
-      protocol::ChecksumSeed seed{};  // libenet seeds the CRC with connectID as it lies in memory
-      std::memcpy(seed.data(), &peer.connectID, seed.size());
-      slot->remote_disconnect = carries_disconnect(Bytes(host->receivedData, host->receivedDataLength), options, seed);
-    }
+    const protocol::OpenOptions options{host->checksum != nullptr, host->compressor.context != nullptr};
+    protocol::ChecksumSeed seed{};  // libenet seeds the CRC with connectID as it lies in memory
+    std::memcpy(seed.data(), &peer.connectID, seed.size());
+    const Scan scan = scan_datagram(Bytes(host->receivedData, host->receivedDataLength), options,
+                                    seed, host->maximumPacketSize);
+    slot->remote_disconnect = slot->remote_disconnect || scan.disconnect;
+    slot->dropped_oversize += scan.oversize ? 1 : 0;
+    // libenet refuses each new packet while the undelivered ones are at the limit (enet_peer_
+    // queue_incoming_command); they only shrink as poll() takes them, never inside this datagram.
+    if (scan.data && peer.totalWaitingData >= host->maximumWaitingData) ++slot->waiting_limit_datagrams;
     return 0;  // libenet processes it as usual
   }
 
@@ -246,6 +281,33 @@ struct Host::Impl {
     return earliest;
   }
 
+  // poll()'s work after releasing the last packet.
+  bool next_event(Event& event, std::uint32_t wait_ms) {
+    const TimePoint now = steady_now();
+    end_wedged_disconnects(now);
+    if (const auto deadline = expire_connects(now)) {  // do not sleep past a timeout
+      const auto until = static_cast<std::uint32_t>((*deadline - now + kMillisecond - 1) / kMillisecond);
+      wait_ms = std::min(wait_ms, until);
+    }
+    if (pending.empty()) {
+      ENetEvent in{};
+      int result = enet_host_service(host, &in, wait_ms);
+      // Events of no connection (stale after disconnect_now) are skipped; the queue is finite.
+      while (result > 0) {
+        if (translate(in, event)) {
+          event.time = steady_now();
+          return true;
+        }
+        result = enet_host_service(host, &in, 0);
+      }
+      return false;
+    }
+    event = pending.front();
+    pending.pop_front();
+    event.time = steady_now();
+    return true;
+  }
+
   // Turns a libenet event into ours; false for one that belongs to no connection.
   bool translate(const ENetEvent& in, Event& out) {
     auto* slot = in.peer != nullptr ? static_cast<Slot*>(in.peer->data) : nullptr;
@@ -296,13 +358,17 @@ struct Host::Impl {
 Host::Host(const HostOptions& options) : impl_(std::make_unique<Impl>()) {
   ensure_enet_initialized();
   if (options.max_connections == 0 || options.max_connections > ENET_PROTOCOL_MAXIMUM_PEER_ID ||
-      options.channels == 0 || options.channels > ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT) {
-    throw std::runtime_error("volley::client: HostOptions out of range: max_connections must be 1..4095, channels 1..255");
+      options.channels == 0 || options.channels > ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT ||
+      options.max_packet_size == 0 || options.max_waiting_data == 0) {
+    throw std::runtime_error("volley::client: HostOptions out of range: max_connections must be 1..4095, channels 1..255, "
+                             "max_packet_size and max_waiting_data at least 1");
   }
   impl_->options = options;
   impl_->host = enet_host_create(nullptr, options.max_connections, options.channels,
                                  options.incoming_bandwidth, options.outgoing_bandwidth);
   if (impl_->host == nullptr) throw std::runtime_error("volley::client: enet_host_create failed");
+  impl_->host->maximumPacketSize = options.max_packet_size;
+  impl_->host->maximumWaitingData = options.max_waiting_data;
   if (options.checksum) impl_->host->checksum = enet_crc32;
   if (options.range_coder && enet_host_compress_with_range_coder(impl_->host) != 0) {
     enet_host_destroy(impl_->host);
@@ -439,29 +505,7 @@ bool Host::poll(Event& event, std::uint32_t wait_ms) {
     enet_packet_destroy(impl_->held);
     impl_->held = nullptr;
   }
-  const TimePoint now = steady_now();
-  impl_->end_wedged_disconnects(now);
-  if (const auto deadline = impl_->expire_connects(now)) {  // do not sleep past a timeout
-    const auto until = static_cast<std::uint32_t>((*deadline - now + kMillisecond - 1) / kMillisecond);
-    wait_ms = std::min(wait_ms, until);
-  }
-  if (impl_->pending.empty()) {
-    ENetEvent in{};
-    int result = enet_host_service(impl_->host, &in, wait_ms);
-    // Events of no connection (stale after disconnect_now) are skipped; the queue is finite.
-    while (result > 0) {
-      if (impl_->translate(in, event)) {
-        event.time = steady_now();
-        return true;
-      }
-      result = enet_host_service(impl_->host, &in, 0);
-    }
-    return false;
-  }
-  event = impl_->pending.front();
-  impl_->pending.pop_front();
-  event.time = steady_now();
-  return true;
+  return impl_->next_event(event, wait_ms);
 }
 
 void Host::flush() { enet_host_flush(impl_->host); }
@@ -483,6 +527,8 @@ std::optional<ConnectionStats> Host::stats(ConnectionId connection) {
   stats.throttle = static_cast<double>(peer->packetThrottle) /
                    static_cast<double>(ENET_PEER_PACKET_THROTTLE_SCALE);
   stats.channels = peer->channelCount;
+  stats.dropped_oversize = slot->dropped_oversize;
+  stats.waiting_limit_datagrams = slot->waiting_limit_datagrams;
   const Counters& now_counters = slot->counters;
   stats.packets_in = now_counters.packets_in;
   stats.packets_out = now_counters.packets_out;

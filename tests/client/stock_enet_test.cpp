@@ -12,6 +12,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "loopback.hpp"
@@ -301,13 +302,15 @@ TEST_CASE("stock enet: a packet of exactly the host's maximum size is queued, on
   vc::Host host;
   ClientLog log;
   const vc::ConnectionId id = connect_ok(host, log, server);
-  std::vector<std::uint8_t> bytes(ENET_HOST_DEFAULT_MAXIMUM_PACKET_SIZE, 0x5A);
+  // HostOptions::max_packet_size (4 MiB), not libenet's 32 MiB: the ENetHost was given it.
+  CHECK(vc::HostOptions{}.max_packet_size == 4u * 1024 * 1024);
+  std::vector<std::uint8_t> bytes(vc::HostOptions{}.max_packet_size, 0x5A);
   CHECK(host.send(id, 0, Delivery::kReliable, bytes) == volley::SendResult::kOk);
   bytes.push_back(0x5A);
   CHECK(host.send(id, 0, Delivery::kReliable, bytes) == volley::SendResult::kTooLarge);
 }
 
-TEST_CASE("host options: max_connections 1..4095 and channels 1..255, the values past them refused") {
+TEST_CASE("host options: max_connections 1..4095, channels 1..255, packet and waiting limits >= 1, the values past them refused") {
   const auto refusal = [](const vc::HostOptions& options) -> std::string {
     try {
       vc::Host host(options);
@@ -316,7 +319,8 @@ TEST_CASE("host options: max_connections 1..4095 and channels 1..255, the values
       return e.what();
     }
   };
-  const std::string out_of_range = "volley::client: HostOptions out of range: max_connections must be 1..4095, channels 1..255";
+  const std::string out_of_range = "volley::client: HostOptions out of range: max_connections must be 1..4095, "
+                                   "channels 1..255, max_packet_size and max_waiting_data at least 1";
   vc::HostOptions options;
   options.max_connections = 4095;  // ENET_PROTOCOL_MAXIMUM_PEER_ID
   CHECK(refusal(options).empty());
@@ -330,6 +334,15 @@ TEST_CASE("host options: max_connections 1..4095 and channels 1..255, the values
   options.channels = 256;
   CHECK(refusal(options) == out_of_range);
   options.channels = 0;
+  CHECK(refusal(options) == out_of_range);
+  options = {};
+  options.max_packet_size = 1;
+  options.max_waiting_data = 1;
+  CHECK(refusal(options).empty());
+  options.max_packet_size = 0;
+  CHECK(refusal(options) == out_of_range);
+  options.max_packet_size = 1;
+  options.max_waiting_data = 0;
   CHECK(refusal(options) == out_of_range);
 }
 
@@ -380,4 +393,72 @@ TEST_CASE("stock enet: a checksum on one end only never connects") {
   CHECK(log.find(vc::EventType::kDisconnected, result.connection)->reason ==
         DisconnectReason::kTimeout);
   CHECK(server_count(server, ENET_EVENT_TYPE_CONNECT) == 0);
+}
+
+// HostOptions::max_packet_size is libenet's maximumPacketSize on the client's ENetHost: a stock
+// server's packets over it are never delivered, the connection carries on as libenet makes it
+// (an unreliable one is simply lost; a reliable one is never acknowledged, so the server times
+// the connection out), and a packet of exactly the limit arrives. Each refusal is counted.
+TEST_CASE("stock enet: packets from the server over HostOptions::max_packet_size are dropped and counted") {
+  StockServer server;
+  vc::HostOptions options;
+  options.channels = 4;
+  options.max_packet_size = 10'000;
+  vc::Host host(options);
+  ClientLog log;
+  const vc::ConnectionId id = connect_ok(host, log, server);
+  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
+  ENetPeer* peer = server.last_connected();
+  const auto received = [&](std::size_t size) {
+    for (const auto& e : log.events) {
+      if (e.type == vc::EventType::kReceived && e.bytes.size() == size) return true;
+    }
+    return false;
+  };
+  server.send(peer, 1, ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT, pattern(10'001, 1));  // over: lost
+  server.send(peer, 1, ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT, pattern(10'000, 2));  // the limit
+  server.send(peer, 0, ENET_PACKET_FLAG_RELIABLE, pattern(9'000, 3));
+  REQUIRE(pump(host, log, &server, [&] { return received(10'000) && received(9'000); }));
+  CHECK_FALSE(received(10'001));
+  CHECK(host.connected(id));
+  // Each fragment of the over-size packet is one refused command (8 of at most 1,400 bytes).
+  CHECK(host.stats(id)->dropped_oversize >= 1);
+  CHECK(host.stats(id)->dropped_oversize <= 8);
+  const std::uint64_t after_unreliable = host.stats(id)->dropped_oversize;
+
+  // A reliable packet over the limit: never acknowledged, resent; the server gives up on us.
+  enet_peer_timeout(peer, 1, 500, 1000);
+  server.send(peer, 0, ENET_PACKET_FLAG_RELIABLE, pattern(10'001, 4));
+  REQUIRE(pump(host, log, &server, [&] {
+    for (const auto& e : server.events) {
+      if (e.type == ENET_EVENT_TYPE_DISCONNECT) return true;
+    }
+    return false;
+  }, std::chrono::seconds(10)));
+  CHECK_FALSE(received(10'001));
+  CHECK(host.stats(id)->dropped_oversize > after_unreliable);  // its resends, counted again
+}
+
+// HostOptions::max_waiting_data is libenet's maximumWaitingData: while the packets poll() has not
+// taken reach it, libenet refuses new ones (a reliable one is resent and arrives later).
+TEST_CASE("stock enet: past HostOptions::max_waiting_data new packets wait for the server's resend, counted") {
+  StockServer server;
+  vc::HostOptions options;
+  options.max_waiting_data = 3'000;
+  vc::Host host(options);
+  ClientLog log;
+  const vc::ConnectionId id = connect_ok(host, log, server);
+  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
+  // Ten reliable packets of 1,000 bytes reach the socket before the client polls: libenet takes
+  // three (the check is before each one: 0, 1,000, 2,000 < 3,000), the rest come resent.
+  for (std::uint8_t i = 0; i < 10; ++i) server.send(server.last_connected(), 0, ENET_PACKET_FLAG_RELIABLE, pattern(1'000, i));
+  enet_host_flush(server.host());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(pump(host, log, &server, [&] { return log.count(vc::EventType::kReceived, id) == 10; },
+               std::chrono::seconds(10)));
+  std::uint8_t i = 0;
+  for (const auto& e : log.events) {
+    if (e.type == vc::EventType::kReceived) CHECK(e.bytes == pattern(1'000, i++));  // in order
+  }
+  CHECK(host.stats(id)->waiting_limit_datagrams >= 1);
 }

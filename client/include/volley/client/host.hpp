@@ -33,6 +33,18 @@ struct HostOptions {
   // 0 keeps libenet's defaults (32, 5000, 30000).
   std::uint32_t timeout_limit = 0, timeout_minimum_ms = 0, timeout_maximum_ms = 0;
   TimePoint stats_window = kSecond;  // the rate window of ConnectionStats
+  // What a server can make this host hold, set on libenet's ENetHost (maximumPacketSize and
+  // maximumWaitingData, whose defaults are 32 MiB each). The largest packet Volley's server
+  // sends is its own Config::max_packet_size (4 MiB, what it accepts); snapshots are at most
+  // CodecConfig::max_packet_bytes (64 KiB; by default 1,200 B a tick, sent as unreliable
+  // fragments past the MTU), so 4 MiB is 64x the largest snapshot. libenet applies the packet
+  // limit both ways (send() answers kTooLarge past it) and drops a received command over it
+  // with the rest of its datagram, unacknowledged (a reliable one is resent until the server
+  // times the connection out). Waiting data is received packets not yet taken by poll(), per
+  // connection; libenet refuses new ones while it is at the limit, so it can reach the limit
+  // plus one packet (12 MiB by default). Both 1 or more.
+  std::size_t max_packet_size = 4u * 1024 * 1024;
+  std::size_t max_waiting_data = 8u * 1024 * 1024;
 };
 
 enum class ConnectError : std::uint8_t {

@@ -23,6 +23,13 @@ struct ConnectionStats {
   // Channels of the connection: the client's count, or the server's if it has fewer (once
   // connected). A snapshot session needs snapshot::kSessionChannels.
   std::size_t channels = 0;
+  // Received data libenet refused under HostOptions' limits (it drops it silently; counted here
+  // from the datagrams as they arrive). Commands carrying a packet over max_packet_size (each
+  // fragment counts; libenet drops the rest of the datagram with it, as this count does), and
+  // datagrams with packet data that came while the connection's undelivered packets were at
+  // max_waiting_data (libenet takes no new packet then; a refused reliable one is resent).
+  std::uint64_t dropped_oversize = 0;
+  std::uint64_t waiting_limit_datagrams = 0;
 };
 
 }  // namespace volley::client
