@@ -172,6 +172,8 @@ struct Host::Impl {
   ENetPacket* held = nullptr;  // the packet of the last kReceived event
   std::size_t connecting = 0;
   std::size_t live = 0;
+  std::size_t drained = 0;  // events poll() returned since it last returned false
+  HostCounters counters;
 
   // Runs inside enet_host_service for every datagram: notes a DISCONNECT from a connection's
   // remote (only its address counts: a third party naming our peer id is not the server).
@@ -281,7 +283,7 @@ struct Host::Impl {
     return earliest;
   }
 
-  // poll()'s work after releasing the last packet.
+  // poll() without its drain budget.
   bool next_event(Event& event, std::uint32_t wait_ms) {
     const TimePoint now = steady_now();
     end_wedged_disconnects(now);
@@ -505,7 +507,15 @@ bool Host::poll(Event& event, std::uint32_t wait_ms) {
     enet_packet_destroy(impl_->held);
     impl_->held = nullptr;
   }
-  return impl_->next_event(event, wait_ms);
+  const std::size_t budget = impl_->options.max_events_per_drain;
+  if (budget != 0 && impl_->drained >= budget) {  // the rest in the next drain
+    impl_->drained = 0;
+    ++impl_->counters.drains_cut;
+    return false;
+  }
+  const bool got = impl_->next_event(event, wait_ms);
+  impl_->drained = got ? impl_->drained + 1 : 0;
+  return got;
 }
 
 void Host::flush() { enet_host_flush(impl_->host); }
@@ -551,6 +561,8 @@ std::optional<ConnectionStats> Host::stats(ConnectionId connection) {
   }
   return stats;
 }
+
+HostCounters Host::counters() const noexcept { return impl_->counters; }
 
 std::size_t Host::connection_count() const noexcept { return impl_->live; }
 

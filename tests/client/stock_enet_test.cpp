@@ -462,3 +462,47 @@ TEST_CASE("stock enet: past HostOptions::max_waiting_data new packets wait for t
   }
   CHECK(host.stats(id)->waiting_limit_datagrams >= 1);
 }
+
+// poll() ends a drain after HostOptions::max_events_per_drain events: a server flooding the
+// client cannot keep `while (host.poll(event))` going; what is left comes in the next drains.
+TEST_CASE("stock enet: a flood is drained at most max_events_per_drain events at a time, nothing lost") {
+  StockServer server;
+  vc::HostOptions options;
+  options.max_events_per_drain = 300;
+  vc::Host host(options);
+  ClientLog log;
+  connect_ok(host, log, server);
+  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
+  CHECK(vc::HostOptions{}.max_events_per_drain == 2048);
+  constexpr std::uint32_t kPackets = 2000;
+  for (std::uint32_t n = 0; n < kPackets; ++n) {
+    std::vector<std::uint8_t> bytes(4);
+    std::memcpy(bytes.data(), &n, 4);
+    server.send(server.last_connected(), 0, ENET_PACKET_FLAG_RELIABLE, bytes);
+  }
+  enet_host_flush(server.host());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // all of it in the socket
+  std::vector<std::size_t> drains;
+  std::uint32_t next = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (next < kPackets && drains.size() < 1000 && std::chrono::steady_clock::now() < deadline) {
+    server.service();
+    std::size_t events = 0;
+    vc::Event event;
+    for (int guard = 0; guard < 100'000 && host.poll(event); ++guard) {
+      ++events;
+      if (event.type != vc::EventType::kReceived) continue;
+      std::uint32_t n = 0;
+      REQUIRE(event.bytes.size() == 4);
+      std::memcpy(&n, event.bytes.data(), 4);
+      CHECK(n == next);
+      ++next;
+    }
+    drains.push_back(events);
+  }
+  CHECK(next == kPackets);
+  REQUIRE_FALSE(drains.empty());
+  CHECK(drains.front() == 300);  // the socket held them all: the first drain was cut
+  for (const std::size_t d : drains) CHECK(d <= 300);
+  CHECK(host.counters().drains_cut >= kPackets / 300);
+}
