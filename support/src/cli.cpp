@@ -43,6 +43,35 @@ std::string bad_number(const CLI::App& app) {
   return {};
 }
 
+// A value of a numeric option that is no number at all. CLI11's range check refuses it with
+// "Value abc not in range 0 to 65535" and its conversion with "Could not convert: --x = abc",
+// neither saying what is wrong: this names it ("--port: expected an integer, got 'abc'").
+std::string not_a_number(const CLI::App& app) {
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->count() == 0) continue;
+    const std::string type = option->get_type_name();
+    const bool floating = type.rfind("FLOAT", 0) == 0;
+    const bool integer = type.rfind("INT", 0) == 0 || type.rfind("UINT", 0) == 0;
+    if (!floating && !integer) continue;
+    for (const std::string& value : option->results()) {
+      const char* begin = value.c_str();
+      char* end = nullptr;
+      errno = 0;
+      if (floating) {
+        (void)std::strtod(begin, &end);
+      } else {
+        (void)std::strtoll(begin, &end, 0);  // base 0, as CLI11 reads integers
+      }
+      if (!value.empty() && end == begin + value.size()) continue;
+      return option->get_name() + ": expected " + (floating ? "a number" : "an integer") + ", got '" + value + "'";
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (std::string error = not_a_number(*sub); !error.empty()) return error;
+  }
+  return {};
+}
+
 }  // namespace
 
 CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args) {
@@ -58,6 +87,12 @@ CliOutcome parse_cli(CLI::App& app, std::span<const std::string> args) {
   } catch (const CLI::CallForVersion& e) {
     // Thrown while the flag is parsed, before required flags are checked: "--version" alone works.
     outcome.version = e.what();
+  } catch (const CLI::ValidationError& e) {
+    outcome.error = not_a_number(app);
+    if (outcome.error.empty()) outcome.error = one_line(e.what());
+  } catch (const CLI::ConversionError& e) {
+    outcome.error = not_a_number(app);
+    if (outcome.error.empty()) outcome.error = one_line(e.what());
   } catch (const CLI::ParseError& e) {
     outcome.error = one_line(e.what());
     if (outcome.error.empty()) outcome.error = "bad command line (see --help)";

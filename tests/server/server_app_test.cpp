@@ -206,6 +206,30 @@ TEST_CASE("bad flags: exit 2 with one line on stderr") {
   }
 }
 
+TEST_CASE("a value that is not a number is named so, not as out of range") {
+  const struct {
+    std::vector<std::string> args;
+    std::string line;
+  } cases[] = {
+      {{"--mode", "echo", "--port", "abc"}, "volley-server: error: --port: expected an integer, got 'abc'\n"},
+      {{"--mode", "echo", "--port", "12x"}, "volley-server: error: --port: expected an integer, got '12x'\n"},
+      {{"--mode", "echo", "--max-fragments", "many"},
+       "volley-server: error: --max-fragments: expected an integer, got 'many'\n"},
+      {{"--mode", "demo", "--tick-hz", "fast"}, "volley-server: error: --tick-hz: expected a number, got 'fast'\n"},
+      {{"--mode", "demo", "--seed", "x"}, "volley-server: error: --seed: expected an integer, got 'x'\n"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.line);
+    const Result r = run_to_end(c.args);
+    CHECK(r.code == 2);
+    CHECK(r.err == c.line);
+  }
+  // A number out of range still says so.
+  const Result r = run_to_end({"--mode", "echo", "--port", "70000"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--port: Value 70000 not in range 0 to 65535") != std::string::npos);
+}
+
 TEST_CASE("limit flags: good values start the server, every limit's drop reason is in the stats JSON") {
   const std::string json = temp_path("limits.json");
   std::remove(json.c_str());
