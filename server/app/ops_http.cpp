@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -31,6 +34,42 @@ int reply(mg_connection* conn, int status, const char* content_type, const std::
     mg_write(conn, body.data(), body.size());
   }
   return status;
+}
+
+// civetweb says "Failed to setup server ports" whatever the OS said. Its reason comes from a bind
+// of our own to the same address, with SO_REUSEADDR as civetweb sets it ("Address already in
+// use" for a port another program listens on); "" if that bind works or the address does not
+// read (check_listen_address has vetted it).
+std::string bind_error(const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return {};
+  std::string host = listen.substr(0, colon);
+  const bool v6 = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (v6) host = host.substr(1, host.size() - 2);
+  const auto port = static_cast<std::uint16_t>(std::atoi(listen.c_str() + colon + 1));
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&address);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) return {};
+    length = sizeof(sockaddr_in6);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&address);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) return {};
+    length = sizeof(sockaddr_in);
+  }
+  const int fd = ::socket(address.ss_family, SOCK_STREAM, 0);
+  if (fd < 0) return std::strerror(errno);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  std::string reason;
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) reason = std::strerror(errno);
+  ::close(fd);
+  return reason;
 }
 
 }  // namespace
@@ -56,7 +95,9 @@ std::unique_ptr<OpsHttp> OpsHttp::start(const std::string& listen, const OpsBoar
   mg_init_data init{nullptr, ops.get(), options};
   ops->context_ = mg_start2(&init, &errors);
   if (ops->context_ == nullptr) {
-    error = "--metrics " + listen + ": cannot listen (" + (text[0] != 0 ? text : "civetweb failed") + ")";
+    const std::string civetweb = text[0] != 0 ? text : "civetweb failed";
+    const std::string reason = bind_error(listen);
+    error = "--metrics " + listen + ": cannot listen" + (reason.empty() ? "" : ": " + reason) + " (" + civetweb + ")";
     return nullptr;
   }
   mg_set_request_handler(ops->context_, "/metrics$", on_metrics, ops.get());
