@@ -54,6 +54,26 @@ vc::ConnectionId connect_ok(vc::Host& host, ClientLog& log, StockServer& server,
   return result.connection;
 }
 
+// connect_ok, then until the server has seen it too: the connection and the server's peer.
+struct Connected {
+  vc::ConnectionId id;
+  ENetPeer* peer = nullptr;
+};
+Connected connect_both(vc::Host& host, ClientLog& log, StockServer& server) {
+  const vc::ConnectionId id = connect_ok(host, log, server);
+  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
+  return {id, server.last_connected()};
+}
+
+// A stock server and a client Host with `options`, connected (both ends have seen it).
+struct Session {
+  explicit Session(const vc::HostOptions& options) : host(options), connection(connect_both(host, log, server)) {}
+  StockServer server;
+  vc::Host host;
+  ClientLog log;
+  Connected connection;
+};
+
 std::size_t server_count(const StockServer& server, ENetEventType type) {
   std::size_t n = 0;
   for (const auto& e : server.events) n += e.type == type ? 1 : 0;
@@ -400,96 +420,83 @@ TEST_CASE("stock enet: a checksum on one end only never connects") {
 // (an unreliable one is simply lost; a reliable one is never acknowledged, so the server times
 // the connection out), and a packet of exactly the limit arrives. Each refusal is counted.
 TEST_CASE("stock enet: packets from the server over HostOptions::max_packet_size are dropped and counted") {
-  StockServer server;
   vc::HostOptions options;
   options.channels = 4;
   options.max_packet_size = 10'000;
-  vc::Host host(options);
-  ClientLog log;
-  const vc::ConnectionId id = connect_ok(host, log, server);
-  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
-  ENetPeer* peer = server.last_connected();
+  Session s(options);
   const auto received = [&](std::size_t size) {
-    for (const auto& e : log.events) {
+    for (const auto& e : s.log.events) {
       if (e.type == vc::EventType::kReceived && e.bytes.size() == size) return true;
     }
     return false;
   };
-  server.send(peer, 1, ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT, pattern(10'001, 1));  // over: lost
-  server.send(peer, 1, ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT, pattern(10'000, 2));  // the limit
-  server.send(peer, 0, ENET_PACKET_FLAG_RELIABLE, pattern(9'000, 3));
-  REQUIRE(pump(host, log, &server, [&] { return received(10'000) && received(9'000); }));
+  s.server.send(s.connection.peer, 1, ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT, pattern(10'001, 1));  // over: lost
+  s.server.send(s.connection.peer, 1, ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT, pattern(10'000, 2));  // the limit
+  s.server.send(s.connection.peer, 0, ENET_PACKET_FLAG_RELIABLE, pattern(9'000, 3));
+  REQUIRE(pump(s.host, s.log, &s.server, [&] { return received(10'000) && received(9'000); }));
   CHECK_FALSE(received(10'001));
-  CHECK(host.connected(id));
+  CHECK(s.host.connected(s.connection.id));
   // Each fragment of the over-size packet is one refused command (8 of at most 1,400 bytes).
-  CHECK(host.stats(id)->dropped_oversize >= 1);
-  CHECK(host.stats(id)->dropped_oversize <= 8);
-  const std::uint64_t after_unreliable = host.stats(id)->dropped_oversize;
+  CHECK(s.host.stats(s.connection.id)->dropped_oversize >= 1);
+  CHECK(s.host.stats(s.connection.id)->dropped_oversize <= 8);
+  const std::uint64_t after_unreliable = s.host.stats(s.connection.id)->dropped_oversize;
 
   // A reliable packet over the limit: never acknowledged, resent; the server gives up on us.
-  enet_peer_timeout(peer, 1, 500, 1000);
-  server.send(peer, 0, ENET_PACKET_FLAG_RELIABLE, pattern(10'001, 4));
-  REQUIRE(pump(host, log, &server, [&] {
-    for (const auto& e : server.events) {
+  enet_peer_timeout(s.connection.peer, 1, 500, 1000);
+  s.server.send(s.connection.peer, 0, ENET_PACKET_FLAG_RELIABLE, pattern(10'001, 4));
+  REQUIRE(pump(s.host, s.log, &s.server, [&] {
+    for (const auto& e : s.server.events) {
       if (e.type == ENET_EVENT_TYPE_DISCONNECT) return true;
     }
     return false;
   }, std::chrono::seconds(10)));
   CHECK_FALSE(received(10'001));
-  CHECK(host.stats(id)->dropped_oversize > after_unreliable);  // its resends, counted again
+  CHECK(s.host.stats(s.connection.id)->dropped_oversize > after_unreliable);  // its resends, counted again
 }
 
 // HostOptions::max_waiting_data is libenet's maximumWaitingData: while the packets poll() has not
 // taken reach it, libenet refuses new ones (a reliable one is resent and arrives later).
 TEST_CASE("stock enet: past HostOptions::max_waiting_data new packets wait for the server's resend, counted") {
-  StockServer server;
   vc::HostOptions options;
   options.max_waiting_data = 3'000;
-  vc::Host host(options);
-  ClientLog log;
-  const vc::ConnectionId id = connect_ok(host, log, server);
-  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
+  Session s(options);
   // Ten reliable packets of 1,000 bytes reach the socket before the client polls: libenet takes
   // three (the check is before each one: 0, 1,000, 2,000 < 3,000), the rest come resent.
-  for (std::uint8_t i = 0; i < 10; ++i) server.send(server.last_connected(), 0, ENET_PACKET_FLAG_RELIABLE, pattern(1'000, i));
-  enet_host_flush(server.host());
+  for (std::uint8_t i = 0; i < 10; ++i) s.server.send(s.connection.peer, 0, ENET_PACKET_FLAG_RELIABLE, pattern(1'000, i));
+  enet_host_flush(s.server.host());
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  REQUIRE(pump(host, log, &server, [&] { return log.count(vc::EventType::kReceived, id) == 10; },
+  REQUIRE(pump(s.host, s.log, &s.server, [&] { return s.log.count(vc::EventType::kReceived, s.connection.id) == 10; },
                std::chrono::seconds(10)));
   std::uint8_t i = 0;
-  for (const auto& e : log.events) {
+  for (const auto& e : s.log.events) {
     if (e.type == vc::EventType::kReceived) CHECK(e.bytes == pattern(1'000, i++));  // in order
   }
-  CHECK(host.stats(id)->waiting_limit_datagrams >= 1);
+  CHECK(s.host.stats(s.connection.id)->waiting_limit_datagrams >= 1);
 }
 
 // poll() ends a drain after HostOptions::max_events_per_drain events: a server flooding the
 // client cannot keep `while (host.poll(event))` going; what is left comes in the next drains.
 TEST_CASE("stock enet: a flood is drained at most max_events_per_drain events at a time, nothing lost") {
-  StockServer server;
   vc::HostOptions options;
   options.max_events_per_drain = 300;
-  vc::Host host(options);
-  ClientLog log;
-  connect_ok(host, log, server);
-  REQUIRE(pump(host, log, &server, [&] { return server.last_connected() != nullptr; }));
+  Session s(options);
   CHECK(vc::HostOptions{}.max_events_per_drain == 2048);
   constexpr std::uint32_t kPackets = 2000;
   for (std::uint32_t n = 0; n < kPackets; ++n) {
     std::vector<std::uint8_t> bytes(4);
     std::memcpy(bytes.data(), &n, 4);
-    server.send(server.last_connected(), 0, ENET_PACKET_FLAG_RELIABLE, bytes);
+    s.server.send(s.connection.peer, 0, ENET_PACKET_FLAG_RELIABLE, bytes);
   }
-  enet_host_flush(server.host());
+  enet_host_flush(s.server.host());
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // all of it in the socket
   std::vector<std::size_t> drains;
   std::uint32_t next = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (next < kPackets && drains.size() < 1000 && std::chrono::steady_clock::now() < deadline) {
-    server.service();
+    s.server.service();
     std::size_t events = 0;
     vc::Event event;
-    for (int guard = 0; guard < 100'000 && host.poll(event); ++guard) {
+    for (int guard = 0; guard < 100'000 && s.host.poll(event); ++guard) {
       ++events;
       if (event.type != vc::EventType::kReceived) continue;
       std::uint32_t n = 0;
@@ -504,5 +511,5 @@ TEST_CASE("stock enet: a flood is drained at most max_events_per_drain events at
   REQUIRE_FALSE(drains.empty());
   CHECK(drains.front() == 300);  // the socket held them all: the first drain was cut
   for (const std::size_t d : drains) CHECK(d <= 300);
-  CHECK(host.counters().drains_cut >= kPackets / 300);
+  CHECK(s.host.counters().drains_cut >= kPackets / 300);
 }
