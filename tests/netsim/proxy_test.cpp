@@ -311,7 +311,11 @@ struct SeedRun {
 // One client sends `count` numbered datagrams through netsim to an echo in batches; netsim's
 // client-to-server fate for each depends only on the seed and the arrival order, which one
 // socket over loopback keeps.
-SeedRun seeded_run(std::uint64_t seed, std::uint32_t count) {
+const std::vector<std::string> kSeedRunImpairments{"--loss", "0.2", "--burst-loss", "0.02,0.3", "--duplicate", "0.1",
+                                                   "--down-latency", "2", "--down-jitter", "3"};
+
+SeedRun seeded_run(std::uint64_t seed, std::uint32_t count,
+                   const std::vector<std::string>& impairments = kSeedRunImpairments) {
   auto echo = open_loop();
   SeedRun run;
   std::vector<engine::OutDatagram> out;
@@ -328,9 +332,9 @@ SeedRun seeded_run(std::uint64_t seed, std::uint32_t count) {
   const std::uint16_t echo_port = echo->local_address().port();
   std::thread echo_thread([&] { echo->run(); });
   {
-    Netsim netsim(echo_port,
-                  {"--seed", std::to_string(seed), "--loss", "0.2", "--burst-loss", "0.02,0.3",
-                   "--duplicate", "0.1", "--down-latency", "2", "--down-jitter", "3"});
+    std::vector<std::string> args{"--seed", std::to_string(seed)};
+    args.insert(args.end(), impairments.begin(), impairments.end());
+    Netsim netsim(echo_port, args);
     auto client = open_loop();
     const auto to = engine::Address::loopback_v4(netsim.port());
     std::size_t back = 0;
@@ -392,6 +396,45 @@ TEST_CASE("netsim: the same seed reproduces the same fate for every datagram of 
     CHECK(a.report.number(key) == b.report.number(key));
   }
   CHECK(a.upstream_seen != c.upstream_seen);
+}
+
+// Datagrams the upstream received after one with a higher sequence number.
+std::uint64_t arrived_after_a_later_one(const std::vector<std::uint32_t>& seen) {
+  std::uint64_t late = 0;
+  std::uint32_t next = 0;  // one past the highest sequence number seen so far
+  for (const std::uint32_t seq : seen) {
+    if (seq < next) {
+      ++late;
+    } else {
+      next = seq + 1;
+    }
+  }
+  return late;
+}
+
+TEST_CASE("netsim: out_of_order counts what jitter and --reorder reorder, as the receiver sees it") {
+  constexpr std::uint32_t kCount = 2000;
+  // Jitter alone (10 ms over batches of 100 sent at once): `reordered`, the copies --reorder
+  // held back, stays 0 while most datagrams arrive out of order.
+  const SeedRun jitter = seeded_run(7, kCount, {"--up-jitter", "10"});
+  const std::uint64_t jitter_late = arrived_after_a_later_one(jitter.upstream_seen);
+  MESSAGE("jitter: ", jitter_late, " of ", jitter.upstream_seen.size(), " arrived after a later one");
+  CHECK(jitter.upstream_seen.size() == kCount);
+  CHECK(jitter.report.number("up_reordered") == 0);
+  CHECK(jitter_late > kCount / 4);
+  CHECK(jitter.report.number("up_out_of_order") == jitter_late);
+  // --reorder alone: each held-back copy is passed by the rest of its batch.
+  const SeedRun held = seeded_run(8, kCount, {"--up-reorder", "0.1", "--up-reorder-delay", "5"});
+  const std::uint64_t held_late = arrived_after_a_later_one(held.upstream_seen);
+  MESSAGE("reorder 0.1: ", held.report.number("up_reordered"), " held back, ", held_late, " arrived after a later one");
+  CHECK(held.report.number("up_reordered") > 0);
+  CHECK(held.report.number("up_out_of_order") == held_late);
+  CHECK(held_late >= held.report.number("up_reordered") * 9 / 10);
+  // Neither: nothing out of order, in either direction.
+  const SeedRun plain = seeded_run(9, kCount, {"--latency", "1"});
+  CHECK(arrived_after_a_later_one(plain.upstream_seen) == 0);
+  CHECK(plain.report.number("up_out_of_order") == 0);
+  CHECK(plain.report.number("down_out_of_order") == 0);
 }
 
 TEST_CASE("netsim: client addresses beyond --max-clients are refused and counted") {

@@ -78,6 +78,7 @@ std::uint32_t* Proxy::client_for(const engine::Address& from, TimePoint now) {
   c.last_seen = now;
   c.generation += 1;
   c.live = true;
+  c.up_next_order = c.down_next_order = 0;
   by_socket_[*socket] = index;
   ++counters_.clients_created;
   const auto [it, inserted] = by_address_.emplace(from, index);
@@ -121,24 +122,8 @@ void Proxy::pump() {
   out_.clear();
   std::vector<InFlight> up_due = up_.take_due(now);
   std::vector<InFlight> down_due = down_.take_due(now);
-  for (InFlight& f : up_due) {
-    const auto index = static_cast<std::uint32_t>(f.tag);
-    const Client& c = clients_[index];
-    if (!c.live || c.generation != static_cast<std::uint32_t>(f.tag >> 32)) {
-      ++counters_.up.client_gone;
-      continue;
-    }
-    out_.push_back(engine::OutDatagram{f.bytes, upstream_, c.upstream});
-  }
-  for (InFlight& f : down_due) {
-    const auto index = static_cast<std::uint32_t>(f.tag);
-    const Client& c = clients_[index];
-    if (!c.live || c.generation != static_cast<std::uint32_t>(f.tag >> 32)) {
-      ++counters_.down.client_gone;
-      continue;
-    }
-    out_.push_back(engine::OutDatagram{f.bytes, c.address, engine::kPrimarySocket});
-  }
+  for (const InFlight& f : up_due) forward(f, true);
+  for (const InFlight& f : down_due) forward(f, false);
   if (!out_.empty()) loop_.send(out_);  // copies the bytes: up_due/down_due may go now
   out_.clear();
 
@@ -152,6 +137,23 @@ void Proxy::pump() {
     delivery_ = engine::TimerId{};
     pump();
   });
+}
+
+void Proxy::forward(const InFlight& f, bool up) {
+  ProxyCounters::Direction& counters = up ? counters_.up : counters_.down;
+  Client& c = clients_[static_cast<std::uint32_t>(f.tag)];
+  if (!c.live || c.generation != static_cast<std::uint32_t>(f.tag >> 32)) {
+    ++counters.client_gone;
+    return;
+  }
+  std::uint64_t& next_order = up ? c.up_next_order : c.down_next_order;
+  if (f.order < next_order) {
+    ++counters.out_of_order;
+  } else {
+    next_order = f.order + 1;
+  }
+  out_.push_back(up ? engine::OutDatagram{f.bytes, upstream_, c.upstream}
+                    : engine::OutDatagram{f.bytes, c.address, engine::kPrimarySocket});
 }
 
 // Once a second: forget client addresses silent (both ways) for the idle timeout.

@@ -24,6 +24,9 @@ struct ProxyCounters {
     std::uint64_t bytes_received = 0;
     std::uint64_t refused = 0;         // up only: the client table was full or no socket
     std::uint64_t client_gone = 0;     // due for a client that had expired meanwhile
+    // Forwarded after a datagram the same client (up) or its server socket (down) sent later:
+    // what the receiver sees as reordering, whatever caused it (jitter, --reorder).
+    std::uint64_t out_of_order = 0;
   } up, down;
   std::uint64_t clients_created = 0;
   std::uint64_t clients_expired = 0;
@@ -55,7 +58,14 @@ class Proxy {
     TimePoint last_seen = 0;
     std::uint32_t generation = 0;
     bool live = false;
+    // One past the Link order of the latest-sent datagram forwarded so far, per direction (the
+    // Links number copies in the order they were sent): an older one forwarded after it is out
+    // of order.
+    std::uint64_t up_next_order = 0;
+    std::uint64_t down_next_order = 0;
   };
+  // Queues `f` for sending, up to the server or down to its client (counted gone if expired).
+  void forward(const InFlight& f, bool up);
 
   void on_datagrams(std::span<const engine::DatagramView> batch);
   std::uint32_t* client_for(const engine::Address& from, TimePoint now);

@@ -31,6 +31,7 @@ std::vector<Row> rows(const Proxy& proxy) {
       {"burst_lost", u.burst_lost, d.burst_lost},
       {"duplicated", u.duplicated, d.duplicated},
       {"reordered", u.reordered, d.reordered},
+      {"out_of_order", c.up.out_of_order, c.down.out_of_order},
       {"rate_dropped", u.rate_dropped, d.rate_dropped},
       {"queue_full", u.queue_full, d.queue_full},
       {"oversize", u.oversize, d.oversize},
