@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The deployment files (deploy/) parse, and say what deploy/README.md says they do: the Fleet
 serves volley-server's UDP game port with Agones health checking and --agones/--metrics on, the
-scrape job keeps annotated pods, and every metric the Grafana dashboard queries is one that
-volley-server exports (server/app/prometheus.cpp). Uses Debian's python3-yaml."""
+scrape job keeps annotated pods, every metric the Grafana dashboard or an alert rule queries is
+one that volley-server exports (server/app/prometheus.cpp), and every alert has a severity, a
+summary and a firing case in alerts_test.yaml (which promtool runs where it is installed). Uses
+Debian's python3-yaml."""
 import json
 import pathlib
 import re
@@ -65,7 +67,26 @@ check(len(used) >= 15, f"dashboard: queries the metrics ({len(used)} used)")
 for name in sorted(used - exported):
     failures.append(f"dashboard queries {name}, which volley-server does not export")
 
+metric_names = re.compile(r"\b((?:volley|process)_[a-z_]+)")
+alerts = yaml.safe_load((root / "deploy/prometheus/alerts.yaml").read_text())
+rules = [r for g in alerts.get("groups", []) for r in g.get("rules", [])]
+check(len(rules) >= 10, f"alerts.yaml: alert rules ({len(rules)})")
+alert_used = set()
+for rule in rules:
+    name = rule.get("alert", "?")
+    check(rule.get("labels", {}).get("severity") in ("critical", "warning", "info"), f"alerts.yaml: {name} has a severity")
+    check(bool(rule.get("annotations", {}).get("summary")), f"alerts.yaml: {name} has a summary")
+    alert_used |= set(metric_names.findall(rule.get("expr", "")))
+for name in sorted(alert_used - exported):
+    failures.append(f"alerts.yaml queries {name}, which volley-server does not export")
+alert_tests = yaml.safe_load((root / "deploy/prometheus/alerts_test.yaml").read_text())
+fired = {case["alertname"] for t in alert_tests.get("tests", []) for case in t.get("alert_rule_test", [])
+         if case.get("exp_alerts")}
+for rule in rules:
+    check(rule.get("alert") in fired, f"alerts_test.yaml: no case where {rule.get('alert')} fires")
+
 for f in failures:
     print("FAIL:", f)
-print(f"deploy files: {len(failures)} problems; dashboard uses {len(used)} metric names")
+print(f"deploy files: {len(failures)} problems; dashboard uses {len(used)} metric names, "
+      f"{len(rules)} alert rules use {len(alert_used)}")
 sys.exit(1 if failures else 0)
