@@ -322,12 +322,14 @@ TEST_CASE("a body failing FlatBuffers verification") {
   CHECK(f.decode(packet_of({1, 0, 0, 0}, vec)) == "verify_failed");
 }
 
-TEST_CASE("entity out of range: counts over the limit or inconsistent, unknown type, id clash") {
+TEST_CASE("entity out of range: counts inconsistent, unknown type, id clash, and over the limit too many entities") {
   Fixture f;
   f.config.max_entities = 100;
   Body b;
   b.entities = b.created = 101;
-  CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) == "entity_out_of_range");
+  CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) == "too_many_entities");
+  b.entities = b.created = 100;
+  CHECK(f.decode(packet_of({1, 0, 0, 0}, b.build())) != "too_many_entities");
   Body c;
   c.entities = 5;
   c.created = 4;  // 0 kept + 4 created != 5

@@ -219,7 +219,8 @@ TEST_CASE("entities per frame are capped by the receiver: a frame over max_entit
   Receiver defaults(schema, CodecConfig{});
   CHECK(defaults.receive(encode_full(schema, tiny_frame(1, 8193)), events) == ReceiveResult::kCorrupt);
   CHECK(defaults.counters().dropped_corrupt == 1);
-  CHECK(defaults.counters().decode_errors[static_cast<std::size_t>(DecodeError::kEntityOutOfRange)] == 1);
+  CHECK(defaults.counters().decode_errors[static_cast<std::size_t>(DecodeError::kTooManyEntities)] == 1);
+  CHECK(defaults.counters().decode_errors[static_cast<std::size_t>(DecodeError::kEntityOutOfRange)] == 0);
   CHECK(defaults.latest() == nullptr);
   CHECK(defaults.receive(encode_full(schema, tiny_frame(2, 8192)), events) == ReceiveResult::kApplied);
   REQUIRE(defaults.latest() != nullptr);

@@ -19,6 +19,7 @@ std::string_view decode_error_name(DecodeError e) noexcept {
     case DecodeError::kEventOutOfRange: return "event_out_of_range";
     case DecodeError::kCorruptStream: return "corrupt_stream";
     case DecodeError::kBadChecksum: return "bad_checksum";
+    case DecodeError::kTooManyEntities: return "too_many_entities";
     case DecodeError::kCount: break;
   }
   return "unknown";

@@ -190,9 +190,12 @@ struct Decoder::Impl {
       if (!r.universal(c)) return DecodeError::kTruncated;
     const std::size_t entities = counts[0], n_removed = counts[1], n_changed = counts[2],
                       n_created = counts[3];
-    if (entities > config.max_entities || n_created > entities || n_removed > base_size ||
-        n_changed > base_size - n_removed || base_size - n_removed + n_created != entities)
+    if (n_created > entities || n_removed > base_size || n_changed > base_size - n_removed ||
+        base_size - n_removed + n_created != entities)
       return DecodeError::kEntityOutOfRange;
+    // Apart from the consistency errors: a frame this end's cap refuses (a client's Receiver
+    // caps lower than a server may send) is a setting to raise, not a corrupt packet.
+    if (entities > config.max_entities) return DecodeError::kTooManyEntities;
     // The changed flags' hint field follows the counts when there are flags to code.
     std::uint32_t hint = detail::kNoHint;
     if (n_changed > 0 && n_changed != base_size - n_removed) {

@@ -43,6 +43,7 @@ enum class DecodeError : std::uint8_t {
   kEventOutOfRange,     // too many events, payload sizes inconsistent
   kCorruptStream,       // bit stream inconsistent with the counts (trailing or missing data)
   kBadChecksum,         // the reconstructed state does not hash to the header's checksum
+  kTooManyEntities,     // well formed, but more entities than max_entities (a Receiver's own cap)
   kCount
 };
 std::string_view decode_error_name(DecodeError) noexcept;

@@ -25,7 +25,8 @@ struct ReceiverConfig {
   // server could make a client hold (history + 1) x this x (10 + 4 x fields) bytes: 14 MB with
   // the demo's 10-field entities at 8,192, where the codec's 65,536 made it 111 MB. 8,192 is 9x
   // the largest scene Volley ships (901 cubes; the demo's is 256); a game showing more raises it.
-  // A frame over it is dropped: dropped_corrupt and decode_errors[kEntityOutOfRange].
+  // A frame over it is dropped as kCorrupt, counted in dropped_corrupt and, apart from real
+  // corruption, in decode_errors[kTooManyEntities]: a server sending more needs this raised.
   std::size_t max_entities = 8192;
   // receive() appends events only while `new_events` holds fewer than this; the rest of an applied
   // frame's new events are dropped and counted (events_dropped_full). A game that takes its
