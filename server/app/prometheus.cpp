@@ -119,7 +119,7 @@ std::string prometheus_text(const ServerStats& s, const ProcessFigures& process)
            detail(s, "handshake_half_open"));
   w.single("volley_departed_ids", "gauge", "Recently released (address, peer id) pairs remembered now.",
            detail(s, "departed_ids"));
-  w.single("volley_per_ip_addresses", "gauge", "Client IPs with live peers counted for the per-IP cap.",
+  w.single("volley_per_ip_addresses", "gauge", "Client IPs with live peers counted for the per-IP cap (0 with the cap off: not tracked).",
            detail(s, "per_ip_addresses"));
   w.single("volley_peer_slots", "gauge", "Peer slots allocated (a pool: reused, never freed).",
            detail(s, "slots_allocated"));
