@@ -20,7 +20,9 @@ namespace volley::client {
 
 class GameConnection {
  public:
-  // `schema` and `codec` are the game's and must match the server's; `schema` must outlive this.
+  // `schema` and `codec` are the game's and must match the server's; `host` and `schema` must
+  // outlive this (destroy the GameConnection first). After the connection ends, send_input
+  // answers kNoSuchPeer.
   GameConnection(Host& host, ConnectionId connection, const snapshot::Schema& schema,
                  snapshot::CodecConfig codec, snapshot::ReceiverConfig receiver = {},
                  InterpolationConfig interpolation = {});

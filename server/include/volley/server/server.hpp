@@ -3,9 +3,11 @@
 // back as a string, never as an exception), set callbacks, then run() on the thread that will
 // own it: every callback runs on that thread, and every member except post(), stop() and
 // begin_drain() must be called there (from a callback, a posted task, or before run()); destroy
-// the Server only after run() has returned. Callbacks must not throw: an exception leaves run()
-// at once, and the packet being delivered is delivered again by the next run(). Peers are named
-// by PeerHandle, which stays safe after the peer is gone: a stale handle is simply not found.
+// the Server only after run() has returned and every post(), stop() and begin_drain() of other
+// threads has returned (a call racing with the destructor uses freed memory). Callbacks and
+// posted tasks must not throw: an exception leaves run() at once, the packet being delivered is
+// delivered again by the next run(), and tasks queued behind a throwing one are lost. Peers are named by PeerHandle, which stays safe after
+// the peer is gone: a stale handle (its slot reused by a new peer included) is simply not found.
 #pragma once
 
 #include <cstddef>
@@ -173,7 +175,9 @@ struct Config {
   SnapshotConfig snapshots;
 };
 
-// Which entities a peer sees; a pure function of (id, type) within a tick. Empty = all.
+// Which entities a peer sees; a pure function of (id, type) within a tick. Empty = all. It runs
+// while the snapshot sender walks its clients, so it must not call the Server (no send,
+// disconnect, set_view_filter or raise_event from inside it: undefined).
 using ViewFilter = std::function<bool(std::uint32_t id, std::uint16_t type)>;
 
 struct Callbacks {
