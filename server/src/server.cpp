@@ -125,11 +125,11 @@ class Server::Impl final : public HostEvents, public TimerPort {
     if (!sender_) {
       world_.clear();
       world_.number = ++frame_;
-      if (callbacks_.on_tick) callbacks_.on_tick(frame_, world_);
+      if (callbacks_->on_tick) callbacks_->on_tick(frame_, world_);
       return;
     }
     snapshot::Frame& world = sender_->begin_tick();
-    if (callbacks_.on_tick) callbacks_.on_tick(sender_->frame_number(), world);
+    if (callbacks_->on_tick) callbacks_->on_tick(sender_->frame_number(), world);
     sender_->end_tick([this](PeerHandle peer, std::span<const std::uint8_t> bytes) {
       send_snapshot(peer, bytes);
     });
@@ -169,6 +169,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
     }
     // settle() has work only when the Host does, or while draining or shutting down.
     if (depth_ == 0 && (host_->flush_pending() || draining_ || shutting_down_)) settle(now);
+    if (depth_ == 0 && !retired_callbacks_.empty()) retired_callbacks_.clear();
   }
 
   // After an API call: inside an entry that entry flushes; outside one (before run()) flush now.
@@ -188,16 +189,16 @@ class Server::Impl final : public HostEvents, public TimerPort {
   // --- HostEvents -------------------------------------------------------------------------
   void on_connect(PeerHandle peer, std::uint32_t data) override {
     if (sender_) sender_->add_client(peer);
-    if (callbacks_.on_connect) callbacks_.on_connect(peer, data);
+    if (callbacks_->on_connect) callbacks_->on_connect(peer, data);
   }
   void on_receive(PeerHandle peer, const protocol::PeerEvent& event) override {
     if (sender_ && event.channel == snapshot::kInputChannel) {
       const auto input = sender_->on_input(peer, aligned(event.bytes()));
-      if (input && callbacks_.on_input) callbacks_.on_input(peer, *input);
+      if (input && callbacks_->on_input) callbacks_->on_input(peer, *input);
       return;
     }
-    if (callbacks_.on_receive) {
-      callbacks_.on_receive(Packet{peer, event.channel, event.delivery, aligned(event.bytes())});
+    if (callbacks_->on_receive) {
+      callbacks_->on_receive(Packet{peer, event.channel, event.delivery, aligned(event.bytes())});
     }
   }
 
@@ -214,7 +215,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
   }
   void on_disconnect(PeerHandle peer, DisconnectReason reason, std::uint32_t data) override {
     if (sender_) sender_->remove_client(peer);
-    if (callbacks_.on_disconnect) callbacks_.on_disconnect(peer, reason, data);
+    if (callbacks_->on_disconnect) callbacks_->on_disconnect(peer, reason, data);
   }
 
   // --- lifecycle --------------------------------------------------------------------------
@@ -256,8 +257,17 @@ class Server::Impl final : public HostEvents, public TimerPort {
     loop_->post([this, task = std::move(task)] { enter([&](TimePoint) { task(); }); });
   }
 
+  // Set by set_callbacks(), which may be called from a callback: the callbacks it replaces are
+  // kept (at their address: a std::function's closure may live inside it) until the outermost
+  // entry returns, so the callback running is not destroyed under itself.
+  void set_callbacks(Callbacks callbacks) {
+    retired_callbacks_.push_back(std::move(callbacks_));
+    callbacks_ = std::make_unique<Callbacks>(std::move(callbacks));
+  }
+
   Config config_;
-  Callbacks callbacks_;
+  std::unique_ptr<Callbacks> callbacks_ = std::make_unique<Callbacks>();
+  std::vector<std::unique_ptr<Callbacks>> retired_callbacks_;
   std::unique_ptr<engine::Loop> loop_;
   std::unique_ptr<Host> host_;
   std::unique_ptr<SnapshotSender> sender_;  // null: no tick, or no schema
@@ -340,7 +350,7 @@ Server::Created Server::create(const Config& config) {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
-void Server::set_callbacks(Callbacks callbacks) { impl_->callbacks_ = std::move(callbacks); }
+void Server::set_callbacks(Callbacks callbacks) { impl_->set_callbacks(std::move(callbacks)); }
 void Server::run() { impl_->run(); }
 void Server::stop() { impl_->stop(); }
 void Server::begin_drain(std::uint32_t limit_ms) { impl_->begin_drain(limit_ms); }

@@ -35,6 +35,40 @@ bool becomes_true(const std::atomic<bool>& done, std::chrono::milliseconds limit
   return done;
 }
 
+TEST_CASE("set_callbacks() from inside a callback: the running callback keeps its captures, the new ones take over") {
+  Running run(loopback_v4());
+  auto token = std::make_shared<int>(7);  // owned by the on_connect closure alone
+  const std::weak_ptr<int> watch = token;
+  std::atomic<bool> called{false}, alive_after{false};
+  std::atomic<int> new_receives{0};
+  Server* server = run.server.get();
+  run.on_loop([&] {
+    Callbacks cb;
+    cb.on_connect = [&, token = std::move(token)](PeerHandle, std::uint32_t) {
+      Callbacks next;
+      next.on_receive = [&new_receives](const Packet&) { new_receives += 1; };
+      // Locals, not captures: without the fix the closure is gone once set_callbacks returns.
+      const std::weak_ptr<int>* w = &watch;
+      std::atomic<bool>* alive = &alive_after;
+      std::atomic<bool>* done = &called;
+      server->set_callbacks(std::move(next));
+      alive->store(!w->expired());
+      done->store(true);
+    };
+    server->set_callbacks(std::move(cb));
+    return 0;
+  });
+  LoopbackClient c("127.0.0.1", server->local_port());
+  c.connect(1, 0);
+  REQUIRE(c.run_until([&] { return called.load(); }, 5000));
+  CHECK(alive_after);  // the closure of the callback that replaced itself was not destroyed under it
+  REQUIRE(c.peer().send(0, std::vector<std::uint8_t>{1, 2, 3}, protocol::PacketFlags::kReliable) ==
+          protocol::SendResult::kOk);
+  REQUIRE(c.run_until([&] { return new_receives == 1; }, 5000));
+  // Once the callback has returned, the replaced callbacks are released (not kept forever).
+  CHECK(run.on_loop([&] { return watch.expired(); }));
+}
+
 TEST_CASE("lifecycle out of order: stop() before run() and twice, run() twice, post() after run() returned") {
   Config config = loopback_v4();
   config.recv_buffer_bytes = config.send_buffer_bytes = 0;

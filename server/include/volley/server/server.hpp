@@ -202,6 +202,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Before run(), or on the loop thread while it runs (from a callback or a posted task: the new
+  // ones take over at once, and the callback running finishes normally).
   void set_callbacks(Callbacks callbacks);
   // Serves until stop() has finished: peers were sent a disconnect and acknowledged it, or the
   // grace time ran out. Once it has, run() returns at once and posted tasks never run.
