@@ -5,6 +5,7 @@
 // flushed one by one, and one Host flush when the outermost entry returns. Config translation
 // lives in settings.cpp, stats assembly in server_stats.cpp, the shared enums in volley/vocabulary.
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <cstdint>
@@ -219,7 +220,11 @@ class Server::Impl final : public HostEvents, public TimerPort {
   }
 
   // --- lifecycle --------------------------------------------------------------------------
+  // run() inside run() (from a callback or a posted task, or on a second thread) returns at
+  // once: a nested loop took the stop() for itself and the outer one served on for good.
   void run() {
+    if (running_.exchange(true, std::memory_order_acquire)) return;
+    const Running running(running_);
     if (finished_) return;
     loop_->run();
     finished_ = true;
@@ -285,6 +290,15 @@ class Server::Impl final : public HostEvents, public TimerPort {
     int& value;
   };
 
+  // Marks run() as active; cleared even if a callback throws.
+  struct Running {
+    explicit Running(std::atomic<bool>& flag) : value(flag) {}
+    ~Running() { value.store(false, std::memory_order_release); }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
+    std::atomic<bool>& value;
+  };
+
   void settle(TimePoint now) {
     host_->flush(now);
     // The last peer of a drain has left (settle runs after every disconnect event). Shut down
@@ -330,6 +344,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
   bool drain_recheck_ = false;  // a timer will look at the half-open handshakes again
   bool shutting_down_ = false;
   bool finished_ = false;
+  std::atomic<bool> running_{false};
   TimePoint tick_period_ = 0;
   double tick_load_ = 0;  // adapt_stride()'s smoothed share of the tick period
   std::uint32_t ticks_since_stride_ = 0;

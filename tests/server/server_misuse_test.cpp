@@ -69,6 +69,28 @@ TEST_CASE("set_callbacks() from inside a callback: the running callback keeps it
   CHECK(run.on_loop([&] { return watch.expired(); }));
 }
 
+TEST_CASE("run() while run() is running returns at once: from a posted task, from another thread, and stop() still ends the first") {
+  Running run(loopback_v4());
+  std::atomic<bool> inner_returned{false};
+  run.server->post([&] {
+    run.server->run();  // a posted task runs on the loop thread, where every member may be called
+    inner_returned = true;
+  });
+  CHECK(becomes_true(inner_returned, 2000ms));
+  auto other = std::async(std::launch::async, [&] { run.server->run(); });
+  CHECK(other.wait_for(2s) == std::future_status::ready);
+  // The loop still serves: a client connects and is echoed.
+  LoopbackClient c("127.0.0.1", run.server->local_port());
+  c.connect(1, 0);
+  REQUIRE(c.run_until([&] { return c.peer().state() == PeerState::kConnected; }, 5000));
+  REQUIRE(c.peer().send(0, std::vector<std::uint8_t>{9}, protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
+  CHECK(c.run_until([&] { return c.count(PeerEvent::Type::kReceive) == 1; }, 5000));
+  run.server->stop();
+  CHECK(run.returns_within(5s));  // a nested run() took the stop for itself: the outer one ran on
+  if (other.wait_for(5s) != std::future_status::ready) run.server->stop();
+  other.get();
+}
+
 TEST_CASE("lifecycle out of order: stop() before run() and twice, run() twice, post() after run() returned") {
   Config config = loopback_v4();
   config.recv_buffer_bytes = config.send_buffer_bytes = 0;

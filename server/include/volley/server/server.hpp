@@ -206,7 +206,8 @@ class Server {
   // ones take over at once, and the callback running finishes normally).
   void set_callbacks(Callbacks callbacks);
   // Serves until stop() has finished: peers were sent a disconnect and acknowledged it, or the
-  // grace time ran out. Once it has, run() returns at once and posted tasks never run.
+  // grace time ran out. Once it has, run() returns at once and posted tasks never run. run()
+  // while run() is active (from a callback or a posted task, or on another thread) returns at once.
   void run();
   // Any thread; graceful: every peer gets disconnect_later(), so what was sent to it before
   // (a "server closing" notice) is delivered first, then the DISCONNECT handshake, all within
