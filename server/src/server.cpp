@@ -259,6 +259,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
   }
 
   void post(std::function<void()> task) {
+    if (!task) return;  // calling it would throw std::bad_function_call out of run()
     loop_->post([this, task = std::move(task)] { enter([&](TimePoint) { task(); }); });
   }
 

@@ -91,6 +91,15 @@ TEST_CASE("run() while run() is running returns at once: from a posted task, fro
   other.get();
 }
 
+TEST_CASE("post() of an empty task is ignored, not thrown out of run()") {
+  Running run(loopback_v4());
+  run.server->post({});
+  run.server->post(std::function<void()>{});
+  CHECK(run.on_loop([] { return 42; }) == 42);
+  run.finish();
+  CHECK(!run.thread.joinable());
+}
+
 TEST_CASE("lifecycle out of order: stop() before run() and twice, run() twice, post() after run() returned") {
   Config config = loopback_v4();
   config.recv_buffer_bytes = config.send_buffer_bytes = 0;

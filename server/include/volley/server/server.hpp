@@ -216,7 +216,7 @@ class Server {
   // Any thread. Stops accepting (new CONNECTs are refused with RefusalCode::kShuttingDown) and
   // keeps serving the connected peers; when the last has left, or after `limit_ms`, stop().
   void begin_drain(std::uint32_t limit_ms);
-  void post(std::function<void()> task);  // any thread; runs on the loop thread
+  void post(std::function<void()> task);  // any thread; runs on the loop thread; empty: ignored
 
   SendResult send(PeerHandle peer, std::uint8_t channel, Bytes bytes, Delivery delivery);
   std::size_t broadcast(std::uint8_t channel, Bytes bytes, Delivery delivery);
