@@ -15,6 +15,9 @@ Interpolator::Interpolator(InterpolationConfig config) : config_(config) {
 }
 
 void Interpolator::on_frame(std::uint32_t frame, TimePoint arrival) {
+  // Not newer than the newest (the same frame again, a replay): ignored. Taken, it made a zero
+  // or wrapped frame gap and a lateness of many ticks, and the render point named it as newest.
+  if (!ring_.empty() && frame <= ring_[(head_ + ring_.size() - 1) % ring_.size()].frame) return;
   if (ring_.size() < config_.window) {
     ring_.push_back({frame, arrival});
   } else {

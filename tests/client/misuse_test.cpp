@@ -1,9 +1,10 @@
 // The client library as a game programmer misuses it: sends before connecting and after
 // leaving, connects past the slots, disconnects twice, a Host destroyed with connections alive,
-// inputs before the session exists, and an Interpolator fed too little or a clock that runs
-// back. Each works or answers as documented.
+// inputs before the session exists, and an Interpolator fed too little, the same frame twice,
+// older frames or a clock that runs back. Each works or answers as documented.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -120,6 +121,31 @@ TEST_CASE("interpolator misuse: no frames, one frame, the clock running back") {
   CHECK(earlier->from == later->from);
   CHECK(earlier->to == later->to);
   CHECK(earlier->alpha == later->alpha);
+}
+
+// The frames a render point names must be frames that were given, in order, with a finite
+// alpha: a game looks them up (GameConnection::frame(number)) and blends with it.
+void check_sane(const vc::Interpolator& interpolator, TimePoint now, std::uint32_t newest) {
+  const auto point = interpolator.at(now);
+  REQUIRE(point);
+  INFO("from ", point->from, " to ", point->to, " alpha ", point->alpha);
+  CHECK(point->from <= point->to);
+  CHECK(point->to <= newest);
+  CHECK(std::isfinite(point->alpha));
+  CHECK(point->alpha >= 0);
+}
+
+TEST_CASE("interpolator misuse: the same frame twice and an older frame after a newer one are ignored") {
+  vc::Interpolator interpolator;
+  TimePoint t = 5'000'000;
+  for (std::uint32_t frame = 100; frame < 110; ++frame, t += 33'333) interpolator.on_frame(frame, t);
+  const TimePoint delay = interpolator.delay();
+  interpolator.on_frame(109, t);       // again
+  interpolator.on_frame(50, t + 10);   // older: a replay, or a server restarted
+  interpolator.on_frame(109, t + 20);  // again
+  CHECK(interpolator.delay() == delay);
+  CHECK(interpolator.send_interval() == 33'333);
+  for (TimePoint now = t; now < t + 400'000; now += 16'667) check_sane(interpolator, now, 109);
 }
 
 }  // namespace

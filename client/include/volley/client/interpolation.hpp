@@ -48,7 +48,8 @@ class Interpolator {
  public:
   explicit Interpolator(InterpolationConfig config = {});
 
-  // An applied frame (numbers increase) and when it arrived.
+  // An applied frame and when it arrived. Numbers increase: a frame not newer than the newest
+  // given (the same one again, an older one) is ignored.
   void on_frame(std::uint32_t frame, TimePoint arrival);
 
   TimePoint delay() const noexcept { return delay_; }                // the buffer delay now
