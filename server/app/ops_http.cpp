@@ -2,7 +2,6 @@
 // served), eight worker threads, and short timeouts.
 #include "ops_http.hpp"
 
-#include <arpa/inet.h>
 #include <civetweb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,12 +9,13 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "prometheus.hpp"
+#include "volley/engine/udp.hpp"
 #include "volley/support/process_memory.hpp"
 
 namespace volley::server::app {
@@ -39,35 +39,17 @@ int reply(mg_connection* conn, int status, const char* content_type, const std::
 // civetweb says "Failed to setup server ports" whatever the OS said. Its reason comes from a bind
 // of our own to the same address, with SO_REUSEADDR as civetweb sets it ("Address already in
 // use" for a port another program listens on); "" if that bind works or the address does not
-// read (check_listen_address has vetted it).
+// parse (check_listen_address has vetted it).
 std::string bind_error(const std::string& listen) {
-  const std::size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return {};
-  std::string host = listen.substr(0, colon);
-  const bool v6 = host.size() >= 2 && host.front() == '[' && host.back() == ']';
-  if (v6) host = host.substr(1, host.size() - 2);
-  const auto port = static_cast<std::uint16_t>(std::atoi(listen.c_str() + colon + 1));
-  sockaddr_storage address{};
-  socklen_t length = 0;
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&address);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) return {};
-    length = sizeof(sockaddr_in6);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&address);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) return {};
-    length = sizeof(sockaddr_in);
-  }
-  const int fd = ::socket(address.ss_family, SOCK_STREAM, 0);
+  const std::optional<engine::Address> address = engine::Address::parse(listen);
+  if (!address) return {};
+  const int fd = ::socket(address->family() == engine::AddressFamily::kIpv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return std::strerror(errno);
   const int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   std::string reason;
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) reason = std::strerror(errno);
+  if (::bind(fd, static_cast<const sockaddr*>(address->sockaddr()), static_cast<socklen_t>(address->size())) != 0)
+    reason = std::strerror(errno);
   ::close(fd);
   return reason;
 }
@@ -130,27 +112,15 @@ OpsHttp::~OpsHttp() {
 }
 
 void OpsHttp::wake_listener() const {
-  sockaddr_storage to{};
-  socklen_t length = 0;
-  std::string host = address_.substr(0, address_.rfind(':'));
-  const auto port = static_cast<std::uint16_t>(std::stoi(address_.substr(address_.rfind(':') + 1)));
-  if (host.starts_with("[")) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&to);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    host = host.substr(1, host.size() - 2);
-    if (inet_pton(AF_INET6, host == "::" ? "::1" : host.c_str(), &a->sin6_addr) != 1) return;
-    length = sizeof(sockaddr_in6);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&to);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    if (inet_pton(AF_INET, host == "0.0.0.0" ? "127.0.0.1" : host.c_str(), &a->sin_addr) != 1) return;
-    length = sizeof(sockaddr_in);
-  }
-  const int fd = ::socket(to.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  std::optional<engine::Address> to = engine::Address::parse(address_);
+  if (!to) return;
+  // A wildcard listener is reached on the loopback address of its family.
+  if (*to == engine::Address::any_v4(to->port())) to = engine::Address::loopback_v4(to->port());
+  if (*to == engine::Address::any_v6(to->port())) to = engine::Address::loopback_v6(to->port());
+  const int family = to->family() == engine::AddressFamily::kIpv6 ? AF_INET6 : AF_INET;
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return;
-  ::connect(fd, reinterpret_cast<const sockaddr*>(&to), length);
+  ::connect(fd, static_cast<const sockaddr*>(to->sockaddr()), static_cast<socklen_t>(to->size()));
   ::close(fd);
 }
 
