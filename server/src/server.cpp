@@ -267,7 +267,7 @@ class Server::Impl final : public HostEvents, public TimerPort {
   // kept (at their address: a std::function's closure may live inside it) until the outermost
   // entry returns, so the callback running is not destroyed under itself.
   void set_callbacks(Callbacks callbacks) {
-    retired_callbacks_.push_back(std::move(callbacks_));
+    if (depth_ > 0) retired_callbacks_.push_back(std::move(callbacks_));  // else none is running
     callbacks_ = std::make_unique<Callbacks>(std::move(callbacks));
   }
 
