@@ -147,6 +147,8 @@ class Loop::Impl final : public DatapathSink {
     if (!datapath_) close_all_sockets();
     std::vector<Task> dropped;
     tasks_.drain(dropped);
+    running_tasks_.clear();  // left behind by a task that threw
+    next_task_ = 0;
     wheel_ = TimerWheel(now());
   }
 
@@ -358,6 +360,19 @@ class Loop::Impl final : public DatapathSink {
   }
   static constexpr TimePoint kLateTimerUs = 2000;
 
+  // A task that throws leaves run() with the tasks behind it still queued here: the next pass
+  // (of this run() or the next) runs them first, before anything posted since. The cursor moves
+  // before each call, so the throwing task itself is not run again.
+  void run_tasks() {
+    if (next_task_ == running_tasks_.size()) {
+      tasks_.drain(running_tasks_);
+      next_task_ = 0;
+    }
+    while (next_task_ < running_tasks_.size()) running_tasks_[next_task_++]();
+    running_tasks_.clear();
+    next_task_ = 0;
+  }
+
   void iterate() {
     // After a wait that handed over datagrams, their receipt time stands for this pass: a timer
     // that fell due while the handlers ran fires one pass later, and never oversleeps, because
@@ -366,11 +381,8 @@ class Loop::Impl final : public DatapathSink {
     take_in_before_late_timers();
     batch_delivered_ = false;
     wheel_.advance(now_);
-    if (tasks_.maybe_nonempty()) {  // the flag drain() tests, read here: no call on a pass without tasks
-      tasks_.drain(running_tasks_);
-      for (Task& task : running_tasks_) task();
-      running_tasks_.clear();
-    }
+    // The flag drain() tests, read here: no call on a pass without tasks.
+    if (next_task_ < running_tasks_.size() || tasks_.maybe_nonempty()) run_tasks();
     flush();
     // After the flush: on epoll every send has completed by now, so nothing is in use.
     if (now_ >= next_trim_) {
@@ -397,6 +409,7 @@ class Loop::Impl final : public DatapathSink {
   std::vector<SendOp*> pending_;
   std::size_t pending_head_ = 0;
   std::vector<Task> running_tasks_;
+  std::size_t next_task_ = 0;  // running_tasks_ from here on have not run yet
   // The send pool gives back what a burst grew (SendPool::trim) after kTrimWindow of these; a loop
   // with no timers may sleep past it, keeping the memory until its next pass.
   static constexpr TimePoint kTrimIntervalUs = 1'000'000;

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -180,6 +181,33 @@ TEST_CASE("loop: posts that queue up before the loop drains share one wake-up") 
     loop->run();
     CHECK(ran == 1000);
     CHECK(loop->stats()[Counter::kWakeups] <= 1);
+    check_no_leaks(*loop);
+  }
+}
+
+TEST_CASE("loop: a task that throws leaves run(); the tasks queued behind it run first on the next run()") {
+  for (const Backend backend : backends_under_test()) {
+    CAPTURE(backend_name(backend));
+    auto loop = open_loop(backend);
+    std::vector<int> order;
+    loop->post([&] { order.push_back(1); });
+    loop->post([&] {
+      order.push_back(2);
+      throw std::runtime_error("task 2");
+    });
+    loop->post([&] { order.push_back(3); });
+    loop->post([&] { order.push_back(4); });
+    CHECK_THROWS_WITH(loop->run(), "task 2");
+    CHECK(order == std::vector<int>{1, 2});
+    loop->post([&] {  // posted after the throw: runs after the ones left behind
+      order.push_back(5);
+      loop->stop();
+    });
+    Watchdog watchdog(*loop, 20.0);
+    loop->run();
+    CHECK_FALSE(watchdog.fired());
+    watchdog.disarm();
+    CHECK(order == std::vector<int>{1, 2, 3, 4, 5});  // none lost, none run twice
     check_no_leaks(*loop);
   }
 }

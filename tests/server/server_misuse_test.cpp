@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -98,6 +99,33 @@ TEST_CASE("post() of an empty task is ignored, not thrown out of run()") {
   CHECK(run.on_loop([] { return 42; }) == 42);
   run.finish();
   CHECK(!run.thread.joinable());
+}
+
+TEST_CASE("a posted task that throws leaves run(); the tasks behind it run in the next run()") {
+  Config config = loopback_v4();
+  config.recv_buffer_bytes = config.send_buffer_bytes = 0;
+  auto created = Server::create(config);
+  REQUIRE_MESSAGE(created, created.error);
+  Server& server = *created.server;
+  std::vector<int> order;
+  server.post([&] { order.push_back(1); });
+  server.post([&] {
+    order.push_back(2);
+    throw std::runtime_error("task 2");
+  });
+  server.post([&] { order.push_back(3); });
+  CHECK_THROWS_WITH(server.run(), "task 2");
+  CHECK(order == std::vector<int>{1, 2});
+  server.post([&] {
+    order.push_back(4);
+    server.stop();
+  });
+  auto again = std::async(std::launch::async, [&] { server.run(); });
+  const bool returned = again.wait_for(5s) == std::future_status::ready;
+  CHECK(returned);
+  if (!returned) server.stop();
+  again.get();
+  CHECK(order == std::vector<int>{1, 2, 3, 4});
 }
 
 TEST_CASE("lifecycle out of order: stop() before run() and twice, run() twice, post() after run() returned") {

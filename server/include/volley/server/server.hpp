@@ -6,8 +6,10 @@
 // the Server only after run() has returned and every post(), stop() and begin_drain() of other
 // threads has returned (a call racing with the destructor uses freed memory). Callbacks and
 // posted tasks must not throw: an exception leaves run() at once, the packet being delivered is
-// delivered again by the next run(), and tasks queued behind a throwing one are lost. Peers are named by PeerHandle, which stays safe after
-// the peer is gone: a stale handle (its slot reused by a new peer included) is simply not found.
+// delivered again by the next run(), and tasks queued behind a throwing one run first in the
+// next run() (none is lost, the thrown one is not run again). Peers are named by PeerHandle,
+// which stays safe after the peer is gone: a stale handle (its slot reused by a new peer
+// included) is simply not found.
 #pragma once
 
 #include <cstddef>
