@@ -7,9 +7,12 @@
 namespace volley::client {
 
 Interpolator::Interpolator(InterpolationConfig config) : config_(config) {
-  config_.window = std::max<std::size_t>(config_.window, 4);
-  if (config_.tick_interval <= 0) config_.tick_interval = 1;
-  config_.max_extrapolation = std::max(config_.max_extrapolation, 0.0);
+  // Brought into range, not trusted: a huge window is allocated up front, a huge tick
+  // overflows frame x tick, and a NaN limit is undefined once converted to time.
+  config_.window = std::clamp<std::size_t>(config_.window, 4, kMaxWindow);
+  config_.tick_interval = std::clamp<TimePoint>(config_.tick_interval, 1, kMaxTickInterval);
+  const double limit = config_.max_extrapolation;
+  config_.max_extrapolation = limit >= 0 ? std::min(limit, kMaxExtrapolation) : 0.0;  // NaN: 0
   ring_.reserve(config_.window);
   scratch_.reserve(config_.window);
 }

@@ -9,6 +9,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -305,6 +308,43 @@ TEST_CASE("interpolation: a negative extrapolation limit holds at the newest fra
   CHECK(p->from == 10);
   CHECK(p->to == 10);
   CHECK(p->alpha == doctest::Approx(0.0));
+}
+
+TEST_CASE("interpolation: absurd config values are brought into range") {
+  SUBCASE("a window of SIZE_MAX is not allocated") {
+    vc::InterpolationConfig config;
+    config.window = SIZE_MAX;
+    CHECK_NOTHROW(vc::Interpolator{config});
+  }
+  SUBCASE("a tick of INT64_MAX is 60 s: frame x tick does not overflow") {
+    vc::InterpolationConfig config;
+    config.tick_interval = INT64_MAX;
+    vc::Interpolator interp(config);
+    for (std::uint32_t n = 1; n <= 5; ++n) interp.on_frame(n, static_cast<TimePoint>(n) * 60 * kSecond);
+    CHECK(interp.send_interval() == 60 * kSecond);
+    CHECK(interp.delay() == 120 * kSecond);
+  }
+  SUBCASE("a NaN extrapolation limit holds at the newest frame, as 0 does; infinity is 100") {
+    for (const double limit : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+      CAPTURE(limit);
+      vc::InterpolationConfig config;
+      config.tick_interval = 10'000;
+      config.max_extrapolation = limit;
+      vc::Interpolator interp(config);
+      for (std::uint32_t n = 1; n <= 10; ++n) interp.on_frame(n, 5 * kSecond + n * 10'000);
+      const auto p = interp.at(5 * kSecond + 125'000);  // render time 105 ms: 5 ms past frame 10
+      REQUIRE(p);
+      if (std::isnan(limit)) {
+        CHECK(p->hitch);
+        CHECK(p->to == 10);
+        CHECK(p->alpha == doctest::Approx(0.0));
+      } else {
+        CHECK_FALSE(p->hitch);
+        CHECK(p->extrapolating);
+        CHECK(p->alpha == doctest::Approx(1.5));
+      }
+    }
+  }
 }
 
 // An unsigned 32-bit field is held as an int32 bit pattern: blended as signed it came out 0

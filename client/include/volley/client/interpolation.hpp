@@ -23,13 +23,15 @@
 
 namespace volley::client {
 
+// Out-of-range values are brought to the nearest limit (Interpolator::kMax...; a negative or
+// NaN extrapolation limit is 0).
 struct InterpolationConfig {
   // The server's tick period (frame numbers advance once per tick): 1 s / its tick_hz. Nothing
-  // on the wire says it; the default is a 30 Hz server's.
+  // on the wire says it; the default is a 30 Hz server's. 1 µs to 60 s.
   TimePoint tick_interval = 33'333;
-  std::size_t window = 64;           // recent arrivals that drive the estimates (>= 4)
+  std::size_t window = 64;           // recent arrivals that drive the estimates (4 to 4,096)
   // How far past the newest frame the render point may extrapolate, in send intervals, before
-  // it holds (a hitch). 0 holds at once.
+  // it holds (a hitch). 0 holds at once; at most 100.
   double max_extrapolation = 1.0;
 };
 
@@ -66,6 +68,10 @@ class Interpolator {
   static constexpr int kSlewPercent = 10;
   // Further off than this (a stall, a clock jump) the render time jumps instead.
   static constexpr TimePoint kSlewLimit = 1'000'000;
+  // InterpolationConfig's limits.
+  static constexpr std::size_t kMaxWindow = 4096;
+  static constexpr TimePoint kMaxTickInterval = 60'000'000;
+  static constexpr double kMaxExtrapolation = 100.0;
 
  private:
   struct Arrival {
