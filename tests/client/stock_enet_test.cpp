@@ -245,7 +245,8 @@ DisconnectReason silent_server_reason(Meanwhile meanwhile) {
     // reliable sequence 1, data 0. No sent time, no checksum (the host's defaults).
     const auto header = static_cast<enet_uint16>(client_id | (wrong_session << ENET_PROTOCOL_HEADER_SESSION_SHIFT));
     std::array<std::uint8_t, 10> forged{static_cast<std::uint8_t>(header >> 8), static_cast<std::uint8_t>(header),
-                                        ENET_PROTOCOL_COMMAND_DISCONNECT | ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE,
+                                        static_cast<std::uint8_t>(ENET_PROTOCOL_COMMAND_DISCONNECT) |
+                                            static_cast<std::uint8_t>(ENET_PROTOCOL_COMMAND_FLAG_ACKNOWLEDGE),
                                         0xFF, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00};
     ENetBuffer buffer{forged.data(), forged.size()};
     REQUIRE(enet_socket_send(server.host()->socket, &client_address, &buffer, 1) == static_cast<int>(forged.size()));
