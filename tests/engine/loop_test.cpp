@@ -185,7 +185,7 @@ TEST_CASE("loop: posts that queue up before the loop drains share one wake-up") 
   }
 }
 
-TEST_CASE("loop: a task that throws leaves run(); the tasks queued behind it run first on the next run()") {
+TEST_CASE("loop: a task that throws leaves run(), and the tasks queued behind it run first on the next run()") {
   for (const Backend backend : backends_under_test()) {
     CAPTURE(backend_name(backend));
     auto loop = open_loop(backend);

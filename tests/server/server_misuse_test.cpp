@@ -101,7 +101,7 @@ TEST_CASE("post() of an empty task is ignored, not thrown out of run()") {
   CHECK(!run.thread.joinable());
 }
 
-TEST_CASE("a posted task that throws leaves run(); the tasks behind it run in the next run()") {
+TEST_CASE("a posted task that throws leaves run(), and the tasks behind it run in the next run()") {
   Config config = loopback_v4();
   config.recv_buffer_bytes = config.send_buffer_bytes = 0;
   auto created = Server::create(config);
