@@ -4,10 +4,13 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <string>
 #include <vector>
 
 namespace volley::support {
@@ -24,17 +27,34 @@ std::string one_line(std::string text) {
 
 // Values CLI11 converts but no Volley flag means. "nan" into a floating-point option: every range
 // check passes it (each comparison with NaN is false), so a NaN --seconds ran forever and a NaN
-// interval turned a feature off. "-1" into an unsigned one: it wraps to 2^64 - 1.
+// interval turned a feature off. "-1" into an unsigned one: it wraps to 2^64 - 1. An integer past
+// 64 bits into an option with no range check of its own (--seed): CLI11 2.1 takes strtoull's
+// saturated 2^64 - 1 without a word.
 std::string bad_number(const CLI::App& app) {
   for (const CLI::Option* option : app.get_options()) {
     if (option->count() == 0) continue;
     const std::string type = option->get_type_name();
     const bool floating = type.rfind("FLOAT", 0) == 0, natural = type.rfind("UINT", 0) == 0;
+    const bool integer = natural || type.rfind("INT", 0) == 0;
     for (const std::string& value : option->results()) {
       if (floating && std::isnan(std::strtod(value.c_str(), nullptr)))
         return option->get_name() + ": expected a number, got '" + value + "'";
       if (natural && value.find('-') != std::string::npos)
         return option->get_name() + ": expected a non-negative integer, got '" + value + "'";
+      if (integer) {
+        errno = 0;
+        if (natural) {
+          (void)std::strtoull(value.c_str(), nullptr, 0);  // base 0, as CLI11 reads integers
+        } else {
+          (void)std::strtoll(value.c_str(), nullptr, 0);
+        }
+        if (errno == ERANGE) {
+          return option->get_name() + ": Value " + value + " not in range " +
+                 (natural ? "0 to " + std::to_string(std::numeric_limits<std::uint64_t>::max())
+                          : std::to_string(std::numeric_limits<std::int64_t>::min()) + " to " +
+                                std::to_string(std::numeric_limits<std::int64_t>::max()));
+        }
+      }
     }
   }
   for (const CLI::App* sub : app.get_subcommands()) {

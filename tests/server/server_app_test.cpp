@@ -228,6 +228,13 @@ TEST_CASE("a value that is not a number is named so, not as out of range") {
   const Result r = run_to_end({"--mode", "echo", "--port", "70000"});
   CHECK(r.code == 2);
   CHECK(r.err.find("--port: Value 70000 not in range 0 to 65535") != std::string::npos);
+  // So does one past 64 bits for a flag with no range of its own: CLI11 took it as 2^64 - 1 and
+  // the server ran (with --seconds here, so that would exit 0 rather than hang the test).
+  const Result seed = run_to_end({"--mode", "demo", "--seed", "99999999999999999999999", "--bind", "127.0.0.1",
+                                  "--port", "0", "--seconds", "0.2"});
+  CHECK(seed.code == 2);
+  CHECK(seed.out.empty());
+  CHECK(seed.err == "volley-server: error: --seed: Value 99999999999999999999999 not in range 0 to 18446744073709551615\n");
 }
 
 TEST_CASE("limit flags: good values start the server, every limit's drop reason is in the stats JSON") {

@@ -332,6 +332,11 @@ TEST_CASE("options: NaN is refused by the one parse_cli rule, whichever float fl
   // An unsigned one does not wrap a negative number to 2^64 - 1.
   CHECK(parse_options({"--server", "127.0.0.1:9", "--seed", "-1"}).error == "--seed: expected a non-negative integer, got '-1'");
   CHECK(parse_options({"--server", "127.0.0.1:9", "--seed", "7"}).options.swarm.seed == 7);
+  // Past 64 bits: refused, not the saturated 2^64 - 1 CLI11 2.1 takes silently.
+  CHECK(parse_options({"--server", "127.0.0.1:9", "--seed", "18446744073709551616"}).error ==
+        "--seed: Value 18446744073709551616 not in range 0 to 18446744073709551615");
+  CHECK(parse_options({"--server", "127.0.0.1:9", "--seed", "18446744073709551615"}).options.swarm.seed ==
+        18446744073709551615ull);
 }
 
 TEST_CASE("options: defaults per behavior, and every problem is one line") {
