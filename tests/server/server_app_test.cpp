@@ -216,6 +216,9 @@ TEST_CASE("a value that is not a number is named so, not as out of range") {
       {{"--mode", "echo", "--max-fragments", "many"},
        "volley-server: error: --max-fragments: expected an integer, got 'many'\n"},
       {{"--mode", "demo", "--tick-hz", "fast"}, "volley-server: error: --tick-hz: expected a number, got 'fast'\n"},
+      // Above Config::tick_hz's maximum: the flag's range says so, not Server::create's "tick_hz must be 0..1000".
+      {{"--mode", "demo", "--tick-hz", "5000"},
+       "volley-server: error: --tick-hz: Value 5000 not in range 0.001000 to 1000.000000\n"},
       {{"--mode", "demo", "--seed", "x"}, "volley-server: error: --seed: expected an integer, got 'x'\n"},
   };
   for (const auto& c : cases) {
