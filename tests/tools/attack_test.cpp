@@ -1,20 +1,27 @@
 // volley-flood's pure pieces (docs/attacks.md): the forged source generator stays inside its
 // block and is reproducible; a forged CONNECT is one the server's peek_connect accepts; each
-// mutation does what its name says, and the mutator's stream is fixed by its seed; bad flags.
+// mutation does what its name says, and the mutator's stream is fixed by its seed; bad flags;
+// the executable itself: no forged source sends more than --rotate datagrams.
 #include <doctest/doctest.h>
+
+#include <arpa/inet.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "connect_forge.hpp"
 #include "forged_sources.hpp"
 #include "mutator.hpp"
 #include "options.hpp"
+#include "cli_run.hpp"
 #include "support/seed.hpp"
+#include "support/udp_socket.hpp"
 #include "volley/protocol/enet_wire.hpp"
 #include "volley/protocol/peer.hpp"
 
@@ -203,6 +210,30 @@ TEST_CASE("volley-flood flags: one-line errors") {
     CHECK_FALSE(e.empty());
     CHECK(e.find('\n') == std::string::npos);
   }
+}
+
+TEST_CASE("volley-flood --rotate: no forged source sends more than that many datagrams") {
+  // At full rate the flood sends batches of 64 from one socket; each batch used to leave whole,
+  // so --rotate below 64 was not honoured (--rotate 1: 64 datagrams a source).
+  volley::test::UdpSocket target;
+  volley::test::TempDir dir;
+  const volley::test::Run r =
+      volley::test::run(dir, std::string(VOLLEY_FLOOD_EXE) + " --server 127.0.0.1:" + std::to_string(target.port()) +
+                                 " --rotate 2 --sources 4 --rate 0 --seconds 0.2");
+  REQUIRE(r.exited);
+  CHECK(r.code == 0);
+  std::map<std::pair<std::uint32_t, std::uint16_t>, int> per_source;
+  int received = 0;
+  while (const auto d = target.receive(50)) {
+    const auto& from = reinterpret_cast<const sockaddr_in&>(d->from);
+    per_source[{ntohl(from.sin_addr.s_addr), ntohs(from.sin_port)}] += 1;
+    ++received;
+  }
+  REQUIRE(received > 100);  // what the receive buffer held: enough batches to tell
+  int most = 0;
+  for (const auto& [source, count] : per_source) most = std::max(most, count);
+  CHECK(most <= 2);
+  CHECK(per_source.size() * 2 >= static_cast<std::size_t>(received));
 }
 
 }  // namespace

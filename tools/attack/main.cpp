@@ -245,7 +245,11 @@ int main(int argc, char** argv) {
       if (s.connected) through = &s;
     }
     Forged& f = pool[cursor++ % pool.size()];
-    if (through != nullptr) due = std::min<std::size_t>(due, 8);
+    if (through != nullptr) {
+      due = std::min<std::size_t>(due, 8);
+    } else {
+      due = std::min<std::size_t>(due, o.rotate - f.sent);  // --rotate: no source sends more
+    }
     sizes.clear();
     for (std::size_t i = 0; i < due; ++i) {
       const MutableBytes slot(slots.data() + i * kSlot, kSlot);
