@@ -135,6 +135,22 @@ TEST_CASE("echo checker: unreliable may be lost but never reordered or doubled")
   CHECK(feed(d, u, {0, 1, 1, 2}).unreliable_reordered == 1);
 }
 
+TEST_CASE("echo checker: an unreliable message back as unreliable fragments (over one datagram) is the unreliable stream") {
+  EchoChecker c(1, 1);
+  auto s = send_n(c, 3, 0, Delivery::kUnreliable);
+  CHECK(c.on_echo(0, Delivery::kUnreliableFragment, s[0].bytes, 2000));
+  CHECK(c.on_echo(0, Delivery::kUnreliable, s[2].bytes, 2000));
+  CHECK_FALSE(c.on_echo(0, Delivery::kUnreliableFragment, s[1].bytes, 2000));  // older: reordered
+  const EchoCounts n = c.finish();
+  CHECK(n.unreliable_received == 2);
+  CHECK(n.unreliable_reordered == 1);
+  CHECK(n.corrupt == 0);
+  EchoChecker r(1, 1);  // a reliable message is not one
+  auto t = send_n(r, 1, 0, Delivery::kReliable);
+  CHECK_FALSE(r.on_echo(0, Delivery::kUnreliableFragment, t[0].bytes, 2000));
+  CHECK(r.counts().corrupt == 1);
+}
+
 TEST_CASE("echo checker: a changed payload, another bot's message or the wrong channel or delivery is corrupt") {
   EchoChecker c(1, 2);
   auto s = send_n(c, 3, 0, Delivery::kReliable);

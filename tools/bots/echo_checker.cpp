@@ -75,8 +75,11 @@ void EchoChecker::on_reliable(Reliable& s, std::uint32_t sequence) {
   }
 }
 
-std::optional<TimePoint> EchoChecker::on_echo(std::uint8_t channel, Delivery delivery,
+std::optional<TimePoint> EchoChecker::on_echo(std::uint8_t channel, Delivery received,
                                               std::span<const std::uint8_t> bytes, TimePoint now) {
+  // An unreliable message too large for one datagram travels (both ways) as unreliable
+  // fragments: still the unreliable sequenced stream of its channel.
+  const Delivery delivery = received == Delivery::kUnreliableFragment ? Delivery::kUnreliable : received;
   const std::optional<EchoMessage> m = decode_echo(bytes);
   if (!m || m->bot != bot_ || m->channel != channel || m->delivery != delivery || channel >= reliable_.size()) {
     ++counts_.corrupt;

@@ -41,7 +41,8 @@ class EchoChecker {
   // sent and its sequence number goes to the next message.
   void unsend(const EchoMessage& m);
   // A packet came back on `channel` with `delivery`. Returns the round-trip time of a valid,
-  // first-time message; nullopt for anything counted as a violation.
+  // first-time message; nullopt for anything counted as a violation. kUnreliableFragment is a
+  // kUnreliable message too large for one datagram (the swarm sends unreliable ones so).
   std::optional<TimePoint> on_echo(std::uint8_t channel, Delivery delivery,
                                    std::span<const std::uint8_t> bytes, TimePoint now);
   // Reliable messages sent and not back yet (a drain waits for 0).
