@@ -37,6 +37,14 @@ std::optional<TimePoint> Peer::next_deadline() const { return impl_->next_deadli
 
 bool Peer::has_events() const noexcept { return !impl_->events.empty(); }
 
+// The flags an empty poll clears are required clear already, so skipping that poll leaves the
+// peer exactly as the poll would.
+bool Peer::settled(TimePoint now) const noexcept {
+  const Impl& p = *impl_;
+  return p.state == PeerState::kConnected && p.events.empty() && p.final_datagram.empty() &&
+         !p.flush_pending && !p.continue_sending && p.nothing_to_send(now);
+}
+
 // A receive's bytes (`delivered`, measured before any move) go back to the budget, and a
 // zombie's DISCONNECT, once taken, resets the peer.
 void Peer::Impl::drop_front_event(std::size_t delivered) {

@@ -122,6 +122,12 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
   // routed to here: payloads delivered at once are viewed in the batch, not copied.
   s.peer->on_datagram(now, bytes, view, protocol::DatagramLifetime::kUntilDrained);
   stats_.datagrams_routed += 1;
+  // Nothing to deliver or send (a datagram of ACKs only, the second of a reliable echo's two):
+  // no service pass, only the deadline the ACKs moved.
+  if (!s.touched && s.peer->settled(now)) {
+    deadlines_.update(*slot, s.peer->next_deadline(), now);
+    return;
+  }
   touch(*slot, s);
 }
 

@@ -328,6 +328,39 @@ TEST_CASE("sends from receive callbacks to peers already served reach them in th
   CHECK(answered == kPeers - 1);  // every sender but the last was answered, in that flush
 }
 
+TEST_CASE("a datagram of ACKs only is not serviced, and the deadline its ACK moved is updated at once") {
+  HostDriver d(config_for(4));
+  Client& c = d.add_client(HostDriver::address(3200));
+  d.connect(c);
+  REQUIRE(d.run_until([&] { return c.peer.state() == PeerState::kConnected; }, 2 * kSec));
+  d.run_for(100 * kMs);
+  const PeerHandle handle = d.events.connected.back();
+  const protocol::Peer* server_side = d.host().peer(handle);
+  REQUIRE(server_side != nullptr);
+  REQUIRE(d.host().send(handle, 0, pattern(8, 1), protocol::PacketFlags::kReliable) == SendResult::kOk);
+  d.host().flush(d.now());
+  const std::optional<TimePoint> resend_at = server_side->next_deadline();  // the packet's RTO
+  REQUIRE(resend_at);
+  REQUIRE(d.deliver() == 1);
+  const auto up = d.gather();
+  REQUIRE(up.size() == 1);  // the client's ACK, alone in its datagram
+
+  const HostStats s0 = d.host().stats();
+  d.feed(up);
+  const HostStats& s = d.host().stats();
+  CHECK(s.datagrams_routed - s0.datagrams_routed == 1);
+  CHECK(s.peers_serviced == s0.peers_serviced);  // no service pass: nothing to deliver or send
+  CHECK(server_side->counters()[protocol::Counter::kAcksIn] >= 1);
+  const std::optional<TimePoint> next = server_side->next_deadline();
+  REQUIRE(next);
+  CHECK(*next > *resend_at + 100 * kMs);  // the keepalive deadline now, not the RTO
+  // The slot's timer followed: nothing fires at the RTO that no longer applies.
+  d.advance_to(*resend_at + 10 * kMs);
+  CHECK(s.timer_fires_early == s0.timer_fires_early);
+  CHECK(s.timer_fires == s0.timer_fires);
+  CHECK(d.outbound().empty());
+}
+
 TEST_CASE("idle peers are not serviced: a batch touches only its senders") {
   HostDriver d(config_for(1100));
   for (std::uint16_t i = 0; i < 1000; ++i) d.connect(d.add_client(HostDriver::address(static_cast<std::uint16_t>(40000 + i))));

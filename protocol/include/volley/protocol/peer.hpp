@@ -224,6 +224,9 @@ class Peer {
   // a second poll at the same time would return 0. The empty poll that ends every pass costs as
   // much as a keepalive check; a server polling thousands of peers skips it.
   bool poll_again() const noexcept;
+  // True when a CONNECTED peer has no event queued and poll_datagram(now) would return 0 and
+  // change nothing: a caller may then skip both (what follows a datagram carrying only ACKs).
+  bool settled(TimePoint now) const noexcept;
   std::optional<PeerEvent> poll_event();
   // Whether poll_event() has anything: lets a caller skip building an empty optional.
   bool has_events() const noexcept;
