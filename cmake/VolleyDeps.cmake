@@ -41,6 +41,21 @@ if(NOT FlatBuffers_FOUND OR NOT VOLLEY_FLATC)
                       "(or apt-get install libflatbuffers-dev flatbuffers-compiler)")
 endif()
 
+# volley_flatc(<fbs> <dir>): flatc compiles <fbs> into <dir>/<name>_generated.h at build time
+# (nothing generated is committed); that header is the rule's output, to list as a source or in
+# a custom target.
+function(volley_flatc fbs dir)
+  get_filename_component(name ${fbs} NAME_WE)
+  get_filename_component(file ${fbs} NAME)
+  add_custom_command(
+    OUTPUT ${dir}/${name}_generated.h
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${dir}
+    COMMAND ${VOLLEY_FLATC} --cpp -o ${dir} ${fbs}
+    DEPENDS ${fbs}
+    COMMENT "flatc ${file}"
+    VERBATIM)
+endfunction()
+
 find_package(CLI11 CONFIG QUIET)
 if(NOT CLI11_FOUND)
   message(FATAL_ERROR "volley: CLI11 not found: run scripts/install-deps.sh "
