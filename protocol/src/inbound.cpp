@@ -10,6 +10,7 @@
 
 #include "peer_impl.hpp"
 #include "seq.hpp"
+#include "volley/protocol/byte_io.hpp"
 #include "volley/protocol/datagram.hpp"
 
 namespace volley::protocol {
@@ -128,6 +129,7 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView& de
     Borrowing(const Borrowing&) = delete;
     Borrowing& operator=(const Borrowing&) = delete;
   } const borrowing_scope(borrowing, borrow && in_datagram);
+  if (state == PeerState::kConnected && take_plain_commands(now, header, commands)) return;
   // Senders put at most 32 commands in a datagram, but a libenet receiver imposes no limit.
   CommandReader reader(commands, header.peer_id == kMaxPeerId,
                        CommandLimits{config.max_packet_size, std::numeric_limits<std::size_t>::max()});
@@ -186,40 +188,112 @@ Handled Peer::Impl::handle_command(TimePoint now, const Command& command) {
 // enet_peer_queue_acknowledgement: commands too far ahead (window distance 7-8) are not acked so
 // that the sender retries once the window has moved.
 void Peer::Impl::queue_acknowledgement(const Command& command, std::uint16_t sent_time) {
-  const std::uint8_t channel_id = command.header.channel;
-  if (channel_id < channels.size() && channels[channel_id].receive.ack_withheld(command.header.reliable_sequence))
-    return;
+  queue_acknowledgement(command.header.channel, command.header.reliable_sequence, command.header.type, sent_time);
+}
+
+void Peer::Impl::queue_acknowledgement(std::uint8_t channel_id, std::uint16_t reliable_sequence, CommandType type,
+                                       std::uint16_t sent_time) {
+  if (channel_id < channels.size() && channels[channel_id].receive.ack_withheld(reliable_sequence)) return;
   if (acks.size() >= config.max_queued_acks) {
     counters.add(Counter::kDropAckQueueFull);
     return;
   }
-  acks.push_back(detail::PendingAck{channel_id, command.header.reliable_sequence, sent_time,
-                                    command.header.type});
+  acks.push_back(detail::PendingAck{channel_id, reliable_sequence, sent_time, type});
   flush_pending = true;
 }
 
-Handled Peer::Impl::handle_acknowledge(TimePoint now, const Command& command) {
-  if (!is_live()) return Handled::kOk;
+namespace {
+
+constexpr std::uint8_t kPlainAck = static_cast<std::uint8_t>(CommandType::kAcknowledge);
+constexpr std::uint8_t kPlainReliable = kCommandFlagAcknowledge | static_cast<std::uint8_t>(CommandType::kSendReliable);
+constexpr std::uint8_t kPlainPing = kCommandFlagAcknowledge | static_cast<std::uint8_t>(CommandType::kPing);
+constexpr std::uint8_t kPlainUnreliable = static_cast<std::uint8_t>(CommandType::kSendUnreliable);
+
+}  // namespace
+
+// The datagrams a CONNECTED peer lives on: ACKs (flagless), then at most one flagless
+// SEND_UNRELIABLE, or one SEND_RELIABLE or PING with the ACKNOWLEDGE flag and the sender's time
+// in the header; nothing after it. They are read in place, where the generic walk builds a
+// Command per command and dispatches it; the handlers behind both are the same, and so is every
+// effect, counter included (tests/peer/peer_plain_datagram_test.cpp holds the two side by side).
+// False, with nothing done: any other shape, for the generic walk.
+bool Peer::Impl::take_plain_commands(TimePoint now, const Header& header, Bytes commands) {
+  const std::size_t ack_size = command_size(CommandType::kAcknowledge);
+  const std::size_t n = commands.size();
+  std::size_t at = 0;
+  while (n - at >= ack_size && commands[at] == kPlainAck) at += ack_size;
+  const std::size_t acks_end = at;
+  CommandType type = CommandType::kAcknowledge;
+  std::uint16_t unreliable_sequence = 0;
+  Bytes payload;
+  if (at != n) {
+    const std::uint8_t raw = commands[at];
+    if (raw == kPlainReliable || raw == kPlainPing) {
+      if (!header.sent_time) return false;
+    } else if (raw != kPlainUnreliable) {
+      return false;
+    }
+    type = static_cast<CommandType>(raw & kCommandNumberMask);
+    const std::size_t fixed = command_size(type);
+    if (n - at < fixed) return false;
+    if (type != CommandType::kPing) {
+      if (commands[at + 1] >= channels.size()) return false;
+      const std::size_t length_at = type == CommandType::kSendReliable ? 4 : 6;
+      if (type == CommandType::kSendUnreliable) unreliable_sequence = load_be16(commands, at + 4);
+      const std::size_t length = load_be16(commands, at + length_at);
+      if (length > config.max_packet_size || n - at - fixed != length) return false;
+      payload = commands.subspan(at + fixed, length);
+    } else if (n - at != fixed) {
+      return false;
+    }
+  }
+  for (std::size_t a = 0; a < acks_end; a += ack_size) {
+    counters.add(Counter::kCommandsIn);
+    std::optional<CommandType> acked;
+    take_acknowledgement(now, commands[a + 1], Acknowledge{load_be16(commands, a + 4), load_be16(commands, a + 6)},
+                         acked);
+  }
+  if (acks_end == n) return true;
+  counters.add(Counter::kCommandsIn);
+  const std::uint8_t channel = commands[acks_end + 1];
+  const std::uint16_t reliable_sequence = load_be16(commands, acks_end + 2);
+  if (type != CommandType::kPing) {
+    detail::ReceiveContext ctx = receive_context(channel);
+    if (channels[channel].receive.receive(ctx, type, reliable_sequence, unreliable_sequence, payload) ==
+        Handled::kStop)
+      return true;
+  }
+  if (type != CommandType::kSendUnreliable) queue_acknowledgement(channel, reliable_sequence, type, *header.sent_time);
+  return true;
+}
+
+bool Peer::Impl::take_acknowledgement(TimePoint now, std::uint8_t channel, const Acknowledge& ack,
+                                      std::optional<CommandType>& acked) {
   counters.add(Counter::kAcksIn);
-  const auto& ack = std::get<Acknowledge>(command.body);
-  if (handshake_cookie_time && command.header.channel == kPeerLevelChannel &&
-      ack.received_reliable_sequence == 1 && ack.received_sent_time == *handshake_cookie_time) {
+  if (handshake_cookie_time && channel == kPeerLevelChannel && ack.received_reliable_sequence == 1 &&
+      ack.received_sent_time == *handshake_cookie_time) {
     // The ACK that proved the handshake (or a duplicate of it): accept() took the RTT sample.
     last_receive_time = now;
     send_window.heard_from_peer();
-    return Handled::kOk;
+    return false;
   }
   const auto sample = detail::rtt_sample_ms(enet_ms(now), ack.received_sent_time);
   if (!sample) {
     counters.add(Counter::kDropAckFromFuture);
-    return Handled::kOk;
+    return false;
   }
   detail::rtt_apply_sample(rtt, throttle, *sample, !last_receive_time, now);
   last_receive_time = now;
   send_window.heard_from_peer();
+  acked = send_window.acknowledge(ack.received_reliable_sequence, channel, send_channel(channel));
+  return true;
+}
 
-  const std::uint8_t channel = command.header.channel;
-  const auto acked = send_window.acknowledge(ack.received_reliable_sequence, channel, send_channel(channel));
+Handled Peer::Impl::handle_acknowledge(TimePoint now, const Command& command) {
+  if (!is_live()) return Handled::kOk;
+  std::optional<CommandType> acked;
+  if (!take_acknowledgement(now, command.header.channel, std::get<Acknowledge>(command.body), acked))
+    return Handled::kOk;
   switch (state) {
     case PeerState::kAcknowledgingConnect:
       if (acked != CommandType::kVerifyConnect) {

@@ -195,6 +195,9 @@ struct Peer::Impl {
   void on_datagram(TimePoint now, Bytes datagram);  // decodes the header first
   void count_arrival(TimePoint now, std::size_t bytes);
   Handled handle_command(TimePoint now, const Command& command);
+  bool take_plain_commands(TimePoint now, const Header& header, Bytes commands);
+  bool take_acknowledgement(TimePoint now, std::uint8_t channel, const Acknowledge& ack,
+                            std::optional<CommandType>& acked);
   Handled handle_acknowledge(TimePoint now, const Command& command);
   Handled handle_connect(const Command& command);
   Handled handle_verify_connect(const Command& command);
@@ -204,6 +207,8 @@ struct Peer::Impl {
   Handled handle_send(const Command& command);
   Handled handle_send_unsequenced(const Command& command);
   void queue_acknowledgement(const Command& command, std::uint16_t sent_time);
+  void queue_acknowledgement(std::uint8_t channel, std::uint16_t reliable_sequence, CommandType type,
+                             std::uint16_t sent_time);
   bool session_state_ok();
   bool data_state_ok(const Command& command);
 };

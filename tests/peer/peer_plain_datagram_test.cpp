@@ -1,0 +1,223 @@
+// A CONNECTED peer reads its everyday datagrams (ACKs, then at most one SEND_RELIABLE,
+// SEND_UNRELIABLE or PING) in place instead of walking them command by command
+// (Peer::Impl::take_plain_commands). That must change nothing but the cost: two identical
+// connected server peers get the same random datagrams, one of them with a trailing command
+// that changes no state (a THROTTLE_CONFIGURE repeating the values already set), which sends
+// it down the generic walk. Every event, every byte sent, every counter but commands-in and
+// bytes-in, the stats and the next deadline must agree after each datagram.
+#include <array>
+
+#include "peer_test_util.hpp"
+#include "volley/protocol/byte_io.hpp"
+
+using namespace volley;
+using namespace volley::protocol;
+using volley::test::connect_pair;
+using volley::test::to_hex;
+
+namespace {
+
+constexpr std::uint32_t kChannels = 2;
+constexpr std::uint32_t kMaxPacket = 150;
+const ThrottleConfigure kThrottle{5000, 2, 2};
+
+struct Twin {
+  sim::Harness h;
+  explicit Twin(std::uint64_t seed)
+      : h([&] {
+          sim::HarnessOptions o;
+          o.seed = seed;
+          // Below the largest payload the datagrams carry, so that the size limit is met too.
+          o.server_config.max_packet_size = kMaxPacket;
+          return o;
+        }()) {
+    REQUIRE(connect_pair(h, kChannels));
+    h.run_for(sim::kSecond);
+  }
+  Peer& peer() { return h.server().peer; }
+};
+
+struct Output {
+  std::vector<std::string> events;
+  std::vector<std::string> datagrams;
+};
+
+Output drain(Peer& p, TimePoint now) {
+  Output out;
+  while (const PeerEvent* e = p.peek_event()) {
+    out.events.push_back(std::to_string(static_cast<int>(e->type)) + "/" + std::to_string(e->channel) + "/" +
+                         std::to_string(static_cast<int>(e->delivery)) + "/" + to_hex(e->bytes()));
+    p.pop_event();
+  }
+  std::array<std::uint8_t, kMaxMtu> buffer{};
+  for (int i = 0; i < 64; ++i) {
+    const std::size_t n = p.poll_datagram(now, buffer);
+    if (n == 0) break;
+    out.datagrams.push_back(to_hex(Bytes(buffer.data(), n)));
+  }
+  return out;
+}
+
+// A datagram from the client to `p`'s slot: the header, then `commands` as they come.
+std::vector<std::uint8_t> datagram(const Peer& p, std::optional<std::uint16_t> sent_time,
+                                   const std::vector<Command>& commands) {
+  std::vector<std::uint8_t> out(8192);
+  Header header;
+  header.peer_id = p.incoming_peer_id();
+  header.session = p.incoming_session_id() & 3;
+  header.sent_time = sent_time;
+  std::size_t n = encode_header(header, false, out);
+  for (const Command& c : commands) n += encode_command(c, MutableBytes(out).subspan(n));
+  out.resize(n);
+  return out;
+}
+
+// Mostly well-formed everyday commands near the peer's sequences, with the odd wrong flag,
+// channel, stale or early sequence, so that both the in-place reader and its refusals run.
+struct Sequences {
+  std::uint16_t next_reliable = 1;
+  std::uint16_t next_usn = 1;
+};
+
+std::vector<Command> random_commands(std::mt19937_64& rng, std::array<Sequences, kChannels>& sequences,
+                                     std::uint16_t sent_base, const std::vector<std::uint8_t>& bytes) {
+  std::vector<Command> out;
+  const auto pick = [&](std::uint64_t n) { return rng() % n; };
+  const std::size_t acks = pick(4);
+  for (std::size_t i = 0; i < acks; ++i) {
+    const auto channel = static_cast<std::uint8_t>(pick(8) == 0 ? 0xFF : pick(3));
+    const auto rsn = static_cast<std::uint16_t>(pick(40));
+    const auto sent = static_cast<std::uint16_t>(sent_base - pick(300) + (pick(10) == 0 ? 2000 : 0));
+    out.push_back(Command{CommandHeader{CommandType::kAcknowledge, pick(16) == 0, false, channel, rsn},
+                          Acknowledge{rsn, sent}});
+  }
+  const auto channel = static_cast<std::uint8_t>(pick(10) == 0 ? kChannels : pick(kChannels));
+  Sequences& seq = sequences[channel % kChannels];
+  std::uint16_t& next_reliable = seq.next_reliable;
+  std::uint16_t& next_usn = seq.next_usn;
+  // Now and then one past the size limit, refused: the sequences then stay where they are.
+  const bool oversize = pick(12) == 0;
+  const Bytes payload(bytes.data(), oversize ? kMaxPacket + 1 + pick(bytes.size() - kMaxPacket - 1) : pick(kMaxPacket + 1));
+  switch (pick(5)) {
+    case 0: {
+      auto rsn = next_reliable;
+      if (pick(4) != 0 && !oversize) {
+        next_reliable = static_cast<std::uint16_t>(next_reliable + 1);
+        next_usn = 1;
+      } else {
+        rsn = static_cast<std::uint16_t>(rsn + pick(5) - 2);
+      }
+      out.push_back(Command{CommandHeader{CommandType::kSendReliable, pick(12) != 0, false, channel, rsn},
+                            SendReliable{payload}});
+      break;
+    }
+    case 1: {
+      const auto usn = static_cast<std::uint16_t>(pick(4) == 0 || oversize ? next_usn - pick(3) : next_usn++);
+      const auto rsn = static_cast<std::uint16_t>(next_reliable - 1 + (pick(6) == 0 ? 1 : 0));
+      out.push_back(Command{CommandHeader{CommandType::kSendUnreliable, pick(12) == 0, false, channel, rsn},
+                            SendUnreliable{usn, payload}});
+      break;
+    }
+    case 2:
+      out.push_back(Command{CommandHeader{CommandType::kPing, pick(12) != 0, false, 0xFF,
+                                          static_cast<std::uint16_t>(pick(100))},
+                            Ping{}});
+      break;
+    default:
+      break;  // ACKs only (or nothing)
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("plain datagrams: read in place, every effect equals the generic command walk's") {
+  std::size_t plain_delivered = 0, acks_taken = 0, compared = 0;
+  for (std::uint64_t index = 0; index < 40; ++index) {
+    VOLLEY_SEEDED_RNG(rng, index);
+    const std::uint64_t harness_seed = rng();
+    Twin plain(harness_seed), walked(harness_seed);
+    Peer& a = plain.peer();
+    Peer& b = walked.peer();
+    REQUIRE(a.state() == PeerState::kConnected);
+    TimePoint now = plain.h.now();
+    // Both take the throttle values the no-op repeats (that first datagram is walked by both).
+    const Command configure{CommandHeader{CommandType::kThrottleConfigure, false, false, 0xFF, 0}, kThrottle};
+    a.on_datagram(now, datagram(a, std::nullopt, {configure}));
+    b.on_datagram(now, datagram(b, std::nullopt, {configure}));
+    const std::vector<std::uint8_t> bytes = volley::test::pattern(200, static_cast<std::uint32_t>(index));
+    std::array<Sequences, kChannels> sequences{};
+    for (int step = 0; step < 300; ++step) {
+      now += static_cast<TimePoint>(rng() % 30) * kMillisecond;
+      if (rng() % 4 == 0) {
+        // Something of ours in flight, for the ACKs to find.
+        const auto flags = rng() % 2 == 0 ? PacketFlags::kReliable : PacketFlags::kUnreliable;
+        const Bytes payload(bytes.data(), 1 + rng() % 100);
+        const auto channel = static_cast<std::uint8_t>(rng() % kChannels);
+        CHECK(a.send(channel, payload, flags) == b.send(channel, payload, flags));
+      }
+      const auto sent_base = static_cast<std::uint16_t>(enet_ms(now));
+      std::vector<Command> commands = random_commands(rng, sequences, sent_base, bytes);
+      const std::optional<std::uint16_t> sent_time =
+          rng() % 10 == 0 ? std::nullopt : std::optional<std::uint16_t>(static_cast<std::uint16_t>(sent_base - rng() % 50));
+      // Both stay until their events are read (DatagramLifetime::kUntilDrained).
+      const std::vector<std::uint8_t> one = datagram(a, sent_time, commands);
+      commands.push_back(configure);
+      const std::vector<std::uint8_t> other = datagram(b, sent_time, commands);
+      const auto view_a = decode_header(one, false);
+      const auto view_b = decode_header(other, false);
+      REQUIRE(view_a.ok());
+      REQUIRE(view_b.ok());
+      const auto acks_before = a.counters()[Counter::kAcksIn];
+      a.on_datagram(now, one, *view_a.value, DatagramLifetime::kUntilDrained);
+      b.on_datagram(now, other, *view_b.value, DatagramLifetime::kUntilDrained);
+      acks_taken += a.counters()[Counter::kAcksIn] - acks_before;
+      if (rng() % 8 == 0) {
+        a.on_deadline(now);
+        b.on_deadline(now);
+      }
+      const Output out_a = drain(a, now);
+      const Output out_b = drain(b, now);
+      INFO("seed index " << index << ", step " << step << ", datagram " << to_hex(one));
+      REQUIRE(out_a.events == out_b.events);
+      REQUIRE(out_a.datagrams == out_b.datagrams);
+      for (std::size_t c = 0; c < kCounterCount; ++c) {
+        // The walked datagram is 16 bytes and one command longer.
+        if (static_cast<Counter>(c) == Counter::kCommandsIn || static_cast<Counter>(c) == Counter::kBytesIn) continue;
+        INFO("counter " << counter_name(static_cast<Counter>(c)));
+        REQUIRE(a.counters()[static_cast<Counter>(c)] == b.counters()[static_cast<Counter>(c)]);
+      }
+      REQUIRE(a.next_deadline() == b.next_deadline());
+      REQUIRE(a.state() == b.state());
+      const PeerStats sa = a.stats(), sb = b.stats();
+      REQUIRE(sa.rtt_ms == sb.rtt_ms);
+      REQUIRE(sa.rtt_variance_ms == sb.rtt_variance_ms);
+      REQUIRE(sa.packet_throttle == sb.packet_throttle);
+      REQUIRE(sa.sent_unacked == sb.sent_unacked);
+      REQUIRE(sa.waiting_data == sb.waiting_data);
+      REQUIRE(sa.held_commands == sb.held_commands);
+      plain_delivered += out_a.events.size();
+      ++compared;
+    }
+  }
+  // The comparison means something only if the in-place reader ran often: deliveries and ACKs.
+  MESSAGE("compared " << compared << " datagrams, " << plain_delivered << " deliveries, " << acks_taken << " ACKs");
+  CHECK(plain_delivered > 1000);
+  CHECK(acks_taken > 2000);
+}
+
+TEST_CASE("plain datagrams: commands-in counts every command of a datagram read in place") {
+  Twin t(7);
+  Peer& p = t.peer();
+  const TimePoint now = t.h.now();
+  const auto before = p.counters()[Counter::kCommandsIn];
+  const std::vector<std::uint8_t> payload(8, 0x42);
+  const auto sent = static_cast<std::uint16_t>(enet_ms(now));
+  p.on_datagram(now, datagram(p, sent,
+                              {Command{CommandHeader{CommandType::kAcknowledge, false, false, 0, 5}, Acknowledge{5, sent}},
+                               Command{CommandHeader{CommandType::kAcknowledge, false, false, 1, 6}, Acknowledge{6, sent}},
+                               Command{CommandHeader{CommandType::kSendReliable, true, false, 0, 1},
+                                       SendReliable{Bytes(payload)}}}));
+  CHECK(p.counters()[Counter::kCommandsIn] - before == 3);
+  CHECK(p.counters()[Counter::kPacketsIn] >= 1);
+}
