@@ -8,6 +8,7 @@
 
 #include "peer_impl.hpp"
 #include "seq.hpp"
+#include "volley/protocol/byte_io.hpp"
 #include "volley/protocol/datagram.hpp"
 
 namespace volley::protocol {
@@ -173,7 +174,95 @@ bool Peer::Impl::disconnect_later_drained() const {
   return state == PeerState::kDisconnectLater && send_window.idle();
 }
 
+// The datagram a CONNECTED peer sends nearly every time: its queued ACKs and at most one whole
+// SEND_RELIABLE or SEND_UNRELIABLE, all fitting, the reliable one not held by a window, no
+// retransmission or PING due, no CRC or range coding. Written in one pass: the same bytes and
+// the same effects as the general assembly below, which takes every other case (kNotLean,
+// having changed nothing). tests/peer/peer_lean_assembly_test.cpp holds the two side by side.
+std::size_t Peer::Impl::assemble_lean(TimePoint now, MutableBytes out) {
+  if (!lean_assembly || state != PeerState::kConnected || config.checksum || config.compress) return kNotLean;
+  auto& outgoing = send_window.outgoing();
+  const std::size_t commands = outgoing.size();
+  if (commands > 1 || send_window.timeout_due(now)) return kNotLean;
+  const std::size_t budget = std::min<std::size_t>(mtu, out.size());
+  std::size_t size = kHeaderBudget + acks.size() * command_size(CommandType::kAcknowledge);
+  bool reliable = false;
+  OutgoingCommand* command = nullptr;
+  if (commands == 1) {
+    command = &outgoing.front();
+    const CommandType type = command->header.type;
+    reliable = command->header.acknowledge;
+    if (!command->packet || type != (reliable ? CommandType::kSendReliable : CommandType::kSendUnreliable))
+      return kNotLean;
+    if (reliable) {
+      bool window_wrap = false, window_exceeded = false;
+      const std::uint32_t byte_window = detail::reliable_byte_window(throttle, window_size, mtu);
+      if (send_window.blocked(*command, send_channel(command->header.channel), byte_window, window_wrap,
+                              window_exceeded))
+        return kNotLean;
+    }
+    size += command_size(type) + command->fragment_length;
+  }
+  if (acks.size() + commands > kMaxCommandsPerDatagram || size > budget || out.size() <= kHeaderBudget) return kNotLean;
+  if (!reliable && send_window.sent().empty() && ping_due(now)) return kNotLean;
+
+  continue_sending = false;
+  ping_unsent = false;
+  std::uint8_t* const o = out.data();
+  std::size_t w = reliable ? 4 : 2;  // the header's size is known before any command is written
+  std::size_t written = 0;
+  const std::size_t ack_count = acks.size();
+  while (!acks.empty()) {
+    const detail::PendingAck& ack = acks.front();
+    o[w] = static_cast<std::uint8_t>(CommandType::kAcknowledge);
+    o[w + 1] = ack.channel;
+    store_be16(out, w + 2, ack.reliable_sequence);
+    store_be16(out, w + 4, ack.reliable_sequence);
+    store_be16(out, w + 6, ack.sent_time);
+    w += command_size(CommandType::kAcknowledge);
+    acks.pop_front();
+  }
+  written += ack_count;
+  if (command != nullptr) {
+    const std::uint8_t channel = command->header.channel;
+    const auto it = outgoing.begin();
+    if (reliable) {
+      send_window.send_reliable(now, it, send_channel(channel), detail::bounded_rto_ms(detail::initial_rto_ms(rtt), timeouts),
+                                timeouts.limit);
+    } else if (detail::throttle_drops_next(throttle)) {
+      send_window.discard(it);
+      counters.add(Counter::kThrottleDropped);
+      command = nullptr;
+    }
+    if (command != nullptr) {
+      const std::size_t n = encode_command(command->header, command->body, out.subspan(w));
+      w += n;
+      written += 1;
+      packet_loss.on_sent();
+      if (!reliable) send_window.discard(it);
+    }
+  }
+  counters.add(Counter::kCommandsOut, written);
+  counters.add(Counter::kAcksOut, ack_count);
+  if (written == 0) return 0;
+  packet_loss.update(now);
+  std::uint16_t raw = static_cast<std::uint16_t>(outgoing_peer_id & kMaxPeerId);
+  if (outgoing_peer_id < kMaxPeerId) raw |= static_cast<std::uint16_t>((outgoing_session_id & 3u) << kHeaderSessionShift);
+  if (reliable) {
+    raw |= kHeaderFlagSentTime;
+    store_be16(out, 2, static_cast<std::uint16_t>(enet_ms(now) & 0xFFFF));
+  }
+  store_be16(out, 0, raw);
+  last_sent_time = reliable;
+  counters.add(Counter::kDatagramsOut);
+  counters.add(Counter::kBytesOut, w);
+  return w;
+}
+
 std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_timers) {
+  if (service_timers) {
+    if (const std::size_t n = assemble_lean(now, out); n != kNotLean) return n;
+  }
   const std::size_t max_prefix = kHeaderBudget + (config.checksum ? kChecksumSize : 0);
   if (out.size() <= max_prefix) return 0;
   Assembly a;
@@ -211,13 +300,14 @@ std::size_t Peer::Impl::assemble(TimePoint now, MutableBytes out, bool service_t
   const std::size_t header_bytes = encoded_header_size(header, config.checksum);
   if (header_bytes != body_at) std::memmove(out.data() + header_bytes, a.body.data(), a.body_size);
   if (encode_header(header, config.checksum, out.first(header_bytes)) == 0) return 0;
-  FinishOptions options;
-  options.checksum = config.checksum;
-  if (known) options.seed = connect_id;
-  options.compress = config.compress;
-  const std::size_t length =
-      finish_datagram(out.first(header_bytes + a.body_size),
-                      header_bytes - (config.checksum ? kChecksumSize : 0), options);
+  std::size_t length = header_bytes + a.body_size;
+  if (config.checksum || config.compress) {  // most hosts use neither: no call per datagram
+    FinishOptions options;
+    options.checksum = config.checksum;
+    if (known) options.seed = connect_id;
+    options.compress = config.compress;
+    length = finish_datagram(out.first(length), header_bytes - (config.checksum ? kChecksumSize : 0), options);
+  }
   counters.add(Counter::kDatagramsOut);
   counters.add(Counter::kBytesOut, length);
   return length;

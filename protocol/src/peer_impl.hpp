@@ -167,6 +167,9 @@ struct Peer::Impl {
   std::size_t build_final_datagram(MutableBytes out);
   struct Assembly;
   std::size_t assemble(TimePoint now, MutableBytes out, bool service_timers);
+  static constexpr std::size_t kNotLean = static_cast<std::size_t>(-1);
+  std::size_t assemble_lean(TimePoint now, MutableBytes out);
+  bool lean_assembly = true;  // off only in tests that hold the two assemblies side by side
   void write_acks(Assembly& a);
   bool write_outgoing(TimePoint now, Assembly& a);
   bool encode_into(Assembly& a, const CommandHeader& header, const CommandBody& body);

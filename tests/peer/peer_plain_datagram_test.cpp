@@ -1,12 +1,17 @@
-// A CONNECTED peer reads its everyday datagrams (ACKs, then at most one SEND_RELIABLE,
-// SEND_UNRELIABLE or PING) in place instead of walking them command by command
-// (Peer::Impl::take_plain_commands). That must change nothing but the cost: two identical
-// connected server peers get the same random datagrams, one of them with a trailing command
-// that changes no state (a THROTTLE_CONFIGURE repeating the values already set), which sends
-// it down the generic walk. Every event, every byte sent, every counter but commands-in and
-// bytes-in, the stats and the next deadline must agree after each datagram.
+// The datagrams a CONNECTED peer lives on take short paths, each of which must change nothing
+// but the cost; both are held against the general path side by side, on twin connected server
+// peers fed the same random input, comparing every event, every byte sent, the counters, the
+// stats and the next deadline after each step.
+// - Read in place (Peer::Impl::take_plain_commands): ACKs, then at most one SEND_RELIABLE,
+//   SEND_UNRELIABLE or PING. The twin's datagrams end in a command that changes no state (a
+//   THROTTLE_CONFIGURE repeating the values already set), which sends them down the command walk.
+// - Written in one pass (Peer::Impl::assemble_lean): queued ACKs and at most one whole
+//   SEND_RELIABLE or SEND_UNRELIABLE. The twin has it switched off.
+#include <algorithm>
 #include <array>
+#include <initializer_list>
 
+#include "peer_impl.hpp"
 #include "peer_test_util.hpp"
 #include "volley/protocol/byte_io.hpp"
 
@@ -14,6 +19,13 @@ using namespace volley;
 using namespace volley::protocol;
 using volley::test::connect_pair;
 using volley::test::to_hex;
+
+namespace volley::protocol {
+// Declared a friend by Peer: the one way a test reaches a Peer's internals.
+struct PeerInternals {
+  static void set_lean_assembly(Peer& p, bool on) { p.impl_->lean_assembly = on; }
+};
+}  // namespace volley::protocol
 
 namespace {
 
@@ -41,6 +53,30 @@ struct Output {
   std::vector<std::string> events;
   std::vector<std::string> datagrams;
 };
+
+// Everything observable of the twins agrees, but for the counters named in `except`.
+void require_same(Peer& a, Peer& b, const Output& out_a, const Output& out_b, std::initializer_list<Counter> except) {
+  REQUIRE(out_a.events == out_b.events);
+  REQUIRE(out_a.datagrams == out_b.datagrams);
+  for (std::size_t c = 0; c < kCounterCount; ++c) {
+    const auto counter = static_cast<Counter>(c);
+    if (std::find(except.begin(), except.end(), counter) != except.end()) continue;
+    INFO("counter " << counter_name(counter));
+    REQUIRE(a.counters()[counter] == b.counters()[counter]);
+  }
+  REQUIRE(a.next_deadline() == b.next_deadline());
+  REQUIRE(a.state() == b.state());
+  const PeerStats sa = a.stats(), sb = b.stats();
+  REQUIRE(sa.rtt_ms == sb.rtt_ms);
+  REQUIRE(sa.rtt_variance_ms == sb.rtt_variance_ms);
+  REQUIRE(sa.packet_throttle == sb.packet_throttle);
+  REQUIRE(sa.packet_loss == sb.packet_loss);
+  REQUIRE(sa.reliable_data_in_transit == sb.reliable_data_in_transit);
+  REQUIRE(sa.queued_outgoing == sb.queued_outgoing);
+  REQUIRE(sa.sent_unacked == sb.sent_unacked);
+  REQUIRE(sa.waiting_data == sb.waiting_data);
+  REQUIRE(sa.held_commands == sb.held_commands);
+}
 
 Output drain(Peer& p, TimePoint now) {
   Output out;
@@ -179,23 +215,8 @@ TEST_CASE("plain datagrams: read in place, every effect equals the generic comma
       const Output out_a = drain(a, now);
       const Output out_b = drain(b, now);
       INFO("seed index " << index << ", step " << step << ", datagram " << to_hex(one));
-      REQUIRE(out_a.events == out_b.events);
-      REQUIRE(out_a.datagrams == out_b.datagrams);
-      for (std::size_t c = 0; c < kCounterCount; ++c) {
-        // The walked datagram is 16 bytes and one command longer.
-        if (static_cast<Counter>(c) == Counter::kCommandsIn || static_cast<Counter>(c) == Counter::kBytesIn) continue;
-        INFO("counter " << counter_name(static_cast<Counter>(c)));
-        REQUIRE(a.counters()[static_cast<Counter>(c)] == b.counters()[static_cast<Counter>(c)]);
-      }
-      REQUIRE(a.next_deadline() == b.next_deadline());
-      REQUIRE(a.state() == b.state());
-      const PeerStats sa = a.stats(), sb = b.stats();
-      REQUIRE(sa.rtt_ms == sb.rtt_ms);
-      REQUIRE(sa.rtt_variance_ms == sb.rtt_variance_ms);
-      REQUIRE(sa.packet_throttle == sb.packet_throttle);
-      REQUIRE(sa.sent_unacked == sb.sent_unacked);
-      REQUIRE(sa.waiting_data == sb.waiting_data);
-      REQUIRE(sa.held_commands == sb.held_commands);
+      // The walked datagram is 16 bytes and one command longer.
+      require_same(a, b, out_a, out_b, {Counter::kCommandsIn, Counter::kBytesIn});
       plain_delivered += out_a.events.size();
       ++compared;
     }
@@ -220,4 +241,69 @@ TEST_CASE("plain datagrams: commands-in counts every command of a datagram read 
                                        SendReliable{Bytes(payload)}}}));
   CHECK(p.counters()[Counter::kCommandsIn] - before == 3);
   CHECK(p.counters()[Counter::kPacketsIn] >= 1);
+}
+
+TEST_CASE("plain datagrams: written in one pass, every effect equals the general assembly's") {
+  std::size_t datagrams = 0, reliable_sent = 0;
+  for (std::uint64_t index = 0; index < 40; ++index) {
+    VOLLEY_SEEDED_RNG(rng, index);
+    const std::uint64_t harness_seed = rng();
+    Twin lean(harness_seed), general(harness_seed);
+    Peer& a = lean.peer();
+    Peer& b = general.peer();
+    PeerInternals::set_lean_assembly(b, false);
+    REQUIRE(a.state() == PeerState::kConnected);
+    TimePoint now = lean.h.now();
+    const std::vector<std::uint8_t> bytes = volley::test::pattern(3000, static_cast<std::uint32_t>(index));
+    std::array<Sequences, kChannels> sequences{};
+    for (int step = 0; step < 300; ++step) {
+      now += static_cast<TimePoint>(rng() % 60) * kMillisecond;
+      // Mostly one packet a step (the one-pass case), now and then several, a fragmented one or
+      // an unsequenced one (the general case).
+      const int sends = rng() % 6 == 0 ? 2 + static_cast<int>(rng() % 3) : static_cast<int>(rng() % 2);
+      for (int i = 0; i < sends; ++i) {
+        static constexpr PacketFlags kFlags[] = {PacketFlags::kReliable, PacketFlags::kReliable, PacketFlags::kUnreliable,
+                                                 PacketFlags::kUnreliable, PacketFlags::kUnsequenced,
+                                                 PacketFlags::kUnreliableFragment};
+        const PacketFlags flags = kFlags[rng() % std::size(kFlags)];
+        const std::size_t size = rng() % 10 == 0 ? 1300 + rng() % 1700 : rng() % 200;
+        const auto channel = static_cast<std::uint8_t>(rng() % kChannels);
+        const Bytes payload(bytes.data(), size);
+        REQUIRE(a.send(channel, payload, flags) == b.send(channel, payload, flags));
+        if (flags == PacketFlags::kReliable) ++reliable_sent;
+      }
+      if (rng() % 20 == 0) {
+        a.ping();
+        b.ping();
+      }
+      if (rng() % 2 == 0) {
+        // From the client: ACKs of what we sent (some of them), maybe data to be acked.
+        const auto sent_base = static_cast<std::uint16_t>(enet_ms(now));
+        std::vector<Command> commands = random_commands(rng, sequences, sent_base, bytes);
+        const auto one = datagram(a, sent_base, commands);
+        a.on_datagram(now, one);
+        b.on_datagram(now, one);
+      }
+      if (rng() % 30 == 0) {
+        // More ACKs queued than one datagram takes (32 commands).
+        for (std::uint16_t n = 0; n < 40; ++n) {
+          const Command ping{CommandHeader{CommandType::kPing, true, false, 0xFF, n}, Ping{}};
+          const auto one = datagram(a, static_cast<std::uint16_t>(enet_ms(now)), {ping});
+          a.on_datagram(now, one);
+          b.on_datagram(now, one);
+        }
+      }
+      if (rng() % 4 == 0) {
+        a.on_deadline(now);
+        b.on_deadline(now);
+      }
+      const Output out_a = drain(a, now);
+      const Output out_b = drain(b, now);
+      INFO("seed index " << index << ", step " << step);
+      require_same(a, b, out_a, out_b, {});
+      datagrams += out_a.datagrams.size();
+    }
+  }
+  MESSAGE("compared " << datagrams << " datagrams sent, " << reliable_sent << " reliable packets");
+  CHECK(datagrams > 5000);
 }

@@ -275,6 +275,7 @@ class Peer {
 
  private:
   struct Impl;
+  friend struct PeerInternals;  // white-box tests (tests/peer) reach Impl through it; no definition here
   std::unique_ptr<Impl> impl_;
 };
 
