@@ -82,8 +82,37 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
   counters.add(counter_for(header.error));
 }
 
+namespace {
+
+// Sets the peer's borrowing flag (DatagramLifetime) for the commands of one datagram.
+struct Borrowing {
+  bool& flag;
+  Borrowing(bool& f, bool on) : flag(f) { flag = on; }
+  ~Borrowing() { flag = false; }
+  Borrowing(const Borrowing&) = delete;
+  Borrowing& operator=(const Borrowing&) = delete;
+};
+
+}  // namespace
+
+// A CONNECTED peer's datagram that is neither range-coded nor checksummed needs no opening:
+// its commands are the body, in the datagram. These are the checks open_datagram's admitter
+// makes for such a peer; any other datagram, or one they refuse, is opened (and its refusal
+// counted) there.
+bool Peer::Impl::unopened(const Header& h) const noexcept {
+  return state == PeerState::kConnected && !config.checksum && !h.compressed && h.peer_id == incoming_peer_id &&
+         outgoing_peer_id < kMaxPeerId && h.session == (incoming_session_id & 3);
+}
+
 void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView& decoded, bool borrow) {
   count_arrival(now, datagram.size());
+  if (!unopened(decoded.header)) return open_and_walk(now, datagram, decoded, borrow);
+  last_heard_time = now;
+  const Borrowing borrowing_scope(borrowing, borrow);
+  if (!take_plain_commands(now, decoded.header, decoded.body)) walk_commands(now, decoded.header, decoded.body);
+}
+
+void Peer::Impl::open_and_walk(TimePoint now, Bytes datagram, const HeaderView& decoded, bool borrow) {
   std::array<std::uint8_t, kMaxDecompressedBody> scratch;
   auto admit = [&](const Header& h) -> std::optional<ChecksumSeed> {
     if (h.peer_id == kMaxPeerId) {
@@ -122,14 +151,12 @@ void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView& de
   const Bytes commands = *opened.value;
   const bool in_datagram = address(commands.data()) >= address(datagram.data()) &&
                            address(commands.data()) + commands.size() <= address(datagram.data()) + datagram.size();
-  struct Borrowing {
-    bool& flag;
-    Borrowing(bool& f, bool on) : flag(f) { flag = on; }
-    ~Borrowing() { flag = false; }
-    Borrowing(const Borrowing&) = delete;
-    Borrowing& operator=(const Borrowing&) = delete;
-  } const borrowing_scope(borrowing, borrow && in_datagram);
+  const Borrowing borrowing_scope(borrowing, borrow && in_datagram);
   if (state == PeerState::kConnected && take_plain_commands(now, header, commands)) return;
+  walk_commands(now, header, commands);
+}
+
+void Peer::Impl::walk_commands(TimePoint now, const Header& header, Bytes commands) {
   // Senders put at most 32 commands in a datagram, but a libenet receiver imposes no limit.
   CommandReader reader(commands, header.peer_id == kMaxPeerId,
                        CommandLimits{config.max_packet_size, std::numeric_limits<std::size_t>::max()});

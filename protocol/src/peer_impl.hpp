@@ -196,6 +196,9 @@ struct Peer::Impl {
   // until it has drained the events (DatagramLifetime).
   void on_datagram(TimePoint now, Bytes datagram, const HeaderView& header, bool borrow = false);
   void on_datagram(TimePoint now, Bytes datagram);  // decodes the header first
+  bool unopened(const Header& header) const noexcept;
+  void open_and_walk(TimePoint now, Bytes datagram, const HeaderView& header, bool borrow);
+  void walk_commands(TimePoint now, const Header& header, Bytes commands);
   void count_arrival(TimePoint now, std::size_t bytes);
   Handled handle_command(TimePoint now, const Command& command);
   bool take_plain_commands(TimePoint now, const Header& header, Bytes commands);

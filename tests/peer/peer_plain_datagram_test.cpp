@@ -307,3 +307,27 @@ TEST_CASE("plain datagrams: written in one pass, every effect equals the general
   MESSAGE("compared " << datagrams << " datagrams sent, " << reliable_sent << " reliable packets");
   CHECK(datagrams > 5000);
 }
+
+TEST_CASE("plain datagrams: a checksummed peer opens every datagram, and a bad CRC is dropped and counted") {
+  sim::HarnessOptions o;
+  o.client_config.checksum = o.server_config.checksum = true;
+  sim::Harness h(o);
+  REQUIRE(connect_pair(h, kChannels));
+  h.run_for(sim::kSecond);
+  Peer& client = h.client().peer;
+  Peer& server = h.server().peer;
+  const std::vector<std::uint8_t> payload(32, 0x5A);
+  REQUIRE(client.send(0, Bytes(payload), PacketFlags::kReliable) == SendResult::kOk);
+  std::array<std::uint8_t, kMaxMtu> buffer{};
+  const std::size_t n = client.poll_datagram(h.now(), buffer);
+  REQUIRE(n > payload.size());
+  std::vector<std::uint8_t> bad(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+  bad[n - 1] ^= 0x01;  // a payload byte: only the CRC can tell
+  const auto drops = server.counters()[Counter::kDropBadChecksum];
+  server.on_datagram(h.now(), bad);
+  CHECK(server.counters()[Counter::kDropBadChecksum] == drops + 1);
+  CHECK_FALSE(server.has_events());
+  server.on_datagram(h.now(), Bytes(buffer.data(), n));
+  REQUIRE(server.has_events());
+  CHECK(to_hex(server.peek_event()->bytes()) == to_hex(Bytes(payload)));
+}
