@@ -77,7 +77,10 @@ void Peer::Impl::count_arrival(TimePoint now, std::size_t bytes) {
 
 void Peer::Impl::on_datagram(TimePoint now, Bytes datagram) {
   const auto header = decode_header(datagram, config.checksum);
-  if (header.ok()) return on_datagram(now, datagram, *header.value);
+  if (header.ok()) {
+    on_datagram(now, datagram, *header.value);
+    return;
+  }
   count_arrival(now, datagram.size());
   counters.add(counter_for(header.error));
 }
@@ -104,12 +107,19 @@ bool Peer::Impl::unopened(const Header& h) const noexcept {
          outgoing_peer_id < kMaxPeerId && h.session == (incoming_session_id & 3);
 }
 
-void Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView& decoded, bool borrow) {
+bool Peer::Impl::on_datagram(TimePoint now, Bytes datagram, const HeaderView& decoded, bool borrow,
+                             PeerEvent* direct) {
   count_arrival(now, datagram.size());
-  if (!unopened(decoded.header)) return open_and_walk(now, datagram, decoded, borrow);
+  if (!unopened(decoded.header)) {
+    open_and_walk(now, datagram, decoded, borrow);
+    return false;
+  }
   last_heard_time = now;
   const Borrowing borrowing_scope(borrowing, borrow);
-  if (!take_plain_commands(now, decoded.header, decoded.body)) walk_commands(now, decoded.header, decoded.body);
+  PeerEvent* const offered = borrow ? direct : nullptr;
+  direct = offered;
+  if (!take_plain_commands(now, decoded.header, decoded.body, direct)) walk_commands(now, decoded.header, decoded.body);
+  return offered != nullptr && direct == nullptr;
 }
 
 void Peer::Impl::open_and_walk(TimePoint now, Bytes datagram, const HeaderView& decoded, bool borrow) {
@@ -152,7 +162,8 @@ void Peer::Impl::open_and_walk(TimePoint now, Bytes datagram, const HeaderView& 
   const bool in_datagram = address(commands.data()) >= address(datagram.data()) &&
                            address(commands.data()) + commands.size() <= address(datagram.data()) + datagram.size();
   const Borrowing borrowing_scope(borrowing, borrow && in_datagram);
-  if (state == PeerState::kConnected && take_plain_commands(now, header, commands)) return;
+  PeerEvent* no_direct = nullptr;
+  if (state == PeerState::kConnected && take_plain_commands(now, header, commands, no_direct)) return;
   walk_commands(now, header, commands);
 }
 
@@ -244,7 +255,7 @@ constexpr std::uint8_t kPlainUnreliable = static_cast<std::uint8_t>(CommandType:
 // Command per command and dispatches it; the handlers behind both are the same, and so is every
 // effect, counter included (tests/peer/peer_plain_datagram_test.cpp holds the two side by side).
 // False, with nothing done: any other shape, for the generic walk.
-bool Peer::Impl::take_plain_commands(TimePoint now, const Header& header, Bytes commands) {
+bool Peer::Impl::take_plain_commands(TimePoint now, const Header& header, Bytes commands, PeerEvent*& direct) {
   const std::size_t ack_size = command_size(CommandType::kAcknowledge);
   const std::size_t n = commands.size();
   std::size_t at = 0;
@@ -286,9 +297,10 @@ bool Peer::Impl::take_plain_commands(TimePoint now, const Header& header, Bytes 
   const std::uint16_t reliable_sequence = load_be16(commands, acks_end + 2);
   if (type != CommandType::kPing) {
     detail::ReceiveContext ctx = receive_context(channel);
-    if (channels[channel].receive.receive(ctx, type, reliable_sequence, unreliable_sequence, payload) ==
-        Handled::kStop)
-      return true;
+    ctx.direct = direct;
+    const Handled handled = channels[channel].receive.receive(ctx, type, reliable_sequence, unreliable_sequence, payload);
+    direct = ctx.direct;
+    if (handled == Handled::kStop) return true;
   }
   if (type != CommandType::kSendUnreliable) queue_acknowledgement(channel, reliable_sequence, type, *header.sent_time);
   return true;

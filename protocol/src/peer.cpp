@@ -30,6 +30,9 @@ void Peer::on_datagram(TimePoint now, Bytes datagram) { impl_->on_datagram(now, 
 void Peer::on_datagram(TimePoint now, Bytes datagram, const HeaderView& header, DatagramLifetime lifetime) {
   impl_->on_datagram(now, datagram, header, lifetime == DatagramLifetime::kUntilDrained);
 }
+bool Peer::on_datagram_direct(TimePoint now, Bytes datagram, const HeaderView& header, PeerEvent& packet) {
+  return impl_->on_datagram(now, datagram, header, true, &packet);
+}
 void Peer::on_deadline(TimePoint now) { impl_->run_timers(now); }
 std::size_t Peer::poll_datagram(TimePoint now, MutableBytes out) { return impl_->poll_datagram(now, out); }
 bool Peer::poll_again() const noexcept { return impl_->poll_again; }

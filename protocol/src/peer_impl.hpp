@@ -194,14 +194,16 @@ struct Peer::Impl {
   // inbound.cpp
   // `header`: decoded by the caller (the Host, to route). `borrow`: the caller keeps `datagram`
   // until it has drained the events (DatagramLifetime).
-  void on_datagram(TimePoint now, Bytes datagram, const HeaderView& header, bool borrow = false);
+  // `direct`: see Peer::on_datagram_direct; true when the packet went there.
+  bool on_datagram(TimePoint now, Bytes datagram, const HeaderView& header, bool borrow = false,
+                   PeerEvent* direct = nullptr);
   void on_datagram(TimePoint now, Bytes datagram);  // decodes the header first
   bool unopened(const Header& header) const noexcept;
   void open_and_walk(TimePoint now, Bytes datagram, const HeaderView& header, bool borrow);
   void walk_commands(TimePoint now, const Header& header, Bytes commands);
   void count_arrival(TimePoint now, std::size_t bytes);
   Handled handle_command(TimePoint now, const Command& command);
-  bool take_plain_commands(TimePoint now, const Header& header, Bytes commands);
+  bool take_plain_commands(TimePoint now, const Header& header, Bytes commands, PeerEvent*& direct);
   bool take_acknowledgement(TimePoint now, std::uint8_t channel, const Acknowledge& ack,
                             std::optional<CommandType>& acked);
   Handled handle_acknowledge(TimePoint now, const Command& command);

@@ -106,7 +106,21 @@ void deliver_now(ReceiveContext& ctx, CommandType type, Bytes payload) {
   }
   // A zero-length payload still needs a non-null view to read as borrowed.
   static constexpr std::uint8_t kNothing = 0;
-  append_receive(ctx, type, payload.size()).borrowed = payload.data() != nullptr ? payload : Bytes(&kNothing, 0);
+  const Bytes borrowed = payload.data() != nullptr ? payload : Bytes(&kNothing, 0);
+  if (ctx.direct != nullptr && ctx.events.empty()) {
+    // Handed on before anything else can be queued, so it is never waiting: its bytes go
+    // straight back to the budget that queue() took them from.
+    ctx.counters.add(Counter::kPacketsIn);
+    ctx.counters.add(Counter::kPayloadBytesIn, payload.size());
+    PeerEvent& event = *std::exchange(ctx.direct, nullptr);
+    event.type = PeerEvent::Type::kReceive;
+    event.channel = ctx.channel_id;
+    event.delivery = delivery_for(type);
+    event.borrowed = borrowed;
+    ctx.budget.give_back(payload.size());
+    return;
+  }
+  append_receive(ctx, type, payload.size()).borrowed = borrowed;
 }
 
 bool ReceiveChannel::ack_withheld(std::uint16_t reliable_sequence) const noexcept {

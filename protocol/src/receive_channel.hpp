@@ -59,6 +59,10 @@ struct ReceiveContext {
   std::uint8_t channel_id = 0;
   bool discard = false;  // DISCONNECT_LATER: data is acknowledged but thrown away
   bool borrow = false;   // payloads may be viewed in the datagram (DatagramLifetime::kUntilDrained)
+  // Set by a caller that hands a packet on at once (Peer::on_datagram_direct): the first packet
+  // delivered at once with no event queued ahead of it is written here instead of queued, and
+  // the pointer cleared.
+  PeerEvent* direct = nullptr;
 };
 
 // Appends one receive event and counts it. The payload is moved, never copied; it comes from

@@ -119,9 +119,14 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
   }
   Slot& s = slots_[*slot];
   // The batch outlives the service pass at the end of on_datagrams(), which drains every peer
-  // routed to here: payloads delivered at once are viewed in the batch, not copied.
-  s.peer->on_datagram(now, bytes, view, protocol::DatagramLifetime::kUntilDrained);
+  // routed to here: payloads delivered at once are viewed in the batch, not copied. The next
+  // packet in order, read in place with nothing queued ahead of it, goes to the application
+  // now rather than through the peer's event queue.
   stats_.datagrams_routed += 1;
+  if (s.peer->on_datagram_direct(now, bytes, view, direct_) && events_) {
+    events_->on_receive(PeerHandle{*slot, s.generation}, direct_);
+    if (!s.live) return;  // released from inside the callback
+  }
   // Nothing to deliver or send (a datagram of ACKs only, the second of a reliable echo's two):
   // no service pass, only the deadline the ACKs moved.
   if (!s.touched && s.peer->settled(now)) {

@@ -177,6 +177,7 @@ class Host {
   // (grow_touched), and a touch is otherwise one store: vector::push_back stayed an out-of-line
   // call per routed datagram (callgrind).
   std::vector<std::uint32_t> touched_ = std::vector<std::uint32_t>(1024);
+  protocol::PeerEvent direct_;  // a packet route() hands on as it reads it (Peer::on_datagram_direct)
   std::size_t touched_size_ = 0;
   bool accepting_ = true;
   HandshakeTable half_open_;

@@ -5,6 +5,8 @@
 // - Read in place (Peer::Impl::take_plain_commands): ACKs, then at most one SEND_RELIABLE,
 //   SEND_UNRELIABLE or PING. The twin's datagrams end in a command that changes no state (a
 //   THROTTLE_CONFIGURE repeating the values already set), which sends them down the command walk.
+//   Offered a place to hand its packet over at once (Peer::on_datagram_direct), it must hand
+//   over exactly the packet the walk would have queued first.
 // - Written in one pass (Peer::Impl::assemble_lean): queued ACKs and at most one whole
 //   SEND_RELIABLE or SEND_UNRELIABLE. The twin has it switched off.
 #include <algorithm>
@@ -78,11 +80,17 @@ void require_same(Peer& a, Peer& b, const Output& out_a, const Output& out_b, st
   REQUIRE(sa.held_commands == sb.held_commands);
 }
 
-Output drain(Peer& p, TimePoint now) {
+std::string describe(const PeerEvent& e) {
+  return std::to_string(static_cast<int>(e.type)) + "/" + std::to_string(e.channel) + "/" +
+         std::to_string(static_cast<int>(e.delivery)) + "/" + to_hex(e.bytes());
+}
+
+// `handed`: a packet Peer::on_datagram_direct handed over, which comes before the queue.
+Output drain(Peer& p, TimePoint now, const PeerEvent* handed = nullptr) {
   Output out;
+  if (handed != nullptr) out.events.push_back(describe(*handed));
   while (const PeerEvent* e = p.peek_event()) {
-    out.events.push_back(std::to_string(static_cast<int>(e->type)) + "/" + std::to_string(e->channel) + "/" +
-                         std::to_string(static_cast<int>(e->delivery)) + "/" + to_hex(e->bytes()));
+    out.events.push_back(describe(*e));
     p.pop_event();
   }
   std::array<std::uint8_t, kMaxMtu> buffer{};
@@ -168,7 +176,7 @@ std::vector<Command> random_commands(std::mt19937_64& rng, std::array<Sequences,
 }  // namespace
 
 TEST_CASE("plain datagrams: read in place, every effect equals the generic command walk's") {
-  std::size_t plain_delivered = 0, acks_taken = 0, compared = 0;
+  std::size_t plain_delivered = 0, acks_taken = 0, compared = 0, handed_over = 0;
   for (std::uint64_t index = 0; index < 40; ++index) {
     VOLLEY_SEEDED_RNG(rng, index);
     const std::uint64_t harness_seed = rng();
@@ -205,14 +213,21 @@ TEST_CASE("plain datagrams: read in place, every effect equals the generic comma
       REQUIRE(view_a.ok());
       REQUIRE(view_b.ok());
       const auto acks_before = a.counters()[Counter::kAcksIn];
-      a.on_datagram(now, one, *view_a.value, DatagramLifetime::kUntilDrained);
+      // Half the time the in-place reader may hand its packet over at once: it must then be
+      // the packet the walk queued first.
+      PeerEvent direct;
+      const bool offer = rng() % 2 == 0;
+      bool handed = false;
+      if (offer) handed = a.on_datagram_direct(now, one, *view_a.value, direct);
+      else a.on_datagram(now, one, *view_a.value, DatagramLifetime::kUntilDrained);
       b.on_datagram(now, other, *view_b.value, DatagramLifetime::kUntilDrained);
+      handed_over += handed ? 1 : 0;
       acks_taken += a.counters()[Counter::kAcksIn] - acks_before;
       if (rng() % 8 == 0) {
         a.on_deadline(now);
         b.on_deadline(now);
       }
-      const Output out_a = drain(a, now);
+      const Output out_a = drain(a, now, handed ? &direct : nullptr);
       const Output out_b = drain(b, now);
       INFO("seed index " << index << ", step " << step << ", datagram " << to_hex(one));
       // The walked datagram is 16 bytes and one command longer.
@@ -222,9 +237,11 @@ TEST_CASE("plain datagrams: read in place, every effect equals the generic comma
     }
   }
   // The comparison means something only if the in-place reader ran often: deliveries and ACKs.
-  MESSAGE("compared " << compared << " datagrams, " << plain_delivered << " deliveries, " << acks_taken << " ACKs");
+  MESSAGE("compared " << compared << " datagrams, " << plain_delivered << " deliveries (" << handed_over
+                      << " handed over at once), " << acks_taken << " ACKs");
   CHECK(plain_delivered > 1000);
   CHECK(acks_taken > 2000);
+  CHECK(handed_over > 300);
 }
 
 TEST_CASE("plain datagrams: commands-in counts every command of a datagram read in place") {

@@ -214,6 +214,12 @@ class Peer {
   // checksum mode, as a server Host does to route): the header is not decoded twice.
   void on_datagram(TimePoint now, Bytes datagram, const HeaderView& header,
                    DatagramLifetime lifetime = DatagramLifetime::kCall);
+  // The same with DatagramLifetime::kUntilDrained, for a caller that hands a packet on as soon
+  // as it has it: the next in order on its channel, in a datagram read in place, with no event
+  // queued ahead of it, is written to `packet` (as PeerEvent::borrowed, its payload left alone)
+  // instead of queued, and true returned. Hand it on before taking this peer's events; every
+  // other packet is queued as usual, behind it.
+  bool on_datagram_direct(TimePoint now, Bytes datagram, const HeaderView& header, PeerEvent& packet);
   // Runs due timers (retransmission / timeout). Safe to call at any time.
   void on_deadline(TimePoint now);
   // Next datagram to send (acks first), or 0 when nothing is due. Call until it returns 0, or
