@@ -348,3 +348,38 @@ TEST_CASE("plain datagrams: a checksummed peer opens every datagram, and a bad C
   REQUIRE(server.has_events());
   CHECK(to_hex(server.peek_event()->bytes()) == to_hex(Bytes(payload)));
 }
+
+TEST_CASE("plain datagrams: a packet is handed over at once only with nothing of its peer queued ahead of it") {
+  Twin t(11);
+  Peer& p = t.peer();
+  const TimePoint now = t.h.now();
+  const auto sent = static_cast<std::uint16_t>(enet_ms(now));
+  const std::vector<std::uint8_t> first(4, 0x01), second(4, 0x02), third(4, 0x03);
+  const auto reliable = [](std::uint16_t rsn, const std::vector<std::uint8_t>& payload) {
+    return Command{CommandHeader{CommandType::kSendReliable, true, false, 0, rsn}, SendReliable{Bytes(payload)}};
+  };
+  // Queued: the first packet, left unread.
+  const auto one = datagram(p, sent, {reliable(1, first)});
+  p.on_datagram(now, one);
+  REQUIRE(p.has_events());
+  // The second, in order and read in place, must queue behind it rather than overtake it.
+  const auto two = datagram(p, sent, {reliable(2, second)});
+  const auto view_two = decode_header(two, false);
+  REQUIRE(view_two.ok());
+  PeerEvent handed;
+  CHECK_FALSE(p.on_datagram_direct(now, two, *view_two.value, handed));
+  std::vector<std::string> order;
+  while (const PeerEvent* e = p.peek_event()) {
+    order.push_back(to_hex(e->bytes()));
+    p.pop_event();
+  }
+  CHECK(order == std::vector<std::string>{to_hex(Bytes(first)), to_hex(Bytes(second))});
+  // With the queue drained, the third is handed over, and nothing is queued for it.
+  const auto three = datagram(p, sent, {reliable(3, third)});
+  const auto view_three = decode_header(three, false);
+  REQUIRE(view_three.ok());
+  REQUIRE(p.on_datagram_direct(now, three, *view_three.value, handed));
+  CHECK(to_hex(handed.bytes()) == to_hex(Bytes(third)));
+  CHECK_FALSE(p.has_events());
+  CHECK(p.stats().waiting_data == 0);
+}
