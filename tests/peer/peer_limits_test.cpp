@@ -13,15 +13,7 @@ namespace {
 // A datagram from the client to the server slot, with the live session and a sentTime.
 std::vector<std::uint8_t> craft(const Peer& server, const std::vector<Command>& commands,
                                 std::optional<std::uint16_t> sent_time = 0x1234) {
-  std::vector<std::uint8_t> out(70000);
-  Header header;
-  header.peer_id = server.incoming_peer_id();
-  header.session = server.incoming_session_id() & 3;
-  header.sent_time = sent_time;
-  std::size_t n = encode_header(header, false, out);
-  for (const auto& c : commands) n += encode_command(c, MutableBytes(out).subspan(n));
-  out.resize(n);
-  return out;
+  return volley::test::datagram_to(server, commands, sent_time);
 }
 
 Command fragment(std::uint16_t rsn, std::uint16_t start, std::uint32_t count, std::uint32_t number,

@@ -102,18 +102,9 @@ Output drain(Peer& p, TimePoint now, const PeerEvent* handed = nullptr) {
   return out;
 }
 
-// A datagram from the client to `p`'s slot: the header, then `commands` as they come.
 std::vector<std::uint8_t> datagram(const Peer& p, std::optional<std::uint16_t> sent_time,
                                    const std::vector<Command>& commands) {
-  std::vector<std::uint8_t> out(8192);
-  Header header;
-  header.peer_id = p.incoming_peer_id();
-  header.session = p.incoming_session_id() & 3;
-  header.sent_time = sent_time;
-  std::size_t n = encode_header(header, false, out);
-  for (const Command& c : commands) n += encode_command(c, MutableBytes(out).subspan(n));
-  out.resize(n);
-  return out;
+  return volley::test::datagram_to(p, commands, sent_time);
 }
 
 // Mostly well-formed everyday commands near the peer's sequences, with the odd wrong flag,

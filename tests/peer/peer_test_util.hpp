@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -52,6 +53,21 @@ inline std::vector<std::uint8_t> pattern(std::size_t size, std::uint32_t salt) {
     b = static_cast<std::uint8_t>(x);
   }
   return v;
+}
+
+// A datagram from the remote to `p`'s slot (its peer id and session), with `sent_time` in the
+// header and then `commands` as they come, neither checksummed nor range-coded.
+inline std::vector<std::uint8_t> datagram_to(const protocol::Peer& p, const std::vector<protocol::Command>& commands,
+                                             std::optional<std::uint16_t> sent_time = 0x1234) {
+  std::vector<std::uint8_t> out(70000);
+  protocol::Header header;
+  header.peer_id = p.incoming_peer_id();
+  header.session = p.incoming_session_id() & 3;
+  header.sent_time = sent_time;
+  std::size_t n = protocol::encode_header(header, false, out);
+  for (const auto& c : commands) n += protocol::encode_command(c, protocol::MutableBytes(out).subspan(n));
+  out.resize(n);
+  return out;
 }
 
 // A connected pair (or a failure reported through doctest).
