@@ -254,7 +254,8 @@ constexpr std::uint8_t kPlainUnreliable = static_cast<std::uint8_t>(CommandType:
 // in the header; nothing after it. They are read in place, where the generic walk builds a
 // Command per command and dispatches it; the handlers behind both are the same, and so is every
 // effect, counter included (tests/peer/peer_plain_datagram_test.cpp holds the two side by side).
-// False, with nothing done: any other shape, for the generic walk.
+// False, with nothing done: any other shape, for the generic walk. `direct` (may be null): where
+// the packet goes if it is handed over at once (Peer::on_datagram_direct); cleared if it was.
 bool Peer::Impl::take_plain_commands(TimePoint now, const Header& header, Bytes commands, PeerEvent*& direct) {
   const std::size_t ack_size = command_size(CommandType::kAcknowledge);
   const std::size_t n = commands.size();
@@ -306,6 +307,10 @@ bool Peer::Impl::take_plain_commands(TimePoint now, const Header& header, Bytes 
   return true;
 }
 
+// enet_protocol_handle_acknowledge up to its state switch, shared by the walk and the in-place
+// reader: the RTT sample and the send window. False when the state machine has nothing to look
+// at (the handshake's cookie ACK, or a sent time from the future); else `acked` is what it
+// acknowledged.
 bool Peer::Impl::take_acknowledgement(TimePoint now, std::uint8_t channel, const Acknowledge& ack,
                                       std::optional<CommandType>& acked) {
   counters.add(Counter::kAcksIn);

@@ -178,7 +178,7 @@ bool Peer::Impl::disconnect_later_drained() const {
 // SEND_RELIABLE or SEND_UNRELIABLE, all fitting, the reliable one not held by a window, no
 // retransmission or PING due, no CRC or range coding. Written in one pass: the same bytes and
 // the same effects as the general assembly below, which takes every other case (kNotLean,
-// having changed nothing). tests/peer/peer_lean_assembly_test.cpp holds the two side by side.
+// having changed nothing). tests/peer/peer_plain_datagram_test.cpp holds the two side by side.
 std::size_t Peer::Impl::assemble_lean(TimePoint now, MutableBytes out) {
   if (!lean_assembly || state != PeerState::kConnected || config.checksum || config.compress) return kNotLean;
   auto& outgoing = send_window.outgoing();
