@@ -125,7 +125,9 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
   stats_.datagrams_routed += 1;
   if (s.peer->on_datagram_direct(now, bytes, view, direct_) && events_) {
     events_->on_receive(PeerHandle{*slot, s.generation}, direct_);
-    if (!s.live) return;  // released from inside the callback
+    // A callback that disconnected this peer and then flushed the Host (Host::flush services
+    // the touched peers) has had its slot released.
+    if (!s.live) return;
   }
   // Nothing to deliver or send (a datagram of ACKs only, the second of a reliable echo's two):
   // no service pass, only the deadline the ACKs moved.
