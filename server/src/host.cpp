@@ -123,12 +123,10 @@ void Host::route(TimePoint now, const engine::DatagramView& datagram) {
   // packet in order, read in place with nothing queued ahead of it, goes to the application
   // now rather than through the peer's event queue.
   stats_.datagrams_routed += 1;
-  if (s.peer->on_datagram_direct(now, bytes, view, direct_) && events_) {
+  // A callback that ends this peer (even one that flushes the Host, which releases the slot)
+  // leaves it unsettled: the service pass below finds it gone or finishes it.
+  if (s.peer->on_datagram_direct(now, bytes, view, direct_) && events_)
     events_->on_receive(PeerHandle{*slot, s.generation}, direct_);
-    // A callback that disconnected this peer and then flushed the Host (Host::flush services
-    // the touched peers) has had its slot released.
-    if (!s.live) return;
-  }
   // Nothing to deliver or send (a datagram of ACKs only, the second of a reliable echo's two):
   // no service pass, only the deadline the ACKs moved.
   if (!s.touched && s.peer->settled(now)) {

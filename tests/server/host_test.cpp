@@ -334,6 +334,45 @@ TEST_CASE("sends from receive callbacks to peers already served reach them in th
   CHECK(answered == kPeers - 1);  // every sender but the last was answered, in that flush
 }
 
+// A packet reaches on_receive while its batch is still being routed. A callback that kicks its
+// own peer and flushes the Host there releases the slot mid-batch; the rest of the batch is
+// routed as usual.
+TEST_CASE("a callback that kicks its peer and flushes the Host while the batch is routed leaves the rest of the batch intact") {
+  HostDriver d(config_for(4));
+  Client& kicked = d.add_client(HostDriver::address(3300));
+  Client& kept = d.add_client(HostDriver::address(3301));
+  d.connect(kicked);
+  d.connect(kept);
+  REQUIRE(d.run_until([&] { return all_connected(d); }, 2 * kSec));
+  d.run_for(100 * kMs);
+  REQUIRE(d.host().live_peers() == 2);
+  d.events.echo = false;
+  std::vector<PeerHandle> seen;
+  d.events.on_packet = [&](PeerHandle peer) {
+    seen.push_back(peer);
+    if (seen.size() == 1) {
+      CHECK(d.host().disconnect(peer, 7, DisconnectMode::kNow));
+      d.host().flush(d.now());
+    }
+  };
+  REQUIRE(kicked.peer.send(0, pattern(8, 1), protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
+  REQUIRE(kept.peer.send(0, pattern(8, 2), protocol::PacketFlags::kReliable) == protocol::SendResult::kOk);
+  const auto up = d.gather();
+  REQUIRE(up.size() == 2);
+  std::vector<engine::DatagramView> batch;
+  for (const auto& [bytes, from] : up) batch.push_back({bytes, from});
+  d.inject(batch);
+  d.events.on_packet = nullptr;
+  CHECK(seen.size() == 2);
+  CHECK(d.host().live_peers() == 1);
+  CHECK(d.host().peer(seen.front()) == nullptr);
+  CHECK(d.host().peer(seen.back()) != nullptr);
+  // Both were serviced in that batch: the kicked client hears its DISCONNECT, the other its ACK.
+  d.deliver();
+  CHECK(kicked.count(PeerEvent::Type::kDisconnect) == 1);
+  CHECK(kept.peer.stats().sent_unacked == 0);
+}
+
 TEST_CASE("a datagram of ACKs only is not serviced, and the deadline its ACK moved is updated at once") {
   HostDriver d(config_for(4));
   Client& c = d.add_client(HostDriver::address(3200));
