@@ -94,6 +94,8 @@ bool parse_options(int argc, char** argv, Options& options, std::string& error) 
   }
   error = outcome.error;
   if (error.empty() && options.out.empty()) error = "--out needs a file name";
+  // Before the session, so a typo costs nothing (support::output_path_error).
+  if (error.empty()) error = volley::support::output_path_error(app, "--out", options.out);
   options.link = link == "raw" ? CaptureLink::kRaw : CaptureLink::kEthernet;
   return error.empty();
 }
@@ -249,7 +251,7 @@ int main(int argc, char** argv) {
 
   std::string write_error;
   if (!write_pcap(options.out, options.link, recording, write_error)) {
-    std::fprintf(stderr, "volley-capture-enet: %s: %s\n", options.out.c_str(), write_error.c_str());
+    std::fprintf(stderr, "volley-capture-enet: %s\n", write_error.c_str());  // it names the file
     return kExitUsage;
   }
   std::printf("volley-capture-enet: %zu datagrams between server 127.0.0.1:%u and client 127.0.0.1:%u -> %s\n",

@@ -29,7 +29,8 @@ struct CapturedDatagram {
   std::vector<std::uint8_t> payload;
 };
 
-// Writes all datagrams to `path`; false with `error` set when the file cannot be written.
+// Writes all datagrams to `path`; false with `error` (naming the file) set when it cannot be
+// written.
 bool write_pcap(const std::string& path, CaptureLink link, const std::vector<CapturedDatagram>& datagrams,
                 std::string& error);
 

@@ -18,7 +18,10 @@ std::unique_ptr<PcapReader> PcapReader::open(const std::string& path, std::strin
   auto handle = std::make_unique<Handle>();
   handle->pcap = pcap_open_offline(path.c_str(), message);
   if (handle->pcap == nullptr) {
+    // libpcap starts some of its messages with the path ("x.pcap: No such file or directory");
+    // the caller names the file itself, once.
     error = message;
+    if (error.starts_with(path + ": ")) error.erase(0, path.size() + 2);
     return nullptr;
   }
   const int dlt = pcap_datalink(handle->pcap);
