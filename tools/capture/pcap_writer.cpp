@@ -75,7 +75,7 @@ bool write_pcap(const std::string& path, CaptureLink link, const std::vector<Cap
                 std::string& error) {
   pcap_t* dead = pcap_open_dead(link == CaptureLink::kEthernet ? DLT_EN10MB : DLT_RAW, kSnapLength);
   if (dead == nullptr) {
-    error = "pcap_open_dead failed";
+    error = "cannot write " + path + ": pcap_open_dead failed";
     return false;
   }
   pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
