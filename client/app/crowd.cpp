@@ -138,8 +138,8 @@ bool Crowd::send_chat(std::size_t client, const std::string& text) {
   if (client >= players_.size() || !players_[client].connected) return false;
   flatbuffers::FlatBufferBuilder fbb(128);
   fbb.Finish(demo::fb::CreateChat(fbb, 0, fbb.CreateString(text.substr(0, demo::kMaxChatText))));
-  const SendResult r = host_.send(players_[client].id, snapshot::kGameChannel, Delivery::kReliable,
-                                  Bytes(fbb.GetBufferPointer(), fbb.GetSize()));
+  const SendResult r = host_.send(players_[client].id, snapshot::kGameChannel,
+                                  Bytes(fbb.GetBufferPointer(), fbb.GetSize()), Delivery::kReliable);
   if (r != SendResult::kOk) return false;
   ++chat_sent_;
   return true;

@@ -28,8 +28,8 @@ bool GameConnection::handle(const Event& event) {
 SendResult GameConnection::send_input(Bytes game_input) {
   const std::size_t size = snapshot::encode_input(receiver_.ack(), game_input, input_);
   if (size == 0) return SendResult::kTooLarge;
-  return host_.send(connection_, snapshot::kInputChannel, Delivery::kUnreliable,
-                    Bytes(input_.data(), size));
+  return host_.send(connection_, snapshot::kInputChannel, Bytes(input_.data(), size),
+                    Delivery::kUnreliable);
 }
 
 void GameConnection::take_events(std::vector<snapshot::Event>& out) {

@@ -449,8 +449,8 @@ ConnectResult Host::connect(std::string_view address, std::uint32_t data) {
   return {impl_->id_of(slot), ConnectError::kOk};
 }
 
-SendResult Host::send(ConnectionId connection, std::uint8_t channel, Delivery delivery,
-                      Bytes bytes) {
+SendResult Host::send(ConnectionId connection, std::uint8_t channel, Bytes bytes,
+                      Delivery delivery) {
   if (!is_delivery(delivery)) return SendResult::kBadDelivery;
   Slot* slot = impl_->resolve(connection);
   if (slot == nullptr) return SendResult::kNoSuchPeer;

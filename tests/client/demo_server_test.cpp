@@ -164,8 +164,9 @@ TEST_CASE("client library against volley-server --mode demo: frames in order, ch
   // One chat line from the first player reaches every player exactly once.
   flatbuffers::FlatBufferBuilder fbb(128);
   fbb.Finish(demo::fb::CreateChat(fbb, 0, fbb.CreateString("hello, demo")));
-  REQUIRE(host.send(players[0].id, volley::snapshot::kGameChannel, volley::Delivery::kReliable,
-                    volley::Bytes(fbb.GetBufferPointer(), fbb.GetSize())) == volley::SendResult::kOk);
+  REQUIRE(host.send(players[0].id, volley::snapshot::kGameChannel,
+                    volley::Bytes(fbb.GetBufferPointer(), fbb.GetSize()),
+                    volley::Delivery::kReliable) == volley::SendResult::kOk);
   REQUIRE(pump(host, players, [&] { return all([](const Player& p) { return !p.chat.empty(); }); },
                std::chrono::seconds(10)));
   // A second longer for any repeat to show up.
@@ -307,8 +308,9 @@ TEST_CASE("volley-server --mode demo: a chat flood from one player is cut at its
   for (int i = 0; i < kFlood; ++i) {
     flatbuffers::FlatBufferBuilder fbb(64);
     fbb.Finish(demo::fb::CreateChat(fbb, 0, fbb.CreateString("flood " + std::to_string(i))));
-    REQUIRE(host.send(players[0].id, volley::snapshot::kGameChannel, volley::Delivery::kReliable,
-                      volley::Bytes(fbb.GetBufferPointer(), fbb.GetSize())) == volley::SendResult::kOk);
+    REQUIRE(host.send(players[0].id, volley::snapshot::kGameChannel,
+                      volley::Bytes(fbb.GetBufferPointer(), fbb.GetSize()),
+                    volley::Delivery::kReliable) == volley::SendResult::kOk);
   }
   pump(host, players, [] { return false; }, std::chrono::seconds(2));
   const std::size_t shown = players[0].chat.size();

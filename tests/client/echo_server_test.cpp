@@ -67,7 +67,7 @@ TEST_CASE("echo server: every delivery kind echoed, stats, disconnect with data"
     CAPTURE(volley::delivery_name(kind.delivery));
     const auto bytes = pattern(kind.size, static_cast<std::uint8_t>(kind.channel + 40));
     const std::size_t before = log.events.size();
-    REQUIRE(host.send(id, kind.channel, kind.delivery, bytes) == volley::SendResult::kOk);
+    REQUIRE(host.send(id, kind.channel, bytes, kind.delivery) == volley::SendResult::kOk);
     REQUIRE(pump(host, log, nullptr, [&] { return log.events.size() > before; }));
     const auto& echo = log.events.back();
     CHECK(echo.type == vc::EventType::kReceived);
@@ -151,8 +151,8 @@ TEST_CASE("echo server: one Host drives 500 connections, each echoes its own mes
         ++wrong;
       } else if (e.type == vc::EventType::kConnected) {
         ++connected;
-        if (host.send(e.connection, 0, Delivery::kReliable,
-                      pattern(64, static_cast<std::uint8_t>(index))) != volley::SendResult::kOk) {
+        if (host.send(e.connection, 0, pattern(64, static_cast<std::uint8_t>(index)),
+                      Delivery::kReliable) != volley::SendResult::kOk) {
           ++wrong;
         }
       } else if (e.type == vc::EventType::kReceived &&

@@ -32,19 +32,19 @@ TEST_CASE("client misuse: send before connected and after leaving, connect past 
   ClientLog log;
   const vc::ConnectResult first = host.connect(server.address());
   REQUIRE(first);
-  CHECK(host.send(first.connection, 0, Delivery::kReliable, kByte) == SendResult::kNotConnected);
+  CHECK(host.send(first.connection, 0, kByte, Delivery::kReliable) == SendResult::kNotConnected);
   CHECK(host.connect(server.address()).error == vc::ConnectError::kNoFreeSlot);
   REQUIRE(pump(host, log, &server, [&] { return host.connected(first.connection); }));
-  CHECK(host.send(first.connection, 200, Delivery::kReliable, kByte) == SendResult::kBadChannel);
-  CHECK(host.send(first.connection, 0, static_cast<Delivery>(9), kByte) == SendResult::kBadDelivery);
-  CHECK(host.send(first.connection, 0, Delivery::kReliable, {}) == SendResult::kOk);
+  CHECK(host.send(first.connection, 200, kByte, Delivery::kReliable) == SendResult::kBadChannel);
+  CHECK(host.send(first.connection, 0, kByte, static_cast<Delivery>(9)) == SendResult::kBadDelivery);
+  CHECK(host.send(first.connection, 0, {}, Delivery::kReliable) == SendResult::kOk);
   host.disconnect(first.connection, 1);
-  CHECK(host.send(first.connection, 0, Delivery::kReliable, kByte) == SendResult::kNotConnected);
+  CHECK(host.send(first.connection, 0, kByte, Delivery::kReliable) == SendResult::kNotConnected);
   host.disconnect(first.connection, 2);        // already disconnecting: no effect
   host.disconnect_later(first.connection, 3);  // likewise
   REQUIRE(pump(host, log, &server, [&] { return log.count(vc::EventType::kDisconnected, first.connection) == 1; }));
   CHECK(log.find(vc::EventType::kDisconnected, first.connection)->data == 1);
-  CHECK(host.send(first.connection, 0, Delivery::kReliable, kByte) == SendResult::kNoSuchPeer);
+  CHECK(host.send(first.connection, 0, kByte, Delivery::kReliable) == SendResult::kNoSuchPeer);
   host.disconnect_now(first.connection);  // stale: no effect, no second event
   CHECK_FALSE(host.stats(first.connection));
   CHECK(host.connection_count() == 0);
@@ -77,7 +77,7 @@ TEST_CASE("client misuse: a Host destroyed with a connection alive and a packet 
     received = host->poll(event, 2) && event.type == vc::EventType::kReceived;
   }
   REQUIRE(received);
-  CHECK(host->send(c.connection, 0, Delivery::kReliable, kByte) == SendResult::kOk);  // queued, unsent
+  CHECK(host->send(c.connection, 0, kByte, Delivery::kReliable) == SendResult::kOk);  // queued, unsent
   host.reset();  // the received packet and the connection go with it, no event
   vc::Host again;
   CHECK(again.connection_count() == 0);

@@ -102,7 +102,7 @@ TEST_CASE("stock enet: connect data, every delivery kind both ways, server disco
   for (const Kind& kind : kKinds) {
     CAPTURE(volley::delivery_name(kind.delivery));
     const auto bytes = pattern(kind.size, kind.channel);
-    REQUIRE(host.send(id, kind.channel, kind.delivery, bytes) == volley::SendResult::kOk);
+    REQUIRE(host.send(id, kind.channel, bytes, kind.delivery) == volley::SendResult::kOk);
     const std::size_t before = server.events.size();
     REQUIRE(pump(host, log, &server, [&] { return server.events.size() > before; }));
     const auto& got = server.events.back();
@@ -121,9 +121,9 @@ TEST_CASE("stock enet: connect data, every delivery kind both ways, server disco
     CHECK(back.delivery == kind.delivery);
     CHECK(back.bytes == bytes);
   }
-  CHECK(host.send(id, 4, Delivery::kReliable, pattern(8, 1)) == volley::SendResult::kBadChannel);
-  CHECK(host.send(id, 0, Delivery::kCount, pattern(8, 1)) == volley::SendResult::kBadDelivery);
-  CHECK(host.send(id, 0, static_cast<Delivery>(77), pattern(8, 1)) == volley::SendResult::kBadDelivery);
+  CHECK(host.send(id, 4, pattern(8, 1), Delivery::kReliable) == volley::SendResult::kBadChannel);
+  CHECK(host.send(id, 0, pattern(8, 1), Delivery::kCount) == volley::SendResult::kBadDelivery);
+  CHECK(host.send(id, 0, pattern(8, 1), static_cast<Delivery>(77)) == volley::SendResult::kBadDelivery);
 
   const auto stats = host.stats(id);
   REQUIRE(stats);
@@ -143,7 +143,7 @@ TEST_CASE("stock enet: connect data, every delivery kind both ways, server disco
   CHECK(gone->reason == DisconnectReason::kRemote);
   CHECK(gone->data == 77);
   CHECK_FALSE(host.connected(id));
-  CHECK(host.send(id, 0, Delivery::kReliable, pattern(8, 1)) == volley::SendResult::kNoSuchPeer);
+  CHECK(host.send(id, 0, pattern(8, 1), Delivery::kReliable) == volley::SendResult::kNoSuchPeer);
   CHECK(host.connection_count() == 0);
 }
 
@@ -158,8 +158,8 @@ TEST_CASE("stock enet: the connection's channel count is the server's when it ha
   const vc::ConnectionId id = connect_ok(host, log, server);
   REQUIRE(host.stats(id));
   CHECK(host.stats(id)->channels == 2);
-  CHECK(host.send(id, 2, Delivery::kReliable, pattern(8, 1)) == volley::SendResult::kBadChannel);
-  CHECK(host.send(id, 1, Delivery::kReliable, pattern(8, 1)) == volley::SendResult::kOk);
+  CHECK(host.send(id, 2, pattern(8, 1), Delivery::kReliable) == volley::SendResult::kBadChannel);
+  CHECK(host.send(id, 1, pattern(8, 1), Delivery::kReliable) == volley::SendResult::kOk);
 }
 
 TEST_CASE("stock enet: disconnect, disconnect_later and disconnect_now reach the server") {
@@ -175,11 +175,11 @@ TEST_CASE("stock enet: disconnect, disconnect_later and disconnect_now reach the
 
   // disconnect_later lets the queued reliable packet go first.
   const auto last_words = pattern(2000, 9);
-  REQUIRE(host.send(b, 0, Delivery::kReliable, last_words) == volley::SendResult::kOk);
+  REQUIRE(host.send(b, 0, last_words, Delivery::kReliable) == volley::SendResult::kOk);
   host.disconnect(a, 1);
   host.disconnect_later(b, 2);
   host.disconnect_now(c, 3);
-  CHECK(host.send(a, 0, Delivery::kReliable, last_words) == volley::SendResult::kNotConnected);
+  CHECK(host.send(a, 0, last_words, Delivery::kReliable) == volley::SendResult::kNotConnected);
   // disconnect_now's event is at once; the handshakes take a round trip.
   ClientLog now_log;
   now_log.drain(host);
@@ -251,7 +251,7 @@ DisconnectReason silent_server_reason(Meanwhile meanwhile) {
     ENetBuffer buffer{forged.data(), forged.size()};
     REQUIRE(enet_socket_send(server.host()->socket, &client_address, &buffer, 1) == static_cast<int>(forged.size()));
   }
-  REQUIRE(host.send(id, 0, Delivery::kReliable, pattern(16, 2)) == volley::SendResult::kOk);
+  REQUIRE(host.send(id, 0, pattern(16, 2), Delivery::kReliable) == volley::SendResult::kOk);
   volley::test::UdpSocket spoofer;
   sockaddr_in to{};
   to.sin_family = AF_INET;
@@ -311,7 +311,7 @@ TEST_CASE("stock enet: a live server that never acknowledges a packet times the 
   vc::Host host(options);
   ClientLog log;
   const vc::ConnectionId id = connect_ok(host, log, server);
-  REQUIRE(host.send(id, 0, Delivery::kReliable, pattern(5000, 3)) == volley::SendResult::kOk);
+  REQUIRE(host.send(id, 0, pattern(5000, 3), Delivery::kReliable) == volley::SendResult::kOk);
   REQUIRE(pump(host, log, &server, [&] { return log.find(vc::EventType::kDisconnected, id) != nullptr; },
                std::chrono::seconds(10)));
   CHECK(log.find(vc::EventType::kDisconnected, id)->reason == DisconnectReason::kTimeout);
@@ -326,9 +326,9 @@ TEST_CASE("stock enet: a packet of exactly the host's maximum size is queued, on
   // HostOptions::max_packet_size (4 MiB), not libenet's 32 MiB: the ENetHost was given it.
   CHECK(vc::HostOptions{}.max_packet_size == 4u * 1024 * 1024);
   std::vector<std::uint8_t> bytes(vc::HostOptions{}.max_packet_size, 0x5A);
-  CHECK(host.send(id, 0, Delivery::kReliable, bytes) == volley::SendResult::kOk);
+  CHECK(host.send(id, 0, bytes, Delivery::kReliable) == volley::SendResult::kOk);
   bytes.push_back(0x5A);
-  CHECK(host.send(id, 0, Delivery::kReliable, bytes) == volley::SendResult::kTooLarge);
+  CHECK(host.send(id, 0, bytes, Delivery::kReliable) == volley::SendResult::kTooLarge);
 }
 
 TEST_CASE("host options: max_connections 1..4095, channels 1..255, packet and waiting limits >= 1, the values past them refused") {
@@ -385,7 +385,7 @@ TEST_CASE("stock enet: checksum and range coder interoperate when both ends agre
     ClientLog log;
     const vc::ConnectionId id = connect_ok(host, log, server);
     const std::vector<std::uint8_t> text(1000, 'a');  // compressible
-    REQUIRE(host.send(id, 0, Delivery::kReliable, text) == volley::SendResult::kOk);
+    REQUIRE(host.send(id, 0, text, Delivery::kReliable) == volley::SendResult::kOk);
     REQUIRE(pump(host, log, &server, [&] { return server_count(server, ENET_EVENT_TYPE_RECEIVE) == 1; }));
     server.send(server.last_connected(), 1, ENET_PACKET_FLAG_RELIABLE, text);
     REQUIRE(pump(host, log, &server, [&] { return log.find(vc::EventType::kReceived, id) != nullptr; }));

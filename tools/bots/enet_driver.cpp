@@ -55,7 +55,7 @@ class EnetTransport final : public Transport {
   }
   void disconnect(std::size_t bot) override { hosts_[bot / per_host_]->disconnect(bots_[bot].id, kGoodbyeData); }
   SendResult send(std::size_t bot, std::uint8_t channel, Delivery delivery, Bytes bytes) override {
-    return hosts_[bot / per_host_]->send(bots_[bot].id, channel, delivery, bytes);
+    return hosts_[bot / per_host_]->send(bots_[bot].id, channel, bytes, delivery);
   }
   SendResult send_input(std::size_t bot, Bytes game_input) override {
     Bot& b = bots_[bot];

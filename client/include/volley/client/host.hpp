@@ -117,7 +117,7 @@ class Host {
 
   // Queues a packet (sent on the next poll() or flush()). kUnsequenced above the MTU travels as
   // reliable fragments (libenet's rule); ask for kUnreliableFragment to fragment unreliably.
-  SendResult send(ConnectionId connection, std::uint8_t channel, Delivery delivery, Bytes bytes);
+  SendResult send(ConnectionId connection, std::uint8_t channel, Bytes bytes, Delivery delivery);
 
   // The three ways to leave: a DISCONNECT handshake, discarding what is still queued (libenet's
   // enet_peer_disconnect); the same after the outgoing queue has drained (disconnect_later: for
