@@ -413,8 +413,30 @@ TEST_CASE("dump: a GSO packet splits back into its datagrams, and nothing else s
   CHECK_FALSE(has(whole.dump(origin, run), "error"));
   CHECK(gso_segment_size(run, false) == std::optional<std::size_t>(8));
 
+  // A run without sentTime (ACKs only) that also reads as one clean datagram: its second header,
+  // 06 00, reads as a SEND_RELIABLE whose length field is the ACK's sequence number, 4, which
+  // ends it exactly at the end of the packet. Split, since every header names the same peer.
+  const Buffer untimed = hex_bytes("06 00 | 01 00 00 04 00 04 12 34");
+  const Buffer untimed_run = joined({untimed, untimed});
+  CHECK_FALSE(has(whole.dump(origin, untimed_run), "error"));
+  CHECK(gso_segment_size(untimed_run, false) == std::optional<std::size_t>(10));
+  CHECK(gso_segment_size(joined({untimed, untimed, untimed}), false) == std::optional<std::size_t>(10));
+
+  // Three peers' ACK-only datagrams to one address (bots sharing a socket): read as one, the
+  // second header, 0A 11, is a BANDWIDTH_LIMIT on channel 0x11, 12 bytes, after which the third
+  // datagram's ACK ends it cleanly. No ENet sender writes a peer-level command off channel 0xFF,
+  // so the packet is not a clean datagram by itself and is split.
+  const Buffer three_peers = joined({hex_bytes("00 05 | 01 00 00 04 00 04 12 34"),
+                                     hex_bytes("0A 11 | 01 00 00 04 00 04 12 34"),
+                                     hex_bytes("00 07 | 01 00 00 04 00 04 12 34")});
+  CHECK_FALSE(has(whole.dump(origin, three_peers), "error"));
+  CHECK(gso_segment_size(three_peers, false) == std::optional<std::size_t>(10));
+
   // One datagram, valid or not, stays whole.
   CHECK_FALSE(gso_segment_size(hex_bytes("00 00 | 01 00 00 01 00 01 F6 93 | 01 00 00 02 00 02 F6 93"), false));
+  // Its ACKs start with the header's two bytes (peer 0x100, session 0, channel 0), so the piece
+  // after the first ACK names the same peer; it does not decode, so no split.
+  CHECK_FALSE(gso_segment_size(hex_bytes("01 00 | 01 00 00 01 00 01 F6 93 | 01 00 00 02 00 02 F6 93"), false));
   CHECK_FALSE(gso_segment_size(ack_ping, false));
   CHECK_FALSE(gso_segment_size(hex_bytes(kConnect), false));
   CHECK_FALSE(gso_segment_size(hex_bytes("00 00 0F 00 00 01"), false));

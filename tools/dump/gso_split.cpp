@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <variant>
 
 #include "volley/protocol/datagram.hpp"
 #include "volley/protocol/enet_wire.hpp"
@@ -16,8 +17,20 @@ namespace {
 
 using namespace volley::protocol;
 
-// The header when header, body and every command decode with no error and there is at least
-// one command; nullopt otherwise.
+// libenet writes every command that is not about a channel (PING, CONNECT, VERIFY_CONNECT,
+// DISCONNECT, BANDWIDTH_LIMIT, THROTTLE_CONFIGURE) with channel 0xFF, and so does Volley. The
+// next datagram's header read as a command often decodes as one of these with another channel.
+bool off_peer_channel(const Command& command) noexcept {
+  const bool peer_level = std::holds_alternative<Ping>(command.body) || std::holds_alternative<Connect>(command.body) ||
+                          std::holds_alternative<VerifyConnect>(command.body) ||
+                          std::holds_alternative<Disconnect>(command.body) ||
+                          std::holds_alternative<BandwidthLimit>(command.body) ||
+                          std::holds_alternative<ThrottleConfigure>(command.body);
+  return peer_level && command.header.channel != kPeerLevelChannel;
+}
+
+// The header when header, body and every command decode with no error, there is at least one
+// command and none is a peer-level command off channel 0xFF; nullopt otherwise.
 std::optional<Header> clean_header(ByteView datagram, bool checksum_mode) noexcept {
   const auto header = decode_header(datagram, checksum_mode);
   if (!header.ok()) return std::nullopt;
@@ -27,6 +40,7 @@ std::optional<Header> clean_header(ByteView datagram, bool checksum_mode) noexce
   CommandReader reader(*body.value, header.value->header.peer_id == kMaxPeerId);
   Command command;
   while (reader.next(command)) {
+    if (off_peer_channel(command)) return std::nullopt;
   }
   if (reader.error() || reader.count() == 0) return std::nullopt;
   return header.value->header;
@@ -35,15 +49,17 @@ std::optional<Header> clean_header(ByteView datagram, bool checksum_mode) noexce
 struct Split {
   bool clean = false;      // every segment decodes cleanly
   bool same_time = false;  // and every header carries the first one's sentTime
+  bool same_peer = false;  // or none carries a sentTime and every one names the first one's peer
 };
 
-Split try_split(ByteView payload, std::size_t segment, bool checksum_mode,
-                std::optional<std::uint16_t> first_time) noexcept {
-  Split split{true, first_time.has_value()};
+Split try_split(ByteView payload, std::size_t segment, bool checksum_mode, const Header& first) noexcept {
+  Split split{true, first.sent_time.has_value(), !first.sent_time.has_value()};
   for (std::size_t i = 0; i < gso_piece_count(payload, segment); ++i) {
     const auto header = clean_header(gso_piece(payload, segment, i), checksum_mode);
     if (!header) return {};
-    split.same_time = split.same_time && header->sent_time == first_time;
+    split.same_time = split.same_time && header->sent_time == first.sent_time;
+    split.same_peer = split.same_peer && !header->sent_time && header->peer_id == first.peer_id &&
+                      header->session == first.session;
   }
   return split;
 }
@@ -74,11 +90,12 @@ std::optional<std::size_t> gso_segment_size(ByteView payload, bool checksum_mode
   while (reader.next(command)) {
     end += encoded_size(command);
     if (end > kMaxMtu || end >= payload.size()) break;
-    const Split split = try_split(payload, end, checksum_mode, view.header.sent_time);
-    // One sender's pass stamps every datagram of a run with the same time: that settles it even
-    // when the packet also happens to read as one datagram. Without that mark, a split is taken
-    // only for a packet that is not a clean datagram by itself.
-    if (split.clean && split.same_time) return end;
+    const Split split = try_split(payload, end, checksum_mode, view.header);
+    // One sender's pass stamps every datagram of a run with the same time, and a run without
+    // time stamps (ACKs only) goes to one peer, so every header is the same two bytes: either
+    // settles it even when the packet also happens to read as one datagram. Without either mark,
+    // a split is taken only for a packet that is not a clean datagram by itself.
+    if (split.clean && (split.same_time || split.same_peer)) return end;
     if (split.clean && !whole && !fallback) fallback = end;
   }
   return fallback;

@@ -13,9 +13,11 @@
 namespace volley::tools {
 
 // The segment size when `payload` is a run of at least two datagrams of that size (the last may
-// be shorter), each decoding cleanly with at least one command, and either every datagram's
-// header carries the first one's sentTime (one sender's pass stamps them all alike) or the
-// payload does not decode cleanly as one datagram. The smallest such size; nullopt otherwise,
+// be shorter), each decoding cleanly with at least one command (and no peer-level command off
+// channel 0xFF), and either every datagram's header carries the first one's sentTime (one
+// sender's pass stamps them all alike), or none carries one and every one names the first one's
+// peer and session (a run goes to one address), or the payload does not decode cleanly as one
+// datagram. The smallest such size; nullopt otherwise,
 // and for a range-coded first datagram (no command boundaries to try). Candidate sizes are the
 // command ends of the first datagram, up to ENet's largest MTU.
 std::optional<std::size_t> gso_segment_size(ByteView payload, bool checksum_mode) noexcept;
