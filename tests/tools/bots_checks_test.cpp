@@ -266,7 +266,7 @@ struct CountingTransport final : Transport {
   std::size_t sends = 0;
   bool connect(std::size_t) override { return true; }
   void disconnect(std::size_t) override {}
-  SendResult send(std::size_t, std::uint8_t, Delivery, Bytes) override {
+  SendResult send(std::size_t, std::uint8_t, Bytes, Delivery) override {
     ++sends;
     return SendResult::kOk;
   }

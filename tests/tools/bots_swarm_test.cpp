@@ -28,7 +28,7 @@ class FakeTransport final : public Transport {
     return true;
   }
   void disconnect(std::size_t bot) override { disconnects.push_back(bot); }
-  SendResult send(std::size_t bot, std::uint8_t channel, Delivery, Bytes bytes) override {
+  SendResult send(std::size_t bot, std::uint8_t channel, Bytes bytes, Delivery) override {
     if (channel == snapshot::kGameChannel) {
       flatbuffers::Verifier v(bytes.data(), bytes.size());
       REQUIRE(v.VerifyBuffer<demo::fb::Chat>(nullptr));
@@ -213,7 +213,7 @@ class EchoLink final : public Transport {
     return true;
   }
   void disconnect(std::size_t) override {}
-  SendResult send(std::size_t bot, std::uint8_t channel, Delivery delivery, Bytes bytes) override {
+  SendResult send(std::size_t bot, std::uint8_t channel, Bytes bytes, Delivery delivery) override {
     in_flight.push_back({bot, channel, delivery, {bytes.begin(), bytes.end()}, now});
     return SendResult::kOk;
   }

@@ -54,7 +54,7 @@ class EnetTransport final : public Transport {
     return true;
   }
   void disconnect(std::size_t bot) override { hosts_[bot / per_host_]->disconnect(bots_[bot].id, kGoodbyeData); }
-  SendResult send(std::size_t bot, std::uint8_t channel, Delivery delivery, Bytes bytes) override {
+  SendResult send(std::size_t bot, std::uint8_t channel, Bytes bytes, Delivery delivery) override {
     return hosts_[bot / per_host_]->send(bots_[bot].id, channel, bytes, delivery);
   }
   SendResult send_input(std::size_t bot, Bytes game_input) override {

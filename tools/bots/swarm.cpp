@@ -193,7 +193,7 @@ void Swarm::send_echo(std::size_t i, std::uint8_t channel, Delivery delivery, Ti
   // fragments (libenet's rule, which the Peer keeps) and come back reliable; asked for unreliable
   // fragments it stays unreliable. The flag changes nothing for a message that fits one datagram.
   const Delivery how = delivery == Delivery::kUnreliable ? Delivery::kUnreliableFragment : delivery;
-  if (transport_.send(i, channel, how, Bytes(scratch_.data(), config_.size)) != SendResult::kOk) {
+  if (transport_.send(i, channel, Bytes(scratch_.data(), config_.size), how) != SendResult::kOk) {
     b.echo->unsend(m);
     ++totals_.send_errors;
     return;
@@ -231,7 +231,7 @@ void Swarm::send_tick(std::size_t i, std::uint64_t tick, TimePoint now) {
   std::snprintf(text, sizeof text, "vb %08x %zu %u #%u", config_.nonce, i, sent_ms, b.chat_seq++);
   flatbuffers::FlatBufferBuilder chat(128);
   chat.Finish(demo::fb::CreateChat(chat, 0, chat.CreateString(text)));
-  if (transport_.send(i, snapshot::kGameChannel, Delivery::kReliable, Bytes(chat.GetBufferPointer(), chat.GetSize())) ==
+  if (transport_.send(i, snapshot::kGameChannel, Bytes(chat.GetBufferPointer(), chat.GetSize()), Delivery::kReliable) ==
       SendResult::kOk) {
     ++totals_.chat_sent;
     ++totals_.packets_out;

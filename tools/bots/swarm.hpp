@@ -62,7 +62,7 @@ class Transport {
   // Starts connecting; false when it cannot even start (counted failed).
   virtual bool connect(std::size_t bot) = 0;
   virtual void disconnect(std::size_t bot) = 0;  // graceful; ends in on_disconnected
-  virtual SendResult send(std::size_t bot, std::uint8_t channel, Delivery delivery, Bytes bytes) = 0;
+  virtual SendResult send(std::size_t bot, std::uint8_t channel, Bytes bytes, Delivery delivery) = 0;
   // Game: the session's input message (the game bytes plus the snapshot acknowledgement).
   virtual SendResult send_input(std::size_t bot, Bytes game_input) = 0;
   // The transport's smoothed RTT of a connected bot, microseconds.

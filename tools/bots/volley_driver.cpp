@@ -98,7 +98,7 @@ class VolleyTransport final : public Transport {
     bots_[bot].peer.disconnect(kGoodbyeData);
     touch(bot);
   }
-  SendResult send(std::size_t bot, std::uint8_t channel, Delivery delivery, Bytes bytes) override {
+  SendResult send(std::size_t bot, std::uint8_t channel, Bytes bytes, Delivery delivery) override {
     touch(bot);
     return bots_[bot].peer.send(channel, bytes, protocol::packet_flags(delivery));
   }
