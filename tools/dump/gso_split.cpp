@@ -7,7 +7,6 @@
 #include <array>
 #include <cstdint>
 #include <optional>
-#include <variant>
 
 #include "volley/protocol/datagram.hpp"
 #include "volley/protocol/enet_wire.hpp"
@@ -20,13 +19,18 @@ using namespace volley::protocol;
 // libenet writes every command that is not about a channel (PING, CONNECT, VERIFY_CONNECT,
 // DISCONNECT, BANDWIDTH_LIMIT, THROTTLE_CONFIGURE) with channel 0xFF, and so does Volley. The
 // next datagram's header read as a command often decodes as one of these with another channel.
-bool off_peer_channel(const Command& command) noexcept {
-  const bool peer_level = std::holds_alternative<Ping>(command.body) || std::holds_alternative<Connect>(command.body) ||
-                          std::holds_alternative<VerifyConnect>(command.body) ||
-                          std::holds_alternative<Disconnect>(command.body) ||
-                          std::holds_alternative<BandwidthLimit>(command.body) ||
-                          std::holds_alternative<ThrottleConfigure>(command.body);
-  return peer_level && command.header.channel != kPeerLevelChannel;
+bool off_peer_channel(const CommandHeader& header) noexcept {
+  switch (header.type) {
+    case CommandType::kPing:
+    case CommandType::kConnect:
+    case CommandType::kVerifyConnect:
+    case CommandType::kDisconnect:
+    case CommandType::kBandwidthLimit:
+    case CommandType::kThrottleConfigure:
+      return header.channel != kPeerLevelChannel;
+    default:
+      return false;
+  }
 }
 
 // The header when header, body and every command decode with no error, there is at least one
@@ -40,7 +44,7 @@ std::optional<Header> clean_header(ByteView datagram, bool checksum_mode) noexce
   CommandReader reader(*body.value, header.value->header.peer_id == kMaxPeerId);
   Command command;
   while (reader.next(command)) {
-    if (off_peer_channel(command)) return std::nullopt;
+    if (off_peer_channel(command.header)) return std::nullopt;
   }
   if (reader.error() || reader.count() == 0) return std::nullopt;
   return header.value->header;
@@ -92,9 +96,9 @@ std::optional<std::size_t> gso_segment_size(ByteView payload, bool checksum_mode
     if (end > kMaxMtu || end >= payload.size()) break;
     const Split split = try_split(payload, end, checksum_mode, view.header);
     // One sender's pass stamps every datagram of a run with the same time, and a run without
-    // time stamps (ACKs only) goes to one peer, so every header is the same two bytes: either
-    // settles it even when the packet also happens to read as one datagram. Without either mark,
-    // a split is taken only for a packet that is not a clean datagram by itself.
+    // time stamps (ACKs only) goes to one address, so usually to one peer, every header the
+    // same: either settles it even when the packet also happens to read as one datagram. Without
+    // either mark, a split is taken only for a packet that is not a clean datagram by itself.
     if (split.clean && (split.same_time || split.same_peer)) return end;
     if (split.clean && !whole && !fallback) fallback = end;
   }
