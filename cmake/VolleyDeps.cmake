@@ -14,7 +14,7 @@ macro(volley_pkg target module debian_package)
   endif()
 endmacro()
 
-# What the engine and its tests need, in every build including the engine-only ones.
+# What the engine and its tests need, in every build including the core-only ones.
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   volley_pkg(URING liburing liburing-dev)
 endif()
@@ -26,7 +26,7 @@ if(VOLLEY_BUILD_TESTS AND NOT CMAKE_CROSSCOMPILING)
   endif()
 endif()
 
-if(VOLLEY_ENGINE_ONLY)
+if(VOLLEY_CORE_ONLY)
   return()
 endif()
 
