@@ -3,8 +3,14 @@
 // Shutdown last, after its stats are written; nothing after Shutdown.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -76,10 +82,39 @@ bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit
   return done();
 }
 
-// A port nothing listens on: a sidecar's, started and stopped at once.
+// The lowest port the kernel hands out for bind(0) and outgoing connections.
+int ephemeral_low() {
+  int low = 32768, high = 60999;
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    if (std::fscanf(f, "%d %d", &low, &high) != 2) low = 32768;
+    std::fclose(f);
+  }
+  return low;
+}
+
+// A port nothing listens on, for a sidecar started later on it. Below the ephemeral range: a
+// port that a bind(0) probe found free could be taken, before the sidecar binds it, as the
+// source port of any outgoing connection (other tests' curl scrapes and HTTP clients run
+// alongside), and mg_start then failed (once in a clean-clone CI run).
 int unused_port() {
-  FakeSidecar probe;
-  return probe.port();
+  const int low = std::min(ephemeral_low(), 32768);
+  const int base = 10000;
+  REQUIRE(low > base + 1000);
+  const int start = static_cast<int>(::getpid()) % (low - base);
+  for (int i = 0; i < 1000; ++i) {
+    const int port = base + (start + i * 7919) % (low - base);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  FAIL("no free TCP port below the ephemeral range");
+  return 0;
 }
 
 // volley-server --agones (echo, 127.0.0.1) with the sidecar at `port`, plus `extra` flags.
