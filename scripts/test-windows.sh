@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Windows leg of CI: cross-builds the layers without third-party libraries (volley::engine and
 # the protocol core) and their tests with the `mingw` preset and runs them under Wine: the engine
-# suite on IOCP, the Peer suites over the simulated network. Wine facts this relies on (issue 3): Debian's wine64 has no
-# /usr/bin/wine; a fresh prefix takes seconds; the wineserver must be started persistently and
-# the prefix booted BEFORE ctest, or wine's background services keep ctest's output pipe open
-# and ctest never returns; the wineserver is killed afterwards.
+# suite on IOCP, the Peer suites over the simulated network. Wine facts this relies on (issue 3):
+# Debian's wine64 has no /usr/bin/wine; a fresh prefix takes seconds; the wineserver must be
+# started persistently and the prefix booted BEFORE ctest, or wine's background services keep
+# ctest's output pipe open and ctest never returns; the wineserver is killed afterwards.
 #   scripts/test-windows.sh [ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
